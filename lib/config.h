@@ -1,0 +1,96 @@
+/* config.h - pam_fhir.conf(5): grammar, typed option table, precedence. */
+#ifndef FHIRAUTH_CONFIG_H
+#define FHIRAUTH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#pragma GCC visibility push(hidden)
+
+enum fa_anchor { FA_ANCHOR_PERSISTENT = 0, FA_ANCHOR_USER, FA_ANCHOR_SESSION };
+enum fa_grant { FA_GRANT_DEVICE = 0, FA_GRANT_PASSWORD };
+enum fa_qr { FA_QR_AUTO = 0, FA_QR_ON, FA_QR_OFF };
+
+#define FA_CONFIG_MAX_BYTES (64 * 1024)  /* a larger file is refused */
+
+/* One profile's settings after defaults, files and overrides are applied.
+ * Strings are heap copies owned by the struct (NULL when unset). */
+struct fa_config {
+    char *profile;                /* the profile name in use */
+    char *issuer;
+    char *fhir_base;
+    char *client_id;
+    char *client_secret_file;
+    char *scope;
+    char *aud;
+    char *resource;
+    char *ca_file;
+    char *ca_path;
+    char *proxy;                  /* "none" disables the environment */
+    long timeout;                 /* seconds, total per request; default 30 */
+    long min_valid;               /* seconds; default 60 */
+    long assumed_lifetime;        /* when no expires_in; default 300 */
+    enum fa_anchor keyring;       /* default persistent */
+    enum fa_grant grant;          /* default device */
+    char *username_claim;         /* default "preferred_username" */
+    char *usermap;
+    char *match;                  /* space-separated URL prefixes */
+    char *git_username;           /* default "oauth2" */
+    long redirect_port;           /* 0 = random */
+    bool revoke_on_close;
+    long minimum_uid;
+    char *ignore_users;           /* space-separated */
+    enum fa_qr qr;
+    bool debug;
+    /* Endpoint overrides for servers without discovery. */
+    char *authorization_endpoint;
+    char *token_endpoint;
+    char *revocation_endpoint;
+    char *device_authorization_endpoint;
+    char *introspection_endpoint;
+    char *jwks_uri;
+    /* PAM module arguments that are not file keys. */
+    bool use_first_pass;
+    bool try_first_pass;
+    char *config;                 /* module argument config=FILE */
+};
+
+/* Where configuration comes from. */
+struct fa_config_sources {
+    const char *system_file;      /* NULL: the compiled-in default */
+    const char *user_file;        /* NULL: none (PAM, or --config given) */
+    const char *explicit_file;    /* replaces both when non-NULL */
+    bool require_root_owned;      /* the system/explicit file must be root's */
+};
+
+/*
+ * Load the profile (NULL: default_profile, else "default") from the
+ * sources.  On error returns -1 and writes a message naming file and line
+ * into err (at most errlen bytes, always terminated).  A missing user file
+ * is not an error; a missing system file is an error only when no other
+ * file supplied the profile.
+ */
+int fa_config_load(struct fa_config *cfg, const struct fa_config_sources *src,
+                   const char *profile, char *err, size_t errlen);
+
+/* Parse one "key=value" or bare "key" override (PAM arguments) into cfg.
+ * Returns 0, or -1 with a message in err; an unknown key is -2. */
+int fa_config_set(struct fa_config *cfg, const char *key, const char *value,
+                  char *err, size_t errlen);
+
+/* Parse configuration text (for tests and fuzzing): as fa_config_load
+ * with one file of the given name and contents. */
+int fa_config_parse_text(struct fa_config *cfg, const char *name,
+                         const char *text, size_t len, const char *profile,
+                         char *err, size_t errlen);
+
+/* Set every field to its default (strings NULL or their default copy). */
+int fa_config_init(struct fa_config *cfg);
+/* Free every string and zero the struct. */
+void fa_config_free(struct fa_config *cfg);
+
+const char *fa_anchor_name(enum fa_anchor a);
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,57 @@
+/* keystore.h - the session's keys in the kernel keyring. */
+#ifndef FHIRAUTH_KEYSTORE_H
+#define FHIRAUTH_KEYSTORE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "config.h"
+#include "fhirauth.h"
+
+#pragma GCC visibility push(hidden)
+
+/* Which of a profile's keys: described "pam_fhir:PROFILE:<name>". */
+enum fa_key { FA_KEY_REFRESH = 0, FA_KEY_ACCESS, FA_KEY_META };
+
+/* Longest payload we store or accept back (kernel "user" keys allow 32 KB,
+ * the default quota is 20,000 bytes per user). */
+#define FA_KEY_MAX_PAYLOAD 16384
+
+/*
+ * Store data under the anchor: add_key() (updates in place when a key of
+ * that type and description exists), owner uid/gid = the caller's real
+ * ids, permissions possessor+user only, then the timeout (seconds, 0 =
+ * none) set again because every update clears it.  EDQUOT ->
+ * FHIRAUTH_ERR_QUOTA with a message naming kernel.keys.maxbytes in err.
+ */
+fhirauth_rc fa_ks_store(enum fa_anchor anchor, const char *profile,
+                        enum fa_key which, const void *data, size_t len,
+                        unsigned timeout, char *err, size_t errlen);
+
+/*
+ * Read a key, searching the given anchor first and then the others.
+ * *ret_data is NUL-terminated (not counted in *ret_len), and must be
+ * wiped and freed by the caller (fa_secret_free).  No key ->
+ * FHIRAUTH_ERR_LOGIN_NEEDED.  ret_anchor (may be NULL) says where it was.
+ */
+fhirauth_rc fa_ks_read(enum fa_anchor anchor, const char *profile,
+                       enum fa_key which, char **ret_data, size_t *ret_len,
+                       enum fa_anchor *ret_anchor, char *err, size_t errlen);
+
+/* Unlink the key from every anchor it is found in; absent keys are fine. */
+fhirauth_rc fa_ks_unlink(enum fa_anchor anchor, const char *profile,
+                         enum fa_key which, char *err, size_t errlen);
+
+/* The description "pam_fhir:PROFILE:refresh|access|meta" into buf. */
+int fa_ks_describe(char *buf, size_t len, const char *profile,
+                   enum fa_key which);
+
+/* Access key payload: "EXPIRY TOKEN" (EXPIRY: decimal epoch seconds). */
+int fa_access_encode(char *buf, size_t len, time_t expiry, const char *token);
+/* Parse a payload; *ret_token points into payload. -1 when malformed. */
+int fa_access_decode(const char *payload, time_t *ret_expiry,
+                     const char **ret_token);
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,26 @@
+/* lock.h - the per-user refresh lock (flock on a file named by uid). */
+#ifndef FHIRAUTH_LOCK_H
+#define FHIRAUTH_LOCK_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "fhirauth.h"
+
+#pragma GCC visibility push(hidden)
+
+/*
+ * Take an exclusive flock on /run/pam_fhir/UID/PROFILE.lock (or, when
+ * /run/pam_fhir is unusable, /tmp/pam_fhir-UID/PROFILE.lock), creating the
+ * 0700 directory owned by uid, checked with lstat, the file opened
+ * O_NOFOLLOW|O_CLOEXEC.  Waits at most wait_ms.  *ret_fd is the lock.
+ * run_dir/tmp_dir NULL mean the defaults (tests pass their own).
+ */
+fhirauth_rc fa_lock_acquire(uid_t uid, const char *profile, long wait_ms,
+                            const char *run_dir, const char *tmp_dir,
+                            int *ret_fd, char *err, size_t errlen);
+void fa_lock_release(int fd);
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,81 @@
+/* oauth.h - OAuth2 data the engine and the network module exchange, and
+ * the JSON parsers for servers' answers (json-c; objects kept short-lived
+ * because json-c's internal buffers cannot be wiped). */
+#ifndef FHIRAUTH_OAUTH_H
+#define FHIRAUTH_OAUTH_H
+
+#include <stddef.h>
+
+#include "fhirauth.h"
+
+#pragma GCC visibility push(hidden)
+
+/* How the client authenticates at the token and revocation endpoints. */
+enum fa_client_auth {
+    FA_AUTH_NONE = 0,   /* public client: client_id in the body */
+    FA_AUTH_BASIC,      /* client_secret_basic (RFC 6749 §2.3.1) */
+    FA_AUTH_POST        /* client_secret_post, only when the AS lists only it */
+};
+
+/* What discovery found (or the config overrode).  Heap strings. */
+struct fa_endpoints {
+    char *issuer;
+    char *token_endpoint;
+    char *revocation_endpoint;
+    char *authorization_endpoint;
+    char *device_authorization_endpoint;
+    char *introspection_endpoint;
+    char *jwks_uri;
+    enum fa_client_auth client_auth;
+};
+void fa_endpoints_free(struct fa_endpoints *ep);
+
+/* A token endpoint's successful answer (RFC 6749 §5.1, SMART context).
+ * Every string is a secret or may be: freed with fa_token_response_free. */
+struct fa_token_response {
+    char *access_token;
+    char *token_type;
+    char *refresh_token;      /* NULL: keep the old one (no rotation) */
+    char *id_token;
+    char *scope;              /* NULL: as requested */
+    long expires_in;          /* -1 when absent */
+    long refresh_expires_in;  /* -1 when absent (Keycloak extension) */
+    char *patient;
+    char *encounter;
+    char *fhir_user;
+    char *tenant;
+};
+void fa_token_response_free(struct fa_token_response *r);
+
+/* Longest answer body we accept from any endpoint. */
+#define FA_HTTP_MAX_BODY (256 * 1024)
+
+/*
+ * Parse a token endpoint answer.  status is the HTTP status.  200 with a
+ * JSON object carrying a string access_token and token_type "Bearer"
+ * (case-insensitive, RFC 6750) -> FHIRAUTH_OK.  An OAuth error object
+ * (RFC 6749 §5.2) -> FHIRAUTH_ERR_DENIED (or FHIRAUTH_ERR_LOGIN_NEEDED for
+ * invalid_grant), with "error: description" in err and the bare error
+ * code in oauth_error.  5xx -> FHIRAUTH_ERR_UNREACHABLE.  Anything else
+ * malformed -> FHIRAUTH_ERR_PROTOCOL.
+ */
+fhirauth_rc fa_parse_token_response(long status, const char *body, size_t len,
+                                    struct fa_token_response *ret,
+                                    char *oauth_error, size_t oelen,
+                                    char *err, size_t errlen);
+
+/*
+ * Parse a discovery document (OIDC, RFC 8414 or SMART).  The "issuer"
+ * member must equal expected_issuer exactly when that is non-NULL (SMART
+ * documents without an issuer are accepted only when expected_issuer is
+ * NULL).  has_secret says whether the client is confidential, to choose
+ * client_auth from token_endpoint_auth_methods_supported.
+ */
+fhirauth_rc fa_parse_discovery(const char *body, size_t len,
+                               const char *expected_issuer, int has_secret,
+                               struct fa_endpoints *ret, char *err,
+                               size_t errlen);
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,38 @@
+/* util.h - small helpers shared by libfhirauth and its network module. */
+#ifndef FHIRAUTH_UTIL_H
+#define FHIRAUTH_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#pragma GCC visibility push(hidden)
+
+/* Wipe a NUL-terminated secret with explicit_bzero, then free it. */
+void fa_secret_free(char *s);
+/* Wipe len bytes, then free. */
+void fa_secret_free_len(void *p, size_t len);
+/* strdup that accepts NULL (returns NULL) */
+char *fa_strdup(const char *s);
+/* Copy a string into a buffer; -1 (buffer emptied) when it does not fit. */
+int fa_strlcpy(char *dst, const char *src, size_t len);
+/* snprintf into err (may be NULL or len 0); always terminated. */
+void fa_err(char *err, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Parse a whole decimal long in [min, max]; 0 on success, -1 otherwise. */
+int fa_parse_long(const char *s, long min, long max, long *ret);
+
+/* A growable byte buffer with a hard cap; wiped when freed. */
+struct fa_buf {
+    char *data;       /* NUL-terminated */
+    size_t len;
+    size_t cap;       /* allocated */
+    size_t max;       /* refuse to grow past this */
+};
+void fa_buf_init(struct fa_buf *b, size_t max);
+/* 0, or -1 (over max or out of memory: the buffer keeps what it had). */
+int fa_buf_append(struct fa_buf *b, const void *p, size_t n);
+void fa_buf_wipe(struct fa_buf *b);
+
+#pragma GCC visibility pop
+
+#endif
