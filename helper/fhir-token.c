@@ -1,0 +1,493 @@
+/* fhir-token - access tokens from the kernel keyring for shells and curl.
+ * A thin front end over libfhirauth: no HTTP and no keyring calls here. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "fhirauth.h"
+
+/* Exit statuses: design.md "Front ends"; documented in fhir-token(1). */
+enum {
+    EXIT_OK = 0,
+    EXIT_USAGE = 1,
+    EXIT_LOGIN = 2,
+    EXIT_SERVER = 3,
+    EXIT_KEYRING = 4
+};
+
+#define PASSWORD_MAX 1024
+
+static const char *progname = "fhir-token";
+
+static int
+exit_status(fhirauth_rc rc)
+{
+    switch (rc) {
+    case FHIRAUTH_OK:
+        return EXIT_OK;
+    case FHIRAUTH_ERR_INVALID_ARGUMENT:
+    case FHIRAUTH_ERR_CONFIG:
+        return EXIT_USAGE;
+    case FHIRAUTH_ERR_LOGIN_NEEDED:
+    case FHIRAUTH_ERR_DENIED:
+        return EXIT_LOGIN;
+    case FHIRAUTH_ERR_UNREACHABLE:
+    case FHIRAUTH_ERR_TLS:
+    case FHIRAUTH_ERR_PROTOCOL:
+    case FHIRAUTH_ERR_MODULE:
+    case FHIRAUTH_ERR_NOMEM:
+    case FHIRAUTH_ERR_INTERNAL:
+        return EXIT_SERVER;
+    case FHIRAUTH_ERR_KEYRING:
+    case FHIRAUTH_ERR_QUOTA:
+    case FHIRAUTH_ERR_LOCK:
+        return EXIT_KEYRING;
+    }
+    return EXIT_SERVER;
+}
+
+/* "fhir-token: <what>: <detail>" on stderr; returns the exit status. */
+static int
+fail(fhirauth *h, fhirauth_rc rc, const char *what)
+{
+    const char *detail = h != NULL ? fhirauth_detail(h) : "";
+
+    if (detail[0] != '\0')
+        fprintf(stderr, "%s: %s: %s\n", progname, what, detail);
+    else
+        fprintf(stderr, "%s: %s: %s\n", progname, what,
+                fhirauth_strerror(rc));
+    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
+        fprintf(stderr, "%s: log in with 'fhir-token login'\n", progname);
+    return exit_status(rc);
+}
+
+static void
+warn_detail(fhirauth *h)
+{
+    if (fhirauth_detail(h)[0] != '\0')
+        fprintf(stderr, "%s: %s\n", progname, fhirauth_detail(h));
+}
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "usage: %s [--config FILE] [--profile NAME] [COMMAND] "
+            "[OPTIONS]\n"
+            "commands:\n"
+            "  token [--min-valid SECONDS]   print a valid access token "
+            "(default)\n"
+            "  login --password [--username USER] [--password-stdin]\n"
+            "  status [--json]               show the session, never a "
+            "token\n"
+            "  logout                        revoke and remove the "
+            "session\n",
+            progname);
+}
+
+/* "fhir-token: what[: arg]" and the usage on stderr. */
+static int
+usage_error(const char *what, const char *arg)
+{
+    if (arg != NULL)
+        fprintf(stderr, "%s: %s: %s\n", progname, what, arg);
+    else
+        fprintf(stderr, "%s: %s\n", progname, what);
+    usage(stderr);
+    return EXIT_USAGE;
+}
+
+static int
+cmd_token(fhirauth *h, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "min-valid", required_argument, NULL, 'm' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    long min_valid = -1;
+    char *token = NULL, *end;
+    time_t expiry;
+    fhirauth_rc rc;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            errno = 0;
+            min_valid = strtol(optarg, &end, 10);
+            if (errno != 0 || *end != '\0' || end == optarg || min_valid < 0
+                || min_valid > 86400 * 365)
+                return usage_error("bad --min-valid", optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
+    rc = fhirauth_token(h, min_valid, &token, &expiry);
+    if (rc != FHIRAUTH_OK)
+        return fail(h, rc, "no token");
+    warn_detail(h);
+    printf("%s\n", token);
+    fhirauth_free_secret(token);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "%s: cannot write the token: %s\n", progname,
+                strerror(errno));
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+/* One line from fd into buf without echo when it is a terminal. */
+static int
+read_password(FILE *in, int prompt, char *buf, size_t len)
+{
+    struct termios old, quiet;
+    int tty = isatty(fileno(in)), restore = 0;
+    size_t n;
+
+    if (prompt) {
+        fprintf(stderr, "Password: ");
+        fflush(stderr);
+    }
+    if (tty && tcgetattr(fileno(in), &old) == 0) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t) ECHO;
+        restore = tcsetattr(fileno(in), TCSAFLUSH, &quiet) == 0;
+    }
+    if (fgets(buf, (int) len, in) == NULL)
+        buf[0] = '\0';
+    if (restore) {
+        tcsetattr(fileno(in), TCSAFLUSH, &old);
+        fprintf(stderr, "\n");
+    }
+    n = strlen(buf);
+    if (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    else if (n == len - 1)
+        return -1;   /* longer than we accept */
+    if (n > 0 && buf[n - 1] == '\r')
+        buf[--n] = '\0';
+    return n > 0 ? 0 : -1;
+}
+
+static int
+cmd_login(fhirauth *h, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "password", no_argument, NULL, 'p' },
+        { "username", required_argument, NULL, 'u' },
+        { "password-stdin", no_argument, NULL, 's' },
+        { "device", no_argument, NULL, 'd' },
+        { "browser", no_argument, NULL, 'b' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *username = NULL;
+    int want_password = 0, from_stdin = 0, c, r;
+    char password[PASSWORD_MAX];
+    struct passwd *pw;
+    FILE *in;
+    fhirauth_rc rc;
+
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            want_password = 1;
+            break;
+        case 'u':
+            username = optarg;
+            break;
+        case 's':
+            from_stdin = 1;
+            break;
+        case 'd':
+        case 'b':
+            fprintf(stderr, "%s: this version logs in with --password "
+                    "only\n", progname);
+            return EXIT_USAGE;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
+    if (!want_password)
+        return usage_error("login needs --password in this version", NULL);
+    if (username == NULL) {
+        pw = getpwuid(getuid());
+        if (pw == NULL)
+            return usage_error("cannot tell who you are: use "
+                                     "--username", NULL);
+        username = pw->pw_name;
+    }
+    if (from_stdin) {
+        r = read_password(stdin, 0, password, sizeof(password));
+    } else {
+        in = fopen("/dev/tty", "r+e");
+        if (in == NULL)
+            return usage_error("no terminal to ask for the password:"
+                                     " use --password-stdin", NULL);
+        r = read_password(in, 1, password, sizeof(password));
+        fclose(in);
+    }
+    if (r != 0) {
+        explicit_bzero(password, sizeof(password));
+        return usage_error("no password given (or longer than 1023 "
+                                 "bytes)", NULL);
+    }
+    rc = fhirauth_login_password(h, username, password);
+    explicit_bzero(password, sizeof(password));
+    if (rc != FHIRAUTH_OK)
+        return fail(h, rc, "login failed");
+    warn_detail(h);
+    fprintf(stderr, "%s: logged in as %s (profile %s)\n", progname,
+            username, fhirauth_profile(h));
+    return EXIT_OK;
+}
+
+static const char *
+json_str(json_object *o, const char *name)
+{
+    json_object *v;
+
+    if (!json_object_object_get_ex(o, name, &v)
+        || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+static long long
+json_int(json_object *o, const char *name)
+{
+    json_object *v;
+
+    if (!json_object_object_get_ex(o, name, &v)
+        || !json_object_is_type(v, json_type_int))
+        return 0;
+    return json_object_get_int64(v);
+}
+
+static void
+print_time(const char *label, long long when, time_t now)
+{
+    char buf[64];
+    time_t t = (time_t) when;
+    struct tm tm;
+
+    if (when <= 0) {
+        printf("%-15s none cached\n", label);
+        return;
+    }
+    if (gmtime_r(&t, &tm) == NULL
+        || strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+        buf[0] = '\0';
+    if (when > now)
+        printf("%-15s valid until %s (%llds left)\n", label, buf,
+               when - (long long) now);
+    else
+        printf("%-15s expired %s\n", label, buf);
+}
+
+static int
+cmd_status(fhirauth *h, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    static const char *const fields[][2] = {
+        { "Profile:", "profile" },   { "Keyring:", "keyring" },
+        { "Issuer:", "issuer" },     { "Client:", "client_id" },
+        { "User:", "username" },     { "Subject:", "subject" },
+        { "Scope:", "scope" },       { "FHIR base:", "fhir_base" },
+        { "Patient:", "patient" },   { "Encounter:", "encounter" },
+        { "FHIR user:", "fhirUser" }, { "Tenant:", "tenant" },
+    };
+    int as_json = 0, c;
+    char *json = NULL;
+    json_object *o;
+    json_object *v;
+    const char *s;
+    time_t now = time(NULL);
+    size_t i;
+    fhirauth_rc rc;
+
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            as_json = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
+    rc = fhirauth_status_json(h, &json);
+    if (rc != FHIRAUTH_OK)
+        return fail(h, rc, "status");
+    if (as_json) {
+        printf("%s\n", json);
+        fhirauth_free_string(json);
+        return EXIT_OK;
+    }
+    o = json_tokener_parse(json);
+    fhirauth_free_string(json);
+    if (o == NULL) {
+        fprintf(stderr, "%s: status: cannot read the session\n", progname);
+        return EXIT_KEYRING;
+    }
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        s = json_str(o, fields[i][1]);
+        if (s != NULL)
+            printf("%-15s %s\n", fields[i][0], s);
+    }
+    print_time("Access token:", json_int(o, "access_expires_at"), now);
+    printf("%-15s %s\n", "Refresh token:",
+           json_object_object_get_ex(o, "has_refresh_token", &v)
+                   && json_object_get_boolean(v)
+               ? "present"
+               : "none");
+    if (json_int(o, "refresh_expires_at") > 0)
+        print_time("Session ends:", json_int(o, "refresh_expires_at"), now);
+    json_object_put(o);
+    return EXIT_OK;
+}
+
+static int
+cmd_logout(fhirauth *h, int argc, char **argv)
+{
+    int revoked = 0;
+    fhirauth_rc rc;
+
+    if (argc > 1)
+        return usage_error("unexpected argument", argv[1]);
+    rc = fhirauth_logout(h, &revoked);
+    if (rc != FHIRAUTH_OK)
+        return fail(h, rc, "logout");
+    warn_detail(h);
+    fprintf(stderr, "%s: logged out of profile %s%s\n", progname,
+            fhirauth_profile(h), revoked ? " (revoked at the server)" : "");
+    return EXIT_OK;
+}
+
+/* If argv[*i] is the global option name (as "--name VALUE" or
+ * "--name=VALUE"), store VALUE, advance *i and return 1; -1 when the value
+ * is missing. */
+static int
+global_option(int argc, char **argv, int *i, const char *name,
+              const char **value)
+{
+    size_t n = strlen(name);
+    const char *arg = argv[*i];
+
+    if (strncmp(arg, name, n) != 0)
+        return 0;
+    if (arg[n] == '=') {
+        *value = arg + n + 1;
+        (*i)++;
+        return 1;
+    }
+    if (arg[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *value = argv[*i + 1];
+    *i += 2;
+    return 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *config = NULL, *profile = NULL, *command = "token";
+    char *detail = NULL;
+    fhirauth *h = NULL;
+    fhirauth_rc rc;
+    int i = 1, r, status;
+
+    /* No core dumps or ptrace by other processes of the user while we
+     * hold a token or a password. */
+    (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+    /* Global options come before the command.  Parsed by hand because
+     * an option of the default command ("fhir-token --min-valid 60")
+     * may follow them directly. */
+    while (i < argc) {
+        if ((r = global_option(argc, argv, &i, "--config", &config)) == 0)
+            r = global_option(argc, argv, &i, "--profile", &profile);
+        if (r < 0)
+            return usage_error("option needs a value", argv[i]);
+        if (r > 0)
+            continue;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("fhir-token %s\n", PACKAGE_VERSION);
+            return EXIT_OK;
+        }
+        break;
+    }
+    if (i < argc && argv[i][0] != '-') {
+        command = argv[i];
+        i++;
+    }
+    if (strcmp(command, "token") != 0 && strcmp(command, "login") != 0
+        && strcmp(command, "status") != 0 && strcmp(command, "logout") != 0)
+        return usage_error("unknown command", command);
+
+    if (config != NULL)
+        rc = fhirauth_open_file(&h, config, profile, 0, &detail);
+    else
+        rc = fhirauth_open(&h, profile, 0, &detail);
+    if (rc != FHIRAUTH_OK) {
+        fprintf(stderr, "%s: %s\n", progname,
+                detail != NULL ? detail : fhirauth_strerror(rc));
+        fhirauth_free_string(detail);
+        return exit_status(rc);
+    }
+    /* Each command parses its options as if its name were argv[0]. */
+    argc -= i - 1;
+    argv += i - 1;
+    optind = 1;
+    if (strcmp(command, "token") == 0)
+        status = cmd_token(h, argc, argv);
+    else if (strcmp(command, "login") == 0)
+        status = cmd_login(h, argc, argv);
+    else if (strcmp(command, "status") == 0)
+        status = cmd_status(h, argc, argv);
+    else
+        status = cmd_logout(h, argc, argv);
+    fhirauth_close(h);
+    return status;
+}

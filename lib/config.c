@@ -1,0 +1,918 @@
+/*
+ * config.c - pam_fhir.conf(5): grammar, typed option table, precedence.
+ *
+ * The parser is written by hand rather than taken from libinih: Debian's
+ * libinih is built with inline ';' comments and indented continuation
+ * lines enabled, so "scope = openid ;x" would lose its tail and an
+ * indented line would silently extend the previous value.  Both contradict
+ * the documented grammar (no quoting, the value runs to the end of the
+ * line) and a configuration that means something other than what it says
+ * is a security problem in a PAM module.  The grammar is small enough that
+ * a strict parser is shorter than the code needed to second-guess inih.
+ *
+ * Nothing here reads the environment: callers pass every path, which keeps
+ * the PAM path independent of variables a user controls.
+ */
+#include "autoconf.h"
+#include "config.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#ifndef FHIRAUTH_SYSCONF_FILE
+# define FHIRAUTH_SYSCONF_FILE "/etc/pam_fhir.conf"
+#endif
+
+/* A line longer than this is refused rather than truncated. */
+#define CF_LINE_MAX 4096
+/* Profile names end up in keyring descriptions and file names. */
+#define CF_PROFILE_MAX 64
+
+enum cf_type {
+    CF_STRING,
+    CF_URL,     /* a string that must be an https:// URL */
+    CF_NAME,    /* a string that must be a valid profile name */
+    CF_BOOL,
+    CF_LONG,
+    CF_ANCHOR,
+    CF_GRANT,
+    CF_QR
+};
+
+struct cf_option {
+    const char *name;
+    enum cf_type type;
+    size_t offset;
+    bool arg_only;        /* a PAM module argument, refused in files */
+    long def;             /* default of a bool, number or enum */
+    long min, max;        /* range of a number */
+    const char *def_str;  /* default of a string, or NULL */
+};
+
+#define OFF(f) offsetof(struct fa_config, f)
+#define STR(f) #f, CF_STRING, OFF(f), false, 0, 0, 0, NULL
+#define URL(f) #f, CF_URL, OFF(f), false, 0, 0, 0, NULL
+#define BOOL(f) #f, CF_BOOL, OFF(f), false, 0, 0, 0, NULL
+
+/* Sorted by name: looked up with bsearch. */
+static const struct cf_option options[] = {
+    { "assumed_lifetime", CF_LONG, OFF(assumed_lifetime), false,
+      300, 1, 86400, NULL },
+    { STR(aud) },
+    { URL(authorization_endpoint) },
+    { STR(ca_file) },
+    { STR(ca_path) },
+    { STR(client_id) },
+    { STR(client_secret_file) },
+    { "config", CF_STRING, OFF(config), true, 0, 0, 0, NULL },
+    { BOOL(debug) },
+    { URL(device_authorization_endpoint) },
+    { URL(fhir_base) },
+    { "git_username", CF_STRING, OFF(git_username), false,
+      0, 0, 0, "oauth2" },
+    { "grant", CF_GRANT, OFF(grant), false, FA_GRANT_DEVICE, 0, 0, NULL },
+    { STR(ignore_users) },
+    { URL(introspection_endpoint) },
+    { URL(issuer) },
+    { URL(jwks_uri) },
+    { "keyring", CF_ANCHOR, OFF(keyring), false,
+      FA_ANCHOR_PERSISTENT, 0, 0, NULL },
+    { STR(match) },
+    { "min_valid", CF_LONG, OFF(min_valid), false, 60, 0, 86400, NULL },
+    { "minimum_uid", CF_LONG, OFF(minimum_uid), false,
+      0, 0, LONG_MAX, NULL },
+    { "profile", CF_NAME, OFF(profile), true, 0, 0, 0, NULL },
+    { STR(proxy) },
+    { "qr", CF_QR, OFF(qr), false, FA_QR_AUTO, 0, 0, NULL },
+    { "redirect_port", CF_LONG, OFF(redirect_port), false,
+      0, 0, 65535, NULL },
+    { STR(resource) },
+    { URL(revocation_endpoint) },
+    { BOOL(revoke_on_close) },
+    { STR(scope) },
+    { "timeout", CF_LONG, OFF(timeout), false, 30, 1, 600, NULL },
+    { URL(token_endpoint) },
+    { "try_first_pass", CF_BOOL, OFF(try_first_pass), true,
+      0, 0, 0, NULL },
+    { "use_first_pass", CF_BOOL, OFF(use_first_pass), true,
+      0, 0, 0, NULL },
+    { STR(usermap) },
+    { "username_claim", CF_STRING, OFF(username_claim), false,
+      0, 0, 0, "preferred_username" },
+};
+
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+/* Indexed by the enum values of config.h. */
+static const char *const anchor_names[] = { "persistent", "user", "session" };
+static const char *const grant_names[] = { "device", "password" };
+static const char *const qr_names[] = { "auto", "on", "off" };
+
+/* One configuration file, held in memory while the profile is resolved. */
+struct cf_file {
+    const char *name;
+    const char *text;
+    size_t len;
+    bool has_sections;
+    char *default_profile;        /* the file's default_profile, or NULL */
+};
+
+enum cf_pass {
+    CF_PASS_CHECK,    /* syntax, keys and values of the whole file */
+    CF_PASS_TOP,      /* apply the keys before the first section */
+    CF_PASS_PROFILE   /* apply the keys of the selected profile */
+};
+
+/* ASCII only: the locale of the host program must not change parsing. */
+static char
+cf_lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char) (c - 'A' + 'a') : c;
+}
+
+static bool
+cf_eq_nocase(const char *a, const char *b)
+{
+    for (; *a != '\0' && *b != '\0'; a++, b++)
+        if (cf_lower(*a) != cf_lower(*b))
+            return false;
+    return *a == *b;
+}
+
+static bool
+cf_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static char *
+cf_trim(char *s)
+{
+    size_t n;
+
+    while (cf_space(*s))
+        s++;
+    n = strlen(s);
+    while (n > 0 && cf_space(s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+static bool
+cf_valid_profile(const char *s)
+{
+    size_t n;
+
+    /* A leading '.' or '-' would read as a hidden file, a relative path
+     * component or a command-line option where the name is reused. */
+    if (s[0] == '\0' || s[0] == '.' || s[0] == '-')
+        return false;
+    for (n = 0; s[n] != '\0'; n++) {
+        char c = s[n];
+
+        if (n >= CF_PROFILE_MAX)
+            return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static int
+cf_option_cmp(const void *key, const void *elem)
+{
+    const struct cf_option *o = elem;
+
+    return strcmp(key, o->name);
+}
+
+static const struct cf_option *
+cf_find(const char *name)
+{
+    return bsearch(name, options, N_OPTIONS, sizeof(options[0]),
+                   cf_option_cmp);
+}
+
+static void
+cf_enum_names(enum cf_type type, const char *const **ret_names,
+              size_t *ret_n)
+{
+    switch (type) {
+    case CF_ANCHOR:
+        *ret_names = anchor_names;
+        *ret_n = sizeof(anchor_names) / sizeof(anchor_names[0]);
+        return;
+    case CF_GRANT:
+        *ret_names = grant_names;
+        *ret_n = sizeof(grant_names) / sizeof(grant_names[0]);
+        return;
+    case CF_QR:
+        *ret_names = qr_names;
+        *ret_n = sizeof(qr_names) / sizeof(qr_names[0]);
+        return;
+    case CF_STRING:
+    case CF_URL:
+    case CF_NAME:
+    case CF_BOOL:
+    case CF_LONG:
+        break;
+    }
+    *ret_names = NULL;
+    *ret_n = 0;
+}
+
+static void *
+cf_field(struct fa_config *cfg, const struct cf_option *o)
+{
+    return (unsigned char *) cfg + o->offset;
+}
+
+/* Store a number into a field of o's type (bool, long or an enum). */
+static void
+cf_store_number(struct fa_config *cfg, const struct cf_option *o, long v)
+{
+    void *field = cf_field(cfg, o);
+
+    switch (o->type) {
+    case CF_BOOL:
+        *(bool *) field = v != 0;
+        return;
+    case CF_LONG:
+        *(long *) field = v;
+        return;
+    case CF_ANCHOR:
+        *(enum fa_anchor *) field = (enum fa_anchor) v;
+        return;
+    case CF_GRANT:
+        *(enum fa_grant *) field = (enum fa_grant) v;
+        return;
+    case CF_QR:
+        *(enum fa_qr *) field = (enum fa_qr) v;
+        return;
+    case CF_STRING:
+    case CF_URL:
+    case CF_NAME:
+        return;
+    }
+}
+
+static bool
+cf_is_string(const struct cf_option *o)
+{
+    return o->type == CF_STRING || o->type == CF_URL || o->type == CF_NAME;
+}
+
+/* Proxy URLs may carry credentials: wipe every string, it costs nothing. */
+static int
+cf_store_string(struct fa_config *cfg, const struct cf_option *o,
+                const char *value)
+{
+    char **field = cf_field(cfg, o);
+    char *copy = NULL;
+
+    if (value != NULL && (copy = strdup(value)) == NULL)
+        return -1;
+    fa_secret_free(*field);
+    *field = copy;
+    return 0;
+}
+
+static bool
+cf_parse_bool(const char *s, long *ret)
+{
+    static const char *const yes[] = { "yes", "true", "1" };
+    static const char *const no[] = { "no", "false", "0" };
+    size_t i;
+
+    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (cf_eq_nocase(s, yes[i])) {
+            *ret = 1;
+            return true;
+        }
+        if (cf_eq_nocase(s, no[i])) {
+            *ret = 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool
+cf_valid_url(const char *s)
+{
+    static const char scheme[] = "https://";
+    size_t i;
+
+    for (i = 0; i < sizeof(scheme) - 1; i++)
+        if (cf_lower(s[i]) != scheme[i])
+            return false;
+    if (s[i] == '\0' || s[i] == '/')
+        return false;
+    for (; s[i] != '\0'; i++)
+        if (cf_space(s[i]))
+            return false;
+    return true;
+}
+
+/*
+ * Parse value for option o and, when cfg is not NULL, store it.  An empty
+ * value restores the default, so a later file can undo an earlier one.
+ * Returns 0, -1 for a bad value (why says what is allowed) or -2 when out
+ * of memory.
+ */
+static int
+cf_set(struct fa_config *cfg, const struct cf_option *o, const char *value,
+       char *why, size_t whylen)
+{
+    const char *const *names;
+    size_t n, i;
+    long v;
+
+    if (value[0] == '\0') {
+        if (cfg == NULL)
+            return 0;
+        if (cf_is_string(o))
+            return cf_store_string(cfg, o, o->def_str) == 0 ? 0 : -2;
+        cf_store_number(cfg, o, o->def);
+        return 0;
+    }
+    switch (o->type) {
+    case CF_STRING:
+        break;
+    case CF_URL:
+        if (!cf_valid_url(value)) {
+            fa_err(why, whylen, "an https:// URL without spaces");
+            return -1;
+        }
+        break;
+    case CF_NAME:
+        if (!cf_valid_profile(value)) {
+            fa_err(why, whylen,
+                   "a profile name: letters, digits, '.', '_' and '-',"
+                   " not starting with '.' or '-', at most %d characters",
+                   CF_PROFILE_MAX);
+            return -1;
+        }
+        break;
+    case CF_BOOL:
+        if (!cf_parse_bool(value, &v)) {
+            fa_err(why, whylen, "yes, no, true, false, 1 or 0");
+            return -1;
+        }
+        if (cfg != NULL)
+            cf_store_number(cfg, o, v);
+        return 0;
+    case CF_LONG:
+        if (fa_parse_long(value, o->min, o->max, &v) != 0) {
+            fa_err(why, whylen, "a whole number from %ld to %ld", o->min,
+                   o->max);
+            return -1;
+        }
+        if (cfg != NULL)
+            cf_store_number(cfg, o, v);
+        return 0;
+    case CF_ANCHOR:
+    case CF_GRANT:
+    case CF_QR:
+        cf_enum_names(o->type, &names, &n);
+        for (i = 0; i < n; i++) {
+            if (cf_eq_nocase(value, names[i])) {
+                if (cfg != NULL)
+                    cf_store_number(cfg, o, (long) i);
+                return 0;
+            }
+        }
+        if (n == 2)
+            fa_err(why, whylen, "%s or %s", names[0], names[1]);
+        else
+            fa_err(why, whylen, "%s, %s or %s", names[0], names[1],
+                   names[2]);
+        return -1;
+    }
+    if (cfg == NULL)
+        return 0;
+    return cf_store_string(cfg, o, value) == 0 ? 0 : -2;
+}
+
+int
+fa_config_init(struct fa_config *cfg)
+{
+    size_t i;
+
+    memset(cfg, 0, sizeof(*cfg));
+    for (i = 0; i < N_OPTIONS; i++) {
+        const struct cf_option *o = &options[i];
+
+        if (!cf_is_string(o)) {
+            cf_store_number(cfg, o, o->def);
+        } else if (o->def_str != NULL
+                   && cf_store_string(cfg, o, o->def_str) != 0) {
+            fa_config_free(cfg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void
+fa_config_free(struct fa_config *cfg)
+{
+    size_t i;
+
+    if (cfg == NULL)
+        return;
+    for (i = 0; i < N_OPTIONS; i++) {
+        if (cf_is_string(&options[i])) {
+            char **field = cf_field(cfg, &options[i]);
+
+            fa_secret_free(*field);
+            *field = NULL;
+        }
+    }
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+const char *
+fa_anchor_name(enum fa_anchor a)
+{
+    switch (a) {
+    case FA_ANCHOR_PERSISTENT:
+        return "persistent";
+    case FA_ANCHOR_USER:
+        return "user";
+    case FA_ANCHOR_SESSION:
+        return "session";
+    }
+    return "unknown";
+}
+
+int
+fa_config_set(struct fa_config *cfg, const char *key, const char *value,
+              char *err, size_t errlen)
+{
+    const struct cf_option *o;
+    char why[256];
+
+    if (cfg == NULL || key == NULL) {
+        fa_err(err, errlen, "no option given");
+        return -1;
+    }
+    o = cf_find(key);
+    if (o == NULL) {
+        fa_err(err, errlen, "unknown key '%s'", key);
+        return -2;
+    }
+    /* A bare key is how PAM arguments switch a boolean on. */
+    if (value == NULL) {
+        if (o->type != CF_BOOL) {
+            fa_err(err, errlen, "'%s' needs a value", key);
+            return -1;
+        }
+        value = "yes";
+    }
+    switch (cf_set(cfg, o, value, why, sizeof(why))) {
+    case 0:
+        return 0;
+    case -1:
+        fa_err(err, errlen, "bad value for '%s': '%s' (expected %s)", key,
+               value, why);
+        return -1;
+    default:
+        fa_err(err, errlen, "out of memory");
+        return -1;
+    }
+}
+
+/*
+ * Split a line (NUL-terminated, modified in place) into a section name or
+ * a key and value.  Returns 0 for a blank or comment line, 1 for a
+ * section, 2 for key = value, -1 with why set for a syntax error.
+ */
+static int
+cf_split(char *line, char **ret_a, char **ret_b, char *why, size_t whylen)
+{
+    char *s = cf_trim(line);
+    char *eq, *p;
+    size_t n;
+
+    if (s[0] == '\0' || s[0] == '#' || s[0] == ';')
+        return 0;
+    for (p = s; *p != '\0'; p++) {
+        if ((unsigned char) *p < 0x20 && *p != '\t') {
+            fa_err(why, whylen, "control character in line");
+            return -1;
+        }
+        if ((unsigned char) *p == 0x7f) {
+            fa_err(why, whylen, "control character in line");
+            return -1;
+        }
+    }
+    if (s[0] == '[') {
+        n = strlen(s);
+        if (s[n - 1] != ']') {
+            fa_err(why, whylen, "bad section header (expected"
+                   " '[profile NAME]')");
+            return -1;
+        }
+        s[n - 1] = '\0';
+        s = cf_trim(s + 1);
+        if (strncmp(s, "profile", 7) != 0 || !cf_space(s[7])) {
+            fa_err(why, whylen, "bad section header (expected"
+                   " '[profile NAME]')");
+            return -1;
+        }
+        s = cf_trim(s + 7);
+        if (!cf_valid_profile(s)) {
+            fa_err(why, whylen, "bad profile name '%s' (letters, digits,"
+                   " '.', '_' and '-', not starting with '.' or '-', at"
+                   " most %d characters)", s, CF_PROFILE_MAX);
+            return -1;
+        }
+        *ret_a = s;
+        return 1;
+    }
+    eq = strchr(s, '=');
+    if (eq == NULL) {
+        fa_err(why, whylen, "expected 'key = value'");
+        return -1;
+    }
+    *eq = '\0';
+    *ret_a = cf_trim(s);
+    *ret_b = cf_trim(eq + 1);
+    if ((*ret_a)[0] == '\0') {
+        fa_err(why, whylen, "expected 'key = value'");
+        return -1;
+    }
+    return 2;
+}
+
+/*
+ * One pass over a file.  CF_PASS_CHECK validates everything (cfg unused)
+ * and records the file's sections and default_profile; the other passes
+ * apply the keys of one scope to cfg and cannot fail except for memory.
+ */
+static int
+cf_walk(struct cf_file *f, enum cf_pass pass, struct fa_config *cfg,
+        const char *profile, bool *found, char *err, size_t errlen)
+{
+    char line[CF_LINE_MAX + 1];
+    char why[256];
+    size_t pos = 0;
+    unsigned long lineno = 0;
+    bool in_top = true, selected = false;
+
+    while (pos < f->len) {
+        const char *start = f->text + pos;
+        const char *nl = memchr(start, '\n', f->len - pos);
+        size_t n = nl != NULL ? (size_t) (nl - start) : f->len - pos;
+        const struct cf_option *o;
+        char *a = NULL, *b = NULL;
+        int kind, r;
+
+        pos += n + (nl != NULL ? 1 : 0);
+        lineno++;
+        if (n > CF_LINE_MAX) {
+            fa_err(err, errlen, "%s:%lu: line longer than %d bytes",
+                   f->name, lineno, CF_LINE_MAX);
+            return -1;
+        }
+        if (memchr(start, '\0', n) != NULL) {
+            fa_err(err, errlen, "%s:%lu: NUL byte in line", f->name,
+                   lineno);
+            return -1;
+        }
+        memcpy(line, start, n);
+        line[n] = '\0';
+        kind = cf_split(line, &a, &b, why, sizeof(why));
+        if (kind < 0) {
+            fa_err(err, errlen, "%s:%lu: %s", f->name, lineno, why);
+            return -1;
+        }
+        if (kind == 0)
+            continue;
+        if (kind == 1) {
+            in_top = false;
+            f->has_sections = true;
+            selected = profile != NULL && strcmp(a, profile) == 0;
+            if (selected && found != NULL)
+                *found = true;
+            continue;
+        }
+        if (strcmp(a, "default_profile") == 0) {
+            if (pass != CF_PASS_CHECK)
+                continue;
+            if (!in_top) {
+                fa_err(err, errlen, "%s:%lu: default_profile is only valid"
+                       " before the first section", f->name, lineno);
+                return -1;
+            }
+            if (!cf_valid_profile(b)) {
+                fa_err(err, errlen, "%s:%lu: bad value for"
+                       " 'default_profile': '%s' (expected a profile name)",
+                       f->name, lineno, b);
+                return -1;
+            }
+            free(f->default_profile);
+            f->default_profile = strdup(b);
+            if (f->default_profile == NULL) {
+                fa_err(err, errlen, "out of memory");
+                return -1;
+            }
+            continue;
+        }
+        o = cf_find(a);
+        if (o == NULL) {
+            fa_err(err, errlen, "%s:%lu: unknown key '%s'", f->name, lineno,
+                   a);
+            return -1;
+        }
+        if (o->arg_only) {
+            fa_err(err, errlen, "%s:%lu: '%s' is a PAM module argument,"
+                   " not a configuration file key", f->name, lineno, a);
+            return -1;
+        }
+        if (pass == CF_PASS_CHECK)
+            r = cf_set(NULL, o, b, why, sizeof(why));
+        else if ((pass == CF_PASS_TOP && in_top)
+                 || (pass == CF_PASS_PROFILE && selected))
+            r = cf_set(cfg, o, b, why, sizeof(why));
+        else
+            continue;
+        if (r == -1) {
+            fa_err(err, errlen, "%s:%lu: bad value for '%s': '%s'"
+                   " (expected %s)", f->name, lineno, a, b, why);
+            return -1;
+        }
+        if (r != 0) {
+            fa_err(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Build the configuration of one profile from files given in increasing
+ * precedence.  On success cfg's old contents are freed and replaced; on
+ * failure cfg is left as it was.
+ */
+static int
+cf_resolve(struct fa_config *cfg, struct cf_file *files, size_t nfiles,
+           const char *profile, char *err, size_t errlen)
+{
+    struct fa_config c;
+    const char *name = profile;
+    bool found = false, sectionless = false;
+    size_t i;
+
+    if (profile != NULL && !cf_valid_profile(profile)) {
+        fa_err(err, errlen, "bad profile name '%s'", profile);
+        return -1;
+    }
+    for (i = 0; i < nfiles; i++) {
+        if (cf_walk(&files[i], CF_PASS_CHECK, NULL, NULL, NULL, err, errlen)
+            != 0)
+            return -1;
+        if (!files[i].has_sections)
+            sectionless = true;
+        /* A later file's default_profile overrides an earlier one's. */
+        if (profile == NULL && files[i].default_profile != NULL)
+            name = files[i].default_profile;
+    }
+    if (name == NULL)
+        name = "default";
+    if (fa_config_init(&c) != 0) {
+        fa_err(err, errlen, "out of memory");
+        return -1;
+    }
+    for (i = 0; i < nfiles; i++) {
+        if (cf_walk(&files[i], CF_PASS_TOP, &c, name, &found, err, errlen)
+                != 0
+            || cf_walk(&files[i], CF_PASS_PROFILE, &c, name, &found, err,
+                       errlen) != 0)
+            goto fail;
+    }
+    /* Without sections a file's single profile is "default". */
+    if (!found && !(sectionless && strcmp(name, "default") == 0)) {
+        if (nfiles == 1)
+            fa_err(err, errlen, "no profile '%s' in %s", name,
+                   files[0].name);
+        else
+            fa_err(err, errlen, "no profile '%s' in %s or %s", name,
+                   files[0].name, files[1].name);
+        goto fail;
+    }
+    if (c.issuer == NULL && c.fhir_base == NULL) {
+        fa_err(err, errlen, "no issuer or fhir_base configured for"
+               " profile '%s'", name);
+        goto fail;
+    }
+    fa_secret_free(c.profile);
+    c.profile = strdup(name);
+    if (c.profile == NULL) {
+        fa_err(err, errlen, "out of memory");
+        goto fail;
+    }
+    fa_config_free(cfg);
+    *cfg = c;
+    return 0;
+
+fail:
+    fa_config_free(&c);
+    return -1;
+}
+
+/*
+ * Read a configuration file after checking what it is and who may have
+ * written it.  Returns 0 with the contents in *ret_text (caller frees),
+ * 1 when the file does not exist, -1 with err set otherwise.
+ */
+static int
+cf_read_file(const char *path, bool root_only, char **ret_text,
+             size_t *ret_len, char *err, size_t errlen)
+{
+    struct stat st;
+    char *text = NULL;
+    size_t len = 0;
+    uid_t euid = geteuid();
+    int fd, e;
+
+    /* O_NONBLOCK: a FIFO planted at the path must not hang the caller
+     * before fstat can refuse it. */
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        e = errno;
+        if (e == ENOENT || e == ENOTDIR)
+            return 1;
+        if (e == ELOOP)
+            fa_err(err, errlen, "%s: is a symbolic link (refused)", path);
+        else
+            fa_err(err, errlen, "%s: cannot open: %s", path, strerror(e));
+        return -1;
+    }
+    if (fstat(fd, &st) != 0) {
+        fa_err(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fa_err(err, errlen, "%s: not a regular file", path);
+        goto fail;
+    }
+    if (root_only && st.st_uid != 0) {
+        fa_err(err, errlen, "%s: must be owned by root (owner is uid %lu)",
+               path, (unsigned long) st.st_uid);
+        goto fail;
+    }
+    if (!root_only && st.st_uid != 0 && st.st_uid != euid) {
+        fa_err(err, errlen, "%s: must be owned by root or uid %lu (owner is"
+               " uid %lu)", path, (unsigned long) euid,
+               (unsigned long) st.st_uid);
+        goto fail;
+    }
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+        fa_err(err, errlen, "%s: writable by group or others (mode %04o)",
+               path, (unsigned) (st.st_mode & 07777));
+        goto fail;
+    }
+    if (st.st_size > FA_CONFIG_MAX_BYTES) {
+        fa_err(err, errlen, "%s: larger than %d bytes", path,
+               FA_CONFIG_MAX_BYTES);
+        goto fail;
+    }
+    /* One byte more than the cap notices a file that grew after fstat. */
+    text = malloc(FA_CONFIG_MAX_BYTES + 1);
+    if (text == NULL) {
+        fa_err(err, errlen, "out of memory");
+        goto fail;
+    }
+    while (len < FA_CONFIG_MAX_BYTES + 1) {
+        ssize_t r = read(fd, text + len, FA_CONFIG_MAX_BYTES + 1 - len);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            fa_err(err, errlen, "%s: cannot read: %s", path,
+                   strerror(errno));
+            goto fail;
+        }
+        if (r == 0)
+            break;
+        len += (size_t) r;
+    }
+    if (len > FA_CONFIG_MAX_BYTES) {
+        fa_err(err, errlen, "%s: larger than %d bytes", path,
+               FA_CONFIG_MAX_BYTES);
+        goto fail;
+    }
+    close(fd);
+    *ret_text = text;
+    *ret_len = len;
+    return 0;
+
+fail:
+    free(text);
+    close(fd);
+    return -1;
+}
+
+int
+fa_config_load(struct fa_config *cfg, const struct fa_config_sources *src,
+               const char *profile, char *err, size_t errlen)
+{
+    struct cf_file files[2];
+    char *texts[2] = { NULL, NULL };
+    size_t nfiles = 0, i;
+    const char *sys;
+    int r, ret = -1;
+
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (cfg == NULL || src == NULL) {
+        fa_err(err, errlen, "no configuration sources given");
+        return -1;
+    }
+    memset(files, 0, sizeof(files));
+    if (src->explicit_file != NULL) {
+        r = cf_read_file(src->explicit_file, src->require_root_owned,
+                         &texts[0], &files[0].len, err, errlen);
+        if (r == 1)
+            fa_err(err, errlen, "%s: cannot open: %s", src->explicit_file,
+                   strerror(ENOENT));
+        if (r != 0)
+            goto done;
+        files[0].name = src->explicit_file;
+        nfiles = 1;
+    } else {
+        sys = src->system_file != NULL ? src->system_file
+                                       : FHIRAUTH_SYSCONF_FILE;
+        /* The system file decides for every user: it is always root's. */
+        r = cf_read_file(sys, true, &texts[0], &files[0].len, err, errlen);
+        if (r < 0)
+            goto done;
+        if (r == 0)
+            files[nfiles++].name = sys;
+        if (src->user_file != NULL) {
+            r = cf_read_file(src->user_file, false, &texts[nfiles],
+                             &files[nfiles].len, err, errlen);
+            if (r < 0)
+                goto done;
+            if (r == 0)
+                files[nfiles++].name = src->user_file;
+        }
+        if (nfiles == 0) {
+            fa_err(err, errlen, "%s: cannot open: %s", sys,
+                   strerror(ENOENT));
+            goto done;
+        }
+    }
+    for (i = 0; i < nfiles; i++)
+        files[i].text = texts[i];
+    ret = cf_resolve(cfg, files, nfiles, profile, err, errlen);
+
+done:
+    for (i = 0; i < 2; i++) {
+        free(texts[i]);
+        free(files[i].default_profile);
+    }
+    return ret;
+}
+
+int
+fa_config_parse_text(struct fa_config *cfg, const char *name,
+                     const char *text, size_t len, const char *profile,
+                     char *err, size_t errlen)
+{
+    struct cf_file file;
+    int ret;
+
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (cfg == NULL || (text == NULL && len > 0)) {
+        fa_err(err, errlen, "no configuration given");
+        return -1;
+    }
+    if (name == NULL)
+        name = "(text)";
+    if (len > FA_CONFIG_MAX_BYTES) {
+        fa_err(err, errlen, "%s: larger than %d bytes", name,
+               FA_CONFIG_MAX_BYTES);
+        return -1;
+    }
+    memset(&file, 0, sizeof(file));
+    file.name = name;
+    file.text = text != NULL ? text : "";
+    file.len = len;
+    ret = cf_resolve(cfg, &file, 1, profile, err, errlen);
+    free(file.default_profile);
+    return ret;
+}

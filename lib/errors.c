@@ -1,0 +1,41 @@
+/* errors.c - messages for fhirauth_rc. */
+#include "autoconf.h"
+
+#include "fhirauth.h"
+
+/* A switch without default: so the compiler flags a code without a message. */
+const char *
+fhirauth_strerror(fhirauth_rc rc)
+{
+    switch (rc) {
+    case FHIRAUTH_OK:
+        return "success";
+    case FHIRAUTH_ERR_INVALID_ARGUMENT:
+        return "invalid argument";
+    case FHIRAUTH_ERR_CONFIG:
+        return "configuration error";
+    case FHIRAUTH_ERR_LOGIN_NEEDED:
+        return "no session: log in first";
+    case FHIRAUTH_ERR_DENIED:
+        return "the authorization server refused the request";
+    case FHIRAUTH_ERR_UNREACHABLE:
+        return "the authorization server could not be reached";
+    case FHIRAUTH_ERR_TLS:
+        return "TLS or certificate error";
+    case FHIRAUTH_ERR_PROTOCOL:
+        return "unexpected answer from the server";
+    case FHIRAUTH_ERR_KEYRING:
+        return "kernel keyring error";
+    case FHIRAUTH_ERR_QUOTA:
+        return "kernel keyring quota exceeded";
+    case FHIRAUTH_ERR_LOCK:
+        return "could not take the refresh lock";
+    case FHIRAUTH_ERR_NOMEM:
+        return "out of memory";
+    case FHIRAUTH_ERR_MODULE:
+        return "the network module could not be loaded";
+    case FHIRAUTH_ERR_INTERNAL:
+        return "internal error";
+    }
+    return "unknown error";
+}

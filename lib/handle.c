@@ -1,0 +1,188 @@
+/* handle.c - opening, configuring and closing a fhirauth handle. */
+#include "autoconf.h"
+
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "handle.h"
+#include "util.h"
+
+#define USER_CONFIG_SUFFIX "/.config/pam_fhir/config"
+
+void
+fa_clear_detail(fhirauth *h)
+{
+    h->detail[0] = '\0';
+}
+
+fhirauth_rc
+fa_fail(fhirauth *h, fhirauth_rc rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (vsnprintf(h->detail, sizeof(h->detail), fmt, ap) < 0)
+        h->detail[0] = '\0';
+    va_end(ap);
+    return rc;
+}
+
+fhirauth_rc
+fa_handle_net(fhirauth *h, const struct fa_net_ops **ret_ops,
+              struct fa_net_ctx *ret_ctx)
+{
+    fhirauth_rc rc;
+
+    rc = fa_net_load(ret_ops, h->detail, sizeof(h->detail));
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    ret_ctx->cfg = &h->cfg;
+    ret_ctx->system_only = (h->flags & FHIRAUTH_OPEN_SYSTEM_ONLY) != 0;
+    return FHIRAUTH_OK;
+}
+
+/* ~/.config/pam_fhir/config of the real user.  $HOME is trusted only
+ * outside set-id contexts (secure_getenv); else the passwd entry. */
+static char *
+user_config_path(void)
+{
+    const char *home;
+    struct passwd pw, *res = NULL;
+    char pwbuf[4096];
+    char *path;
+    size_t len;
+
+    home = secure_getenv("HOME");
+    if (home == NULL || home[0] != '/') {
+        if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) != 0
+            || res == NULL)
+            return NULL;
+        home = pw.pw_dir;
+    }
+    len = strlen(home) + sizeof(USER_CONFIG_SUFFIX);
+    path = malloc(len);
+    if (path != NULL && snprintf(path, len, "%s%s", home, USER_CONFIG_SUFFIX)
+                            >= (int) len) {
+        free(path);
+        path = NULL;
+    }
+    return path;
+}
+
+static fhirauth_rc
+open_with(fhirauth **ret_h, const char *explicit_file, const char *profile,
+          unsigned flags, char **ret_detail)
+{
+    struct fa_config_sources src;
+    char err[FA_DETAIL_MAX];
+    char *user_file = NULL;
+    fhirauth *h;
+    fhirauth_rc rc = FHIRAUTH_OK;
+
+    if (ret_h == NULL)
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    err[0] = '\0';
+    h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        return FHIRAUTH_ERR_NOMEM;
+    h->flags = flags;
+    memset(&src, 0, sizeof(src));
+    src.require_root_owned = true;
+    if (explicit_file != NULL) {
+        src.explicit_file = explicit_file;
+        /* Only the PAM path insists on a root-owned explicit file: a user
+         * may point the CLI at a file of their own. */
+        src.require_root_owned = (flags & FHIRAUTH_OPEN_SYSTEM_ONLY) != 0;
+    } else if ((flags & FHIRAUTH_OPEN_SYSTEM_ONLY) == 0) {
+        src.explicit_file = secure_getenv("PAM_FHIR_CONFIG");
+        if (src.explicit_file != NULL && src.explicit_file[0] == '\0')
+            src.explicit_file = NULL;
+        if (src.explicit_file != NULL)
+            src.require_root_owned = false;
+        else
+            src.user_file = user_file = user_config_path();
+    }
+    if (fa_config_init(&h->cfg) != 0) {
+        rc = FHIRAUTH_ERR_NOMEM;
+    } else if (fa_config_load(&h->cfg, &src, profile, err, sizeof(err))
+               != 0) {
+        rc = FHIRAUTH_ERR_CONFIG;
+    }
+    free(user_file);
+    if (rc != FHIRAUTH_OK) {
+        if (ret_detail != NULL)
+            *ret_detail = strdup(err[0] ? err : fhirauth_strerror(rc));
+        fhirauth_close(h);
+        return rc;
+    }
+    *ret_h = h;
+    return FHIRAUTH_OK;
+}
+
+fhirauth_rc
+fhirauth_open(fhirauth **ret_h, const char *profile, unsigned flags,
+              char **ret_detail)
+{
+    return open_with(ret_h, NULL, profile, flags, ret_detail);
+}
+
+fhirauth_rc
+fhirauth_open_file(fhirauth **ret_h, const char *config_file,
+                   const char *profile, unsigned flags, char **ret_detail)
+{
+    if (config_file == NULL)
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    return open_with(ret_h, config_file, profile, flags, ret_detail);
+}
+
+void
+fhirauth_close(fhirauth *h)
+{
+    if (h == NULL)
+        return;
+    fa_config_free(&h->cfg);
+    explicit_bzero(h, sizeof(*h));
+    free(h);
+}
+
+fhirauth_rc
+fhirauth_set_option(fhirauth *h, const char *key, const char *value)
+{
+    int r;
+
+    if (h == NULL || key == NULL)
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    fa_clear_detail(h);
+    r = fa_config_set(&h->cfg, key, value, h->detail, sizeof(h->detail));
+    if (r == -2)
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    return r == 0 ? FHIRAUTH_OK : FHIRAUTH_ERR_CONFIG;
+}
+
+const char *
+fhirauth_profile(const fhirauth *h)
+{
+    return h != NULL && h->cfg.profile != NULL ? h->cfg.profile : "default";
+}
+
+const char *
+fhirauth_detail(const fhirauth *h)
+{
+    return h != NULL ? h->detail : "";
+}
+
+void
+fhirauth_free_secret(char *s)
+{
+    fa_secret_free(s);
+}
+
+void
+fhirauth_free_string(char *s)
+{
+    free(s);
+}

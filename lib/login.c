@@ -1,0 +1,306 @@
+/* login.c - starting a session (password grant), ending it (revocation,
+ * RFC 7009) and describing it. */
+#include "autoconf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "keystore.h"
+#include "lock.h"
+#include "token.h"
+#include "util.h"
+
+/* Best effort: revoke a refresh token the new login replaces. */
+static void
+revoke_replaced(const struct fa_net_ops *ops, const struct fa_net_ctx *ctx,
+                const struct fa_endpoints *ep, const char *token)
+{
+    char ignored[FA_DETAIL_MAX];
+
+    if (ep->revocation_endpoint != NULL)
+        (void) ops->revoke(ctx, ep, token, "refresh_token", ignored,
+                           sizeof(ignored));
+}
+
+/* The old session's refresh token, if it came from the same issuer and
+ * differs from the new one (only then is revoking it safe). */
+static char *
+replaced_refresh(fhirauth *h, const struct fa_meta *fresh, size_t *ret_len)
+{
+    char *data = NULL, *old = NULL;
+    size_t len = 0;
+    struct fa_meta meta;
+
+    *ret_len = 0;
+    if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
+                   NULL, NULL, 0) != FHIRAUTH_OK)
+        return NULL;
+    if (fa_meta_decode(data, len, &meta, NULL, 0) != FHIRAUTH_OK) {
+        fa_secret_free_len(data, len);
+        return NULL;
+    }
+    fa_secret_free_len(data, len);
+    if (meta.ep.issuer != NULL && fresh->ep.issuer != NULL
+        && strcmp(meta.ep.issuer, fresh->ep.issuer) == 0)
+        (void) fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
+                          &old, ret_len, NULL, NULL, 0);
+    fa_meta_free(&meta);
+    return old;
+}
+
+/* Move the endpoints found by discovery into the metadata. */
+static void
+take_endpoints(struct fa_meta *meta, struct fa_endpoints *ep)
+{
+    meta->ep = *ep;
+    memset(ep, 0, sizeof(*ep));
+}
+
+fhirauth_rc
+fhirauth_login_password(fhirauth *h, const char *username,
+                        const char *password)
+{
+    const struct fa_net_ops *ops;
+    struct fa_net_ctx ctx;
+    struct fa_endpoints ep;
+    struct fa_token_response resp;
+    struct fa_meta meta;
+    char *old = NULL;
+    size_t oldlen = 0;
+    char oerr[64];
+    fhirauth_rc rc;
+    int fd;
+
+    if (h == NULL || username == NULL || password == NULL)
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    fa_clear_detail(h);
+    memset(&ep, 0, sizeof(ep));
+    memset(&resp, 0, sizeof(resp));
+    memset(&meta, 0, sizeof(meta));
+    rc = fa_handle_net(h, &ops, &ctx);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    rc = ops->discover(&ctx, &ep, h->detail, sizeof(h->detail));
+    if (rc != FHIRAUTH_OK)
+        goto out;
+    oerr[0] = '\0';
+    rc = ops->password_grant(&ctx, &ep, username, password, &resp, oerr,
+                             sizeof(oerr), h->detail, sizeof(h->detail));
+    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
+        rc = FHIRAUTH_ERR_DENIED;   /* invalid_grant here: bad password */
+    if (rc != FHIRAUTH_OK)
+        goto out;
+    take_endpoints(&meta, &ep);
+    meta.client_id = fa_strdup(h->cfg.client_id);
+    meta.scope = fa_strdup(h->cfg.scope);
+    meta.username = strdup(username);
+    meta.login_at = (long long) time(NULL);
+    if ((h->cfg.client_id != NULL && meta.client_id == NULL)
+        || (h->cfg.scope != NULL && meta.scope == NULL)
+        || meta.username == NULL) {
+        rc = fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = fa_take_lock(h, &fd);
+    if (rc != FHIRAUTH_OK)
+        goto out;
+    old = replaced_refresh(h, &meta, &oldlen);
+    if (resp.refresh_token == NULL)
+        (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
+                            NULL, 0);
+    rc = fa_save_tokens(h, &resp, &meta, 1, time(NULL), NULL);
+    fa_lock_release(fd);
+    if (rc == FHIRAUTH_OK && old != NULL
+        && (resp.refresh_token == NULL
+            || strcmp(old, resp.refresh_token) != 0))
+        revoke_replaced(ops, &ctx, &meta.ep, old);
+out:
+    fa_secret_free_len(old, oldlen);
+    fa_endpoints_free(&ep);
+    fa_token_response_free(&resp);
+    fa_meta_free(&meta);
+    return rc;
+}
+
+fhirauth_rc
+fhirauth_logout(fhirauth *h, int *ret_revoked)
+{
+    const struct fa_net_ops *ops;
+    struct fa_net_ctx ctx;
+    struct fa_meta meta;
+    char *data = NULL, *token = NULL;
+    size_t len = 0, tlen = 0;
+    const char *hint = "refresh_token";
+    const char *access;
+    time_t expiry;
+    char why[FA_DETAIL_MAX];
+    int revoked = 0, have_meta = 0, fd;
+    enum fa_key k;
+    fhirauth_rc rc, urc = FHIRAUTH_OK;
+
+    if (h == NULL)
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    fa_clear_detail(h);
+    why[0] = '\0';
+    memset(&meta, 0, sizeof(meta));
+    rc = fa_take_lock(h, &fd);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
+                   NULL, NULL, 0) == FHIRAUTH_OK) {
+        have_meta = fa_meta_decode(data, len, &meta, NULL, 0) == FHIRAUTH_OK;
+        fa_secret_free_len(data, len);
+    }
+    if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, &token,
+                   &tlen, NULL, NULL, 0) != FHIRAUTH_OK) {
+        /* No refresh token: revoke the access token, if any. */
+        hint = "access_token";
+        if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data,
+                       &len, NULL, NULL, 0) == FHIRAUTH_OK) {
+            if (fa_access_decode(data, &expiry, &access) == 0) {
+                token = strdup(access);
+                tlen = token != NULL ? strlen(token) : 0;
+            }
+            fa_secret_free_len(data, len);
+        }
+    }
+    if (!have_meta && token == NULL) {
+        fa_lock_release(fd);
+        return fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED,
+                       "no session for profile %s", h->cfg.profile);
+    }
+    if (token == NULL) {
+        fa_strlcpy(why, "no token to revoke", sizeof(why));
+    } else if (!have_meta || meta.ep.revocation_endpoint == NULL) {
+        fa_strlcpy(why, "the server has no revocation endpoint",
+                   sizeof(why));
+    } else if (fa_handle_net(h, &ops, &ctx) != FHIRAUTH_OK) {
+        fa_strlcpy(why, h->detail, sizeof(why));
+    } else if (ops->revoke(&ctx, &meta.ep, token, hint, why, sizeof(why))
+               == FHIRAUTH_OK) {
+        revoked = 1;
+    }
+    /* Unlink whatever the server said: the user asked for the keys to go. */
+    for (k = FA_KEY_REFRESH; k <= FA_KEY_META; k++) {
+        rc = fa_ks_unlink(h->cfg.keyring, h->cfg.profile, k, h->detail,
+                          sizeof(h->detail));
+        if (rc != FHIRAUTH_OK && urc == FHIRAUTH_OK)
+            urc = rc;
+    }
+    fa_lock_release(fd);
+    fa_secret_free_len(token, tlen);
+    if (have_meta)
+        fa_meta_free(&meta);
+    if (urc != FHIRAUTH_OK)
+        return urc;
+    if (!revoked)
+        fa_fail(h, FHIRAUTH_OK, "warning: not revoked at the server (%s); "
+                "the local keys are removed", why);
+    else
+        fa_clear_detail(h);
+    if (ret_revoked != NULL)
+        *ret_revoked = revoked;
+    return FHIRAUTH_OK;
+}
+
+static int
+add_string(json_object *o, const char *name, const char *value)
+{
+    json_object *v;
+
+    if (value == NULL)
+        return 0;
+    v = json_object_new_string(value);
+    if (v == NULL)
+        return -1;
+    return json_object_object_add(o, name, v);
+}
+
+static int
+add_int(json_object *o, const char *name, long long value)
+{
+    json_object *v = json_object_new_int64(value);
+
+    if (v == NULL)
+        return -1;
+    return json_object_object_add(o, name, v);
+}
+
+fhirauth_rc
+fhirauth_status_json(fhirauth *h, char **ret_json)
+{
+    struct fa_meta meta;
+    char *data = NULL;
+    size_t len = 0;
+    enum fa_anchor where;
+    const char *token;
+    time_t expiry = 0;
+    int has_refresh, bad = 0;
+    json_object *o;
+    const char *text;
+    char *out = NULL;
+    fhirauth_rc rc;
+
+    if (h == NULL || ret_json == NULL)
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    fa_clear_detail(h);
+    rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
+                    &where, h->detail, sizeof(h->detail));
+    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
+        return fa_fail(h, rc, "no session for profile %s", h->cfg.profile);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    rc = fa_meta_decode(data, len, &meta, h->detail, sizeof(h->detail));
+    fa_secret_free_len(data, len);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data,
+                   &len, NULL, NULL, 0) == FHIRAUTH_OK) {
+        if (fa_access_decode(data, &expiry, &token) != 0)
+            expiry = 0;
+        fa_secret_free_len(data, len);
+    }
+    has_refresh = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
+                             &data, &len, NULL, NULL, 0) == FHIRAUTH_OK;
+    if (has_refresh)
+        fa_secret_free_len(data, len);
+
+    o = json_object_new_object();
+    if (o == NULL) {
+        fa_meta_free(&meta);
+        return FHIRAUTH_ERR_NOMEM;
+    }
+    bad |= add_string(o, "profile", h->cfg.profile);
+    bad |= add_string(o, "keyring", fa_anchor_name(where));
+    bad |= add_string(o, "issuer", meta.ep.issuer);
+    bad |= add_string(o, "client_id", meta.client_id);
+    bad |= add_string(o, "username", meta.username);
+    bad |= add_string(o, "subject", meta.subject);
+    bad |= add_string(o, "scope", meta.scope);
+    bad |= add_string(o, "fhir_base", h->cfg.fhir_base);
+    bad |= add_int(o, "login_at", meta.login_at);
+    if (expiry > 0)
+        bad |= add_int(o, "access_expires_at", (long long) expiry);
+    if (meta.refresh_expires_at > 0)
+        bad |= add_int(o, "refresh_expires_at", meta.refresh_expires_at);
+    bad |= json_object_object_add(o, "has_refresh_token",
+                                  json_object_new_boolean(has_refresh));
+    bad |= add_string(o, "patient", meta.patient);
+    bad |= add_string(o, "encounter", meta.encounter);
+    bad |= add_string(o, "fhirUser", meta.fhir_user);
+    bad |= add_string(o, "tenant", meta.tenant);
+    if (!bad) {
+        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY
+                                                     | JSON_C_TO_STRING_SPACED);
+        if (text != NULL)
+            out = strdup(text);
+    }
+    json_object_put(o);
+    fa_meta_free(&meta);
+    if (out == NULL)
+        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+    *ret_json = out;
+    return FHIRAUTH_OK;
+}

@@ -1,0 +1,217 @@
+/* session.c - session metadata to and from JSON (json-c). */
+#include "autoconf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "session.h"
+#include "util.h"
+
+#define META_MAX_DEPTH 4
+
+/* Every string member, once, so encode, decode and free cannot drift. */
+struct str_field {
+    const char *name;
+    size_t offset;
+};
+
+#define M(field) offsetof(struct fa_meta, field)
+static const struct str_field str_fields[] = {
+    { "issuer", M(ep.issuer) },
+    { "token_endpoint", M(ep.token_endpoint) },
+    { "revocation_endpoint", M(ep.revocation_endpoint) },
+    { "authorization_endpoint", M(ep.authorization_endpoint) },
+    { "device_authorization_endpoint", M(ep.device_authorization_endpoint) },
+    { "introspection_endpoint", M(ep.introspection_endpoint) },
+    { "jwks_uri", M(ep.jwks_uri) },
+    { "client_id", M(client_id) },
+    { "scope", M(scope) },
+    { "username", M(username) },
+    { "subject", M(subject) },
+    { "patient", M(patient) },
+    { "encounter", M(encounter) },
+    { "fhirUser", M(fhir_user) },
+    { "tenant", M(tenant) },
+};
+#undef M
+
+static char **
+field(struct fa_meta *m, const struct str_field *f)
+{
+    return (char **) (void *) ((char *) m + f->offset);
+}
+
+static const char *
+cfield(const struct fa_meta *m, const struct str_field *f)
+{
+    return *(char *const *) (const void *) ((const char *) m + f->offset);
+}
+
+const char *
+fa_client_auth_name(enum fa_client_auth a)
+{
+    switch (a) {
+    case FA_AUTH_NONE:
+        return "none";
+    case FA_AUTH_BASIC:
+        return "client_secret_basic";
+    case FA_AUTH_POST:
+        return "client_secret_post";
+    }
+    return "none";
+}
+
+fhirauth_rc
+fa_meta_encode(const struct fa_meta *m, char **ret_json)
+{
+    json_object *o, *v;
+    const char *s, *text;
+    size_t i;
+    char *out = NULL;
+
+    o = json_object_new_object();
+    if (o == NULL)
+        return FHIRAUTH_ERR_NOMEM;
+    v = json_object_new_int(1);
+    if (v == NULL || json_object_object_add(o, "v", v) != 0)
+        goto fail;
+    for (i = 0; i < sizeof(str_fields) / sizeof(str_fields[0]); i++) {
+        s = cfield(m, &str_fields[i]);
+        if (s == NULL)
+            continue;
+        v = json_object_new_string(s);
+        if (v == NULL || json_object_object_add(o, str_fields[i].name, v))
+            goto fail;
+    }
+    v = json_object_new_string(fa_client_auth_name(m->ep.client_auth));
+    if (v == NULL || json_object_object_add(o, "client_auth", v) != 0)
+        goto fail;
+    v = json_object_new_int64(m->login_at);
+    if (v == NULL || json_object_object_add(o, "login_at", v) != 0)
+        goto fail;
+    if (m->refresh_expires_at > 0) {
+        v = json_object_new_int64(m->refresh_expires_at);
+        if (v == NULL
+            || json_object_object_add(o, "refresh_expires_at", v) != 0)
+            goto fail;
+    }
+    text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    if (text != NULL)
+        out = strdup(text);
+    json_object_put(o);
+    if (out == NULL)
+        return FHIRAUTH_ERR_NOMEM;
+    *ret_json = out;
+    return FHIRAUTH_OK;
+fail:
+    json_object_put(o);
+    return FHIRAUTH_ERR_NOMEM;
+}
+
+fhirauth_rc
+fa_meta_decode(const char *json, size_t len, struct fa_meta *m, char *err,
+               size_t errlen)
+{
+    json_tokener *tok;
+    json_object *o, *v;
+    const char *s;
+    size_t i;
+    fhirauth_rc rc = FHIRAUTH_OK;
+
+    memset(m, 0, sizeof(*m));
+    tok = json_tokener_new_ex(META_MAX_DEPTH);
+    if (tok == NULL)
+        return FHIRAUTH_ERR_NOMEM;
+    o = json_tokener_parse_ex(tok, json, (int) len);
+    if (o == NULL || json_tokener_get_parse_end(tok) != len
+        || !json_object_is_type(o, json_type_object)) {
+        fa_err(err, errlen, "the session metadata key is damaged");
+        rc = FHIRAUTH_ERR_KEYRING;
+        goto out;
+    }
+    for (i = 0; i < sizeof(str_fields) / sizeof(str_fields[0]); i++) {
+        if (!json_object_object_get_ex(o, str_fields[i].name, &v)
+            || !json_object_is_type(v, json_type_string))
+            continue;
+        s = json_object_get_string(v);
+        *field(m, &str_fields[i]) = strdup(s);
+        if (*field(m, &str_fields[i]) == NULL) {
+            rc = FHIRAUTH_ERR_NOMEM;
+            goto out;
+        }
+    }
+    if (json_object_object_get_ex(o, "client_auth", &v)
+        && json_object_is_type(v, json_type_string)) {
+        s = json_object_get_string(v);
+        if (strcmp(s, "client_secret_basic") == 0)
+            m->ep.client_auth = FA_AUTH_BASIC;
+        else if (strcmp(s, "client_secret_post") == 0)
+            m->ep.client_auth = FA_AUTH_POST;
+    }
+    if (json_object_object_get_ex(o, "login_at", &v)
+        && json_object_is_type(v, json_type_int))
+        m->login_at = json_object_get_int64(v);
+    if (json_object_object_get_ex(o, "refresh_expires_at", &v)
+        && json_object_is_type(v, json_type_int))
+        m->refresh_expires_at = json_object_get_int64(v);
+    if (m->ep.token_endpoint == NULL) {
+        fa_err(err, errlen, "the session metadata has no token endpoint");
+        rc = FHIRAUTH_ERR_KEYRING;
+    }
+out:
+    if (o != NULL)
+        json_object_put(o);
+    json_tokener_free(tok);
+    if (rc != FHIRAUTH_OK)
+        fa_meta_free(m);
+    return rc;
+}
+
+void
+fa_meta_free(struct fa_meta *m)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(str_fields) / sizeof(str_fields[0]); i++) {
+        free(*field(m, &str_fields[i]));
+        *field(m, &str_fields[i]) = NULL;
+    }
+    memset(m, 0, sizeof(*m));
+}
+
+/* Replace *dst with src when src is given and differs. */
+static int
+update(char **dst, const char *src)
+{
+    char *copy;
+
+    if (src == NULL || (*dst != NULL && strcmp(*dst, src) == 0))
+        return 0;
+    copy = strdup(src);
+    if (copy == NULL)
+        return -1;
+    free(*dst);
+    *dst = copy;
+    return 1;
+}
+
+int
+fa_meta_merge_response(struct fa_meta *m, const struct fa_token_response *r)
+{
+    int changed = 0, u;
+    char **dst[] = { &m->scope, &m->patient, &m->encounter, &m->fhir_user,
+                     &m->tenant };
+    const char *src[] = { r->scope, r->patient, r->encounter, r->fhir_user,
+                          r->tenant };
+    size_t i;
+
+    for (i = 0; i < sizeof(dst) / sizeof(dst[0]); i++) {
+        u = update(dst[i], src[i]);
+        if (u < 0)
+            return -1;
+        changed |= u;
+    }
+    return changed;
+}

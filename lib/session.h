@@ -1,0 +1,44 @@
+/* session.h - the session metadata kept in the pam_fhir:PROFILE:meta key:
+ * where the tokens came from and what they grant, never a token. */
+#ifndef FHIRAUTH_SESSION_H
+#define FHIRAUTH_SESSION_H
+
+#include <stddef.h>
+
+#include "fhirauth.h"
+#include "oauth.h"
+
+#pragma GCC visibility push(hidden)
+
+struct fa_meta {
+    struct fa_endpoints ep;   /* discovery result, so a refresh is 1 request */
+    char *client_id;
+    char *scope;              /* granted scope */
+    char *username;           /* who logged in (as typed or mapped) */
+    char *subject;            /* id_token "sub" once verified */
+    char *patient;            /* SMART launch context */
+    char *encounter;
+    char *fhir_user;
+    char *tenant;
+    long long login_at;       /* epoch seconds */
+    long long refresh_expires_at;  /* 0: unknown */
+};
+
+/* JSON text for the key; *ret_json freed by the caller with free(). */
+fhirauth_rc fa_meta_encode(const struct fa_meta *m, char **ret_json);
+/* Parse the key's payload; unknown members are ignored (newer writers). */
+fhirauth_rc fa_meta_decode(const char *json, size_t len, struct fa_meta *m,
+                           char *err, size_t errlen);
+void fa_meta_free(struct fa_meta *m);
+
+/* Fill the SMART context and scope of m from a token answer, keeping what
+ * a refresh does not repeat.  Returns 1 if anything changed, 0 if not,
+ * -1 out of memory. */
+int fa_meta_merge_response(struct fa_meta *m,
+                           const struct fa_token_response *r);
+
+const char *fa_client_auth_name(enum fa_client_auth a);
+
+#pragma GCC visibility pop
+
+#endif

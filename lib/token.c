@@ -1,0 +1,374 @@
+/* token.c - fhirauth_token(): the cached fast path, the locked refresh, and
+ * compare-and-invalidate after a 401. */
+#include "autoconf.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "keystore.h"
+#include "lock.h"
+#include "token.h"
+#include "util.h"
+
+#define CRASH_POINT(name) fa_crash_point(name)
+
+#ifdef FHIRAUTH_TEST_HOOKS
+# include <signal.h>
+/* Test builds only: die at a named point so kill tests can check that
+ * nothing is lost wherever a refresh stops. */
+static void
+fa_crash_point(const char *name)
+{
+    const char *want = getenv("FHIRAUTH_CRASH_AT");
+
+    if (want != NULL && strcmp(want, name) == 0)
+        raise(SIGKILL);
+}
+#else
+# define fa_crash_point(name) ((void) 0)
+#endif
+
+/*
+ * Look for a cached access token valid at least min_valid more seconds.
+ * On FHIRAUTH_OK *ret_token is a copy.  *ret_expiry gets the cached
+ * token's expiry even when it is too short (0 when none is cached).
+ */
+static fhirauth_rc
+read_access(fhirauth *h, time_t now, long min_valid, char **ret_token,
+            time_t *ret_expiry)
+{
+    char *data = NULL;
+    size_t len = 0;
+    const char *tok;
+    time_t expiry;
+    fhirauth_rc rc;
+
+    *ret_expiry = 0;
+    rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data,
+                    &len, NULL, h->detail, sizeof(h->detail));
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    if (fa_access_decode(data, &expiry, &tok) != 0) {
+        fa_secret_free_len(data, len);
+        return FHIRAUTH_ERR_LOGIN_NEEDED;   /* damaged: treat as absent */
+    }
+    *ret_expiry = expiry;
+    if (expiry - now < min_valid) {
+        fa_secret_free_len(data, len);
+        return FHIRAUTH_ERR_LOGIN_NEEDED;
+    }
+    *ret_token = strdup(tok);
+    fa_secret_free_len(data, len);
+    if (*ret_token == NULL)
+        return FHIRAUTH_ERR_NOMEM;
+    return FHIRAUTH_OK;
+}
+
+fhirauth_rc
+fa_take_lock(fhirauth *h, int *ret_fd)
+{
+    long wait_ms = h->cfg.timeout * 1000 + FA_LOCK_SLACK_MS;
+
+    return fa_lock_acquire(getuid(), h->cfg.profile, wait_ms, NULL, NULL,
+                           ret_fd, h->detail, sizeof(h->detail));
+}
+
+long
+fa_token_lifetime(const fhirauth *h, const struct fa_token_response *r)
+{
+    /* expires_in is only RECOMMENDED (RFC 6749 §5.1): without it assume a
+     * short life and let 401 handling catch an earlier end. */
+    return r->expires_in >= 0 ? r->expires_in : h->cfg.assumed_lifetime;
+}
+
+fhirauth_rc
+fa_save_tokens(fhirauth *h, const struct fa_token_response *r,
+               struct fa_meta *meta, int write_meta, time_t now,
+               time_t *ret_expiry)
+{
+    char *json = NULL;
+    char *payload;
+    size_t plen;
+    long life = fa_token_lifetime(h, r);
+    unsigned refresh_timeout = 0;
+    int changed;
+    fhirauth_rc rc;
+    time_t expiry = now + life;
+
+    if (r->refresh_expires_in > 0) {
+        refresh_timeout = (unsigned) r->refresh_expires_in;
+        meta->refresh_expires_at = (long long) now + r->refresh_expires_in;
+        write_meta = 1;
+    }
+    if (r->refresh_token != NULL) {
+        rc = fa_ks_store(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
+                         r->refresh_token, strlen(r->refresh_token),
+                         refresh_timeout, h->detail, sizeof(h->detail));
+        if (rc != FHIRAUTH_OK)
+            return rc;
+    }
+    CRASH_POINT("between-writes");
+    changed = fa_meta_merge_response(meta, r);
+    if (changed < 0)
+        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+    if (write_meta || changed) {
+        rc = fa_meta_encode(meta, &json);
+        if (rc != FHIRAUTH_OK)
+            return rc;
+        rc = fa_ks_store(h->cfg.keyring, h->cfg.profile, FA_KEY_META, json,
+                         strlen(json), 0, h->detail, sizeof(h->detail));
+        free(json);
+        if (rc != FHIRAUTH_OK)
+            return rc;
+    }
+    plen = strlen(r->access_token) + 32;
+    payload = malloc(plen);
+    if (payload == NULL)
+        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+    if (fa_access_encode(payload, plen, expiry, r->access_token) != 0) {
+        fa_secret_free_len(payload, plen);
+        return fa_fail(h, FHIRAUTH_ERR_INTERNAL, "cannot encode the token");
+    }
+    /* The kernel drops the key when the token expires. */
+    rc = fa_ks_store(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, payload,
+                     strlen(payload), life > 0 ? (unsigned) life : 1,
+                     h->detail, sizeof(h->detail));
+    fa_secret_free_len(payload, plen);
+    if (rc == FHIRAUTH_OK && ret_expiry != NULL)
+        *ret_expiry = expiry;
+    return rc;
+}
+
+/* Read the refresh token and the metadata; LOGIN_NEEDED when absent. */
+static fhirauth_rc
+read_session(fhirauth *h, char **ret_refresh, size_t *ret_rlen,
+             struct fa_meta *meta)
+{
+    char *data = NULL;
+    size_t len = 0;
+    fhirauth_rc rc;
+
+    rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
+                    NULL, h->detail, sizeof(h->detail));
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    rc = fa_meta_decode(data, len, meta, h->detail, sizeof(h->detail));
+    fa_secret_free_len(data, len);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
+                    ret_refresh, ret_rlen, NULL, h->detail,
+                    sizeof(h->detail));
+    if (rc != FHIRAUTH_OK)
+        fa_meta_free(meta);
+    return rc;
+}
+
+/* The session belongs to the configured server and client, or it is not
+ * ours to refresh (the configuration changed since the login). */
+static int
+session_matches(const fhirauth *h, const struct fa_meta *meta)
+{
+    if (h->cfg.issuer != NULL
+        && (meta->ep.issuer == NULL
+            || strcmp(h->cfg.issuer, meta->ep.issuer) != 0))
+        return 0;
+    if (h->cfg.client_id != NULL
+        && (meta->client_id == NULL
+            || strcmp(h->cfg.client_id, meta->client_id) != 0))
+        return 0;
+    return 1;
+}
+
+/* One refresh grant; the lock is held. */
+static fhirauth_rc
+refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
+{
+    const struct fa_net_ops *ops;
+    struct fa_net_ctx ctx;
+    struct fa_meta meta;
+    struct fa_token_response resp;
+    char *refresh = NULL, *again = NULL;
+    size_t rlen = 0, alen = 0;
+    char oerr[64];
+    time_t now;
+    fhirauth_rc rc;
+    int tries;
+
+    memset(&resp, 0, sizeof(resp));
+    rc = read_session(h, &refresh, &rlen, &meta);
+    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
+        return fa_fail(h, rc, "no session for profile %s: run "
+                              "'fhir-token login'", h->cfg.profile);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    if (!session_matches(h, &meta)) {
+        rc = fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED,
+                     "the session was made for another server or client: "
+                     "log in again");
+        goto out;
+    }
+    rc = fa_handle_net(h, &ops, &ctx);
+    if (rc != FHIRAUTH_OK)
+        goto out;
+    for (tries = 0; tries < 2; tries++) {
+        CRASH_POINT("before-request");
+        memset(&resp, 0, sizeof(resp));
+        oerr[0] = '\0';
+        rc = ops->refresh_grant(&ctx, &meta.ep, refresh, &resp, oerr,
+                                sizeof(oerr), h->detail, sizeof(h->detail));
+        if (rc != FHIRAUTH_ERR_LOGIN_NEEDED || tries > 0)
+            break;
+        /* invalid_grant: a process on another host or one that ignored
+         * the lock may have rotated the token; look once more. */
+        if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
+                       &again, &alen, NULL, NULL, 0) != FHIRAUTH_OK
+            || (alen == rlen && memcmp(again, refresh, rlen) == 0)) {
+            fa_secret_free_len(again, alen);
+            again = NULL;
+            break;
+        }
+        fa_secret_free_len(refresh, rlen);
+        refresh = again;
+        rlen = alen;
+        again = NULL;
+    }
+    CRASH_POINT("after-answer");
+    now = time(NULL);
+    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED) {
+        /* The AS ended the grant: drop what can no longer be used, so
+         * later calls answer at once instead of asking the AS again. */
+        fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL, 0);
+        fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL,
+                     0);
+        fa_fail(h, rc, "the session has ended (%s): log in again",
+                oerr[0] ? oerr : "invalid_grant");
+        goto out;
+    }
+    if (rc != FHIRAUTH_OK)
+        goto out;
+    rc = fa_save_tokens(h, &resp, &meta, 0, now, ret_expiry);
+    if (rc != FHIRAUTH_OK)
+        goto out;
+    *ret_token = strdup(resp.access_token);
+    if (*ret_token == NULL)
+        rc = fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+    else
+        fa_clear_detail(h);
+out:
+    fa_token_response_free(&resp);
+    fa_secret_free_len(refresh, rlen);
+    fa_meta_free(&meta);
+    return rc;
+}
+
+/* True for failures where the AS may well answer later. */
+static int
+transient(fhirauth_rc rc)
+{
+    return rc == FHIRAUTH_ERR_UNREACHABLE || rc == FHIRAUTH_ERR_TLS
+           || rc == FHIRAUTH_ERR_PROTOCOL || rc == FHIRAUTH_ERR_MODULE;
+}
+
+fhirauth_rc
+fhirauth_token(fhirauth *h, long min_valid, char **ret_token,
+               time_t *ret_expiry)
+{
+    char *token = NULL;
+    time_t now, expiry = 0, cached = 0;
+    char saved[FA_DETAIL_MAX];
+    fhirauth_rc rc;
+    int fd;
+
+    if (h == NULL || ret_token == NULL)
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    fa_clear_detail(h);
+    if (min_valid < 0)
+        min_valid = h->cfg.min_valid;
+    now = time(NULL);
+    rc = read_access(h, now, min_valid, &token, &expiry);
+    if (rc == FHIRAUTH_OK)
+        goto done;
+    if (rc != FHIRAUTH_ERR_LOGIN_NEEDED)
+        return rc;
+
+    rc = fa_take_lock(h, &fd);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    /* Someone may have refreshed while we waited for the lock. */
+    fa_clear_detail(h);
+    rc = read_access(h, time(NULL), min_valid, &token, &expiry);
+    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED) {
+        cached = expiry;
+        rc = refresh_locked(h, &token, &expiry);
+    }
+    fa_lock_release(fd);
+    if (rc != FHIRAUTH_OK && transient(rc) && cached > time(NULL)) {
+        /* Nothing is lost while the AS is away: serve the cached token
+         * that is still valid, if shorter than asked, with a warning. */
+        fa_strlcpy(saved, h->detail, sizeof(saved));
+        if (read_access(h, time(NULL), 1, &token, &expiry) == FHIRAUTH_OK) {
+            fa_fail(h, FHIRAUTH_OK, "warning: could not refresh (%s); "
+                    "using the cached token, valid until %lld", saved,
+                    (long long) expiry);
+            rc = FHIRAUTH_OK;
+        } else {
+            fa_strlcpy(h->detail, saved, sizeof(h->detail));
+        }
+    }
+    if (rc != FHIRAUTH_OK)
+        return rc;
+done:
+    *ret_token = token;
+    if (ret_expiry != NULL)
+        *ret_expiry = expiry;
+    return FHIRAUTH_OK;
+}
+
+/* Constant-time comparison: the cached token must not leak by timing. */
+static int
+same_secret(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), i;
+    unsigned char d = 0;
+
+    if (la != lb)
+        return 0;
+    for (i = 0; i < la; i++)
+        d |= (unsigned char) (a[i] ^ b[i]);
+    return d == 0;
+}
+
+fhirauth_rc
+fhirauth_invalidate(fhirauth *h, const char *token)
+{
+    char *data = NULL;
+    size_t len = 0;
+    const char *cached;
+    time_t expiry;
+    fhirauth_rc rc;
+    int fd;
+
+    if (h == NULL || token == NULL)
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    fa_clear_detail(h);
+    /* Under the lock, so a token refreshed meanwhile is not thrown away. */
+    rc = fa_take_lock(h, &fd);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data,
+                    &len, NULL, h->detail, sizeof(h->detail));
+    if (rc == FHIRAUTH_OK) {
+        if (fa_access_decode(data, &expiry, &cached) == 0
+            && same_secret(cached, token))
+            rc = fa_ks_unlink(h->cfg.keyring, h->cfg.profile,
+                              FA_KEY_ACCESS, h->detail, sizeof(h->detail));
+        fa_secret_free_len(data, len);
+    } else if (rc == FHIRAUTH_ERR_LOGIN_NEEDED) {
+        fa_clear_detail(h);
+        rc = FHIRAUTH_OK;   /* nothing cached: nothing to forget */
+    }
+    fa_lock_release(fd);
+    return rc;
+}

@@ -1,0 +1,928 @@
+/* config-t.c - pam_fhir.conf(5) grammar, option table, files, precedence. */
+#include "autoconf.h"
+#include "config.h"
+#include "tests/tap/basic.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+static struct fa_config cfg;
+static char err[1024];
+static char tmpdir[256];
+
+/* Every temporary path, removed at the end. */
+static char *paths[64];
+static size_t npaths;
+
+static const char issuer[] = "issuer = https://as.example\n";
+
+#define A32 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static int
+parse(const char *text, const char *profile)
+{
+    fa_config_free(&cfg);
+    if (fa_config_init(&cfg) != 0)
+        bail("fa_config_init failed");
+    err[0] = '\0';
+    return fa_config_parse_text(&cfg, "t.conf", text, strlen(text), profile,
+                                err, sizeof(err));
+}
+
+/* Parse issuer plus one more line and return the result. */
+static int
+parse1(const char *line)
+{
+    char text[8192];
+
+    if (snprintf(text, sizeof(text), "%s%s\n", issuer, line)
+        >= (int) sizeof(text))
+        bail("test text too long");
+    return parse(text, NULL);
+}
+
+static bool
+contains(const char *haystack, const char *needle)
+{
+    return haystack != NULL && strstr(haystack, needle) != NULL;
+}
+
+static char *
+remember(char *path)
+{
+    if (npaths >= sizeof(paths) / sizeof(paths[0]))
+        bail("too many temporary files");
+    paths[npaths++] = path;
+    return path;
+}
+
+static char *
+tmp_path(const char *name)
+{
+    char *path = malloc(512);
+
+    if (path == NULL || snprintf(path, 512, "%s/%s", tmpdir, name) >= 512)
+        bail("path too long");
+    return remember(path);
+}
+
+static char *
+write_file_len(const char *text, size_t len, mode_t mode)
+{
+    char *path = malloc(512);
+    size_t done = 0;
+    int fd;
+
+    if (path == NULL || snprintf(path, 512, "%s/cfXXXXXX", tmpdir) >= 512)
+        bail("path too long");
+    fd = mkstemp(path);
+    if (fd < 0)
+        bail("mkstemp: %s", strerror(errno));
+    while (done < len) {
+        ssize_t r = write(fd, text + done, len - done);
+
+        if (r <= 0)
+            bail("write: %s", strerror(errno));
+        done += (size_t) r;
+    }
+    if (fchmod(fd, mode) != 0 || close(fd) != 0)
+        bail("fchmod: %s", strerror(errno));
+    return remember(path);
+}
+
+static char *
+write_file(const char *text, mode_t mode)
+{
+    return write_file_len(text, strlen(text), mode);
+}
+
+static int
+load(const char *sys, const char *user, const char *explicit_file,
+     bool root, const char *profile)
+{
+    struct fa_config_sources src;
+
+    memset(&src, 0, sizeof(src));
+    src.system_file = sys;
+    src.user_file = user;
+    src.explicit_file = explicit_file;
+    src.require_root_owned = root;
+    fa_config_free(&cfg);
+    if (fa_config_init(&cfg) != 0)
+        bail("fa_config_init failed");
+    err[0] = '\0';
+    return fa_config_load(&cfg, &src, profile, err, sizeof(err));
+}
+
+static void
+test_defaults(void)
+{
+    if (fa_config_init(&cfg) != 0)
+        bail("fa_config_init failed");
+    is_int(30, cfg.timeout, "default timeout");
+    is_int(60, cfg.min_valid, "default min_valid");
+    is_int(300, cfg.assumed_lifetime, "default assumed_lifetime");
+    is_int(FA_ANCHOR_PERSISTENT, cfg.keyring, "default keyring");
+    is_int(FA_GRANT_DEVICE, cfg.grant, "default grant");
+    is_int(FA_QR_AUTO, cfg.qr, "default qr");
+    is_string("preferred_username", cfg.username_claim,
+              "default username_claim");
+    is_string("oauth2", cfg.git_username, "default git_username");
+    is_int(0, cfg.redirect_port, "default redirect_port");
+    is_int(0, cfg.minimum_uid, "default minimum_uid");
+    ok(!cfg.debug && !cfg.revoke_on_close && !cfg.use_first_pass
+           && !cfg.try_first_pass,
+       "booleans default to false");
+    ok(cfg.issuer == NULL && cfg.fhir_base == NULL && cfg.proxy == NULL
+           && cfg.profile == NULL && cfg.config == NULL
+           && cfg.token_endpoint == NULL,
+       "other strings default to unset");
+    fa_config_free(&cfg);
+    ok(cfg.username_claim == NULL && cfg.timeout == 0,
+       "fa_config_free zeroes the struct");
+    fa_config_free(&cfg);
+    ok(1, "fa_config_free twice is harmless");
+
+    is_string("persistent", fa_anchor_name(FA_ANCHOR_PERSISTENT),
+              "anchor name persistent");
+    is_string("user", fa_anchor_name(FA_ANCHOR_USER), "anchor name user");
+    is_string("session", fa_anchor_name(FA_ANCHOR_SESSION),
+              "anchor name session");
+}
+
+static void
+test_grammar(void)
+{
+    is_int(0, parse("issuer=https://as.example\nclient_id=abc\n", NULL),
+           "no spaces around =");
+    is_string("https://as.example", cfg.issuer, "  issuer");
+    is_string("abc", cfg.client_id, "  client_id");
+    is_string("default", cfg.profile, "  profile is default");
+
+    is_int(0, parse("   issuer   =   https://as.example   \n"
+                    "\tclient_id\t=\tmy client\t\n", NULL),
+           "spaces and tabs around key and value");
+    is_string("https://as.example", cfg.issuer, "  value trimmed");
+    is_string("my client", cfg.client_id, "  inner space kept");
+
+    is_int(0, parse("# a comment\n"
+                    "   # an indented comment\n"
+                    "; a semicolon comment\n"
+                    "\t; indented too\n"
+                    "\n"
+                    "   \n"
+                    "issuer = https://as.example\n"
+                    "#issuer = https://other.example\n", NULL),
+           "comments and blank lines");
+    is_string("https://as.example", cfg.issuer,
+              "  commented-out key ignored");
+
+    is_int(0, parse("issuer = https://as.example\n"
+                    "scope = openid ;offline_access #x\n"
+                    "client_id = a=b\n", NULL),
+           "';', '#' and '=' inside a value");
+    is_string("openid ;offline_access #x", cfg.scope,
+              "  no inline comments");
+    is_string("a=b", cfg.client_id, "  value runs to end of line");
+
+    is_int(0, parse("issuer = https://as.example\r\nclient_id = c\r\n",
+                    NULL),
+           "CRLF line endings");
+    is_string("c", cfg.client_id, "  carriage return trimmed");
+
+    is_int(0, parse("client_id = c\nissuer = https://as.example", NULL),
+           "last line without newline");
+    is_string("https://as.example", cfg.issuer, "  last line read");
+
+    is_int(0, parse("issuer = https://as.example\n"
+                    "match = https://git.example/ https://x.example:8443/a\n",
+                    NULL),
+           "list value");
+    is_string("https://git.example/ https://x.example:8443/a", cfg.match,
+              "  list stored as the raw string");
+
+    is_int(0, parse("issuer = https://as.example\ntimeout = 5\n"
+                    "timeout = 7\n", NULL),
+           "key given twice");
+    is_int(7, cfg.timeout, "  last one wins");
+
+    is_int(0, parse("issuer = https://as.example\ntimeout = 5\n"
+                    "timeout =\nusername_claim = sub\nusername_claim =\n"
+                    "keyring = user\nkeyring = \n", NULL),
+           "empty values");
+    is_int(30, cfg.timeout, "  empty number restores the default");
+    is_string("preferred_username", cfg.username_claim,
+              "  empty string restores the default");
+    is_int(FA_ANCHOR_PERSISTENT, cfg.keyring,
+           "  empty enum restores the default");
+
+    is_int(-1, parse("issuer = https://as.example\njust words\n", NULL),
+           "line without =");
+    is_string("t.conf:2: expected 'key = value'", err, "  message");
+    is_int(-1, parse("issuer = https://as.example\n = value\n", NULL),
+           "empty key");
+    is_string("t.conf:2: expected 'key = value'", err, "  message");
+    is_int(-1, parse("issuer = https://as.example\n\ncolour = blue\n",
+                     NULL),
+           "unknown key");
+    is_string("t.conf:3: unknown key 'colour'", err,
+              "  message names file, line and key");
+    is_int(-1, parse("Issuer = https://as.example\n", NULL),
+           "keys are case-sensitive");
+    is_string("t.conf:1: unknown key 'Issuer'", err, "  message");
+    is_int(-1, parse("issuer = https://as.example\nscope = a\033b\n", NULL),
+           "control character refused");
+    is_string("t.conf:2: control character in line", err, "  message");
+    is_int(-1, fa_config_parse_text(&cfg, "t.conf",
+                                    "issuer = https://a.example\nx\0y\n",
+                                    31, NULL, err, sizeof(err)),
+           "NUL byte refused");
+    is_string("t.conf:2: NUL byte in line", err, "  message");
+}
+
+static void
+test_lines(void)
+{
+    char *text;
+    size_t i, n;
+
+    /* issuer line, then a comment line of exactly 4096 bytes */
+    n = strlen(issuer);
+    text = malloc(n + 4096 + 2 + 1);
+    if (text == NULL)
+        bail("out of memory");
+    memcpy(text, issuer, n);
+    text[n] = '#';
+    for (i = 1; i < 4096; i++)
+        text[n + i] = 'x';
+    text[n + 4096] = '\n';
+    text[n + 4097] = '\0';
+    is_int(0, parse(text, NULL), "4096-byte line accepted");
+    text[n + 4096] = 'x';
+    text[n + 4097] = '\n';
+    text[n + 4098] = '\0';
+    is_int(-1, parse(text, NULL), "4097-byte line refused");
+    is_string("t.conf:2: line longer than 4096 bytes", err, "  message");
+    free(text);
+
+    text = malloc(FA_CONFIG_MAX_BYTES + 2);
+    if (text == NULL)
+        bail("out of memory");
+    memset(text, '\n', FA_CONFIG_MAX_BYTES + 1);
+    memcpy(text, issuer, n);
+    text[FA_CONFIG_MAX_BYTES + 1] = '\0';
+    is_int(0, fa_config_parse_text(&cfg, "t.conf", text,
+                                   FA_CONFIG_MAX_BYTES, NULL, err,
+                                   sizeof(err)),
+           "text of exactly the cap accepted");
+    is_int(-1, fa_config_parse_text(&cfg, "t.conf", text,
+                                    FA_CONFIG_MAX_BYTES + 1, NULL, err,
+                                    sizeof(err)),
+           "text over the cap refused");
+    is_string("t.conf: larger than 65536 bytes", err, "  message");
+    free(text);
+
+    is_int(-1, parse("", NULL), "empty text");
+    is_string("no issuer or fhir_base configured for profile 'default'",
+              err, "  needs an issuer");
+    is_int(0, parse("fhir_base = https://fhir.example/r4\n", NULL),
+           "fhir_base alone is enough");
+    ok(cfg.issuer == NULL, "  issuer stays unset");
+}
+
+static void
+test_values(void)
+{
+    static const char *const yes[] = { "yes", "true", "1", "YES", "True" };
+    static const char *const no[] = { "no", "false", "0", "No", "FALSE" };
+    char line[128];
+    size_t i;
+
+    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        snprintf(line, sizeof(line), "debug = %s", yes[i]);
+        ok(parse1(line) == 0 && cfg.debug, "boolean %s", yes[i]);
+        snprintf(line, sizeof(line), "revoke_on_close = %s", no[i]);
+        ok(parse1(line) == 0 && !cfg.revoke_on_close, "boolean %s", no[i]);
+    }
+    is_int(-1, parse1("debug = maybe"), "bad boolean");
+    is_string("t.conf:2: bad value for 'debug': 'maybe' (expected yes, no,"
+              " true, false, 1 or 0)", err, "  message");
+    is_int(-1, parse1("debug = yess"), "boolean prefix is not enough");
+
+    ok(parse1("timeout = 1") == 0 && cfg.timeout == 1, "timeout 1");
+    ok(parse1("timeout = 600") == 0 && cfg.timeout == 600, "timeout 600");
+    is_int(-1, parse1("timeout = 0"), "timeout 0 refused");
+    is_string("t.conf:2: bad value for 'timeout': '0' (expected a whole"
+              " number from 1 to 600)", err, "  message");
+    is_int(-1, parse1("timeout = 601"), "timeout 601 refused");
+    is_int(-1, parse1("timeout = 30s"), "timeout with a unit refused");
+    is_int(-1, parse1("timeout = 3 0"), "timeout with a space refused");
+    is_int(-1, parse1("timeout = 99999999999999999999999"),
+           "timeout overflow refused");
+    ok(parse1("min_valid = 0") == 0 && cfg.min_valid == 0, "min_valid 0");
+    ok(parse1("min_valid = 86400") == 0 && cfg.min_valid == 86400,
+       "min_valid 86400");
+    is_int(-1, parse1("min_valid = 86401"), "min_valid 86401 refused");
+    is_int(-1, parse1("min_valid = -1"), "min_valid -1 refused");
+    ok(parse1("assumed_lifetime = 120") == 0 && cfg.assumed_lifetime == 120,
+       "assumed_lifetime");
+    is_int(-1, parse1("assumed_lifetime = 0"), "assumed_lifetime 0 refused");
+    ok(parse1("redirect_port = 65535") == 0 && cfg.redirect_port == 65535,
+       "redirect_port 65535");
+    is_int(-1, parse1("redirect_port = 65536"), "redirect_port 65536");
+    ok(parse1("minimum_uid = 1000") == 0 && cfg.minimum_uid == 1000,
+       "minimum_uid");
+    is_int(-1, parse1("minimum_uid = -5"), "negative minimum_uid refused");
+
+    ok(parse1("keyring = user") == 0 && cfg.keyring == FA_ANCHOR_USER,
+       "keyring user");
+    ok(parse1("keyring = Session") == 0 && cfg.keyring == FA_ANCHOR_SESSION,
+       "keyring Session (case-insensitive)");
+    ok(parse1("keyring = persistent") == 0
+           && cfg.keyring == FA_ANCHOR_PERSISTENT,
+       "keyring persistent");
+    is_int(-1, parse1("keyring = thread"), "keyring thread refused");
+    is_string("t.conf:2: bad value for 'keyring': 'thread' (expected"
+              " persistent, user or session)", err, "  message");
+    ok(parse1("grant = password") == 0 && cfg.grant == FA_GRANT_PASSWORD,
+       "grant password");
+    ok(parse1("grant = device") == 0 && cfg.grant == FA_GRANT_DEVICE,
+       "grant device");
+    is_int(-1, parse1("grant = implicit"), "grant implicit refused");
+    is_string("t.conf:2: bad value for 'grant': 'implicit' (expected"
+              " device or password)", err, "  message");
+    ok(parse1("qr = on") == 0 && cfg.qr == FA_QR_ON, "qr on");
+    ok(parse1("qr = off") == 0 && cfg.qr == FA_QR_OFF, "qr off");
+    ok(parse1("qr = auto") == 0 && cfg.qr == FA_QR_AUTO, "qr auto");
+    is_int(-1, parse1("qr = sometimes"), "qr sometimes refused");
+
+    is_int(-1, parse("issuer = http://as.example\n", NULL),
+           "http issuer refused");
+    is_string("t.conf:1: bad value for 'issuer': 'http://as.example'"
+              " (expected an https:// URL without spaces)", err,
+              "  message");
+    is_int(-1, parse1("fhir_base = https://"), "bare https:// refused");
+    is_int(-1, parse1("token_endpoint = https://a.example/x y"),
+           "URL with a space refused");
+    is_int(-1, parse1("jwks_uri = file:///etc/passwd"),
+           "file URL refused");
+    ok(parse1("token_endpoint = HTTPS://as.example/token") == 0
+           && contains(cfg.token_endpoint, "as.example/token"),
+       "scheme is case-insensitive");
+    ok(parse1("proxy = http://proxy.example:3128") == 0
+           && contains(cfg.proxy, "3128"),
+       "proxy may be http");
+    ok(parse1("proxy = none") == 0 && contains(cfg.proxy, "none"),
+       "proxy none");
+
+    is_int(-1, parse1("use_first_pass = yes"),
+           "use_first_pass refused in a file");
+    is_string("t.conf:2: 'use_first_pass' is a PAM module argument, not a"
+              " configuration file key", err, "  message");
+    is_int(-1, parse1("try_first_pass = yes"),
+           "try_first_pass refused in a file");
+    is_int(-1, parse1("config = /etc/other.conf"),
+           "config refused in a file");
+    is_int(-1, parse1("profile = work"), "profile refused in a file");
+}
+
+/* Every key of pam_fhir.conf(5) is known and lands in its field. */
+static void
+test_all_keys(void)
+{
+    static const struct {
+        const char *key, *value;
+    } keys[] = {
+        { "issuer", "https://as.example" },
+        { "fhir_base", "https://fhir.example/r4" },
+        { "client_id", "cid" },
+        { "client_secret_file", "/etc/pam_fhir/secret" },
+        { "scope", "openid fhirUser" },
+        { "aud", "https://fhir.example/r4" },
+        { "resource", "https://fhir.example/r4" },
+        { "ca_file", "/etc/ssl/ca.pem" },
+        { "ca_path", "/etc/ssl/certs" },
+        { "proxy", "none" },
+        { "timeout", "12" },
+        { "min_valid", "13" },
+        { "assumed_lifetime", "14" },
+        { "keyring", "session" },
+        { "grant", "password" },
+        { "username_claim", "sub" },
+        { "usermap", "/etc/pam_fhir/usermap" },
+        { "match", "https://git.example/" },
+        { "git_username", "x-token" },
+        { "redirect_port", "8400" },
+        { "revoke_on_close", "yes" },
+        { "minimum_uid", "1000" },
+        { "ignore_users", "root admin" },
+        { "qr", "off" },
+        { "debug", "true" },
+        { "authorization_endpoint", "https://as.example/auth" },
+        { "token_endpoint", "https://as.example/token" },
+        { "revocation_endpoint", "https://as.example/revoke" },
+        { "device_authorization_endpoint", "https://as.example/device" },
+        { "introspection_endpoint", "https://as.example/introspect" },
+        { "jwks_uri", "https://as.example/jwks" },
+    };
+    char text[4096];
+    size_t i, pos = 0;
+    int n;
+
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        n = snprintf(text + pos, sizeof(text) - pos, "%s = %s\n",
+                     keys[i].key, keys[i].value);
+        if (n < 0 || (size_t) n >= sizeof(text) - pos)
+            bail("test text too long");
+        pos += (size_t) n;
+    }
+    is_int(0, parse(text, NULL), "every file key parses");
+    is_string("https://as.example", cfg.issuer, "  issuer");
+    is_string("https://fhir.example/r4", cfg.fhir_base, "  fhir_base");
+    is_string("cid", cfg.client_id, "  client_id");
+    is_string("/etc/pam_fhir/secret", cfg.client_secret_file,
+              "  client_secret_file");
+    is_string("openid fhirUser", cfg.scope, "  scope");
+    is_string("https://fhir.example/r4", cfg.aud, "  aud");
+    is_string("https://fhir.example/r4", cfg.resource, "  resource");
+    is_string("/etc/ssl/ca.pem", cfg.ca_file, "  ca_file");
+    is_string("/etc/ssl/certs", cfg.ca_path, "  ca_path");
+    is_string("none", cfg.proxy, "  proxy");
+    is_int(12, cfg.timeout, "  timeout");
+    is_int(13, cfg.min_valid, "  min_valid");
+    is_int(14, cfg.assumed_lifetime, "  assumed_lifetime");
+    is_int(FA_ANCHOR_SESSION, cfg.keyring, "  keyring");
+    is_int(FA_GRANT_PASSWORD, cfg.grant, "  grant");
+    is_string("sub", cfg.username_claim, "  username_claim");
+    is_string("/etc/pam_fhir/usermap", cfg.usermap, "  usermap");
+    is_string("https://git.example/", cfg.match, "  match");
+    is_string("x-token", cfg.git_username, "  git_username");
+    is_int(8400, cfg.redirect_port, "  redirect_port");
+    ok(cfg.revoke_on_close, "  revoke_on_close");
+    is_int(1000, cfg.minimum_uid, "  minimum_uid");
+    is_string("root admin", cfg.ignore_users, "  ignore_users");
+    is_int(FA_QR_OFF, cfg.qr, "  qr");
+    ok(cfg.debug, "  debug");
+    is_string("https://as.example/auth", cfg.authorization_endpoint,
+              "  authorization_endpoint");
+    is_string("https://as.example/token", cfg.token_endpoint,
+              "  token_endpoint");
+    is_string("https://as.example/revoke", cfg.revocation_endpoint,
+              "  revocation_endpoint");
+    is_string("https://as.example/device",
+              cfg.device_authorization_endpoint,
+              "  device_authorization_endpoint");
+    is_string("https://as.example/introspect", cfg.introspection_endpoint,
+              "  introspection_endpoint");
+    is_string("https://as.example/jwks", cfg.jwks_uri, "  jwks_uri");
+
+    /* The table is looked up with bsearch: a key out of order would be
+     * unknown to fa_config_set. */
+    fa_config_free(&cfg);
+    fa_config_init(&cfg);
+    for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (fa_config_set(&cfg, keys[i].key, keys[i].value, err,
+                          sizeof(err)) != 0)
+            break;
+    is_int(sizeof(keys) / sizeof(keys[0]), i,
+           "fa_config_set knows every file key");
+}
+
+static void
+test_profiles(void)
+{
+    static const char text[] =
+        "# defaults for every profile\n"
+        "issuer = https://as.example\n"
+        "timeout = 10\n"
+        "scope = openid\n"
+        "\n"
+        "[profile work]\n"
+        "client_id = work-client\n"
+        "timeout = 20\n"
+        "\n"
+        "[ profile   home ]\n"
+        "issuer = https://home.example\n"
+        "client_id = home-client\n"
+        "\n"
+        "[profile my-ci_2.x]\n"
+        "fhir_base = https://fhir.example/r4\n";
+
+    is_int(0, parse(text, "work"), "profile work");
+    is_string("work", cfg.profile, "  profile name recorded");
+    is_string("https://as.example", cfg.issuer, "  inherits issuer");
+    is_string("openid", cfg.scope, "  inherits scope");
+    is_string("work-client", cfg.client_id, "  own client_id");
+    is_int(20, cfg.timeout, "  own timeout overrides the default");
+
+    is_int(0, parse(text, "home"), "profile home (spaces in header)");
+    is_string("https://home.example", cfg.issuer, "  own issuer");
+    is_string("home-client", cfg.client_id, "  own client_id");
+    is_int(10, cfg.timeout, "  inherits timeout, not work's");
+
+    is_int(0, parse(text, "my-ci_2.x"), "profile name with . _ -");
+    ok(cfg.client_id == NULL, "  no client_id from other profiles");
+    is_string("https://fhir.example/r4", cfg.fhir_base, "  own fhir_base");
+
+    is_int(-1, parse(text, NULL), "sections but no default_profile");
+    is_string("no profile 'default' in t.conf", err, "  message");
+    is_int(-1, parse(text, "play"), "unknown profile");
+    is_string("no profile 'play' in t.conf", err, "  message");
+    is_int(-1, parse(text, "Work"), "profile names are case-sensitive");
+
+    is_int(0, parse("default_profile = home\n"
+                    "issuer = https://as.example\n"
+                    "[profile work]\nclient_id = w\n"
+                    "[profile home]\nclient_id = h\n", NULL),
+           "default_profile");
+    is_string("home", cfg.profile, "  picks its profile");
+    is_string("h", cfg.client_id, "  with its keys");
+    is_int(0, parse("default_profile = home\n"
+                    "issuer = https://as.example\n"
+                    "[profile work]\nclient_id = w\n"
+                    "[profile home]\nclient_id = h\n", "work"),
+           "an explicit profile beats default_profile");
+    is_string("w", cfg.client_id, "  with its keys");
+    is_int(-1, parse("default_profile = gone\n"
+                     "issuer = https://as.example\n"
+                     "[profile work]\n", NULL),
+           "default_profile naming no profile");
+    is_string("no profile 'gone' in t.conf", err, "  message");
+    is_int(-1, parse("issuer = https://as.example\n"
+                     "[profile work]\ndefault_profile = work\n", NULL),
+           "default_profile inside a section");
+    is_string("t.conf:3: default_profile is only valid before the first"
+              " section", err, "  message");
+    is_int(-1, parse("default_profile = a/b\n"
+                     "issuer = https://as.example\n", NULL),
+           "default_profile with a bad name");
+
+    is_int(0, parse("issuer = https://as.example\n"
+                    "[profile default]\nclient_id = d\n"
+                    "[profile other]\nclient_id = o\n", NULL),
+           "an explicit [profile default]");
+    is_string("d", cfg.client_id, "  is the default");
+    is_int(0, parse("issuer = https://as.example\n", "default"),
+           "no sections: profile default");
+    is_string("default", cfg.profile, "  named default");
+    is_int(-1, parse("issuer = https://as.example\n", "work"),
+           "no sections: other profiles unknown");
+    is_string("no profile 'work' in t.conf", err, "  message");
+
+    is_int(0, parse("[profile a]\nissuer = https://a.example\n"
+                    "[profile b]\nissuer = https://b.example\n"
+                    "[profile a]\nclient_id = again\n", "a"),
+           "a profile may appear twice");
+    is_string("https://a.example", cfg.issuer, "  first part kept");
+    is_string("again", cfg.client_id, "  second part added");
+
+    is_int(-1, parse("[profile a]\nissuer = https://a.example\n"
+                     "[profile b]\n", "b"),
+           "a profile without issuer or fhir_base");
+    is_string("no issuer or fhir_base configured for profile 'b'", err,
+              "  message");
+
+    is_int(-1, parse("[profile a b]\n", NULL), "profile name with a space");
+    ok(contains(err, "t.conf:1: bad profile name 'a b'"), "  message: %s",
+       err);
+    is_int(-1, parse("[profile a/b]\n", NULL), "profile name with /");
+    is_int(-1, parse("[profile ..]\n", NULL), "profile name ..");
+    is_int(-1, parse("[profile -x]\n", NULL), "profile name -x");
+    is_int(-1, parse("[profile]\n", NULL), "profile without a name");
+    is_string("t.conf:1: bad section header (expected '[profile NAME]')",
+              err, "  message");
+    is_int(-1, parse("[work]\n", NULL), "section without 'profile'");
+    is_int(-1, parse("[profilework]\n", NULL), "no space after profile");
+    is_int(-1, parse("[profile work\n", NULL), "unclosed section");
+    is_int(-1, parse("[profile work] # x\n", NULL),
+           "no comment after a section header");
+    is_int(-1, parse("[profile " A32 A32 "a]\n", NULL),
+           "65-character profile name refused");
+    is_int(0, parse("[profile " A32 A32 "]\nissuer = https://a.example\n",
+                    A32 A32),
+           "64-character profile name accepted");
+    is_int(-1, parse("issuer = https://as.example\n", "../x"),
+           "requested profile with a bad name");
+    is_string("bad profile name '../x'", err, "  message");
+    is_int(-1, parse("issuer = https://as.example\n", ""),
+           "empty requested profile");
+
+    is_int(-1, parse("issuer = https://as.example\n"
+                     "[profile a]\ntimeout = 0\n"
+                     "[profile b]\n", "b"),
+           "a bad value in another profile is still an error");
+    is_string("t.conf:3: bad value for 'timeout': '0' (expected a whole"
+              " number from 1 to 600)", err, "  message");
+}
+
+static void
+test_set(void)
+{
+    char small[16];
+
+    fa_config_free(&cfg);
+    fa_config_init(&cfg);
+    is_int(0, fa_config_set(&cfg, "timeout", "45", err, sizeof(err)),
+           "set timeout");
+    is_int(45, cfg.timeout, "  applied");
+    is_int(0, fa_config_set(&cfg, "debug", NULL, err, sizeof(err)),
+           "bare debug");
+    ok(cfg.debug, "  is true");
+    is_int(0, fa_config_set(&cfg, "debug", "no", err, sizeof(err)),
+           "debug=no");
+    ok(!cfg.debug, "  is false");
+    is_int(0, fa_config_set(&cfg, "use_first_pass", NULL, err, sizeof(err)),
+           "bare use_first_pass");
+    ok(cfg.use_first_pass, "  is true");
+    is_int(0, fa_config_set(&cfg, "try_first_pass", "yes", err, sizeof(err)),
+           "try_first_pass=yes");
+    ok(cfg.try_first_pass, "  is true");
+    is_int(0, fa_config_set(&cfg, "config", "/etc/pam_fhir/ssh.conf", err,
+                            sizeof(err)),
+           "config=FILE");
+    is_string("/etc/pam_fhir/ssh.conf", cfg.config, "  stored");
+    is_int(0, fa_config_set(&cfg, "profile", "work", err, sizeof(err)),
+           "profile=work");
+    is_string("work", cfg.profile, "  stored");
+    is_int(-1, fa_config_set(&cfg, "profile", "../etc", err, sizeof(err)),
+           "profile with a bad name");
+    is_string("work", cfg.profile, "  old value kept");
+    is_int(-1, fa_config_set(&cfg, "timeout", NULL, err, sizeof(err)),
+           "bare timeout");
+    is_string("'timeout' needs a value", err, "  message");
+    is_int(-1, fa_config_set(&cfg, "timeout", "1000", err, sizeof(err)),
+           "timeout out of range");
+    is_string("bad value for 'timeout': '1000' (expected a whole number"
+              " from 1 to 600)", err, "  message");
+    is_int(45, cfg.timeout, "  old value kept");
+    is_int(-1, fa_config_set(&cfg, "issuer", "http://x.example", err,
+                             sizeof(err)),
+           "http issuer");
+    is_int(-2, fa_config_set(&cfg, "colour", "blue", err, sizeof(err)),
+           "unknown key is -2");
+    is_string("unknown key 'colour'", err, "  message");
+    is_int(-2, fa_config_set(&cfg, "default_profile", "x", err, sizeof(err)),
+           "default_profile is a file key only");
+    is_int(-1, fa_config_set(&cfg, NULL, "x", err, sizeof(err)),
+           "NULL key");
+    is_int(0, fa_config_set(&cfg, "issuer", "https://a.example", err,
+                            sizeof(err)),
+           "set issuer");
+    is_int(0, fa_config_set(&cfg, "issuer", "https://b.example", err,
+                            sizeof(err)),
+           "set issuer again");
+    is_string("https://b.example", cfg.issuer, "  replaced (no leak)");
+    is_int(0, fa_config_set(&cfg, "issuer", "", err, sizeof(err)),
+           "empty issuer");
+    ok(cfg.issuer == NULL, "  unset");
+    is_int(-1, fa_config_set(&cfg, "timeout", "abcdefghijklmnop", small,
+                             sizeof(small)),
+           "error into a small buffer");
+    is_int(15, (long long) strlen(small), "  truncated and terminated");
+    is_int(-2, fa_config_set(&cfg, "colour", "x", NULL, 0),
+           "NULL error buffer");
+
+    /* A failed parse leaves the caller's configuration alone. */
+    fa_config_free(&cfg);
+    fa_config_init(&cfg);
+    fa_config_set(&cfg, "issuer", "https://kept.example", err, sizeof(err));
+    is_int(-1, fa_config_parse_text(&cfg, "t.conf", "timeout = 0\n", 12,
+                                    NULL, err, sizeof(err)),
+           "failed parse");
+    is_string("https://kept.example", cfg.issuer, "  cfg untouched");
+    is_int(0, fa_config_parse_text(&cfg, "t.conf", "fhir_base = https://f.x\n",
+                                   24, NULL, err, sizeof(err)),
+           "successful parse");
+    ok(cfg.issuer == NULL, "  replaces cfg (no leak)");
+    is_string("", err, "  err emptied on success");
+
+    /* Module arguments applied after load override the file. */
+    is_int(0, parse("issuer = https://as.example\ntimeout = 10\n", NULL),
+           "file timeout 10");
+    fa_config_set(&cfg, "timeout", "20", err, sizeof(err));
+    is_int(20, cfg.timeout, "  argument overrides");
+}
+
+static void
+test_files(void)
+{
+    char *good, *sys, *user, *p, *big, *dir;
+    bool root = geteuid() == 0;
+    size_t n;
+
+    good = write_file("issuer = https://explicit.example\nclient_id = e\n",
+                      0644);
+    is_int(0, load(NULL, NULL, good, false, NULL), "explicit file");
+    is_string("https://explicit.example", cfg.issuer, "  read");
+    is_string("default", cfg.profile, "  profile default");
+
+    is_int(-1, load(NULL, NULL, tmp_path("missing.conf"), false, NULL),
+           "missing explicit file");
+    ok(contains(err, "missing.conf: cannot open: No such file"),
+       "  message: %s", err);
+
+    p = write_file("issuer = https://as.example\ncolour = red\n", 0644);
+    is_int(-1, load(NULL, NULL, p, false, NULL), "error in a file");
+    ok(contains(err, p) && contains(err, ":2: unknown key 'colour'"),
+       "  message names file and line: %s", err);
+
+    p = write_file("issuer = https://as.example\n", 0666);
+    is_int(-1, load(NULL, NULL, p, false, NULL), "world-writable refused");
+    ok(contains(err, "writable by group or others"), "  message: %s", err);
+    p = write_file("issuer = https://as.example\n", 0620);
+    is_int(-1, load(NULL, NULL, p, false, NULL), "group-writable refused");
+    p = write_file("issuer = https://as.example\n", 0600);
+    is_int(0, load(NULL, NULL, p, false, NULL), "mode 0600 accepted");
+
+    p = tmp_path("link.conf");
+    if (symlink(good, p) != 0)
+        bail("symlink: %s", strerror(errno));
+    is_int(-1, load(NULL, NULL, p, false, NULL), "symbolic link refused");
+    ok(contains(err, "is a symbolic link"), "  message: %s", err);
+
+    dir = tmp_path("dir.conf");
+    if (mkdir(dir, 0755) != 0)
+        bail("mkdir: %s", strerror(errno));
+    is_int(-1, load(NULL, NULL, dir, false, NULL), "directory refused");
+    ok(contains(err, "not a regular file"), "  message: %s", err);
+    p = tmp_path("fifo.conf");
+    if (mkfifo(p, 0644) != 0)
+        bail("mkfifo: %s", strerror(errno));
+    is_int(-1, load(NULL, NULL, p, false, NULL),
+           "FIFO refused (without blocking)");
+    ok(contains(err, "not a regular file"), "  message: %s", err);
+
+    /* Exactly the cap: the issuer, then blank lines. */
+    big = malloc(FA_CONFIG_MAX_BYTES + 1);
+    if (big == NULL)
+        bail("out of memory");
+    memset(big, '\n', FA_CONFIG_MAX_BYTES + 1);
+    n = strlen(issuer);
+    memcpy(big, issuer, n);
+    p = write_file_len(big, FA_CONFIG_MAX_BYTES, 0644);
+    is_int(0, load(NULL, NULL, p, false, NULL), "file of exactly the cap");
+    p = write_file_len(big, FA_CONFIG_MAX_BYTES + 1, 0644);
+    is_int(-1, load(NULL, NULL, p, false, NULL), "file over the cap");
+    ok(contains(err, "larger than 65536 bytes"), "  message: %s", err);
+    free(big);
+
+    /* The system file (and a flagged explicit file) must be root's. */
+    if (!root) {
+        is_int(-1, load(NULL, NULL, good, true, NULL),
+               "explicit file not owned by root refused");
+        ok(contains(err, "must be owned by root"), "  message: %s", err);
+        is_int(-1, load(good, NULL, NULL, false, NULL),
+               "system file not owned by root refused");
+        ok(contains(err, "must be owned by root"), "  message: %s", err);
+        skip("not root: cannot make root-owned system files");
+        return;
+    }
+    is_int(0, load(NULL, NULL, good, true, NULL),
+           "root-owned explicit file with require_root_owned");
+    p = write_file("issuer = https://as.example\n", 0644);
+    if (chown(p, 1, 1) != 0)
+        bail("chown: %s", strerror(errno));
+    is_int(-1, load(NULL, NULL, p, true, NULL),
+           "explicit file owned by uid 1 refused when root is required");
+    ok(contains(err, "must be owned by root (owner is uid 1)"),
+       "  message: %s", err);
+    is_int(-1, load(p, NULL, NULL, false, NULL),
+           "system file owned by uid 1 refused");
+    ok(contains(err, "must be owned by root"), "  message: %s", err);
+    is_int(-1, load(NULL, p, NULL, false, NULL),
+           "user file owned by another user refused");
+    ok(contains(err, "must be owned by root or uid 0"), "  message: %s",
+       err);
+
+    sys = write_file("default_profile = a\n"
+                     "issuer = https://sys.example\n"
+                     "timeout = 10\n"
+                     "min_valid = 20\n"
+                     "scope = sys-scope\n"
+                     "[profile a]\n"
+                     "client_id = sys-a\n"
+                     "timeout = 11\n"
+                     "qr = on\n"
+                     "[profile s]\n"
+                     "client_id = sys-s\n",
+                     0644);
+    user = write_file("timeout = 12\n"
+                      "[profile a]\n"
+                      "min_valid = 5\n"
+                      "[profile b]\n"
+                      "issuer = https://user-b.example\n",
+                      0600);
+    is_int(0, load(sys, user, NULL, false, "a"), "system + user, profile a");
+    is_string("https://sys.example", cfg.issuer, "  system top-level");
+    is_string("sys-a", cfg.client_id, "  system profile");
+    is_int(12, cfg.timeout, "  user top-level beats system profile");
+    is_int(5, cfg.min_valid, "  user profile beats system top-level");
+    is_int(FA_QR_ON, cfg.qr, "  system profile kept");
+    is_string("sys-scope", cfg.scope, "  system top-level kept");
+    is_int(0, load(sys, user, NULL, false, "b"),
+           "profile only in the user file");
+    is_string("https://user-b.example", cfg.issuer, "  user profile");
+    is_int(12, cfg.timeout, "  user top-level");
+    is_int(20, cfg.min_valid, "  system top-level");
+    ok(cfg.client_id == NULL, "  nothing from system profile a");
+    is_int(0, load(sys, user, NULL, false, "s"),
+           "profile only in the system file");
+    is_string("sys-s", cfg.client_id, "  system profile");
+    is_int(12, cfg.timeout, "  user top-level still applies");
+    is_int(0, load(sys, user, NULL, false, NULL),
+           "system default_profile");
+    is_string("a", cfg.profile, "  picks a");
+    is_int(-1, load(sys, user, NULL, false, "zz"), "profile in neither");
+    ok(contains(err, "no profile 'zz' in ") && contains(err, sys)
+           && contains(err, user),
+       "  message names both files: %s", err);
+
+    p = write_file("default_profile = s\n", 0644);
+    is_int(0, load(sys, p, NULL, false, NULL),
+           "user default_profile overrides the system's");
+    is_string("s", cfg.profile, "  picks s");
+    is_string("sys-s", cfg.client_id, "  with the system's profile s");
+
+    is_int(0, load(sys, tmp_path("no-user.conf"), NULL, false, "a"),
+           "missing user file is fine");
+    is_int(10 + 1, cfg.timeout, "  system values only");
+    is_int(0, load(tmp_path("no-sys.conf"), user, NULL, false, "b"),
+           "missing system file, user file has the profile");
+    is_string("https://user-b.example", cfg.issuer, "  from the user file");
+    is_int(-1, load(tmp_path("no-sys.conf"), user, NULL, false, "a"),
+           "missing system file, user profile without issuer");
+    is_string("no issuer or fhir_base configured for profile 'a'", err,
+              "  message");
+    is_int(-1, load(tmp_path("no-sys.conf"), tmp_path("no-user.conf"), NULL,
+                    false, NULL),
+           "both files missing");
+    ok(contains(err, "no-sys.conf: cannot open"), "  names the system file");
+    p = write_file("issuer = https://u.example\n", 0644);
+    is_int(0, load(tmp_path("no-sys.conf"), p, NULL, false, NULL),
+           "missing system file, sectionless user file supplies issuer");
+
+    is_int(0, load(sys, user, good, false, NULL),
+           "explicit file replaces both");
+    is_string("https://explicit.example", cfg.issuer, "  explicit issuer");
+    is_int(30, cfg.timeout, "  nothing from the system or user file");
+
+    p = write_file("issuer = https://as.example\nuse_first_pass = yes\n",
+                   0644);
+    is_int(-1, load(sys, p, NULL, false, "a"),
+           "PAM-only key in the user file");
+    ok(contains(err, p) && contains(err, ":2: 'use_first_pass'"),
+       "  message: %s", err);
+    p = write_file("timeout = 0\n", 0644);
+    is_int(-1, load(sys, p, NULL, false, "a"), "bad value in the user file");
+    ok(contains(err, p) && contains(err, ":1: bad value for 'timeout'"),
+       "  message: %s", err);
+    p = write_file("issuer = https://as.example\n", 0666);
+    is_int(-1, load(sys, p, NULL, false, "a"),
+           "world-writable user file refused");
+    p = tmp_path("sys-link.conf");
+    if (symlink(sys, p) != 0)
+        bail("symlink: %s", strerror(errno));
+    is_int(-1, load(p, NULL, NULL, false, "a"),
+           "symbolic link as system file refused");
+}
+
+int
+main(void)
+{
+    const char *base = getenv("TMPDIR");
+    size_t i;
+
+    plan_lazy();
+    if (base == NULL || base[0] == '\0')
+        base = "/tmp";
+    if (snprintf(tmpdir, sizeof(tmpdir), "%s/config-t.XXXXXX", base)
+            >= (int) sizeof(tmpdir)
+        || mkdtemp(tmpdir) == NULL)
+        bail("cannot make a temporary directory under %s", base);
+    /* The tests choose every mode themselves. */
+    umask(022);
+
+    test_defaults();
+    test_grammar();
+    test_lines();
+    test_values();
+    test_all_keys();
+    test_profiles();
+    test_set();
+    test_files();
+
+    fa_config_free(&cfg);
+    for (i = npaths; i > 0; i--) {
+        if (unlink(paths[i - 1]) != 0)
+            rmdir(paths[i - 1]);
+        free(paths[i - 1]);
+    }
+    rmdir(tmpdir);
+    return test_status();
+}
