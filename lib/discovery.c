@@ -1,0 +1,238 @@
+/* discovery.c - find the authorization server's endpoints: the OpenID
+ * Connect document, RFC 8414's as fallback, or a FHIR server's SMART
+ * configuration; endpoint overrides from the configuration win. */
+#include "autoconf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "grants.h"
+#include "http.h"
+#include "oauth.h"
+#include "util.h"
+
+#define OIDC_SUFFIX "/.well-known/openid-configuration"
+#define RFC8414_INFIX "/.well-known/oauth-authorization-server"
+#define SMART_SUFFIX "/.well-known/smart-configuration"
+
+/* Length of s without its trailing slashes. */
+static size_t
+trimmed_len(const char *s)
+{
+    size_t n = strlen(s);
+
+    while (n > 0 && s[n - 1] == '/')
+        n--;
+    return n;
+}
+
+/* base (trailing slashes dropped) + suffix, on the heap. */
+static char *
+well_known(const char *base, const char *suffix)
+{
+    struct fa_buf b;
+    char *ret;
+
+    fa_buf_init(&b, 8192);
+    if (fa_buf_append(&b, base, trimmed_len(base)) != 0
+        || fa_buf_append(&b, suffix, strlen(suffix)) != 0) {
+        fa_buf_wipe(&b);
+        return NULL;
+    }
+    ret = fa_strdup(b.data);
+    fa_buf_wipe(&b);
+    return ret;
+}
+
+/*
+ * RFC 8414 §3.1: the well-known part goes between the host and the path
+ * of the issuer, whose terminating "/" is removed:
+ * https://as.example/realm -> https://as.example/.well-known/
+ * oauth-authorization-server/realm.
+ */
+static char *
+rfc8414_url(const char *issuer)
+{
+    const char *scheme_end, *path;
+    struct fa_buf b;
+    size_t pathlen;
+    char *ret;
+
+    scheme_end = strstr(issuer, "://");
+    if (scheme_end == NULL)
+        return NULL;
+    path = scheme_end + 3 + strcspn(scheme_end + 3, "/?#");
+    pathlen = trimmed_len(path);
+    fa_buf_init(&b, 8192);
+    if (fa_buf_append(&b, issuer, (size_t)(path - issuer)) != 0
+        || fa_buf_append(&b, RFC8414_INFIX, strlen(RFC8414_INFIX)) != 0
+        || fa_buf_append(&b, path, pathlen) != 0) {
+        fa_buf_wipe(&b);
+        return NULL;
+    }
+    ret = fa_strdup(b.data);
+    fa_buf_wipe(&b);
+    return ret;
+}
+
+/*
+ * GET one discovery document and parse it.  *status receives the HTTP
+ * status (0 when there was no answer) so that the caller can fall back on
+ * a 404.  Messages name the URL: it comes from the configuration and holds
+ * no secret.
+ */
+static fhirauth_rc
+fetch(const struct fa_net_ctx *ctx, const char *url, const char *issuer,
+      struct fa_endpoints *ep, long *status, char *err, size_t errlen)
+{
+    struct fa_http_resp resp;
+    char why[512];
+    fhirauth_rc rc;
+
+    *status = 0;
+    rc = fa_http_get(ctx, url, &resp, err, errlen);
+    if (rc != FHIRAUTH_OK) {
+        fa_http_resp_free(&resp);
+        return rc;
+    }
+    *status = resp.status;
+    if (resp.status >= 200 && resp.status <= 299) {
+        why[0] = '\0';
+        rc = fa_parse_discovery(resp.body.data, resp.body.len, issuer,
+                                ctx->cfg->client_secret_file != NULL, ep,
+                                why, sizeof(why));
+        if (rc != FHIRAUTH_OK)
+            fa_err(err, errlen, "discovery at %s: %s", url, why);
+    } else if (resp.status >= 500 || resp.status == 429) {
+        fa_err(err, errlen, "discovery at %s: server error HTTP %ld", url,
+               resp.status);
+        rc = FHIRAUTH_ERR_UNREACHABLE;
+    } else {
+        fa_err(err, errlen, "discovery at %s: HTTP %ld", url, resp.status);
+        rc = FHIRAUTH_ERR_PROTOCOL;
+    }
+    fa_http_resp_free(&resp);
+    return rc;
+}
+
+/* The OpenID Connect document, then RFC 8414's on a 404. */
+static fhirauth_rc
+discover_issuer(const struct fa_net_ctx *ctx, struct fa_endpoints *ep,
+                char *err, size_t errlen)
+{
+    const char *issuer = ctx->cfg->issuer;
+    char *url;
+    long status;
+    fhirauth_rc rc;
+
+    url = well_known(issuer, OIDC_SUFFIX);
+    if (url == NULL)
+        goto nomem;
+    rc = fetch(ctx, url, issuer, ep, &status, err, errlen);
+    free(url);
+    if (status != 404)
+        return rc;
+    /* The fallback's outcome is the whole story: no stale 404 message
+     * left behind to read as a warning after a success. */
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    url = rfc8414_url(issuer);
+    if (url == NULL) {
+        fa_err(err, errlen, "issuer %s is not a URL", issuer);
+        return FHIRAUTH_ERR_CONFIG;
+    }
+    rc = fetch(ctx, url, issuer, ep, &status, err, errlen);
+    free(url);
+    if (status == 404)
+        fa_err(err, errlen, "no discovery document for issuer %s (HTTP 404 "
+               "for both the OpenID Connect and the RFC 8414 location)",
+               issuer);
+    return rc;
+
+nomem:
+    fa_err(err, errlen, "out of memory");
+    return FHIRAUTH_ERR_NOMEM;
+}
+
+/* Replace *dst with a copy of the configured value, when there is one. */
+static int
+override(char **dst, const char *value)
+{
+    char *copy;
+
+    if (value == NULL)
+        return 0;
+    copy = fa_strdup(value);
+    if (copy == NULL)
+        return -1;
+    fa_secret_free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+fhirauth_rc
+fa_net_discover(const struct fa_net_ctx *ctx, struct fa_endpoints *ret,
+                char *err, size_t errlen)
+{
+    const struct fa_config *cfg;
+    struct fa_endpoints ep;
+    char *url;
+    long status;
+    fhirauth_rc rc;
+
+    if (ctx == NULL || ctx->cfg == NULL || ret == NULL) {
+        fa_err(err, errlen, "discover: missing argument");
+        return FHIRAUTH_ERR_INTERNAL;
+    }
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    cfg = ctx->cfg;
+    memset(&ep, 0, sizeof(ep));
+    if (cfg->issuer != NULL) {
+        rc = discover_issuer(ctx, &ep, err, errlen);
+    } else if (cfg->token_endpoint != NULL) {
+        /* Everything is configured: no request at all.  RFC 8414's default
+         * client authentication applies. */
+        ep.client_auth = cfg->client_secret_file != NULL ? FA_AUTH_BASIC
+                                                         : FA_AUTH_NONE;
+        rc = FHIRAUTH_OK;
+    } else if (cfg->fhir_base != NULL) {
+        /* SMART App Launch 2: the FHIR server names its AS; the document
+         * need not carry an issuer, and when it does we take it. */
+        url = well_known(cfg->fhir_base, SMART_SUFFIX);
+        if (url == NULL) {
+            fa_err(err, errlen, "out of memory");
+            return FHIRAUTH_ERR_NOMEM;
+        }
+        rc = fetch(ctx, url, NULL, &ep, &status, err, errlen);
+        free(url);
+    } else {
+        fa_err(err, errlen, "no issuer, fhir_base or token_endpoint "
+               "configured");
+        return FHIRAUTH_ERR_CONFIG;
+    }
+    if (rc != FHIRAUTH_OK)
+        return rc;
+
+    if (override(&ep.token_endpoint, cfg->token_endpoint) != 0
+        || override(&ep.revocation_endpoint, cfg->revocation_endpoint) != 0
+        || override(&ep.authorization_endpoint,
+                    cfg->authorization_endpoint) != 0
+        || override(&ep.device_authorization_endpoint,
+                    cfg->device_authorization_endpoint) != 0
+        || override(&ep.introspection_endpoint,
+                    cfg->introspection_endpoint) != 0
+        || override(&ep.jwks_uri, cfg->jwks_uri) != 0) {
+        fa_endpoints_free(&ep);
+        fa_err(err, errlen, "out of memory");
+        return FHIRAUTH_ERR_NOMEM;
+    }
+    if (ep.token_endpoint == NULL) {
+        fa_endpoints_free(&ep);
+        fa_err(err, errlen, "the discovery document names no "
+               "token_endpoint (set token_endpoint in the configuration)");
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    *ret = ep;
+    return FHIRAUTH_OK;
+}

@@ -1,0 +1,273 @@
+/* grants.c - requests to the token endpoint (password and refresh grants,
+ * RFC 6749 §4.3 and §6) and to the revocation endpoint (RFC 7009).
+ *
+ * Every request body is application/x-www-form-urlencoded and carries
+ * secrets: it is built in a struct fa_form and wiped after the call.
+ * Tokens and passwords never go into a URL. */
+#include "autoconf.h"
+
+#include <string.h>
+
+#include "grants.h"
+#include "http.h"
+#include "oauth.h"
+#include "util.h"
+
+/*
+ * Client authentication (RFC 6749 §2.3).  A client with a
+ * client_secret_file is confidential: the secret is read afresh for each
+ * request (so a rotated file takes effect at once, and the secret is held
+ * only for the length of the call) and sent with HTTP Basic unless
+ * discovery found that the AS accepts only client_secret_post.  A public
+ * client identifies itself with client_id in the body (§3.2.1).
+ */
+static fhirauth_rc
+client_auth(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
+            struct fa_form *form, char **ret_header, char *err,
+            size_t errlen)
+{
+    const struct fa_config *cfg = ctx->cfg;
+    char *secret = NULL;
+    fhirauth_rc rc;
+
+    *ret_header = NULL;
+    if (cfg->client_id == NULL) {
+        fa_err(err, errlen, "no client_id configured");
+        return FHIRAUTH_ERR_CONFIG;
+    }
+    if (cfg->client_secret_file == NULL) {
+        fa_form_add(form, "client_id", cfg->client_id);
+        return FHIRAUTH_OK;
+    }
+    rc = fa_http_read_secret(cfg->client_secret_file, &secret, err, errlen);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    if (ep->client_auth == FA_AUTH_POST) {
+        fa_form_add(form, "client_id", cfg->client_id);
+        fa_form_add(form, "client_secret", secret);
+    } else {
+        rc = fa_http_basic_auth(cfg->client_id, secret, ret_header, err,
+                                errlen);
+    }
+    fa_secret_free(secret);
+    return rc;
+}
+
+/*
+ * Parameters both grants send.  resource (RFC 8707) when configured.  aud
+ * only when configured: SMART wants aud=<fhir_base> on the authorization
+ * request, not on token requests, and servers that do not know the
+ * parameter may refuse it; a deployment whose AS wants it on the token
+ * request too (some do, for the password grant) sets aud explicitly.
+ */
+static void
+audience_params(const struct fa_config *cfg, struct fa_form *form)
+{
+    if (cfg->resource != NULL)
+        fa_form_add(form, "resource", cfg->resource);
+    if (cfg->aud != NULL)
+        fa_form_add(form, "aud", cfg->aud);
+}
+
+/* Add client authentication, POST the form, parse the answer. */
+static fhirauth_rc
+token_request(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
+              struct fa_form *form, struct fa_token_response *ret,
+              char *oauth_error, size_t oelen, char *err, size_t errlen)
+{
+    struct fa_http_resp resp;
+    char *auth = NULL;
+    fhirauth_rc rc;
+
+    if (oauth_error != NULL && oelen > 0)
+        oauth_error[0] = '\0';
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    rc = client_auth(ctx, ep, form, &auth, err, errlen);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    if (form->failed) {
+        fa_secret_free(auth);
+        fa_err(err, errlen, "out of memory");
+        return FHIRAUTH_ERR_NOMEM;
+    }
+    rc = fa_http_post_form(ctx, ep->token_endpoint, form->buf.data,
+                           form->buf.len, auth, &resp, err, errlen);
+    fa_secret_free(auth);
+    if (rc == FHIRAUTH_OK)
+        rc = fa_parse_token_response(resp.status, resp.body.data,
+                                     resp.body.len, ret, oauth_error, oelen,
+                                     err, errlen);
+    fa_http_resp_free(&resp);
+    return rc;
+}
+
+static fhirauth_rc
+check_args(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
+           const void *ret, char *err, size_t errlen)
+{
+    if (ctx == NULL || ctx->cfg == NULL || ep == NULL || ret == NULL) {
+        fa_err(err, errlen, "token request: missing argument");
+        return FHIRAUTH_ERR_INTERNAL;
+    }
+    if (ep->token_endpoint == NULL) {
+        fa_err(err, errlen, "no token_endpoint known");
+        return FHIRAUTH_ERR_CONFIG;
+    }
+    return FHIRAUTH_OK;
+}
+
+fhirauth_rc
+fa_net_password_grant(const struct fa_net_ctx *ctx,
+                      const struct fa_endpoints *ep, const char *username,
+                      const char *password, struct fa_token_response *ret,
+                      char *oauth_error, size_t oelen, char *err,
+                      size_t errlen)
+{
+    struct fa_form form;
+    fhirauth_rc rc;
+
+    rc = check_args(ctx, ep, ret, err, errlen);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    if (username == NULL || password == NULL) {
+        fa_err(err, errlen, "password grant: no username or password");
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    }
+    fa_form_init(&form);
+    fa_form_add(&form, "grant_type", "password");
+    fa_form_add(&form, "username", username);
+    fa_form_add(&form, "password", password);
+    if (ctx->cfg->scope != NULL)
+        fa_form_add(&form, "scope", ctx->cfg->scope);
+    audience_params(ctx->cfg, &form);
+    rc = token_request(ctx, ep, &form, ret, oauth_error, oelen, err, errlen);
+    fa_form_wipe(&form);
+    return rc;
+}
+
+fhirauth_rc
+fa_net_refresh_grant(const struct fa_net_ctx *ctx,
+                     const struct fa_endpoints *ep, const char *refresh_token,
+                     struct fa_token_response *ret, char *oauth_error,
+                     size_t oelen, char *err, size_t errlen)
+{
+    struct fa_form form;
+    fhirauth_rc rc;
+
+    rc = check_args(ctx, ep, ret, err, errlen);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    if (refresh_token == NULL || refresh_token[0] == '\0') {
+        fa_err(err, errlen, "refresh grant: no refresh token");
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    }
+    fa_form_init(&form);
+    fa_form_add(&form, "grant_type", "refresh_token");
+    fa_form_add(&form, "refresh_token", refresh_token);
+    /* No scope: RFC 6749 §6 says an omitted scope is treated as the scope
+     * originally granted, which is what we want; asking again could
+     * narrow it or be refused. */
+    audience_params(ctx->cfg, &form);
+    rc = token_request(ctx, ep, &form, ret, oauth_error, oelen, err, errlen);
+    fa_form_wipe(&form);
+    return rc;
+}
+
+/*
+ * RFC 7009.  "Revocation not supported" - no revocation_endpoint, or the
+ * AS answering unsupported_token_type - is FHIRAUTH_ERR_PROTOCOL: the AS
+ * cannot do what we asked, which retrying will not change (not
+ * UNREACHABLE), and neither the user's credentials nor the configuration
+ * are wrong (not DENIED, not CONFIG).  Callers unlink the keys anyway and
+ * report that the token was not revoked.
+ */
+fhirauth_rc
+fa_net_revoke(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
+              const char *token, const char *hint, char *err, size_t errlen)
+{
+    struct fa_form form;
+    struct fa_http_resp resp;
+    struct fa_token_response unused;
+    char *auth = NULL;
+    char oerr[64], why[512], host[256];
+    long status;
+    fhirauth_rc rc;
+
+    if (ctx == NULL || ctx->cfg == NULL || ep == NULL) {
+        fa_err(err, errlen, "revoke: missing argument");
+        return FHIRAUTH_ERR_INTERNAL;
+    }
+    if (token == NULL || token[0] == '\0') {
+        fa_err(err, errlen, "revoke: no token");
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    }
+    if (hint != NULL && strcmp(hint, "refresh_token") != 0
+        && strcmp(hint, "access_token") != 0) {
+        fa_err(err, errlen, "revoke: unknown token_type_hint");
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    }
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (ep->revocation_endpoint == NULL) {
+        fa_err(err, errlen, "revocation not supported by the AS (no "
+               "revocation_endpoint)");
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    fa_form_init(&form);
+    fa_form_add(&form, "token", token);
+    if (hint != NULL)
+        fa_form_add(&form, "token_type_hint", hint);
+    rc = client_auth(ctx, ep, &form, &auth, err, errlen);
+    if (rc == FHIRAUTH_OK && form.failed) {
+        fa_err(err, errlen, "out of memory");
+        rc = FHIRAUTH_ERR_NOMEM;
+    }
+    if (rc != FHIRAUTH_OK) {
+        fa_secret_free(auth);
+        fa_form_wipe(&form);
+        return rc;
+    }
+    rc = fa_http_post_form(ctx, ep->revocation_endpoint, form.buf.data,
+                           form.buf.len, auth, &resp, err, errlen);
+    fa_secret_free(auth);
+    fa_form_wipe(&form);
+    if (rc != FHIRAUTH_OK) {
+        fa_http_resp_free(&resp);
+        return rc;
+    }
+    /* §2.2: 200 whether or not the token was valid (an unknown token is
+     * not an error); other 2xx are taken the same way. */
+    if (resp.status >= 200 && resp.status <= 299) {
+        fa_http_resp_free(&resp);
+        return FHIRAUTH_OK;
+    }
+    /* Errors have the token endpoint's form (§2.2.1): reuse its parser.
+     * It does not touch unused unless the status is 2xx. */
+    memset(&unused, 0, sizeof(unused));
+    why[0] = '\0';
+    status = resp.status;
+    rc = fa_parse_token_response(status, resp.body.data, resp.body.len,
+                                 &unused, oerr, sizeof(oerr), why,
+                                 sizeof(why));
+    fa_token_response_free(&unused);
+    fa_http_resp_free(&resp);
+    fa_http_host(ep->revocation_endpoint, host, sizeof(host));
+    if (strcmp(oerr, "unsupported_token_type") == 0) {
+        fa_err(err, errlen, "revocation not supported by the AS (%s)", why);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    /* invalid_grant is not a revocation error; whatever the AS meant by
+     * it, the session is not what failed here. */
+    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
+        rc = FHIRAUTH_ERR_DENIED;
+    if (oerr[0] != '\0')
+        fa_err(err, errlen, "revocation at %s: %s", host, why);
+    else    /* the parser's words name the token endpoint: say it here */
+        fa_err(err, errlen, "revocation at %s: HTTP %ld%s", host, status,
+               rc == FHIRAUTH_ERR_UNREACHABLE ? " (server error)"
+               : rc == FHIRAUTH_ERR_DENIED ? " (client authentication "
+                                             "failed)"
+                                           : " without an OAuth error");
+    return rc;
+}

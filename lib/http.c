@@ -1,0 +1,684 @@
+/* http.c - the network module's libcurl wrapper.
+ *
+ * One easy handle per request, configured the same way every time: HTTPS
+ * only, peer and host verified, connect and total timeouts, no redirects,
+ * no signals, answers capped in the write callback, proxies as the
+ * configuration says.  Secrets we hand to libcurl (the form body, the
+ * Authorization header) stay in our own buffers where we can, and libcurl's
+ * copies of header lines are wiped before they are freed.  libcurl's
+ * internal send buffer and OpenSSL's record buffers cannot be wiped from
+ * here. */
+#include "autoconf.h"
+#include "http.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A client secret is a short line; anything bigger is the wrong file. */
+#define FA_SECRET_MAX 4096
+#define FA_TIMEOUT_DEFAULT 30L
+#define FA_CONNECT_TIMEOUT_MAX 10L
+/* Longest form body we build: the largest token we could have been sent,
+ * percent-encoded, fits. */
+#define FA_FORM_MAX (4 * FA_HTTP_MAX_BODY)
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static CURLcode init_result = CURLE_FAILED_INIT;
+
+/* Per-transfer state for the write callback. */
+struct transfer {
+    struct fa_buf *body;
+    int overflow;
+    int nomem;
+};
+
+/*
+ * libcurl is initialised once per process and never cleaned up: the host
+ * (sshd, a desktop program) may use libcurl or OpenSSL itself, and
+ * curl_global_cleanup would pull them out from under it.
+ */
+static void
+global_init(void)
+{
+    init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* Copy text that came from libcurl or a server into a message: printable
+ * ASCII only, trailing newline dropped, capped by the buffer. */
+static void
+clean_copy(char *dst, size_t len, const char *src)
+{
+    size_t i;
+
+    if (len == 0)
+        return;
+    for (i = 0; src[i] != '\0' && i + 1 < len && i < 300; i++) {
+        unsigned char c = (unsigned char)src[i];
+
+        dst[i] = (c >= 0x20 && c <= 0x7e) ? (char)c : ' ';
+    }
+    while (i > 0 && dst[i - 1] == ' ')
+        i--;
+    dst[i] = '\0';
+}
+
+/*
+ * SSLKEYLOGFILE.  Debian 12's libcurl 7.88.1 (OpenSSL flavour) honours it:
+ * the library contains the string and SSL_CTX_set_keylog_callback, and
+ * lib/vtls/keylog.c has no build switch.  curl_global_init reads the
+ * variable with plain getenv (not secure_getenv) and fopen()s the named
+ * file for appending; every later TLS handshake in the process writes its
+ * secrets there.  Two defences:
+ *  - in a PAM stack (system_only) we refuse to initialise libcurl at all
+ *    when the variable is set: in su or sudo the environment is the
+ *    caller's, and libcurl would create or append to any file the caller
+ *    names, as root.  getenv (not secure_getenv) is deliberate here: we
+ *    must see exactly what libcurl will see, and secure_getenv would hide
+ *    the variable precisely in the setuid case that matters.
+ *  - on every handle, ssl_ctx_cb removes the keylog callback, so even a
+ *    process whose libcurl already opened a key log (the host's choice,
+ *    or the CLI run with the variable set) never logs our sessions' keys.
+ */
+static fhirauth_rc
+net_init(const struct fa_net_ctx *ctx, char *err, size_t errlen)
+{
+    if (ctx->system_only && getenv("SSLKEYLOGFILE") != NULL) {
+        fa_err(err, errlen, "SSLKEYLOGFILE is set in the environment: "
+               "refusing to use TLS from a PAM stack (libcurl would write "
+               "TLS secrets to that file)");
+        return FHIRAUTH_ERR_CONFIG;
+    }
+    if (pthread_once(&init_once, global_init) != 0
+        || init_result != CURLE_OK) {
+        fa_err(err, errlen, "cannot initialise libcurl: %s",
+               curl_easy_strerror(init_result));
+        return FHIRAUTH_ERR_MODULE;
+    }
+    return FHIRAUTH_OK;
+}
+
+static CURLcode
+ssl_ctx_cb(CURL *curl, void *sslctx, void *parm)
+{
+    (void)curl;
+    (void)parm;
+    SSL_CTX_set_keylog_callback(sslctx, NULL);
+    return CURLE_OK;
+}
+
+static size_t
+write_cb(char *p, size_t size, size_t nmemb, void *userdata)
+{
+    struct transfer *t = userdata;
+    struct fa_buf *b = t->body;
+    size_t n = size * nmemb;   /* size is always 1 */
+
+    /* The cap is checked here because libcurl 7.88's MAXFILESIZE only
+     * catches bodies whose length is announced.  Returning less than n
+     * makes libcurl stop with CURLE_WRITE_ERROR. */
+    if (n > b->max || b->len > b->max - n) {
+        t->overflow = 1;
+        return 0;
+    }
+    if (fa_buf_append(b, p, n) != 0) {
+        t->nomem = 1;
+        return 0;
+    }
+    return n;
+}
+
+void
+fa_http_host(const char *url, char *buf, size_t len)
+{
+    CURLU *u;
+    char *host = NULL, *port = NULL;
+    char tmp[300];
+
+    if (len == 0)
+        return;
+    fa_strlcpy(buf, "the server", len);
+    if (url == NULL || (u = curl_url()) == NULL)
+        return;
+    if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME)
+            == CURLUE_OK
+        && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        /* CURLUPART_PORT without CURLU_DEFAULT_PORT: only an explicit
+         * port comes back. */
+        if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK)
+            fa_err(tmp, sizeof(tmp), "%s:%s", host, port);
+        else
+            fa_err(tmp, sizeof(tmp), "%s", host);
+        clean_copy(buf, len, tmp);
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+}
+
+/* Where a redirect pointed, for the message: scheme, host, port and path;
+ * userinfo, query and fragment dropped (they may carry a code or token). */
+static void
+redirect_target(CURL *c, char *buf, size_t len)
+{
+    char *loc = NULL, *clean = NULL;
+    CURLU *u;
+
+    fa_strlcpy(buf, "(no Location)", len);
+    if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK
+        || loc == NULL || (u = curl_url()) == NULL)
+        return;
+    if (curl_url_set(u, CURLUPART_URL, loc, CURLU_NON_SUPPORT_SCHEME)
+            == CURLUE_OK
+        && curl_url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK
+        && curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK
+        && curl_url_set(u, CURLUPART_QUERY, NULL, 0) == CURLUE_OK
+        && curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) == CURLUE_OK
+        && curl_url_get(u, CURLUPART_URL, &clean, 0) == CURLUE_OK)
+        clean_copy(buf, len, clean);
+    curl_free(clean);
+    curl_url_cleanup(u);
+}
+
+/* Map a failed transfer to our codes; the message names the host and
+ * carries libcurl's own explanation, never a secret. */
+static fhirauth_rc
+transfer_error(CURLcode cc, const struct transfer *t, const char *host,
+               const char *errbuf, char *err, size_t errlen)
+{
+    char why[CURL_ERROR_SIZE];
+
+    clean_copy(why, sizeof(why),
+               errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
+    if (t->overflow || cc == CURLE_FILESIZE_EXCEEDED) {
+        fa_err(err, errlen, "answer from %s larger than %d bytes", host,
+               FA_HTTP_MAX_BODY);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    if (t->nomem) {
+        fa_err(err, errlen, "out of memory");
+        return FHIRAUTH_ERR_NOMEM;
+    }
+    /* A switch on int: -Wswitch-enum would demand every CURLcode. */
+    switch ((int)cc) {
+    case CURLE_OUT_OF_MEMORY:
+        fa_err(err, errlen, "out of memory");
+        return FHIRAUTH_ERR_NOMEM;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_USE_SSL_FAILED:
+        fa_err(err, errlen, "TLS failure with %s: %s", host, why);
+        return FHIRAUTH_ERR_TLS;
+    case CURLE_SSL_CACERT_BADFILE:
+        /* Our own ca_file or ca_path is unusable: a local mistake. */
+        fa_err(err, errlen, "cannot use the CA certificates (ca_file, "
+               "ca_path) for %s: %s", host, why);
+        return FHIRAUTH_ERR_CONFIG;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        fa_err(err, errlen, "refusing to contact %s: %s (only https URLs "
+               "are allowed)", host, why);
+        return FHIRAUTH_ERR_CONFIG;
+    case CURLE_URL_MALFORMAT:
+        fa_err(err, errlen, "malformed URL for %s: %s", host, why);
+        return FHIRAUTH_ERR_CONFIG;
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_BAD_CONTENT_ENCODING:
+    case CURLE_TOO_MANY_REDIRECTS:
+    case CURLE_HTTP_RETURNED_ERROR:
+        fa_err(err, errlen, "malformed answer from %s: %s", host, why);
+        return FHIRAUTH_ERR_PROTOCOL;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_PROXY:
+    default:
+        /* Transport trouble, and anything we cannot classify: the caller
+         * keeps what it has and retries later, which is the safe
+         * reading of an unknown failure. */
+        fa_err(err, errlen, "cannot reach %s: %s", host, why);
+        return FHIRAUTH_ERR_UNREACHABLE;
+    }
+}
+
+static int
+add_header(struct curl_slist **list, const char *line)
+{
+    struct curl_slist *n = curl_slist_append(*list, line);
+
+    if (n == NULL)
+        return -1;
+    *list = n;
+    return 0;
+}
+
+/* curl_slist_append copied the lines; the Authorization copy is a secret. */
+static void
+wipe_headers(struct curl_slist *list)
+{
+    struct curl_slist *p;
+
+    for (p = list; p != NULL; p = p->next)
+        if (p->data != NULL)
+            explicit_bzero(p->data, strlen(p->data));
+    curl_slist_free_all(list);
+}
+
+/* Every curl_easy_setopt result is checked: an option libcurl refuses
+ * (too old, or built without it) must not silently weaken a rule. */
+#define SETOPT(c, opt, val)                                                 \
+    do {                                                                    \
+        if ((cc = curl_easy_setopt((c), (opt), (val))) != CURLE_OK) {       \
+            optname = #opt;                                                 \
+            goto setopt_failed;                                             \
+        }                                                                   \
+    } while (0)
+
+static fhirauth_rc
+configure(const struct fa_net_ctx *ctx, CURL *c, const char *url,
+          struct curl_slist *hdrs, struct transfer *t, char *errbuf,
+          char *err, size_t errlen)
+{
+    const struct fa_config *cfg = ctx->cfg;
+    const char *optname;
+    CURLcode cc;
+    long timeout = cfg->timeout > 0 ? cfg->timeout : FA_TIMEOUT_DEFAULT;
+
+    SETOPT(c, CURLOPT_ERRORBUFFER, errbuf);
+    SETOPT(c, CURLOPT_URL, url);
+    SETOPT(c, CURLOPT_PROTOCOLS_STR, "https");
+    SETOPT(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+    /* No redirects anywhere: a token request must never be replayed to
+     * another place, and discovery documents have fixed locations (RFC
+     * 8414, OIDC Discovery), so following is not worth the risk. */
+    SETOPT(c, CURLOPT_FOLLOWLOCATION, 0L);
+    SETOPT(c, CURLOPT_MAXREDIRS, 0L);
+    SETOPT(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    SETOPT(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    SETOPT(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    SETOPT(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
+    /* ca_file and ca_path replace the system trust store rather than add
+     * to it: setting one clears libcurl's compiled-in default for the
+     * other, so a private CA configured for the AS is the only anchor. */
+    if (cfg->ca_file != NULL || cfg->ca_path != NULL) {
+        SETOPT(c, CURLOPT_CAINFO, cfg->ca_file);
+        SETOPT(c, CURLOPT_CAPATH, cfg->ca_path);
+    }
+    SETOPT(c, CURLOPT_CONNECTTIMEOUT,
+           timeout < FA_CONNECT_TIMEOUT_MAX ? timeout
+                                            : FA_CONNECT_TIMEOUT_MAX);
+    SETOPT(c, CURLOPT_TIMEOUT, timeout);
+    /* Threaded resolver timeouts without SIGALRM: we run inside hosts
+     * whose signal handling is theirs. */
+    SETOPT(c, CURLOPT_NOSIGNAL, 1L);
+    SETOPT(c, CURLOPT_USERAGENT, "pam_fhir/" PACKAGE_VERSION);
+    SETOPT(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)FA_HTTP_MAX_BODY);
+    SETOPT(c, CURLOPT_WRITEFUNCTION, write_cb);
+    SETOPT(c, CURLOPT_WRITEDATA, t);
+    SETOPT(c, CURLOPT_HTTPHEADER, hdrs);
+    /* Proxies.  An empty CURLOPT_PROXY disables the proxy, environment
+     * variables included; an empty CURLOPT_NOPROXY stops no_proxy from the
+     * environment from bypassing a configured proxy.  Without a proxy key
+     * and outside PAM, libcurl reads http(s)_proxy/no_proxy as curl does. */
+    if (cfg->proxy != NULL && strcmp(cfg->proxy, "none") != 0) {
+        SETOPT(c, CURLOPT_PROXY, cfg->proxy);
+        if (ctx->system_only)
+            SETOPT(c, CURLOPT_NOPROXY, "");
+    } else if (cfg->proxy != NULL || ctx->system_only) {
+        SETOPT(c, CURLOPT_PROXY, "");
+    }
+    return FHIRAUTH_OK;
+
+setopt_failed:
+    /* Most likely a libcurl older than 7.85 (CURLOPT_PROTOCOLS_STR). */
+    fa_err(err, errlen, "libcurl %s refused %s: %s",
+           curl_version_info(CURLVERSION_NOW)->version, optname,
+           curl_easy_strerror(cc));
+    return cc == CURLE_OUT_OF_MEMORY ? FHIRAUTH_ERR_NOMEM
+                                     : FHIRAUTH_ERR_MODULE;
+}
+
+static fhirauth_rc
+perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
+        size_t formlen, const char *authorization, struct fa_http_resp *resp,
+        char *err, size_t errlen)
+{
+    CURL *c = NULL;
+    struct curl_slist *hdrs = NULL;
+    struct transfer t;
+    char errbuf[CURL_ERROR_SIZE];
+    char host[256], where[256];
+    const char *optname;
+    CURLcode cc;
+    fhirauth_rc rc;
+    long status = 0;
+
+    resp->status = 0;
+    fa_buf_init(&resp->body, FA_HTTP_MAX_BODY);
+    fa_http_host(url, host, sizeof(host));
+    if (ctx == NULL || ctx->cfg == NULL || url == NULL) {
+        fa_err(err, errlen, "no configuration or URL for the request");
+        return FHIRAUTH_ERR_INTERNAL;
+    }
+    rc = net_init(ctx, err, errlen);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+
+    errbuf[0] = '\0';
+    t.body = &resp->body;
+    t.overflow = 0;
+    t.nomem = 0;
+    if (add_header(&hdrs, "Accept: application/json") != 0
+        || (form != NULL
+            && (add_header(&hdrs, "Content-Type: "
+                                  "application/x-www-form-urlencoded") != 0
+                /* No "Expect: 100-continue" wait on larger bodies. */
+                || add_header(&hdrs, "Expect:") != 0))
+        || (authorization != NULL && add_header(&hdrs, authorization) != 0)) {
+        rc = FHIRAUTH_ERR_NOMEM;
+        fa_err(err, errlen, "out of memory");
+        goto out;
+    }
+    c = curl_easy_init();
+    if (c == NULL) {
+        rc = FHIRAUTH_ERR_NOMEM;
+        fa_err(err, errlen, "cannot create a libcurl handle");
+        goto out;
+    }
+    rc = configure(ctx, c, url, hdrs, &t, errbuf, err, errlen);
+    if (rc != FHIRAUTH_OK)
+        goto out;
+    if (form != NULL) {
+        /* POSTFIELDS (not COPYPOSTFIELDS): libcurl reads our buffer, which
+         * the caller wipes, instead of keeping a copy we cannot wipe. */
+        SETOPT(c, CURLOPT_POST, 1L);
+        SETOPT(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)formlen);
+        SETOPT(c, CURLOPT_POSTFIELDS, form);
+    } else {
+        SETOPT(c, CURLOPT_HTTPGET, 1L);
+    }
+
+    cc = curl_easy_perform(c);
+    if (cc != CURLE_OK) {
+        rc = transfer_error(cc, &t, host, errbuf, err, errlen);
+        goto out;
+    }
+    if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK
+        || status < 100 || status > 599) {
+        rc = FHIRAUTH_ERR_PROTOCOL;
+        fa_err(err, errlen, "no valid HTTP status from %s", host);
+        goto out;
+    }
+    if (status >= 300 && status <= 399) {
+        redirect_target(c, where, sizeof(where));
+        rc = FHIRAUTH_ERR_PROTOCOL;
+        fa_err(err, errlen, "unexpected redirect from %s to %s (HTTP %ld)",
+               host, where, status);
+        goto out;
+    }
+    resp->status = status;
+    rc = FHIRAUTH_OK;
+    goto out;
+
+setopt_failed:
+    fa_err(err, errlen, "libcurl refused %s: %s", optname,
+           curl_easy_strerror(cc));
+    rc = cc == CURLE_OUT_OF_MEMORY ? FHIRAUTH_ERR_NOMEM : FHIRAUTH_ERR_MODULE;
+out:
+    if (c != NULL)
+        curl_easy_cleanup(c);
+    wipe_headers(hdrs);
+    if (rc != FHIRAUTH_OK)
+        fa_buf_wipe(&resp->body);
+    return rc;
+}
+
+fhirauth_rc
+fa_http_get(const struct fa_net_ctx *ctx, const char *url,
+            struct fa_http_resp *resp, char *err, size_t errlen)
+{
+    return perform(ctx, url, NULL, 0, NULL, resp, err, errlen);
+}
+
+fhirauth_rc
+fa_http_post_form(const struct fa_net_ctx *ctx, const char *url,
+                  const char *form, size_t formlen,
+                  const char *authorization, struct fa_http_resp *resp,
+                  char *err, size_t errlen)
+{
+    if (form == NULL) {
+        resp->status = 0;
+        fa_buf_init(&resp->body, FA_HTTP_MAX_BODY);
+        fa_err(err, errlen, "no form body to send");
+        return FHIRAUTH_ERR_INTERNAL;
+    }
+    return perform(ctx, url, form, formlen, authorization, resp, err,
+                   errlen);
+}
+
+void
+fa_http_resp_free(struct fa_http_resp *r)
+{
+    if (r == NULL)
+        return;
+    fa_buf_wipe(&r->body);
+    r->status = 0;
+}
+
+void
+fa_form_init(struct fa_form *f)
+{
+    fa_buf_init(&f->buf, FA_FORM_MAX);
+    f->failed = 0;
+}
+
+/* Percent-encode a secret and free libcurl's copy after wiping it. */
+static char *
+escape(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n > INT_MAX)
+        return NULL;
+    /* The handle argument is ignored since libcurl 7.82. */
+    return curl_easy_escape(NULL, s, (int)n);
+}
+
+static void
+escape_free(char *s)
+{
+    if (s == NULL)
+        return;
+    explicit_bzero(s, strlen(s));
+    curl_free(s);
+}
+
+void
+fa_form_add(struct fa_form *f, const char *name, const char *value)
+{
+    char *ev;
+
+    if (f->failed)
+        return;
+    if (name == NULL || value == NULL || (ev = escape(value)) == NULL) {
+        f->failed = 1;
+        return;
+    }
+    /* Names are our own constants and need no encoding. */
+    if ((f->buf.len > 0 && fa_buf_append(&f->buf, "&", 1) != 0)
+        || fa_buf_append(&f->buf, name, strlen(name)) != 0
+        || fa_buf_append(&f->buf, "=", 1) != 0
+        || fa_buf_append(&f->buf, ev, strlen(ev)) != 0)
+        f->failed = 1;
+    escape_free(ev);
+}
+
+void
+fa_form_wipe(struct fa_form *f)
+{
+    fa_buf_wipe(&f->buf);
+    f->failed = 0;
+}
+
+fhirauth_rc
+fa_http_read_secret(const char *path, char **ret, char *err, size_t errlen)
+{
+    struct stat st;
+    char *buf;
+    char eb[128];
+    size_t len = 0, i;
+    ssize_t n;
+    int fd, saved;
+
+    if (path == NULL) {
+        fa_err(err, errlen, "no client_secret_file configured");
+        return FHIRAUTH_ERR_CONFIG;
+    }
+    /* O_NONBLOCK: opening a FIFO planted under that name must not hang;
+     * it is refused as "not a regular file" just after. */
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY
+                        | O_NONBLOCK);
+    if (fd < 0) {
+        saved = errno;
+        fa_err(err, errlen, "cannot open client_secret_file %s: %s", path,
+               strerror_r(saved, eb, sizeof(eb)));
+        return FHIRAUTH_ERR_CONFIG;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        fa_err(err, errlen, "client_secret_file %s is not a regular file",
+               path);
+        return FHIRAUTH_ERR_CONFIG;
+    }
+    if (st.st_size > FA_SECRET_MAX) {
+        close(fd);
+        fa_err(err, errlen, "client_secret_file %s is larger than %d bytes",
+               path, FA_SECRET_MAX);
+        return FHIRAUTH_ERR_CONFIG;
+    }
+    buf = malloc(FA_SECRET_MAX + 2);
+    if (buf == NULL) {
+        close(fd);
+        fa_err(err, errlen, "out of memory");
+        return FHIRAUTH_ERR_NOMEM;
+    }
+    /* Read one byte more than allowed to notice a file that grew. */
+    while (len <= FA_SECRET_MAX) {
+        n = read(fd, buf + len, FA_SECRET_MAX + 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            saved = errno;
+            close(fd);
+            fa_secret_free_len(buf, FA_SECRET_MAX + 2);
+            fa_err(err, errlen, "cannot read client_secret_file %s: %s",
+                   path, strerror_r(saved, eb, sizeof(eb)));
+            return FHIRAUTH_ERR_CONFIG;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    if (len > FA_SECRET_MAX) {
+        fa_secret_free_len(buf, FA_SECRET_MAX + 2);
+        fa_err(err, errlen, "client_secret_file %s is larger than %d bytes",
+               path, FA_SECRET_MAX);
+        return FHIRAUTH_ERR_CONFIG;
+    }
+    if (len > 0 && buf[len - 1] == '\n')
+        len--;
+    if (len > 0 && buf[len - 1] == '\r')
+        len--;
+    /* RFC 6749 Appendix A.2: client-secret = *VSCHAR.  Anything else
+     * (a second line, a NUL) means the wrong file or a broken one. */
+    for (i = 0; i < len; i++)
+        if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] > 0x7e)
+            break;
+    if (len == 0 || i < len) {
+        fa_secret_free_len(buf, FA_SECRET_MAX + 2);
+        fa_err(err, errlen, "client_secret_file %s must hold one line of "
+               "printable characters", path);
+        return FHIRAUTH_ERR_CONFIG;
+    }
+    buf[len] = '\0';
+    *ret = buf;
+    return FHIRAUTH_OK;
+}
+
+fhirauth_rc
+fa_http_basic_auth(const char *client_id, const char *secret, char **ret,
+                   char *err, size_t errlen)
+{
+    static const char prefix[] = "Authorization: Basic ";
+    char *eid = NULL, *esec = NULL, *header = NULL;
+    struct fa_buf plain;
+    size_t b64len;
+    fhirauth_rc rc = FHIRAUTH_ERR_NOMEM;
+
+    fa_buf_init(&plain, FA_FORM_MAX);
+    if (client_id == NULL || secret == NULL) {
+        fa_err(err, errlen, "client authentication needs client_id and a "
+               "secret");
+        return FHIRAUTH_ERR_CONFIG;
+    }
+    /* RFC 6749 §2.3.1: both are form-urlencoded before base64, so a ':'
+     * in the client_id cannot shift the split. */
+    eid = escape(client_id);
+    esec = escape(secret);
+    if (eid == NULL || esec == NULL
+        || fa_buf_append(&plain, eid, strlen(eid)) != 0
+        || fa_buf_append(&plain, ":", 1) != 0
+        || fa_buf_append(&plain, esec, strlen(esec)) != 0
+        || plain.len > INT_MAX / 2)
+        goto out;
+    b64len = 4 * ((plain.len + 2) / 3);
+    header = malloc(sizeof(prefix) + b64len + 1);
+    if (header == NULL)
+        goto out;
+    memcpy(header, prefix, sizeof(prefix) - 1);
+    if (EVP_EncodeBlock((unsigned char *)header + sizeof(prefix) - 1,
+                        (const unsigned char *)plain.data, (int)plain.len)
+        != (int)b64len) {
+        fa_secret_free_len(header, sizeof(prefix) + b64len + 1);
+        header = NULL;
+        rc = FHIRAUTH_ERR_INTERNAL;
+        fa_err(err, errlen, "base64 encoding failed");
+        goto out_noerr;
+    }
+    *ret = header;
+    rc = FHIRAUTH_OK;
+    goto out_noerr;
+out:
+    fa_err(err, errlen, "out of memory");
+out_noerr:
+    escape_free(eid);
+    escape_free(esec);
+    fa_buf_wipe(&plain);
+    return rc;
+}

@@ -1,0 +1,74 @@
+/* http.h - the network module's libcurl wrapper: HTTPS only, verified
+ * peers, timeouts, capped bodies, no redirects, proxies as configured. */
+#ifndef FHIRAUTH_HTTP_H
+#define FHIRAUTH_HTTP_H
+
+#include <stddef.h>
+
+#include "fhirauth.h"
+#include "net.h"
+#include "util.h"
+
+#pragma GCC visibility push(hidden)
+
+/* An answer: the status and the body (wiped by fa_http_resp_free). */
+struct fa_http_resp {
+    long status;
+    struct fa_buf body;
+};
+void fa_http_resp_free(struct fa_http_resp *r);
+
+/*
+ * GET url (Accept: application/json).  FHIRAUTH_OK whenever the server
+ * answered with a status other than 3xx (the caller judges the status);
+ * a redirect is FHIRAUTH_ERR_PROTOCOL, transport failures are
+ * FHIRAUTH_ERR_UNREACHABLE or FHIRAUTH_ERR_TLS.  resp is initialised here
+ * and must be freed with fa_http_resp_free whatever the result.
+ */
+fhirauth_rc fa_http_get(const struct fa_net_ctx *ctx, const char *url,
+                        struct fa_http_resp *resp, char *err, size_t errlen);
+
+/*
+ * POST an application/x-www-form-urlencoded body.  authorization, when
+ * non-NULL, is a complete header line ("Authorization: Basic ..."), a
+ * secret: libcurl's copy is wiped after the transfer.
+ */
+fhirauth_rc fa_http_post_form(const struct fa_net_ctx *ctx, const char *url,
+                              const char *form, size_t formlen,
+                              const char *authorization,
+                              struct fa_http_resp *resp, char *err,
+                              size_t errlen);
+
+/* A form body under construction (it holds secrets: wiped). */
+struct fa_form {
+    struct fa_buf buf;
+    int failed;          /* an add failed: the form must not be sent */
+};
+void fa_form_init(struct fa_form *f);
+/* Append name=value, the value form-urlencoded.  Failure is remembered
+ * in f->failed, so a series of adds is checked once. */
+void fa_form_add(struct fa_form *f, const char *name, const char *value);
+void fa_form_wipe(struct fa_form *f);
+
+/*
+ * Read the client secret from path (opened O_NOFOLLOW, a regular file of
+ * at most 4 KiB; one trailing newline dropped).  *ret is freed with
+ * fa_secret_free.  FHIRAUTH_ERR_CONFIG when unreadable or empty.
+ */
+fhirauth_rc fa_http_read_secret(const char *path, char **ret, char *err,
+                                size_t errlen);
+
+/*
+ * "Authorization: Basic base64(urlenc(client_id):urlenc(secret))", the
+ * RFC 6749 §2.3.1 encoding.  *ret is freed with fa_secret_free.
+ */
+fhirauth_rc fa_http_basic_auth(const char *client_id, const char *secret,
+                               char **ret, char *err, size_t errlen);
+
+/* The host (and port) of url for messages, into buf; "the server" when it
+ * cannot be parsed. */
+void fa_http_host(const char *url, char *buf, size_t len);
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,739 @@
+/* oauth_json.c - parse the authorization server's JSON answers: token
+ * responses (RFC 6749 §5.1/§5.2, SMART launch context) and discovery
+ * documents (OpenID Connect Discovery, RFC 8414, SMART configuration).
+ *
+ * Everything a server says is untrusted: types are checked strictly, and
+ * any server text that may reach a log (error, error_description, a wrong
+ * issuer) is reduced to printable ASCII and capped.  json-c's internal
+ * buffers cannot be wiped, so each json object lives only for the length of
+ * one call: strings are copied out (and wiped when freed) and the tree is
+ * released before returning. */
+#include "autoconf.h"
+#include "oauth.h"
+
+#include <json-c/json.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+
+/* Depth of nesting we parse; real answers are two or three levels deep, and
+ * a small limit keeps hostile input from costing stack or time. */
+#define FA_JSON_MAX_DEPTH 16
+/* Longest piece of server text we copy into an error message. */
+#define FA_SERVER_TEXT_MAX 200
+/* Lifetimes are clamped here so that now + lifetime cannot overflow a
+ * time_t or a long anywhere downstream (about 68 years). */
+#define FA_LIFETIME_MAX 2147483647L
+
+/* The characters a field may hold. */
+enum fa_charset {
+    FA_CS_NOSPACE,   /* %x21-7E: access_token, which goes into a header */
+    FA_CS_VSCHAR     /* %x20-7E (RFC 6749 Appendix A VSCHAR) */
+};
+
+void
+fa_endpoints_free(struct fa_endpoints *ep)
+{
+    if (ep == NULL)
+        return;
+    fa_secret_free(ep->issuer);
+    fa_secret_free(ep->token_endpoint);
+    fa_secret_free(ep->revocation_endpoint);
+    fa_secret_free(ep->authorization_endpoint);
+    fa_secret_free(ep->device_authorization_endpoint);
+    fa_secret_free(ep->introspection_endpoint);
+    fa_secret_free(ep->jwks_uri);
+    memset(ep, 0, sizeof(*ep));
+}
+
+void
+fa_token_response_free(struct fa_token_response *r)
+{
+    if (r == NULL)
+        return;
+    fa_secret_free(r->access_token);
+    fa_secret_free(r->token_type);
+    fa_secret_free(r->refresh_token);
+    fa_secret_free(r->id_token);
+    fa_secret_free(r->scope);
+    fa_secret_free(r->patient);
+    fa_secret_free(r->encounter);
+    fa_secret_free(r->fhir_user);
+    fa_secret_free(r->tenant);
+    memset(r, 0, sizeof(*r));
+    r->expires_in = -1;
+    r->refresh_expires_in = -1;
+}
+
+/*
+ * Copy server-controlled text for a message: printable ASCII only (anything
+ * else, including control characters that could forge log lines, becomes
+ * '?'), at most max characters, "..." marking a cut.
+ */
+static void
+sanitize(char *dst, size_t dstlen, const char *src, size_t srclen, size_t max)
+{
+    size_t i, o = 0;
+    int cut = 0;
+
+    if (dst == NULL || dstlen == 0)
+        return;
+    if (srclen > max) {
+        srclen = max;
+        cut = 1;
+    }
+    for (i = 0; i < srclen && o + 1 < dstlen; i++) {
+        unsigned char c = (unsigned char)src[i];
+        dst[o++] = (c >= 0x20 && c <= 0x7e) ? (char)c : '?';
+    }
+    if (cut || i < srclen) {
+        /* Mark the cut even when dst was the limit. */
+        size_t k;
+
+        for (k = 0; k < 3 && o + 1 < dstlen; k++)
+            dst[o++] = '.';
+    }
+    dst[o] = '\0';
+}
+
+/* Does s hold only characters of the set, with no NUL inside? */
+static int
+charset_ok(const char *s, size_t len, enum fa_charset cs)
+{
+    size_t i;
+    unsigned char lo = cs == FA_CS_NOSPACE ? 0x21 : 0x20;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c < lo || c > 0x7e)
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * Parse body as one JSON object, with a depth limit and json-c's strict
+ * mode; the whole body must be consumed (whitespace may follow).  what names
+ * the document for messages.  The body itself never appears in a message:
+ * it may hold a token.
+ */
+static fhirauth_rc
+parse_object(const char *body, size_t len, const char *what,
+             struct json_object **ret, char *err, size_t errlen)
+{
+    struct json_tokener *tok;
+    struct json_object *obj;
+    enum json_tokener_error jerr;
+    size_t end;
+
+    if (body == NULL || len == 0) {
+        fa_err(err, errlen, "empty answer from the %s", what);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    if (len > FA_HTTP_MAX_BODY) {
+        fa_err(err, errlen, "answer from the %s larger than %d bytes", what,
+               FA_HTTP_MAX_BODY);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    tok = json_tokener_new_ex(FA_JSON_MAX_DEPTH);
+    if (tok == NULL) {
+        fa_err(err, errlen, "out of memory");
+        return FHIRAUTH_ERR_NOMEM;
+    }
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT
+                                    | JSON_TOKENER_VALIDATE_UTF8);
+    obj = json_tokener_parse_ex(tok, body, (int)len);
+    jerr = json_tokener_get_error(tok);
+    end = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (obj == NULL || jerr != json_tokener_success) {
+        json_object_put(obj);
+        if (jerr == json_tokener_error_depth)
+            fa_err(err, errlen, "answer from the %s is nested too deeply",
+                   what);
+        else if (jerr == json_tokener_continue)
+            fa_err(err, errlen, "answer from the %s is truncated JSON", what);
+        else
+            fa_err(err, errlen, "answer from the %s is not valid JSON (%s)",
+                   what, json_tokener_error_desc(jerr));
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    while (end < len && (body[end] == ' ' || body[end] == '\t'
+                         || body[end] == '\n' || body[end] == '\r'))
+        end++;
+    if (end != len) {
+        json_object_put(obj);
+        fa_err(err, errlen, "answer from the %s has data after the JSON",
+               what);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    if (!json_object_is_type(obj, json_type_object)) {
+        json_object_put(obj);
+        fa_err(err, errlen, "answer from the %s is not a JSON object", what);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    *ret = obj;
+    return FHIRAUTH_OK;
+}
+
+/*
+ * Look up a string member.  Returns 1 with *ret and *retlen pointing into obj,
+ * 0 when absent or JSON null (servers send "refresh_token": null to mean
+ * none), -1 when present with another type.
+ */
+static int
+get_string(struct json_object *obj, const char *key, const char **ret,
+           size_t *retlen)
+{
+    struct json_object *v;
+
+    if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
+        return 0;
+    if (!json_object_is_type(v, json_type_string))
+        return -1;
+    *ret = json_object_get_string(v);
+    *retlen = (size_t)json_object_get_string_len(v);
+    return 1;
+}
+
+/* Heap copy of len bytes; NULL on allocation failure. */
+static char *
+copy_bytes(const char *s, size_t len)
+{
+    char *p = malloc(len + 1);
+
+    if (p == NULL)
+        return NULL;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+/*
+ * Copy an optional token-related string member into *dst.  A wrong type or
+ * a character outside the set is a protocol error: these values are
+ * credentials or go into requests and headers, so a malformed one must not
+ * be stored.  An empty string counts as absent when empty_is_absent.
+ */
+static fhirauth_rc
+copy_token_field(struct json_object *obj, const char *key, enum fa_charset cs,
+                 int empty_is_absent, char **dst, char *err, size_t errlen)
+{
+    const char *s;
+    size_t len;
+    int r;
+
+    r = get_string(obj, key, &s, &len);
+    if (r == 0)
+        return FHIRAUTH_OK;
+    if (r < 0) {
+        fa_err(err, errlen, "token response: %s is not a string", key);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    if (len == 0 && empty_is_absent)
+        return FHIRAUTH_OK;
+    if (!charset_ok(s, len, cs)) {
+        fa_err(err, errlen, "token response: %s holds invalid characters",
+               key);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    *dst = copy_bytes(s, len);
+    if (*dst == NULL) {
+        fa_err(err, errlen, "out of memory");
+        return FHIRAUTH_ERR_NOMEM;
+    }
+    return FHIRAUTH_OK;
+}
+
+/*
+ * Copy an optional SMART launch-context member.  The context (patient,
+ * encounter, fhirUser, tenant) is advisory metadata for the programs that
+ * use the token, not part of the credential: a server that sends one of
+ * them with a wrong type or with control characters should not make the
+ * login fail, so such a value is dropped (left NULL) rather than refused.
+ * Control characters are dropped because these values end up in
+ * environment variables and shell output.
+ */
+static fhirauth_rc
+copy_context_field(struct json_object *obj, const char *key, char **dst)
+{
+    const char *s;
+    size_t len;
+
+    if (get_string(obj, key, &s, &len) != 1 || len == 0
+        || !charset_ok(s, len, FA_CS_VSCHAR))
+        return FHIRAUTH_OK;
+    *dst = copy_bytes(s, len);
+    return *dst == NULL ? FHIRAUTH_ERR_NOMEM : FHIRAUTH_OK;
+}
+
+/*
+ * A lifetime in seconds.  RFC 6749 says expires_in is a number; some
+ * servers send a string of digits, which is accepted too (digits only: no
+ * sign, no blanks, no fraction).  Returns 1 with *ret set (clamped to
+ * FA_LIFETIME_MAX), 0 when absent or null, -1 for a wrong type or form,
+ * -2 for a negative number.
+ */
+static int
+get_lifetime(struct json_object *obj, const char *key, long *ret)
+{
+    struct json_object *v;
+
+    if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
+        return 0;
+    if (json_object_is_type(v, json_type_int)) {
+        int64_t n = json_object_get_int64(v);
+
+        if (n < 0)
+            return -2;
+        *ret = n > FA_LIFETIME_MAX ? FA_LIFETIME_MAX : (long)n;
+        return 1;
+    }
+    if (json_object_is_type(v, json_type_string)) {
+        const char *s = json_object_get_string(v);
+        size_t len = (size_t)json_object_get_string_len(v), i;
+        long n = 0;
+
+        if (len == 0)
+            return -1;
+        for (i = 0; i < len; i++) {
+            if (s[i] < '0' || s[i] > '9')
+                return s[i] == '-' && i == 0 ? -2 : -1;
+            /* Saturate rather than overflow. */
+            if (n <= FA_LIFETIME_MAX / 10)
+                n = n * 10 + (s[i] - '0');
+            else
+                n = FA_LIFETIME_MAX;
+        }
+        *ret = n > FA_LIFETIME_MAX ? FA_LIFETIME_MAX : n;
+        return 1;
+    }
+    return -1;
+}
+
+/*
+ * An OAuth error object (RFC 6749 §5.2): the bare code into oauth_error,
+ * "error: description" into err, both reduced to printable ASCII and
+ * capped, since error_description is server-controlled text that ends up
+ * in logs.  invalid_grant means the refresh token (or password) is no good
+ * any more: the session is over.  Returns FHIRAUTH_ERR_PROTOCOL when the
+ * object carries no string "error".
+ */
+static fhirauth_rc
+oauth_error_object(struct json_object *obj, long status, char *oauth_error,
+                   size_t oelen, char *err, size_t errlen)
+{
+    const char *code, *desc;
+    size_t clen, dlen;
+    char scode[FA_SERVER_TEXT_MAX / 2 + 8];
+    char sdesc[FA_SERVER_TEXT_MAX + 8];
+
+    if (get_string(obj, "error", &code, &clen) != 1 || clen == 0) {
+        fa_err(err, errlen, "HTTP %ld from the token endpoint without an "
+               "OAuth error code", status);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    sanitize(scode, sizeof(scode), code, clen, FA_SERVER_TEXT_MAX / 2);
+    sanitize(oauth_error, oelen, code, clen, FA_SERVER_TEXT_MAX / 2);
+    if (get_string(obj, "error_description", &desc, &dlen) == 1
+        && dlen > 0) {
+        sanitize(sdesc, sizeof(sdesc), desc, dlen, FA_SERVER_TEXT_MAX);
+        fa_err(err, errlen, "%s: %s", scode, sdesc);
+    } else {
+        fa_err(err, errlen, "%s", scode);
+    }
+    if (clen == strlen("invalid_grant") && strcmp(code, "invalid_grant") == 0)
+        return FHIRAUTH_ERR_LOGIN_NEEDED;
+    return FHIRAUTH_ERR_DENIED;
+}
+
+/* The success case of a token response, from a parsed object. */
+static fhirauth_rc
+token_success(struct json_object *obj, struct fa_token_response *r,
+              char *err, size_t errlen)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+        enum fa_charset cs;
+        int empty_is_absent;
+    } fields[] = {
+        /* An empty refresh or id token is unusable: treat it as none. */
+        { "refresh_token", offsetof(struct fa_token_response, refresh_token),
+          FA_CS_VSCHAR, 1 },
+        { "id_token", offsetof(struct fa_token_response, id_token),
+          FA_CS_NOSPACE, 1 },
+        /* An empty scope is meaningful (nothing granted): keep it. */
+        { "scope", offsetof(struct fa_token_response, scope),
+          FA_CS_VSCHAR, 0 },
+    };
+    static const struct {
+        const char *key;
+        size_t off;
+    } context[] = {
+        { "patient", offsetof(struct fa_token_response, patient) },
+        { "encounter", offsetof(struct fa_token_response, encounter) },
+        { "fhirUser", offsetof(struct fa_token_response, fhir_user) },
+        { "tenant", offsetof(struct fa_token_response, tenant) },
+    };
+    const char *s;
+    size_t len, i;
+    char stype[40];
+    fhirauth_rc rc;
+    int lr;
+
+    switch (get_string(obj, "access_token", &s, &len)) {
+    case 1:
+        break;
+    case 0:
+        fa_err(err, errlen, "token response without access_token");
+        return FHIRAUTH_ERR_PROTOCOL;
+    default:
+        fa_err(err, errlen, "token response: access_token is not a string");
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    if (len == 0) {
+        fa_err(err, errlen, "token response: access_token is empty");
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    /* It goes into "Authorization: Bearer ...": no blanks, no CR/LF. */
+    if (!charset_ok(s, len, FA_CS_NOSPACE)) {
+        fa_err(err, errlen,
+               "token response: access_token holds invalid characters");
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    r->access_token = copy_bytes(s, len);
+    if (r->access_token == NULL)
+        goto nomem;
+
+    switch (get_string(obj, "token_type", &s, &len)) {
+    case 1:
+        break;
+    case 0:
+        fa_err(err, errlen, "token response without token_type");
+        return FHIRAUTH_ERR_PROTOCOL;
+    default:
+        fa_err(err, errlen, "token response: token_type is not a string");
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    /* RFC 6750 §4 and RFC 6749 §5.1: case-insensitive.  DPoP, MAC and the
+     * rest need proof-of-possession support we do not have: a DPoP-bound
+     * token sent as a bearer token would be refused by every resource
+     * server, so refuse it here with a clear message instead. */
+    if (len != 6 || strncasecmp(s, "Bearer", 6) != 0) {
+        sanitize(stype, sizeof(stype), s, len, 32);
+        fa_err(err, errlen, "token response: token_type \"%s\" is not "
+               "supported (only Bearer)", stype);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    /* Stored normalized: every later user builds a "Bearer" header. */
+    r->token_type = fa_strdup("Bearer");
+    if (r->token_type == NULL)
+        goto nomem;
+
+    lr = get_lifetime(obj, "expires_in", &r->expires_in);
+    if (lr == -1) {
+        fa_err(err, errlen, "token response: expires_in is not a number");
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    if (lr == -2) {
+        fa_err(err, errlen, "token response: expires_in is negative");
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    /* Keycloak's refresh_expires_in is an extension (0 there means an
+     * offline token without a limit) and only informational for us: a
+     * malformed one is ignored rather than failing the login. */
+    if (get_lifetime(obj, "refresh_expires_in", &r->refresh_expires_in) != 1)
+        r->refresh_expires_in = -1;
+
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        char **dst = (char **)(void *)((char *)r + fields[i].off);
+
+        rc = copy_token_field(obj, fields[i].key, fields[i].cs,
+                              fields[i].empty_is_absent, dst, err, errlen);
+        if (rc != FHIRAUTH_OK)
+            return rc;
+    }
+    for (i = 0; i < sizeof(context) / sizeof(context[0]); i++) {
+        char **dst = (char **)(void *)((char *)r + context[i].off);
+
+        if (copy_context_field(obj, context[i].key, dst) != FHIRAUTH_OK)
+            goto nomem;
+    }
+    return FHIRAUTH_OK;
+
+nomem:
+    fa_err(err, errlen, "out of memory");
+    return FHIRAUTH_ERR_NOMEM;
+}
+
+fhirauth_rc
+fa_parse_token_response(long status, const char *body, size_t len,
+                        struct fa_token_response *ret, char *oauth_error,
+                        size_t oelen, char *err, size_t errlen)
+{
+    struct fa_token_response r;
+    struct json_object *obj = NULL;
+    fhirauth_rc rc;
+
+    if (oauth_error != NULL && oelen > 0)
+        oauth_error[0] = '\0';
+    if (ret == NULL) {
+        fa_err(err, errlen, "fa_parse_token_response: no result pointer");
+        return FHIRAUTH_ERR_INTERNAL;
+    }
+    /* Server trouble: transient, nothing is lost, retry later. */
+    if (status >= 500 && status <= 599) {
+        fa_err(err, errlen, "server error HTTP %ld", status);
+        return FHIRAUTH_ERR_UNREACHABLE;
+    }
+    if (status == 429) {
+        fa_err(err, errlen, "server busy HTTP 429");
+        return FHIRAUTH_ERR_UNREACHABLE;
+    }
+    if (status >= 400 && status <= 499) {
+        /* RFC 6749 §5.2 names 400 and 401; 403 and friends carrying an
+         * OAuth error object are read the same way. */
+        rc = parse_object(body, len, "token endpoint", &obj, err, errlen);
+        if (rc == FHIRAUTH_ERR_PROTOCOL && status == 401) {
+            /* A bare 401 is the AS refusing the client's credentials
+             * (RFC 6749 §5.2 invalid_client with HTTP authentication). */
+            fa_err(err, errlen, "HTTP 401 from the token endpoint: client "
+                   "authentication failed");
+            return FHIRAUTH_ERR_DENIED;
+        }
+        if (rc != FHIRAUTH_OK) {
+            if (rc == FHIRAUTH_ERR_PROTOCOL)
+                fa_err(err, errlen, "HTTP %ld from the token endpoint "
+                       "without an OAuth error", status);
+            return rc;
+        }
+        rc = oauth_error_object(obj, status, oauth_error, oelen, err,
+                                errlen);
+        json_object_put(obj);
+        if (rc == FHIRAUTH_ERR_PROTOCOL && status == 401) {
+            fa_err(err, errlen, "HTTP 401 from the token endpoint: client "
+                   "authentication failed");
+            return FHIRAUTH_ERR_DENIED;
+        }
+        return rc;
+    }
+    if (status < 200 || status > 299) {
+        fa_err(err, errlen, "unexpected HTTP status %ld from the token "
+               "endpoint", status);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+
+    rc = parse_object(body, len, "token endpoint", &obj, err, errlen);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    /* A few servers answer errors with 200: an "error" member and no
+     * access_token is an error object whatever the status. */
+    if (!json_object_object_get_ex(obj, "access_token", NULL)
+        && json_object_object_get_ex(obj, "error", NULL)) {
+        rc = oauth_error_object(obj, status, oauth_error, oelen, err,
+                                errlen);
+        json_object_put(obj);
+        return rc;
+    }
+    memset(&r, 0, sizeof(r));
+    r.expires_in = -1;
+    r.refresh_expires_in = -1;
+    rc = token_success(obj, &r, err, errlen);
+    json_object_put(obj);
+    if (rc != FHIRAUTH_OK) {
+        fa_token_response_free(&r);
+        return rc;
+    }
+    *ret = r;
+    return FHIRAUTH_OK;
+}
+
+/*
+ * An endpoint URL we are willing to send credentials to: https, a non-empty
+ * host, no userinfo (libcurl would turn it into Basic credentials), no
+ * fragment (RFC 6749 §3.1, §3.2), printable ASCII without blanks.
+ */
+static int
+is_https_url(const char *s, size_t len)
+{
+    size_t i, auth_end;
+
+    if (len < 9 || strncasecmp(s, "https://", 8) != 0)
+        return 0;
+    if (!charset_ok(s, len, FA_CS_NOSPACE) || memchr(s, '#', len) != NULL)
+        return 0;
+    for (auth_end = 8; auth_end < len; auth_end++)
+        if (s[auth_end] == '/' || s[auth_end] == '?')
+            break;
+    if (auth_end == 8)
+        return 0;
+    for (i = 8; i < auth_end; i++)
+        if (s[i] == '@')
+            return 0;
+    return 1;
+}
+
+/* Copy an optional endpoint member, which must be an https URL. */
+static fhirauth_rc
+copy_endpoint(struct json_object *obj, const char *key, char **dst,
+              char *err, size_t errlen)
+{
+    const char *s;
+    size_t len;
+    int r;
+
+    r = get_string(obj, key, &s, &len);
+    if (r == 0)
+        return FHIRAUTH_OK;
+    if (r < 0) {
+        fa_err(err, errlen, "discovery document: %s is not a string", key);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    if (!is_https_url(s, len)) {
+        fa_err(err, errlen, "discovery document: %s is not an https URL",
+               key);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    *dst = copy_bytes(s, len);
+    if (*dst == NULL) {
+        fa_err(err, errlen, "out of memory");
+        return FHIRAUTH_ERR_NOMEM;
+    }
+    return FHIRAUTH_OK;
+}
+
+/*
+ * client_secret_basic unless the AS lists client_secret_post and not
+ * client_secret_basic.  RFC 8414 §2: when the member is absent the default
+ * is client_secret_basic.  A malformed member is treated as absent: the
+ * choice only affects how we present a secret, and a wrong guess gives a
+ * clear invalid_client from the AS.
+ */
+static enum fa_client_auth
+choose_client_auth(struct json_object *obj, int has_secret)
+{
+    struct json_object *methods, *m;
+    size_t i, n;
+    int basic = 0, post = 0;
+
+    if (!has_secret)
+        return FA_AUTH_NONE;
+    if (!json_object_object_get_ex(obj,
+                                   "token_endpoint_auth_methods_supported",
+                                   &methods)
+        || !json_object_is_type(methods, json_type_array))
+        return FA_AUTH_BASIC;
+    n = json_object_array_length(methods);
+    for (i = 0; i < n; i++) {
+        m = json_object_array_get_idx(methods, i);
+        if (!json_object_is_type(m, json_type_string))
+            continue;
+        if (strcmp(json_object_get_string(m), "client_secret_basic") == 0)
+            basic = 1;
+        else if (strcmp(json_object_get_string(m), "client_secret_post") == 0)
+            post = 1;
+    }
+    return post && !basic ? FA_AUTH_POST : FA_AUTH_BASIC;
+}
+
+/* The issuer member, checked against the configured one. */
+static fhirauth_rc
+check_issuer(struct json_object *obj, const char *expected, char **dst,
+             char *err, size_t errlen)
+{
+    const char *s = NULL;
+    size_t len = 0;
+    int r;
+    char sexp[FA_SERVER_TEXT_MAX + 8], sgot[FA_SERVER_TEXT_MAX + 8];
+
+    r = get_string(obj, "issuer", &s, &len);
+    if (expected == NULL) {
+        /* SMART: the issuer is optional (required only with
+         * sso-openid-connect); when present it must still be usable as an
+         * issuer, since id_token "iss" checks are made against it. */
+        if (r == 0)
+            return FHIRAUTH_OK;
+        if (r < 0 || !is_https_url(s, len)) {
+            fa_err(err, errlen, "discovery document: issuer is not an "
+                   "https URL");
+            return FHIRAUTH_ERR_PROTOCOL;
+        }
+    } else if (r != 1 || len != strlen(expected)
+               || memcmp(s, expected, len) != 0) {
+        /* RFC 8414 §3.3 and OIDC Discovery §4.3: identical, byte for byte;
+         * no normalization (a trailing slash makes another issuer). */
+        sanitize(sexp, sizeof(sexp), expected, strlen(expected),
+                 FA_SERVER_TEXT_MAX);
+        if (r == 1)
+            sanitize(sgot, sizeof(sgot), s, len, FA_SERVER_TEXT_MAX);
+        else
+            fa_strlcpy(sgot, r == 0 ? "(none)" : "(not a string)",
+                       sizeof(sgot));
+        fa_err(err, errlen, "issuer mismatch: expected %s, got %s", sexp,
+               sgot);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    *dst = copy_bytes(s, len);
+    if (*dst == NULL) {
+        fa_err(err, errlen, "out of memory");
+        return FHIRAUTH_ERR_NOMEM;
+    }
+    return FHIRAUTH_OK;
+}
+
+fhirauth_rc
+fa_parse_discovery(const char *body, size_t len, const char *expected_issuer,
+                   int has_secret, struct fa_endpoints *ret, char *err,
+                   size_t errlen)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } endpoints[] = {
+        { "token_endpoint", offsetof(struct fa_endpoints, token_endpoint) },
+        { "revocation_endpoint",
+          offsetof(struct fa_endpoints, revocation_endpoint) },
+        { "authorization_endpoint",
+          offsetof(struct fa_endpoints, authorization_endpoint) },
+        { "device_authorization_endpoint",
+          offsetof(struct fa_endpoints, device_authorization_endpoint) },
+        { "introspection_endpoint",
+          offsetof(struct fa_endpoints, introspection_endpoint) },
+        { "jwks_uri", offsetof(struct fa_endpoints, jwks_uri) },
+    };
+    struct fa_endpoints ep;
+    struct json_object *obj = NULL;
+    fhirauth_rc rc;
+    size_t i;
+
+    if (ret == NULL) {
+        fa_err(err, errlen, "fa_parse_discovery: no result pointer");
+        return FHIRAUTH_ERR_INTERNAL;
+    }
+    rc = parse_object(body, len, "discovery endpoint", &obj, err, errlen);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    memset(&ep, 0, sizeof(ep));
+    rc = check_issuer(obj, expected_issuer, &ep.issuer, err, errlen);
+    for (i = 0;
+         rc == FHIRAUTH_OK && i < sizeof(endpoints) / sizeof(endpoints[0]);
+         i++) {
+        char **dst = (char **)(void *)((char *)&ep + endpoints[i].off);
+
+        rc = copy_endpoint(obj, endpoints[i].key, dst, err, errlen);
+    }
+    if (rc == FHIRAUTH_OK)
+        ep.client_auth = choose_client_auth(obj, has_secret);
+    json_object_put(obj);
+    if (rc != FHIRAUTH_OK) {
+        fa_endpoints_free(&ep);
+        return rc;
+    }
+    *ret = ep;
+    return FHIRAUTH_OK;
+}
