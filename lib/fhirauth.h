@@ -25,6 +25,11 @@
 extern "C" {
 #endif
 
+/* The library is built with -fvisibility=hidden; these are its API. */
+#if defined(__GNUC__)
+# pragma GCC visibility push(default)
+#endif
+
 #define FHIRAUTH_API_VERSION 1
 
 typedef struct fhirauth fhirauth;
@@ -139,6 +144,10 @@ fhirauth_rc fhirauth_status_json(fhirauth *h, char **ret_json);
 void fhirauth_free_secret(char *s);
 /* Free a non-secret string returned by the library; NULL is accepted. */
 void fhirauth_free_string(char *s);
+
+#if defined(__GNUC__)
+# pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
