@@ -712,9 +712,10 @@ cf_resolve(struct fa_config *cfg, struct cf_file *files, size_t nfiles,
                    files[0].name, files[1].name);
         goto fail;
     }
-    if (c.issuer == NULL && c.fhir_base == NULL) {
-        fa_err(err, errlen, "no issuer or fhir_base configured for"
-               " profile '%s'", name);
+    /* A server without discovery is described by its endpoints alone. */
+    if (c.issuer == NULL && c.fhir_base == NULL && c.token_endpoint == NULL) {
+        fa_err(err, errlen, "no issuer, fhir_base or token_endpoint "
+               "configured for profile '%s'", name);
         goto fail;
     }
     fa_secret_free(c.profile);

@@ -67,9 +67,9 @@ const char *fhirauth_strerror(fhirauth_rc rc);
 /*
  * Open a handle for a profile (NULL: default_profile, else "default").
  * Reads $(sysconfdir)/pam_fhir.conf and ~/.config/pam_fhir/config, or only
- * the file named by $PAM_FHIR_CONFIG when set.  On failure *ret_h is set to
- * NULL unless ret_detail is given, in which case *ret_detail receives a
- * message (free with fhirauth_free_string()) naming file and line.
+ * the file named by $PAM_FHIR_CONFIG when set.  On failure *ret_h is left
+ * untouched and, when ret_detail is given, *ret_detail receives a message
+ * naming file and line (free it with fhirauth_free_string()).
  */
 fhirauth_rc fhirauth_open(fhirauth **ret_h, const char *profile,
                           unsigned flags, char **ret_detail);
@@ -84,7 +84,8 @@ void fhirauth_close(fhirauth *h);
 
 /*
  * Override one configuration key for this handle (the PAM module's
- * key=value arguments).  value NULL means a bare key: "true".
+ * key=value arguments).  value NULL means a bare key: "true".  "profile"
+ * and "config" choose what fhirauth_open() loads and are refused here.
  */
 fhirauth_rc fhirauth_set_option(fhirauth *h, const char *key,
                                 const char *value);
@@ -103,8 +104,10 @@ const char *fhirauth_detail(const fhirauth *h);
  * An access token valid for at least min_valid seconds (a negative value
  * means the configured min_valid).  A cached token costs one keyring read;
  * otherwise the refresh token is exchanged, once across every process of
- * the user.  *ret_token is freed with fhirauth_free_secret(); ret_expiry
- * may be NULL (0 is stored when the expiry is unknown).
+ * the user.  A token just obtained is returned even if the server gave it
+ * a shorter life.  *ret_token is freed with fhirauth_free_secret();
+ * ret_expiry may be NULL (when the server sent no expires_in, the expiry
+ * assumes the configured assumed_lifetime).
  */
 fhirauth_rc fhirauth_token(fhirauth *h, long min_valid, char **ret_token,
                            time_t *ret_expiry);

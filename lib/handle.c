@@ -157,6 +157,12 @@ fhirauth_set_option(fhirauth *h, const char *key, const char *value)
     if (h == NULL || key == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     fa_clear_detail(h);
+    /* These choose what is loaded, so they belong to fhirauth_open(). */
+    if (strcmp(key, "profile") == 0 || strcmp(key, "config") == 0) {
+        fa_fail(h, FHIRAUTH_ERR_INVALID_ARGUMENT, "'%s' must be given when "
+                "the handle is opened", key);
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    }
     r = fa_config_set(&h->cfg, key, value, h->detail, sizeof(h->detail));
     if (r == -2)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;

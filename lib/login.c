@@ -293,7 +293,8 @@ fhirauth_status_json(fhirauth *h, char **ret_json)
     bad |= add_string(o, "tenant", meta.tenant);
     if (!bad) {
         text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY
-                                                     | JSON_C_TO_STRING_SPACED);
+                                                     | JSON_C_TO_STRING_SPACED
+                                                     | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (text != NULL)
             out = strdup(text);
     }

@@ -160,7 +160,9 @@ read_session(fhirauth *h, char **ret_refresh, size_t *ret_rlen,
     rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
                     ret_refresh, ret_rlen, NULL, h->detail,
                     sizeof(h->detail));
-    if (rc != FHIRAUTH_OK)
+    /* Without a refresh token the metadata stays filled in, so the
+     * caller can tell "no session" from "no refresh token". */
+    if (rc != FHIRAUTH_OK && rc != FHIRAUTH_ERR_LOGIN_NEEDED)
         fa_meta_free(meta);
     return rc;
 }
@@ -197,10 +199,16 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     int tries;
 
     memset(&resp, 0, sizeof(resp));
+    memset(&meta, 0, sizeof(meta));
     rc = read_session(h, &refresh, &rlen, &meta);
+    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED && meta.ep.token_endpoint != NULL) {
+        fa_meta_free(&meta);
+        return fa_fail(h, rc, "the cached token expires too soon and the "
+                       "session has no refresh token (ask for the "
+                       "offline_access scope)");
+    }
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
-        return fa_fail(h, rc, "no session for profile %s: run "
-                              "'fhir-token login'", h->cfg.profile);
+        return fa_fail(h, rc, "no session for profile %s", h->cfg.profile);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (!session_matches(h, &meta)) {
@@ -263,12 +271,14 @@ out:
     return rc;
 }
 
-/* True for failures where the AS may well answer later. */
+/* Failures after which a cached token, still valid if shorter than asked,
+ * beats no token: the AS or the lock may well answer later. */
 static int
 transient(fhirauth_rc rc)
 {
     return rc == FHIRAUTH_ERR_UNREACHABLE || rc == FHIRAUTH_ERR_TLS
-           || rc == FHIRAUTH_ERR_PROTOCOL || rc == FHIRAUTH_ERR_MODULE;
+           || rc == FHIRAUTH_ERR_PROTOCOL || rc == FHIRAUTH_ERR_MODULE
+           || rc == FHIRAUTH_ERR_LOCK;
 }
 
 fhirauth_rc
@@ -293,17 +303,18 @@ fhirauth_token(fhirauth *h, long min_valid, char **ret_token,
     if (rc != FHIRAUTH_ERR_LOGIN_NEEDED)
         return rc;
 
+    cached = expiry;
     rc = fa_take_lock(h, &fd);
-    if (rc != FHIRAUTH_OK)
-        return rc;
-    /* Someone may have refreshed while we waited for the lock. */
-    fa_clear_detail(h);
-    rc = read_access(h, time(NULL), min_valid, &token, &expiry);
-    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED) {
-        cached = expiry;
-        rc = refresh_locked(h, &token, &expiry);
+    if (rc == FHIRAUTH_OK) {
+        /* Someone may have refreshed while we waited for the lock. */
+        fa_clear_detail(h);
+        rc = read_access(h, time(NULL), min_valid, &token, &expiry);
+        if (rc == FHIRAUTH_ERR_LOGIN_NEEDED) {
+            cached = expiry;
+            rc = refresh_locked(h, &token, &expiry);
+        }
+        fa_lock_release(fd);
     }
-    fa_lock_release(fd);
     if (rc != FHIRAUTH_OK && transient(rc) && cached > time(NULL)) {
         /* Nothing is lost while the AS is away: serve the cached token
          * that is still valid, if shorter than asked, with a warning. */

@@ -289,10 +289,12 @@ test_lines(void)
     free(text);
 
     is_int(-1, parse("", NULL), "empty text");
-    is_string("no issuer or fhir_base configured for profile 'default'",
+    is_string("no issuer, fhir_base or token_endpoint configured for profile 'default'",
               err, "  needs an issuer");
     is_int(0, parse("fhir_base = https://fhir.example/r4\n", NULL),
            "fhir_base alone is enough");
+    is_int(0, parse("token_endpoint = https://as.example/token\n", NULL),
+           "token_endpoint alone is enough (no discovery)");
     ok(cfg.issuer == NULL, "  issuer stays unset");
 }
 
@@ -585,7 +587,7 @@ test_profiles(void)
     is_int(-1, parse("[profile a]\nissuer = https://a.example\n"
                      "[profile b]\n", "b"),
            "a profile without issuer or fhir_base");
-    is_string("no issuer or fhir_base configured for profile 'b'", err,
+    is_string("no issuer, fhir_base or token_endpoint configured for profile 'b'", err,
               "  message");
 
     is_int(-1, parse("[profile a b]\n", NULL), "profile name with a space");
@@ -857,7 +859,7 @@ test_files(void)
     is_string("https://user-b.example", cfg.issuer, "  from the user file");
     is_int(-1, load(tmp_path("no-sys.conf"), user, NULL, false, "a"),
            "missing system file, user profile without issuer");
-    is_string("no issuer or fhir_base configured for profile 'a'", err,
+    is_string("no issuer, fhir_base or token_endpoint configured for profile 'a'", err,
               "  message");
     is_int(-1, load(tmp_path("no-sys.conf"), tmp_path("no-user.conf"), NULL,
                     false, NULL),
