@@ -1,0 +1,583 @@
+/* keystore.c - the session's keys in the kernel keyring (keyrings(7)).
+ *
+ * Three "user" keys per profile, described pam_fhir:PROFILE:refresh,
+ * pam_fhir:PROFILE:access and pam_fhir:PROFILE:meta, under one of three
+ * anchors: the persistent keyring (default), the user keyring or the
+ * session keyring.  Library code: no logging, a code and a message.
+ */
+#include "autoconf.h"
+#include "keystore.h"
+
+#include <errno.h>
+#include <keyutils.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define KS_TYPE "user"            /* "logon" keys cannot be read back */
+#define KS_PROFILE_MAX 64
+#define KS_DESC_MAX 96            /* "pam_fhir:" + 64 + ":refresh" + NUL */
+#define KS_UNLINK_MAX 8           /* same-named keys removed per anchor */
+
+/*
+ * The first read guesses the payload fits this many bytes, so the fast
+ * path is one keyctl_read() rather than keyctl_read_alloc()'s two (one for
+ * the size, one for the data).  Access tokens are typically 1-2 KB; a
+ * bigger payload costs a second read.
+ */
+#define KS_READ_GUESS 4096
+
+/*
+ * Possessor: everything.  User (processes of the owner's uid that do not
+ * possess the key): view, read, write, search and setattr, because
+ * possession is often missing for the owner's own processes: a key in the
+ * user keyring is not possessed when the session keyring does not link the
+ * user keyring (a fresh `keyctl new_session`, systemd's default
+ * KeyringMode=private for services, the PAM module running under root's
+ * session keyring), and a forked child has no process keyring until it
+ * fetches the persistent keyring again.  No user link (a process without
+ * possession cannot attach the key elsewhere), nothing for group or other.
+ */
+#define KS_PERM                                                             \
+    (KEY_POS_VIEW | KEY_POS_READ | KEY_POS_WRITE | KEY_POS_SEARCH           \
+     | KEY_POS_LINK | KEY_POS_SETATTR | KEY_USR_VIEW | KEY_USR_READ         \
+     | KEY_USR_WRITE | KEY_USR_SEARCH | KEY_USR_SETATTR)
+
+static const char *const key_names[] = { "refresh", "access", "meta" };
+
+/* ---------------------------------------------------------------------
+ * The persistent keyring's id, cached.
+ *
+ * keyctl_get_persistent() costs a syscall that also links the keyring
+ * into a destination, so the fast path uses a cached id.  The cache is
+ * keyed by the real uid (what keyctl_get_persistent(-1, ...) means): the
+ * PAM module switches ids inside one process, and the id of user A's
+ * keyring must never be used while acting as user B (A's keyring is still
+ * possessed through the process keyring, so B would read A's keys).  The
+ * id is stable until the keyring expires; a stale id fails (ENOKEY,
+ * EKEYEXPIRED, EKEYREVOKED) and a forked child, which starts without a
+ * process keyring and so without possession, gets EACCES: any failure on
+ * a cached id fetches the keyring again once.  Uid and id are packed into
+ * one 64-bit atomic so threads never see a torn pair; where that is not
+ * lock-free the cache is compiled out.  Reads through the cache do not
+ * restart the keyring's inactivity timer (3 days by default); every store
+ * and every new process fetches it, which does.
+ * ------------------------------------------------------------------ */
+#if defined(ATOMIC_LLONG_LOCK_FREE) && ATOMIC_LLONG_LOCK_FREE == 2
+static atomic_ullong persistent_cache;  /* 0: empty (no key has id 0) */
+
+static key_serial_t
+cache_get(uid_t uid)
+{
+    unsigned long long v;
+
+    v = atomic_load_explicit(&persistent_cache, memory_order_relaxed);
+    if ((uint32_t) (v >> 32) != (uint32_t) uid)
+        return 0;
+    return (key_serial_t) (int32_t) (uint32_t) v;
+}
+
+static void
+cache_put(uid_t uid, key_serial_t id)
+{
+    unsigned long long v;
+
+    v = ((unsigned long long) (uint32_t) uid << 32) | (uint32_t) id;
+    atomic_store_explicit(&persistent_cache, v, memory_order_relaxed);
+}
+#else
+static key_serial_t
+cache_get(uid_t uid)
+{
+    (void) uid;
+    return 0;
+}
+
+static void
+cache_put(uid_t uid, key_serial_t id)
+{
+    (void) uid;
+    (void) id;
+}
+#endif
+
+/*
+ * Fetch the caller's persistent keyring (which also restarts its
+ * inactivity timer) and link it into the process keyring, or the user
+ * keyring's special id where the kernel has no persistent keyrings.
+ *
+ * Why the process keyring: the keyring's own permissions give its owner
+ * only view and read, so searching and writing it need possession, and
+ * possession means being reachable from this thread's, process's or
+ * session's keyrings.  The process keyring always exists (the kernel
+ * creates it on demand, even over the quota), is searched first, and
+ * changes nothing shared: it is dropped on execve(), so a helper the
+ * caller runs does not inherit the link, and nothing is left in a session
+ * keyring that may belong to root (sshd, su) where the user could not
+ * write anyway, or that other logins share.  The user keyring would not
+ * do: it confers possession only where the session keyring links it.  MIT
+ * krb5's KEYRING:persistent makes the same choice (get_persistent_real()
+ * in cc_keyring.c).
+ */
+static key_serial_t
+persistent_fetch(uid_t uid)
+{
+    long id;
+
+    id = keyctl_get_persistent((uid_t) -1, KEY_SPEC_PROCESS_KEYRING);
+    if (id == -1) {
+        if (errno != EOPNOTSUPP && errno != ENOSYS)
+            return -1;
+        /* Kernel without CONFIG_PERSISTENT_KEYRINGS: the design's
+         * fallback, remembered so reads do not ask again. */
+        id = KEY_SPEC_USER_KEYRING;
+    }
+    cache_put(uid, (key_serial_t) id);
+    return (key_serial_t) id;
+}
+
+/* ------------------------------------------------------------------ */
+
+static int
+profile_valid(const char *p)
+{
+    size_t n;
+
+    if (p == NULL)
+        return 0;
+    for (n = 0; p[n] != '\0'; n++) {
+        char c = p[n];
+
+        /* Explicit ranges: isalnum() would follow the host's locale. */
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return 0;
+        if (n >= KS_PROFILE_MAX)
+            return 0;
+    }
+    return n > 0;
+}
+
+int
+fa_ks_describe(char *buf, size_t len, const char *profile, enum fa_key which)
+{
+    int n;
+
+    if (buf == NULL || len == 0)
+        return -1;
+    buf[0] = '\0';
+    if (!profile_valid(profile) || (unsigned) which > FA_KEY_META)
+        return -1;
+    n = snprintf(buf, len, "pam_fhir:%s:%s", profile, key_names[which]);
+    if (n < 0 || (size_t) n >= len) {
+        buf[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+/* Errors that mean "no usable key here". */
+static int
+absent(int e)
+{
+    return e == ENOKEY || e == EKEYEXPIRED || e == EKEYREVOKED;
+}
+
+static fhirauth_rc
+ks_fail(int e, const char *what, const char *desc, char *err, size_t errlen)
+{
+    if (e == EDQUOT) {
+        fa_err(err, errlen,
+               "%s %s: the user's kernel keyring quota is exhausted; "
+               "raise the sysctl kernel.keys.maxbytes (and "
+               "kernel.keys.maxkeys; root_maxbytes/root_maxkeys for "
+               "root) or remove unused keys",
+               what, desc);
+        return FHIRAUTH_ERR_QUOTA;
+    }
+    fa_err(err, errlen, "%s %s: %s", what, desc, strerror(e));
+    return FHIRAUTH_ERR_KEYRING;
+}
+
+/* The configured anchor first, then the others (persistent, user,
+ * session).  -1 for an anchor that is not one of ours. */
+static int
+anchor_order(enum fa_anchor first, enum fa_anchor order[3])
+{
+    static const enum fa_anchor all[3] = {
+        FA_ANCHOR_PERSISTENT, FA_ANCHOR_USER, FA_ANCHOR_SESSION
+    };
+    size_t i, n = 1;
+
+    if ((unsigned) first > FA_ANCHOR_SESSION)
+        return -1;
+    order[0] = first;
+    for (i = 0; i < 3; i++)
+        if (all[i] != first)
+            order[n++] = all[i];
+    return 0;
+}
+
+/*
+ * Search one anchor for desc: the key's serial, -1 with errno, or 0 when
+ * the anchor is the user keyring and *user_done says it was searched
+ * already (the persistent anchor falls back to it).  *ret_ring is the
+ * keyring searched (0 if none).  keyctl_search() also descends into nested
+ * keyrings: a key found from the user keyring may live in a keyring linked
+ * there (after `keyctl get_persistent @u`, say); for the caller it is still
+ * that anchor's key.
+ */
+static key_serial_t
+search_anchor(enum fa_anchor a, const char *desc, key_serial_t *ret_ring,
+              int *user_done)
+{
+    key_serial_t ring, key;
+    uid_t uid = 0;
+    int cached = 0;
+
+    *ret_ring = 0;
+    if (a == FA_ANCHOR_USER) {
+        ring = KEY_SPEC_USER_KEYRING;
+    } else if (a == FA_ANCHOR_SESSION) {
+        ring = KEY_SPEC_SESSION_KEYRING;
+    } else {
+        uid = getuid();
+        ring = cache_get(uid);
+        cached = ring != 0;
+        if (!cached && (ring = persistent_fetch(uid)) == -1)
+            return -1;
+    }
+    for (;;) {
+        if (ring == KEY_SPEC_USER_KEYRING) {
+            if (*user_done)
+                return 0;
+            *user_done = 1;
+        }
+        *ret_ring = ring;
+        key = (key_serial_t) keyctl_search(ring, KS_TYPE, desc, 0);
+        if (key != -1 || !cached || ring == KEY_SPEC_USER_KEYRING)
+            return key;
+        /* A cached id failed: stale, or a forked child without the
+         * process keyring's link.  Fetch it again, once. */
+        cached = 0;
+        ring = persistent_fetch(uid);
+        if (ring == -1)
+            return -1;
+    }
+}
+
+/*
+ * Read a key's payload into a fresh malloc'd buffer, NUL-terminated.  The
+ * kernel returns the payload's full size whatever the buffer size, so a
+ * buffer that was too small is simply read again at the right size.
+ */
+static fhirauth_rc
+read_key(key_serial_t key, const char *desc, char **ret_data, size_t *ret_len,
+         char *err, size_t errlen)
+{
+    size_t cap = KS_READ_GUESS;
+    char *buf;
+    long n;
+    int e, tries;
+
+    for (tries = 0; tries < 3; tries++) {
+        buf = malloc(cap + 1);
+        if (buf == NULL) {
+            fa_err(err, errlen, "reading %s: out of memory", desc);
+            return FHIRAUTH_ERR_NOMEM;
+        }
+        n = keyctl_read(key, buf, cap);
+        if (n < 0) {
+            e = errno;
+            free(buf);          /* the kernel copied nothing */
+            if (absent(e))
+                return FHIRAUTH_ERR_LOGIN_NEEDED;
+            return ks_fail(e, "reading", desc, err, errlen);
+        }
+        if ((size_t) n <= cap) {
+            buf[n] = '\0';
+            *ret_data = buf;
+            *ret_len = (size_t) n;
+            return FHIRAUTH_OK;
+        }
+        /* The kernel filled the buffer with part of the payload. */
+        fa_secret_free_len(buf, cap);
+        if (n > FA_KEY_MAX_PAYLOAD) {
+            fa_err(err, errlen, "reading %s: key too large (%ld bytes, "
+                   "at most %d)", desc, n, FA_KEY_MAX_PAYLOAD);
+            return FHIRAUTH_ERR_KEYRING;
+        }
+        cap = (size_t) n;       /* and again: it may change meanwhile */
+    }
+    fa_err(err, errlen, "reading %s: the key kept changing size", desc);
+    return FHIRAUTH_ERR_KEYRING;
+}
+
+/*
+ * The returned buffer comes from malloc() (our own, not libkeyutils'
+ * keyctl_read_alloc()) and holds a secret: the caller wipes and frees it
+ * with fa_secret_free_len(data, len) (or fa_secret_free(data): payloads
+ * are text).  The fast path, a key in the first anchor with a warm cache,
+ * is getuid() plus one keyctl_search() and one keyctl_read().
+ */
+fhirauth_rc
+fa_ks_read(enum fa_anchor anchor, const char *profile, enum fa_key which,
+           char **ret_data, size_t *ret_len, enum fa_anchor *ret_anchor,
+           char *err, size_t errlen)
+{
+    char desc[KS_DESC_MAX];
+    enum fa_anchor order[3];
+    key_serial_t key, ring = 0;
+    int i, user_done = 0, hard = 0;
+    fhirauth_rc rc;
+
+    if (ret_data == NULL || ret_len == NULL
+        || fa_ks_describe(desc, sizeof(desc), profile, which) != 0
+        || anchor_order(anchor, order) != 0) {
+        fa_err(err, errlen, "bad keyring request (profile name: letters, "
+               "digits, '.', '_', '-', at most %d)", KS_PROFILE_MAX);
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    }
+    for (i = 0; i < 3; i++) {
+        key = search_anchor(order[i], desc, &ring, &user_done);
+        if (key == 0)
+            continue;
+        if (key == -1) {
+            /* A keyring we may not search (a session keyring owned by
+             * root, say) matters only when it is the configured one. */
+            if (i == 0 && !absent(errno))
+                hard = errno;
+            continue;
+        }
+        rc = read_key(key, desc, ret_data, ret_len, err, errlen);
+        if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
+            continue;           /* expired or removed since the search */
+        if (rc == FHIRAUTH_OK && ret_anchor != NULL)
+            *ret_anchor = ring == KEY_SPEC_USER_KEYRING ? FA_ANCHOR_USER
+                                                        : order[i];
+        return rc;
+    }
+    if (hard != 0)
+        return ks_fail(hard, "searching the keyring for", desc, err,
+                       errlen);
+    fa_err(err, errlen, "no %s key in the persistent, user or session "
+           "keyring", desc);
+    return FHIRAUTH_ERR_LOGIN_NEEDED;
+}
+
+/*
+ * Where a store goes.  A process without a session keyring of its own
+ * sees the user-session keyring under KEY_SPEC_SESSION_KEYRING for
+ * reading, but writing there makes the kernel create a new, empty session
+ * keyring private to the process (keys invisible to everyone else and lost
+ * at exit); write to the user-session keyring explicitly in that case, as
+ * MIT krb5 does.
+ */
+static key_serial_t
+write_ring(enum fa_anchor anchor)
+{
+    key_serial_t s, u;
+
+    switch (anchor) {
+    case FA_ANCHOR_PERSISTENT:
+        return persistent_fetch(getuid());
+    case FA_ANCHOR_USER:
+        return KEY_SPEC_USER_KEYRING;
+    case FA_ANCHOR_SESSION:
+        s = keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0);
+        u = keyctl_get_keyring_ID(KEY_SPEC_USER_SESSION_KEYRING, 0);
+        if (s != -1 && s == u)
+            return KEY_SPEC_USER_SESSION_KEYRING;
+        return KEY_SPEC_SESSION_KEYRING;
+    }
+    errno = EINVAL;
+    return -1;
+}
+
+/*
+ * A new key starts with the kernel's default permissions, which give the
+ * owner only "view" unless it possesses the key.  A key in the user
+ * keyring is not possessed when the session keyring does not link the
+ * user keyring, so keyctl_setperm() fails there: link the user keyring
+ * into the process keyring for the one call and unlink it again, so the
+ * process does not keep possession of this uid's keyring across a later
+ * id switch.
+ */
+static long
+setperm_via_process_keyring(key_serial_t key)
+{
+    long r;
+    int e;
+
+    if (keyctl_link(KEY_SPEC_USER_KEYRING, KEY_SPEC_PROCESS_KEYRING) == -1)
+        return -1;
+    r = keyctl_setperm(key, KS_PERM);
+    e = errno;
+    (void) keyctl_unlink(KEY_SPEC_USER_KEYRING, KEY_SPEC_PROCESS_KEYRING);
+    errno = e;
+    return r;
+}
+
+/*
+ * add_key() updates a key of the same type and description in place
+ * (keeping its serial, so readers holding it see the new payload) or
+ * creates one owned by the caller's fsuid/fsgid: the PAM module switches
+ * to the user's ids before calling, so keys count against the user's
+ * quota.  Permissions are set every time (cheap, and repairs a key whose
+ * mode was changed), then the timeout, because an update clears it.
+ */
+fhirauth_rc
+fa_ks_store(enum fa_anchor anchor, const char *profile, enum fa_key which,
+            const void *data, size_t len, unsigned timeout, char *err,
+            size_t errlen)
+{
+    char desc[KS_DESC_MAX];
+    key_serial_t ring, key;
+
+    if (fa_ks_describe(desc, sizeof(desc), profile, which) != 0
+        || (unsigned) anchor > FA_ANCHOR_SESSION || data == NULL
+        || len == 0) {
+        fa_err(err, errlen, "bad keyring request (profile name: letters, "
+               "digits, '.', '_', '-', at most %d; non-empty payload)",
+               KS_PROFILE_MAX);
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    }
+    if (len > FA_KEY_MAX_PAYLOAD) {
+        fa_err(err, errlen, "storing %s: payload too large (%zu bytes, at "
+               "most %d)", desc, len, FA_KEY_MAX_PAYLOAD);
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    }
+    ring = write_ring(anchor);
+    if (ring == -1)
+        return ks_fail(errno, "finding the keyring for", desc, err, errlen);
+    key = (key_serial_t) add_key(KS_TYPE, desc, data, len, ring);
+    if (key == -1)
+        return ks_fail(errno, "storing", desc, err, errlen);
+    if (keyctl_setperm(key, KS_PERM) == -1
+        && !(errno == EACCES && ring == KEY_SPEC_USER_KEYRING
+             && setperm_via_process_keyring(key) == 0))
+        return ks_fail(errno, "setting the permissions of", desc, err,
+                       errlen);
+    if (keyctl_set_timeout(key, timeout) == -1)
+        return ks_fail(errno, "setting the timeout of", desc, err, errlen);
+    return FHIRAUTH_OK;
+}
+
+/*
+ * Logout wants the key gone, not merely detached from one keyring:
+ * keyctl_invalidate() destroys it wherever it is linked (needs "search",
+ * which the owner has), and the kernel wipes the payload when it collects
+ * the key.  Where invalidation is refused (a key someone else made, or a
+ * kernel before 3.5) fall back to unlinking it from the anchor.  Expired
+ * keys cannot be found by a search; the kernel collects them itself.
+ */
+fhirauth_rc
+fa_ks_unlink(enum fa_anchor anchor, const char *profile, enum fa_key which,
+             char *err, size_t errlen)
+{
+    char desc[KS_DESC_MAX];
+    enum fa_anchor order[3];
+    key_serial_t key, ring = 0;
+    int i, n, user_done = 0, hard = 0;
+
+    if (fa_ks_describe(desc, sizeof(desc), profile, which) != 0
+        || anchor_order(anchor, order) != 0) {
+        fa_err(err, errlen, "bad keyring request (profile name: letters, "
+               "digits, '.', '_', '-', at most %d)", KS_PROFILE_MAX);
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    }
+    for (i = 0; i < 3; i++) {
+        int had_user = user_done;
+
+        /* Several keys may match (one directly in the anchor, one in a
+         * keyring nested there): remove until none is found. */
+        for (n = 0; n < KS_UNLINK_MAX; n++) {
+            int done = had_user;
+
+            key = search_anchor(order[i], desc, &ring, &done);
+            user_done |= done;
+            if (key == 0)
+                break;
+            if (key == -1) {
+                if (i == 0 && !absent(errno) && hard == 0)
+                    hard = errno;
+                break;
+            }
+            if (keyctl_invalidate(key) == 0 || absent(errno))
+                continue;
+            if ((errno != EACCES && errno != EOPNOTSUPP)
+                || keyctl_unlink(key, ring) == -1) {
+                if (!absent(errno) && hard == 0)
+                    hard = errno;
+                break;
+            }
+        }
+    }
+    if (hard != 0)
+        return ks_fail(hard, "removing", desc, err, errlen);
+    return FHIRAUTH_OK;
+}
+
+/* Bytes allowed in a token: printable ASCII without space (RFC 6750's
+ * b64token is narrower still). */
+static int
+token_valid(const char *t)
+{
+    const unsigned char *p = (const unsigned char *) t;
+
+    if (*p == '\0')
+        return 0;
+    for (; *p != '\0'; p++)
+        if (*p <= 0x20 || *p >= 0x7f)
+            return 0;
+    return 1;
+}
+
+int
+fa_access_encode(char *buf, size_t len, time_t expiry, const char *token)
+{
+    int n;
+
+    if (buf == NULL || len == 0)
+        return -1;
+    buf[0] = '\0';
+    if (token == NULL || expiry < 0 || !token_valid(token))
+        return -1;
+    n = snprintf(buf, len, "%lld %s", (long long) expiry, token);
+    if (n < 0 || (size_t) n >= len) {
+        explicit_bzero(buf, len);
+        return -1;
+    }
+    return 0;
+}
+
+int
+fa_access_decode(const char *payload, time_t *ret_expiry,
+                 const char **ret_token)
+{
+    const char *p;
+    long long v = 0;
+    time_t t;
+
+    if (payload == NULL || ret_expiry == NULL || ret_token == NULL)
+        return -1;
+    for (p = payload; *p >= '0' && *p <= '9'; p++) {
+        if (v > (LLONG_MAX - (*p - '0')) / 10)
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    if (p == payload || *p != ' ' || !token_valid(p + 1))
+        return -1;
+    t = (time_t) v;
+    if ((long long) t != v)
+        return -1;              /* does not fit a 32-bit time_t */
+    *ret_expiry = t;
+    *ret_token = p + 1;
+    return 0;
+}

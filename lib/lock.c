@@ -1,0 +1,344 @@
+/* lock.c - the per-user refresh lock: an exclusive flock(2) on a file whose
+ * path derives from the uid alone, never from the environment
+ * ($XDG_RUNTIME_DIR differs under su, cron and tmux).
+ *
+ *   RUN_DIR/UID/PROFILE.lock        RUN_DIR = /run/pam_fhir (tmpfiles.d)
+ *   TMP_DIR/pam_fhir-UID/PROFILE.lock   when RUN_DIR is unusable
+ *
+ * Library code: no logging, no signals (the wait polls with LOCK_NB, so
+ * no alarm() and no SIGALRM handler can disturb the caller).
+ */
+#include "autoconf.h"
+#include "lock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define LOCK_RUN_DIR "/run/pam_fhir"
+#define LOCK_TMP_DIR "/tmp"
+#define LOCK_PROFILE_MAX 64
+#define LOCK_WAIT_MAX_MS (24L * 3600 * 1000)  /* longer waits are clamped */
+#define LOCK_POLL_MIN_MS 1L        /* first pause between attempts */
+#define LOCK_POLL_MAX_MS 25L       /* pauses double up to this */
+
+/* The same rule as profile names in the config and the keyring. */
+static int
+profile_valid(const char *p)
+{
+    size_t n;
+
+    if (p == NULL)
+        return 0;
+    for (n = 0; p[n] != '\0'; n++) {
+        char c = p[n];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return 0;
+        if (n >= LOCK_PROFILE_MAX)
+            return 0;
+    }
+    return n > 0;
+}
+
+static long long
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(long ms)
+{
+    struct timespec ts, rem;
+
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &rem) == -1 && errno == EINTR)
+        ts = rem;
+}
+
+/*
+ * RUN_DIR is used only as the package installs it: a real directory (the
+ * open refuses a symlink), owned by root, mode exactly 1777.  Anything
+ * else (absent, a mistake, or something another user made before the
+ * package was installed) and the caller falls back to TMP_DIR.
+ */
+static int
+open_run_dir(const char *path)
+{
+    struct stat st;
+    int fd;
+
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd == -1)
+        return -1;
+    if (fstat(fd, &st) == -1 || !S_ISDIR(st.st_mode) || st.st_uid != 0
+        || (st.st_mode & 07777) != 01777) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * Open (creating if needed) the per-user directory name inside pfd.  It
+ * must be a real directory owned by uid with mode exactly 0700: in a
+ * sticky world-writable parent anyone may create the name first, and a
+ * directory someone else controls could hold a lock file they swap at
+ * will.  Checked on the opened descriptor, so nothing can change between
+ * the check and the use.
+ */
+static int
+open_user_dir(int pfd, const char *parent, const char *name, uid_t uid,
+              char *err, size_t errlen)
+{
+    struct stat st;
+    int dfd, created = 0;
+
+    if (mkdirat(pfd, name, 0700) == 0)
+        created = 1;
+    else if (errno != EEXIST) {
+        fa_err(err, errlen, "cannot create the lock directory %s/%s: %s",
+               parent, name, strerror(errno));
+        return -1;
+    }
+    /* lstat first, for a message that says what is wrong. */
+    if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+        fa_err(err, errlen, "cannot examine the lock directory %s/%s: %s",
+               parent, name, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fa_err(err, errlen, "the lock directory %s/%s is %s: refusing it",
+               parent, name,
+               S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
+        return -1;
+    }
+    dfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd == -1 || fstat(dfd, &st) == -1) {
+        fa_err(err, errlen, "cannot open the lock directory %s/%s: %s",
+               parent, name, strerror(errno));
+        if (dfd != -1)
+            close(dfd);
+        return -1;
+    }
+    if (created) {
+        /* Root acting for another uid: give the directory to the user.
+         * The umask may also have narrowed the mode. */
+        if ((st.st_uid != uid && fchown(dfd, uid, (gid_t) -1) == -1)
+            || ((st.st_mode & 07777) != 0700 && fchmod(dfd, 0700) == -1)
+            || fstat(dfd, &st) == -1) {
+            fa_err(err, errlen, "cannot set up the lock directory %s/%s: "
+                   "%s", parent, name, strerror(errno));
+            close(dfd);
+            return -1;
+        }
+    }
+    if (st.st_uid != uid) {
+        fa_err(err, errlen, "the lock directory %s/%s belongs to uid %lu, "
+               "not %lu: refusing it", parent, name,
+               (unsigned long) st.st_uid, (unsigned long) uid);
+        close(dfd);
+        return -1;
+    }
+    if ((st.st_mode & 07777) != 0700) {
+        fa_err(err, errlen, "the lock directory %s/%s has mode %04o, not "
+               "0700: refusing it", parent, name,
+               (unsigned) (st.st_mode & 07777));
+        close(dfd);
+        return -1;
+    }
+    return dfd;
+}
+
+/*
+ * One attempt.  A fresh descriptor each time: the file may have been
+ * replaced since the last one.  Returns the locked fd, -1 on a hard error
+ * (err set), or -2 when the lock is held or the locked file turned out to
+ * be stale (try again).
+ */
+static int
+try_lock(int dfd, const char *where, const char *file, uid_t uid,
+         char *err, size_t errlen)
+{
+    struct stat st, now;
+    int fd;
+
+    fd = openat(dfd, file,
+                O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY
+                    | O_NONBLOCK,
+                0600);
+    if (fd == -1) {
+        fa_err(err, errlen, "cannot open the lock file %s/%s: %s", where,
+               file,
+               errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) == -1) {
+        fa_err(err, errlen, "cannot examine the lock file %s/%s: %s", where,
+               file, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fa_err(err, errlen, "the lock file %s/%s is not a regular file: "
+               "refusing it", where, file);
+        close(fd);
+        return -1;
+    }
+    if (st.st_uid != uid) {
+        /* Only root can have created a root-owned file in the user's
+         * 0700 directory: it was us, acting for the user. */
+        if (!(st.st_uid == 0 && geteuid() == 0
+              && fchown(fd, uid, (gid_t) -1) == 0)) {
+            fa_err(err, errlen, "the lock file %s/%s belongs to uid %lu, "
+                   "not %lu: refusing it", where, file,
+                   (unsigned long) st.st_uid, (unsigned long) uid);
+            close(fd);
+            return -1;
+        }
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+        if (errno == EWOULDBLOCK || errno == EINTR) {
+            close(fd);
+            return -2;
+        }
+        fa_err(err, errlen, "cannot lock %s/%s: %s", where, file,
+               strerror(errno));
+        close(fd);
+        return -1;
+    }
+    /*
+     * Someone may have unlinked or replaced the file between our open and
+     * our flock: a lock on a file no longer at the path excludes nobody,
+     * because the next process opens the new file.  Keep the lock only
+     * if the path still names what we locked.
+     */
+    if (fstatat(dfd, file, &now, AT_SYMLINK_NOFOLLOW) == 0
+        && now.st_dev == st.st_dev && now.st_ino == st.st_ino) {
+        /* Keep the file young: an age-based cleaner of /tmp
+         * (systemd-tmpfiles) must never remove a lock file in use. */
+        (void) futimens(fd, NULL);
+        return fd;
+    }
+    close(fd);
+    return -2;
+}
+
+fhirauth_rc
+fa_lock_acquire(uid_t uid, const char *profile, long wait_ms,
+                const char *run_dir, const char *tmp_dir, int *ret_fd,
+                char *err, size_t errlen)
+{
+    char name[64], file[LOCK_PROFILE_MAX + 8], where[4096];
+    const char *parent;
+    long long deadline;
+    long pause = LOCK_POLL_MIN_MS, left;
+    int pfd, dfd, fd, n;
+
+    if (!profile_valid(profile) || ret_fd == NULL || wait_ms < 0) {
+        fa_err(err, errlen, "bad lock request (profile name: letters, "
+               "digits, '.', '_', '-', at most %d)", LOCK_PROFILE_MAX);
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    }
+    if (wait_ms > LOCK_WAIT_MAX_MS)
+        wait_ms = LOCK_WAIT_MAX_MS;
+    if (run_dir == NULL)
+        run_dir = LOCK_RUN_DIR;
+    if (tmp_dir == NULL)
+        tmp_dir = LOCK_TMP_DIR;
+
+    parent = run_dir;
+    pfd = open_run_dir(run_dir);
+    if (pfd != -1) {
+        n = snprintf(name, sizeof(name), "%lu", (unsigned long) uid);
+    } else {
+        parent = tmp_dir;
+        pfd = open(tmp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (pfd == -1) {
+            fa_err(err, errlen, "cannot open %s for the refresh lock: %s",
+                   tmp_dir, strerror(errno));
+            return FHIRAUTH_ERR_LOCK;
+        }
+        n = snprintf(name, sizeof(name), "pam_fhir-%lu",
+                     (unsigned long) uid);
+    }
+    if (n < 0 || (size_t) n >= sizeof(name)) {
+        close(pfd);
+        fa_err(err, errlen, "lock directory name too long");
+        return FHIRAUTH_ERR_INTERNAL;
+    }
+    n = snprintf(where, sizeof(where), "%s/%s", parent, name);
+    if (n < 0 || (size_t) n >= sizeof(where)) {
+        close(pfd);
+        fa_err(err, errlen, "lock directory path too long");
+        return FHIRAUTH_ERR_LOCK;
+    }
+    n = snprintf(file, sizeof(file), "%s.lock", profile);
+    if (n < 0 || (size_t) n >= sizeof(file)) {
+        close(pfd);
+        fa_err(err, errlen, "lock file name too long");
+        return FHIRAUTH_ERR_INTERNAL;
+    }
+
+    dfd = open_user_dir(pfd, parent, name, uid, err, errlen);
+    close(pfd);
+    if (dfd == -1)
+        return FHIRAUTH_ERR_LOCK;
+
+    deadline = now_ms() + wait_ms;
+    for (;;) {
+        fd = try_lock(dfd, where, file, uid, err, errlen);
+        if (fd >= 0)
+            break;
+        if (fd == -1) {
+            close(dfd);
+            return FHIRAUTH_ERR_LOCK;
+        }
+        left = (long) (deadline - now_ms());
+        if (left <= 0) {
+            close(dfd);
+            fa_err(err, errlen, "timed out waiting for the refresh lock "
+                   "(held by another process): %s/%s", where, file);
+            return FHIRAUTH_ERR_LOCK;
+        }
+        /* Short pauses first (a refresh by a sibling may be nearly
+         * done), then at most LOCK_POLL_MAX_MS so a waiter notices a
+         * release quickly without spinning. */
+        sleep_ms(pause < left ? pause : left);
+        pause = pause * 2 < LOCK_POLL_MAX_MS ? pause * 2 : LOCK_POLL_MAX_MS;
+    }
+    close(dfd);
+    *ret_fd = fd;
+    return FHIRAUTH_OK;
+}
+
+/*
+ * Unlock explicitly before closing: a child forked while the lock was held
+ * shares the open file description, and a plain close() would leave the
+ * lock held until that child exits too.  The file is not unlinked:
+ * removing a flock file races with a process that has just opened it.
+ */
+void
+fa_lock_release(int fd)
+{
+    int e = errno;
+
+    if (fd < 0)
+        return;
+    (void) flock(fd, LOCK_UN);
+    close(fd);
+    errno = e;
+}
