@@ -19,10 +19,11 @@ enum fa_key { FA_KEY_REFRESH = 0, FA_KEY_ACCESS, FA_KEY_META };
 
 /*
  * Store data under the anchor: add_key() (updates in place when a key of
- * that type and description exists), permissions possessor+user only, then the timeout (seconds, 0 =
- * none) set again because every update clears it.  The kernel makes the
- * caller's filesystem uid/gid the owner.  EDQUOT ->
- * FHIRAUTH_ERR_QUOTA with a message naming kernel.keys.maxbytes in err.
+ * that type and description exists), permissions possessor+user only,
+ * then the timeout (seconds, 0 = none) set again because every update
+ * clears it.  The kernel makes the caller's filesystem uid/gid the owner.
+ * EDQUOT -> FHIRAUTH_ERR_QUOTA with a message naming kernel.keys.maxbytes
+ * in err.
  */
 fhirauth_rc fa_ks_store(enum fa_anchor anchor, const char *profile,
                         enum fa_key which, const void *data, size_t len,
