@@ -1,0 +1,788 @@
+#!/usr/bin/env node
+// as.js - a real OpenID Connect authorization server (oidc-provider 8.x) for
+// pam_fhir's integration tests, over HTTPS on 127.0.0.1.
+//
+// Usage: node src/as.js [--config FILE.json] [--port N] [--port-file F]
+//          [--key KEY.pem] [--cert CERT.pem] [--log EVENTS.jsonl]
+//          [--access-ttl S] [--refresh-ttl S] [--rotate on|off]
+//          [--auth-methods "client_secret_post ..."] [--pid-file F]
+//          [--issuer URL]
+//
+// Every option may also come from the JSON config file (same names in
+// camelCase: port, portFile, key, cert, log, accessTokenTtl, refreshTokenTtl,
+// rotateRefreshToken, tokenEndpointAuthMethods, accounts, clients, ...) or
+// from the environment (FA_AS_PORT, FA_AS_PORT_FILE, FA_AS_KEY, FA_AS_CERT,
+// FA_AS_LOG, FA_AS_ACCESS_TTL, FA_AS_REFRESH_TTL, FA_AS_ROTATE,
+// FA_AS_AUTH_METHODS).  Precedence: command line > environment > config
+// file > defaults.
+//
+// Port 0 picks a free port; the chosen port is written to --port-file once
+// the server listens (written to a temporary name and renamed, so a reader
+// never sees a partial file).  The issuer is exactly https://127.0.0.1:PORT,
+// unless --issuer names a reverse proxy in front of this server.
+//
+// The event log gets one JSON line per token endpoint call, revocation and
+// introspection, never a token value:
+//   {"ts":1700000000.123,"event":"token","grant_type":"refresh_token",
+//    "client_id":"fhir-cli","ok":true,"error":null}
+//   {"ts":...,"event":"revocation","client_id":"fhir-cli","ok":true,...}
+//   {"ts":...,"event":"introspection","client_id":"fhir-rs","ok":true,"active":false}
+
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import querystring from 'node:querystring';
+
+import Provider, { errors } from 'oidc-provider';
+
+// A mistake in the options: reported without a stack trace.
+function usageError(message) {
+  const err = new Error(message);
+  err.usage = true;
+  return err;
+}
+
+// ------------------------------------------------------------ configuration
+
+const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 0,
+  // null: https://127.0.0.1:PORT.  Set it to the URL of a reverse proxy in
+  // front of this server (fault.js), and every URL the AS hands out
+  // (discovery, id_token iss) names the proxy.
+  issuer: null,
+  portFile: null,
+  pidFile: null,
+  key: null,
+  cert: null,
+  log: null,
+  accessTokenTtl: 3600,
+  refreshTokenTtl: 14 * 24 * 3600,
+  idTokenTtl: 3600,
+  rotateRefreshToken: true,
+  strictClientAuth: true,
+  // null: oidc-provider's real list.  An array replaces
+  // token_endpoint_auth_methods_supported in the discovery document only
+  // (each client keeps its registered method, which the AS enforces).
+  tokenEndpointAuthMethods: null,
+  idTokenAlg: 'RS256',
+  // Added to the discovery document (e.g. to drop an endpoint for a test:
+  // {"revocation_endpoint": null} removes it).
+  discoveryOverrides: {},
+  accounts: [
+    {
+      username: 'alice', password: 'alice-secret', sub: 'alice-0001',
+      name: 'Alice Example', patient: 'example', fhirUser: 'Patient/example',
+    },
+    {
+      username: 'bob', password: 'bob-secret', sub: 'bob-0002',
+      name: 'Bob Example', patient: 'example', fhirUser: 'Practitioner/bob',
+    },
+  ],
+  secrets: {
+    'fhir-conf': 'conf-secret',
+    'fhir-post': 'post-secret',
+    'fhir-rs': 'rs-secret',
+  },
+  // Extra clients (oidc-provider client metadata), appended as given.
+  extraClients: [],
+  scopes: [
+    'openid', 'offline_access', 'profile', 'fhirUser', 'launch/patient',
+    'patient/*.read', 'patient/*.rs', 'patient/Patient.read', 'user/*.read',
+    'user/*.rs', 'system/*.read',
+  ],
+};
+
+function parseArgs(argv) {
+  const out = {};
+  const map = {
+    '--config': 'config',
+    '--port': 'port',
+    '--port-file': 'portFile',
+    '--pid-file': 'pidFile',
+    '--key': 'key',
+    '--cert': 'cert',
+    '--log': 'log',
+    '--access-ttl': 'accessTokenTtl',
+    '--refresh-ttl': 'refreshTokenTtl',
+    '--rotate': 'rotateRefreshToken',
+    '--auth-methods': 'tokenEndpointAuthMethods',
+    '--id-token-alg': 'idTokenAlg',
+    '--issuer': 'issuer',
+  };
+  for (let i = 0; i < argv.length; i += 1) {
+    let arg = argv[i];
+    let value;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      value = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    if (arg === '--help' || arg === '-h') {
+      process.stdout.write(fs.readFileSync(new URL(import.meta.url)).toString()
+        .split('\n').filter((l) => l.startsWith('//')).slice(0, 30)
+        .map((l) => l.replace(/^\/\/ ?/, ''))
+        .join('\n'));
+      process.stdout.write('\n');
+      process.exit(0);
+    }
+    const name = map[arg];
+    if (!name) {
+      throw usageError(`unknown option ${arg}`);
+    }
+    if (value === undefined) {
+      i += 1;
+      if (i >= argv.length) throw usageError(`option ${arg} needs a value`);
+      value = argv[i];
+    }
+    out[name] = value;
+  }
+  return out;
+}
+
+function fromEnv(env) {
+  const out = {};
+  const map = {
+    FA_AS_CONFIG: 'config',
+    FA_AS_PORT: 'port',
+    FA_AS_PORT_FILE: 'portFile',
+    FA_AS_PID_FILE: 'pidFile',
+    FA_AS_KEY: 'key',
+    FA_AS_CERT: 'cert',
+    FA_AS_LOG: 'log',
+    FA_AS_ACCESS_TTL: 'accessTokenTtl',
+    FA_AS_REFRESH_TTL: 'refreshTokenTtl',
+    FA_AS_ROTATE: 'rotateRefreshToken',
+    FA_AS_AUTH_METHODS: 'tokenEndpointAuthMethods',
+    FA_AS_ID_TOKEN_ALG: 'idTokenAlg',
+    FA_AS_ISSUER: 'issuer',
+  };
+  for (const [k, v] of Object.entries(map)) {
+    if (env[k] !== undefined && env[k] !== '') out[v] = env[k];
+  }
+  return out;
+}
+
+function toBool(v) {
+  if (typeof v === 'boolean') return v;
+  const s = String(v).toLowerCase();
+  if (['1', 'yes', 'true', 'on'].includes(s)) return true;
+  if (['0', 'no', 'false', 'off'].includes(s)) return false;
+  throw usageError(`not a boolean: ${v}`);
+}
+
+function toInt(v, what) {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw usageError(`${what}: not a non-negative integer: ${v}`);
+  return n;
+}
+
+function loadConfig() {
+  const args = parseArgs(process.argv.slice(2));
+  const env = fromEnv(process.env);
+  const file = args.config || env.config;
+  let fileConf = {};
+  if (file) {
+    fileConf = JSON.parse(fs.readFileSync(file, 'utf8'));
+  }
+  const conf = {
+    ...DEFAULTS, ...fileConf, ...env, ...args,
+  };
+  conf.secrets = { ...DEFAULTS.secrets, ...(fileConf.secrets || {}) };
+  conf.port = toInt(conf.port, 'port');
+  conf.accessTokenTtl = toInt(conf.accessTokenTtl, 'access token TTL');
+  conf.refreshTokenTtl = toInt(conf.refreshTokenTtl, 'refresh token TTL');
+  conf.idTokenTtl = toInt(conf.idTokenTtl, 'id token TTL');
+  conf.rotateRefreshToken = toBool(conf.rotateRefreshToken);
+  if (typeof conf.tokenEndpointAuthMethods === 'string') {
+    conf.tokenEndpointAuthMethods = conf.tokenEndpointAuthMethods.split(/[\s,]+/).filter(Boolean);
+  }
+  if (!conf.key || !conf.cert) {
+    throw usageError('--key and --cert are required (PEM files)');
+  }
+  if (!['RS256', 'PS256', 'ES256'].includes(conf.idTokenAlg)) {
+    throw usageError(`id token alg must be RS256, PS256 or ES256: ${conf.idTokenAlg}`);
+  }
+  return conf;
+}
+
+// ------------------------------------------------------------ event log
+
+let logFd = null;
+
+function logEvent(obj) {
+  if (logFd === null) return;
+  const line = `${JSON.stringify({ ts: Date.now() / 1000, ...obj })}\n`;
+  // Synchronous: the line is on disk before the HTTP answer leaves, so a
+  // test that reads the log right after its client returns sees it.
+  fs.writeSync(logFd, line);
+}
+
+function writeAtomic(file, text) {
+  const tmp = `${file}.tmp.${process.pid}`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}
+
+// ------------------------------------------------------------ accounts
+
+function makeAccounts(list) {
+  const byName = new Map();
+  const bySub = new Map();
+  for (const a of list) {
+    const acct = { sub: a.sub || a.username, ...a };
+    byName.set(acct.username, acct);
+    bySub.set(acct.sub, acct);
+  }
+  return { byName, bySub };
+}
+
+function accountObject(acct) {
+  return {
+    accountId: acct.sub,
+    async claims() {
+      const c = {
+        sub: acct.sub,
+        preferred_username: acct.username,
+        name: acct.name,
+      };
+      if (acct.fhirUser) c.fhirUser = acct.fhirUser;
+      if (acct.email) c.email = acct.email;
+      return c;
+    },
+  };
+}
+
+// ------------------------------------------------------------ keys
+
+function signingKeys() {
+  const rsa = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const rsaJwk = { ...rsa.privateKey.export({ format: 'jwk' }), kid: `rsa-${crypto.randomBytes(4).toString('hex')}`, use: 'sig' };
+  const ecJwk = { ...ec.privateKey.export({ format: 'jwk' }), kid: `ec-${crypto.randomBytes(4).toString('hex')}`, use: 'sig' };
+  return { keys: [rsaJwk, ecJwk] };
+}
+
+// ------------------------------------------------------------ HTML pages
+
+function page(title, body) {
+  return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${title}</title></head>`
+    + `<body><h1>${title}</h1>${body}</body></html>`;
+}
+
+function escapeHtml(s) {
+  return String(s).replace(/[&<>"']/g, (c) => ({
+    '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
+  }[c]));
+}
+
+// ------------------------------------------------------------ main
+
+async function main() {
+  const conf = loadConfig();
+  const accounts = makeAccounts(conf.accounts);
+
+  if (conf.log) {
+    fs.mkdirSync(path.dirname(path.resolve(conf.log)), { recursive: true });
+    logFd = fs.openSync(conf.log, 'a', 0o600);
+  }
+
+  const server = https.createServer({
+    key: fs.readFileSync(conf.key),
+    cert: fs.readFileSync(conf.cert),
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(conf.port, conf.host, resolve);
+  });
+  const { port } = server.address();
+  const issuer = conf.issuer ? String(conf.issuer).replace(/\/+$/, '') : `https://127.0.0.1:${port}`;
+
+  const clients = [
+    {
+      client_id: 'fhir-cli',
+      client_name: 'fhir-token (test public client)',
+      application_type: 'native',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['password', 'refresh_token', 'authorization_code',
+        'urn:ietf:params:oauth:grant-type:device_code'],
+      response_types: ['code'],
+      redirect_uris: ['http://127.0.0.1/callback', 'http://127.0.0.1/'],
+      id_token_signed_response_alg: conf.idTokenAlg,
+    },
+    {
+      client_id: 'fhir-conf',
+      client_name: 'confidential client (client_secret_basic)',
+      client_secret: conf.secrets['fhir-conf'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['password', 'refresh_token',
+        'urn:ietf:params:oauth:grant-type:device_code'],
+      response_types: [],
+      redirect_uris: [],
+      id_token_signed_response_alg: conf.idTokenAlg,
+    },
+    {
+      client_id: 'fhir-post',
+      client_name: 'confidential client (client_secret_post)',
+      client_secret: conf.secrets['fhir-post'],
+      token_endpoint_auth_method: 'client_secret_post',
+      grant_types: ['password', 'refresh_token',
+        'urn:ietf:params:oauth:grant-type:device_code'],
+      response_types: [],
+      redirect_uris: [],
+      id_token_signed_response_alg: conf.idTokenAlg,
+    },
+    {
+      // The FHIR server's own client, for introspection calls only.
+      client_id: 'fhir-rs',
+      client_name: 'FHIR resource server',
+      client_secret: conf.secrets['fhir-rs'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: [],
+      response_types: [],
+      redirect_uris: [],
+    },
+    ...conf.extraClients,
+  ];
+
+  const configuration = {
+    clients,
+    jwks: signingKeys(),
+    cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
+    findAccount(ctx, id) {
+      const acct = accounts.bySub.get(id);
+      return acct ? accountObject(acct) : undefined;
+    },
+    claims: {
+      openid: ['sub', 'preferred_username'],
+      profile: ['name', 'preferred_username'],
+      fhirUser: ['fhirUser'],
+      email: ['email'],
+    },
+    conformIdTokenClaims: false,
+    scopes: conf.scopes,
+    idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256'],
+    pkce: { required: () => true, methods: ['S256'] },
+    rotateRefreshToken: conf.rotateRefreshToken,
+    ttl: {
+      AccessToken: conf.accessTokenTtl,
+      RefreshToken: conf.refreshTokenTtl,
+      Grant: Math.max(conf.refreshTokenTtl, conf.accessTokenTtl),
+      IdToken: conf.idTokenTtl,
+      DeviceCode: 600,
+      AuthorizationCode: 60,
+      Interaction: 600,
+      Session: 3600,
+    },
+    // Refresh tokens for interactive flows when offline_access was granted
+    // (oidc-provider's default also demands prompt=consent; a test AS
+    // does not).
+    issueRefreshToken(ctx, client, code) {
+      return client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access');
+    },
+    features: {
+      devInteractions: { enabled: false },
+      introspection: {
+        enabled: true,
+        allowedPolicy(ctx, client, token) {
+          if (client.clientAuthMethod === 'none' && token.clientId !== client.clientId) {
+            return false;
+          }
+          return true;
+        },
+      },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      deviceFlow: {
+        enabled: true,
+        charset: 'base-20',
+        mask: '****-****',
+        userCodeInputSource(ctx, form, out, err) {
+          const msg = err ? '<p>The code is not valid: try again.</p>' : '<p>Enter the code shown on your device.</p>';
+          ctx.body = page('Device sign-in', `${msg}${form}<button type="submit" form="op.deviceInputForm">Continue</button>`);
+        },
+        userCodeConfirmSource(ctx, form, client, deviceInfo, userCode) {
+          ctx.body = page('Confirm device', `<p>${escapeHtml(client.clientName || client.clientId)}</p>`
+            + `<p><code>${escapeHtml(userCode)}</code></p>${form}`
+            + '<button type="submit" form="op.deviceConfirmForm">Continue</button>'
+            + '<button type="submit" form="op.deviceConfirmForm" value="yes" name="abort">Abort</button>');
+        },
+        successSource(ctx) {
+          ctx.body = page('Sign-in success', '<p>You can close this page.</p>');
+        },
+      },
+      resourceIndicators: { enabled: false },
+    },
+    interactions: {
+      url(ctx, interaction) {
+        return `/interaction/${interaction.uid}`;
+      },
+    },
+    renderError(ctx, out) {
+      ctx.type = 'html';
+      ctx.body = page('Error', `<pre>${escapeHtml(JSON.stringify(out))}</pre>`);
+    },
+  };
+
+  const provider = new Provider(issuer, configuration);
+  provider.proxy = false;
+
+  // -------------------------------------------------- password grant
+  // RFC 6749 §4.3; oidc-provider has none, so register one.  The Grant is
+  // created here (offline_access is kept without any prompt=consent).
+  const passwordParams = new Set(['username', 'password', 'scope']);
+  async function passwordGrant(ctx, next) {
+    const { params, client } = ctx.oidc;
+    for (const p of ['username', 'password']) {
+      if (!params[p]) throw new errors.InvalidRequest(`missing required parameter '${p}'`);
+    }
+    const acct = accounts.byName.get(params.username);
+    const pwOk = acct && typeof acct.password === 'string'
+      && acct.password.length === params.password.length
+      && crypto.timingSafeEqual(Buffer.from(acct.password), Buffer.from(params.password));
+    if (!pwOk) {
+      throw new errors.InvalidGrant('invalid username or password');
+    }
+    const requested = [...new Set((params.scope || 'openid').split(' ').filter(Boolean))];
+    const supported = new Set(conf.scopes);
+    const unknown = requested.filter((s) => !supported.has(s));
+    if (unknown.length) {
+      throw new errors.InvalidScope('requested scope is not supported', unknown.join(' '));
+    }
+    if (client.scope) {
+      const allow = new Set(client.scope.split(' '));
+      const denied = requested.filter((s) => !allow.has(s));
+      if (denied.length) throw new errors.InvalidScope('requested scope is not allowed', denied.join(' '));
+    }
+    const scope = requested.join(' ');
+    const {
+      Grant, AccessToken, RefreshToken, IdToken,
+    } = ctx.oidc.provider;
+    const account = accountObject(acct);
+    ctx.oidc.entity('Account', account);
+
+    const grant = new Grant({ accountId: acct.sub, clientId: client.clientId });
+    grant.addOIDCScope(scope);
+    grant.addOIDCClaims(['sub', 'preferred_username', 'name', 'fhirUser']);
+    await grant.save();
+    ctx.oidc.entity('Grant', grant);
+
+    const now = Math.floor(Date.now() / 1000);
+    const at = new AccessToken({
+      accountId: acct.sub,
+      client,
+      grantId: grant.jti,
+      gty: 'password',
+      scope: grant.getOIDCScopeFiltered(new Set(requested)),
+    });
+    ctx.oidc.entity('AccessToken', at);
+    const accessToken = await at.save();
+
+    let refreshToken;
+    if (requested.includes('offline_access') && client.grantTypeAllowed('refresh_token')) {
+      const rt = new RefreshToken({
+        accountId: acct.sub,
+        client,
+        grantId: grant.jti,
+        gty: 'password',
+        authTime: now,
+        rotations: 0,
+        scope,
+      });
+      ctx.oidc.entity('RefreshToken', rt);
+      refreshToken = await rt.save();
+    }
+
+    let idToken;
+    if (requested.includes('openid')) {
+      const token = new IdToken({ ...await account.claims(), auth_time: now }, { ctx });
+      token.scope = scope;
+      token.set('at_hash', accessToken);
+      token.set('auth_time', now);
+      idToken = await token.issue({ use: 'idtoken' });
+    }
+
+    ctx.body = {
+      access_token: accessToken,
+      token_type: at.tokenType,
+      expires_in: at.expiration,
+      refresh_token: refreshToken,
+      id_token: idToken,
+      scope: at.scope || undefined,
+    };
+    if (requested.includes('launch/patient') && acct.patient) {
+      ctx.body.patient = acct.patient;
+    }
+    await next();
+  }
+  provider.registerGrantType('password', passwordGrant, passwordParams);
+
+  // -------------------------------------------------- strict client auth
+  // oidc-provider accepts client_secret_basic and client_secret_post
+  // interchangeably for either registration.  Many real servers do not, and
+  // a test of "the metadata lists only client_secret_post" needs an AS that
+  // refuses the other one: enforce the registered method (strictClientAuth,
+  // default on).
+  const registeredMethod = new Map(clients.map((c) => [c.client_id, c.token_endpoint_auth_method || 'client_secret_basic']));
+  const authPaths = new Set(['/token', '/token/revocation', '/token/introspection']);
+  const endpointEvent = { '/token': 'token', '/token/revocation': 'revocation', '/token/introspection': 'introspection' };
+  provider.use(async (ctx, next) => {
+    if (conf.strictClientAuth === false || ctx.method !== 'POST' || !authPaths.has(ctx.path)
+        || !ctx.is('application/x-www-form-urlencoded')) {
+      await next();
+      return;
+    }
+    const raw = await new Promise((resolve, reject) => {
+      let data = '';
+      ctx.req.setEncoding('utf8');
+      ctx.req.on('data', (c) => {
+        data += c;
+        if (data.length > 56 * 1024) reject(new errors.InvalidRequest('request body too large'));
+      });
+      ctx.req.on('end', () => resolve(data));
+      ctx.req.on('error', reject);
+    });
+    ctx.request.body = raw; // oidc-provider parses it from here
+    const form = querystring.parse(raw);
+    let clientId = typeof form.client_id === 'string' ? form.client_id : undefined;
+    const authz = ctx.get('authorization');
+    const basic = /^basic /i.test(authz);
+    if (basic) {
+      const dec = Buffer.from(authz.slice(6).trim(), 'base64').toString('utf8');
+      const i = dec.indexOf(':');
+      if (i > 0) {
+        try {
+          clientId = decodeURIComponent(dec.slice(0, i).replace(/\+/g, "%20"));
+        } catch {
+          clientId = dec.slice(0, i);
+        }
+      }
+    }
+    const method = clientId ? registeredMethod.get(clientId) : undefined;
+    let refusal;
+    if (method === 'client_secret_post' && basic) {
+      refusal = 'this client must authenticate with client_secret_post';
+    } else if (method === 'client_secret_basic' && form.client_secret !== undefined) {
+      refusal = 'this client must authenticate with client_secret_basic';
+    }
+    if (refusal) {
+      ctx.status = 401;
+      ctx.set('Cache-Control', 'no-store');
+      ctx.body = { error: 'invalid_client', error_description: refusal };
+      logEvent({
+        event: endpointEvent[ctx.path],
+        grant_type: ctx.path === '/token' ? (form.grant_type ?? null) : undefined,
+        client_id: clientId,
+        ok: false,
+        status: 401,
+        error: 'invalid_client',
+      });
+      return;
+    }
+    await next();
+  });
+
+  // -------------------------------------------------- middleware
+  provider.use(async (ctx, next) => {
+    await next();
+    const { oidc } = ctx;
+    const route = oidc?.route;
+    // Event log (no token values).
+    if (route === 'token') {
+      const body = ctx.body && typeof ctx.body === 'object' ? ctx.body : {};
+      logEvent({
+        event: 'token',
+        grant_type: oidc.params?.grant_type ?? null,
+        client_id: oidc.client?.clientId ?? null,
+        ok: ctx.status === 200,
+        status: ctx.status,
+        error: ctx.status === 200 ? null : (body.error ?? null),
+        detail: ctx.status === 200 ? undefined : (ctx.state.faDetail ?? undefined),
+        rotated: ctx.status === 200 && oidc.params?.grant_type === 'refresh_token'
+          ? Boolean(oidc.entities?.RotatedRefreshToken) : undefined,
+      });
+    } else if (route === 'revocation') {
+      const body = ctx.body && typeof ctx.body === 'object' ? ctx.body : {};
+      logEvent({
+        event: 'revocation',
+        client_id: oidc.client?.clientId ?? null,
+        token_type_hint: oidc.params?.token_type_hint ?? null,
+        ok: ctx.status === 200,
+        status: ctx.status,
+        error: ctx.status === 200 ? null : (body.error ?? null),
+        kind: oidc.entities?.RefreshToken ? 'refresh_token'
+          : (oidc.entities?.AccessToken ? 'access_token' : null),
+      });
+    } else if (route === 'introspection') {
+      const body = ctx.body && typeof ctx.body === 'object' ? ctx.body : {};
+      logEvent({
+        event: 'introspection',
+        client_id: oidc.client?.clientId ?? null,
+        ok: ctx.status === 200,
+        status: ctx.status,
+        active: body.active === true,
+      });
+    } else if (route === 'discovery' && ctx.status === 200 && ctx.body) {
+      // token_endpoint_auth_methods_supported override, and other test
+      // overrides of the discovery document.
+      if (conf.tokenEndpointAuthMethods) {
+        ctx.body.token_endpoint_auth_methods_supported = [...conf.tokenEndpointAuthMethods];
+      }
+      for (const [k, v] of Object.entries(conf.discoveryOverrides || {})) {
+        if (v === null) delete ctx.body[k];
+        else ctx.body[k] = v;
+      }
+      logEvent({ event: 'discovery', ok: true });
+    } else if (route === 'device_authorization') {
+      logEvent({
+        event: 'device_authorization',
+        client_id: oidc.client?.clientId ?? null,
+        ok: ctx.status === 200,
+        status: ctx.status,
+      });
+    }
+  });
+
+  // A refresh answer for a SMART scope carries the launch context again
+  // (the password grant adds it itself).
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.oidc?.route === 'token' && ctx.status === 200
+        && ctx.oidc.params?.grant_type === 'refresh_token' && ctx.body
+        && typeof ctx.body.scope === 'string' && ctx.body.scope.split(' ').includes('launch/patient')) {
+      const acct = accounts.bySub.get(ctx.oidc.entities?.Account?.accountId);
+      if (acct?.patient) ctx.body.patient = acct.patient;
+    }
+  });
+
+  // -------------------------------------------------- interactions
+  // A plain login form checked against the static accounts, and automatic
+  // consent to what the client asked for.  curl can drive it:
+  //   GET  /interaction/UID           -> the form
+  //   POST /interaction/UID/login     username=..&password=..
+  //   POST /interaction/UID/abort     -> access_denied
+  provider.use(async (ctx, next) => {
+    const m = /^\/interaction\/([^/]+)(?:\/(login|abort))?$/.exec(ctx.path);
+    if (!m) {
+      await next();
+      return;
+    }
+    const [, uid, action] = m;
+    let details;
+    try {
+      details = await provider.interactionDetails(ctx.req, ctx.res);
+    } catch (err) {
+      ctx.status = 400;
+      ctx.type = 'html';
+      ctx.body = page('Error', `<p>${escapeHtml(err.message)}</p>`);
+      return;
+    }
+    if (details.uid !== uid) {
+      ctx.status = 400;
+      ctx.body = page('Error', '<p>interaction mismatch</p>');
+      return;
+    }
+    const { prompt, params } = details;
+    if (action === 'abort' && ctx.method === 'POST') {
+      const redirectTo = await provider.interactionResult(ctx.req, ctx.res, {
+        error: 'access_denied', error_description: 'End-User aborted interaction',
+      }, { mergeWithLastSubmission: false });
+      ctx.status = 303;
+      ctx.redirect(redirectTo);
+      return;
+    }
+    if (prompt.name === 'login') {
+      if (action === 'login' && ctx.method === 'POST') {
+        const raw = await new Promise((resolve, reject) => {
+          let data = '';
+          ctx.req.setEncoding('utf8');
+          ctx.req.on('data', (c) => {
+            data += c;
+            if (data.length > 65536) reject(new Error('body too large'));
+          });
+          ctx.req.on('end', () => resolve(data));
+          ctx.req.on('error', reject);
+        });
+        const form = querystring.parse(raw);
+        const acct = accounts.byName.get(String(form.username || ''));
+        if (!acct || acct.password !== String(form.password || '')) {
+          logEvent({ event: 'interaction_login', ok: false, username: String(form.username || '') });
+          ctx.type = 'html';
+          ctx.status = 200;
+          ctx.body = page('Sign-in', '<p>Wrong user name or password.</p>'
+            + `<form method="post" action="/interaction/${uid}/login"><input name="username"><input name="password" type="password"><button>Sign in</button></form>`);
+          return;
+        }
+        logEvent({ event: 'interaction_login', ok: true, username: acct.username });
+        const redirectTo = await provider.interactionResult(ctx.req, ctx.res, {
+          login: { accountId: acct.sub },
+        }, { mergeWithLastSubmission: false });
+        ctx.status = 303;
+        ctx.redirect(redirectTo);
+        return;
+      }
+      ctx.type = 'html';
+      ctx.body = page('Sign-in', `<p>Client: ${escapeHtml(params.client_id)}</p>`
+        + `<form method="post" action="/interaction/${uid}/login"><input name="username"><input name="password" type="password"><button>Sign in</button></form>`);
+      return;
+    }
+    if (prompt.name === 'consent') {
+      const { Grant } = provider;
+      let grant;
+      if (details.grantId) {
+        grant = await Grant.find(details.grantId);
+      } else {
+        grant = new Grant({ accountId: details.session.accountId, clientId: params.client_id });
+      }
+      if (prompt.details.missingOIDCScope) grant.addOIDCScope(prompt.details.missingOIDCScope.join(' '));
+      if (prompt.details.missingOIDCClaims) grant.addOIDCClaims(prompt.details.missingOIDCClaims);
+      if (prompt.details.missingResourceScopes) {
+        for (const [indicator, scopes] of Object.entries(prompt.details.missingResourceScopes)) {
+          grant.addResourceScope(indicator, scopes.join(' '));
+        }
+      }
+      const grantId = await grant.save();
+      const redirectTo = await provider.interactionResult(ctx.req, ctx.res, {
+        consent: { grantId },
+      }, { mergeWithLastSubmission: true });
+      ctx.status = 303;
+      ctx.redirect(redirectTo);
+      return;
+    }
+    ctx.status = 400;
+    ctx.body = page('Error', `<p>unknown prompt ${escapeHtml(prompt.name)}</p>`);
+  });
+
+  // oidc-provider answers every invalid_grant with the same description;
+  // keep the real reason for the event log.
+  for (const ev of ['grant.error', 'revocation.error', 'introspection.error']) {
+    provider.on(ev, (ctx, err) => {
+      ctx.state.faDetail = err?.error_detail || err?.message;
+    });
+  }
+  provider.on('server_error', (ctx, err) => {
+    process.stderr.write(`as.js: server_error: ${err && err.stack}\n`);
+  });
+
+  server.on('request', provider.callback());
+
+  if (conf.pidFile) writeAtomic(conf.pidFile, `${process.pid}\n`);
+  if (conf.portFile) writeAtomic(conf.portFile, `${port}\n`);
+  process.stdout.write(`as.js: issuer ${issuer} (access TTL ${conf.accessTokenTtl}s, rotation ${conf.rotateRefreshToken ? 'on' : 'off'})\n`);
+
+  const stop = () => {
+    server.close();
+    server.closeAllConnections?.();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err) => {
+  // Option and configuration mistakes: the message; anything else: the stack.
+  const msg = err && err.usage ? err.message : (err && err.stack) || err;
+  process.stderr.write(`as.js: ${msg}\n`);
+  process.exit(err && err.usage ? 2 : 1);
+});
