@@ -154,22 +154,6 @@ nomem:
     return FHIRAUTH_ERR_NOMEM;
 }
 
-/* Replace *dst with a copy of the configured value, when there is one. */
-static int
-override(char **dst, const char *value)
-{
-    char *copy;
-
-    if (value == NULL)
-        return 0;
-    copy = fa_strdup(value);
-    if (copy == NULL)
-        return -1;
-    fa_secret_free(*dst);
-    *dst = copy;
-    return 0;
-}
-
 fhirauth_rc
 fa_net_discover(const struct fa_net_ctx *ctx, struct fa_endpoints *ret,
                 char *err, size_t errlen)
@@ -214,15 +198,7 @@ fa_net_discover(const struct fa_net_ctx *ctx, struct fa_endpoints *ret,
     if (rc != FHIRAUTH_OK)
         return rc;
 
-    if (override(&ep.token_endpoint, cfg->token_endpoint) != 0
-        || override(&ep.revocation_endpoint, cfg->revocation_endpoint) != 0
-        || override(&ep.authorization_endpoint,
-                    cfg->authorization_endpoint) != 0
-        || override(&ep.device_authorization_endpoint,
-                    cfg->device_authorization_endpoint) != 0
-        || override(&ep.introspection_endpoint,
-                    cfg->introspection_endpoint) != 0
-        || override(&ep.jwks_uri, cfg->jwks_uri) != 0) {
+    if (fa_endpoints_apply_config(&ep, cfg) != 0) {
         fa_endpoints_free(&ep);
         fa_err(err, errlen, "out of memory");
         return FHIRAUTH_ERR_NOMEM;

@@ -152,6 +152,9 @@ fhirauth_logout(fhirauth *h, int *ret_revoked)
                    NULL, NULL, 0) == FHIRAUTH_OK) {
         have_meta = fa_meta_decode(data, len, &meta, NULL, 0) == FHIRAUTH_OK;
         fa_secret_free_len(data, len);
+        /* Out of memory here only loses the configured overrides. */
+        if (have_meta)
+            (void) fa_endpoints_apply_config(&meta.ep, &h->cfg);
     }
     if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, &token,
                    &tlen, NULL, NULL, 0) != FHIRAUTH_OK) {

@@ -30,6 +30,12 @@ struct fa_endpoints {
 };
 void fa_endpoints_free(struct fa_endpoints *ep);
 
+struct fa_config;
+/* Let the configuration's endpoint keys win over discovered or saved
+ * endpoints.  0, or -1 when out of memory. */
+int fa_endpoints_apply_config(struct fa_endpoints *ep,
+                              const struct fa_config *cfg);
+
 /* A token endpoint's successful answer (RFC 6749 §5.1, SMART context).
  * Every string is a secret or may be: freed with fa_token_response_free. */
 struct fa_token_response {

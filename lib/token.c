@@ -211,6 +211,10 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
         return fa_fail(h, rc, "no session for profile %s", h->cfg.profile);
     if (rc != FHIRAUTH_OK)
         return rc;
+    if (fa_endpoints_apply_config(&meta.ep, &h->cfg) != 0) {
+        rc = fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     if (!session_matches(h, &meta)) {
         rc = fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED,
                      "the session was made for another server or client: "

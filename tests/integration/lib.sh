@@ -288,39 +288,10 @@ _fa_prereqs() {
     _fa_servers_dir || _fa_missing "tests/servers has no node_modules: run 'npm ci --ignore-scripts' there (scripts/install-deps does)"
 }
 
-# fa_make_certs DIR: a test CA and certificates (EC P-256):
-#   ca.pem              the test CA (the client's ca_file)
-#   server.pem/.key     127.0.0.1 (SAN IP:127.0.0.1), signed by the CA
-#   wrongname.pem/.key  SAN DNS:wrong.example only, signed by the CA
-#   other-ca.pem        another CA; otherca.pem/.key: 127.0.0.1 signed by it
+# fa_make_certs DIR: the test CA and certificates (tests/servers/make-certs
+# says which).
 fa_make_certs() {
-    local d=$1
-    (
-        set -e
-        cd "$d"
-        umask 077
-        ossl() { openssl "$@" 2>>openssl.log >/dev/null; }
-        mkca() { # NAME CN
-            ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-                -keyout "$1.key" -out "$1.pem" -days 2 -subj "/CN=$2" \
-                -addext "basicConstraints=critical,CA:TRUE" \
-                -addext "keyUsage=critical,keyCertSign,cRLSign"
-        }
-        mkleaf() { # NAME CA SAN CN
-            ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-                -keyout "$1.key" -out "$1.csr" -subj "/CN=$4"
-            printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' \
-                "$3" >"$1.ext"
-            ossl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial \
-                -out "$1.pem" -days 2 -extfile "$1.ext"
-        }
-        mkca ca "pam_fhir test CA $$"
-        mkca other-ca "pam_fhir other CA $$"
-        mkleaf server ca "IP:127.0.0.1" 127.0.0.1
-        mkleaf wrongname ca "DNS:wrong.example" wrong.example
-        mkleaf otherca other-ca "IP:127.0.0.1" 127.0.0.1
-        chmod 644 ./*.pem
-    )
+    "$top_srcdir/tests/servers/make-certs" "$1"
 }
 
 # _fa_start NAME SCRIPT ARGS...: start a node server, wait for its port file

@@ -4,7 +4,7 @@
 # and client_secret_post), and the end of a session (invalid_grant).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 40
+plan 44
 
 # ---------------------------------------------------------------- public client, rotation on
 fa_start_servers --ttl 3 --rotate on --keyring user
@@ -102,5 +102,21 @@ fa_sleep_past "$t0" "$FA_TTL"
 fa_run fa_token
 is "$FA_RC" 0 "fhir-post: refresh" || fa_show
 is "$(fa_as_count refresh_token ok)" 1 "fhir-post: one successful refresh in the AS log"
+
+# ---------------------------------------------------------------- config endpoint overrides win
+# The session saved its endpoints at login; a token_endpoint set in the
+# configuration afterwards still takes their place on refresh.
+fa_start_servers --ttl 3
+fa_login alice
+t0=$(fa_now)
+fa_config token_endpoint "https://127.0.0.1:$(fa_dead_port)/token"
+fa_sleep_past "$t0" "$FA_TTL"
+fa_run fa_token
+is "$FA_RC" 3 "a configured dead token_endpoint is used on refresh: exit 3" || fa_show
+is "$(fa_as_count refresh_token)" 0 "the AS saw no refresh"
+fa_config token_endpoint
+fa_run fa_token
+is "$FA_RC" 0 "without the override the saved endpoint works again" || fa_show
+is "$(fa_as_count refresh_token ok)" 1 "one refresh at the AS"
 
 done_testing
