@@ -35,7 +35,6 @@
 /* A line longer than this is refused rather than truncated. */
 #define CF_LINE_MAX 4096
 /* Profile names end up in keyring descriptions and file names. */
-#define CF_PROFILE_MAX 64
 
 enum cf_type {
     CF_STRING,
@@ -167,26 +166,6 @@ cf_trim(char *s)
     return s;
 }
 
-static bool
-cf_valid_profile(const char *s)
-{
-    size_t n;
-
-    /* A leading '.' or '-' would read as a hidden file, a relative path
-     * component or a command-line option where the name is reused. */
-    if (s[0] == '\0' || s[0] == '.' || s[0] == '-')
-        return false;
-    for (n = 0; s[n] != '\0'; n++) {
-        char c = s[n];
-
-        if (n >= CF_PROFILE_MAX)
-            return false;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
 
 static int
 cf_option_cmp(const void *key, const void *elem)
@@ -356,11 +335,11 @@ cf_set(struct fa_config *cfg, const struct cf_option *o, const char *value,
         }
         break;
     case CF_NAME:
-        if (!cf_valid_profile(value)) {
+        if (!fa_profile_name_valid(value)) {
             fa_err(why, whylen,
                    "a profile name: letters, digits, '.', '_' and '-',"
                    " not starting with '.' or '-', at most %d characters",
-                   CF_PROFILE_MAX);
+                   FA_PROFILE_MAX);
             return -1;
         }
         break;
@@ -532,10 +511,10 @@ cf_split(char *line, char **ret_a, char **ret_b, char *why, size_t whylen)
             return -1;
         }
         s = cf_trim(s + 7);
-        if (!cf_valid_profile(s)) {
+        if (!fa_profile_name_valid(s)) {
             fa_err(why, whylen, "bad profile name '%s' (letters, digits,"
                    " '.', '_' and '-', not starting with '.' or '-', at"
-                   " most %d characters)", s, CF_PROFILE_MAX);
+                   " most %d characters)", s, FA_PROFILE_MAX);
             return -1;
         }
         *ret_a = s;
@@ -616,7 +595,7 @@ cf_walk(struct cf_file *f, enum cf_pass pass, struct fa_config *cfg,
                        " before the first section", f->name, lineno);
                 return -1;
             }
-            if (!cf_valid_profile(b)) {
+            if (!fa_profile_name_valid(b)) {
                 fa_err(err, errlen, "%s:%lu: bad value for"
                        " 'default_profile': '%s' (expected a profile name)",
                        f->name, lineno, b);
@@ -675,7 +654,7 @@ cf_resolve(struct fa_config *cfg, struct cf_file *files, size_t nfiles,
     bool found = false, sectionless = false;
     size_t i;
 
-    if (profile != NULL && !cf_valid_profile(profile)) {
+    if (profile != NULL && !fa_profile_name_valid(profile)) {
         fa_err(err, errlen, "bad profile name '%s'", profile);
         return -1;
     }

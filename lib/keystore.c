@@ -21,7 +21,6 @@
 #include "util.h"
 
 #define KS_TYPE "user"            /* "logon" keys cannot be read back */
-#define KS_PROFILE_MAX 64
 #define KS_DESC_MAX 96            /* "pam_fhir:" + 64 + ":refresh" + NUL */
 #define KS_UNLINK_MAX 8           /* same-named keys removed per anchor */
 
@@ -144,25 +143,6 @@ persistent_fetch(uid_t uid)
 
 /* ------------------------------------------------------------------ */
 
-static int
-profile_valid(const char *p)
-{
-    size_t n;
-
-    if (p == NULL)
-        return 0;
-    for (n = 0; p[n] != '\0'; n++) {
-        char c = p[n];
-
-        /* Explicit ranges: isalnum() would follow the host's locale. */
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-            return 0;
-        if (n >= KS_PROFILE_MAX)
-            return 0;
-    }
-    return n > 0;
-}
 
 int
 fa_ks_describe(char *buf, size_t len, const char *profile, enum fa_key which)
@@ -172,7 +152,7 @@ fa_ks_describe(char *buf, size_t len, const char *profile, enum fa_key which)
     if (buf == NULL || len == 0)
         return -1;
     buf[0] = '\0';
-    if (!profile_valid(profile) || (unsigned) which > FA_KEY_META)
+    if (!fa_profile_name_valid(profile) || (unsigned) which > FA_KEY_META)
         return -1;
     n = snprintf(buf, len, "pam_fhir:%s:%s", profile, key_names[which]);
     if (n < 0 || (size_t) n >= len) {
@@ -341,7 +321,7 @@ fa_ks_read(enum fa_anchor anchor, const char *profile, enum fa_key which,
         || fa_ks_describe(desc, sizeof(desc), profile, which) != 0
         || anchor_order(anchor, order) != 0) {
         fa_err(err, errlen, "bad keyring request (profile name: letters, "
-               "digits, '.', '_', '-', at most %d)", KS_PROFILE_MAX);
+               "digits, '.', '_', '-', at most %d)", FA_PROFILE_MAX);
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
     for (i = 0; i < 3; i++) {
@@ -445,7 +425,7 @@ fa_ks_store(enum fa_anchor anchor, const char *profile, enum fa_key which,
         || len == 0) {
         fa_err(err, errlen, "bad keyring request (profile name: letters, "
                "digits, '.', '_', '-', at most %d; non-empty payload)",
-               KS_PROFILE_MAX);
+               FA_PROFILE_MAX);
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
     if (len > FA_KEY_MAX_PAYLOAD) {
@@ -489,7 +469,7 @@ fa_ks_unlink(enum fa_anchor anchor, const char *profile, enum fa_key which,
     if (fa_ks_describe(desc, sizeof(desc), profile, which) != 0
         || anchor_order(anchor, order) != 0) {
         fa_err(err, errlen, "bad keyring request (profile name: letters, "
-               "digits, '.', '_', '-', at most %d)", KS_PROFILE_MAX);
+               "digits, '.', '_', '-', at most %d)", FA_PROFILE_MAX);
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
     for (i = 0; i < 3; i++) {

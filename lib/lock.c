@@ -24,30 +24,10 @@
 
 #define LOCK_RUN_DIR "/run/pam_fhir"
 #define LOCK_TMP_DIR "/tmp"
-#define LOCK_PROFILE_MAX 64
 #define LOCK_WAIT_MAX_MS (24L * 3600 * 1000)  /* longer waits are clamped */
 #define LOCK_POLL_MIN_MS 1L        /* first pause between attempts */
 #define LOCK_POLL_MAX_MS 25L       /* pauses double up to this */
 
-/* The same rule as profile names in the config and the keyring. */
-static int
-profile_valid(const char *p)
-{
-    size_t n;
-
-    if (p == NULL)
-        return 0;
-    for (n = 0; p[n] != '\0'; n++) {
-        char c = p[n];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-            return 0;
-        if (n >= LOCK_PROFILE_MAX)
-            return 0;
-    }
-    return n > 0;
-}
 
 static long long
 now_ms(void)
@@ -242,15 +222,15 @@ fa_lock_acquire(uid_t uid, const char *profile, long wait_ms,
                 const char *run_dir, const char *tmp_dir, int *ret_fd,
                 char *err, size_t errlen)
 {
-    char name[64], file[LOCK_PROFILE_MAX + 8], where[4096];
+    char name[64], file[FA_PROFILE_MAX + 8], where[4096];
     const char *parent;
     long long deadline;
     long pause = LOCK_POLL_MIN_MS, left;
     int pfd, dfd, fd, n;
 
-    if (!profile_valid(profile) || ret_fd == NULL || wait_ms < 0) {
+    if (!fa_profile_name_valid(profile) || ret_fd == NULL || wait_ms < 0) {
         fa_err(err, errlen, "bad lock request (profile name: letters, "
-               "digits, '.', '_', '-', at most %d)", LOCK_PROFILE_MAX);
+               "digits, '.', '_', '-', at most %d)", FA_PROFILE_MAX);
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
     if (wait_ms > LOCK_WAIT_MAX_MS)

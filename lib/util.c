@@ -77,6 +77,28 @@ fa_parse_long(const char *s, long min, long max, long *ret)
     return 0;
 }
 
+int
+fa_profile_name_valid(const char *s)
+{
+    size_t n;
+
+    /* A leading '.' or '-' would read as a hidden file, a relative path
+     * component or a command-line option where the name is reused. */
+    if (s == NULL || s[0] == '\0' || s[0] == '.' || s[0] == '-')
+        return 0;
+    for (n = 0; s[n] != '\0'; n++) {
+        char c = s[n];
+
+        /* Explicit ranges: isalnum() would follow the host's locale. */
+        if (n >= FA_PROFILE_MAX)
+            return 0;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
 void
 fa_buf_init(struct fa_buf *b, size_t max)
 {

@@ -21,6 +21,12 @@ void fa_err(char *err, size_t len, const char *fmt, ...)
 /* Parse a whole decimal long in [min, max]; 0 on success, -1 otherwise. */
 int fa_parse_long(const char *s, long min, long max, long *ret);
 
+/* Profile names: letters, digits, '.', '_' and '-', not starting with '.'
+ * or '-', at most FA_PROFILE_MAX characters.  One rule for the config,
+ * the keyring descriptions and the lock file names. */
+#define FA_PROFILE_MAX 64
+int fa_profile_name_valid(const char *s);
+
 /* A growable byte buffer with a hard cap; wiped when freed. */
 struct fa_buf {
     char *data;       /* NUL-terminated */
