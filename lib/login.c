@@ -58,6 +58,99 @@ take_endpoints(struct fa_meta *meta, struct fa_endpoints *ep)
     memset(ep, 0, sizeof(*ep));
 }
 
+/* A string claim of a verified id_token, copied; NULL when absent. */
+static char *
+claim(json_object *claims, const char *name)
+{
+    json_object *v;
+
+    if (claims == NULL || name == NULL
+        || !json_object_object_get_ex(claims, name, &v)
+        || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return strdup(json_object_get_string(v));
+}
+
+/* Verify the id_token, if the answer has one, and take who logged in from
+ * it.  Without an id_token the session records only what was typed. */
+static fhirauth_rc
+identify(fhirauth *h, const struct fa_net_ops *ops,
+         const struct fa_net_ctx *ctx, const struct fa_token_response *resp,
+         const char *nonce, struct fa_meta *meta)
+{
+    char *text = NULL;
+    json_object *claims;
+    fhirauth_rc rc;
+
+    /* A module without verification leaves the id_token unused: its
+     * claims are trusted only once verified. */
+    if (resp->id_token == NULL || ops->verify_id_token == NULL)
+        return FHIRAUTH_OK;
+    rc = ops->verify_id_token(ctx, &meta->ep, resp->id_token, nonce, &text,
+                              h->detail, sizeof(h->detail));
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    claims = json_tokener_parse(text);
+    free(text);
+    if (claims == NULL)
+        return fa_fail(h, FHIRAUTH_ERR_PROTOCOL, "unreadable id_token claims");
+    meta->subject = claim(claims, "sub");
+    if (meta->username == NULL)
+        meta->username = claim(claims, h->cfg.username_claim);
+    if (meta->fhir_user == NULL)
+        meta->fhir_user = claim(claims, "fhirUser");
+    json_object_put(claims);
+    if (meta->subject == NULL)
+        return fa_fail(h, FHIRAUTH_ERR_PROTOCOL, "the id_token has no sub");
+    return FHIRAUTH_OK;
+}
+
+fhirauth_rc
+fa_finish_login(fhirauth *h, const struct fa_net_ops *ops,
+                const struct fa_net_ctx *ctx, struct fa_endpoints *ep,
+                const struct fa_token_response *resp, const char *username,
+                const char *nonce)
+{
+    struct fa_meta meta;
+    char *old = NULL;
+    size_t oldlen = 0;
+    fhirauth_rc rc;
+    int fd;
+
+    memset(&meta, 0, sizeof(meta));
+    take_endpoints(&meta, ep);
+    meta.client_id = fa_strdup(h->cfg.client_id);
+    meta.scope = fa_strdup(h->cfg.scope);
+    meta.username = fa_strdup(username);
+    meta.login_at = (long long) time(NULL);
+    if ((h->cfg.client_id != NULL && meta.client_id == NULL)
+        || (h->cfg.scope != NULL && meta.scope == NULL)
+        || (username != NULL && meta.username == NULL)) {
+        rc = fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = identify(h, ops, ctx, resp, nonce, &meta);
+    if (rc != FHIRAUTH_OK)
+        goto out;
+    rc = fa_take_lock(h, &fd);
+    if (rc != FHIRAUTH_OK)
+        goto out;
+    old = replaced_refresh(h, &meta, &oldlen);
+    if (resp->refresh_token == NULL)
+        (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
+                            NULL, 0);
+    rc = fa_save_tokens(h, resp, &meta, 1, time(NULL), NULL);
+    fa_lock_release(fd);
+    if (rc == FHIRAUTH_OK && old != NULL
+        && (resp->refresh_token == NULL
+            || strcmp(old, resp->refresh_token) != 0))
+        revoke_replaced(ops, ctx, &meta.ep, old);
+out:
+    fa_secret_free_len(old, oldlen);
+    fa_meta_free(&meta);
+    return rc;
+}
+
 fhirauth_rc
 fhirauth_login_password(fhirauth *h, const char *username,
                         const char *password)
@@ -66,19 +159,14 @@ fhirauth_login_password(fhirauth *h, const char *username,
     struct fa_net_ctx ctx;
     struct fa_endpoints ep;
     struct fa_token_response resp;
-    struct fa_meta meta;
-    char *old = NULL;
-    size_t oldlen = 0;
     char oerr[64];
     fhirauth_rc rc;
-    int fd;
 
     if (h == NULL || username == NULL || password == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     fa_clear_detail(h);
     memset(&ep, 0, sizeof(ep));
     memset(&resp, 0, sizeof(resp));
-    memset(&meta, 0, sizeof(meta));
     rc = fa_handle_net(h, &ops, &ctx);
     if (rc != FHIRAUTH_OK)
         return rc;
@@ -90,37 +178,11 @@ fhirauth_login_password(fhirauth *h, const char *username,
                              sizeof(oerr), h->detail, sizeof(h->detail));
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
         rc = FHIRAUTH_ERR_DENIED;   /* invalid_grant here: bad password */
-    if (rc != FHIRAUTH_OK)
-        goto out;
-    take_endpoints(&meta, &ep);
-    meta.client_id = fa_strdup(h->cfg.client_id);
-    meta.scope = fa_strdup(h->cfg.scope);
-    meta.username = strdup(username);
-    meta.login_at = (long long) time(NULL);
-    if ((h->cfg.client_id != NULL && meta.client_id == NULL)
-        || (h->cfg.scope != NULL && meta.scope == NULL)
-        || meta.username == NULL) {
-        rc = fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    rc = fa_take_lock(h, &fd);
-    if (rc != FHIRAUTH_OK)
-        goto out;
-    old = replaced_refresh(h, &meta, &oldlen);
-    if (resp.refresh_token == NULL)
-        (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
-                            NULL, 0);
-    rc = fa_save_tokens(h, &resp, &meta, 1, time(NULL), NULL);
-    fa_lock_release(fd);
-    if (rc == FHIRAUTH_OK && old != NULL
-        && (resp.refresh_token == NULL
-            || strcmp(old, resp.refresh_token) != 0))
-        revoke_replaced(ops, &ctx, &meta.ep, old);
+    if (rc == FHIRAUTH_OK)
+        rc = fa_finish_login(h, ops, &ctx, &ep, &resp, username, NULL);
 out:
-    fa_secret_free_len(old, oldlen);
     fa_endpoints_free(&ep);
     fa_token_response_free(&resp);
-    fa_meta_free(&meta);
     return rc;
 }
 

@@ -21,6 +21,26 @@ struct fa_net_ctx {
     bool system_only;   /* PAM: no proxy (or any) environment variables */
 };
 
+/* RFC 8628 §3.2: what the device authorization endpoint answered. */
+struct fa_device_auth {
+    char *device_code;                 /* a secret: wiped when freed */
+    char *user_code;
+    char *verification_uri;
+    char *verification_uri_complete;   /* NULL when not given */
+    long expires_in;
+    long interval;                     /* 5 when not given (§3.2) */
+};
+void fa_device_auth_free(struct fa_device_auth *d);
+
+/* How the browser flow reaches the user (see fhirauth_browser_io). */
+struct fa_browser_io {
+    int (*open_url)(const char *url, void *arg);
+    char *(*read_redirect)(void *arg);   /* NULL: listen on 127.0.0.1 */
+    void *arg;
+    long wait_seconds;                   /* bound on the whole wait */
+};
+
+/* An operation the loaded module does not provide is NULL. */
 struct fa_net_ops {
     unsigned abi;       /* FA_NET_ABI */
     /* Discovery: the OIDC document at {issuer}/.well-known/openid-
@@ -45,6 +65,40 @@ struct fa_net_ops {
     fhirauth_rc (*revoke)(const struct fa_net_ctx *ctx,
                           const struct fa_endpoints *ep, const char *token,
                           const char *hint, char *err, size_t errlen);
+    /* RFC 8628 §3.1-3.2: start a device authorization. */
+    fhirauth_rc (*device_start)(const struct fa_net_ctx *ctx,
+                                const struct fa_endpoints *ep,
+                                struct fa_device_auth *ret, char *err,
+                                size_t errlen);
+    /* RFC 8628 §3.4-3.5: one poll of the token endpoint.  Pending,
+     * slow_down, access_denied and expired_token come back as
+     * FHIRAUTH_ERR_DENIED with the code in oauth_error; the caller owns
+     * the polling loop (interval, slow_down, cancel, overall bound). */
+    fhirauth_rc (*device_poll)(const struct fa_net_ctx *ctx,
+                               const struct fa_endpoints *ep,
+                               const struct fa_device_auth *d,
+                               struct fa_token_response *ret,
+                               char *oauth_error, size_t oelen, char *err,
+                               size_t errlen);
+    /* Authorization code + PKCE S256 (RFC 7636) with a loopback redirect
+     * (RFC 8252 §7.3), a state of >= 128 random bits, the nonce in the
+     * request, SMART aud=fhir_base; then the code exchange. */
+    fhirauth_rc (*browser_login)(const struct fa_net_ctx *ctx,
+                                 const struct fa_endpoints *ep,
+                                 const struct fa_browser_io *io,
+                                 const char *nonce,
+                                 struct fa_token_response *ret,
+                                 char *oauth_error, size_t oelen, char *err,
+                                 size_t errlen);
+    /* Verify an id_token (OIDC Core §3.1.3.7): signature against the
+     * AS's JWKS (RS256, ES256, PS256; never none or HMAC), iss, aud =
+     * client_id, azp, exp/iat with a small skew, nonce when given.  On
+     * success *ret_claims is the payload as JSON text (free()). */
+    fhirauth_rc (*verify_id_token)(const struct fa_net_ctx *ctx,
+                                   const struct fa_endpoints *ep,
+                                   const char *id_token, const char *nonce,
+                                   char **ret_claims, char *err,
+                                   size_t errlen);
 };
 
 /* Load the module once per process (pthread_once) and return its ops. */

@@ -14,4 +14,8 @@ const struct fa_net_ops fhirauth_net_ops_v1 = {
     .password_grant = fa_net_password_grant,
     .refresh_grant = fa_net_refresh_grant,
     .revoke = fa_net_revoke,
+    .device_start = NULL,       /* RFC 8628: not yet */
+    .device_poll = NULL,
+    .browser_login = NULL,      /* authorization code + PKCE: not yet */
+    .verify_id_token = NULL,    /* id_token verification: not yet */
 };

@@ -26,6 +26,18 @@ fhirauth_rc fa_save_tokens(fhirauth *h, const struct fa_token_response *r,
                            struct fa_meta *meta, int write_meta, time_t now,
                            time_t *ret_expiry);
 
+/*
+ * End of every login grant: verify the id_token when there is one (its
+ * claims fill subject, username and fhirUser), save the session under the
+ * lock, then revoke the refresh token of the session it replaced.  ep is
+ * taken over (emptied).  nonce: the one sent, or NULL.
+ */
+fhirauth_rc fa_finish_login(fhirauth *h, const struct fa_net_ops *ops,
+                            const struct fa_net_ctx *ctx,
+                            struct fa_endpoints *ep,
+                            const struct fa_token_response *resp,
+                            const char *username, const char *nonce);
+
 /* The lifetime to assume for r's access token. */
 long fa_token_lifetime(const fhirauth *h, const struct fa_token_response *r);
 
