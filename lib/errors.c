@@ -34,6 +34,8 @@ fhirauth_strerror(fhirauth_rc rc)
         return "out of memory";
     case FHIRAUTH_ERR_MODULE:
         return "the network module could not be loaded";
+    case FHIRAUTH_ERR_UNSUPPORTED:
+        return "the server does not offer this";
     case FHIRAUTH_ERR_INTERNAL:
         return "internal error";
     }

@@ -49,6 +49,7 @@ typedef enum fhirauth_rc {
     FHIRAUTH_ERR_LOCK,             /* the refresh lock could not be taken */
     FHIRAUTH_ERR_NOMEM,            /* out of memory */
     FHIRAUTH_ERR_MODULE,           /* the network module could not be loaded */
+    FHIRAUTH_ERR_UNSUPPORTED,      /* the server does not offer that flow */
     FHIRAUTH_ERR_INTERNAL          /* a bug: please report it */
 } fhirauth_rc;
 
@@ -127,6 +128,52 @@ fhirauth_rc fhirauth_invalidate(fhirauth *h, const char *token);
 fhirauth_rc fhirauth_login_password(fhirauth *h, const char *username,
                                     const char *password);
 
+/* What a device login shows the user (RFC 8628 §3.3). */
+typedef struct fhirauth_device_info {
+    const char *verification_uri;
+    const char *verification_uri_complete;  /* NULL when the AS gave none */
+    const char *user_code;
+    long expires_in;                        /* seconds the code is valid */
+} fhirauth_device_info;
+
+enum fhirauth_device_event {
+    FHIRAUTH_DEVICE_SHOW,   /* once: show the URI and code to the user */
+    FHIRAUTH_DEVICE_WAIT    /* before each poll */
+};
+
+/* Return 0 to go on, anything else to cancel the login.  info and its
+ * strings are valid only during the call. */
+typedef int (*fhirauth_device_cb)(enum fhirauth_device_event event,
+                                  const fhirauth_device_info *info,
+                                  void *arg);
+
+/*
+ * OAuth 2.0 device authorization grant (RFC 8628): cb shows the user where
+ * to approve, the library polls within the code's lifetime.  A denied or
+ * expired code -> FHIRAUTH_ERR_DENIED; cb cancelling ->
+ * FHIRAUTH_ERR_LOGIN_NEEDED; a server without a device authorization
+ * endpoint -> FHIRAUTH_ERR_UNSUPPORTED.
+ */
+fhirauth_rc fhirauth_login_device(fhirauth *h, fhirauth_device_cb cb,
+                                  void *arg);
+
+/* How the browser login reaches the user. */
+typedef struct fhirauth_browser_io {
+    /* Open (or print) the authorization URL; return 0 on success. */
+    int (*open_url)(const char *url, void *arg);
+    /* NULL: the library listens on 127.0.0.1 for the redirect.  Else it
+     * returns the redirect URL the user pasted (malloc()ed; the library
+     * wipes and frees it), or NULL to give up. */
+    char *(*read_redirect)(void *arg);
+    void *arg;
+} fhirauth_browser_io;
+
+/*
+ * Authorization code grant with PKCE S256 and a loopback redirect
+ * (RFC 6749 §4.1, RFC 7636, RFC 8252).  SMART: sends aud=fhir_base.
+ */
+fhirauth_rc fhirauth_login_browser(fhirauth *h, const fhirauth_browser_io *io);
+
 /*
  * Revoke the refresh token at the server (RFC 7009) and unlink the keys.
  * The keys are unlinked even when revocation fails; then *ret_revoked is 0
@@ -142,6 +189,27 @@ fhirauth_rc fhirauth_logout(fhirauth *h, int *ret_revoked);
  * fhirauth_free_string().
  */
 fhirauth_rc fhirauth_status_json(fhirauth *h, char **ret_json);
+
+/*
+ * The profile whose "match" prefixes cover url (protocol, host, port, and
+ * a path prefix when url has a path), the longest match winning; config
+ * files as fhirauth_open_file() (config_file NULL: as fhirauth_open()).
+ * No match: FHIRAUTH_OK with *ret_profile NULL.  *ret_profile is freed
+ * with fhirauth_free_string().
+ */
+fhirauth_rc fhirauth_profile_for_url(const char *config_file, const char *url,
+                                     char **ret_profile, char **ret_detail);
+
+/* A configuration value of the handle as text (booleans "yes"/"no"), or
+ * NULL when unset or unknown.  Borrowed. */
+const char *fhirauth_option(const fhirauth *h, const char *key);
+
+/*
+ * Is this WWW-Authenticate header value a Bearer challenge that a new
+ * token may answer (RFC 6750 §3: no error, or error="invalid_token")?
+ * 1 yes, 0 no (another scheme, insufficient_scope, invalid_request).
+ */
+int fhirauth_bearer_challenge_retry(const char *www_authenticate);
 
 /* Wipe then free a string returned by the library; NULL is accepted. */
 void fhirauth_free_secret(char *s);

@@ -9,6 +9,7 @@
  * one call: strings are copied out (and wiped when freed) and the tree is
  * released before returning. */
 #include "autoconf.h"
+#include "net.h"
 #include "oauth.h"
 
 #include <json-c/json.h>
@@ -47,6 +48,18 @@ fa_endpoints_free(struct fa_endpoints *ep)
     fa_secret_free(ep->introspection_endpoint);
     fa_secret_free(ep->jwks_uri);
     memset(ep, 0, sizeof(*ep));
+}
+
+void
+fa_device_auth_free(struct fa_device_auth *d)
+{
+    if (d == NULL)
+        return;
+    fa_secret_free(d->device_code);
+    fa_secret_free(d->user_code);
+    fa_secret_free(d->verification_uri);
+    fa_secret_free(d->verification_uri_complete);
+    memset(d, 0, sizeof(*d));
 }
 
 void

@@ -1,0 +1,33 @@
+/* cli.h - shared by the fhir-token commands (helper/). */
+#ifndef FHIR_TOKEN_CLI_H
+#define FHIR_TOKEN_CLI_H
+
+#include <stdio.h>
+
+#include "fhirauth.h"
+
+/* Exit statuses: design.md "Front ends"; documented in fhir-token(1). */
+enum {
+    EXIT_OK = 0,
+    EXIT_USAGE = 1,
+    EXIT_LOGIN = 2,
+    EXIT_SERVER = 3,
+    EXIT_KEYRING = 4
+};
+
+extern const char *progname;
+
+/* The exit status for a library result. */
+int exit_status(fhirauth_rc rc);
+/* "fhir-token: <what>: <detail>" on stderr; returns the exit status. */
+int fail(fhirauth *h, fhirauth_rc rc, const char *what);
+/* The handle's warning after a successful call, if any, on stderr. */
+void warn_detail(fhirauth *h);
+void usage(FILE *out);
+/* "fhir-token: what[: arg]" and the usage on stderr; returns EXIT_USAGE. */
+int usage_error(const char *what, const char *arg);
+
+/* The commands: argv[0] is the command's name, options follow. */
+int cmd_login(fhirauth *h, int argc, char **argv);
+
+#endif

@@ -1,0 +1,270 @@
+/* cmd_login.c - fhir-token login: password, device and browser flows. */
+#include "autoconf.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define PASSWORD_MAX 1024
+
+/* One line from fd into buf without echo when it is a terminal. */
+static int
+read_password(FILE *in, int prompt, char *buf, size_t len)
+{
+    struct termios old, quiet;
+    int tty = isatty(fileno(in)), restore = 0;
+    size_t n;
+
+    if (prompt) {
+        fprintf(stderr, "Password: ");
+        fflush(stderr);
+    }
+    if (tty && tcgetattr(fileno(in), &old) == 0) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t) ECHO;
+        restore = tcsetattr(fileno(in), TCSAFLUSH, &quiet) == 0;
+    }
+    if (fgets(buf, (int) len, in) == NULL)
+        buf[0] = '\0';
+    if (restore) {
+        tcsetattr(fileno(in), TCSAFLUSH, &old);
+        fprintf(stderr, "\n");
+    }
+    n = strlen(buf);
+    if (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    else if (n == len - 1)
+        return -1;   /* longer than we accept */
+    if (n > 0 && buf[n - 1] == '\r')
+        buf[--n] = '\0';
+    return n > 0 ? 0 : -1;
+}
+
+/* The password flow: prompt on /dev/tty unless --password-stdin. */
+static int
+login_password(fhirauth *h, const char *username, int from_stdin)
+{
+    char password[PASSWORD_MAX];
+    struct passwd *pw;
+    FILE *in;
+    fhirauth_rc rc;
+    int r;
+
+    if (username == NULL) {
+        pw = getpwuid(getuid());
+        if (pw == NULL)
+            return usage_error("cannot tell who you are: use --username",
+                               NULL);
+        username = pw->pw_name;
+    }
+    if (from_stdin) {
+        r = read_password(stdin, 0, password, sizeof(password));
+    } else {
+        in = fopen("/dev/tty", "r+e");
+        if (in == NULL)
+            return usage_error("no terminal to ask for the password: use "
+                               "--password-stdin", NULL);
+        r = read_password(in, 1, password, sizeof(password));
+        fclose(in);
+    }
+    if (r != 0) {
+        explicit_bzero(password, sizeof(password));
+        return usage_error("no password given (or longer than 1023 bytes)",
+                           NULL);
+    }
+    rc = fhirauth_login_password(h, username, password);
+    explicit_bzero(password, sizeof(password));
+    if (rc != FHIRAUTH_OK)
+        return fail(h, rc, "login failed");
+    return EXIT_OK;
+}
+
+/* Device flow: where to go and what to type, on stderr (stdout carries
+ * only tokens). */
+static int
+show_device(enum fhirauth_device_event event, const fhirauth_device_info *info,
+            void *arg)
+{
+    (void) arg;
+    if (event != FHIRAUTH_DEVICE_SHOW)
+        return 0;
+    fprintf(stderr, "To log in, open %s\nand enter the code %s\n",
+            info->verification_uri, info->user_code);
+    if (info->verification_uri_complete != NULL)
+        fprintf(stderr, "(or open %s)\n", info->verification_uri_complete);
+    fprintf(stderr, "Waiting for approval (the code is valid for %ld "
+            "seconds)...\n", info->expires_in);
+    return 0;
+}
+
+/* Browser flow: start $BROWSER or xdg-open without waiting for it; the
+ * URL is printed too, for when no browser appears. */
+static int
+open_browser(const char *url, void *arg)
+{
+    const char *browser = getenv("BROWSER");
+    const int *no_browser = arg;
+    pid_t pid;
+
+    fprintf(stderr, "Log in at:\n  %s\n", url);
+    if (*no_browser)
+        return 0;
+    if (browser == NULL || browser[0] == '\0')
+        browser = "xdg-open";
+    pid = fork();
+    if (pid == 0) {
+        /* The browser must not share our terminal's output streams. */
+        if (freopen("/dev/null", "w", stdout) == NULL
+            || freopen("/dev/null", "w", stderr) == NULL)
+            _exit(127);
+        execlp(browser, browser, url, (char *) NULL);
+        _exit(127);
+    }
+    return 0;
+}
+
+/* --no-browser: the user pastes the URL the browser was sent to. */
+static char *
+read_pasted(void *arg)
+{
+    char line[8192];
+    size_t n;
+
+    (void) arg;
+    fprintf(stderr, "After logging in, paste the address your browser was "
+            "sent to\n(it starts with http://127.0.0.1) and press Enter:\n");
+    if (fgets(line, sizeof(line), stdin) == NULL)
+        return NULL;
+    n = strcspn(line, "\r\n");
+    line[n] = '\0';
+    return strdup(line);
+}
+
+static int
+login_browser(fhirauth *h, int no_browser)
+{
+    fhirauth_browser_io io;
+    fhirauth_rc rc;
+
+    io.open_url = open_browser;
+    io.read_redirect = no_browser ? read_pasted : NULL;
+    io.arg = &no_browser;
+    rc = fhirauth_login_browser(h, &io);
+    if (rc != FHIRAUTH_OK)
+        return fail(h, rc, "login failed");
+    return EXIT_OK;
+}
+
+static int
+login_device(fhirauth *h)
+{
+    fhirauth_rc rc = fhirauth_login_device(h, show_device, NULL);
+
+    if (rc != FHIRAUTH_OK)
+        return fail(h, rc, "login failed");
+    return EXIT_OK;
+}
+
+static int
+have_display(void)
+{
+    const char *x = getenv("DISPLAY"), *w = getenv("WAYLAND_DISPLAY");
+
+    return (x != NULL && x[0] != '\0') || (w != NULL && w[0] != '\0');
+}
+
+int
+cmd_login(fhirauth *h, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "password", no_argument, NULL, 'p' },
+        { "username", required_argument, NULL, 'u' },
+        { "password-stdin", no_argument, NULL, 's' },
+        { "device", no_argument, NULL, 'd' },
+        { "browser", no_argument, NULL, 'b' },
+        { "no-browser", no_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    enum { DEFAULT, PASSWORD, DEVICE, BROWSER } mode = DEFAULT;
+    const char *username = NULL;
+    int from_stdin = 0, no_browser = 0, c, status;
+    fhirauth_rc rc;
+
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            mode = PASSWORD;
+            break;
+        case 'u':
+            username = optarg;
+            break;
+        case 's':
+            from_stdin = 1;
+            break;
+        case 'd':
+            mode = DEVICE;
+            break;
+        case 'b':
+            mode = BROWSER;
+            break;
+        case 'n':
+            no_browser = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return EXIT_OK;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument", argv[optind]);
+    if ((username != NULL || from_stdin) && mode != PASSWORD)
+        return usage_error("--username and --password-stdin go with "
+                           "--password", NULL);
+    if (no_browser && mode == DEFAULT)
+        mode = BROWSER;
+    if (no_browser && mode != BROWSER)
+        return usage_error("--no-browser goes with --browser", NULL);
+
+    switch (mode) {
+    case PASSWORD:
+        status = login_password(h, username, from_stdin);
+        break;
+    case DEVICE:
+        status = login_device(h);
+        break;
+    case BROWSER:
+        status = login_browser(h, no_browser);
+        break;
+    case DEFAULT:
+    default:
+        /* A browser where there is a display; else the device flow when
+         * the server offers it; else the browser flow by pasting. */
+        if (have_display()) {
+            status = login_browser(h, 0);
+            break;
+        }
+        rc = fhirauth_login_device(h, show_device, NULL);
+        if (rc == FHIRAUTH_ERR_UNSUPPORTED)
+            status = login_browser(h, 1);
+        else
+            status = rc == FHIRAUTH_OK ? EXIT_OK
+                                       : fail(h, rc, "login failed");
+        break;
+    }
+    if (status != EXIT_OK)
+        return status;
+    warn_detail(h);
+    fprintf(stderr, "%s: logged in (profile %s)\n", progname,
+            fhirauth_profile(h));
+    return EXIT_OK;
+}

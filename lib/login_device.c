@@ -1,0 +1,109 @@
+/* login_device.c - fhirauth_login_device(): the RFC 8628 polling loop over
+ * the network module's device_start / device_poll. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "token.h"
+#include "util.h"
+
+/* RFC 8628 §3.5: slow_down adds 5 seconds to the interval for good. */
+#define SLOW_DOWN_STEP 5
+/* Never poll faster than this, whatever the server says. */
+#define MIN_INTERVAL 1
+
+/* Sleep whole seconds, resuming after signals. */
+static void
+wait_seconds(long s)
+{
+    struct timespec ts = { s, 0 };
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+fhirauth_rc
+fhirauth_login_device(fhirauth *h, fhirauth_device_cb cb, void *arg)
+{
+    const struct fa_net_ops *ops;
+    struct fa_net_ctx ctx;
+    struct fa_endpoints ep;
+    struct fa_device_auth dev;
+    struct fa_token_response resp;
+    fhirauth_device_info info;
+    char oerr[64];
+    long interval;
+    time_t deadline;
+    fhirauth_rc rc;
+
+    if (h == NULL || cb == NULL)
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    fa_clear_detail(h);
+    memset(&ep, 0, sizeof(ep));
+    memset(&dev, 0, sizeof(dev));
+    memset(&resp, 0, sizeof(resp));
+    rc = fa_handle_net(h, &ops, &ctx);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    if (ops->device_start == NULL || ops->device_poll == NULL)
+        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED, "this build cannot do "
+                       "the device flow");
+    rc = ops->discover(&ctx, &ep, h->detail, sizeof(h->detail));
+    if (rc != FHIRAUTH_OK)
+        goto out;
+    if (ep.device_authorization_endpoint == NULL) {
+        rc = fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED, "the server offers no "
+                     "device authorization endpoint");
+        goto out;
+    }
+    rc = ops->device_start(&ctx, &ep, &dev, h->detail, sizeof(h->detail));
+    if (rc != FHIRAUTH_OK)
+        goto out;
+    info.verification_uri = dev.verification_uri;
+    info.verification_uri_complete = dev.verification_uri_complete;
+    info.user_code = dev.user_code;
+    info.expires_in = dev.expires_in;
+    if (cb(FHIRAUTH_DEVICE_SHOW, &info, arg) != 0) {
+        rc = fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED, "login cancelled");
+        goto out;
+    }
+    interval = dev.interval > MIN_INTERVAL ? dev.interval : MIN_INTERVAL;
+    deadline = time(NULL) + dev.expires_in;
+    for (;;) {
+        wait_seconds(interval);
+        if (time(NULL) >= deadline) {
+            rc = fa_fail(h, FHIRAUTH_ERR_DENIED, "the code expired before "
+                         "it was approved");
+            goto out;
+        }
+        if (cb(FHIRAUTH_DEVICE_WAIT, &info, arg) != 0) {
+            rc = fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED, "login cancelled");
+            goto out;
+        }
+        oerr[0] = '\0';
+        fa_token_response_free(&resp);
+        rc = ops->device_poll(&ctx, &ep, &dev, &resp, oerr, sizeof(oerr),
+                              h->detail, sizeof(h->detail));
+        if (rc == FHIRAUTH_OK)
+            break;
+        if (strcmp(oerr, "authorization_pending") == 0)
+            continue;
+        if (strcmp(oerr, "slow_down") == 0) {
+            interval += SLOW_DOWN_STEP;
+            continue;
+        }
+        /* access_denied, expired_token, and every other error end it. */
+        if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
+            rc = FHIRAUTH_ERR_DENIED;
+        goto out;
+    }
+    fa_clear_detail(h);
+    rc = fa_finish_login(h, ops, &ctx, &ep, &resp, NULL, NULL);
+out:
+    fa_device_auth_free(&dev);
+    fa_endpoints_free(&ep);
+    fa_token_response_free(&resp);
+    return rc;
+}
