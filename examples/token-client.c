@@ -6,10 +6,17 @@
  *       $(pkg-config --cflags --libs fhirauth libcurl)
  *   ./token-client https://fhir.example.org/r4/metadata [PROFILE]
  *
- * Log in first (fhir-token login --password).  The token is handed to
+ * This program shows the two calls underneath the libcurl helpers, as a
+ * program that does its own HTTP would use them; with libcurl, the
+ * prepare / should-retry pair of <fhirauth-curl.h> does all of this (see
+ * fhir-get.c).
+ *
+ * Log in first (fhir-token login).  The token is handed to
  * libcurl with CURLOPT_XOAUTH2_BEARER and CURLAUTH_BEARER, which leaves the
  * program's own CURLOPT_HTTPHEADER list alone.  When the resource server
- * answers 401, the program tells libfhirauth to forget that token
+ * answers 401 with a WWW-Authenticate Bearer challenge that a new token
+ * may answer (fhirauth_bearer_challenge_retry(): no error, or
+ * error="invalid_token"), the program tells libfhirauth to forget that token
  * (fhirauth_invalidate() only drops it if it is still the cached one),
  * asks for a fresh one and tries once more.  A GET can always be replayed;
  * a program that uploads a body must decide itself whether it can send it
@@ -50,6 +57,24 @@ collect(char *ptr, size_t size, size_t nmemb, void *userdata)
     p[b->len] = '\0';
     b->data = p;
     return n;
+}
+
+/* Does the last response's WWW-Authenticate ask for a new token? */
+static int
+new_token_may_help(CURL *curl)
+{
+    struct curl_header *hd;
+    size_t i, amount = 1;
+
+    for (i = 0; i < amount; i++) {
+        if (curl_easy_header(curl, "WWW-Authenticate", i, CURLH_HEADER, -1,
+                             &hd) != CURLHE_OK)
+            return 0;
+        amount = hd->amount;
+        if (fhirauth_bearer_challenge_retry(hd->value))
+            return 1;
+    }
+    return 0;
 }
 
 /* One GET with token as the bearer token; *ret_status is the HTTP status. */
@@ -142,7 +167,7 @@ main(int argc, char **argv)
                     curl_easy_strerror(cc));
             goto out;
         }
-        if (status != 401)
+        if (status != 401 || !new_token_may_help(curl))
             break;
         /* Rejected: forget this token (only if it is still the cached
          * one), so the next fhirauth_token() gets a fresh one. */

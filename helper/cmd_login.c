@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -117,15 +118,21 @@ open_browser(const char *url, void *arg)
         return 0;
     if (browser == NULL || browser[0] == '\0')
         browser = "xdg-open";
+    /* Fork twice so the browser is nobody's zombie while we wait. */
     pid = fork();
     if (pid == 0) {
-        /* The browser must not share our terminal's output streams. */
-        if (freopen("/dev/null", "w", stdout) == NULL
-            || freopen("/dev/null", "w", stderr) == NULL)
+        if (fork() == 0) {
+            /* The browser must not share our output streams. */
+            if (freopen("/dev/null", "w", stdout) == NULL
+                || freopen("/dev/null", "w", stderr) == NULL)
+                _exit(127);
+            execlp(browser, browser, url, (char *) NULL);
             _exit(127);
-        execlp(browser, browser, url, (char *) NULL);
-        _exit(127);
+        }
+        _exit(0);
     }
+    if (pid > 0)
+        (void) waitpid(pid, NULL, 0);
     return 0;
 }
 
@@ -134,16 +141,22 @@ static char *
 read_pasted(void *arg)
 {
     char line[8192];
+    char *copy;
     size_t n;
 
     (void) arg;
     fprintf(stderr, "After logging in, paste the address your browser was "
             "sent to\n(it starts with http://127.0.0.1) and press Enter:\n");
-    if (fgets(line, sizeof(line), stdin) == NULL)
+    if (fgets(line, sizeof(line), stdin) == NULL) {
+        explicit_bzero(line, sizeof(line));
         return NULL;
+    }
     n = strcspn(line, "\r\n");
     line[n] = '\0';
-    return strdup(line);
+    /* The address carries the authorization code: wipe our copy. */
+    copy = strdup(line);
+    explicit_bzero(line, sizeof(line));
+    return copy;
 }
 
 static int

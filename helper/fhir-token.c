@@ -1,5 +1,7 @@
 /* fhir-token - access tokens from the kernel keyring for shells and curl.
- * A thin front end over libfhirauth: no HTTP and no keyring calls here. */
+ * A thin front end over libfhirauth: no HTTP and no keyring calls here.
+ * The commands token, exec, status and logout live here, login in
+ * cmd_login.c, the output formats and exec's environment in format.c. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -16,32 +18,98 @@
 #include <json-c/json.h>
 
 #include "cli.h"
+#include "format.h"
+
+/* Exit status of exec when fhir-token fails before running the command;
+ * 126 and 127 as env(1): found but not executable, not found. */
+enum { EXIT_EXEC_FAILED = 125, EXIT_EXEC_CANNOT = 126,
+       EXIT_EXEC_NOTFOUND = 127 };
+
+/* --min-valid's argument: seconds, 0 to a year. */
+static int
+parse_min_valid(const char *arg, long *ret)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (errno != 0 || *end != '\0' || end == arg || v < 0 || v > 86400 * 365)
+        return -1;
+    *ret = v;
+    return 0;
+}
+
+/* The token (and, when with_context, the session's context) into *ti.
+ * Messages go to stderr; returns the exit status. */
+static int
+get_token(fhirauth *h, long min_valid, int with_context,
+          struct token_info *ti)
+{
+    char *json = NULL;
+    fhirauth_rc rc;
+    int r;
+
+    rc = fhirauth_token(h, min_valid, &ti->token, &ti->expiry);
+    if (rc != FHIRAUTH_OK)
+        return fail(h, rc, "no token");
+    warn_detail(h);
+    if (!with_context)
+        return EXIT_OK;
+    rc = fhirauth_status_json(h, &json);
+    if (rc != FHIRAUTH_OK)
+        return fail(h, rc, "session context");
+    r = token_info_set_context(ti, json);
+    fhirauth_free_string(json);
+    if (r != 0) {
+        fprintf(stderr, "%s: cannot read the session context\n", progname);
+        return EXIT_SERVER;
+    }
+    return EXIT_OK;
+}
+
+/* --help of token and exec: the common usage, then what they add. */
+static void
+command_help(void)
+{
+    usage(stdout);
+    printf("  token [--min-valid SECONDS] [--format FORMAT]\n"
+           "      FORMAT: %s\n"
+           "  exec [--min-valid SECONDS] [--] COMMAND [ARGS...]\n"
+           "      run COMMAND with the token and the session's variables\n"
+           "      in its environment\n",
+           format_names());
+}
 
 static int
 cmd_token(fhirauth *h, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "min-valid", required_argument, NULL, 'm' },
+        { "format", required_argument, NULL, 'f' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     long min_valid = -1;
-    char *token = NULL, *end;
-    time_t expiry;
-    fhirauth_rc rc;
-    int c;
+    enum token_format format = FORMAT_TOKEN;
+    struct token_info ti = { 0 };
+    int c, status;
 
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (c) {
         case 'm':
-            errno = 0;
-            min_valid = strtol(optarg, &end, 10);
-            if (errno != 0 || *end != '\0' || end == optarg || min_valid < 0
-                || min_valid > 86400 * 365)
+            if (parse_min_valid(optarg, &min_valid) != 0)
                 return usage_error("bad --min-valid", optarg);
             break;
+        case 'f':
+            if (format_from_name(optarg, &format) != 0) {
+                fprintf(stderr, "%s: formats: %s\n", progname,
+                        format_names());
+                return usage_error("unknown format", optarg);
+            }
+            break;
         case 'h':
-            usage(stdout);
+            command_help();
             return EXIT_OK;
         default:
             usage(stderr);
@@ -50,18 +118,72 @@ cmd_token(fhirauth *h, int argc, char **argv)
     }
     if (optind < argc)
         return usage_error("unexpected argument", argv[optind]);
-    rc = fhirauth_token(h, min_valid, &token, &expiry);
-    if (rc != FHIRAUTH_OK)
-        return fail(h, rc, "no token");
-    warn_detail(h);
-    printf("%s\n", token);
-    fhirauth_free_secret(token);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
+    /* The default format stays one keyring read: the context costs more. */
+    status = get_token(h, min_valid, format_needs_context(format), &ti);
+    if (status == EXIT_OK && format_write(STDOUT_FILENO, format, &ti) != 0) {
         fprintf(stderr, "%s: cannot write the token: %s\n", progname,
                 strerror(errno));
-        return EXIT_USAGE;
+        status = EXIT_USAGE;
     }
-    return EXIT_OK;
+    token_info_free(&ti);
+    return status;
+}
+
+/* exec [--min-valid S] [--] CMD ARGS...: CMD with the env format's
+ * variables in its environment.  Takes the handle over (*hp is closed
+ * before CMD runs).  Returns only on failure: 125 before CMD, else 126 or
+ * 127 as env(1). */
+static int
+cmd_exec(fhirauth **hp, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "min-valid", required_argument, NULL, 'm' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    long min_valid = -1;
+    struct token_info ti = { 0 };
+    struct exec_env env;
+    int c, r, err;
+
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            if (parse_min_valid(optarg, &min_valid) != 0) {
+                usage_error("bad --min-valid", optarg);
+                return EXIT_EXEC_FAILED;
+            }
+            break;
+        case 'h':
+            command_help();
+            return EXIT_OK;
+        default:
+            usage(stderr);
+            return EXIT_EXEC_FAILED;
+        }
+    }
+    if (optind >= argc) {
+        usage_error("exec: no command given", NULL);
+        return EXIT_EXEC_FAILED;
+    }
+    if (get_token(*hp, min_valid, 1, &ti) != EXIT_OK) {
+        token_info_free(&ti);
+        return EXIT_EXEC_FAILED;
+    }
+    r = exec_env_build(&env, environ, &ti);
+    token_info_free(&ti);
+    if (r != 0) {
+        fprintf(stderr, "%s: exec: out of memory\n", progname);
+        return EXIT_EXEC_FAILED;
+    }
+    fhirauth_close(*hp);
+    *hp = NULL;
+    fflush(NULL);
+    execvpe(argv[optind], argv + optind, env.envp);
+    err = errno;
+    exec_env_free(&env);
+    fprintf(stderr, "%s: %s: %s\n", progname, argv[optind], strerror(err));
+    return err == ENOENT ? EXIT_EXEC_NOTFOUND : EXIT_EXEC_CANNOT;
 }
 
 static const char *
@@ -228,7 +350,7 @@ main(int argc, char **argv)
     char *detail = NULL;
     fhirauth *h = NULL;
     fhirauth_rc rc;
-    int i = 1, r, status;
+    int i = 1, r, status, is_exec;
 
     /* No core dumps or ptrace by other processes of the user while we
      * hold a token or a password. */
@@ -259,8 +381,10 @@ main(int argc, char **argv)
         i++;
     }
     if (strcmp(command, "token") != 0 && strcmp(command, "login") != 0
-        && strcmp(command, "status") != 0 && strcmp(command, "logout") != 0)
+        && strcmp(command, "status") != 0 && strcmp(command, "logout") != 0
+        && strcmp(command, "exec") != 0)
         return usage_error("unknown command", command);
+    is_exec = strcmp(command, "exec") == 0;
 
     if (config != NULL)
         rc = fhirauth_open_file(&h, config, profile, 0, &detail);
@@ -270,7 +394,7 @@ main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", progname,
                 detail != NULL ? detail : fhirauth_strerror(rc));
         fhirauth_free_string(detail);
-        return exit_status(rc);
+        return is_exec ? EXIT_EXEC_FAILED : exit_status(rc);
     }
     /* Each command parses its options as if its name were argv[0]. */
     argc -= i - 1;
@@ -280,6 +404,8 @@ main(int argc, char **argv)
         status = cmd_token(h, argc, argv);
     else if (strcmp(command, "login") == 0)
         status = cmd_login(h, argc, argv);
+    else if (is_exec)
+        status = cmd_exec(&h, argc, argv);
     else if (strcmp(command, "status") == 0)
         status = cmd_status(h, argc, argv);
     else

@@ -110,6 +110,8 @@ static const struct cf_option options[] = {
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+_Static_assert(N_OPTIONS <= FA_CONFIG_OPTIONS,
+               "raise FA_CONFIG_OPTIONS in config.h");
 
 /* Indexed by the enum values of config.h. */
 static const char *const anchor_names[] = { "persistent", "user", "session" };
@@ -123,6 +125,7 @@ struct cf_file {
     size_t len;
     bool has_sections;
     char *default_profile;        /* the file's default_profile, or NULL */
+    struct fa_profile_list *names; /* CF_PASS_CHECK adds section names */
 };
 
 enum cf_pass {
@@ -216,6 +219,19 @@ cf_field(struct fa_config *cfg, const struct cf_option *o)
     return (unsigned char *) cfg + o->offset;
 }
 
+static const void *
+cf_field_const(const struct fa_config *cfg, const struct cf_option *o)
+{
+    return (const unsigned char *) cfg + o->offset;
+}
+
+/* Where the decimal text of a number option lives in number_text. */
+static size_t
+cf_number_slot(const struct cf_option *o)
+{
+    return (size_t) (o - options);
+}
+
 /* Store a number into a field of o's type (bool, long or an enum). */
 static void
 cf_store_number(struct fa_config *cfg, const struct cf_option *o, long v)
@@ -226,9 +242,16 @@ cf_store_number(struct fa_config *cfg, const struct cf_option *o, long v)
     case CF_BOOL:
         *(bool *) field = v != 0;
         return;
-    case CF_LONG:
+    case CF_LONG: {
+        size_t slot = cf_number_slot(o);
+
         *(long *) field = v;
+        if (slot < FA_CONFIG_OPTIONS
+            && snprintf(cfg->number_text[slot], sizeof(cfg->number_text[0]),
+                        "%ld", v) < 0)
+            cfg->number_text[slot][0] = '\0';
         return;
+    }
     case CF_ANCHOR:
         *(enum fa_anchor *) field = (enum fa_anchor) v;
         return;
@@ -435,6 +458,44 @@ fa_anchor_name(enum fa_anchor a)
     return "unknown";
 }
 
+const char *
+fa_config_text(const struct fa_config *cfg, const char *key)
+{
+    const struct cf_option *o;
+    const char *const *names;
+    const void *field;
+    size_t n, slot;
+    long v = -1;
+
+    if (cfg == NULL || key == NULL || (o = cf_find(key)) == NULL)
+        return NULL;
+    field = cf_field_const(cfg, o);
+    switch (o->type) {
+    case CF_STRING:
+    case CF_URL:
+    case CF_NAME:
+        return *(char *const *) field;
+    case CF_BOOL:
+        return *(const bool *) field ? "yes" : "no";
+    case CF_LONG:
+        slot = cf_number_slot(o);
+        if (slot >= FA_CONFIG_OPTIONS || cfg->number_text[slot][0] == '\0')
+            return NULL;
+        return cfg->number_text[slot];
+    case CF_ANCHOR:
+        v = (long) *(const enum fa_anchor *) field;
+        break;
+    case CF_GRANT:
+        v = (long) *(const enum fa_grant *) field;
+        break;
+    case CF_QR:
+        v = (long) *(const enum fa_qr *) field;
+        break;
+    }
+    cf_enum_names(o->type, &names, &n);
+    return v >= 0 && (size_t) v < n ? names[v] : NULL;
+}
+
 int
 fa_config_set(struct fa_config *cfg, const char *key, const char *value,
               char *err, size_t errlen)
@@ -535,6 +596,28 @@ cf_split(char *line, char **ret_a, char **ret_b, char *why, size_t whylen)
     return 2;
 }
 
+/* Add a profile name to the list unless it is there already. */
+static int
+cf_list_add(struct fa_profile_list *l, const char *name)
+{
+    struct fa_profile_entry *v;
+    size_t i;
+
+    for (i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].name, name) == 0)
+            return 0;
+    v = realloc(l->v, (l->n + 1) * sizeof(*v));
+    if (v == NULL)
+        return -1;
+    l->v = v;
+    v[l->n].match = NULL;
+    v[l->n].name = strdup(name);
+    if (v[l->n].name == NULL)
+        return -1;
+    l->n++;
+    return 0;
+}
+
 /*
  * One pass over a file.  CF_PASS_CHECK validates everything (cfg unused)
  * and records the file's sections and default_profile; the other passes
@@ -582,6 +665,11 @@ cf_walk(struct cf_file *f, enum cf_pass pass, struct fa_config *cfg,
         if (kind == 1) {
             in_top = false;
             f->has_sections = true;
+            if (pass == CF_PASS_CHECK && f->names != NULL
+                && cf_list_add(f->names, a) != 0) {
+                fa_err(err, errlen, "out of memory");
+                return -1;
+            }
             selected = profile != NULL && strcmp(a, profile) == 0;
             if (selected && found != NULL)
                 *found = true;
@@ -805,23 +893,18 @@ fail:
     return -1;
 }
 
-int
-fa_config_load(struct fa_config *cfg, const struct fa_config_sources *src,
-               const char *profile, char *err, size_t errlen)
+/*
+ * Read the files the sources name, in increasing precedence, into files[]
+ * (texts[] holds what to free).  Returns 0, or -1 with err set.
+ */
+static int
+cf_read_sources(const struct fa_config_sources *src, struct cf_file *files,
+                char **texts, size_t *ret_nfiles, char *err, size_t errlen)
 {
-    struct cf_file files[2];
-    char *texts[2] = { NULL, NULL };
     size_t nfiles = 0, i;
     const char *sys;
-    int r, ret = -1;
+    int r;
 
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
-    if (cfg == NULL || src == NULL) {
-        fa_err(err, errlen, "no configuration sources given");
-        return -1;
-    }
-    memset(files, 0, sizeof(files));
     if (src->explicit_file != NULL) {
         r = cf_read_file(src->explicit_file, src->require_root_owned,
                          &texts[0], &files[0].len, err, errlen);
@@ -829,7 +912,7 @@ fa_config_load(struct fa_config *cfg, const struct fa_config_sources *src,
             fa_err(err, errlen, "%s: cannot open: %s", src->explicit_file,
                    strerror(ENOENT));
         if (r != 0)
-            goto done;
+            return -1;
         files[0].name = src->explicit_file;
         nfiles = 1;
     } else {
@@ -838,33 +921,180 @@ fa_config_load(struct fa_config *cfg, const struct fa_config_sources *src,
         /* The system file decides for every user: it is always root's. */
         r = cf_read_file(sys, true, &texts[0], &files[0].len, err, errlen);
         if (r < 0)
-            goto done;
+            return -1;
         if (r == 0)
             files[nfiles++].name = sys;
         if (src->user_file != NULL) {
             r = cf_read_file(src->user_file, false, &texts[nfiles],
                              &files[nfiles].len, err, errlen);
             if (r < 0)
-                goto done;
+                return -1;
             if (r == 0)
                 files[nfiles++].name = src->user_file;
         }
         if (nfiles == 0) {
             fa_err(err, errlen, "%s: cannot open: %s", sys,
                    strerror(ENOENT));
-            goto done;
+            return -1;
         }
     }
     for (i = 0; i < nfiles; i++)
         files[i].text = texts[i];
-    ret = cf_resolve(cfg, files, nfiles, profile, err, errlen);
+    *ret_nfiles = nfiles;
+    return 0;
+}
 
-done:
+int
+fa_config_load(struct fa_config *cfg, const struct fa_config_sources *src,
+               const char *profile, char *err, size_t errlen)
+{
+    struct cf_file files[2];
+    char *texts[2] = { NULL, NULL };
+    size_t nfiles = 0, i;
+    int ret = -1;
+
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (cfg == NULL || src == NULL) {
+        fa_err(err, errlen, "no configuration sources given");
+        return -1;
+    }
+    memset(files, 0, sizeof(files));
+    if (cf_read_sources(src, files, texts, &nfiles, err, errlen) == 0)
+        ret = cf_resolve(cfg, files, nfiles, profile, err, errlen);
     for (i = 0; i < 2; i++) {
         free(texts[i]);
         free(files[i].default_profile);
     }
     return ret;
+}
+
+void
+fa_profile_list_free(struct fa_profile_list *l)
+{
+    size_t i;
+
+    if (l == NULL)
+        return;
+    for (i = 0; i < l->n; i++) {
+        free(l->v[i].name);
+        free(l->v[i].match);
+    }
+    free(l->v);
+    free(l->default_profile);
+    memset(l, 0, sizeof(*l));
+}
+
+/*
+ * The profiles of files (increasing precedence) and the match value each
+ * ends up with.  On success *ret is replaced; on failure left alone.
+ */
+static int
+cf_list(struct cf_file *files, size_t nfiles, struct fa_profile_list *ret,
+        char *err, size_t errlen)
+{
+    struct fa_profile_list l;
+    struct fa_config c;
+    const char *def = "default";
+    size_t i, k;
+
+    memset(&l, 0, sizeof(l));
+    for (i = 0; i < nfiles; i++) {
+        files[i].names = &l;
+        if (cf_walk(&files[i], CF_PASS_CHECK, NULL, NULL, NULL, err, errlen)
+            != 0)
+            goto fail;
+        files[i].names = NULL;
+        /* Without sections a file's single profile is "default". */
+        if (!files[i].has_sections && cf_list_add(&l, "default") != 0)
+            goto nomem;
+        if (files[i].default_profile != NULL)
+            def = files[i].default_profile;
+    }
+    if ((l.default_profile = strdup(def)) == NULL)
+        goto nomem;
+    for (k = 0; k < l.n; k++) {
+        if (fa_config_init(&c) != 0)
+            goto nomem;
+        for (i = 0; i < nfiles; i++) {
+            if (cf_walk(&files[i], CF_PASS_TOP, &c, l.v[k].name, NULL, err,
+                        errlen) != 0
+                || cf_walk(&files[i], CF_PASS_PROFILE, &c, l.v[k].name,
+                           NULL, err, errlen) != 0) {
+                fa_config_free(&c);
+                goto fail;
+            }
+        }
+        l.v[k].match = c.match;   /* taken over from c */
+        c.match = NULL;
+        fa_config_free(&c);
+    }
+    fa_profile_list_free(ret);
+    *ret = l;
+    return 0;
+
+nomem:
+    fa_err(err, errlen, "out of memory");
+fail:
+    for (i = 0; i < nfiles; i++)
+        files[i].names = NULL;
+    fa_profile_list_free(&l);
+    return -1;
+}
+
+int
+fa_config_profiles(const struct fa_config_sources *src,
+                   struct fa_profile_list *ret, char *err, size_t errlen)
+{
+    struct cf_file files[2];
+    char *texts[2] = { NULL, NULL };
+    size_t nfiles = 0, i;
+    int r = -1;
+
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (src == NULL || ret == NULL) {
+        fa_err(err, errlen, "no configuration sources given");
+        return -1;
+    }
+    memset(files, 0, sizeof(files));
+    if (cf_read_sources(src, files, texts, &nfiles, err, errlen) == 0)
+        r = cf_list(files, nfiles, ret, err, errlen);
+    for (i = 0; i < 2; i++) {
+        free(texts[i]);
+        free(files[i].default_profile);
+    }
+    return r;
+}
+
+int
+fa_config_profiles_text(const char *name, const char *text, size_t len,
+                        struct fa_profile_list *ret, char *err,
+                        size_t errlen)
+{
+    struct cf_file file;
+    int r;
+
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (ret == NULL || (text == NULL && len > 0)) {
+        fa_err(err, errlen, "no configuration given");
+        return -1;
+    }
+    if (name == NULL)
+        name = "(text)";
+    if (len > FA_CONFIG_MAX_BYTES) {
+        fa_err(err, errlen, "%s: larger than %d bytes", name,
+               FA_CONFIG_MAX_BYTES);
+        return -1;
+    }
+    memset(&file, 0, sizeof(file));
+    file.name = name;
+    file.text = text != NULL ? text : "";
+    file.len = len;
+    r = cf_list(&file, 1, ret, err, errlen);
+    free(file.default_profile);
+    return r;
 }
 
 int

@@ -12,6 +12,9 @@ enum fa_grant { FA_GRANT_DEVICE = 0, FA_GRANT_PASSWORD };
 enum fa_qr { FA_QR_AUTO = 0, FA_QR_ON, FA_QR_OFF };
 
 #define FA_CONFIG_MAX_BYTES (64 * 1024)  /* a larger file is refused */
+/* At least the number of options in config.c's table (checked there at
+ * compile time): number_text has a slot per option. */
+#define FA_CONFIG_OPTIONS 48
 
 /* One profile's settings after defaults, files and overrides are applied.
  * Strings are heap copies owned by the struct (NULL when unset). */
@@ -53,6 +56,10 @@ struct fa_config {
     bool use_first_pass;
     bool try_first_pass;
     char *config;                 /* module argument config=FILE */
+    /* The number options as decimal text, indexed by table position and
+     * kept in step by config.c so fa_config_text() can lend them out; not
+     * for direct use. */
+    char number_text[FA_CONFIG_OPTIONS][24];
 };
 
 /* Where configuration comes from. */
@@ -90,6 +97,42 @@ int fa_config_init(struct fa_config *cfg);
 void fa_config_free(struct fa_config *cfg);
 
 const char *fa_anchor_name(enum fa_anchor a);
+
+/*
+ * The value of option key as text: strings as they are, booleans "yes" or
+ * "no", numbers in decimal, choices by name.  NULL for an unset string or
+ * an unknown key.  Borrowed from cfg: valid until cfg changes.
+ */
+const char *fa_config_text(const struct fa_config *cfg, const char *key);
+
+/* One profile the configuration defines, with its effective "match" value
+ * (defaults, then each file's section, as fa_config_load applies them). */
+struct fa_profile_entry {
+    char *name;
+    char *match;                  /* NULL when the profile has none */
+};
+
+struct fa_profile_list {
+    struct fa_profile_entry *v;   /* in order of first appearance */
+    size_t n;
+    char *default_profile;        /* default_profile in effect, or "default" */
+};
+
+/*
+ * Every profile of the sources: the [profile NAME] sections of each file,
+ * and "default" for a file without sections.  Reads and checks the files
+ * as fa_config_load does (same errors), but does not require a profile to
+ * name a server.  On success *ret is filled (free it with
+ * fa_profile_list_free); on error -1 with a message in err.
+ */
+int fa_config_profiles(const struct fa_config_sources *src,
+                       struct fa_profile_list *ret, char *err, size_t errlen);
+/* The same for configuration text (tests). */
+int fa_config_profiles_text(const char *name, const char *text, size_t len,
+                            struct fa_profile_list *ret, char *err,
+                            size_t errlen);
+/* Free the list's strings and zero it; NULL is accepted. */
+void fa_profile_list_free(struct fa_profile_list *l);
 
 #pragma GCC visibility pop
 

@@ -191,23 +191,43 @@ fhirauth_rc fhirauth_logout(fhirauth *h, int *ret_revoked);
 fhirauth_rc fhirauth_status_json(fhirauth *h, char **ret_json);
 
 /*
- * The profile whose "match" prefixes cover url (protocol, host, port, and
- * a path prefix when url has a path), the longest match winning; config
- * files as fhirauth_open_file() (config_file NULL: as fhirauth_open()).
- * No match: FHIRAUTH_OK with *ret_profile NULL.  *ret_profile is freed
- * with fhirauth_free_string().
+ * The profile whose "match" prefixes (space-separated URLs) cover url:
+ * scheme, host (without case) and port equal, the default ports 443 for
+ * https and 80 for http; a prefix with a path covers only URLs whose path
+ * starts with it at a "/" boundary, or URLs without a path (git sends a
+ * path only with credential.useHttpPath).  The most specific prefix wins:
+ * a matching path, longest first, then a prefix without a path, then one
+ * whose path was not compared; on a tie the default profile, else the
+ * first profile of the configuration.  Configuration files as
+ * fhirauth_open_file() (config_file NULL: as fhirauth_open()).
+ * No match: FHIRAUTH_OK with *ret_profile NULL.  A malformed url:
+ * FHIRAUTH_ERR_INVALID_ARGUMENT; a malformed match prefix:
+ * FHIRAUTH_ERR_CONFIG.  *ret_profile is freed with fhirauth_free_string();
+ * on failure *ret_detail (when ret_detail is given) receives a message,
+ * freed the same way.
  */
 fhirauth_rc fhirauth_profile_for_url(const char *config_file, const char *url,
                                      char **ret_profile, char **ret_detail);
 
-/* A configuration value of the handle as text (booleans "yes"/"no"), or
- * NULL when unset or unknown.  Borrowed. */
+/*
+ * A configuration value of the handle as text: strings as they are,
+ * booleans "yes" or "no", numbers in decimal, choices (keyring, grant, qr)
+ * by name.  NULL for an unset string or an unknown key.  Borrowed: valid
+ * until the next non-const call on h.
+ */
 const char *fhirauth_option(const fhirauth *h, const char *key);
 
 /*
  * Is this WWW-Authenticate header value a Bearer challenge that a new
  * token may answer (RFC 6750 §3: no error, or error="invalid_token")?
- * 1 yes, 0 no (another scheme, insufficient_scope, invalid_request).
+ * The value is parsed as RFC 7235 challenges: a comma-separated list,
+ * auth-schemes and parameter names compared without case, parameter values
+ * as tokens or quoted strings with backslash escapes.  1 when any Bearer
+ * challenge has no error parameter or error="invalid_token"; 0 otherwise
+ * (only other schemes, insufficient_scope, invalid_request or another
+ * error code, a Bearer token68 or a repeated error parameter), and 0 for
+ * NULL, a value that does not parse, or one longer than 64 KiB.  Reads
+ * nothing past the terminating NUL; linear in the length.
  */
 int fhirauth_bearer_challenge_retry(const char *www_authenticate);
 

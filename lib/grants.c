@@ -175,6 +175,41 @@ fa_net_refresh_grant(const struct fa_net_ctx *ctx,
 }
 
 /*
+ * RFC 6749 §4.1.3 with RFC 7636 §4.5: exchange an authorization code.
+ * redirect_uri must be the one of the authorization request.  A used,
+ * expired or foreign code, or a verifier that does not match the
+ * challenge, is invalid_grant: FHIRAUTH_ERR_LOGIN_NEEDED from the parser.
+ */
+fhirauth_rc
+fa_net_code_grant(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
+                  const char *code, const char *redirect_uri,
+                  const char *code_verifier, struct fa_token_response *ret,
+                  char *oauth_error, size_t oelen, char *err, size_t errlen)
+{
+    struct fa_form form;
+    fhirauth_rc rc;
+
+    rc = check_args(ctx, ep, ret, err, errlen);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    if (code == NULL || code[0] == '\0' || redirect_uri == NULL
+        || code_verifier == NULL) {
+        fa_err(err, errlen, "code exchange: missing code, redirect_uri or "
+               "code_verifier");
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    }
+    fa_form_init(&form);
+    fa_form_add(&form, "grant_type", "authorization_code");
+    fa_form_add(&form, "code", code);
+    fa_form_add(&form, "redirect_uri", redirect_uri);
+    fa_form_add(&form, "code_verifier", code_verifier);
+    audience_params(ctx->cfg, &form);
+    rc = token_request(ctx, ep, &form, ret, oauth_error, oelen, err, errlen);
+    fa_form_wipe(&form);
+    return rc;
+}
+
+/*
  * RFC 7009.  "Revocation not supported" - no revocation_endpoint, or the
  * AS answering unsupported_token_type - is FHIRAUTH_ERR_PROTOCOL: the AS
  * cannot do what we asked, which retrying will not change (not
@@ -270,4 +305,29 @@ fa_net_revoke(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
                                              "failed)"
                                            : " without an OAuth error");
     return rc;
+}
+
+/* The device flow (device.c) authenticates and sends its requests the way
+ * the grants above do; grants.h has the contracts. */
+fhirauth_rc
+fa_grant_client_auth(const struct fa_net_ctx *ctx,
+                     const struct fa_endpoints *ep, struct fa_form *form,
+                     char **ret_header, char *err, size_t errlen)
+{
+    return client_auth(ctx, ep, form, ret_header, err, errlen);
+}
+
+void
+fa_grant_audience(const struct fa_config *cfg, struct fa_form *form)
+{
+    audience_params(cfg, form);
+}
+
+fhirauth_rc
+fa_grant_token_request(const struct fa_net_ctx *ctx,
+                       const struct fa_endpoints *ep, struct fa_form *form,
+                       struct fa_token_response *ret, char *oauth_error,
+                       size_t oelen, char *err, size_t errlen)
+{
+    return token_request(ctx, ep, form, ret, oauth_error, oelen, err, errlen);
 }

@@ -1,6 +1,6 @@
-/* grants.h - the network module's operations: discovery (discovery.c) and
- * the token endpoint and revocation calls (grants.c).  Their contracts are
- * those of struct fa_net_ops in net.h. */
+/* grants.h - the network module's operations: discovery (discovery.c),
+ * the token endpoint and revocation calls (grants.c) and the device flow
+ * (device.c).  Their contracts are those of struct fa_net_ops in net.h. */
 #ifndef FHIRAUTH_GRANTS_H
 #define FHIRAUTH_GRANTS_H
 
@@ -30,9 +30,61 @@ fhirauth_rc fa_net_refresh_grant(const struct fa_net_ctx *ctx,
                                  char *oauth_error, size_t oelen, char *err,
                                  size_t errlen);
 
+/* RFC 6749 §4.1.3 + RFC 7636: the authorization code exchange of the
+ * browser flow (browser.c). */
+fhirauth_rc fa_net_code_grant(const struct fa_net_ctx *ctx,
+                              const struct fa_endpoints *ep, const char *code,
+                              const char *redirect_uri,
+                              const char *code_verifier,
+                              struct fa_token_response *ret,
+                              char *oauth_error, size_t oelen, char *err,
+                              size_t errlen);
+
+/* The authorization code flow with PKCE and a loopback redirect
+ * (browser.c; the contract of fa_net_ops.browser_login). */
+fhirauth_rc fa_net_browser_login(const struct fa_net_ctx *ctx,
+                                 const struct fa_endpoints *ep,
+                                 const struct fa_browser_io *io,
+                                 const char *nonce,
+                                 struct fa_token_response *ret,
+                                 char *oauth_error, size_t oelen, char *err,
+                                 size_t errlen);
+
 fhirauth_rc fa_net_revoke(const struct fa_net_ctx *ctx,
                           const struct fa_endpoints *ep, const char *token,
                           const char *hint, char *err, size_t errlen);
+
+/* RFC 8628 (device.c). */
+fhirauth_rc fa_net_device_start(const struct fa_net_ctx *ctx,
+                                const struct fa_endpoints *ep,
+                                struct fa_device_auth *ret, char *err,
+                                size_t errlen);
+fhirauth_rc fa_net_device_poll(const struct fa_net_ctx *ctx,
+                               const struct fa_endpoints *ep,
+                               const struct fa_device_auth *d,
+                               struct fa_token_response *ret,
+                               char *oauth_error, size_t oelen, char *err,
+                               size_t errlen);
+
+/* Shared with the device flow (device.c).  Client authentication per
+ * RFC 6749 §2.3: client_id in the form for a public client, else the
+ * secret from client_secret_file as HTTP Basic (*ret_header, freed with
+ * fa_secret_free) or in the form (client_secret_post). */
+struct fa_form;
+fhirauth_rc fa_grant_client_auth(const struct fa_net_ctx *ctx,
+                                 const struct fa_endpoints *ep,
+                                 struct fa_form *form, char **ret_header,
+                                 char *err, size_t errlen);
+/* resource (RFC 8707) and aud, when configured. */
+void fa_grant_audience(const struct fa_config *cfg, struct fa_form *form);
+/* Add client authentication, POST form to the token endpoint, parse the
+ * answer with fa_parse_token_response.  The caller wipes form. */
+fhirauth_rc fa_grant_token_request(const struct fa_net_ctx *ctx,
+                                   const struct fa_endpoints *ep,
+                                   struct fa_form *form,
+                                   struct fa_token_response *ret,
+                                   char *oauth_error, size_t oelen,
+                                   char *err, size_t errlen);
 
 #pragma GCC visibility pop
 

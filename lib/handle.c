@@ -73,6 +73,30 @@ user_config_path(void)
     return path;
 }
 
+void
+fa_config_sources_for(struct fa_config_sources *src,
+                      const char *explicit_file, unsigned flags,
+                      char **ret_user_file)
+{
+    memset(src, 0, sizeof(*src));
+    *ret_user_file = NULL;
+    src->require_root_owned = true;
+    if (explicit_file != NULL) {
+        src->explicit_file = explicit_file;
+        /* Only the PAM path insists on a root-owned explicit file: a user
+         * may point the CLI at a file of their own. */
+        src->require_root_owned = (flags & FHIRAUTH_OPEN_SYSTEM_ONLY) != 0;
+    } else if ((flags & FHIRAUTH_OPEN_SYSTEM_ONLY) == 0) {
+        src->explicit_file = secure_getenv("PAM_FHIR_CONFIG");
+        if (src->explicit_file != NULL && src->explicit_file[0] == '\0')
+            src->explicit_file = NULL;
+        if (src->explicit_file != NULL)
+            src->require_root_owned = false;
+        else
+            src->user_file = *ret_user_file = user_config_path();
+    }
+}
+
 static fhirauth_rc
 open_with(fhirauth **ret_h, const char *explicit_file, const char *profile,
           unsigned flags, char **ret_detail)
@@ -90,22 +114,7 @@ open_with(fhirauth **ret_h, const char *explicit_file, const char *profile,
     if (h == NULL)
         return FHIRAUTH_ERR_NOMEM;
     h->flags = flags;
-    memset(&src, 0, sizeof(src));
-    src.require_root_owned = true;
-    if (explicit_file != NULL) {
-        src.explicit_file = explicit_file;
-        /* Only the PAM path insists on a root-owned explicit file: a user
-         * may point the CLI at a file of their own. */
-        src.require_root_owned = (flags & FHIRAUTH_OPEN_SYSTEM_ONLY) != 0;
-    } else if ((flags & FHIRAUTH_OPEN_SYSTEM_ONLY) == 0) {
-        src.explicit_file = secure_getenv("PAM_FHIR_CONFIG");
-        if (src.explicit_file != NULL && src.explicit_file[0] == '\0')
-            src.explicit_file = NULL;
-        if (src.explicit_file != NULL)
-            src.require_root_owned = false;
-        else
-            src.user_file = user_file = user_config_path();
-    }
+    fa_config_sources_for(&src, explicit_file, flags, &user_file);
     if (fa_config_init(&h->cfg) != 0) {
         rc = FHIRAUTH_ERR_NOMEM;
     } else if (fa_config_load(&h->cfg, &src, profile, err, sizeof(err))

@@ -22,6 +22,12 @@ void fa_clear_detail(fhirauth *h);
 fhirauth_rc fa_fail(fhirauth *h, fhirauth_rc rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The configuration files a handle opened with these arguments reads
+ * (design.md "Configuration"); *ret_user_file is freed by the caller. */
+void fa_config_sources_for(struct fa_config_sources *src,
+                           const char *explicit_file, unsigned flags,
+                           char **ret_user_file);
+
 /* The network half, loaded on first use; detail set on failure. */
 fhirauth_rc fa_handle_net(fhirauth *h, const struct fa_net_ops **ret_ops,
                           struct fa_net_ctx *ret_ctx);

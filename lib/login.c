@@ -12,7 +12,7 @@
 #include "token.h"
 #include "util.h"
 
-/* Best effort: revoke a refresh token the new login replaces. */
+/* Best effort: revoke a refresh token we will not keep. */
 static void
 revoke_replaced(const struct fa_net_ops *ops, const struct fa_net_ctx *ctx,
                 const struct fa_endpoints *ep, const char *token)
@@ -130,8 +130,13 @@ fa_finish_login(fhirauth *h, const struct fa_net_ops *ops,
         goto out;
     }
     rc = identify(h, ops, ctx, resp, nonce, &meta);
-    if (rc != FHIRAUTH_OK)
+    if (rc != FHIRAUTH_OK) {
+        /* Tokens for an identity we refused must not stay live at the AS
+         * either (best effort; the refresh token ends the grant). */
+        if (resp->refresh_token != NULL)
+            revoke_replaced(ops, ctx, &meta.ep, resp->refresh_token);
         goto out;
+    }
     rc = fa_take_lock(h, &fd);
     if (rc != FHIRAUTH_OK)
         goto out;

@@ -13,6 +13,8 @@
 #define SLOW_DOWN_STEP 5
 /* Never poll faster than this, whatever the server says. */
 #define MIN_INTERVAL 1
+/* Backing off after transient failures stops growing here. */
+#define MAX_BACKOFF 60
 
 /* Sleep whole seconds, resuming after signals. */
 static void
@@ -34,7 +36,8 @@ fhirauth_login_device(fhirauth *h, fhirauth_device_cb cb, void *arg)
     struct fa_token_response resp;
     fhirauth_device_info info;
     char oerr[64];
-    long interval;
+    char last[FA_DETAIL_MAX];
+    long interval, left;
     time_t deadline;
     fhirauth_rc rc;
 
@@ -71,11 +74,20 @@ fhirauth_login_device(fhirauth *h, fhirauth_device_cb cb, void *arg)
     }
     interval = dev.interval > MIN_INTERVAL ? dev.interval : MIN_INTERVAL;
     deadline = time(NULL) + dev.expires_in;
+    last[0] = '\0';
     for (;;) {
-        wait_seconds(interval);
+        /* No sleeping past the code's end (a long interval or backoff). */
+        left = (long) (deadline - time(NULL));
+        wait_seconds(interval < left ? interval : (left > 0 ? left : 0));
         if (time(NULL) >= deadline) {
-            rc = fa_fail(h, FHIRAUTH_ERR_DENIED, "the code expired before "
-                         "it was approved");
+            /* Still failing to reach the server: say that, not "denied". */
+            if (last[0] != '\0')
+                rc = fa_fail(h, FHIRAUTH_ERR_UNREACHABLE, "the code expired "
+                             "while the server could not be reached: %s",
+                             last);
+            else
+                rc = fa_fail(h, FHIRAUTH_ERR_DENIED, "the code expired "
+                             "before it was approved");
             goto out;
         }
         if (cb(FHIRAUTH_DEVICE_WAIT, &info, arg) != 0) {
@@ -88,6 +100,16 @@ fhirauth_login_device(fhirauth *h, fhirauth_device_cb cb, void *arg)
                               h->detail, sizeof(h->detail));
         if (rc == FHIRAUTH_OK)
             break;
+        /* RFC 8628 §3.5: after a connection timeout poll less often and
+         * retry; the same for refused connections, 5xx and 429, all of
+         * which may pass while the user is still approving. */
+        if (rc == FHIRAUTH_ERR_UNREACHABLE) {
+            fa_strlcpy(last, h->detail, sizeof(last));
+            interval = interval * 2 < MAX_BACKOFF ? interval * 2
+                                                  : MAX_BACKOFF;
+            continue;
+        }
+        last[0] = '\0';
         if (strcmp(oerr, "authorization_pending") == 0)
             continue;
         if (strcmp(oerr, "slow_down") == 0) {

@@ -5,6 +5,7 @@
 #include "autoconf.h"
 
 #include "grants.h"
+#include "jwt.h"
 #include "net.h"
 
 __attribute__((visibility("default")))
@@ -14,8 +15,8 @@ const struct fa_net_ops fhirauth_net_ops_v1 = {
     .password_grant = fa_net_password_grant,
     .refresh_grant = fa_net_refresh_grant,
     .revoke = fa_net_revoke,
-    .device_start = NULL,       /* RFC 8628: not yet */
-    .device_poll = NULL,
-    .browser_login = NULL,      /* authorization code + PKCE: not yet */
-    .verify_id_token = NULL,    /* id_token verification: not yet */
+    .device_start = fa_net_device_start,
+    .device_poll = fa_net_device_poll,
+    .browser_login = fa_net_browser_login,
+    .verify_id_token = fa_net_verify_id_token,
 };

@@ -82,6 +82,28 @@ fhirauth_rc fa_parse_discovery(const char *body, size_t len,
                                struct fa_endpoints *ret, char *err,
                                size_t errlen);
 
+/*
+ * Parse a device authorization endpoint answer (RFC 8628 §3.2).  2xx with
+ * a JSON object carrying string device_code, user_code and
+ * verification_uri (Google's older "verification_url" is accepted when
+ * verification_uri is absent), an optional verification_uri_complete,
+ * a positive expires_in (required) and an optional interval (5 when
+ * absent) -> FHIRAUTH_OK with *ret filled (freed with
+ * fa_device_auth_free).  The verification URIs must be https URLs without
+ * userinfo or fragment: the user is sent there to type a code and log in.
+ * user_code must be printable ASCII (it is shown on terminals), lengths
+ * are capped, expires_in is clamped to an hour and interval to [1, 300].
+ * An OAuth error object (RFC 6749 §5.2) -> FHIRAUTH_ERR_DENIED with the
+ * code in oauth_error; 5xx and 429 -> FHIRAUTH_ERR_UNREACHABLE; anything
+ * else malformed -> FHIRAUTH_ERR_PROTOCOL.  No message ever holds the
+ * device_code.  *ret is untouched on failure.
+ */
+struct fa_device_auth;
+fhirauth_rc fa_parse_device_response(long status, const char *body,
+                                     size_t len, struct fa_device_auth *ret,
+                                     char *oauth_error, size_t oelen,
+                                     char *err, size_t errlen);
+
 #pragma GCC visibility pop
 
 #endif

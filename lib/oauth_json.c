@@ -750,3 +750,247 @@ fa_parse_discovery(const char *body, size_t len, const char *expected_issuer,
     *ret = ep;
     return FHIRAUTH_OK;
 }
+
+/* Device authorization answers (RFC 8628 §3.2).  The caps are far above
+ * what real servers send (Azure's device_code, the longest seen, is under
+ * 1 KiB; user codes are 8 or 9 characters) and keep a hostile answer from
+ * filling a terminal or a PAM prompt. */
+#define FA_DEVICE_CODE_MAX 4096
+#define FA_USER_CODE_MAX 64
+#define FA_VERIFICATION_URI_MAX 2048
+/* A code nobody approved within an hour is not going to be: the polling
+ * loop ends there whatever the server says. */
+#define FA_DEVICE_LIFETIME_MAX 3600L
+#define FA_DEVICE_INTERVAL_DEFAULT 5L   /* §3.2 */
+#define FA_DEVICE_INTERVAL_MAX 300L
+
+/*
+ * A required string member of a device answer: present, a string, not
+ * empty, at most max bytes, every byte in the set.  The value never
+ * reaches a message (device_code is a credential).
+ */
+static fhirauth_rc
+device_string(struct json_object *obj, const char *key, size_t max,
+              enum fa_charset cs, const char **ret, size_t *retlen,
+              char *err, size_t errlen)
+{
+    switch (get_string(obj, key, ret, retlen)) {
+    case 1:
+        break;
+    case 0:
+        fa_err(err, errlen, "device authorization response without %s",
+               key);
+        return FHIRAUTH_ERR_PROTOCOL;
+    default:
+        fa_err(err, errlen, "device authorization response: %s is not a "
+               "string", key);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    if (*retlen == 0) {
+        fa_err(err, errlen, "device authorization response: %s is empty",
+               key);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    if (*retlen > max) {
+        fa_err(err, errlen, "device authorization response: %s is longer "
+               "than %zu bytes", key, max);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    if (!charset_ok(*ret, *retlen, cs)) {
+        fa_err(err, errlen, "device authorization response: %s holds "
+               "invalid characters", key);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    return FHIRAUTH_OK;
+}
+
+/*
+ * A verification URI: where the user is told to go and log in, so only
+ * an https URL (no userinfo, no fragment) is shown.  Loopback http is not
+ * accepted either: nothing legitimate serves the page there, and the test
+ * AS is https too.
+ */
+static fhirauth_rc
+device_uri(struct json_object *obj, const char *key, char **dst, char *err,
+           size_t errlen)
+{
+    const char *s;
+    size_t len;
+    fhirauth_rc rc;
+
+    rc = device_string(obj, key, FA_VERIFICATION_URI_MAX, FA_CS_NOSPACE, &s,
+                       &len, err, errlen);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    if (!is_https_url(s, len)) {
+        fa_err(err, errlen, "device authorization response: %s is not an "
+               "https URL", key);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    *dst = copy_bytes(s, len);
+    if (*dst == NULL) {
+        fa_err(err, errlen, "out of memory");
+        return FHIRAUTH_ERR_NOMEM;
+    }
+    return FHIRAUTH_OK;
+}
+
+/* The success case of a device answer, from a parsed object. */
+static fhirauth_rc
+device_success(struct json_object *obj, struct fa_device_auth *d, char *err,
+               size_t errlen)
+{
+    const char *s;
+    size_t len;
+    fhirauth_rc rc;
+    int lr;
+
+    /* Opaque to us; it goes into a form body, percent-encoded. */
+    rc = device_string(obj, "device_code", FA_DEVICE_CODE_MAX, FA_CS_VSCHAR,
+                       &s, &len, err, errlen);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    d->device_code = copy_bytes(s, len);
+    if (d->device_code == NULL)
+        goto nomem;
+
+    /* Shown on terminals and in PAM prompts: printable ASCII only, so no
+     * escape sequence or line break can forge what the user reads. */
+    rc = device_string(obj, "user_code", FA_USER_CODE_MAX, FA_CS_VSCHAR, &s,
+                       &len, err, errlen);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    d->user_code = copy_bytes(s, len);
+    if (d->user_code == NULL)
+        goto nomem;
+
+    /* verification_uri; Google's device endpoint predates the RFC's name
+     * and sends verification_url.  A malformed verification_uri is an
+     * error even when verification_url is present. */
+    if (json_object_object_get_ex(obj, "verification_uri", NULL)
+        || !json_object_object_get_ex(obj, "verification_url", NULL))
+        rc = device_uri(obj, "verification_uri", &d->verification_uri, err,
+                        errlen);
+    else
+        rc = device_uri(obj, "verification_url", &d->verification_uri, err,
+                        errlen);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+
+    /* Optional, but when present it must be as good as the other. */
+    if (get_string(obj, "verification_uri_complete", &s, &len) != 0) {
+        rc = device_uri(obj, "verification_uri_complete",
+                        &d->verification_uri_complete, err, errlen);
+        if (rc != FHIRAUTH_OK)
+            return rc;
+    }
+
+    lr = get_lifetime(obj, "expires_in", &d->expires_in);
+    if (lr == 0) {
+        fa_err(err, errlen, "device authorization response without "
+               "expires_in");
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    if (lr < 0 || d->expires_in == 0) {
+        fa_err(err, errlen, "device authorization response: expires_in is "
+               "not a positive number");
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    if (d->expires_in > FA_DEVICE_LIFETIME_MAX)
+        d->expires_in = FA_DEVICE_LIFETIME_MAX;
+
+    lr = get_lifetime(obj, "interval", &d->interval);
+    if (lr == 0) {
+        d->interval = FA_DEVICE_INTERVAL_DEFAULT;
+    } else if (lr < 0) {
+        fa_err(err, errlen, "device authorization response: interval is "
+               "not a number of seconds");
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    /* Never poll more than once a second, nor wait longer than the cap
+     * between polls, whatever the server asks. */
+    if (d->interval < 1)
+        d->interval = 1;
+    if (d->interval > FA_DEVICE_INTERVAL_MAX)
+        d->interval = FA_DEVICE_INTERVAL_MAX;
+    return FHIRAUTH_OK;
+
+nomem:
+    fa_err(err, errlen, "out of memory");
+    return FHIRAUTH_ERR_NOMEM;
+}
+
+fhirauth_rc
+fa_parse_device_response(long status, const char *body, size_t len,
+                         struct fa_device_auth *ret, char *oauth_error,
+                         size_t oelen, char *err, size_t errlen)
+{
+    static const char what[] = "device authorization endpoint";
+    struct fa_device_auth d;
+    struct json_object *obj = NULL;
+    const char *code;
+    size_t clen;
+    fhirauth_rc rc;
+
+    if (oauth_error != NULL && oelen > 0)
+        oauth_error[0] = '\0';
+    if (ret == NULL) {
+        fa_err(err, errlen, "fa_parse_device_response: no result pointer");
+        return FHIRAUTH_ERR_INTERNAL;
+    }
+    if ((status >= 500 && status <= 599) || status == 429) {
+        fa_err(err, errlen, "%s HTTP %ld from the %s",
+               status == 429 ? "server busy" : "server error", status, what);
+        return FHIRAUTH_ERR_UNREACHABLE;
+    }
+    if ((status < 200 || status > 299) && (status < 400 || status > 499)) {
+        fa_err(err, errlen, "unexpected HTTP status %ld from the %s", status,
+               what);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    rc = parse_object(body, len, what, &obj, err, errlen);
+    if (rc != FHIRAUTH_OK) {
+        if (rc == FHIRAUTH_ERR_PROTOCOL && status == 401) {
+            fa_err(err, errlen, "HTTP 401 from the %s: client "
+                   "authentication failed", what);
+            return FHIRAUTH_ERR_DENIED;
+        }
+        if (rc == FHIRAUTH_ERR_PROTOCOL && status >= 400)
+            fa_err(err, errlen, "HTTP %ld from the %s without an OAuth "
+                   "error", status, what);
+        return rc;
+    }
+    /* §3.2: errors as RFC 6749 §5.2 (invalid_client, unauthorized_client
+     * when the client may not use this grant, invalid_scope, ...); a few
+     * servers answer them with 200. */
+    if (status >= 400
+        || (!json_object_object_get_ex(obj, "device_code", NULL)
+            && json_object_object_get_ex(obj, "error", NULL))) {
+        if (get_string(obj, "error", &code, &clen) != 1 || clen == 0) {
+            json_object_put(obj);
+            if (status == 401) {
+                fa_err(err, errlen, "HTTP 401 from the %s: client "
+                       "authentication failed", what);
+                return FHIRAUTH_ERR_DENIED;
+            }
+            fa_err(err, errlen, "HTTP %ld from the %s without an OAuth "
+                   "error", status, what);
+            return FHIRAUTH_ERR_PROTOCOL;
+        }
+        rc = oauth_error_object(obj, status, oauth_error, oelen, err,
+                                errlen);
+        json_object_put(obj);
+        /* invalid_grant means nothing here (no grant was presented): the
+         * AS refused, which is all the caller needs to know. */
+        return rc == FHIRAUTH_ERR_LOGIN_NEEDED ? FHIRAUTH_ERR_DENIED : rc;
+    }
+    memset(&d, 0, sizeof(d));
+    rc = device_success(obj, &d, err, errlen);
+    json_object_put(obj);
+    if (rc != FHIRAUTH_OK) {
+        fa_device_auth_free(&d);
+        return rc;
+    }
+    *ret = d;
+    return FHIRAUTH_OK;
+}

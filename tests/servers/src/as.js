@@ -6,15 +6,29 @@
 //          [--key KEY.pem] [--cert CERT.pem] [--log EVENTS.jsonl]
 //          [--access-ttl S] [--refresh-ttl S] [--rotate on|off]
 //          [--auth-methods "client_secret_post ..."] [--pid-file F]
-//          [--issuer URL]
+//          [--issuer URL] [--device-ttl S] [--device-interval S]
+//          [--device-slow-down N] [--device-control on|off]
 //
 // Every option may also come from the JSON config file (same names in
 // camelCase: port, portFile, key, cert, log, accessTokenTtl, refreshTokenTtl,
 // rotateRefreshToken, tokenEndpointAuthMethods, accounts, clients, ...) or
 // from the environment (FA_AS_PORT, FA_AS_PORT_FILE, FA_AS_KEY, FA_AS_CERT,
 // FA_AS_LOG, FA_AS_ACCESS_TTL, FA_AS_REFRESH_TTL, FA_AS_ROTATE,
-// FA_AS_AUTH_METHODS).  Precedence: command line > environment > config
-// file > defaults.
+// FA_AS_AUTH_METHODS, FA_AS_DEVICE_TTL, FA_AS_DEVICE_INTERVAL,
+// FA_AS_DEVICE_SLOW_DOWN, FA_AS_DEVICE_CONTROL).  Precedence: command
+// line > environment > config file > defaults.
+//
+// Device flow (RFC 8628): --device-ttl is the device code's lifetime
+// (default 600 s); --device-interval S puts "interval": S into the device
+// authorization answer and answers slow_down (§3.5) to a poll that comes
+// sooner than the interval after the authorization or the previous poll
+// of the same code, adding 5 s to that code's interval each time;
+// --device-slow-down N answers slow_down to the first N polls of every
+// code whatever their timing (the interval still grows).  With
+// --device-control on, POST /test/device-settings (form fields ttl,
+// interval (empty: none), slow_down, advertise=on|off (the device
+// endpoint in discovery)) changes them at run time, for codes issued
+// afterwards, and answers the settings as JSON.
 //
 // Port 0 picks a free port; the chosen port is written to --port-file once
 // the server listens (written to a temporary name and renamed, so a reader
@@ -35,6 +49,8 @@ import path from 'node:path';
 import querystring from 'node:querystring';
 
 import Provider, { errors } from 'oidc-provider';
+
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 // A mistake in the options: reported without a stack trace.
 function usageError(message) {
@@ -67,6 +83,13 @@ const DEFAULTS = {
   // (each client keeps its registered method, which the AS enforces).
   tokenEndpointAuthMethods: null,
   idTokenAlg: 'RS256',
+  // RFC 8628 (see the header): the device code's lifetime, the advertised
+  // and enforced polling interval (null: none advertised, nothing
+  // enforced), forced slow_down answers per code, the run-time control.
+  deviceCodeTtl: 600,
+  deviceInterval: null,
+  deviceSlowDown: 0,
+  deviceControl: false,
   // Added to the discovery document (e.g. to drop an endpoint for a test:
   // {"revocation_endpoint": null} removes it).
   discoveryOverrides: {},
@@ -110,6 +133,10 @@ function parseArgs(argv) {
     '--auth-methods': 'tokenEndpointAuthMethods',
     '--id-token-alg': 'idTokenAlg',
     '--issuer': 'issuer',
+    '--device-ttl': 'deviceCodeTtl',
+    '--device-interval': 'deviceInterval',
+    '--device-slow-down': 'deviceSlowDown',
+    '--device-control': 'deviceControl',
   };
   for (let i = 0; i < argv.length; i += 1) {
     let arg = argv[i];
@@ -121,7 +148,7 @@ function parseArgs(argv) {
     }
     if (arg === '--help' || arg === '-h') {
       process.stdout.write(fs.readFileSync(new URL(import.meta.url)).toString()
-        .split('\n').filter((l) => l.startsWith('//')).slice(0, 30)
+        .split('\n').filter((l) => l.startsWith('//')).slice(0, 44)
         .map((l) => l.replace(/^\/\/ ?/, ''))
         .join('\n'));
       process.stdout.write('\n');
@@ -157,6 +184,10 @@ function fromEnv(env) {
     FA_AS_AUTH_METHODS: 'tokenEndpointAuthMethods',
     FA_AS_ID_TOKEN_ALG: 'idTokenAlg',
     FA_AS_ISSUER: 'issuer',
+    FA_AS_DEVICE_TTL: 'deviceCodeTtl',
+    FA_AS_DEVICE_INTERVAL: 'deviceInterval',
+    FA_AS_DEVICE_SLOW_DOWN: 'deviceSlowDown',
+    FA_AS_DEVICE_CONTROL: 'deviceControl',
   };
   for (const [k, v] of Object.entries(map)) {
     if (env[k] !== undefined && env[k] !== '') out[v] = env[k];
@@ -195,6 +226,13 @@ function loadConfig() {
   conf.refreshTokenTtl = toInt(conf.refreshTokenTtl, 'refresh token TTL');
   conf.idTokenTtl = toInt(conf.idTokenTtl, 'id token TTL');
   conf.rotateRefreshToken = toBool(conf.rotateRefreshToken);
+  conf.deviceCodeTtl = toInt(conf.deviceCodeTtl, 'device code TTL');
+  if (conf.deviceCodeTtl < 1) throw usageError('device code TTL: at least 1 second');
+  conf.deviceInterval = conf.deviceInterval === null || conf.deviceInterval === undefined
+    || conf.deviceInterval === '' ? null : toInt(conf.deviceInterval, 'device interval');
+  conf.deviceSlowDown = toInt(conf.deviceSlowDown, 'device slow_down count');
+  conf.deviceControl = toBool(conf.deviceControl);
+  conf.deviceAdvertise = true;
   if (typeof conf.tokenEndpointAuthMethods === 'string') {
     conf.tokenEndpointAuthMethods = conf.tokenEndpointAuthMethods.split(/[\s,]+/).filter(Boolean);
   }
@@ -370,7 +408,8 @@ async function main() {
       RefreshToken: conf.refreshTokenTtl,
       Grant: Math.max(conf.refreshTokenTtl, conf.accessTokenTtl),
       IdToken: conf.idTokenTtl,
-      DeviceCode: 600,
+      // A function: /test/device-settings may change it at run time.
+      DeviceCode: () => conf.deviceCodeTtl,
       AuthorizationCode: 60,
       Interaction: 600,
       Session: 3600,
@@ -525,8 +564,13 @@ async function main() {
   // refuses the other one: enforce the registered method (strictClientAuth,
   // default on).
   const registeredMethod = new Map(clients.map((c) => [c.client_id, c.token_endpoint_auth_method || 'client_secret_basic']));
-  const authPaths = new Set(['/token', '/token/revocation', '/token/introspection']);
-  const endpointEvent = { '/token': 'token', '/token/revocation': 'revocation', '/token/introspection': 'introspection' };
+  const authPaths = new Set(['/token', '/token/revocation', '/token/introspection', '/device/auth']);
+  const endpointEvent = {
+    '/token': 'token',
+    '/token/revocation': 'revocation',
+    '/token/introspection': 'introspection',
+    '/device/auth': 'device_authorization',
+  };
   provider.use(async (ctx, next) => {
     if (conf.strictClientAuth === false || ctx.method !== 'POST' || !authPaths.has(ctx.path)
         || !ctx.is('application/x-www-form-urlencoded')) {
@@ -583,6 +627,132 @@ async function main() {
     await next();
   });
 
+  // -------------------------------------------------- device polling
+  // RFC 8628 §3.5 slow_down (oidc-provider 8 never sends it): with
+  // --device-interval, a poll sooner than the code's interval after its
+  // authorization or its previous poll is answered slow_down; with
+  // --device-slow-down N the first N polls are, whatever their timing.
+  // Each slow_down adds 5 s to the code's interval, as the client must.
+  // State per code is keyed by a hash of the device code.
+  const devicePolls = new Map();
+  const deviceKey = (code) => crypto.createHash('sha256').update(code).digest('hex');
+  provider.use(async (ctx, next) => {
+    const pacing = conf.deviceInterval !== null || conf.deviceSlowDown > 0;
+    if (!pacing || ctx.method !== 'POST'
+        || (ctx.path !== '/token' && ctx.path !== '/device/auth')) {
+      await next();
+      return;
+    }
+    if (ctx.path === '/device/auth') {
+      await next();
+      if (ctx.status === 200 && ctx.body && typeof ctx.body.device_code === 'string') {
+        if (conf.deviceInterval !== null) ctx.body.interval = conf.deviceInterval;
+        if (devicePolls.size > 1000) devicePolls.clear();
+        devicePolls.set(deviceKey(ctx.body.device_code), {
+          last: Date.now() / 1000,
+          interval: conf.deviceInterval ?? 5,
+          forced: 0,
+        });
+      }
+      return;
+    }
+    if (!ctx.is('application/x-www-form-urlencoded')) {
+      await next();
+      return;
+    }
+    let raw = ctx.request.body;
+    if (typeof raw !== 'string') {
+      raw = await new Promise((resolve, reject) => {
+        let data = '';
+        ctx.req.setEncoding('utf8');
+        ctx.req.on('data', (c) => {
+          data += c;
+          if (data.length > 56 * 1024) reject(new errors.InvalidRequest('request body too large'));
+        });
+        ctx.req.on('end', () => resolve(data));
+        ctx.req.on('error', reject);
+      });
+      ctx.request.body = raw;
+    }
+    const form = querystring.parse(raw);
+    const st = form.grant_type === DEVICE_GRANT && typeof form.device_code === 'string'
+      ? devicePolls.get(deviceKey(form.device_code)) : undefined;
+    if (!st) {
+      await next();
+      return;
+    }
+    const now = Date.now() / 1000;
+    let why;
+    if (st.forced < conf.deviceSlowDown) {
+      st.forced += 1;
+      why = 'slow_down forced by --device-slow-down';
+    } else if (conf.deviceInterval !== null && now - st.last < st.interval - 0.2) {
+      why = `polled after ${(now - st.last).toFixed(2)} s, interval ${st.interval} s`;
+    }
+    st.last = now;
+    if (!why) {
+      await next();
+      return;
+    }
+    st.interval += 5;
+    ctx.status = 400;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { error: 'slow_down', error_description: 'you are polling too quickly' };
+    logEvent({
+      event: 'token',
+      grant_type: DEVICE_GRANT,
+      client_id: typeof form.client_id === 'string' ? form.client_id : null,
+      ok: false,
+      status: 400,
+      error: 'slow_down',
+      detail: why,
+    });
+  });
+
+  // Run-time device settings (--device-control on), for tests that would
+  // otherwise restart the servers for each setting.
+  provider.use(async (ctx, next) => {
+    if (!conf.deviceControl || ctx.path !== '/test/device-settings') {
+      await next();
+      return;
+    }
+    if (ctx.method === 'POST') {
+      const raw = await new Promise((resolve, reject) => {
+        let data = '';
+        ctx.req.setEncoding('utf8');
+        ctx.req.on('data', (c) => {
+          data += c;
+          if (data.length > 4096) reject(new Error('body too large'));
+        });
+        ctx.req.on('end', () => resolve(data));
+        ctx.req.on('error', reject);
+      });
+      const form = querystring.parse(raw);
+      try {
+        if (form.ttl !== undefined) {
+          const ttl = toInt(form.ttl, 'ttl');
+          if (ttl < 1) throw usageError('ttl: at least 1 second');
+          conf.deviceCodeTtl = ttl;
+        }
+        if (form.interval !== undefined) {
+          conf.deviceInterval = form.interval === '' ? null : toInt(form.interval, 'interval');
+        }
+        if (form.slow_down !== undefined) conf.deviceSlowDown = toInt(form.slow_down, 'slow_down');
+        if (form.advertise !== undefined) conf.deviceAdvertise = toBool(form.advertise);
+      } catch (err) {
+        ctx.status = 400;
+        ctx.body = { error: err.message };
+        return;
+      }
+    }
+    ctx.body = {
+      ttl: conf.deviceCodeTtl,
+      interval: conf.deviceInterval,
+      slow_down: conf.deviceSlowDown,
+      advertise: conf.deviceAdvertise,
+    };
+  });
+
   // -------------------------------------------------- middleware
   provider.use(async (ctx, next) => {
     await next();
@@ -633,6 +803,7 @@ async function main() {
         if (v === null) delete ctx.body[k];
         else ctx.body[k] = v;
       }
+      if (!conf.deviceAdvertise) delete ctx.body.device_authorization_endpoint;
       logEvent({ event: 'discovery', ok: true });
     } else if (route === 'device_authorization') {
       logEvent({
@@ -642,6 +813,31 @@ async function main() {
         status: ctx.status,
       });
     }
+  });
+
+  // -------------------------------------------------- authorization requests
+  // The browser flow's authorization request as the AS received it, for
+  // the event log (event "authorization"): the PKCE method, SMART's aud,
+  // prompt and scope, and whether state, nonce and a challenge were there
+  // (their values are not logged).
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.oidc?.route !== 'authorization') return;
+    const q = ctx.method === 'POST' && ctx.oidc.params ? ctx.oidc.params : ctx.query;
+    const str = (v) => (typeof v === 'string' ? v : null);
+    logEvent({
+      event: 'authorization',
+      client_id: str(q.client_id),
+      redirect_uri: str(q.redirect_uri),
+      code_challenge_method: str(q.code_challenge_method),
+      code_challenge: typeof q.code_challenge === 'string',
+      state: typeof q.state === 'string',
+      nonce: typeof q.nonce === 'string',
+      aud: str(ctx.query.aud),
+      prompt: str(q.prompt),
+      scope: str(q.scope),
+      status: ctx.status,
+    });
   });
 
   // A refresh answer for a SMART scope carries the launch context again
