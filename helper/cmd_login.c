@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "qr.h"
 
 #define PASSWORD_MAX 1024
 
@@ -92,13 +93,18 @@ static int
 show_device(enum fhirauth_device_event event, const fhirauth_device_info *info,
             void *arg)
 {
-    (void) arg;
+    fhirauth *h = arg;
+
     if (event != FHIRAUTH_DEVICE_SHOW)
         return 0;
     fprintf(stderr, "To log in, open %s\nand enter the code %s\n",
             info->verification_uri, info->user_code);
     if (info->verification_uri_complete != NULL)
         fprintf(stderr, "(or open %s)\n", info->verification_uri_complete);
+    if (qr_wanted(fhirauth_option(h, "qr"), stderr))
+        (void) qr_print(stderr, info->verification_uri_complete != NULL
+                                    ? info->verification_uri_complete
+                                    : info->verification_uri);
     fprintf(stderr, "Waiting for approval (the code is valid for %ld "
             "seconds)...\n", info->expires_in);
     return 0;
@@ -177,7 +183,7 @@ login_browser(fhirauth *h, int no_browser)
 static int
 login_device(fhirauth *h)
 {
-    fhirauth_rc rc = fhirauth_login_device(h, show_device, NULL);
+    fhirauth_rc rc = fhirauth_login_device(h, show_device, h);
 
     if (rc != FHIRAUTH_OK)
         return fail(h, rc, "login failed");
@@ -266,7 +272,7 @@ cmd_login(fhirauth *h, int argc, char **argv)
             status = login_browser(h, 0);
             break;
         }
-        rc = fhirauth_login_device(h, show_device, NULL);
+        rc = fhirauth_login_device(h, show_device, h);
         if (rc == FHIRAUTH_ERR_UNSUPPORTED)
             status = login_browser(h, 1);
         else

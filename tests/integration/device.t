@@ -10,7 +10,7 @@
 # time (as.js --device-control) instead of restarting it.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 63
+plan 65
 
 DEVICE_GRANT='urn:ietf:params:oauth:grant-type:device_code'
 
@@ -180,10 +180,14 @@ is "$(fa_as_count refresh_token)" 0 "no refresh was needed"
 is "$(fa_introspect "$rt")" true "the refresh token is active at the AS"
 unlike "$DEV_ERR$FA_OUT$FA_ERR" "$rt" "the refresh token is never printed"
 unlike "$DEV_ERR" "$at|device_code" "stderr shows neither token nor device code"
+unlike "$DEV_ERR" $'\u2588' "qr = auto without a terminal: no QR code"
 
 # A second device login replaces the session and revokes its refresh token.
+fa_config qr on
 dev_start
 dev_code
+like "$(cat "$FA_TMP/dev.err")" $'\u2588\u2588\u2588' "qr = on: a QR code of the URI on stderr"
+fa_config qr
 fa_device_approve "$DEV_CODE" bob
 dev_wait
 is "$DEV_RC" 0 "a second device login (bob): exit 0" || diag "$DEV_ERR"
