@@ -153,6 +153,8 @@ fhirauth_close(fhirauth *h)
 {
     if (h == NULL)
         return;
+    if (h->pending != NULL && h->pending_free != NULL)
+        h->pending_free(h->pending);   /* wipes and frees */
     fa_config_free(&h->cfg);
     explicit_bzero(h, sizeof(*h));
     free(h);

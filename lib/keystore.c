@@ -561,3 +561,152 @@ fa_access_decode(const char *payload, time_t *ret_expiry,
     *ret_token = p + 1;
     return 0;
 }
+
+/* ---------------------------------------------------------------------
+ * Private keys in the user keyring (the PAM module's stash).
+ * ------------------------------------------------------------------ */
+
+#define FA_KS_PRIVATE_PERM                                                  \
+    (KEY_POS_VIEW | KEY_POS_READ | KEY_POS_WRITE | KEY_POS_SEARCH           \
+     | KEY_POS_SETATTR)
+
+/* Possess the user keyring (and so its keys) through the process keyring
+ * for one call; undone by unpossess_user(). */
+static int
+possess_user(void)
+{
+    return keyctl_link(KEY_SPEC_USER_KEYRING, KEY_SPEC_PROCESS_KEYRING) == -1
+               ? -1
+               : 0;
+}
+
+static void
+unpossess_user(void)
+{
+    int e = errno;
+
+    (void) keyctl_unlink(KEY_SPEC_USER_KEYRING, KEY_SPEC_PROCESS_KEYRING);
+    errno = e;
+}
+
+fhirauth_rc
+fa_ks_private_put(const char *desc, const void *data, size_t len,
+                  unsigned timeout, long *ret_serial, char *err,
+                  size_t errlen)
+{
+    key_serial_t key;
+    fhirauth_rc rc = FHIRAUTH_OK;
+    int e;
+
+    if (desc == NULL || data == NULL || len == 0 || timeout == 0
+        || ret_serial == NULL) {
+        fa_err(err, errlen, "bad keyring request");
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    }
+    if (len > FA_KEY_MAX_PAYLOAD) {
+        fa_err(err, errlen, "storing %s: payload too large (%zu bytes, at "
+               "most %d)", desc, len, FA_KEY_MAX_PAYLOAD);
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    }
+    if (possess_user() == -1)
+        return ks_fail(errno, "linking the user keyring for", desc, err,
+                       errlen);
+    key = (key_serial_t) add_key(KS_TYPE, desc, data, len,
+                                 KEY_SPEC_USER_KEYRING);
+    if (key == -1) {
+        rc = ks_fail(errno, "storing", desc, err, errlen);
+    } else if (keyctl_setperm(key, FA_KS_PRIVATE_PERM) == -1
+               || keyctl_set_timeout(key, timeout) == -1) {
+        e = errno;
+        (void) keyctl_invalidate(key);
+        rc = ks_fail(e, "setting up", desc, err, errlen);
+    } else {
+        *ret_serial = (long) key;
+    }
+    unpossess_user();
+    return rc;
+}
+
+int
+fa_ks_described_matches(const char *described, unsigned long uid,
+                        const char *desc_prefix)
+{
+    const char *p = described, *f[5];
+    size_t n = 0, plen;
+    unsigned long v = 0;
+    const char *q;
+
+    if (described == NULL || desc_prefix == NULL)
+        return -1;
+    /* type;uid;gid;perm;description (the description may hold ';'). */
+    f[n++] = p;
+    while (n < 5 && (p = strchr(p, ';')) != NULL)
+        f[n++] = ++p;
+    if (n != 5)
+        return -1;
+    if ((size_t) (f[1] - f[0]) != sizeof(KS_TYPE)
+        || memcmp(f[0], KS_TYPE ";", sizeof(KS_TYPE)) != 0)
+        return -1;
+    if (f[1][0] == ';')
+        return -1;
+    for (q = f[1]; *q != ';'; q++) {
+        if (*q < '0' || *q > '9' || v > (ULONG_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (unsigned long) (*q - '0');
+    }
+    if (v != uid)
+        return -1;
+    plen = strlen(desc_prefix);
+    if (plen == 0 || strncmp(f[4], desc_prefix, plen) != 0)
+        return -1;
+    return 0;
+}
+
+fhirauth_rc
+fa_ks_private_take(long serial, const char *desc_prefix, char **ret_data,
+                   size_t *ret_len, char *err, size_t errlen)
+{
+    key_serial_t key;
+    char *described = NULL;
+    fhirauth_rc rc;
+
+    if (serial <= 0 || serial > INT32_MAX || desc_prefix == NULL
+        || ret_data == NULL || ret_len == NULL) {
+        fa_err(err, errlen, "bad keyring request");
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    }
+    key = (key_serial_t) serial;
+    if (possess_user() == -1)
+        return ks_fail(errno, "linking the user keyring for", desc_prefix,
+                       err, errlen);
+    if (keyctl_describe_alloc(key, &described) == -1) {
+        if (absent(errno) || errno == EACCES) {
+            fa_err(err, errlen, "no key %ld in reach", serial);
+            rc = FHIRAUTH_ERR_LOGIN_NEEDED;
+        } else {
+            rc = ks_fail(errno, "describing", desc_prefix, err, errlen);
+        }
+        goto out;
+    }
+    if (fa_ks_described_matches(described, (unsigned long) geteuid(),
+                                desc_prefix) != 0) {
+        fa_err(err, errlen, "key %ld is not a %s... key", serial,
+               desc_prefix);
+        rc = FHIRAUTH_ERR_DENIED;
+        goto out;
+    }
+    rc = read_key(key, desc_prefix, ret_data, ret_len, err, errlen);
+    if (rc == FHIRAUTH_OK && keyctl_invalidate(key) == -1
+        && !absent(errno)
+        && keyctl_unlink(key, KEY_SPEC_USER_KEYRING) == -1
+        && !absent(errno)) {
+        rc = ks_fail(errno, "removing", desc_prefix, err, errlen);
+        fa_secret_free_len(*ret_data, *ret_len);
+        *ret_data = NULL;
+        *ret_len = 0;
+    }
+out:
+    free(described);
+    unpossess_user();
+    return rc;
+}

@@ -53,6 +53,35 @@ int fa_access_encode(char *buf, size_t len, time_t expiry, const char *token);
 int fa_access_decode(const char *payload, time_t *ret_expiry,
                      const char **ret_token);
 
+/*
+ * Private keys in the caller's user keyring (the PAM stash): type "user",
+ * permissions possessor view/read/write/search/setattr and nothing for
+ * user, group or other (FA_KS_PRIVATE_PERM in keystore.c); possession comes from linking the user keyring
+ * into the process keyring for the duration of each call.
+ */
+
+/* Add a new key (desc, data) with that mode and timeout (seconds, > 0);
+ * *ret_serial its serial. */
+fhirauth_rc fa_ks_private_put(const char *desc, const void *data,
+                              size_t len, unsigned timeout, long *ret_serial,
+                              char *err, size_t errlen);
+
+/*
+ * Read and remove the key serial, after checking that it is a "user" key
+ * owned by the caller's euid whose description starts with desc_prefix.
+ * No such key -> FHIRAUTH_ERR_LOGIN_NEEDED; a key that fails the check ->
+ * FHIRAUTH_ERR_DENIED (left alone).  *ret_data as fa_ks_read's.
+ */
+fhirauth_rc fa_ks_private_take(long serial, const char *desc_prefix,
+                               char **ret_data, size_t *ret_len, char *err,
+                               size_t errlen);
+
+/* Check keyctl_describe() output ("type;uid;gid;perm;description"):
+ * 0 when the type is "user", the uid is uid and the description starts
+ * with desc_prefix; -1 otherwise. */
+int fa_ks_described_matches(const char *described, unsigned long uid,
+                            const char *desc_prefix);
+
 #pragma GCC visibility pop
 
 #endif

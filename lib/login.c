@@ -72,11 +72,13 @@ claim(json_object *claims, const char *name)
 }
 
 /* Verify the id_token, if the answer has one, and take who logged in from
- * it.  Without an id_token the session records only what was typed. */
+ * it.  Without an id_token the session records only what was typed.  With
+ * ret_claims the verified claims' JSON text is handed back (NULL when
+ * there was nothing verified). */
 static fhirauth_rc
 identify(fhirauth *h, const struct fa_net_ops *ops,
          const struct fa_net_ctx *ctx, const struct fa_token_response *resp,
-         const char *nonce, struct fa_meta *meta)
+         const char *nonce, struct fa_meta *meta, char **ret_claims)
 {
     char *text = NULL;
     json_object *claims;
@@ -91,18 +93,89 @@ identify(fhirauth *h, const struct fa_net_ops *ops,
     if (rc != FHIRAUTH_OK)
         return rc;
     claims = json_tokener_parse(text);
-    free(text);
-    if (claims == NULL)
+    if (claims == NULL) {
+        free(text);
         return fa_fail(h, FHIRAUTH_ERR_PROTOCOL, "unreadable id_token claims");
+    }
     meta->subject = claim(claims, "sub");
     if (meta->username == NULL)
         meta->username = claim(claims, h->cfg.username_claim);
     if (meta->fhir_user == NULL)
         meta->fhir_user = claim(claims, "fhirUser");
     json_object_put(claims);
-    if (meta->subject == NULL)
+    if (meta->subject == NULL) {
+        free(text);
         return fa_fail(h, FHIRAUTH_ERR_PROTOCOL, "the id_token has no sub");
+    }
+    if (ret_claims != NULL)
+        *ret_claims = text;
+    else
+        free(text);
     return FHIRAUTH_OK;
+}
+
+/* The first half of every login's end: the session metadata (endpoints
+ * taken over from ep, client, scope, who logged in) and the verified
+ * identity.  On failure the answer's refresh token is revoked. */
+static fhirauth_rc
+build_session(fhirauth *h, const struct fa_net_ops *ops,
+              const struct fa_net_ctx *ctx, struct fa_endpoints *ep,
+              const struct fa_token_response *resp, const char *username,
+              const char *nonce, struct fa_meta *meta, char **ret_claims)
+{
+    fhirauth_rc rc;
+
+    memset(meta, 0, sizeof(*meta));
+    take_endpoints(meta, ep);
+    meta->client_id = fa_strdup(h->cfg.client_id);
+    meta->scope = fa_strdup(h->cfg.scope);
+    meta->username = fa_strdup(username);
+    meta->login_at = (long long) time(NULL);
+    if ((h->cfg.client_id != NULL && meta->client_id == NULL)
+        || (h->cfg.scope != NULL && meta->scope == NULL)
+        || (username != NULL && meta->username == NULL))
+        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+    rc = identify(h, ops, ctx, resp, nonce, meta, ret_claims);
+    if (rc != FHIRAUTH_OK) {
+        /* Tokens for an identity we refused must not stay live at the AS
+         * either (best effort; the refresh token ends the grant). */
+        if (resp->refresh_token != NULL)
+            revoke_replaced(ops, ctx, &meta->ep, resp->refresh_token);
+    }
+    return rc;
+}
+
+fhirauth_rc
+fa_store_session(fhirauth *h, const struct fa_token_response *resp,
+                 struct fa_meta *meta, time_t now)
+{
+    const struct fa_net_ops *ops;
+    struct fa_net_ctx ctx;
+    char *old = NULL;
+    size_t oldlen = 0;
+    fhirauth_rc rc;
+    int fd;
+
+    rc = fa_take_lock(h, &fd);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    old = replaced_refresh(h, meta, &oldlen);
+    if (resp->refresh_token == NULL)
+        (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
+                            NULL, 0);
+    rc = fa_save_tokens(h, resp, meta, 1, now, NULL);
+    fa_lock_release(fd);
+    if (rc == FHIRAUTH_OK && old != NULL
+        && (resp->refresh_token == NULL
+            || strcmp(old, resp->refresh_token) != 0)) {
+        /* Best effort: a module that cannot load costs only this. */
+        if (fa_handle_net(h, &ops, &ctx) == FHIRAUTH_OK)
+            revoke_replaced(ops, &ctx, &meta->ep, old);
+        else
+            fa_clear_detail(h);
+    }
+    fa_secret_free_len(old, oldlen);
+    return rc;
 }
 
 fhirauth_rc
@@ -112,46 +185,26 @@ fa_finish_login(fhirauth *h, const struct fa_net_ops *ops,
                 const char *nonce)
 {
     struct fa_meta meta;
-    char *old = NULL;
-    size_t oldlen = 0;
+    char *claims = NULL;
+    int defer = (h->flags & FHIRAUTH_OPEN_DEFER_STORE) != 0;
     fhirauth_rc rc;
-    int fd;
 
-    memset(&meta, 0, sizeof(meta));
-    take_endpoints(&meta, ep);
-    meta.client_id = fa_strdup(h->cfg.client_id);
-    meta.scope = fa_strdup(h->cfg.scope);
-    meta.username = fa_strdup(username);
-    meta.login_at = (long long) time(NULL);
-    if ((h->cfg.client_id != NULL && meta.client_id == NULL)
-        || (h->cfg.scope != NULL && meta.scope == NULL)
-        || (username != NULL && meta.username == NULL)) {
-        rc = fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    rc = identify(h, ops, ctx, resp, nonce, &meta);
-    if (rc != FHIRAUTH_OK) {
-        /* Tokens for an identity we refused must not stay live at the AS
-         * either (best effort; the refresh token ends the grant). */
-        if (resp->refresh_token != NULL)
-            revoke_replaced(ops, ctx, &meta.ep, resp->refresh_token);
-        goto out;
-    }
-    rc = fa_take_lock(h, &fd);
+    if (defer)
+        fa_pending_clear(h);    /* a failed login leaves nothing pending */
+    rc = build_session(h, ops, ctx, ep, resp, username, nonce, &meta,
+                       defer ? &claims : NULL);
     if (rc != FHIRAUTH_OK)
         goto out;
-    old = replaced_refresh(h, &meta, &oldlen);
-    if (resp->refresh_token == NULL)
-        (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
-                            NULL, 0);
-    rc = fa_save_tokens(h, resp, &meta, 1, time(NULL), NULL);
-    fa_lock_release(fd);
-    if (rc == FHIRAUTH_OK && old != NULL
-        && (resp->refresh_token == NULL
-            || strcmp(old, resp->refresh_token) != 0))
-        revoke_replaced(ops, ctx, &meta.ep, old);
+    if (defer) {
+        /* Nothing stored: the PAM module checks the identity, then
+         * stashes or stores the session as the user. */
+        rc = fa_pending_keep(h, resp, &meta, claims);
+        claims = NULL;
+        goto out;
+    }
+    rc = fa_store_session(h, resp, &meta, time(NULL));
 out:
-    fa_secret_free_len(old, oldlen);
+    free(claims);
     fa_meta_free(&meta);
     return rc;
 }
@@ -203,7 +256,8 @@ fhirauth_logout(fhirauth *h, int *ret_revoked)
     const char *access;
     time_t expiry;
     char why[FA_DETAIL_MAX];
-    int revoked = 0, have_meta = 0, fd;
+    int revoked = 0, have_meta = 0, fd, system_only;
+    struct fa_endpoints sys_ep;
     enum fa_key k;
     fhirauth_rc rc, urc = FHIRAUTH_OK;
 
@@ -212,6 +266,8 @@ fhirauth_logout(fhirauth *h, int *ret_revoked)
     fa_clear_detail(h);
     why[0] = '\0';
     memset(&meta, 0, sizeof(meta));
+    memset(&sys_ep, 0, sizeof(sys_ep));
+    system_only = (h->flags & FHIRAUTH_OPEN_SYSTEM_ONLY) != 0;
     rc = fa_take_lock(h, &fd);
     if (rc != FHIRAUTH_OK)
         return rc;
@@ -243,6 +299,20 @@ fhirauth_logout(fhirauth *h, int *ret_revoked)
     }
     if (token == NULL) {
         fa_strlcpy(why, "no token to revoke", sizeof(why));
+    } else if (system_only) {
+        /* The metadata is the user's to write: a root caller takes the
+         * endpoints from the configuration and discovery only. */
+        if (fa_handle_net(h, &ops, &ctx) != FHIRAUTH_OK) {
+            fa_strlcpy(why, h->detail, sizeof(why));
+        } else if (ops->discover(&ctx, &sys_ep, why, sizeof(why))
+                   == FHIRAUTH_OK) {
+            if (sys_ep.revocation_endpoint == NULL)
+                fa_strlcpy(why, "the server has no revocation endpoint",
+                           sizeof(why));
+            else if (ops->revoke(&ctx, &sys_ep, token, hint, why,
+                                 sizeof(why)) == FHIRAUTH_OK)
+                revoked = 1;
+        }   /* else why says what discovery found wrong */
     } else if (!have_meta || meta.ep.revocation_endpoint == NULL) {
         fa_strlcpy(why, "the server has no revocation endpoint",
                    sizeof(why));
@@ -252,6 +322,7 @@ fhirauth_logout(fhirauth *h, int *ret_revoked)
                == FHIRAUTH_OK) {
         revoked = 1;
     }
+    fa_endpoints_free(&sys_ep);
     /* Unlink whatever the server said: the user asked for the keys to go. */
     for (k = FA_KEY_REFRESH; k <= FA_KEY_META; k++) {
         rc = fa_ks_unlink(h->cfg.keyring, h->cfg.profile, k, h->detail,

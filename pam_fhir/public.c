@@ -1,0 +1,77 @@
+/*
+ * public.c - the pam_sm_* entry points of pam_fhir.so, and nothing else:
+ * each builds the per-call state from the arguments, logs entry and exit
+ * with debug, calls the function that does the work and frees the state.
+ */
+#include "autoconf.h"
+
+#include <security/pam_modules.h>
+
+#include "internal.h"
+
+/* Built with -fvisibility=hidden: the entry points are the exports
+ * (pam_fhir.map pins them). */
+#define PAMFA_EXPORT __attribute__((visibility("default")))
+
+PAMFA_EXPORT int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
+                    const char **argv)
+{
+    struct pamfa a;
+    int pamret = pamfa_args_init(&a, pamh, flags, argc, argv);
+
+    if (pamret != PAM_SUCCESS)
+        return pamret;
+    PAMFA_ENTRY(&a, flags);
+    pamret = pamfa_authenticate(&a);
+    PAMFA_EXIT(&a, pamret);
+    pamfa_args_free(&a);
+    return pamret;
+}
+
+PAMFA_EXPORT int
+pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    struct pamfa a;
+    int pamret = pamfa_args_init(&a, pamh, flags, argc, argv);
+
+    if (pamret != PAM_SUCCESS)
+        return pamret;
+    PAMFA_ENTRY(&a, flags);
+    pamret = pamfa_setcred(&a);
+    PAMFA_EXIT(&a, pamret);
+    pamfa_args_free(&a);
+    return pamret;
+}
+
+PAMFA_EXPORT int
+pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
+                    const char **argv)
+{
+    struct pamfa a;
+    int pamret = pamfa_args_init(&a, pamh, flags, argc, argv);
+
+    if (pamret != PAM_SUCCESS)
+        return pamret;
+    PAMFA_ENTRY(&a, flags);
+    pamret = pamfa_open_session(&a);
+    PAMFA_EXIT(&a, pamret);
+    pamfa_args_free(&a);
+    return pamret;
+}
+
+PAMFA_EXPORT int
+pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
+                     const char **argv)
+{
+    struct pamfa a;
+    int pamret = pamfa_args_init(&a, pamh, flags, argc, argv);
+
+    if (pamret != PAM_SUCCESS)
+        return pamret;
+    PAMFA_ENTRY(&a, flags);
+    pamret = pamfa_close_session(&a);
+    PAMFA_EXIT(&a, pamret);
+    pamfa_args_free(&a);
+    return pamret;
+}
