@@ -1067,17 +1067,15 @@ fa_config_profiles(const struct fa_config_sources *src,
     return r;
 }
 
-int
-fa_config_profiles_text(const char *name, const char *text, size_t len,
-                        struct fa_profile_list *ret, char *err,
-                        size_t errlen)
+/* Text given in memory (tests, fuzzing) as one file, with the file
+ * size cap. */
+static int
+cf_text_file(struct cf_file *file, const char *name, const char *text,
+             size_t len, int have_out, char *err, size_t errlen)
 {
-    struct cf_file file;
-    int r;
-
     if (err != NULL && errlen > 0)
         err[0] = '\0';
-    if (ret == NULL || (text == NULL && len > 0)) {
+    if (!have_out || (text == NULL && len > 0)) {
         fa_err(err, errlen, "no configuration given");
         return -1;
     }
@@ -1088,10 +1086,23 @@ fa_config_profiles_text(const char *name, const char *text, size_t len,
                FA_CONFIG_MAX_BYTES);
         return -1;
     }
-    memset(&file, 0, sizeof(file));
-    file.name = name;
-    file.text = text != NULL ? text : "";
-    file.len = len;
+    memset(file, 0, sizeof(*file));
+    file->name = name;
+    file->text = text != NULL ? text : "";
+    file->len = len;
+    return 0;
+}
+
+int
+fa_config_profiles_text(const char *name, const char *text, size_t len,
+                        struct fa_profile_list *ret, char *err,
+                        size_t errlen)
+{
+    struct cf_file file;
+    int r;
+
+    if (cf_text_file(&file, name, text, len, ret != NULL, err, errlen) != 0)
+        return -1;
     r = cf_list(&file, 1, ret, err, errlen);
     free(file.default_profile);
     return r;
@@ -1105,23 +1116,8 @@ fa_config_parse_text(struct fa_config *cfg, const char *name,
     struct cf_file file;
     int ret;
 
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
-    if (cfg == NULL || (text == NULL && len > 0)) {
-        fa_err(err, errlen, "no configuration given");
+    if (cf_text_file(&file, name, text, len, cfg != NULL, err, errlen) != 0)
         return -1;
-    }
-    if (name == NULL)
-        name = "(text)";
-    if (len > FA_CONFIG_MAX_BYTES) {
-        fa_err(err, errlen, "%s: larger than %d bytes", name,
-               FA_CONFIG_MAX_BYTES);
-        return -1;
-    }
-    memset(&file, 0, sizeof(file));
-    file.name = name;
-    file.text = text != NULL ? text : "";
-    file.len = len;
     ret = cf_resolve(cfg, &file, 1, profile, err, errlen);
     free(file.default_profile);
     return ret;
