@@ -2,6 +2,7 @@
 #ifndef FHIR_TOKEN_QR_H
 #define FHIR_TOKEN_QR_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 /* Should a QR code be shown?  qr is the profile's "qr" value (auto, on,
@@ -11,5 +12,12 @@ int qr_wanted(const char *qr, FILE *out);
 /* Print text as a QR code; -1 (nothing printed) when libqrencode is not
  * installed or the text does not fit. */
 int qr_print(FILE *out, const char *text);
+
+/* qrdraw.c: draw text as a QR code into buf (lines of UTF-8 half blocks,
+ * each ending in a newline, NUL-terminated).  Returns the length, or -1
+ * (buf empty) when libqrencode 4 cannot be loaded, the text cannot be
+ * encoded, or the drawing does not fit into size bytes.  No environment,
+ * no terminal: the PAM module uses it too. */
+long qr_render(char *buf, size_t size, const char *text);
 
 #endif

@@ -154,6 +154,7 @@ device_cb(enum fhirauth_device_event event, const fhirauth_device_info *info,
     const char *uri;
     char host[HOST_NAME_MAX + 1];
     char text[2048];
+    char *qr;
     int n, pamret;
 
     if (event != FHIRAUTH_DEVICE_SHOW)
@@ -181,7 +182,13 @@ device_cb(enum fhirauth_device_event event, const fhirauth_device_info *info,
         ctx->pamret = PAM_BUF_ERR;
         return 1;
     }
-    pamret = pamfa_prompt(a, PAM_PROMPT_ECHO_OFF, text, NULL);
+    /* The QR code goes as information text in the same conversation
+     * call as the prompt: it does not fit into one message. */
+    qr = pamfa_qr(a, info->verification_uri_complete != NULL
+                         ? info->verification_uri_complete
+                         : info->verification_uri);
+    pamret = pamfa_prompt_info(a, qr, text, NULL);
+    free(qr);
     explicit_bzero(text, sizeof(text));
     if (pamret != PAM_SUCCESS) {
         ctx->pamret = pamret;

@@ -65,7 +65,14 @@ void pamfa_debug(const struct pamfa *a, const char *fmt, ...)
 /* conv.c */
 int pamfa_prompt(const struct pamfa *a, int style, const char *text,
                  char **ret_reply);
+int pamfa_prompt_info(const struct pamfa *a, const char *info,
+                      const char *prompt, char **ret_reply);
 void pamfa_wipe_free(char *s);
+
+/* qr.c: the QR code of uri as text (NUL-terminated, free() it), when the
+ * qr option asks for one here (on; auto: a local terminal, not ssh); NULL
+ * otherwise or when it cannot be drawn. */
+char *pamfa_qr(const struct pamfa *a, const char *uri);
 
 /* user.c */
 struct pamfa_ids {

@@ -1,8 +1,9 @@
 /*
  * logging.c - every message of the module goes through pam_syslog with a
- * "(user NAME)" prefix once the user is known; LOG_DEBUG only with the
- * debug argument (or debug = yes in the configuration).  Callers never
- * pass a password, code or token: the library's details carry none.
+ * "(user NAME)" prefix once the user is known (to the module, or already
+ * to PAM as PAM_USER); LOG_DEBUG only with the debug argument (or debug =
+ * yes in the configuration).  Callers never pass a password, code or
+ * token: the library's details carry none.
  */
 #include "autoconf.h"
 
@@ -22,12 +23,19 @@ static void
 pamfa_vlog(const struct pamfa *a, int prio, const char *fmt, va_list ap)
 {
     char msg[1024];
+    const void *item = NULL;
+    const char *user = a->user;
     int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 
     if (n < 0)
         return;
-    if (a->user != NULL)
-        pam_syslog(a->pamh, prio, "(user %s) %s", a->user, msg);
+    /* Before pamfa_get_user() (the entry lines), the user the
+     * application already gave PAM, if any: never a prompt here. */
+    if (user == NULL && pam_get_item(a->pamh, PAM_USER, &item) == PAM_SUCCESS &&
+        item != NULL && *(const char *) item != '\0')
+        user = item;
+    if (user != NULL)
+        pam_syslog(a->pamh, prio, "(user %s) %s", user, msg);
     else
         pam_syslog(a->pamh, prio, "%s", msg);
 }

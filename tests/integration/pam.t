@@ -6,6 +6,8 @@
 # tokens in the user's keyring that the FHIR server accepts, refusals,
 # the fallback to pam_unix when the AS is down, and revoke_on_close.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+exec 9>/run/lock/pam_fhir-pam-tests.lock
+flock 9
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (creates test users and a PAM service)"
 command -v pamtester >/dev/null 2>&1 || skip_all "needs pamtester"

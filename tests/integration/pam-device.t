@@ -1,0 +1,178 @@
+#!/bin/bash
+# pam-device.t - grant=device (RFC 8628) through the real PAM stack,
+# driven end to end by the test: pamtester as root shows the prompt, the
+# test reads the user code from it and plays the user at the AS.  Denied
+# at the confirmation page or at the login form -> PAM_AUTH_ERR; never
+# approved -> a failure bounded by the device code's lifetime; and a
+# device-flow ssh login through a real sshd (a pty plays the terminal),
+# approved by the test, runs fhir-token inside the session.
+# (pam.t covers approval as the right and as another user.)
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/pam-lib.sh"
+
+pam_setup
+plan 17
+
+sshd_svcfile=
+sshd_pid=
+made_run_sshd=
+pam_cleanup_hook() {
+    exec 7>&- 2>/dev/null
+    [ -n "${DEV_PID:-}" ] && kill "$DEV_PID" 2>/dev/null
+    [ -n "$sshd_pid" ] && _fa_stop "$sshd_pid"
+    [ -n "$sshd_svcfile" ] && rm -f "$sshd_svcfile"
+    [ -n "$made_run_sshd" ] && rmdir /run/sshd 2>/dev/null
+    return 0
+}
+
+export FA_AS_DEVICE_INTERVAL=1 FA_AS_DEVICE_CONTROL=on
+fa_start_servers --ttl 60 --keyring user
+pam_users
+service grant=device
+
+# 1-4: denied at the AS's confirmation page
+device alice authenticate
+like "$DEV_CODE" '^[A-Z]{4}-[A-Z]{4}$' "the device prompt shows a user code" ||
+    diag "$(cat "$FA_TMP/dev.out")"
+ok "the test aborts the code at the AS's confirmation page" deny_confirm "$DEV_CODE"
+device_finish
+isnt "$FA_RC" 0 "denied: pamtester fails" || diag "$FA_OUT"
+like "$FA_OUT" "pamtester: Authentication failure" "denied at the confirmation page -> PAM_AUTH_ERR" ||
+    diag "$FA_OUT"
+
+# 5-7: denied at the AS's login form
+device alice authenticate open_session
+ok "the test gives up at the AS's login form" deny_login "$DEV_CODE"
+device_finish
+like "$FA_OUT" "pamtester: Authentication failure" "denied at the login form -> PAM_AUTH_ERR" ||
+    diag "$FA_OUT"
+is "$(stashes)" 0 "nothing stashed after a denial"
+clear_stashes
+
+# 8-10: never approved: the user presses Enter at once and never approves;
+# the module polls until the device code expires (4 s here), then fails.
+ttl=4
+as_device "ttl=$ttl"
+device alice authenticate
+isnt "$DEV_CODE" "" "a code for the never-approved login" || diag "$(cat "$FA_TMP/dev.out")"
+device_enter
+device_finish
+like "$FA_OUT" "pamtester: Authentication failure" "never approved -> PAM_AUTH_ERR" || diag "$FA_OUT"
+ok "within the code's lifetime plus 6 s (took ${DEV_SECS}s, lifetime ${ttl}s)" \
+    test "$DEV_SECS" -ge $((ttl - 1)) -a "$DEV_SECS" -le $((ttl + 6))
+as_device ttl=600
+clear_stashes
+
+# 11-17: a device-flow ssh login through a real sshd (Debian 12's sshd
+# uses its program name as the PAM service: a copy under another name with
+# its own service file and sshd_config).  ssh -tt under a pty (python3)
+# shows the prompt; the test approves the code, presses Enter, and
+# fhir-token runs inside the session.
+if [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+    sshd_svc=pam_fhir-sshd-$$
+    sshd_svcfile=/etc/pam.d/$sshd_svc
+    sshd_bin=$FA_TMP/$sshd_svc
+    cp /usr/sbin/sshd "$sshd_bin"
+    ssh-keygen -q -t ed25519 -N '' -f "$FA_TMP/ssh_host_key" >/dev/null
+    sshd_port=$(fa_dead_port)
+    [ -d /run/sshd ] || { mkdir -m 755 /run/sshd && made_run_sshd=1; }
+    cat >"$FA_TMP/sshd_config" <<SSHD
+Port $sshd_port
+ListenAddress 127.0.0.1
+HostKey $FA_TMP/ssh_host_key
+PidFile $FA_TMP/sshd.pid
+UsePAM yes
+KbdInteractiveAuthentication yes
+PasswordAuthentication no
+PubkeyAuthentication no
+AuthenticationMethods keyboard-interactive
+PermitRootLogin no
+AllowUsers alice bob
+StrictModes no
+LoginGraceTime 60
+LogLevel VERBOSE
+SSHD
+    {
+        echo "auth required $module config=$FA_CONF grant=device"
+        echo "account required pam_permit.so"
+        echo "session required $module config=$FA_CONF grant=device"
+        echo "session required pam_permit.so"
+    } >"$sshd_svcfile"
+    "$sshd_bin" -D -f "$FA_TMP/sshd_config" -E "$FA_TMP/sshd.log" 9>&- &
+    sshd_pid=$!
+    for ((i = 0; i < 50; i++)); do
+        [ -s "$FA_TMP/sshd.pid" ] && break
+        sleep 0.1
+    done
+    # The terminal: waits for the prompt, writes the user code to
+    # ssh.code, waits for ssh.go, presses Enter, copies everything ssh
+    # prints to ssh.out; exits with ssh's status (bounded: 40 s).
+    cat >"$FA_TMP/sshpty.py" <<'PY'
+import os, pty, re, sys, time, select
+d = sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+out = b""
+pressed = False
+deadline = time.time() + 40
+while time.time() < deadline:
+    if not pressed and os.path.exists(d + "/ssh.go"):
+        os.write(fd, b"\r")
+        pressed = True
+    r, _, _ = select.select([fd], [], [], 0.1)
+    if fd in r:
+        try:
+            b = os.read(fd, 4096)
+        except OSError:
+            break
+        if not b:
+            break
+        out += b
+        with open(d + "/ssh.out", "wb") as f:
+            f.write(out)
+        m = re.search(rb"enter the code ([A-Z0-9-]+)", out)
+        if m and not os.path.exists(d + "/ssh.code") and b"press Enter" in out:
+            with open(d + "/ssh.code.tmp", "wb") as f:
+                f.write(m.group(1) + b"\n")
+            os.rename(d + "/ssh.code.tmp", d + "/ssh.code")
+else:
+    os.kill(pid, 9)
+_, st = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(st) if os.WIFEXITED(st) else 124)
+PY
+    fa_as_user alice keyctl clear @u >/dev/null 2>&1
+    rm -f "$FA_TMP"/ssh.*
+    python3 "$FA_TMP/sshpty.py" "$FA_TMP" ssh -tt -p "$sshd_port" -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+        -o PreferredAuthentications=keyboard-interactive -o NumberOfPasswordPrompts=1 \
+        alice@127.0.0.1 "$FA_TMP/bin/fhir-token --config $FA_CONF --profile $P token" 9>&- &
+    ssh_pid=$!
+    for ((i = 0; i < 150; i++)); do
+        [ -s "$FA_TMP/ssh.code" ] && break
+        sleep 0.1
+    done
+    code=$(cat "$FA_TMP/ssh.code" 2>/dev/null)
+    like "$code" '^[A-Z]{4}-[A-Z]{4}$' "ssh shows the device prompt with a user code" ||
+        diag "$(cat "$FA_TMP/ssh.out" 2>/dev/null)" "$(tail -15 "$FA_TMP/sshd.log")"
+    like "$(cat "$FA_TMP/ssh.out" 2>/dev/null)" "Sign-in request from \"fhir-cli\" on $(hostname)\." \
+        "the ssh prompt names the client and this host"
+    ok "the test approves the code at the AS as alice" fa_device_approve "$code" alice
+    touch "$FA_TMP/ssh.go"
+    wait "$ssh_pid"
+    ssh_rc=$?
+    is "$ssh_rc" 0 "device-flow ssh login through pam_fhir" ||
+        diag "$(cat "$FA_TMP/ssh.out" 2>/dev/null)" "$(tail -15 "$FA_TMP/sshd.log")"
+    tok=$(tr -d '\r' <"$FA_TMP/ssh.out" | sed '/^$/d' | tail -1)
+    like "$tok" '^[A-Za-z0-9._~+/=-]{20,}$' "fhir-token inside the ssh session prints a token"
+    is "$(fa_fhir_get "$FA_FHIR/Patient/example" "$tok")" 200 \
+        "the FHIR server accepts the token from the device-flow ssh session"
+    is "$(stashes)" 0 "no stash left behind by sshd's forked authentication"
+else
+    for t in "ssh shows the device prompt" "the ssh prompt names the client" \
+        "the test approves the code" "device-flow ssh login" "fhir-token inside the ssh session" \
+        "the FHIR server accepts the token" "no stash left behind"; do
+        skip "$t" "needs openssh-server, ssh and python3"
+    done
+fi
+clear_stashes

@@ -1,0 +1,254 @@
+# shellcheck shell=bash
+# pam-lib.sh - what the PAM integration tests that drive pamtester as root
+# share (pam-device.t, pam-syslog.t, pam-valgrind.t; pam.t may source it
+# later): the lock that keeps them from running at the same time (they
+# create the same local users alice and bob, named like the AS's
+# accounts), the checks, a PAM service file of their own in /etc/pam.d,
+# and helpers for pamtester, the stash keys and the device prompt.
+# Source it after lib.sh, then call pam_setup.
+# Globals set here for the tests (module, svc, svcfile, bin, P, DEV_*,
+# FA_*) are used there:
+# shellcheck disable=SC2034,SC2154
+
+# pam_lock: serialize with every other PAM test that creates alice/bob
+# (make check -j runs tests in parallel).  Held until this test exits.
+pam_lock() {
+    exec 9>/run/lock/pam_fhir-pam-tests.lock
+    flock 9
+}
+
+# pam_cleanup_hook: a test's own cleanup, run on every exit before the
+# service files are removed (define it to replace this no-op).
+pam_cleanup_hook() { :; }
+
+# pam_setup: checks (skip_all), the lock, svc/svcfile, the EXIT trap that
+# removes the service file(s), then lib.sh's cleanup (users, keyrings,
+# servers).  Sets module.
+pam_setup() {
+    [ "$(id -u)" -eq 0 ] || skip_all "needs root (creates test users and a PAM service)"
+    command -v pamtester >/dev/null 2>&1 || skip_all "needs pamtester"
+    command -v setpriv >/dev/null 2>&1 || skip_all "needs setpriv (util-linux)"
+    command -v flock >/dev/null 2>&1 || skip_all "needs flock (util-linux)"
+    module=$top_builddir/pam_fhir/.libs/pam_fhir.so
+    [ -f "$module" ] || bail "$module is missing: build first (make)"
+    pam_lock
+    local u
+    for u in alice bob; do
+        id "$u" >/dev/null 2>&1 && skip_all "a local user $u exists already"
+    done
+    svc=pam_fhir-test-$$
+    svcfile=/etc/pam.d/$svc
+    trap 'rc=$?; pam_cleanup_hook; rm -f "$svcfile"; (exit $rc); _fa_cleanup' EXIT
+    export LD_LIBRARY_PATH=$top_builddir/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+}
+
+# pam_users: start nothing, add alice and bob, copy fhir-token for them
+# (sets bin), link root's user keyring into this test's session keyring
+# (to see the possessor-only stash keys).  After fa_start_servers.
+pam_users() {
+    fa_add_user alice || bail "cannot create user alice"
+    fa_add_user bob || bail "cannot create user bob"
+    bin=$(fa_user_bin) || bail "cannot copy fhir-token for the test users"
+    keyctl link @u @s >/dev/null || bail "cannot link root's user keyring"
+    P=$FA_PROFILE
+}
+
+# service AUTH_LINE_ARGS...: write the service file: pam_fhir for auth and
+# session with this test's configuration plus the given arguments.
+service() {
+    {
+        echo "auth required $module config=$FA_CONF grant=password $*"
+        echo "account required pam_permit.so"
+        echo "session required $module config=$FA_CONF grant=password $*"
+        echo "session required pam_permit.so"
+    } >"$svcfile"
+}
+
+# PAM_WRAP: a command prefix (an array) for every pamtester run, e.g. a
+# mount namespace or valgrind.
+PAM_WRAP=()
+
+# pt USER PASSWORD OPS...: pamtester with the password on stdin (fa_run).
+pt() {
+    local user=$1 pass=$2
+    shift 2
+    fa_run_stdin "$pass" "${PAM_WRAP[@]}" pamtester -v "$svc" "$user" "$@"
+}
+
+# as USER ARGS...: fhir-token as that user in a fresh session keyring.
+as() {
+    local u=$1
+    shift
+    fa_as_user "$u" "$bin" --config "$FA_CONF" --profile "$P" "$@"
+}
+
+# stashes: the number of pam_fhir stash keys in root's user keyring.
+stashes() {
+    local id n=0
+    for id in $(keyctl rlist @u 2>/dev/null); do
+        case $(keyctl rdescribe "$id" 2>/dev/null) in
+            *";pam_fhir:stash:"*) n=$((n + 1)) ;;
+        esac
+    done
+    echo "$n"
+}
+
+# clear_stashes: unlink every stash key from root's user keyring.
+clear_stashes() {
+    local id
+    for id in $(keyctl rlist @u 2>/dev/null); do
+        case $(keyctl rdescribe "$id" 2>/dev/null) in
+            *";pam_fhir:stash:"*) keyctl unlink "$id" @u >/dev/null 2>&1 ;;
+        esac
+    done
+}
+
+# user_key USER NAME: the payload of pam_fhir:P:NAME in USER's keyrings
+# (the user keyring, else the persistent one).
+user_key() {
+    # shellcheck disable=SC2016
+    fa_as_user "$1" sh -c 'id=$(keyctl search @u user "$1" 2>/dev/null) ||
+        id=$(keyctl search "$(keyctl get_persistent @s)" user "$1" 2>/dev/null) ||
+        exit 1; exec keyctl pipe "$id"' sh "pam_fhir:$P:$2"
+}
+
+# device USER OPS...: pamtester (with PAM_WRAP) in the background, its
+# standard input a FIFO the test writes to; sets DEV_PID, DEV_CODE (the
+# user code read from the prompt), DEV_T0, and keeps fd 7 as the writer.
+device() {
+    local user=$1 i
+    shift
+    rm -f "$FA_TMP/dev.in" "$FA_TMP/dev.out"
+    mkfifo "$FA_TMP/dev.in"
+    DEV_T0=$(fa_now)
+    "${PAM_WRAP[@]}" pamtester -v "$svc" "$user" "$@" <"$FA_TMP/dev.in" >"$FA_TMP/dev.out" 2>&1 9>&- &
+    DEV_PID=$!
+    exec 7>"$FA_TMP/dev.in"
+    DEV_CODE=
+    for ((i = 0; i < 150; i++)); do
+        grep -q "press Enter" "$FA_TMP/dev.out" 2>/dev/null && break
+        sleep 0.1
+    done
+    DEV_CODE=$(sed -n 's/.*enter the code \([A-Z0-9-]*\).*/\1/p' "$FA_TMP/dev.out" | head -1)
+}
+
+# device_enter: press Enter (once approved, or not).
+device_enter() {
+    (echo >&7) 2>/dev/null # a subshell: SIGPIPE when pamtester is gone
+    exec 7>&-
+}
+
+# device_finish: press Enter unless done, wait for pamtester; FA_RC,
+# FA_OUT, DEV_SECS (from the start of pamtester).
+device_finish() {
+    { true >&7; } 2>/dev/null && device_enter
+    wait "$DEV_PID"
+    FA_RC=$?
+    FA_OUT=$(cat "$FA_TMP/dev.out")
+    FA_ERR=
+    DEV_SECS=$(awk -v a="$DEV_T0" -v b="$(fa_now)" 'BEGIN { printf "%d", b - a + 0.5 }')
+}
+
+# deny_confirm CODE: the user presses "Abort" on the AS's confirmation
+# page (oidc-provider: access_denied for that code).
+deny_confirm() {
+    local jar xsrf rc
+    jar=$(mktemp "$FA_TMP/jar.XXXXXX")
+    xsrf=$(fa_curl -c "$jar" -b "$jar" "$FA_ISSUER/device?user_code=$1" |
+        sed -n 's/.*name="xsrf" value="\([^"]*\)".*/\1/p' | head -1)
+    [ -n "$xsrf" ] || { rm -f "$jar"; return 1; }
+    fa_curl -c "$jar" -b "$jar" -o /dev/null --data-urlencode "xsrf=$xsrf" \
+        --data-urlencode "user_code=$1" -d abort=yes "$FA_ISSUER/device"
+    rc=$?
+    rm -f "$jar"
+    return $rc
+}
+
+# deny_login CODE: the user confirms the code, then gives up at the AS's
+# login form (POST /interaction/UID/abort: access_denied).
+deny_login() {
+    local jar xsrf loc rc
+    jar=$(mktemp "$FA_TMP/jar.XXXXXX")
+    xsrf=$(fa_curl -c "$jar" -b "$jar" "$FA_ISSUER/device?user_code=$1" |
+        sed -n 's/.*name="xsrf" value="\([^"]*\)".*/\1/p' | head -1)
+    [ -n "$xsrf" ] || { rm -f "$jar"; return 1; }
+    loc=$(fa_curl -c "$jar" -b "$jar" -D - -o /dev/null --data-urlencode "xsrf=$xsrf" \
+        --data-urlencode "user_code=$1" -d confirm=yes "$FA_ISSUER/device" |
+        sed -n 's/^[Ll]ocation: *//p' | tr -d '\r')
+    case $loc in /interaction/*) ;; *) rm -f "$jar"; return 1 ;; esac
+    fa_curl -c "$jar" -b "$jar" -L --max-redirs 10 -o /dev/null -d '' "$FA_ISSUER$loc/abort"
+    rc=$?
+    rm -f "$jar"
+    return $rc
+}
+
+# as_device NAME=VALUE...: change the AS's device settings (ttl, interval,
+# slow_down) for codes issued from now on (needs FA_AS_DEVICE_CONTROL=on).
+as_device() {
+    local args=() a
+    for a in "$@"; do
+        args+=(--data-urlencode "$a")
+    done
+    fa_curl -o /dev/null "${args[@]}" "$FA_AS_URL/test/device-settings" ||
+        bail "cannot change the AS's device settings"
+}
+
+# pam_driver FILE: write a small libpam driver (python3 ctypes; pamtester
+# has no setcred), a copy of pam.t's.  Usage:
+#   python3 FILE SERVICE USER PASSWORD OPS...
+# OPS: auth, setcred:ESTABLISH|DELETE|REINITIALIZE|REFRESH, open, close,
+# getenv:NAME; every prompt is answered with PASSWORD.  Exit 0 when every
+# operation returned PAM_SUCCESS.
+pam_driver() {
+    cat >"$1" <<'PY'
+import ctypes, sys
+pam = ctypes.CDLL("libpam.so.0")
+libc = ctypes.CDLL(None)
+libc.calloc.restype = ctypes.c_void_p
+libc.calloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
+libc.strdup.restype = ctypes.c_void_p
+libc.strdup.argtypes = [ctypes.c_char_p]
+class Msg(ctypes.Structure):
+    _fields_ = [("msg_style", ctypes.c_int), ("msg", ctypes.c_char_p)]
+class Resp(ctypes.Structure):
+    _fields_ = [("resp", ctypes.c_void_p), ("resp_retcode", ctypes.c_int)]
+CONV = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.POINTER(Msg)),
+                        ctypes.POINTER(ctypes.POINTER(Resp)), ctypes.c_void_p)
+class Conv(ctypes.Structure):
+    _fields_ = [("conv", CONV), ("appdata_ptr", ctypes.c_void_p)]
+service, user, password = sys.argv[1], sys.argv[2], sys.argv[3].encode()
+def conv(n, msgs, resp, _):
+    arr = ctypes.cast(libc.calloc(n, ctypes.sizeof(Resp)), ctypes.POINTER(Resp))
+    for i in range(n):
+        if msgs[i].contents.msg_style in (1, 2):
+            arr[i].resp = libc.strdup(password)
+    resp[0] = arr
+    return 0
+cb = CONV(conv)
+c = Conv(cb, None)
+h = ctypes.c_void_p()
+rc = pam.pam_start(service.encode(), user.encode(), ctypes.byref(c), ctypes.byref(h))
+if rc != 0:
+    print("pam_start", rc); sys.exit(2)
+flags = {"ESTABLISH": 0x2, "DELETE": 0x4, "REINITIALIZE": 0x8, "REFRESH": 0x10}
+pam.pam_getenv.restype = ctypes.c_char_p
+worst = 0
+for op in sys.argv[4:]:
+    if op == "auth":
+        rc = pam.pam_authenticate(h, 0)
+    elif op.startswith("setcred:"):
+        rc = pam.pam_setcred(h, flags[op[8:]])
+    elif op == "open":
+        rc = pam.pam_open_session(h, 0)
+    elif op == "close":
+        rc = pam.pam_close_session(h, 0)
+    elif op.startswith("getenv:"):
+        v = pam.pam_getenv(h, op[7:].encode())
+        print(op, v.decode() if v else "")
+        continue
+    print(op, rc)
+    worst = worst or rc
+pam.pam_end(h, 0)
+sys.exit(1 if worst else 0)
+PY
+}
