@@ -1,0 +1,27 @@
+/* fuzz_session.c - the session metadata key's payload (fa_meta_decode,
+ * lib/session.c); what decodes is encoded again. */
+#include "autoconf.h"
+
+#include "fuzz.h"
+#include "session.h"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct fa_meta m;
+    char err[256];
+    char *json = malloc(size > 0 ? size : 1), *again = NULL;
+
+    if (json == NULL)
+        return 0;
+    if (size > 0)
+        memcpy(json, data, size);
+    memset(&m, 0, sizeof(m));
+    if (fa_meta_decode(json, size, &m, err, sizeof(err)) == FHIRAUTH_OK) {
+        if (fa_meta_encode(&m, &again) == FHIRAUTH_OK)
+            free(again);
+        fa_meta_free(&m);
+    }
+    free(json);
+    return 0;
+}
