@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # pam-lib.sh - what the PAM integration tests that drive pamtester as root
-# share (pam-device.t, pam-syslog.t, pam-valgrind.t; pam.t may source it
-# later): the lock that keeps them from running at the same time (they
+# share (pam.t, pam-device.t, pam-syslog.t, pam-valgrind.t): the lock that
+# keeps them from running at the same time (they
 # create the same local users alice and bob, named like the AS's
 # accounts), the checks, a PAM service file of their own in /etc/pam.d,
 # and helpers for pamtester, the stash keys and the device prompt.
@@ -194,7 +194,7 @@ as_device() {
 }
 
 # pam_driver FILE: write a small libpam driver (python3 ctypes; pamtester
-# has no setcred), a copy of pam.t's.  Usage:
+# has no setcred).  Usage:
 #   python3 FILE SERVICE USER PASSWORD OPS...
 # OPS: auth, setcred:ESTABLISH|DELETE|REINITIALIZE|REFRESH, open, close,
 # getenv:NAME; every prompt is answered with PASSWORD.  Exit 0 when every

@@ -6,92 +6,26 @@
 # tokens in the user's keyring that the FHIR server accepts, refusals,
 # the fallback to pam_unix when the AS is down, and revoke_on_close.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
-exec 9>/run/lock/pam_fhir-pam-tests.lock
-flock 9
-
-[ "$(id -u)" -eq 0 ] || skip_all "needs root (creates test users and a PAM service)"
-command -v pamtester >/dev/null 2>&1 || skip_all "needs pamtester"
-command -v setpriv >/dev/null 2>&1 || skip_all "needs setpriv (util-linux)"
-module=$top_builddir/pam_fhir/.libs/pam_fhir.so
-[ -f "$module" ] || bail "$module is missing: build first (make)"
-for u in alice bob; do
-    id "$u" >/dev/null 2>&1 && skip_all "a local user $u exists already"
-done
+. "$top_srcdir/tests/integration/pam-lib.sh"
+pam_setup
 
 plan 48
 
-svc=pam_fhir-test-$$
-svcfile=/etc/pam.d/$svc
-# Remove the service file on every exit, then lib.sh's cleanup (users,
-# their keyrings, servers).
+# The real-sshd part has its own service file, sshd and /run/sshd.
 sshd_svc=pam_fhir-sshd-$$
 sshd_svcfile=/etc/pam.d/$sshd_svc
 sshd_pid=
 made_run_sshd=
-trap 'rc=$?; rm -f "$svcfile" "$sshd_svcfile"; [ -n "$sshd_pid" ] && _fa_stop "$sshd_pid";
-    [ -n "$made_run_sshd" ] && rmdir /run/sshd 2>/dev/null; (exit $rc); _fa_cleanup' EXIT
+pam_cleanup_hook() {
+    rm -f "$sshd_svcfile"
+    [ -n "$sshd_pid" ] && _fa_stop "$sshd_pid"
+    [ -n "$made_run_sshd" ] && rmdir /run/sshd 2>/dev/null
+    return 0
+}
 
 export FA_AS_DEVICE_INTERVAL=1
 fa_start_servers --ttl 60 --keyring user
-fa_add_user alice || bail "cannot create user alice"
-fa_add_user bob || bail "cannot create user bob"
-bin=$(fa_user_bin) || bail "cannot copy fhir-token for the test users"
-# Possess root's user keyring (where auth stashes) from this test's
-# anonymous session keyring, to see the possessor-only stash keys.
-keyctl link @u @s >/dev/null || bail "cannot link root's user keyring"
-P=$FA_PROFILE
-export LD_LIBRARY_PATH=$top_builddir/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-
-# service AUTH_LINE_ARGS... : write the service file: pam_fhir for auth and
-# session with this test's configuration plus the given arguments.
-service() {
-    {
-        echo "auth required $module config=$FA_CONF grant=password $*"
-        echo "account required pam_permit.so"
-        echo "session required $module config=$FA_CONF grant=password $*"
-        echo "session required pam_permit.so"
-    } >"$svcfile"
-}
-# pt USER PASSWORD OPS...: pamtester with the password on stdin.
-pt() {
-    local user=$1 pass=$2
-    shift 2
-    fa_run_stdin "$pass" pamtester -v "$svc" "$user" "$@"
-}
-# as USER ARGS...: fhir-token as that user in a fresh session keyring.
-as() {
-    local u=$1
-    shift
-    fa_as_user "$u" "$bin" --config "$FA_CONF" --profile "$P" "$@"
-}
-# stashes: the number of pam_fhir stash keys in root's user keyring.
-stashes() {
-    local id n=0
-    for id in $(keyctl rlist @u 2>/dev/null); do
-        case $(keyctl rdescribe "$id" 2>/dev/null) in
-            *";pam_fhir:stash:"*) n=$((n + 1)) ;;
-        esac
-    done
-    echo "$n"
-}
-# clear_stashes: unlink every stash key from root's user keyring.
-clear_stashes() {
-    local id
-    for id in $(keyctl rlist @u 2>/dev/null); do
-        case $(keyctl rdescribe "$id" 2>/dev/null) in
-            *";pam_fhir:stash:"*) keyctl unlink "$id" @u >/dev/null 2>&1 ;;
-        esac
-    done
-}
-# user_key USER NAME: the payload of pam_fhir:P:NAME in USER's keyrings.
-# The user keyring first (keyring=user); the persistent keyring is looked
-# up (and so linked into the session) only when that fails.
-user_key() {
-    # shellcheck disable=SC2016
-    fa_as_user "$1" sh -c 'id=$(keyctl search @u user "$1" 2>/dev/null) ||
-        id=$(keyctl search "$(keyctl get_persistent @s)" user "$1" 2>/dev/null) ||
-        exit 1; exec keyctl pipe "$id"' sh "pam_fhir:$P:$2"
-}
+pam_users
 
 # 1-2: password grant
 service
@@ -213,36 +147,9 @@ is "$FA_RC" 0 "ignore_users: PAM_IGNORE" || fa_show
 pt alice wrong authenticate
 is "$FA_RC" 0 "minimum_uid: PAM_IGNORE" || fa_show
 
-# device OPS...: pamtester with grant=device in the background, its
-# standard input a FIFO the test writes to; sets DEV_PID, DEV_CODE (the
-# user code read from the prompt) and keeps fd 7 as the writer.
-device() {
-    rm -f "$FA_TMP/dev.in" "$FA_TMP/dev.out"
-    mkfifo "$FA_TMP/dev.in"
-    pamtester -v "$svc" alice "$@" <"$FA_TMP/dev.in" >"$FA_TMP/dev.out" 2>&1 &
-    DEV_PID=$!
-    exec 7>"$FA_TMP/dev.in"
-    DEV_CODE=
-    local i
-    for ((i = 0; i < 100; i++)); do
-        grep -q "press Enter" "$FA_TMP/dev.out" 2>/dev/null && break
-        sleep 0.1
-    done
-    DEV_CODE=$(sed -n 's/.*enter the code \([A-Z0-9-]*\).*/\1/p' "$FA_TMP/dev.out" | head -1)
-}
-# device_finish: press Enter, wait for pamtester; FA_RC, FA_OUT.
-device_finish() {
-    echo >&7
-    exec 7>&-
-    wait "$DEV_PID"
-    FA_RC=$?
-    FA_OUT=$(cat "$FA_TMP/dev.out")
-    FA_ERR=
-}
-
 # 27-31: device grant through the PAM conversation
 service grant=device
-device authenticate open_session
+device alice authenticate open_session
 like "$DEV_CODE" '^[A-Z]{4}-[A-Z]{4}$' "the device prompt shows the user code" ||
     diag "$(cat "$FA_TMP/dev.out")"
 dev_out=$(cat "$FA_TMP/dev.out")
@@ -257,7 +164,7 @@ is "$(fa_fhir_get "$FA_FHIR/Patient/example" "$tok")" 200 \
     "after the device login, alice's token is accepted by the FHIR server"
 
 # 32: approved as another user -> PAM_AUTH_ERR
-device authenticate
+device alice authenticate
 fa_device_approve "$DEV_CODE" bob || diag "approval failed"
 device_finish
 like "$FA_OUT" "[Aa]uthentication failure" "device grant approved as bob for alice -> PAM_AUTH_ERR" ||
@@ -283,57 +190,7 @@ is "$(fa_fhir_get "$FA_FHIR/Patient/example" "$tok")" 200 \
 
 # 36-42: setcred, through a small libpam driver (pamtester has no setcred):
 # python3 ctypes, answering every prompt with the password given.
-cat >"$FA_TMP/pamdrv.py" <<'PY'
-import ctypes, sys
-pam = ctypes.CDLL("libpam.so.0")
-libc = ctypes.CDLL(None)
-libc.calloc.restype = ctypes.c_void_p
-libc.calloc.argtypes = [ctypes.c_size_t, ctypes.c_size_t]
-libc.strdup.restype = ctypes.c_void_p
-libc.strdup.argtypes = [ctypes.c_char_p]
-class Msg(ctypes.Structure):
-    _fields_ = [("msg_style", ctypes.c_int), ("msg", ctypes.c_char_p)]
-class Resp(ctypes.Structure):
-    _fields_ = [("resp", ctypes.c_void_p), ("resp_retcode", ctypes.c_int)]
-CONV = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.POINTER(Msg)),
-                        ctypes.POINTER(ctypes.POINTER(Resp)), ctypes.c_void_p)
-class Conv(ctypes.Structure):
-    _fields_ = [("conv", CONV), ("appdata_ptr", ctypes.c_void_p)]
-service, user, password = sys.argv[1], sys.argv[2], sys.argv[3].encode()
-def conv(n, msgs, resp, _):
-    arr = ctypes.cast(libc.calloc(n, ctypes.sizeof(Resp)), ctypes.POINTER(Resp))
-    for i in range(n):
-        if msgs[i].contents.msg_style in (1, 2):
-            arr[i].resp = libc.strdup(password)
-    resp[0] = arr
-    return 0
-cb = CONV(conv)
-c = Conv(cb, None)
-h = ctypes.c_void_p()
-rc = pam.pam_start(service.encode(), user.encode(), ctypes.byref(c), ctypes.byref(h))
-if rc != 0:
-    print("pam_start", rc); sys.exit(2)
-flags = {"ESTABLISH": 0x2, "DELETE": 0x4, "REINITIALIZE": 0x8, "REFRESH": 0x10}
-pam.pam_getenv.restype = ctypes.c_char_p
-worst = 0
-for op in sys.argv[4:]:
-    if op == "auth":
-        rc = pam.pam_authenticate(h, 0)
-    elif op.startswith("setcred:"):
-        rc = pam.pam_setcred(h, flags[op[8:]])
-    elif op == "open":
-        rc = pam.pam_open_session(h, 0)
-    elif op == "close":
-        rc = pam.pam_close_session(h, 0)
-    elif op.startswith("getenv:"):
-        v = pam.pam_getenv(h, op[7:].encode())
-        print(op, v.decode() if v else "")
-        continue
-    print(op, rc)
-    worst = worst or rc
-pam.pam_end(h, 0)
-sys.exit(1 if worst else 0)
-PY
+pam_driver "$FA_TMP/pamdrv.py"
 # drv PASSWORD OPS...: auth, setcred:ESTABLISH|DELETE|REINITIALIZE|REFRESH,
 # open, close, getenv:NAME on one PAM handle for alice.
 drv() {
