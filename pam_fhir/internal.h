@@ -78,6 +78,8 @@ char *pamfa_qr(const struct pamfa *a, const char *uri);
 struct pamfa_ids {
     uid_t ruid, euid, suid;
     gid_t rgid, egid, sgid;
+    gid_t *groups; /* the caller's supplementary groups, restored after */
+    int ngroups;
     bool switched;
 };
 int pamfa_lookup_user(const struct pamfa *a, uid_t *ret_uid, gid_t *ret_gid);

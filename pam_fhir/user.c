@@ -4,11 +4,15 @@
  * keyrings (the kernel resolves the user and persistent keyrings from the
  * real uid and gives new keys the fsuid), as pam_keyinit does.  The saved
  * set-user-ID stays root so the switch back always works; callers switch
- * back on every path.
+ * back on every path.  The supplementary groups are narrowed to the
+ * user's primary group for the switch: acting as the user must not keep
+ * the host's groups (often root's), which would open files and lock
+ * directories the user cannot.
  */
 #include "autoconf.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,10 +52,70 @@ pamfa_lookup_user(const struct pamfa *a, uid_t *ret_uid, gid_t *ret_gid)
     return PAM_SUCCESS;
 }
 
+/* Save the caller's supplementary groups so restore can put them back. */
+static int
+save_groups(const struct pamfa *a, struct pamfa_ids *saved)
+{
+    int n = getgroups(0, NULL);
+
+    if (n < 0) {
+        pamfa_log(a, LOG_ERR, "cannot read the process groups: %s",
+                  strerror(errno));
+        return PAM_SYSTEM_ERR;
+    }
+    if (n == 0)
+        return PAM_SUCCESS;
+    saved->groups = calloc((size_t) n, sizeof(gid_t));
+    if (saved->groups == NULL) {
+        pamfa_log(a, LOG_CRIT, "out of memory");
+        return PAM_BUF_ERR;
+    }
+    n = getgroups(n, saved->groups);
+    if (n < 0) {
+        pamfa_log(a, LOG_ERR, "cannot read the process groups: %s",
+                  strerror(errno));
+        free(saved->groups);
+        saved->groups = NULL;
+        return PAM_SYSTEM_ERR;
+    }
+    saved->ngroups = n;
+    return PAM_SUCCESS;
+}
+
+static void
+forget_groups(struct pamfa_ids *saved)
+{
+    free(saved->groups);
+    saved->groups = NULL;
+    saved->ngroups = 0;
+}
+
+/* Back to the saved groups and gids; needs euid 0.  Logs what fails. */
+static int
+restore_groups(const struct pamfa *a, struct pamfa_ids *saved)
+{
+    int ret = PAM_SUCCESS;
+
+    if (setgroups((size_t) saved->ngroups, saved->groups) != 0) {
+        pamfa_log(a, LOG_CRIT, "cannot restore the process groups: %s",
+                  strerror(errno));
+        ret = PAM_SYSTEM_ERR;
+    }
+    if (setresgid(saved->rgid, saved->egid, saved->sgid) != 0) {
+        pamfa_log(a, LOG_CRIT, "cannot switch the group back: %s",
+                  strerror(errno));
+        ret = PAM_SYSTEM_ERR;
+    }
+    forget_groups(saved);
+    return ret;
+}
+
 int
 pamfa_become_user(const struct pamfa *a, uid_t uid, gid_t gid,
                   struct pamfa_ids *saved)
 {
+    int ret;
+
     memset(saved, 0, sizeof(*saved));
     if (getresuid(&saved->ruid, &saved->euid, &saved->suid) != 0 ||
         getresgid(&saved->rgid, &saved->egid, &saved->sgid) != 0) {
@@ -65,19 +129,26 @@ pamfa_become_user(const struct pamfa *a, uid_t uid, gid_t gid,
         pamfa_log(a, LOG_ERR, "not root: cannot act as the user");
         return PAM_PERM_DENIED;
     }
+    ret = save_groups(a, saved);
+    if (ret != PAM_SUCCESS)
+        return ret;
     /* Groups first, while still root; keep root as the saved ids. */
+    if (setgroups(1, &gid) != 0) {
+        pamfa_log(a, LOG_ERR, "cannot set the user's groups: %s",
+                  strerror(errno));
+        forget_groups(saved);
+        return PAM_SYSTEM_ERR;
+    }
     if (setresgid(gid, gid, (gid_t) -1) != 0) {
         pamfa_log(a, LOG_ERR, "cannot switch to the user's group: %s",
                   strerror(errno));
+        (void) restore_groups(a, saved);
         return PAM_SYSTEM_ERR;
     }
     if (setresuid(uid, uid, 0) != 0) {
         int e = errno;
 
-        if (setresgid(saved->rgid, saved->egid, saved->sgid) != 0) {
-            pamfa_log(a, LOG_CRIT, "cannot switch the group back: %s",
-                      strerror(errno));
-        }
+        (void) restore_groups(a, saved);
         pamfa_log(a, LOG_ERR, "cannot switch to the user: %s", strerror(e));
         return PAM_SYSTEM_ERR;
     }
@@ -99,11 +170,8 @@ pamfa_restore_ids(const struct pamfa *a, struct pamfa_ids *saved)
                   strerror(errno));
         ret = PAM_SYSTEM_ERR;
     }
-    if (setresgid(saved->rgid, saved->egid, saved->sgid) != 0) {
-        pamfa_log(a, LOG_CRIT, "cannot switch the group back: %s",
-                  strerror(errno));
+    if (restore_groups(a, saved) != PAM_SUCCESS)
         ret = PAM_SYSTEM_ERR;
-    }
     saved->switched = false;
     return ret;
 }

@@ -9,7 +9,7 @@
 . "$top_srcdir/tests/integration/pam-lib.sh"
 pam_setup
 
-plan 48
+plan 51
 
 # The real-sshd part has its own service file, sshd and /run/sshd.
 sshd_svc=pam_fhir-sshd-$$
@@ -274,7 +274,42 @@ else
     skip "ssh with a wrong password fails" "needs openssh-server, ssh and sshpass"
 fi
 
-# 46-48: AS down -> PAM_AUTHINFO_UNAVAIL; fallback to pam_unix
+# 46-48: while open_session acts as the user (storing, and revoking the
+# replaced session), the process has the user's ids and the user's group
+# only, not the host's supplementary groups.  pam_exec stops the AS just
+# before pam_fhir's session step, so the revocation of alice's previous
+# session stalls there and the test can look at the process.
+service
+pt alice alice-secret authenticate open_session
+clear_stashes
+{
+    echo "auth required $module config=$FA_CONF grant=password"
+    echo "session required pam_exec.so /bin/kill -STOP $FA_AS_PID"
+    echo "session required $module config=$FA_CONF grant=password"
+} >"$svcfile"
+printf 'alice-secret\n' | setpriv --groups=0,4,27 pamtester "$svc" alice authenticate open_session \
+    >"$FA_TMP/groups.out" 2>&1 &
+ptpid=$!
+alice_uid=$(id -u alice) alice_gid=$(id -g alice)
+seen_uid='' seen_groups=''
+for ((i = 0; i < 100; i++)); do
+    st=$(cat "/proc/$ptpid/status" 2>/dev/null) || break
+    seen_uid=$(printf '%s\n' "$st" | awk '/^Uid:/ { print $2 " " $3 }')
+    if [ "$seen_uid" = "$alice_uid $alice_uid" ]; then
+        seen_groups=$(printf '%s\n' "$st" | awk '/^Groups:/ { $1 = ""; sub(/^ +/, ""); sub(/ +$/, ""); print }')
+        break
+    fi
+    sleep 0.05
+done
+fa_resume_as
+wait "$ptpid"
+ptrc=$?
+is "$seen_uid" "$alice_uid $alice_uid" "open_session acts with alice's real and effective uid"
+is "$seen_groups" "$alice_gid" "... and alice's group only, none of the host's groups (0 4 27)"
+is "$ptrc" 0 "open_session still succeeds, the host's ids restored" || diag "$(cat "$FA_TMP/groups.out")"
+clear_stashes
+
+# 49-51: AS down -> PAM_AUTHINFO_UNAVAIL; fallback to pam_unix
 fa_stop_as
 service
 pt alice alice-secret authenticate
