@@ -64,56 +64,6 @@ dev_login_device() {
         --profile "$FA_PROFILE" login --device
 }
 
-# dev_confirm_page CODE JAR: the AS's confirmation form for CODE; prints
-# its xsrf value.
-dev_confirm_page() {
-    fa_curl -c "$2" -b "$2" "$FA_AS_URL/device?user_code=$1" |
-        sed -n 's/.*name="xsrf" value="\([^"]*\)".*/\1/p' | head -1
-}
-
-# dev_deny_confirm CODE: the user presses "Abort" on the AS's confirmation
-# page (oidc-provider: access_denied for that code).
-dev_deny_confirm() {
-    local jar xsrf rc
-    jar=$(mktemp "$FA_TMP/jar.XXXXXX")
-    xsrf=$(dev_confirm_page "$1" "$jar")
-    [ -n "$xsrf" ] || return 1
-    fa_curl -c "$jar" -b "$jar" -o /dev/null --data-urlencode "xsrf=$xsrf" \
-        --data-urlencode "user_code=$1" -d abort=yes "$FA_AS_URL/device"
-    rc=$?
-    rm -f "$jar"
-    return $rc
-}
-
-# dev_deny_login CODE: the user confirms the code, then gives up at the
-# AS's login form (POST /interaction/UID/abort: access_denied).
-dev_deny_login() {
-    local jar xsrf loc rc
-    jar=$(mktemp "$FA_TMP/jar.XXXXXX")
-    xsrf=$(dev_confirm_page "$1" "$jar")
-    [ -n "$xsrf" ] || return 1
-    loc=$(fa_curl -c "$jar" -b "$jar" -D - -o /dev/null --data-urlencode "xsrf=$xsrf" \
-        --data-urlencode "user_code=$1" -d confirm=yes "$FA_AS_URL/device" |
-        sed -n 's/^[Ll]ocation: *//p' | tr -d '\r')
-    case $loc in /interaction/*) ;; *) rm -f "$jar"; return 1 ;; esac
-    # -d, not -X POST: after the 303 curl must GET the resume URL.
-    fa_curl -c "$jar" -b "$jar" -L --max-redirs 10 -o /dev/null -d '' "$FA_AS_URL$loc/abort"
-    rc=$?
-    rm -f "$jar"
-    return $rc
-}
-
-# as_device NAME=VALUE...: change the AS's device settings (ttl, interval,
-# slow_down, advertise) for codes issued from now on.
-as_device() {
-    local args=() a
-    for a in "$@"; do
-        args+=(--data-urlencode "$a")
-    done
-    fa_curl -o /dev/null "${args[@]}" "$FA_AS_URL/test/device-settings" ||
-        bail "cannot change the AS's device settings"
-}
-
 # as_log_mark: the AS log's line count, for as_polls.
 as_log_mark() {
     wc -l <"$FA_AS_LOG"
@@ -210,7 +160,7 @@ ok "the poll after the 503 waited twice the interval (gap ${gap}s)" at_least "$g
 # ---------------------------------------------------------------- denied at the AS
 dev_start
 dev_code
-ok "the user aborts at the AS's confirmation page" dev_deny_confirm "$DEV_CODE"
+ok "the user aborts at the AS's confirmation page" fa_device_deny_confirm "$DEV_CODE"
 dev_wait
 is "$DEV_RC" 2 "denied: exit 2" || diag "$DEV_ERR"
 like "$DEV_ERR" 'denied' "stderr says the login was denied"
@@ -219,7 +169,7 @@ is "$(fa_as_events token '"error":"access_denied"')" 1 "the AS answered access_d
 
 dev_start
 dev_code
-ok "the user gives up at the AS's login form" dev_deny_login "$DEV_CODE"
+ok "the user gives up at the AS's login form" fa_device_deny_login "$DEV_CODE"
 dev_wait
 is "$DEV_RC" 2 "aborted at the login form: exit 2" || diag "$DEV_ERR"
 like "$DEV_ERR" 'denied' "stderr says the login was denied"
@@ -249,7 +199,7 @@ fa_config scope "openid offline_access patient/*.read"
 fa_config issuer "$FA_ISSUER"
 
 # An AS whose discovery document names no device endpoint.
-as_device advertise=off
+fa_as_device advertise=off
 fa_run fa_curl "$FA_ISSUER/.well-known/openid-configuration"
 unlike "$FA_OUT" 'device_authorization_endpoint' "the discovery document names no device endpoint"
 n=$(fa_as_events device_authorization)
@@ -257,11 +207,11 @@ dev_login_device
 is "$FA_RC" 1 "login --device exits 1" || fa_show
 like "$FA_ERR" 'offers no device authorization endpoint' "and says why"
 is "$(fa_as_events device_authorization)" "$n" "nothing was sent to a device endpoint"
-as_device advertise=on
+fa_as_device advertise=on
 
 # ---------------------------------------------------------------- expiry
 rt=$(fa_key_read refresh)
-as_device ttl=3
+fa_as_device ttl=3
 mark=$(as_log_mark)
 dev_start
 ok "a user code valid for 3 s" dev_code
@@ -284,14 +234,14 @@ dev_wait
 fa_fault_mode pass
 is "$DEV_RC" 3 "503 until the code expired: exit 3" || diag "$DEV_ERR"
 like "$DEV_ERR" 'could not be reached.*503' "stderr says the server could not be reached"
-as_device ttl=600
+fa_as_device ttl=600
 
 # ---------------------------------------------------------------- slow_down (client_secret_basic)
 printf 'conf-secret\n' >"$FA_TMP/fhir-conf.secret"
 chmod 600 "$FA_TMP/fhir-conf.secret"
 fa_config client_id fhir-conf
 fa_config client_secret_file "$FA_TMP/fhir-conf.secret"
-as_device slow_down=1
+fa_as_device slow_down=1
 mark=$(as_log_mark)
 dev_start
 ok "confidential client: a user code" dev_code
@@ -307,13 +257,13 @@ is "$(fa_as_events token "\"client_id\":\"fhir-conf\",\"ok\":true")" 1 \
     "the confidential client got its tokens"
 fa_run fa_token
 is "$(fa_fhir_get "$FA_FHIR/Patient/example" "$FA_OUT")" 200 "the FHIR server accepts the token"
-as_device slow_down=0
+fa_as_device slow_down=0
 fa_config client_secret_file
 fa_config client_id fhir-cli
 
 # ---------------------------------------------------------------- default interval
 # No "interval" in the answer: RFC 8628 §3.2's 5 seconds.
-as_device interval=
+fa_as_device interval=
 mark=$(as_log_mark)
 dev_start
 dev_code

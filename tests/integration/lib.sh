@@ -605,9 +605,8 @@ fa_device_approve() {
     local code=$1 user=${2:-alice} pass=${3:-} jar page xsrf loc
     [ -n "$pass" ] || pass="$user-secret"
     jar=$(mktemp "$FA_TMP/jar.XXXXXX")
-    page=$(fa_curl -c "$jar" -b "$jar" "$FA_ISSUER/device?user_code=$code") || return 1
-    xsrf=$(printf '%s' "$page" | sed -n 's/.*name="xsrf" value="\([^"]*\)".*/\1/p' | head -1)
-    [ -n "$xsrf" ] || return 1
+    xsrf=$(fa_device_page "$code" "$jar")
+    [ -n "$xsrf" ] || { rm -f "$jar"; return 1; }
     loc=$(fa_curl -c "$jar" -b "$jar" -D - -o /dev/null --data-urlencode "xsrf=$xsrf" \
         --data-urlencode "user_code=$code" -d confirm=yes "$FA_ISSUER/device" |
         sed -n 's/^[Ll]ocation: *//p' | tr -d '\r')
@@ -616,6 +615,57 @@ fa_device_approve() {
         --data-urlencode "password=$pass" "$FA_ISSUER$loc/login")
     rm -f "$jar"
     printf '%s' "$page" | grep -q 'Sign-in success'
+}
+
+# fa_device_page CODE JAR: open the AS's verification page for CODE with
+# the cookie jar JAR; prints the form's xsrf value.
+fa_device_page() {
+    fa_curl -c "$2" -b "$2" "$FA_ISSUER/device?user_code=$1" |
+        sed -n 's/.*name="xsrf" value="\([^"]*\)".*/\1/p' | head -1
+}
+
+# fa_device_deny_confirm CODE: the user presses "Abort" on the AS's
+# confirmation page (oidc-provider: access_denied for that code).
+fa_device_deny_confirm() {
+    local jar xsrf rc
+    jar=$(mktemp "$FA_TMP/jar.XXXXXX")
+    xsrf=$(fa_device_page "$1" "$jar")
+    [ -n "$xsrf" ] || { rm -f "$jar"; return 1; }
+    fa_curl -c "$jar" -b "$jar" -o /dev/null --data-urlencode "xsrf=$xsrf" \
+        --data-urlencode "user_code=$1" -d abort=yes "$FA_ISSUER/device"
+    rc=$?
+    rm -f "$jar"
+    return $rc
+}
+
+# fa_device_deny_login CODE: the user confirms the code, then gives up at
+# the AS's login form (POST /interaction/UID/abort: access_denied).
+fa_device_deny_login() {
+    local jar xsrf loc rc
+    jar=$(mktemp "$FA_TMP/jar.XXXXXX")
+    xsrf=$(fa_device_page "$1" "$jar")
+    [ -n "$xsrf" ] || { rm -f "$jar"; return 1; }
+    loc=$(fa_curl -c "$jar" -b "$jar" -D - -o /dev/null --data-urlencode "xsrf=$xsrf" \
+        --data-urlencode "user_code=$1" -d confirm=yes "$FA_ISSUER/device" |
+        sed -n 's/^[Ll]ocation: *//p' | tr -d '\r')
+    case $loc in /interaction/*) ;; *) rm -f "$jar"; return 1 ;; esac
+    # -d, not -X POST: after the 303 curl must GET the resume URL.
+    fa_curl -c "$jar" -b "$jar" -L --max-redirs 10 -o /dev/null -d '' "$FA_ISSUER$loc/abort"
+    rc=$?
+    rm -f "$jar"
+    return $rc
+}
+
+# fa_as_device NAME=VALUE...: change the AS's device settings (ttl,
+# interval, slow_down, advertise) for codes issued from now on (the AS runs
+# with FA_AS_DEVICE_CONTROL=on).
+fa_as_device() {
+    local args=() a
+    for a in "$@"; do
+        args+=(--data-urlencode "$a")
+    done
+    fa_curl -o /dev/null "${args[@]}" "$FA_AS_URL/test/device-settings" ||
+        bail "cannot change the AS's device settings"
 }
 
 # fa_browser_approve AUTHORIZATION_URL [ACCOUNT [PASSWORD]]: play the

@@ -34,7 +34,7 @@ service grant=device
 device alice authenticate
 like "$DEV_CODE" '^[A-Z]{4}-[A-Z]{4}$' "the device prompt shows a user code" ||
     diag "$(cat "$FA_TMP/dev.out")"
-ok "the test aborts the code at the AS's confirmation page" deny_confirm "$DEV_CODE"
+ok "the test aborts the code at the AS's confirmation page" fa_device_deny_confirm "$DEV_CODE"
 device_finish
 isnt "$FA_RC" 0 "denied: pamtester fails" || diag "$FA_OUT"
 like "$FA_OUT" "pamtester: Authentication failure" "denied at the confirmation page -> PAM_AUTH_ERR" ||
@@ -42,7 +42,7 @@ like "$FA_OUT" "pamtester: Authentication failure" "denied at the confirmation p
 
 # 5-7: denied at the AS's login form
 device alice authenticate open_session
-ok "the test gives up at the AS's login form" deny_login "$DEV_CODE"
+ok "the test gives up at the AS's login form" fa_device_deny_login "$DEV_CODE"
 device_finish
 like "$FA_OUT" "pamtester: Authentication failure" "denied at the login form -> PAM_AUTH_ERR" ||
     diag "$FA_OUT"
@@ -52,7 +52,7 @@ clear_stashes
 # 8-10: never approved: the user presses Enter at once and never approves;
 # the module polls until the device code expires (4 s here), then fails.
 ttl=4
-as_device "ttl=$ttl"
+fa_as_device "ttl=$ttl"
 device alice authenticate
 isnt "$DEV_CODE" "" "a code for the never-approved login" || diag "$(cat "$FA_TMP/dev.out")"
 device_enter
@@ -60,7 +60,7 @@ device_finish
 like "$FA_OUT" "pamtester: Authentication failure" "never approved -> PAM_AUTH_ERR" || diag "$FA_OUT"
 ok "within the code's lifetime plus 6 s (took ${DEV_SECS}s, lifetime ${ttl}s)" \
     test "$DEV_SECS" -ge $((ttl - 1)) -a "$DEV_SECS" -le $((ttl + 6))
-as_device ttl=600
+fa_as_device ttl=600
 clear_stashes
 
 # 11-17: a device-flow ssh login through a real sshd (Debian 12's sshd

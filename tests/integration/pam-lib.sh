@@ -149,50 +149,6 @@ device_finish() {
     DEV_SECS=$(awk -v a="$DEV_T0" -v b="$(fa_now)" 'BEGIN { printf "%d", b - a + 0.5 }')
 }
 
-# deny_confirm CODE: the user presses "Abort" on the AS's confirmation
-# page (oidc-provider: access_denied for that code).
-deny_confirm() {
-    local jar xsrf rc
-    jar=$(mktemp "$FA_TMP/jar.XXXXXX")
-    xsrf=$(fa_curl -c "$jar" -b "$jar" "$FA_ISSUER/device?user_code=$1" |
-        sed -n 's/.*name="xsrf" value="\([^"]*\)".*/\1/p' | head -1)
-    [ -n "$xsrf" ] || { rm -f "$jar"; return 1; }
-    fa_curl -c "$jar" -b "$jar" -o /dev/null --data-urlencode "xsrf=$xsrf" \
-        --data-urlencode "user_code=$1" -d abort=yes "$FA_ISSUER/device"
-    rc=$?
-    rm -f "$jar"
-    return $rc
-}
-
-# deny_login CODE: the user confirms the code, then gives up at the AS's
-# login form (POST /interaction/UID/abort: access_denied).
-deny_login() {
-    local jar xsrf loc rc
-    jar=$(mktemp "$FA_TMP/jar.XXXXXX")
-    xsrf=$(fa_curl -c "$jar" -b "$jar" "$FA_ISSUER/device?user_code=$1" |
-        sed -n 's/.*name="xsrf" value="\([^"]*\)".*/\1/p' | head -1)
-    [ -n "$xsrf" ] || { rm -f "$jar"; return 1; }
-    loc=$(fa_curl -c "$jar" -b "$jar" -D - -o /dev/null --data-urlencode "xsrf=$xsrf" \
-        --data-urlencode "user_code=$1" -d confirm=yes "$FA_ISSUER/device" |
-        sed -n 's/^[Ll]ocation: *//p' | tr -d '\r')
-    case $loc in /interaction/*) ;; *) rm -f "$jar"; return 1 ;; esac
-    fa_curl -c "$jar" -b "$jar" -L --max-redirs 10 -o /dev/null -d '' "$FA_ISSUER$loc/abort"
-    rc=$?
-    rm -f "$jar"
-    return $rc
-}
-
-# as_device NAME=VALUE...: change the AS's device settings (ttl, interval,
-# slow_down) for codes issued from now on (needs FA_AS_DEVICE_CONTROL=on).
-as_device() {
-    local args=() a
-    for a in "$@"; do
-        args+=(--data-urlencode "$a")
-    done
-    fa_curl -o /dev/null "${args[@]}" "$FA_AS_URL/test/device-settings" ||
-        bail "cannot change the AS's device settings"
-}
-
 # pam_driver FILE: write a small libpam driver (python3 ctypes; pamtester
 # has no setcred).  Usage:
 #   python3 FILE SERVICE USER PASSWORD OPS...
