@@ -72,6 +72,22 @@ is_gated() {
     [ "$(cat "/proc/$1/wchan" 2>/dev/null)" = wait_for_partner ]
 }
 
+# Can this kernel show that? (/proc/PID/wchan may read "0" where kernel
+# symbols are hidden.)  If not, the requesters get a fixed time to reach
+# the gate instead.
+mkfifo "$FA_TMP/probe" || bail "mkfifo failed"
+{ : <"$FA_TMP/probe"; } &
+probe=$!
+wchan=0
+for ((i = 0; i < 100; i++)); do
+    is_gated "$probe" && { wchan=1; break; }
+    sleep 0.05
+done
+exec 9<>"$FA_TMP/probe"
+wait "$probe"
+exec 9>&-
+[ "$wchan" -eq 1 ] || diag "no wait channel in /proc: giving the requesters 3s to reach the gate"
+
 total_requests=0
 total_refreshes=0
 failed_requests=0
@@ -110,6 +126,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 
     gated=0
     deadline=$((SECONDS + GATE_WAIT))
+    [ "$wchan" -eq 1 ] || { sleep 3; deadline=0; }
     while [ "$SECONDS" -lt "$deadline" ]; do
         gated=0
         gone=0
@@ -123,7 +140,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
         [ $((gated + gone)) -eq "${#pids[@]}" ] && break
         sleep 0.05
     done
-    [ "$gated" -eq "${#pids[@]}" ] ||
+    [ "$gated" -eq "${#pids[@]}" ] || [ "$wchan" -eq 0 ] ||
         diag "$R: only $gated of ${#pids[@]} requesters were at the gate after ${GATE_WAIT}s"
 
     # Release: opening the FIFO for writing (O_RDWR does not block) wakes
@@ -217,7 +234,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
         round_ok=0
     prev_refresh=$cur_refresh
 
-    diag "$R: $gated of ${#pids[@]} requesters at the gate ($PROCS processes, a driver of $THREADS threads)," \
+    at_gate="$gated of ${#pids[@]}"
+    [ "$wchan" -eq 1 ] || at_gate="(not observable)"
+    diag "$R: $at_gate requesters at the gate ($PROCS processes, a driver of $THREADS threads)," \
         "  all answered ${burst}s after the release, $distinct distinct token(s), $refreshes refresh(es)"
     [ "$round_ok" -eq 1 ] || failed_rounds=$((failed_rounds + 1))
     if [ -z "$cur_refresh" ] || [ "$live" != true ]; then
