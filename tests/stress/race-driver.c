@@ -4,11 +4,13 @@
  * (a handle belongs to one thread at a time), waits on a barrier with the
  * others, calls fhirauth_token() and closes the handle.
  *
- *   race-driver [--config FILE] [--profile NAME] [--threads N]
+ *   race-driver [--config FILE] [--profile NAME[,NAME...]] [--threads N]
  *               [--min-valid S] [--gate FIFO]
  *
  * --config and --profile choose the session as for fhir-token(1) (without
- * --config: PAM_FHIR_CONFIG or the usual files).  --gate names a FIFO:
+ * --config: PAM_FHIR_CONFIG or the usual files).  Several profiles are
+ * shared out among the threads in turn (thread I uses profile I mod K), so
+ * that refreshes of different sessions run in one process at once.  --gate names a FIFO:
  * once every handle is open the program opens it for reading, which blocks
  * until the test opens it for writing, so that threads and fhir-token
  * processes waiting on the same FIFO are released together.
@@ -35,6 +37,7 @@
 #include "fhirauth.h"
 
 #define MAX_THREADS 1024
+#define MAX_PROFILES 64
 
 struct worker {
     pthread_t tid;
@@ -102,17 +105,20 @@ wait_gate(const char *gate)
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: race-driver [--config FILE] [--profile NAME] "
-                    "[--threads N] [--min-valid S] [--gate FIFO]\n");
+    fprintf(stderr, "usage: race-driver [--config FILE] "
+                    "[--profile NAME[,NAME...]] [--threads N] "
+                    "[--min-valid S] [--gate FIFO]\n");
     exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
-    const char *config = NULL, *profile = NULL, *gate = NULL;
+    const char *config = NULL, *gate = NULL;
+    char *profiles[MAX_PROFILES];
+    char *plist = NULL, *p, *comma;
     struct worker *w;
-    long n = 16, i;
+    long n = 16, i, k = 0;
     char *detail = NULL;
     fhirauth_rc rc;
     int failed = 0, r;
@@ -123,7 +129,7 @@ main(int argc, char **argv)
         if (strcmp(argv[i], "--config") == 0)
             config = argv[++i];
         else if (strcmp(argv[i], "--profile") == 0)
-            profile = argv[++i];
+            plist = argv[++i];
         else if (strcmp(argv[i], "--gate") == 0)
             gate = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0) {
@@ -136,6 +142,19 @@ main(int argc, char **argv)
             usage();
     }
 
+    /* Split NAME,NAME... in place; no list: the default profile. */
+    profiles[0] = NULL;
+    for (p = plist; p != NULL; p = comma) {
+        comma = strchr(p, ',');
+        if (comma != NULL)
+            *comma++ = '\0';
+        if (*p == '\0' || k >= MAX_PROFILES)
+            usage();
+        profiles[k++] = p;
+    }
+    if (k == 0)
+        k = 1;
+
     w = calloc((size_t) n, sizeof(*w));
     if (w == NULL) {
         fprintf(stderr, "race-driver: out of memory\n");
@@ -144,8 +163,9 @@ main(int argc, char **argv)
     for (i = 0; i < n; i++) {
         w[i].index = (int) i;
         rc = config != NULL
-                 ? fhirauth_open_file(&w[i].h, config, profile, 0, &detail)
-                 : fhirauth_open(&w[i].h, profile, 0, &detail);
+                 ? fhirauth_open_file(&w[i].h, config, profiles[i % k], 0,
+                                      &detail)
+                 : fhirauth_open(&w[i].h, profiles[i % k], 0, &detail);
         if (rc != FHIRAUTH_OK) {
             fprintf(stderr, "race-driver: open: %s\n",
                     detail != NULL ? detail : fhirauth_strerror(rc));
