@@ -10,10 +10,16 @@
 #   - the AS saw exactly one refresh grant for this expiry, and it succeeded;
 #   - the refresh token in the keyring is a new one, active at the AS, and
 #     the previous round's is no longer active (rotation, nothing lost).
+# Then several sessions (profiles) expire together and one process's
+# threads, shared out among them, refresh them all at once: each session
+# refreshed exactly once, its threads given its one new token, and every
+# session's refresh token rotated.
 #
 # Rounds: 3 (make check), 50 with FA_STRESS_LONG=1, FA_STRESS_ROUNDS=N
-# overrides both.  FA_RACE_PROCESSES and FA_RACE_THREADS (default 48 and
-# 16) split the requests.  Ends with a "# figures: race-soak ..." line
+# overrides both; the sessions part runs one round per five (at least
+# one).  FA_RACE_PROCESSES and FA_RACE_THREADS (default 48 and 16) split
+# the requests, FA_RACE_SESSIONS (default 4) sets the sessions, 8 threads
+# each.  Ends with a "# figures: race-soak ..." line
 # (tests/stress/README.md).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
@@ -193,7 +199,9 @@ for ((round = 1; round <= ROUNDS; round++)); do
             "$(grep '^thread [0-9]* ERR' "$dir/driver.out" | head -5)" "$(head -c 300 "$dir/driver.err")"
     fi
     total_requests=$((total_requests + N))
-    is "$got" "$N" "$R: all $N requests ($PROCS processes, $THREADS threads) got a token" || round_ok=0
+    is "$got/$driver_rc" "$N/0" \
+        "$R: all $N requests ($PROCS processes, $THREADS threads) got a token (tokens/driver exit)" ||
+        round_ok=0
 
     # Every distinct token is accepted by the FHIR server, and the keyring
     # caches the one they were given.
@@ -245,9 +253,118 @@ for ((round = 1; round <= ROUNDS; round++)); do
     fi
 done
 
+main_rounds=$((round > ROUNDS ? ROUNDS : round))
+
+# ---------------------------------------------------------------- several sessions, one process
+# Above, one thread refreshes and the others find its token.  Here
+# SESSIONS sessions (profiles of one user) expire together and one
+# process's threads, shared out among them, refresh them all at once: the
+# network half is loaded and used by several threads together.
+SESSIONS=${FA_RACE_SESSIONS:-4}
+PAR_THREADS=$((SESSIONS * 8))
+PAR_ROUNDS=$((ROUNDS <= 3 ? 1 : ROUNDS / 5))
+par_conf=$FA_TMP/sessions.conf
+par_profiles=()
+for ((k = 0; k < SESSIONS; k++)); do
+    par_profiles+=("$FA_PROFILE-s$k")
+done
+plist=$(IFS=,; printf '%s' "${par_profiles[*]}")
+# shellcheck disable=SC2317  # run by the EXIT trap
+_race_cleanup() {
+    local rc=$? p
+    for p in "${par_profiles[@]}"; do
+        fa_clear_keys "$p"
+    done
+    (exit "$rc")
+    _fa_cleanup
+}
+trap _race_cleanup EXIT
+
+# The test profile's settings under each name.
+body=$(sed -n '/^\[profile /,$p' "$FA_CONF" | tail -n +2)
+for p in "${par_profiles[@]}"; do
+    printf '[profile %s]\n%s\n\n' "$p" "$body"
+done >"$par_conf"
+logins=0
+par_prev=()
+for p in "${par_profiles[@]}"; do
+    printf 'alice-secret\n' | "$FA_TOKEN_BIN" --config "$par_conf" --profile "$p" \
+        login --password --username alice --password-stdin >/dev/null 2>"$FA_TMP/login.err" &&
+        logins=$((logins + 1))
+    par_prev+=("$(fa_key_read refresh "$p")")
+done
+is "$logins" "$SESSIONS" "$SESSIONS more sessions (profiles), one login each" ||
+    diag "$(cat "$FA_TMP/login.err")"
+
+par_failed_rounds=0
+for ((round = 1; round <= PAR_ROUNDS; round++)); do
+    R="sessions round $round"
+    round_ok=1
+    latest=0
+    for p in "${par_profiles[@]}"; do
+        exp=$(fa_key_read access "$p" 2>/dev/null | cut -d' ' -f1)
+        [ -n "$exp" ] && [ "$exp" -gt "$latest" ] && latest=$exp
+    done
+    fa_sleep_past "$latest"
+    refresh_before=$(fa_as_count refresh_token)
+    refresh_ok_before=$(fa_as_count refresh_token ok)
+
+    timeout -k 5 "$RUN_WAIT" "$DRIVER" --config "$par_conf" --profile "$plist" \
+        --threads "$PAR_THREADS" >"$FA_TMP/par.out" 2>"$FA_TMP/par.err"
+    driver_rc=$?
+    got=$(grep -c '^thread [0-9][0-9]* OK ..*$' "$FA_TMP/par.out")
+    total_requests=$((total_requests + PAR_THREADS))
+    failed_requests=$((failed_requests + PAR_THREADS - got))
+    is "$got/$driver_rc" "$PAR_THREADS/0" \
+        "$R: all $PAR_THREADS threads ($SESSIONS sessions) got a token (tokens/driver exit)" || {
+        round_ok=0
+        diag "race-driver exit $driver_rc" "$(grep '^thread [0-9]* ERR' "$FA_TMP/par.out" | head -5)" \
+            "$(head -c 300 "$FA_TMP/par.err")"
+    }
+
+    # Per session: its threads got one token, the one its keyring entry
+    # caches, and the FHIR server accepts it.
+    good=0
+    for k in "${!par_profiles[@]}"; do
+        awk -v k="$k" -v n="$SESSIONS" '$1 == "thread" && $3 == "OK" && $2 % n == k { print $4 }' \
+            "$FA_TMP/par.out" | sort -u >"$FA_TMP/par.distinct"
+        tok=$(head -n 1 "$FA_TMP/par.distinct")
+        cached=$(fa_key_read access "${par_profiles[$k]}" 2>/dev/null | cut -d' ' -f2-)
+        if [ "$(wc -l <"$FA_TMP/par.distinct")" -eq 1 ] && [ "$tok" = "$cached" ] &&
+            [ "$(fa_fhir_get "$FA_FHIR/Patient/example" "$tok")" = 200 ]; then
+            good=$((good + 1))
+        else
+            failed_requests=$((failed_requests + PAR_THREADS / SESSIONS))
+            diag "$R: session $k: $(wc -l <"$FA_TMP/par.distinct") distinct token(s), cached one among them: $([ "$tok" = "$cached" ] && echo yes || echo no)"
+        fi
+    done
+    is "$good" "$SESSIONS" "$R: each session's threads got one token, the cached one, accepted by the FHIR server" ||
+        round_ok=0
+
+    refreshes=$(($(fa_as_count refresh_token) - refresh_before))
+    refreshes_ok=$(($(fa_as_count refresh_token ok) - refresh_ok_before))
+    total_refreshes=$((total_refreshes + refreshes))
+    is "$refreshes/$refreshes_ok" "$SESSIONS/$SESSIONS" "$R: the AS saw one refresh per session, all successful (all/ok)" ||
+        round_ok=0
+
+    rotated=0
+    for k in "${!par_profiles[@]}"; do
+        cur=$(fa_key_read refresh "${par_profiles[$k]}")
+        if [ -n "$cur" ] && [ "$cur" != "${par_prev[$k]}" ] && [ "$(fa_introspect "$cur")" = true ] &&
+            [ "$(fa_introspect "${par_prev[$k]}")" = false ]; then
+            rotated=$((rotated + 1))
+        fi
+        par_prev[k]=$cur
+    done
+    is "$rotated" "$SESSIONS" "$R: every session's refresh token is new and active, its previous one inactive" ||
+        round_ok=0
+    [ "$round_ok" -eq 1 ] || par_failed_rounds=$((par_failed_rounds + 1))
+done
+failed_rounds=$((failed_rounds + par_failed_rounds))
+
 is "$failed_rounds" 0 "every round kept the invariants"
-printf '# figures: race-soak rounds=%d requests=%d refreshes=%d failures=%d processes=%d threads=%d max_burst_s=%s\n' \
-    "$((round > ROUNDS ? ROUNDS : round))" "$total_requests" "$total_refreshes" \
-    "$((failed_requests + failed_rounds))" "$PROCS" "$THREADS" "$max_burst"
+printf '# figures: race-soak rounds=%d requests=%d refreshes=%d failures=%d processes=%d threads=%d max_burst_s=%s session_rounds=%d sessions=%d\n' \
+    "$main_rounds" "$total_requests" "$total_refreshes" \
+    "$((failed_requests + failed_rounds))" "$PROCS" "$THREADS" "$max_burst" "$PAR_ROUNDS" "$SESSIONS"
 
 done_testing
