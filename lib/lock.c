@@ -26,7 +26,7 @@
 #define LOCK_TMP_DIR "/tmp"
 #define LOCK_WAIT_MAX_MS (24L * 3600 * 1000)  /* longer waits are clamped */
 #define LOCK_POLL_MIN_MS 1L        /* first pause between attempts */
-#define LOCK_POLL_MAX_MS 25L       /* pauses double up to this */
+#define LOCK_POLL_MAX_MS 10L       /* pauses double up to this */
 
 
 static long long
@@ -222,6 +222,16 @@ fa_lock_acquire(uid_t uid, const char *profile, long wait_ms,
                 const char *run_dir, const char *tmp_dir, int *ret_fd,
                 char *err, size_t errlen)
 {
+    return fa_lock_acquire_unless(uid, profile, wait_ms, run_dir, tmp_dir,
+                                  NULL, NULL, ret_fd, err, errlen);
+}
+
+fhirauth_rc
+fa_lock_acquire_unless(uid_t uid, const char *profile, long wait_ms,
+                       const char *run_dir, const char *tmp_dir,
+                       int (*done)(void *arg), void *arg, int *ret_fd,
+                       char *err, size_t errlen)
+{
     char name[64], file[FA_PROFILE_MAX + 8], where[4096];
     const char *parent;
     long long deadline;
@@ -286,6 +296,15 @@ fa_lock_acquire(uid_t uid, const char *profile, long wait_ms,
         if (fd == -1) {
             close(dfd);
             return FHIRAUTH_ERR_LOCK;
+        }
+        /* Many processes that found the same expired token wait here
+         * while one refreshes: they need its result, not the lock, and
+         * taking the lock one after another would make each wait a
+         * further pause. */
+        if (done != NULL && done(arg)) {
+            close(dfd);
+            *ret_fd = -1;
+            return FHIRAUTH_OK;
         }
         left = (long) (deadline - now_ms());
         if (left <= 0) {

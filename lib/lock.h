@@ -19,6 +19,19 @@
 fhirauth_rc fa_lock_acquire(uid_t uid, const char *profile, long wait_ms,
                             const char *run_dir, const char *tmp_dir,
                             int *ret_fd, char *err, size_t errlen);
+
+/*
+ * fa_lock_acquire(), but while the lock is held by another process,
+ * done(arg) is asked after every attempt; when it answers nonzero (what
+ * the lock was wanted for has been done by the holder) the wait ends at
+ * once: FHIRAUTH_OK with *ret_fd -1, nothing locked.  done NULL: wait as
+ * fa_lock_acquire() does.
+ */
+fhirauth_rc fa_lock_acquire_unless(uid_t uid, const char *profile,
+                                   long wait_ms, const char *run_dir,
+                                   const char *tmp_dir,
+                                   int (*done)(void *arg), void *arg,
+                                   int *ret_fd, char *err, size_t errlen);
 void fa_lock_release(int fd);
 
 #pragma GCC visibility pop

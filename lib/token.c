@@ -65,13 +65,36 @@ read_access(fhirauth *h, time_t now, long min_valid, char **ret_token,
     return FHIRAUTH_OK;
 }
 
+/* The holder of the lock may need the whole request timeout. */
+static long
+lock_wait_ms(const fhirauth *h)
+{
+    return h->cfg.timeout * 1000 + FA_LOCK_SLACK_MS;
+}
+
 fhirauth_rc
 fa_take_lock(fhirauth *h, int *ret_fd)
 {
-    long wait_ms = h->cfg.timeout * 1000 + FA_LOCK_SLACK_MS;
+    return fa_lock_acquire(getuid(), h->cfg.profile, lock_wait_ms(h), NULL,
+                           NULL, ret_fd, h->detail, sizeof(h->detail));
+}
 
-    return fa_lock_acquire(getuid(), h->cfg.profile, wait_ms, NULL, NULL,
-                           ret_fd, h->detail, sizeof(h->detail));
+/* A waiter for the refresh lock, and the token a sibling may store. */
+struct waiter {
+    fhirauth *h;
+    long min_valid;
+    char *token;
+    time_t expiry;
+};
+
+/* Has the process holding the lock stored a token good enough for us? */
+static int
+sibling_refreshed(void *arg)
+{
+    struct waiter *w = arg;
+
+    return read_access(w->h, time(NULL), w->min_valid, &w->token,
+                       &w->expiry) == FHIRAUTH_OK;
 }
 
 long
@@ -292,6 +315,7 @@ fhirauth_token(fhirauth *h, long min_valid, char **ret_token,
     char *token = NULL;
     time_t now, expiry = 0, cached = 0;
     char saved[FA_DETAIL_MAX];
+    struct waiter w;
     fhirauth_rc rc;
     int fd;
 
@@ -308,8 +332,19 @@ fhirauth_token(fhirauth *h, long min_valid, char **ret_token,
         return rc;
 
     cached = expiry;
-    rc = fa_take_lock(h, &fd);
-    if (rc == FHIRAUTH_OK) {
+    w.h = h;
+    w.min_valid = min_valid;
+    w.token = NULL;
+    w.expiry = 0;
+    rc = fa_lock_acquire_unless(getuid(), h->cfg.profile, lock_wait_ms(h),
+                                NULL, NULL, sibling_refreshed, &w, &fd,
+                                h->detail, sizeof(h->detail));
+    if (rc == FHIRAUTH_OK && fd == -1) {
+        /* Refreshed by the process that held the lock. */
+        fa_clear_detail(h);
+        token = w.token;
+        expiry = w.expiry;
+    } else if (rc == FHIRAUTH_OK) {
         /* Someone may have refreshed while we waited for the lock. */
         fa_clear_detail(h);
         rc = read_access(h, time(NULL), min_valid, &token, &expiry);

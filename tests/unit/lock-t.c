@@ -356,6 +356,54 @@ test_basics(void)
     ok(1, "releasing -1 is harmless");
 }
 
+/* done() for fa_lock_acquire_unless(): counts its calls, answers yes
+ * from the given call on (0: never). */
+struct asked {
+    int calls;
+    int yes_from;
+};
+
+static int
+asked_done(void *arg)
+{
+    struct asked *a = arg;
+
+    a->calls++;
+    return a->yes_from > 0 && a->calls >= a->yes_from;
+}
+
+/* Waiters that need what the holder does, not the lock itself. */
+static void
+test_unless(void)
+{
+    char err[512];
+    struct asked never = { 0, 0 }, third = { 0, 3 }, first = { 0, 1 };
+    long long t0, dt;
+    int fd = -1, fd2 = -7;
+    fhirauth_rc rc;
+
+    rc = fa_lock_acquire_unless(me, "u", 1000, run, tmp, asked_done, &first,
+                                &fd, err, sizeof(err));
+    ok(rc == FHIRAUTH_OK && fd >= 0 && first.calls == 0,
+       "a free lock is taken without asking done()");
+
+    t0 = now_ms();
+    rc = fa_lock_acquire_unless(me, "u", 5000, run, tmp, asked_done, &third,
+                                &fd2, err, sizeof(err));
+    dt = now_ms() - t0;
+    is_int(FHIRAUTH_OK, rc, "held lock, done() says yes: OK");
+    is_int(-1, fd2, "without the lock (fd -1)");
+    is_int(3, third.calls, "asked after each failed attempt, until yes");
+    ok(dt < 2000, "long before the wait limit (%lld ms)", dt);
+
+    fd2 = -7;
+    rc = fa_lock_acquire_unless(me, "u", 100, run, tmp, asked_done, &never,
+                                &fd2, err, sizeof(err));
+    ok(rc == FHIRAUTH_ERR_LOCK && fd2 == -7 && never.calls > 1,
+       "done() never yes: times out as before (%d calls)", never.calls);
+    fa_lock_release(fd);
+}
+
 static void
 test_refusals(void)
 {
@@ -636,6 +684,7 @@ main(void)
     fa_lock_release(fd);
 
     test_basics();
+    test_unless();
     test_refusals();
     test_fallback();
     test_other_uid();
