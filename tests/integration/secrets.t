@@ -15,15 +15,16 @@
 # killed by SIGABRT/SIGSEGV during a refresh leave no core (they are
 # non-dumpable), while `sleep` does; and the user who runs fhir-token cannot
 # read its /proc/PID/environ.  Positive controls show every check can fail.
-# The test never puts a secret into the argv of a process under test:
-# passwords go in on stdin, from files.
+# fhir-token reads standard input unbuffered (libc's read-ahead buffer would
+# keep an unwiped copy of the password).  The test never puts a secret into
+# the argv of a process under test: passwords go in on stdin, from files.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/pam-lib.sh"
 
 pam_setup
 command -v ss >/dev/null 2>&1 || skip_all "needs ss (iproute2)"
 command -v pgrep >/dev/null 2>&1 || skip_all "needs pgrep (procps)"
-plan 50
+plan 51
 
 GCF=$top_builddir/helper/git-credential-fhir
 [ -x "$GCF" ] || bail "$GCF is missing: build first (make)"
@@ -186,7 +187,9 @@ snap() {
 start() {
     local name=$1 in=$2
     shift 2
-    "$@" <"$in" >"$W/$name.out" 2>"$W/$name.err" &
+    : >"$W/$name.out"
+    : >"$W/$name.err"
+    "$@" <"$in" >>"$W/$name.out" 2>>"$W/$name.err" &
     BG=$!
     bg_pids+=("$BG")
 }
@@ -258,6 +261,20 @@ kill "$ctl" 2>/dev/null
 wait "$ctl" 2>/dev/null
 printf 'fhir-token: something went wrong with alice-secret\n' >"$W/control.err"
 like "$(found "$W/control.err")" 'password' "control: a password in a stderr file is found"
+
+# ---------------------------------------------------------------- stdin unbuffered
+# libc's read-ahead buffer for standard input is never wiped: fhir-token
+# reads it unbuffered, so the password is copied nowhere else and a line
+# after it stays in the pipe for the next reader.
+printf 'alice-secret\nleft for the next reader\n' >"$W/pw-and-more"
+cat "$W/pw-and-more" | {
+    fa_token login --password --username alice --password-stdin >/dev/null 2>"$W/pw2.err"
+    cat
+} >"$W/pw2.rest"
+is "$(cat "$W/pw2.rest")" "left for the next reader" \
+    "fhir-token reads the password unbuffered: nothing read ahead of it" ||
+    diag "$(cat "$W/pw2.err")"
+learn_keys
 
 # ---------------------------------------------------------------- refresh
 fa_pause_as
