@@ -24,7 +24,7 @@
 pam_setup
 command -v ss >/dev/null 2>&1 || skip_all "needs ss (iproute2)"
 command -v pgrep >/dev/null 2>&1 || skip_all "needs pgrep (procps)"
-plan 51
+plan 53
 
 GCF=$top_builddir/helper/git-credential-fhir
 [ -x "$GCF" ] || bail "$GCF is missing: build first (make)"
@@ -289,6 +289,8 @@ is "$FA_RC" 0 "refresh: exit 0" || diag "$(cat "$W/refresh.err")"
 learn_keys
 clean "refresh: no secret in fhir-token's cmdline, environ or stderr" \
     "$W/refresh.cmdline" "$W/refresh.environ" "$W/refresh.err"
+nok "refresh: standard output has the access token only, no refresh token" \
+    grep -qF -- "$(known refresh_token)" "$W/refresh.out"
 
 # ---------------------------------------------------------------- device login
 start device "$W/empty" env -u DISPLAY -u WAYLAND_DISPLAY "$FA_TOKEN_BIN" \
@@ -353,6 +355,8 @@ learn_keys
 is "$(sed -n 's/^password=//p' "$W/git.out")" "$(known access_token)" "it answered with the new token"
 clean "git-credential-fhir: no secret in its cmdline, environ or stderr" \
     "$W/git.cmdline" "$W/git.environ" "$W/git.err"
+nok "git-credential-fhir: no refresh token in its answer" \
+    grep -qF -- "$(known refresh_token)" "$W/git.out"
 
 # ---------------------------------------------------------------- the same user
 as alice login --password --username alice --password-stdin <"$W/alice.pw" >/dev/null 2>"$W/alogin.err"
