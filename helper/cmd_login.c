@@ -72,6 +72,8 @@ login_password(fhirauth *h, const char *username, int from_stdin)
         if (in == NULL)
             return usage_error("no terminal to ask for the password: use "
                                "--password-stdin", NULL);
+        /* Unbuffered: stdio's buffer, freed unwiped, gets no copy. */
+        setvbuf(in, NULL, _IONBF, 0);
         r = read_password(in, 1, password, sizeof(password));
         fclose(in);
     }
@@ -215,6 +217,11 @@ cmd_login(fhirauth *h, int argc, char **argv)
     const char *username = NULL;
     int from_stdin = 0, no_browser = 0, c, status;
     fhirauth_rc rc;
+
+    /* Standard input may carry the password or the pasted redirect (with
+     * the authorization code): read it unbuffered, so that libc's buffer
+     * for it, which nothing wipes, never holds a copy. */
+    setvbuf(stdin, NULL, _IONBF, 0);
 
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
         switch (c) {

@@ -289,7 +289,31 @@ add_string(json_object *o, const char *name, const char *s)
     return 0;
 }
 
-/* o as one line of JSON and a newline; o is released. */
+/* Wipe n bytes that json-c hands out as const but owns and frees
+ * without wiping. */
+static void
+wipe_json_bytes(const char *p, size_t n)
+{
+    explicit_bzero((void *) (uintptr_t) p, n);
+}
+
+/* Wipe the bytes of every string value in o (the token's copy). */
+static void
+wipe_strings(json_object *o)
+{
+    if (json_object_is_type(o, json_type_string)) {
+        wipe_json_bytes(json_object_get_string(o),
+                        (size_t) json_object_get_string_len(o));
+    } else if (json_object_is_type(o, json_type_object)) {
+        json_object_object_foreach(o, key, val) {
+            (void) key;
+            wipe_strings(val);
+        }
+    }
+}
+
+/* o as one line of JSON and a newline; o is released, its serialization
+ * and string values wiped first. */
 static void
 put_json_object(struct sbuf *b, json_object *o, int bad)
 {
@@ -303,7 +327,10 @@ put_json_object(struct sbuf *b, json_object *o, int bad)
     else {
         sb_str(b, text);
         sb_str(b, "\n");
+        /* o's own buffer, freed with it. */
+        wipe_json_bytes(text, strlen(text));
     }
+    wipe_strings(o);
     json_object_put(o);
 }
 

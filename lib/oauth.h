@@ -104,6 +104,15 @@ fhirauth_rc fa_parse_device_response(long status, const char *body,
                                      char *oauth_error, size_t oelen,
                                      char *err, size_t errlen);
 
+/*
+ * Release a parsed json object after wiping the bytes of every string
+ * value in it (at any depth): the copies json-c holds of tokens, codes and
+ * secrets.  What this cannot reach is said in SECURITY.md: the tokener's
+ * scratch buffer, blocks json-c freed while growing, and object keys.
+ */
+struct json_object;
+void fa_json_put_wiped(struct json_object *obj);
+
 #pragma GCC visibility pop
 
 #endif

@@ -81,6 +81,33 @@ fa_token_response_free(struct fa_token_response *r)
     r->refresh_expires_in = -1;
 }
 
+void
+fa_json_put_wiped(struct json_object *obj)
+{
+    size_t i, n;
+
+    if (obj == NULL)
+        return;
+    if (json_object_is_type(obj, json_type_string)) {
+        /* json_object_get_string() of a string is the object's own
+         * buffer (no conversion), freed with it: wipe it in place. */
+        explicit_bzero((void *)(uintptr_t)json_object_get_string(obj),
+                       (size_t)json_object_get_string_len(obj));
+    } else if (json_object_is_type(obj, json_type_object)) {
+        json_object_object_foreach(obj, key, val) {
+            (void)key;
+            /* A member's reference stays obj's: take one to put. */
+            fa_json_put_wiped(json_object_get(val));
+        }
+    } else if (json_object_is_type(obj, json_type_array)) {
+        n = json_object_array_length(obj);
+        for (i = 0; i < n; i++)
+            fa_json_put_wiped(
+                json_object_get(json_object_array_get_idx(obj, i)));
+    }
+    json_object_put(obj);
+}
+
 /*
  * Copy server-controlled text for a message: printable ASCII only (anything
  * else, including control characters that could forge log lines, becomes
@@ -557,7 +584,7 @@ fa_parse_token_response(long status, const char *body, size_t len,
     r.expires_in = -1;
     r.refresh_expires_in = -1;
     rc = token_success(obj, &r, err, errlen);
-    json_object_put(obj);
+    fa_json_put_wiped(obj);
     if (rc != FHIRAUTH_OK) {
         fa_token_response_free(&r);
         return rc;
@@ -986,7 +1013,7 @@ fa_parse_device_response(long status, const char *body, size_t len,
     }
     memset(&d, 0, sizeof(d));
     rc = device_success(obj, &d, err, errlen);
-    json_object_put(obj);
+    fa_json_put_wiped(obj);
     if (rc != FHIRAUTH_OK) {
         fa_device_auth_free(&d);
         return rc;

@@ -353,8 +353,7 @@ fa_pending_decode(const char *json, size_t len, struct fa_pending *p)
     rc = FHIRAUTH_OK;
 out:
     free(meta);
-    if (o != NULL)
-        json_object_put(o);
+    fa_json_put_wiped(o);   /* the stash's tokens */
     json_tokener_free(tok);
     if (rc != FHIRAUTH_OK)
         fa_pending_free(p);

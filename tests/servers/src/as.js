@@ -36,7 +36,9 @@
 // unless --issuer names a reverse proxy in front of this server.
 //
 // The event log gets one JSON line per token endpoint call, revocation and
-// introspection, never a token value:
+// introspection, never a token value (--secrets-log FILE, for leak tests
+// only, appends the device codes, authorization codes and PKCE verifiers it
+// sees as "NAME VALUE" lines):
 //   {"ts":1700000000.123,"event":"token","grant_type":"refresh_token",
 //    "client_id":"fhir-cli","ok":true,"error":null}
 //   {"ts":...,"event":"revocation","client_id":"fhir-cli","ok":true,...}
@@ -137,6 +139,7 @@ function parseArgs(argv) {
     '--device-interval': 'deviceInterval',
     '--device-slow-down': 'deviceSlowDown',
     '--device-control': 'deviceControl',
+    '--secrets-log': 'secretsLog',
   };
   for (let i = 0; i < argv.length; i += 1) {
     let arg = argv[i];
@@ -188,6 +191,7 @@ function fromEnv(env) {
     FA_AS_DEVICE_INTERVAL: 'deviceInterval',
     FA_AS_DEVICE_SLOW_DOWN: 'deviceSlowDown',
     FA_AS_DEVICE_CONTROL: 'deviceControl',
+    FA_AS_SECRETS_LOG: 'secretsLog',
   };
   for (const [k, v] of Object.entries(map)) {
     if (env[k] !== undefined && env[k] !== '') out[v] = env[k];
@@ -814,6 +818,30 @@ async function main() {
       });
     }
   });
+
+  // -------------------------------------------------- secrets log
+  // --secrets-log FILE (FA_AS_SECRETS_LOG): the secrets a client sent or
+  // got that the client under test never shows, one "NAME VALUE" line
+  // each (device codes, authorization codes, PKCE verifiers, client
+  // secrets), so a leak test knows what to look for.  Never in the event
+  // log.
+  if (conf.secretsLog) {
+    provider.use(async (ctx, next) => {
+      await next();
+      const route = ctx.oidc?.route;
+      const lines = [];
+      const p = ctx.oidc?.params || {};
+      if (route === 'device_authorization' && ctx.body && typeof ctx.body.device_code === 'string') {
+        lines.push(`device_code ${ctx.body.device_code}`);
+      }
+      if (route === 'token') {
+        for (const k of ['code', 'code_verifier', 'device_code', 'client_secret']) {
+          if (typeof p[k] === 'string') lines.push(`${k} ${p[k]}`);
+        }
+      }
+      if (lines.length > 0) fs.appendFileSync(conf.secretsLog, `${lines.join('\n')}\n`, { mode: 0o600 });
+    });
+  }
 
   // -------------------------------------------------- authorization requests
   // The browser flow's authorization request as the AS received it, for
