@@ -858,13 +858,15 @@ test_malformed(void)
 
 struct fake {
     int calls;
+    int fresh_calls;       /* calls that had to reach the server */
+    int stored;            /* non-fresh calls answer from a store */
     const char *docs[4];   /* what each call returns (the last repeats) */
     fhirauth_rc rc;
 };
 
 static fhirauth_rc
-fake_fetch(void *arg, const char *uri, char **ret, size_t *retlen, char *e,
-           size_t elen)
+fake_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
+           int *ret_stored, char *e, size_t elen)
 {
     struct fake *f = arg;
     const char *doc;
@@ -872,6 +874,10 @@ fake_fetch(void *arg, const char *uri, char **ret, size_t *retlen, char *e,
 
     (void)uri;
     f->calls++;
+    /* With f->stored, answers other than fresh ones play a stored copy. */
+    *ret_stored = f->stored && !fresh;
+    if (fresh)
+        f->fresh_calls++;
     if (f->rc != FHIRAUTH_OK) {
         fa_err(e, elen, "cannot reach the server");
         return f->rc;
