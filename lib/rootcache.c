@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -275,7 +276,8 @@ void
 fa_rootcache_put(const char *kind, const char *key, const char *body,
                  size_t len, long lifetime)
 {
-    char name[128], tmp[160], hdr[KEY_MAX + 128];
+    char name[128], tmp[192], hdr[KEY_MAX + 128];
+    unsigned long long nonce;
     long long expires;
     int dfd, fd, n, ok;
 
@@ -291,14 +293,17 @@ fa_rootcache_put(const char *kind, const char *key, const char *body,
                  expires);
     if (n < 0 || (size_t)n >= sizeof(hdr))
         return;
-    n = snprintf(tmp, sizeof(tmp), ".%s.%ld.tmp", name, (long)getpid());
+    /* A name no other writer (another process, or another thread of a
+     * host that runs PAM in threads) can be using. */
+    if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
+        return;
+    n = snprintf(tmp, sizeof(tmp), ".%s.%ld.%016llx.tmp", name,
+                 (long)getpid(), nonce);
     if (n < 0 || (size_t)n >= sizeof(tmp))
         return;
     dfd = open_dir(1);
     if (dfd < 0)
         return;
-    /* A leftover of a crashed process with the same pid goes first. */
-    (void) unlinkat(dfd, tmp, 0);
     fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
                               | O_CLOEXEC | O_NOCTTY, 0600);
     if (fd < 0) {

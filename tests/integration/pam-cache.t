@@ -11,7 +11,7 @@
 . "$top_srcdir/tests/integration/pam-lib.sh"
 pam_setup
 
-plan 43
+plan 47
 
 # The AS marks discovery and the JWKS fresh for this many seconds.
 MAX_AGE=15
@@ -93,11 +93,10 @@ is "$(reqs)" "$COLD" "after max-age: discovery and JWKS fetched again"
 login
 is "$(reqs)" "$WARM" "and cached again"
 
-# 14-17: a JWKS entry replaced by a symlink to a root-owned file holding
-# someone else's keys: not followed; fresh keys verify the login
-printf 'pam_fhir-cache 1\nkey %s\nexpires %s\n\n{"keys":[]}' \
-    "$(sed -n 's/^key //p' "$jwks")" $(($(date +%s) + 600)) >"$FA_TMP/planted"
-chmod 600 "$FA_TMP/planted"
+# 14-17: a JWKS entry replaced by a symlink to a root-owned file (an
+# intact copy, so that reading it would show as no JWKS request): not
+# followed
+cp -p "$jwks" "$FA_TMP/planted"
 rm -f "$jwks"
 ln -s "$FA_TMP/planted" "$jwks"
 login
@@ -113,9 +112,14 @@ is "$FA_RC" 0 "a discovery entry owned by nobody: login succeeds" || fa_show
 is "$(reqs)" "discovery:1 jwks:0 token:1 other:0" "discovery is fetched afresh"
 is "$(owner_mode "$disc")" "0 600 regular file" "and the entry rewritten as root's"
 
-# 21-23: a group-writable JWKS entry whose keys are not the AS's (a
-# poisoned cache): ignored, the login verified with fresh keys
-sed -i 's/"kid":"\([^"]*\)"/"kid":"poison-\1"/g; s/"n":"[^"]*"/"n":"AQAB"/g' "$jwks"
+# 21-23: a group-writable JWKS entry whose RSA key is someone else's under
+# the AS's kid (a poisoned cache: were it used, the id_token's signature
+# would fail): ignored, the login verified with fresh keys
+openssl genrsa -out "$FA_TMP/poison.pem" 2048 2>/dev/null
+poison_n=$(openssl rsa -in "$FA_TMP/poison.pem" -noout -modulus 2>/dev/null |
+    sed 's/^Modulus=//' | perl -ne 'chomp; print pack("H*", $_)' | base64 -w0 | tr '+/' '-_' | tr -d '=')
+[ -n "$poison_n" ] || diag "cannot make the poisoned key"
+sed -i "s/\"n\":\"[^\"]*\"/\"n\":\"$poison_n\"/g" "$jwks"
 chmod 620 "$jwks"
 login
 is "$FA_RC" 0 "a group-writable JWKS entry: login succeeds" || fa_show
@@ -154,7 +158,27 @@ is "$(reqs)" "discovery:1 jwks:0 token:1 other:0" "it is ignored"
 ok "and rewritten with a sane expiry" \
     test "$(sed -n 's/^expires //p' "$disc")" -le $(($(date +%s) + MAX_AGE + 1))
 
-# 35-37: a cache directory owned by another user: not used at all
+# 35-38: four cold logins at once: every one succeeds, the entries they
+# race to write are whole, and no temporary file is left behind
+rm -rf "$cache"
+clear_stashes
+pids=()
+for i in 1 2 3 4; do
+    printf 'alice-secret\n' | pamtester "$svc" alice authenticate >"$FA_TMP/par$i.out" 2>&1 &
+    pids+=($!)
+done
+failed=0
+for p in "${pids[@]}"; do
+    wait "$p" || failed=$((failed + 1))
+done
+clear_stashes
+is "$failed" 0 "four concurrent cold logins succeed" || cat "$FA_TMP"/par*.out >&2
+login
+is "$(reqs)" "$WARM" "the entries they wrote serve the next login"
+is "$(ls -A "$cache" | grep -c 'tmp$')" 0 "no temporary files are left behind"
+is "$(ls -A "$cache" | wc -l)" 2 "two entries, one each"
+
+# 39-41: a cache directory owned by another user: not used at all
 chown nobody "$cache"
 login
 is "$FA_RC" 0 "a cache directory owned by nobody: login succeeds" || fa_show
@@ -163,21 +187,21 @@ login
 is "$(reqs)" "$COLD" "nor written to it"
 chown root "$cache"
 
-# 38-39: a group-writable cache directory: not used
+# 42-43: a group-writable cache directory: not used
 chmod 770 "$cache"
 login
 is "$FA_RC" 0 "a group-writable cache directory: login succeeds" || fa_show
 is "$(reqs)" "$COLD" "it is not used"
 chmod 700 "$cache"
 
-# 40-41: the cache directory cannot be made (its parent is missing)
+# 44-45: the cache directory cannot be made (its parent is missing)
 saved=$FHIRAUTH_TEST_CACHE_DIR
 export FHIRAUTH_TEST_CACHE_DIR=$FA_TMP/missing/cache
 login
 is "$FA_RC" 0 "an unwritable cache directory: login succeeds" || fa_show
 ok "nothing was made" test ! -e "$FA_TMP/missing"
 
-# 42-43: the cache directory path is a file
+# 46-47: the cache directory path is a file
 export FHIRAUTH_TEST_CACHE_DIR=$FA_TMP/notadir
 : >"$FHIRAUTH_TEST_CACHE_DIR"
 login
