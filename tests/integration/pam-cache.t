@@ -164,7 +164,7 @@ rm -rf "$cache"
 clear_stashes
 pids=()
 for i in 1 2 3 4; do
-    printf 'alice-secret\n' | pamtester "$svc" alice authenticate >"$FA_TMP/par$i.out" 2>&1 &
+    pamtester "$svc" alice authenticate <<<alice-secret >"$FA_TMP/par$i.out" 2>&1 &
     pids+=($!)
 done
 failed=0
