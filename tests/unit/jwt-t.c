@@ -969,6 +969,32 @@ test_cache(void)
     is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t1),
            "cache: nothing bad was cached");
     is_int(2, f.calls, "cache: one fetch each");
+    /* a stored copy (the root-side cache) that lacks the token's key:
+     * one fetch from the server, then success */
+    fa_jwt_cache_clear();
+    memset(&f, 0, sizeof(f));
+    f.stored = 1;
+    f.docs[0] = set1;
+    f.docs[1] = set2;
+    is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t2),
+           "cache: a stored JWKS without the kid: refetched, accepted");
+    is_int(1, f.fresh_calls, "cache: exactly one fetch from the server");
+    /* and an unknown kid after a stored copy: one fetch, then refused */
+    fa_jwt_cache_clear();
+    memset(&f, 0, sizeof(f));
+    f.stored = 1;
+    f.docs[0] = set1;
+    is_int(FHIRAUTH_ERR_PROTOCOL, cached("https://a.test/jwks", &f, tz),
+           "cache: a kid in neither the stored nor the fresh JWKS: refused");
+    is_int(1, f.fresh_calls, "cache: after one fetch from the server");
+    /* a stored copy that fits needs no server */
+    fa_jwt_cache_clear();
+    memset(&f, 0, sizeof(f));
+    f.stored = 1;
+    f.docs[0] = set1;
+    is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t1),
+           "cache: a stored JWKS with the kid is used");
+    is_int(0, f.fresh_calls, "cache: without asking the server");
     fa_jwt_cache_clear();
 }
 
