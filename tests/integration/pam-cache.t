@@ -49,7 +49,7 @@ login() {
     mark
     pt alice alice-secret authenticate open_session close_session
 }
-entry() { ls "$cache"/"$1"-* 2>/dev/null | head -1; }
+entry() { find "$cache" -maxdepth 1 -name "$1-*" 2>/dev/null | head -1; }
 owner_mode() { stat -c '%u %a %F' "$1" 2>/dev/null; }
 COLD="discovery:1 jwks:1 token:1 other:0"
 WARM="discovery:0 jwks:0 token:1 other:0"
@@ -175,8 +175,8 @@ clear_stashes
 is "$failed" 0 "four concurrent cold logins succeed" || cat "$FA_TMP"/par*.out >&2
 login
 is "$(reqs)" "$WARM" "the entries they wrote serve the next login"
-is "$(ls -A "$cache" | grep -c 'tmp$')" 0 "no temporary files are left behind"
-is "$(ls -A "$cache" | wc -l)" 2 "two entries, one each"
+is "$(find "$cache" -mindepth 1 -name '*.tmp' | wc -l)" 0 "no temporary files are left behind"
+is "$(find "$cache" -mindepth 1 | wc -l)" 2 "two entries, one each"
 
 # 39-41: a cache directory owned by another user: not used at all
 chown nobody "$cache"
