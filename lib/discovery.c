@@ -1,6 +1,9 @@
 /* discovery.c - find the authorization server's endpoints: the OpenID
  * Connect document, RFC 8414's as fallback, or a FHIR server's SMART
- * configuration; endpoint overrides from the configuration win. */
+ * configuration; endpoint overrides from the configuration win.  As root
+ * the document comes from the root-side cache (rootcache.h) while the
+ * server's cache lifetime lasts; a cached document is parsed and checked
+ * exactly like a fetched one, and one that fails is fetched afresh. */
 #include "autoconf.h"
 
 #include <stdlib.h>
@@ -9,6 +12,7 @@
 #include "grants.h"
 #include "http.h"
 #include "oauth.h"
+#include "rootcache.h"
 #include "util.h"
 
 #define OIDC_SUFFIX "/.well-known/openid-configuration"
@@ -76,14 +80,45 @@ rfc8414_url(const char *issuer)
 }
 
 /*
+ * The document cached for key (the issuer, or the FHIR base for SMART),
+ * parsed and checked as if just fetched: 0 and *ep filled, or -1 (no
+ * entry, expired, or it does not pass: then it is fetched and replaced).
+ */
+static int
+cached(const struct fa_net_ctx *ctx, const char *key, const char *issuer,
+       struct fa_endpoints *ep)
+{
+    char *text = NULL;
+    size_t len = 0;
+    char why[256];
+    fhirauth_rc rc;
+
+    if (!fa_rootcache_active(ctx->system_only)
+        || fa_rootcache_get(FA_RC_DISCOVERY, key, &text, &len) != 0)
+        return -1;
+    rc = fa_parse_discovery(text, len, issuer,
+                            ctx->cfg->client_secret_file != NULL, ep, why,
+                            sizeof(why));
+    free(text);
+    if (rc != FHIRAUTH_OK) {
+        fa_endpoints_free(ep);
+        memset(ep, 0, sizeof(*ep));
+        return -1;
+    }
+    return 0;
+}
+
+/*
  * GET one discovery document and parse it.  *status receives the HTTP
  * status (0 when there was no answer) so that the caller can fall back on
- * a 404.  Messages name the URL: it comes from the configuration and holds
- * no secret.
+ * a 404.  A document that passes is kept under key in the root-side cache
+ * for as long as the server allows.  Messages name the URL: it comes from
+ * the configuration and holds no secret.
  */
 static fhirauth_rc
 fetch(const struct fa_net_ctx *ctx, const char *url, const char *issuer,
-      struct fa_endpoints *ep, long *status, char *err, size_t errlen)
+      const char *key, struct fa_endpoints *ep, long *status, char *err,
+      size_t errlen)
 {
     struct fa_http_resp resp;
     char why[512];
@@ -103,6 +138,9 @@ fetch(const struct fa_net_ctx *ctx, const char *url, const char *issuer,
                                 why, sizeof(why));
         if (rc != FHIRAUTH_OK)
             fa_err(err, errlen, "discovery at %s: %s", url, why);
+        else if (fa_rootcache_active(ctx->system_only))
+            fa_rootcache_put(FA_RC_DISCOVERY, key, resp.body.data,
+                             resp.body.len, resp.lifetime);
     } else if (resp.status >= 500 || resp.status == 429) {
         fa_err(err, errlen, "discovery at %s: server error HTTP %ld", url,
                resp.status);
@@ -128,7 +166,7 @@ discover_issuer(const struct fa_net_ctx *ctx, struct fa_endpoints *ep,
     url = well_known(issuer, OIDC_SUFFIX);
     if (url == NULL)
         goto nomem;
-    rc = fetch(ctx, url, issuer, ep, &status, err, errlen);
+    rc = fetch(ctx, url, issuer, issuer, ep, &status, err, errlen);
     free(url);
     if (status != 404)
         return rc;
@@ -141,7 +179,7 @@ discover_issuer(const struct fa_net_ctx *ctx, struct fa_endpoints *ep,
         fa_err(err, errlen, "issuer %s is not a URL", issuer);
         return FHIRAUTH_ERR_CONFIG;
     }
-    rc = fetch(ctx, url, issuer, ep, &status, err, errlen);
+    rc = fetch(ctx, url, issuer, issuer, ep, &status, err, errlen);
     free(url);
     if (status == 404)
         fa_err(err, errlen, "no discovery document for issuer %s (HTTP 404 "
@@ -173,7 +211,11 @@ fa_net_discover(const struct fa_net_ctx *ctx, struct fa_endpoints *ret,
     cfg = ctx->cfg;
     memset(&ep, 0, sizeof(ep));
     if (cfg->issuer != NULL) {
-        rc = discover_issuer(ctx, &ep, err, errlen);
+        /* Keyed by the issuer, whichever well-known location answered. */
+        if (cached(ctx, cfg->issuer, cfg->issuer, &ep) == 0)
+            rc = FHIRAUTH_OK;
+        else
+            rc = discover_issuer(ctx, &ep, err, errlen);
     } else if (cfg->token_endpoint != NULL) {
         /* Everything is configured: no request at all.  RFC 8414's default
          * client authentication applies. */
@@ -188,7 +230,10 @@ fa_net_discover(const struct fa_net_ctx *ctx, struct fa_endpoints *ret,
             fa_err(err, errlen, "out of memory");
             return FHIRAUTH_ERR_NOMEM;
         }
-        rc = fetch(ctx, url, NULL, &ep, &status, err, errlen);
+        if (cached(ctx, url, NULL, &ep) == 0)
+            rc = FHIRAUTH_OK;
+        else
+            rc = fetch(ctx, url, NULL, url, &ep, &status, err, errlen);
         free(url);
     } else {
         fa_err(err, errlen, "no issuer, fhir_base or token_endpoint "

@@ -10,6 +10,7 @@
  * here. */
 #include "autoconf.h"
 #include "http.h"
+#include "cachetime.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -20,7 +21,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A client secret is a short line; anything bigger is the wrong file. */
@@ -34,11 +37,27 @@
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static CURLcode init_result = CURLE_FAILED_INIT;
 
-/* Per-transfer state for the write callback. */
+/* The freshness headers of the answer (cachetime.h).  Cache-Control
+ * lines are joined; a value that does not fit is marked, and a marked
+ * Cache-Control means "do not store". */
+#define FA_CC_MAX 1024
+#define FA_HDR_MAX 64
+struct fresh_headers {
+    char cache_control[FA_CC_MAX];
+    size_t cclen;
+    int cc_overflow;
+    int has_cc;
+    char expires[FA_HDR_MAX];
+    char date[FA_HDR_MAX];
+    char age[FA_HDR_MAX];
+};
+
+/* Per-transfer state for the write and header callbacks. */
 struct transfer {
     struct fa_buf *body;
     int overflow;
     int nomem;
+    struct fresh_headers fh;
 };
 
 /*
@@ -134,6 +153,97 @@ write_cb(char *p, size_t size, size_t nmemb, void *userdata)
         return 0;
     }
     return n;
+}
+
+/* Is the header line [p, p+n) named name (case-insensitive)?  *val and
+ * *vlen get the value without surrounding whitespace and the line end. */
+static int
+header_is(const char *p, size_t n, const char *name, const char **val,
+          size_t *vlen)
+{
+    size_t nl = strlen(name);
+
+    if (n <= nl || strncasecmp(p, name, nl) != 0 || p[nl] != ':')
+        return 0;
+    p += nl + 1;
+    n -= nl + 1;
+    while (n > 0 && (*p == ' ' || *p == '\t')) {
+        p++;
+        n--;
+    }
+    while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' '
+                     || p[n - 1] == '\t'))
+        n--;
+    *val = p;
+    *vlen = n;
+    return 1;
+}
+
+/* A value into one of the small fixed fields ("" when it does not fit:
+ * an unreadable date is read as "expired", the safe side). */
+static void
+keep_value(char *dst, size_t dstlen, const char *v, size_t n)
+{
+    if (n >= dstlen)
+        n = 0;
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
+/*
+ * libcurl hands us every header line, including those of a proxy's
+ * CONNECT answer and of 1xx answers: a status line starts the record
+ * again, so only the final answer's headers count.
+ */
+static size_t
+header_cb(char *p, size_t size, size_t nitems, void *userdata)
+{
+    struct transfer *t = userdata;
+    struct fresh_headers *fh = &t->fh;
+    size_t n = size * nitems;   /* size is always 1 */
+    const char *v;
+    size_t vlen;
+
+    if (n >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+        memset(fh, 0, sizeof(*fh));
+    } else if (header_is(p, n, "cache-control", &v, &vlen)) {
+        fh->has_cc = 1;
+        if (fh->cclen + vlen + 3 > sizeof(fh->cache_control)) {
+            fh->cc_overflow = 1;
+        } else {
+            if (fh->cclen > 0) {
+                memcpy(fh->cache_control + fh->cclen, ", ", 2);
+                fh->cclen += 2;
+            }
+            memcpy(fh->cache_control + fh->cclen, v, vlen);
+            fh->cclen += vlen;
+            fh->cache_control[fh->cclen] = '\0';
+        }
+    } else if (header_is(p, n, "expires", &v, &vlen)) {
+        keep_value(fh->expires, sizeof(fh->expires), v, vlen);
+        if (fh->expires[0] == '\0')
+            fa_strlcpy(fh->expires, "-", sizeof(fh->expires));
+    } else if (header_is(p, n, "date", &v, &vlen)) {
+        keep_value(fh->date, sizeof(fh->date), v, vlen);
+    } else if (header_is(p, n, "age", &v, &vlen)) {
+        keep_value(fh->age, sizeof(fh->age), v, vlen);
+    }
+    return n;
+}
+
+/* How long the answer may be reused, from the headers kept above. */
+static long
+answer_lifetime(const struct fresh_headers *fh)
+{
+    struct fa_cache_headers h;
+
+    if (fh->cc_overflow)
+        return 0;
+    h.cache_control = fh->has_cc ? fh->cache_control : NULL;
+    h.expires = fh->expires[0] != '\0' ? fh->expires : NULL;
+    h.date = fh->date[0] != '\0' ? fh->date : NULL;
+    h.age = fh->age[0] != '\0' ? fh->age : NULL;
+    return fa_cache_lifetime(&h, (long long)time(NULL));
 }
 
 void
@@ -340,6 +450,8 @@ configure(const struct fa_net_ctx *ctx, CURL *c, const char *url,
     SETOPT(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)FA_HTTP_MAX_BODY);
     SETOPT(c, CURLOPT_WRITEFUNCTION, write_cb);
     SETOPT(c, CURLOPT_WRITEDATA, t);
+    SETOPT(c, CURLOPT_HEADERFUNCTION, header_cb);
+    SETOPT(c, CURLOPT_HEADERDATA, t);
     SETOPT(c, CURLOPT_HTTPHEADER, hdrs);
     /* Proxies.  An empty CURLOPT_PROXY disables the proxy, environment
      * variables included; an empty CURLOPT_NOPROXY stops no_proxy from the
@@ -379,6 +491,7 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
     long status = 0;
 
     resp->status = 0;
+    resp->lifetime = 0;
     fa_buf_init(&resp->body, FA_HTTP_MAX_BODY);
     fa_http_host(url, host, sizeof(host));
     if (ctx == NULL || ctx->cfg == NULL || url == NULL) {
@@ -393,6 +506,7 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
     t.body = &resp->body;
     t.overflow = 0;
     t.nomem = 0;
+    memset(&t.fh, 0, sizeof(t.fh));
     if (add_header(&hdrs, "Accept: application/json") != 0
         || (form != NULL
             && (add_header(&hdrs, "Content-Type: "
@@ -442,6 +556,7 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
         goto out;
     }
     resp->status = status;
+    resp->lifetime = answer_lifetime(&t.fh);
     rc = FHIRAUTH_OK;
     goto out;
 
@@ -473,6 +588,7 @@ fa_http_post_form(const struct fa_net_ctx *ctx, const char *url,
 {
     if (form == NULL) {
         resp->status = 0;
+        resp->lifetime = 0;
         fa_buf_init(&resp->body, FA_HTTP_MAX_BODY);
         fa_err(err, errlen, "no form body to send");
         return FHIRAUTH_ERR_INTERNAL;
@@ -488,6 +604,7 @@ fa_http_resp_free(struct fa_http_resp *r)
         return;
     fa_buf_wipe(&r->body);
     r->status = 0;
+    r->lifetime = 0;
 }
 
 void

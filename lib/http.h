@@ -11,10 +11,13 @@
 
 #pragma GCC visibility push(hidden)
 
-/* An answer: the status and the body (wiped by fa_http_resp_free). */
+/* An answer: the status, the body (wiped by fa_http_resp_free) and how
+ * long it may be reused, from its Cache-Control, Expires, Date and Age
+ * headers (fa_cache_lifetime, cachetime.h; 0: not at all). */
 struct fa_http_resp {
     long status;
     struct fa_buf body;
+    long lifetime;
 };
 void fa_http_resp_free(struct fa_http_resp *r);
 

@@ -44,6 +44,7 @@
 #include <openssl/rsa.h>
 
 #include "http.h"
+#include "rootcache.h"
 #include "util.h"
 
 /* Longest decoded payload: an id_token's claims are a few hundred bytes. */
@@ -1076,17 +1077,20 @@ cache_put(const char *uri, const char *text, size_t len)
     pthread_mutex_unlock(&cache_lock);
 }
 
-/* Fetch, check and cache the JWKS; *ret is the fresh text. */
+/* Fetch, check and cache the JWKS; *ret is the new text, *ret_stored
+ * says whether it came from a store rather than the server. */
 static fhirauth_rc
-refresh_jwks(const char *uri, fa_jwks_fetch_fn fetch, void *arg, char **ret,
-             size_t *retlen, char *err, size_t errlen)
+refresh_jwks(const char *uri, fa_jwks_fetch_fn fetch, void *arg, int fresh,
+             char **ret, size_t *retlen, int *ret_stored, char *err,
+             size_t errlen)
 {
     char *text = NULL;
     size_t len = 0;
     char why[FA_WHY_MAX];
     fhirauth_rc rc;
 
-    rc = fetch(arg, uri, &text, &len, err, errlen);
+    *ret_stored = 0;
+    rc = fetch(arg, uri, fresh, &text, &len, ret_stored, err, errlen);
     if (rc != FHIRAUTH_OK) {
         free(text);
         return rc;
@@ -1111,7 +1115,7 @@ fa_jwt_verify_cached(const char *jwks_uri, fa_jwks_fetch_fn fetch, void *arg,
 {
     char *text;
     size_t len = 0;
-    int no_key = 0, fresh = 0;
+    int no_key = 0, fresh = 0, stored = 0;
     fhirauth_rc rc;
 
     if (jwks_uri == NULL || fetch == NULL) {
@@ -1120,17 +1124,19 @@ fa_jwt_verify_cached(const char *jwks_uri, fa_jwks_fetch_fn fetch, void *arg,
     }
     text = cache_get(jwks_uri, &len);
     if (text == NULL) {
-        rc = refresh_jwks(jwks_uri, fetch, arg, &text, &len, err, errlen);
+        rc = refresh_jwks(jwks_uri, fetch, arg, 0, &text, &len, &stored, err,
+                          errlen);
         if (rc != FHIRAUTH_OK)
             return rc;
-        fresh = 1;
+        fresh = !stored;
     }
     rc = fa_jwt_verify(token, text, len, x, ret_claims, &no_key, err, errlen);
     free(text);
     if (rc != FHIRAUTH_ERR_PROTOCOL || !no_key || fresh)
         return rc;
     /* No key fits: the AS may have rotated its keys since we cached. */
-    rc = refresh_jwks(jwks_uri, fetch, arg, &text, &len, err, errlen);
+    rc = refresh_jwks(jwks_uri, fetch, arg, 1, &text, &len, &stored, err,
+                      errlen);
     if (rc != FHIRAUTH_OK)
         return rc;
     rc = fa_jwt_verify(token, text, len, x, ret_claims, NULL, err, errlen);
@@ -1140,17 +1146,30 @@ fa_jwt_verify_cached(const char *jwks_uri, fa_jwks_fetch_fn fetch, void *arg,
 
 /* ---------------------------------------------------------------- network */
 
-/* fa_jwks_fetch_fn over the module's HTTP helper (HTTPS only, the
- * configured CA, no redirects, the body cap). */
+/* fa_jwks_fetch_fn over the root-side cache (as root, unless fresh) and
+ * the module's HTTP helper (HTTPS only, the configured CA, no redirects,
+ * the body cap).  A JWKS that passes fa_jwt_jwks_check is stored for as
+ * long as the server allows; a stored one that does not is ignored. */
 static fhirauth_rc
-http_fetch(void *arg, const char *uri, char **ret, size_t *retlen, char *err,
-           size_t errlen)
+http_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
+           int *ret_stored, char *err, size_t errlen)
 {
     const struct fa_net_ctx *ctx = arg;
     struct fa_http_resp resp;
-    char *text;
+    char *text = NULL;
+    size_t len = 0;
     fhirauth_rc rc;
 
+    if (!fresh && fa_rootcache_active(ctx->system_only)
+        && fa_rootcache_get(FA_RC_JWKS, uri, &text, &len) == 0) {
+        if (fa_jwt_jwks_check(text, len, NULL, 0) == FHIRAUTH_OK) {
+            *ret = text;
+            *retlen = len;
+            *ret_stored = 1;
+            return FHIRAUTH_OK;
+        }
+        free(text);
+    }
     rc = fa_http_get(ctx, uri, &resp, err, errlen);
     if (rc != FHIRAUTH_OK) {
         fa_http_resp_free(&resp);
@@ -1176,6 +1195,10 @@ http_fetch(void *arg, const char *uri, char **ret, size_t *retlen, char *err,
     if (resp.body.len > 0)
         memcpy(text, resp.body.data, resp.body.len);
     text[resp.body.len] = '\0';
+    if (fa_rootcache_active(ctx->system_only)
+        && fa_jwt_jwks_check(text, resp.body.len, NULL, 0) == FHIRAUTH_OK)
+        fa_rootcache_put(FA_RC_JWKS, uri, text, resp.body.len,
+                         resp.lifetime);
     *ret = text;
     *retlen = resp.body.len;
     fa_http_resp_free(&resp);

@@ -51,15 +51,19 @@ fhirauth_rc fa_jwt_verify(const char *token, const char *jwks,
 fhirauth_rc fa_jwt_jwks_check(const char *jwks, size_t len, char *err,
                               size_t errlen);
 
-/* Fetch the JWKS at uri: *ret (malloc, NUL-terminated) and *retlen. */
+/* Fetch the JWKS at uri: *ret (malloc, NUL-terminated) and *retlen.
+ * With fresh set it must come from the server; otherwise a stored copy
+ * (the root-side cache) may answer, and *ret_stored is then set to 1. */
 typedef fhirauth_rc (*fa_jwks_fetch_fn)(void *arg, const char *uri,
-                                        char **ret, size_t *retlen,
+                                        int fresh, char **ret,
+                                        size_t *retlen, int *ret_stored,
                                         char *err, size_t errlen);
 
 /*
  * fa_jwt_verify with the JWKS from the process-wide cache, keyed by
- * jwks_uri: fetched (and checked) on first use; fetched once more when no
- * key fits the token (the AS rotated its keys).  Thread-safe.
+ * jwks_uri: fetched (and checked) on first use; fetched once more, fresh
+ * from the server, when no key fits the token (the AS rotated its keys)
+ * and what was used did not already come from the server.  Thread-safe.
  */
 fhirauth_rc fa_jwt_verify_cached(const char *jwks_uri, fa_jwks_fetch_fn fetch,
                                  void *arg, const char *token,

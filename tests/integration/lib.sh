@@ -392,6 +392,12 @@ fa_start_servers() {
         fa_stop_servers
         fa_clear_keys
     fi
+    # The PAM path's root-side cache of discovery and JWKS: a directory of
+    # this test's own (test builds only honour the variable), emptied when
+    # the servers (and with them the AS's keys) change.
+    FHIRAUTH_TEST_CACHE_DIR=$FA_TMP/rootcache
+    export FHIRAUTH_TEST_CACHE_DIR
+    rm -rf "$FHIRAUTH_TEST_CACHE_DIR"
 
     FA_AS_LOG=$FA_TMP/as.log
     FA_FHIR_LOG=$FA_TMP/fhir.log

@@ -858,13 +858,15 @@ test_malformed(void)
 
 struct fake {
     int calls;
+    int fresh_calls;       /* calls that had to reach the server */
+    int stored;            /* non-fresh calls answer from a store */
     const char *docs[4];   /* what each call returns (the last repeats) */
     fhirauth_rc rc;
 };
 
 static fhirauth_rc
-fake_fetch(void *arg, const char *uri, char **ret, size_t *retlen, char *e,
-           size_t elen)
+fake_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
+           int *ret_stored, char *e, size_t elen)
 {
     struct fake *f = arg;
     const char *doc;
@@ -872,6 +874,10 @@ fake_fetch(void *arg, const char *uri, char **ret, size_t *retlen, char *e,
 
     (void)uri;
     f->calls++;
+    /* With f->stored, answers other than fresh ones play a stored copy. */
+    *ret_stored = f->stored && !fresh;
+    if (fresh)
+        f->fresh_calls++;
     if (f->rc != FHIRAUTH_OK) {
         fa_err(e, elen, "cannot reach the server");
         return f->rc;
@@ -963,6 +969,32 @@ test_cache(void)
     is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t1),
            "cache: nothing bad was cached");
     is_int(2, f.calls, "cache: one fetch each");
+    /* a stored copy (the root-side cache) that lacks the token's key:
+     * one fetch from the server, then success */
+    fa_jwt_cache_clear();
+    memset(&f, 0, sizeof(f));
+    f.stored = 1;
+    f.docs[0] = set1;
+    f.docs[1] = set2;
+    is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t2),
+           "cache: a stored JWKS without the kid: refetched, accepted");
+    is_int(1, f.fresh_calls, "cache: exactly one fetch from the server");
+    /* and an unknown kid after a stored copy: one fetch, then refused */
+    fa_jwt_cache_clear();
+    memset(&f, 0, sizeof(f));
+    f.stored = 1;
+    f.docs[0] = set1;
+    is_int(FHIRAUTH_ERR_PROTOCOL, cached("https://a.test/jwks", &f, tz),
+           "cache: a kid in neither the stored nor the fresh JWKS: refused");
+    is_int(1, f.fresh_calls, "cache: after one fetch from the server");
+    /* a stored copy that fits needs no server */
+    fa_jwt_cache_clear();
+    memset(&f, 0, sizeof(f));
+    f.stored = 1;
+    f.docs[0] = set1;
+    is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t1),
+           "cache: a stored JWKS with the kid is used");
+    is_int(0, f.fresh_calls, "cache: without asking the server");
     fa_jwt_cache_clear();
 }
 

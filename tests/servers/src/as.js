@@ -8,6 +8,7 @@
 //          [--auth-methods "client_secret_post ..."] [--pid-file F]
 //          [--issuer URL] [--device-ttl S] [--device-interval S]
 //          [--device-slow-down N] [--device-control on|off]
+//          [--cache-max-age S]
 //
 // Every option may also come from the JSON config file (same names in
 // camelCase: port, portFile, key, cert, log, accessTokenTtl, refreshTokenTtl,
@@ -15,7 +16,8 @@
 // from the environment (FA_AS_PORT, FA_AS_PORT_FILE, FA_AS_KEY, FA_AS_CERT,
 // FA_AS_LOG, FA_AS_ACCESS_TTL, FA_AS_REFRESH_TTL, FA_AS_ROTATE,
 // FA_AS_AUTH_METHODS, FA_AS_DEVICE_TTL, FA_AS_DEVICE_INTERVAL,
-// FA_AS_DEVICE_SLOW_DOWN, FA_AS_DEVICE_CONTROL).  Precedence: command
+// FA_AS_DEVICE_SLOW_DOWN, FA_AS_DEVICE_CONTROL, FA_AS_CACHE_MAX_AGE).
+// Precedence: command
 // line > environment > config file > defaults.
 //
 // Device flow (RFC 8628): --device-ttl is the device code's lifetime
@@ -30,6 +32,10 @@
 // endpoint in discovery)) changes them at run time, for codes issued
 // afterwards, and answers the settings as JSON.
 //
+// --cache-max-age S sends "Cache-Control: max-age=S" with the discovery
+// document and the JWKS (by default they carry what oidc-provider sends),
+// so that clients' caches can be tested against a known lifetime.
+//
 // Port 0 picks a free port; the chosen port is written to --port-file once
 // the server listens (written to a temporary name and renamed, so a reader
 // never sees a partial file).  The issuer is exactly https://127.0.0.1:PORT,
@@ -43,6 +49,8 @@
 //    "client_id":"fhir-cli","ok":true,"error":null}
 //   {"ts":...,"event":"revocation","client_id":"fhir-cli","ok":true,...}
 //   {"ts":...,"event":"introspection","client_id":"fhir-rs","ok":true,"active":false}
+// and one per discovery document and JWKS served:
+//   {"ts":...,"event":"discovery","ok":true}   {"ts":...,"event":"jwks","ok":true}
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -92,6 +100,8 @@ const DEFAULTS = {
   deviceInterval: null,
   deviceSlowDown: 0,
   deviceControl: false,
+  // Cache-Control max-age for discovery and the JWKS (null: unchanged).
+  cacheMaxAge: null,
   // Added to the discovery document (e.g. to drop an endpoint for a test:
   // {"revocation_endpoint": null} removes it).
   discoveryOverrides: {},
@@ -140,6 +150,7 @@ function parseArgs(argv) {
     '--device-slow-down': 'deviceSlowDown',
     '--device-control': 'deviceControl',
     '--secrets-log': 'secretsLog',
+    '--cache-max-age': 'cacheMaxAge',
   };
   for (let i = 0; i < argv.length; i += 1) {
     let arg = argv[i];
@@ -192,6 +203,7 @@ function fromEnv(env) {
     FA_AS_DEVICE_SLOW_DOWN: 'deviceSlowDown',
     FA_AS_DEVICE_CONTROL: 'deviceControl',
     FA_AS_SECRETS_LOG: 'secretsLog',
+    FA_AS_CACHE_MAX_AGE: 'cacheMaxAge',
   };
   for (const [k, v] of Object.entries(map)) {
     if (env[k] !== undefined && env[k] !== '') out[v] = env[k];
@@ -236,6 +248,8 @@ function loadConfig() {
     || conf.deviceInterval === '' ? null : toInt(conf.deviceInterval, 'device interval');
   conf.deviceSlowDown = toInt(conf.deviceSlowDown, 'device slow_down count');
   conf.deviceControl = toBool(conf.deviceControl);
+  conf.cacheMaxAge = conf.cacheMaxAge === null || conf.cacheMaxAge === undefined
+    || conf.cacheMaxAge === '' ? null : toInt(conf.cacheMaxAge, 'cache max-age');
   conf.deviceAdvertise = true;
   if (typeof conf.tokenEndpointAuthMethods === 'string') {
     conf.tokenEndpointAuthMethods = conf.tokenEndpointAuthMethods.split(/[\s,]+/).filter(Boolean);
@@ -808,7 +822,11 @@ async function main() {
         else ctx.body[k] = v;
       }
       if (!conf.deviceAdvertise) delete ctx.body.device_authorization_endpoint;
+      if (conf.cacheMaxAge !== null) ctx.set('Cache-Control', `max-age=${conf.cacheMaxAge}`);
       logEvent({ event: 'discovery', ok: true });
+    } else if (route === 'jwks') {
+      if (conf.cacheMaxAge !== null && ctx.status === 200) ctx.set('Cache-Control', `max-age=${conf.cacheMaxAge}`);
+      logEvent({ event: 'jwks', ok: ctx.status === 200, status: ctx.status });
     } else if (route === 'device_authorization') {
       logEvent({
         event: 'device_authorization',
