@@ -217,11 +217,15 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
         return -1;
     }
     /*
-     * A second name means a hard link: to a file elsewhere, perhaps one
-     * root owns.  Root must never chown it to the user, and nobody should
+     * No name: someone removed the file since our open.  A second name
+     * means a hard link: to a file elsewhere, perhaps one root owns.  Root must never chown it to the user, and nobody should
      * lock or touch a file that lives outside the directory.
      */
-    if (st.st_nlink != 1) {
+    if (st.st_nlink == 0) {
+        close(fd);              /* removed since our open: try again */
+        return -2;
+    }
+    if (st.st_nlink > 1) {
         fa_err(err, errlen, "the lock file %s/%s has %lu links (a hard "
                "link to another file?): refusing it", where, file,
                (unsigned long) st.st_nlink);

@@ -39,6 +39,10 @@ uid=$(id -u "$u")
 bin=$(fa_user_bin) || bail "cannot copy fhir-token for the test users"
 P=$FA_PROFILE
 failures_before=$_fa_failed
+# Background processes of this test (lock holders, the flipper): ended
+# on every exit, before lib.sh deletes the users.
+bg=()
+trap 'rc=$?; for p in "${bg[@]}"; do kill -KILL "$p" 2>/dev/null; done; (exit $rc); _fa_cleanup' EXIT
 cases=0 refused=0 handled=0 followed=0
 
 # The lock directory the library picks for a uid (lib/lock.c).
@@ -180,6 +184,7 @@ handled=$((handled + 1))
 case_begin "a lock left by a process killed while holding it"
 hold "$LF" 300
 holder=$!
+bg+=("$holder")
 for ((i = 0; i < 100; i++)); do
     flock -n "$LF" true 2>/dev/null || break
     sleep 0.05
@@ -271,6 +276,7 @@ fresh_dir
 case_begin "the lock held for long by another process of the user"
 hold "$LF" 600
 holder=$!
+bg+=("$holder")
 for ((i = 0; i < 100; i++)); do
     flock -n "$LF" true 2>/dev/null || break
     sleep 0.05
@@ -328,6 +334,7 @@ v0=$(sig "$uv")
     done
 ) &
 flipper=$!
+bg+=("$flipper")
 bad=0 saw=0
 for ((r = 0; r < rounds; r++)); do
     force

@@ -259,8 +259,10 @@ child_worker(void *arg)
     for (i = 0; i < ROUNDS; i++) {
         fd = -1;
         if (take(me, "stress", 20000, run, tmp, &fd, err, sizeof(err))
-            != FHIRAUTH_OK)
+            != FHIRAUTH_OK) {
+            fprintf(stderr, "# worker: %s\n", err);
             return 1;
+        }
         mfd = open(inside, O_WRONLY | O_CREAT | O_EXCL, 0600);
         if (mfd == -1)
             return 2;           /* someone else is inside */
