@@ -217,12 +217,13 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
         return -1;
     }
     /*
-     * No name: someone removed the file since our open.  A second name
-     * means a hard link: to a file elsewhere, perhaps one root owns.  Root must never chown it to the user, and nobody should
-     * lock or touch a file that lives outside the directory.
+     * No name: someone removed the file since our open, try again.  A
+     * second name means a hard link: to a file elsewhere, perhaps one
+     * root owns.  Root must never chown it to the user, and nobody
+     * should lock or touch a file that lives outside the directory.
      */
     if (st.st_nlink == 0) {
-        close(fd);              /* removed since our open: try again */
+        close(fd);
         return -2;
     }
     if (st.st_nlink > 1) {

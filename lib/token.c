@@ -190,7 +190,11 @@ fa_save_tokens(fhirauth *h, const struct fa_token_response *r,
                    life > 0 ? (unsigned) life : 1, &room);
     fa_secret_free_len(payload, plen);
     if (rc == FHIRAUTH_ERR_QUOTA && (!login || r->refresh_token != NULL)) {
-        /* Only a cache: the session is whole without it. */
+        /* Only a cache: the session is whole without it.  The token
+         * cached before this one must not be served after it. */
+        if (!room)
+            (void) fa_ks_shrink(h->cfg.keyring, h->cfg.profile,
+                                FA_KEY_ACCESS, NULL, 0);
         uncached = 1;
         rc = FHIRAUTH_OK;
     }

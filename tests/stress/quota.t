@@ -13,7 +13,7 @@
 command -v setpriv >/dev/null 2>&1 || skip_all "needs setpriv (util-linux)"
 command -v keyctl >/dev/null 2>&1 || skip_all "needs keyctl (keyutils)"
 
-plan 38
+plan 45
 
 fa_start_servers --ttl 60 --fault --keyring user
 u=fa5qt$$
@@ -192,7 +192,25 @@ nok "the dead refresh token is not kept" has_key refresh
 token 3600
 is "$FA_RC" 2 "the next refresh asks for a login" || fa_show
 
-# ---- 7. The access key is gone (collected by the kernel), the quota
+# ---- 7. An access token that grows beyond the room left: served
+# uncached, and the one cached before it is not served any more.
+fa_fault_mode pass
+unfill
+login
+is "$FA_RC" 0 "log in again" || fa_show
+old=$(ukey access | cut -d' ' -f2)
+ok "a token is cached" [ -n "$old" ]
+fill 10
+fa_fault_mode big-access 300
+token 3600
+is "$FA_RC" 0 "a refresh whose access token does not fit works" || fa_show
+is "${#FA_OUT}" 300 "the new access token is printed"
+like "$FA_ERR" "warning: the access token was not cached" "with the warning"
+isnt "$(ukey access | cut -d' ' -f2)" "$old" "the older cached token is gone"
+token
+ok "the next call does not get the older token" [ -n "$FA_OUT" -a "$FA_OUT" != "$old" ]
+
+# ---- 8. The access key is gone (collected by the kernel), the quota
 # full: the refresh rotates in place, the access token is served
 # uncached, the session is intact.
 fa_fault_mode pass
@@ -213,7 +231,7 @@ ok "the rotated refresh token is stored and live" \
     [ -n "$rt1" -a "$rt1" != "$rt0" -a "$(fa_introspect "$rt1")" = true ]
 nok "no access key" has_key access
 
-# ---- 8. The quota freed: the next call refreshes and caches again.
+# ---- 9. The quota freed: the next call refreshes and caches again.
 unfill
 n0=$(fa_as_count refresh_token ok)
 token
@@ -224,4 +242,4 @@ is "$(fa_as_count refresh_token ok)" $((n0 + 1)) "one refresh"
 token
 is "$(fa_as_count refresh_token ok)" $((n0 + 1)) "the next call uses the cache"
 
-echo "# figures: quota cases=8 failures=$((_fa_failed - failures_before))"
+echo "# figures: quota cases=9 failures=$((_fa_failed - failures_before))"

@@ -50,6 +50,7 @@
 //   big-refresh[:N] 200, a valid token response whose refresh_token is N
 //                   bytes long (default 4000): a rotation that needs more
 //                   room in the keyring than the token it replaces
+//   big-access[:N]  the same with an access_token of N bytes (default 4000)
 //   stall[:S]       read the request, wait S seconds (default 30), then a
 //                   valid token response
 //   stall-body[:S]  headers at once, body after S seconds
@@ -309,11 +310,13 @@ async function handle(req, res, body) {
     case 'ok':
       if (pathname.endsWith('/revocation')) return send(res, 200, '');
       return send(res, 200, tokenResponse());
-    case 'big-refresh': {
+    case 'big-refresh':
+    case 'big-access': {
       if (pathname.endsWith('/revocation')) return send(res, 200, '');
       const r = tokenResponse();
       const n = Math.max(16, Math.min(num(4000), 16000));
-      r.refresh_token = `fault-rt-${crypto.randomBytes(n).toString('hex')}`.slice(0, n);
+      const key = mode === 'big-refresh' ? 'refresh_token' : 'access_token';
+      r[key] = `${r[key]}${crypto.randomBytes(n).toString('hex')}`.slice(0, n);
       return send(res, 200, r);
     }
     case 'nonjson':
