@@ -295,10 +295,20 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     memset(&meta, 0, sizeof(meta));
     rc = read_session(h, &refresh, &rlen, &meta);
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED && meta.ep.token_endpoint != NULL) {
+        /* Granted offline_access, the session had a refresh token: it
+         * was removed (a full keyring quota, see fa_save_tokens(), or
+         * by hand), and asking for the scope would not help. */
+        if (fa_has_word(meta.scope, "offline_access"))
+            rc = fa_fail(h, rc, "the cached token expires too soon and the "
+                         "session's refresh token is gone (removed, or it "
+                         "did not fit in the kernel keyring quota): log in "
+                         "again");
+        else
+            rc = fa_fail(h, rc, "the cached token expires too soon and the "
+                         "session has no refresh token (ask for the "
+                         "offline_access scope)");
         fa_meta_free(&meta);
-        return fa_fail(h, rc, "the cached token expires too soon and the "
-                       "session has no refresh token (ask for the "
-                       "offline_access scope)");
+        return rc;
     }
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
         return fa_fail(h, rc, "no session for profile %s", h->cfg.profile);

@@ -13,7 +13,7 @@
 command -v setpriv >/dev/null 2>&1 || skip_all "needs setpriv (util-linux)"
 command -v keyctl >/dev/null 2>&1 || skip_all "needs keyctl (keyutils)"
 
-plan 45
+plan 46
 
 fa_start_servers --ttl 60 --fault --keyring user
 u=fa5qt$$
@@ -191,6 +191,7 @@ like "$FA_ERR" "refresh token does not fit.*log in again" "the warning says the 
 nok "the dead refresh token is not kept" has_key refresh
 token 3600
 is "$FA_RC" 2 "the next refresh asks for a login" || fa_show
+like "$FA_ERR" "refresh token is gone.*log in again" "saying why"
 
 # ---- 7. An access token that grows beyond the room left: served
 # uncached, and the one cached before it is not served any more.
