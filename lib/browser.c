@@ -74,23 +74,6 @@ make_secrets(char *verifier, char *challenge, char *state, size_t len)
     return ok ? 0 : -1;
 }
 
-/* Is word one of the space-separated words of list? */
-static int
-has_word(const char *list, const char *word)
-{
-    size_t n = strlen(word);
-    const char *p = list;
-
-    while (p != NULL && *p != '\0') {
-        while (*p == ' ')
-            p++;
-        if (strncmp(p, word, n) == 0 && (p[n] == ' ' || p[n] == '\0'))
-            return 1;
-        p = strchr(p, ' ');
-    }
-    return 0;
-}
-
 /*
  * The authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core
  * §3.1.2.1, SMART App Launch).  The endpoint's own query is kept (§3.1).
@@ -123,7 +106,7 @@ auth_url(const struct fa_config *cfg, const struct fa_endpoints *ep,
     /* OIDC Core §11: offline_access is ignored unless the request has
      * prompt=consent, and a login without a refresh token is of little
      * use here. */
-    if (has_word(scope, "offline_access"))
+    if (fa_has_word(scope, "offline_access"))
         fa_form_add(&q, "prompt", "consent");
     if (aud != NULL)
         fa_form_add(&q, "aud", aud);

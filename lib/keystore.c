@@ -450,6 +450,41 @@ fa_ks_store(enum fa_anchor anchor, const char *profile, enum fa_key which,
 }
 
 /*
+ * Why not remove the key: the kernel credits a removed key's bytes to the
+ * user's quota only when its garbage collector runs, some time later (an
+ * expired key, which no search finds, holds them for kernel.keys.gc_delay
+ * after it expires), while an update credits the difference at once.
+ * add_key() reaches a key of the same description in the ring even when it
+ * has expired.  Where there is no such key this makes a one-byte one, or
+ * fails on the quota: either is harmless, it is the slot the caller will
+ * fill next.
+ */
+fhirauth_rc
+fa_ks_shrink(enum fa_anchor anchor, const char *profile, enum fa_key which,
+             char *err, size_t errlen)
+{
+    char desc[KS_DESC_MAX];
+    key_serial_t ring, key;
+
+    if (fa_ks_describe(desc, sizeof(desc), profile, which) != 0
+        || (unsigned) anchor > FA_ANCHOR_SESSION) {
+        fa_err(err, errlen, "bad keyring request");
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    }
+    ring = write_ring(anchor);
+    if (ring == -1)
+        return ks_fail(errno, "finding the keyring for", desc, err, errlen);
+    key = (key_serial_t) add_key(KS_TYPE, desc, "0", 1, ring);
+    if (key == -1)
+        return ks_fail(errno, "shrinking", desc, err, errlen);
+    if (keyctl_setperm(key, KS_PERM) == -1 && errno == EACCES
+        && ring == KEY_SPEC_USER_KEYRING)
+        (void) setperm_via_process_keyring(key);
+    (void) keyctl_set_timeout(key, 1);
+    return FHIRAUTH_OK;
+}
+
+/*
  * Logout wants the key gone, not merely detached from one keyring:
  * keyctl_invalidate() destroys it wherever it is linked (needs "search",
  * which the owner has), and the kernel wipes the payload when it collects

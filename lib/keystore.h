@@ -30,6 +30,16 @@ fhirauth_rc fa_ks_store(enum fa_anchor anchor, const char *profile,
                         unsigned timeout, char *err, size_t errlen);
 
 /*
+ * Give back at once most of the quota a key holds: its payload replaced in
+ * place by a one-byte placeholder that readers cannot decode (so treat as
+ * absent) and that expires in a second.  Reaches an expired key too.  Used
+ * to make room for a key that matters more; EDQUOT when there was no such
+ * key and not even the placeholder fits.
+ */
+fhirauth_rc fa_ks_shrink(enum fa_anchor anchor, const char *profile,
+                         enum fa_key which, char *err, size_t errlen);
+
+/*
  * Read a key, searching the given anchor first and then the others.
  * *ret_data is NUL-terminated (not counted in *ret_len), and must be
  * wiped and freed by the caller (fa_secret_free).  No key ->

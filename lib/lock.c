@@ -144,22 +144,60 @@ open_user_dir(int pfd, const char *parent, const char *name, uid_t uid,
 }
 
 /*
+ * A lock file the caller may not open, in the caller's own directory
+ * (checked before): left behind with mode 0000 or 0200 (a chmod by hand),
+ * or left by root acting for the user (the PAM module), which died
+ * between creating it and giving it to the user.  The first gets its mode
+ * back, the second is removed: nobody holds a lock on it, because root
+ * gives the file away before locking it, and whoever locks a file that is
+ * no longer at the path notices and tries again.  Only without root
+ * (root opens any file), only for a regular file with one name, and
+ * never following a symbolic link: nothing outside the directory is
+ * touched.  0: repaired, try again.
+ */
+static int
+repair_unopenable(int dfd, const char *file, uid_t uid)
+{
+    struct stat st;
+
+    if (geteuid() == 0 || geteuid() != uid
+        || fstatat(dfd, file, &st, AT_SYMLINK_NOFOLLOW) == -1
+        || !S_ISREG(st.st_mode) || st.st_nlink != 1)
+        return -1;
+    if (st.st_uid == uid)
+        return fchmodat(dfd, file, 0600, AT_SYMLINK_NOFOLLOW);
+    if (st.st_uid == 0)
+        return unlinkat(dfd, file, 0);
+    return -1;
+}
+
+/*
  * One attempt.  A fresh descriptor each time: the file may have been
  * replaced since the last one.  Returns the locked fd, -1 on a hard error
- * (err set), or -2 when the lock is held or the locked file turned out to
- * be stale (try again).
+ * (err set), -2 when the lock is held or the locked file turned out to
+ * be stale (try again), -3 when a file we could not open was repaired
+ * (try again at once).
+ *
+ * Opened read-only: flock(2) needs no write access, so a lock file left
+ * with mode 0400 or 0444 still works, and nothing is ever written to it.
  */
 static int
 try_lock(int dfd, const char *where, const char *file, uid_t uid,
-         char *err, size_t errlen)
+         int *repaired, char *err, size_t errlen)
 {
     struct stat st, now;
     int fd;
 
     fd = openat(dfd, file,
-                O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY
+                O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY
                     | O_NONBLOCK,
                 0600);
+    if (fd == -1 && errno == EACCES && !*repaired) {
+        *repaired = 1;
+        if (repair_unopenable(dfd, file, uid) == 0)
+            return -3;
+        errno = EACCES;
+    }
     if (fd == -1) {
         fa_err(err, errlen, "cannot open the lock file %s/%s: %s", where,
                file,
@@ -178,9 +216,26 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
         close(fd);
         return -1;
     }
+    /*
+     * No name: someone removed the file since our open, try again.  A
+     * second name means a hard link: to a file elsewhere, perhaps one
+     * root owns.  Root must never chown it to the user, and nobody
+     * should lock or touch a file that lives outside the directory.
+     */
+    if (st.st_nlink == 0) {
+        close(fd);
+        return -2;
+    }
+    if (st.st_nlink > 1) {
+        fa_err(err, errlen, "the lock file %s/%s has %lu links (a hard "
+               "link to another file?): refusing it", where, file,
+               (unsigned long) st.st_nlink);
+        close(fd);
+        return -1;
+    }
     if (st.st_uid != uid) {
-        /* Only root can have created a root-owned file in the user's
-         * 0700 directory: it was us, acting for the user. */
+        /* Only root can have created a root-owned file with one name in
+         * the user's 0700 directory: it was us, acting for the user. */
         if (!(st.st_uid == 0 && geteuid() == 0
               && fchown(fd, uid, (gid_t) -1) == 0)) {
             fa_err(err, errlen, "the lock file %s/%s belongs to uid %lu, "
@@ -236,7 +291,7 @@ fa_lock_acquire_unless(uid_t uid, const char *profile, long wait_ms,
     const char *parent;
     long long deadline;
     long pause = LOCK_POLL_MIN_MS, left;
-    int pfd, dfd, fd, n;
+    int pfd, dfd, fd, n, repaired = 0;
 
     if (!fa_profile_name_valid(profile) || ret_fd == NULL || wait_ms < 0) {
         fa_err(err, errlen, "bad lock request (profile name: letters, "
@@ -290,9 +345,11 @@ fa_lock_acquire_unless(uid_t uid, const char *profile, long wait_ms,
 
     deadline = now_ms() + wait_ms;
     for (;;) {
-        fd = try_lock(dfd, where, file, uid, err, errlen);
+        fd = try_lock(dfd, where, file, uid, &repaired, err, errlen);
         if (fd >= 0)
             break;
+        if (fd == -3)
+            continue;
         if (fd == -1) {
             close(dfd);
             return FHIRAUTH_ERR_LOCK;

@@ -152,9 +152,10 @@ fa_store_session(fhirauth *h, const struct fa_token_response *resp,
     const struct fa_net_ops *ops;
     struct fa_net_ctx ctx;
     char *old = NULL;
+    char saved[FA_DETAIL_MAX];
     size_t oldlen = 0;
     fhirauth_rc rc;
-    int fd;
+    int fd, dropped = 0;
 
     rc = fa_take_lock(h, &fd);
     if (rc != FHIRAUTH_OK)
@@ -163,16 +164,34 @@ fa_store_session(fhirauth *h, const struct fa_token_response *resp,
     if (resp->refresh_token == NULL)
         (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
                             NULL, 0);
-    rc = fa_save_tokens(h, resp, meta, 1, now, NULL);
+    fa_clear_detail(h);
+    rc = fa_save_tokens(h, resp, meta, FA_SAVE_META | FA_SAVE_LOGIN, now,
+                        NULL, &dropped);
     fa_lock_release(fd);
-    if (rc == FHIRAUTH_OK && old != NULL
-        && (resp->refresh_token == NULL
-            || strcmp(old, resp->refresh_token) != 0)) {
+    fa_strlcpy(saved, h->detail, sizeof(saved));
+    if (rc != FHIRAUTH_OK) {
+        /* Tokens we do not keep must not stay live at the AS: the new
+         * refresh token, and the old one when its keys are gone too
+         * (best effort). */
+        if ((resp->refresh_token != NULL || (dropped && old != NULL))
+            && fa_handle_net(h, &ops, &ctx) == FHIRAUTH_OK) {
+            if (resp->refresh_token != NULL)
+                revoke_replaced(ops, &ctx, &meta->ep, resp->refresh_token);
+            if (dropped && old != NULL)
+                revoke_replaced(ops, &ctx, &meta->ep, old);
+        }
+        if (dropped)
+            fa_fail(h, rc, "%s; nothing of the session was kept", saved);
+        else
+            fa_strlcpy(h->detail, saved, sizeof(h->detail));
+    } else if (old != NULL
+               && (resp->refresh_token == NULL
+                   || strcmp(old, resp->refresh_token) != 0)) {
         /* Best effort: a module that cannot load costs only this. */
         if (fa_handle_net(h, &ops, &ctx) == FHIRAUTH_OK)
             revoke_replaced(ops, &ctx, &meta->ep, old);
-        else
-            fa_clear_detail(h);
+        /* Keep a warning about the quota, drop the module's message. */
+        fa_strlcpy(h->detail, saved, sizeof(h->detail));
     }
     fa_secret_free_len(old, oldlen);
     return rc;

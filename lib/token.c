@@ -105,61 +105,154 @@ fa_token_lifetime(const fhirauth *h, const struct fa_token_response *r)
     return r->expires_in >= 0 ? r->expires_in : h->cfg.assumed_lifetime;
 }
 
+/*
+ * Store one key; on a full quota make room once by shrinking the cached
+ * access key (the token in hand supersedes it) and try again.  add_key()
+ * updates a key in place and the kernel charges only the growth, so room
+ * that small is usually enough.
+ */
+static fhirauth_rc
+store_key(fhirauth *h, enum fa_key which, const char *data, size_t len,
+          unsigned timeout, int *room_made)
+{
+    fhirauth_rc rc;
+
+    rc = fa_ks_store(h->cfg.keyring, h->cfg.profile, which, data, len,
+                     timeout, h->detail, sizeof(h->detail));
+    if (rc != FHIRAUTH_ERR_QUOTA || *room_made || which == FA_KEY_ACCESS)
+        return rc;
+    *room_made = 1;
+    if (fa_ks_shrink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL, 0)
+        != FHIRAUTH_OK)
+        return rc;              /* the quota message stays */
+    return fa_ks_store(h->cfg.keyring, h->cfg.profile, which, data, len,
+                       timeout, h->detail, sizeof(h->detail));
+}
+
+#define QUOTA_SYSCTLS "kernel.keys.maxbytes, kernel.keys.maxkeys"
+
 fhirauth_rc
 fa_save_tokens(fhirauth *h, const struct fa_token_response *r,
-               struct fa_meta *meta, int write_meta, time_t now,
-               time_t *ret_expiry)
+               struct fa_meta *meta, int flags, time_t now,
+               time_t *ret_expiry, int *ret_dropped)
 {
     char *json = NULL;
     char *payload;
     size_t plen;
     long life = fa_token_lifetime(h, r);
     unsigned refresh_timeout = 0;
-    int changed;
+    int changed, login = (flags & FA_SAVE_LOGIN) != 0;
+    int write_meta = (flags & FA_SAVE_META) != 0;
+    int room = 0, wrote = 0, lost_refresh = 0, stale_meta = 0;
+    int uncached = 0;
     fhirauth_rc rc;
     time_t expiry = now + life;
 
+    if (ret_dropped != NULL)
+        *ret_dropped = 0;
     if (r->refresh_expires_in > 0) {
         refresh_timeout = (unsigned) r->refresh_expires_in;
         meta->refresh_expires_at = (long long) now + r->refresh_expires_in;
         write_meta = 1;
     }
+    /* A login without a refresh token has dropped the old one already. */
+    if (login && r->refresh_token == NULL)
+        wrote = 1;
     if (r->refresh_token != NULL) {
-        rc = fa_ks_store(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
-                         r->refresh_token, strlen(r->refresh_token),
-                         refresh_timeout, h->detail, sizeof(h->detail));
+        rc = store_key(h, FA_KEY_REFRESH, r->refresh_token,
+                       strlen(r->refresh_token), refresh_timeout, &room);
+        if (rc == FHIRAUTH_ERR_QUOTA && !login) {
+            /*
+             * The server has rotated: the token in the keyring is dead,
+             * and presenting it again may make the server revoke the
+             * whole grant (refresh token reuse detection).  Remove it;
+             * the access token in hand still works until it expires.
+             */
+            (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile,
+                                FA_KEY_REFRESH, NULL, 0);
+            lost_refresh = 1;
+            rc = FHIRAUTH_OK;
+        }
         if (rc != FHIRAUTH_OK)
-            return rc;
+            return rc;          /* a login: nothing written yet */
+        wrote = 1;
     }
     CRASH_POINT("between-writes");
     changed = fa_meta_merge_response(meta, r);
-    if (changed < 0)
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+    if (changed < 0) {
+        rc = fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
     if (write_meta || changed) {
         rc = fa_meta_encode(meta, &json);
         if (rc != FHIRAUTH_OK)
-            return rc;
-        rc = fa_ks_store(h->cfg.keyring, h->cfg.profile, FA_KEY_META, json,
-                         strlen(json), 0, h->detail, sizeof(h->detail));
+            goto fail;
+        rc = store_key(h, FA_KEY_META, json, strlen(json), 0, &room);
         free(json);
+        if (rc == FHIRAUTH_ERR_QUOTA && !login) {
+            /* The stored metadata still serves the session. */
+            stale_meta = 1;
+            rc = FHIRAUTH_OK;
+        }
         if (rc != FHIRAUTH_OK)
-            return rc;
+            goto fail;
     }
     plen = strlen(r->access_token) + 32;
     payload = malloc(plen);
-    if (payload == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+    if (payload == NULL) {
+        rc = fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
     if (fa_access_encode(payload, plen, expiry, r->access_token) != 0) {
         fa_secret_free_len(payload, plen);
-        return fa_fail(h, FHIRAUTH_ERR_INTERNAL, "cannot encode the token");
+        rc = fa_fail(h, FHIRAUTH_ERR_INTERNAL, "cannot encode the token");
+        goto fail;
     }
     /* The kernel drops the key when the token expires. */
-    rc = fa_ks_store(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, payload,
-                     strlen(payload), life > 0 ? (unsigned) life : 1,
-                     h->detail, sizeof(h->detail));
+    rc = store_key(h, FA_KEY_ACCESS, payload, strlen(payload),
+                   life > 0 ? (unsigned) life : 1, &room);
     fa_secret_free_len(payload, plen);
-    if (rc == FHIRAUTH_OK && ret_expiry != NULL)
+    if (rc == FHIRAUTH_ERR_QUOTA && (!login || r->refresh_token != NULL)) {
+        /* Only a cache: the session is whole without it.  The token
+         * cached before this one must not be served after it. */
+        if (!room)
+            (void) fa_ks_shrink(h->cfg.keyring, h->cfg.profile,
+                                FA_KEY_ACCESS, NULL, 0);
+        uncached = 1;
+        rc = FHIRAUTH_OK;
+    }
+    if (rc != FHIRAUTH_OK)
+        goto fail;
+    if (ret_expiry != NULL)
         *ret_expiry = expiry;
+    if (lost_refresh)
+        fa_fail(h, FHIRAUTH_OK, "warning: the new refresh token does not "
+                "fit in the user's kernel keyring quota (" QUOTA_SYSCTLS
+                "): the session ends when this access token expires; "
+                "remove unused keys or raise the limits, then log in again");
+    else if (uncached)
+        fa_fail(h, FHIRAUTH_OK, "warning: the access token was not cached: "
+                "the user's kernel keyring quota is full (" QUOTA_SYSCTLS
+                "); the session is kept, the next call refreshes again");
+    else if (stale_meta)
+        fa_fail(h, FHIRAUTH_OK, "warning: the session metadata was not "
+                "updated: the user's kernel keyring quota is full ("
+                QUOTA_SYSCTLS ")");
+    return FHIRAUTH_OK;
+
+fail:
+    if (login && wrote) {
+        /* Never half a session: no refresh token without its metadata,
+         * no metadata of another session beside it. */
+        (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS,
+                            NULL, 0);
+        (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_META,
+                            NULL, 0);
+        (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
+                            NULL, 0);
+        if (ret_dropped != NULL)
+            *ret_dropped = 1;
+    }
     return rc;
 }
 
@@ -225,10 +318,20 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     memset(&meta, 0, sizeof(meta));
     rc = read_session(h, &refresh, &rlen, &meta);
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED && meta.ep.token_endpoint != NULL) {
+        /* Granted offline_access, the session had a refresh token: it
+         * was removed (a full keyring quota, see fa_save_tokens(), or
+         * by hand), and asking for the scope would not help. */
+        if (fa_has_word(meta.scope, "offline_access"))
+            rc = fa_fail(h, rc, "the cached token expires too soon and the "
+                         "session's refresh token is gone (removed, or it "
+                         "did not fit in the kernel keyring quota): log in "
+                         "again");
+        else
+            rc = fa_fail(h, rc, "the cached token expires too soon and the "
+                         "session has no refresh token (ask for the "
+                         "offline_access scope)");
         fa_meta_free(&meta);
-        return fa_fail(h, rc, "the cached token expires too soon and the "
-                       "session has no refresh token (ask for the "
-                       "offline_access scope)");
+        return rc;
     }
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
         return fa_fail(h, rc, "no session for profile %s", h->cfg.profile);
@@ -283,14 +386,14 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     }
     if (rc != FHIRAUTH_OK)
         goto out;
-    rc = fa_save_tokens(h, &resp, &meta, 0, now, ret_expiry);
+    fa_clear_detail(h);
+    rc = fa_save_tokens(h, &resp, &meta, 0, now, ret_expiry, NULL);
     if (rc != FHIRAUTH_OK)
         goto out;
+    /* The detail now holds nothing or a warning about the quota. */
     *ret_token = strdup(resp.access_token);
     if (*ret_token == NULL)
         rc = fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
-    else
-        fa_clear_detail(h);
 out:
     fa_token_response_free(&resp);
     fa_secret_free_len(refresh, rlen);

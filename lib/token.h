@@ -16,15 +16,29 @@
 /* Take the user's refresh lock for h's profile; detail set on failure. */
 fhirauth_rc fa_take_lock(fhirauth *h, int *ret_fd);
 
+/* fa_save_tokens() flags */
+#define FA_SAVE_META 1          /* write the metadata even if unchanged */
+#define FA_SAVE_LOGIN 2         /* a new session: all of it or none of it */
+
 /*
  * Save a token answer, the refresh token first so that a crash between the
  * writes never leaves a rotated-away refresh token as the only copy; then
- * the metadata when write_meta or when the answer changed it; then the
+ * the metadata when FA_SAVE_META or when the answer changed it; then the
  * access token.  The caller holds the lock.
+ *
+ * A full keyring quota (docs/ARCHITECTURE.md, "A full keyring quota"):
+ * the cached access key is shrunk to make room, once.  A refresh then
+ * never fails on the quota: what does not fit is dropped, the token is
+ * returned, and the detail holds a warning (FHIRAUTH_OK with a non-empty
+ * detail); a refresh token that does not fit is removed rather than kept
+ * dead.  A login that cannot store its session fails with
+ * FHIRAUTH_ERR_QUOTA; if it had written anything, the profile's three
+ * keys are removed (*ret_dropped set, may be NULL): never half a session.
+ * A login whose access token alone does not fit succeeds with a warning.
  */
 fhirauth_rc fa_save_tokens(fhirauth *h, const struct fa_token_response *r,
-                           struct fa_meta *meta, int write_meta, time_t now,
-                           time_t *ret_expiry);
+                           struct fa_meta *meta, int flags, time_t now,
+                           time_t *ret_expiry, int *ret_dropped);
 
 /*
  * End of every login grant: verify the id_token when there is one (its

@@ -78,6 +78,22 @@ fa_parse_long(const char *s, long min, long max, long *ret)
 }
 
 int
+fa_has_word(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    const char *p = list;
+
+    while (p != NULL && *p != '\0') {
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, word, n) == 0 && (p[n] == ' ' || p[n] == '\0'))
+            return 1;
+        p = strchr(p, ' ');
+    }
+    return 0;
+}
+
+int
 fa_profile_name_valid(const char *s)
 {
     size_t n;

@@ -21,6 +21,9 @@ void fa_err(char *err, size_t len, const char *fmt, ...)
 /* Parse a whole decimal long in [min, max]; 0 on success, -1 otherwise. */
 int fa_parse_long(const char *s, long min, long max, long *ret);
 
+/* Is word one of the space-separated words of list (NULL: no)? */
+int fa_has_word(const char *list, const char *word);
+
 /* Profile names: letters, digits, '.', '_' and '-', not starting with '.'
  * or '-', at most FA_PROFILE_MAX characters.  One rule for the config,
  * the keyring descriptions and the lock file names. */

@@ -103,6 +103,11 @@ store_as_user(struct pamfa *a, fhirauth *h, int fail)
     }
     if (backret != PAM_SUCCESS)
         return PAM_SYSTEM_ERR;
+    /* Stored, but not all of it: the access token did not fit in the
+     * user's keyring quota (the session is whole). */
+    if (fhirauth_detail(h)[0] != '\0')
+        pamfa_log(a, LOG_WARNING, "storing the tokens: %s",
+                  fhirauth_detail(h));
     pamfa_log(a, LOG_INFO, "tokens stored in the %s keyring",
               anchor != NULL ? anchor : "user's");
     return PAM_SUCCESS;

@@ -723,6 +723,101 @@ test_processes(void)
 }
 
 /* Rough cost of the fast path, for the record (not a pass/fail). */
+/* A uid no test uses, so its quota figures in /proc/key-users move only
+ * with what this child does. */
+#define SHRINK_UID 65533
+
+/* Bytes of kernel.keys.maxbytes charged to uid, or -1. */
+static long
+quota_bytes(uid_t uid)
+{
+    FILE *f = fopen("/proc/key-users", "r");
+    unsigned long u, a, b, c, d, e, used, max;
+    long r = -1;
+    int n;
+
+    if (f == NULL)
+        return -1;
+    while ((n = fscanf(f, " %lu: %lu %lu/%lu %lu/%lu %lu/%lu", &u, &a, &b,
+                       &c, &d, &e, &used, &max)) == 8)
+        if (u == (unsigned long) uid)
+            r = (long) used;
+    fclose(f);
+    return r;
+}
+
+/*
+ * fa_ks_shrink() gives the quota back at once, also for an expired key
+ * (which no search finds and which the kernel would charge until its
+ * collector runs, kernel.keys.gc_delay later).  Exit status: 0 good, a
+ * bit per failure.
+ */
+static int
+child_shrink(void *arg)
+{
+    static char big[4000];
+    char *data = NULL;
+    size_t len = 0;
+    long before, after;
+    int result = 0;
+
+    (void) arg;
+    if (setgroups(0, NULL) != 0 || setresgid(SHRINK_UID, SHRINK_UID,
+                                             SHRINK_UID) != 0
+        || setresuid(SHRINK_UID, SHRINK_UID, SHRINK_UID) != 0
+        || keyctl_join_session_keyring(NULL) == -1)
+        return 100;
+    memset(big, 's', sizeof(big));
+    if (fa_ks_store(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, big,
+                    sizeof(big), 0, NULL, 0) != FHIRAUTH_OK)
+        return 101;
+    before = quota_bytes(SHRINK_UID);
+    if (fa_ks_shrink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, NULL, 0)
+        != FHIRAUTH_OK)
+        result |= 1;
+    after = quota_bytes(SHRINK_UID);
+    if (before < 0 || before - after < (long) sizeof(big) - 64)
+        result |= 2;
+    /* A placeholder readers cannot decode, so treat as absent. */
+    if (fa_ks_read(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, &data, &len,
+                   NULL, NULL, 0) != FHIRAUTH_OK
+        || len != 1 || fa_access_decode(data, &(time_t){ 0 },
+                                        &(const char *){ NULL }) == 0)
+        result |= 4;
+    fa_secret_free_len(data, len);
+    /* An expired key. */
+    if (fa_ks_store(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, big,
+                    sizeof(big), 1, NULL, 0) != FHIRAUTH_OK)
+        return 102;
+    sleep(2);
+    before = quota_bytes(SHRINK_UID);
+    if (fa_ks_read(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, &data, &len,
+                   NULL, NULL, 0) != FHIRAUTH_ERR_LOGIN_NEEDED)
+        result |= 8;
+    if (fa_ks_shrink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, NULL, 0)
+        != FHIRAUTH_OK)
+        result |= 16;
+    after = quota_bytes(SHRINK_UID);
+    if (before - after < (long) sizeof(big) - 64) {
+        fprintf(stderr, "# expired key: %ld bytes charged before, "
+                "%ld after\n", before, after);
+        result |= 32;
+    }
+    (void) fa_ks_unlink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, NULL, 0);
+    return result;
+}
+
+static void
+test_shrink(void)
+{
+    if (geteuid() != 0) {
+        skip("needs root (a uid of its own for the quota figures)");
+        return;
+    }
+    is_int(0, in_child(child_shrink, NULL),
+           "shrinking a key gives its quota back at once, expired or not");
+}
+
 static void
 measure(void)
 {
@@ -776,6 +871,7 @@ main(void)
     test_limits();
     test_processes();
     test_expiry();
+    test_shrink();
     measure();
     return test_status();
 }

@@ -259,8 +259,10 @@ child_worker(void *arg)
     for (i = 0; i < ROUNDS; i++) {
         fd = -1;
         if (take(me, "stress", 20000, run, tmp, &fd, err, sizeof(err))
-            != FHIRAUTH_OK)
+            != FHIRAUTH_OK) {
+            fprintf(stderr, "# worker: %s\n", err);
             return 1;
+        }
         mfd = open(inside, O_WRONLY | O_CREAT | O_EXCL, 0600);
         if (mfd == -1)
             return 2;           /* someone else is inside */
@@ -580,6 +582,104 @@ test_other_uid(void)
            "and takes it once root released it");
 }
 
+/* As NOBODY: take the lock for profile arg in run; 0 when it works. */
+static int
+child_take_nobody(void *arg)
+{
+    char err[512];
+    int fd = -1;
+
+    if (become(NOBODY) != 0)
+        return 100;
+    if (take(NOBODY, arg, 500, run, tmp, &fd, err, sizeof(err))
+        != FHIRAUTH_OK) {
+        printf("# %s\n", err);
+        return 1;
+    }
+    fa_lock_release(fd);
+    return 0;
+}
+
+/* A lock file left in NOBODY's directory with this owner and mode. */
+static void
+leave_lock_file(const char *p, uid_t owner, mode_t mode, const char *data)
+{
+    int fd;
+
+    unlink(p);
+    fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd == -1 || write(fd, data, strlen(data)) < 0
+        || fchown(fd, owner, owner) != 0 || fchmod(fd, mode) != 0)
+        bail("%s: %s", p, strerror(errno));
+    close(fd);
+}
+
+/*
+ * Lock files that abuse or accident left behind: a hard link to a file
+ * root owns (root acting for the user must not chown it), and stale files
+ * with odd content, modes or owner (the next lock must work).
+ */
+static void
+test_leftovers(void)
+{
+    char err[512], victim[160], p[192];
+    struct stat st;
+    int fd = -1, i;
+    fhirauth_rc rc;
+    static const mode_t modes[] = { 0000, 0200, 0444, 0644 };
+    static char odd[] = "odd";
+
+    if (me != 0) {
+        for (i = 0; i < 11; i++)
+            skip("needs root");
+        return;
+    }
+    /* A hard link in the user's directory to a root-owned file. */
+    mkpath(victim, sizeof(victim), "%s/victim", base);
+    fd = open(victim, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd == -1 || write(fd, "root's\n", 7) != 7)
+        bail("victim: %s", strerror(errno));
+    close(fd);
+    fd = -1;
+    mkpath(p, sizeof(p), "%s/%d/hl.lock", run, NOBODY);
+    if (link(victim, p) != 0)
+        bail("link: %s", strerror(errno));
+    rc = take(NOBODY, "hl", 100, run, tmp, &fd, err, sizeof(err));
+    ok(rc == FHIRAUTH_ERR_LOCK && strstr(err, "links") != NULL,
+       "root refuses a lock file hard-linked to a root-owned file: %s",
+       err);
+    fa_lock_release(fd);
+    fd = -1;
+    ok(stat(victim, &st) == 0 && st.st_uid == 0 && st.st_size == 7
+       && (st.st_mode & 07777) == 0644,
+       "the linked file is still root's, unchanged");
+
+    /* Stale files with odd modes and content, as the user. */
+    mkpath(p, sizeof(p), "%s/%d/odd.lock", run, NOBODY);
+    for (i = 0; i < 4; i++) {
+        leave_lock_file(p, NOBODY, modes[i], "garbage\n\001\377");
+        is_int(0, in_child(child_take_nobody, odd),
+               "a stale lock file with mode %04o works for its owner",
+               (unsigned) modes[i]);
+    }
+    ok(lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == NOBODY
+       && st.st_nlink == 1, "still one regular file of the user's");
+
+    /* Root created it for the user and died before giving it away. */
+    leave_lock_file(p, 0, 0600, "");
+    is_int(0, in_child(child_take_nobody, odd),
+           "a root-owned leftover does not lock the user out");
+    ok(lstat(p, &st) == 0 && st.st_uid == NOBODY,
+       "the lock file is the user's now");
+
+    /* Someone else's file is still refused (only root could put it). */
+    leave_lock_file(p, NOBODY - 1, 0600, "");
+    ok(in_child(child_take_nobody, odd) != 0,
+       "a file of a third uid is refused, not removed");
+    ok(lstat(p, &st) == 0 && st.st_uid == NOBODY - 1, "and left alone");
+    unlink(p);
+}
+
 /* The file is replaced between open and flock: the lock must end up on
  * the file now at the path, not on the one that was removed. */
 static void
@@ -688,6 +788,7 @@ main(void)
     test_refusals();
     test_fallback();
     test_other_uid();
+    test_leftovers();
     test_replaced();
     test_stress();
     test_defaults();

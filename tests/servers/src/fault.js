@@ -47,6 +47,10 @@
 //   big-cl          200, a valid token response padded past 256 KiB (300 KiB
 //                   by default, ARG KiB), with Content-Length
 //   big-chunked     the same without Content-Length (chunked)
+//   big-refresh[:N] 200, a valid token response whose refresh_token is N
+//                   bytes long (default 4000): a rotation that needs more
+//                   room in the keyring than the token it replaces
+//   big-access[:N]  the same with an access_token of N bytes (default 4000)
 //   stall[:S]       read the request, wait S seconds (default 30), then a
 //                   valid token response
 //   stall-body[:S]  headers at once, body after S seconds
@@ -306,6 +310,15 @@ async function handle(req, res, body) {
     case 'ok':
       if (pathname.endsWith('/revocation')) return send(res, 200, '');
       return send(res, 200, tokenResponse());
+    case 'big-refresh':
+    case 'big-access': {
+      if (pathname.endsWith('/revocation')) return send(res, 200, '');
+      const r = tokenResponse();
+      const n = Math.max(16, Math.min(num(4000), 16000));
+      const key = mode === 'big-refresh' ? 'refresh_token' : 'access_token';
+      r[key] = `${r[key]}${crypto.randomBytes(n).toString('hex')}`.slice(0, n);
+      return send(res, 200, r);
+    }
     case 'nonjson':
       return send(res, 200, '<html><body><h1>Service Temporarily Unavailable</h1></body></html>', 'text/html');
     case 'truncated': {
