@@ -203,9 +203,13 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     rc = read_session(h, &refresh, &rlen, &meta);
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED && meta.ep.token_endpoint != NULL) {
         fa_meta_free(&meta);
-        return fa_fail(h, rc, "the cached token expires too soon and the "
-                       "session has no refresh token (ask for the "
-                       "offline_access scope)");
+        /* The AS ended the session earlier (the refresh token was
+         * dropped then), the refresh token expired, or the login never
+         * got one: all need a new login. */
+        return fa_fail(h, rc, "no access token valid long enough, and the "
+                       "session has no refresh token (it has ended, or "
+                       "the login did not ask for the offline_access "
+                       "scope): log in again");
     }
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
         return fa_fail(h, rc, "no session for profile %s", h->cfg.profile);
