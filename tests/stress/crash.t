@@ -74,7 +74,7 @@ check_lock() {
 timed_token() {
     local s
     s=$(fa_now)
-    fa_run fa_token "$@"
+    fa_run fa_token
     ELAPSED=$(awk -v a="$s" -v b="$(fa_now)" 'BEGIN { printf "%.1f", b - a }')
 }
 
@@ -88,7 +88,7 @@ no_wait() {
     fi
 }
 
-# recovered WHAT: the last fa_run refreshed, the token works at the FHIR
+# recovered_ok WHAT: the last fa_run refreshed, the token works at the FHIR
 # server and the stored refresh token is active at the AS.  Quiet; 0 when
 # all holds.
 recovered_ok() {
