@@ -92,9 +92,9 @@ fault_off() {
     fa_fault_mode pass
 }
 
-# refresh_ok WHAT: the last fa_run refreshed: exit 0, a token other than
-# OLD, no warning, FHIR 200.
-refresh_ok() { # WHAT OLD
+# refresh_ok WHAT OLD: the last fa_run refreshed: exit 0, a token other
+# than OLD, no warning, FHIR 200.
+refresh_ok() {
     [ "$FA_RC" -eq 0 ] || { diag "$1: exit $FA_RC: $FA_ERR"; return 1; }
     [ "$FA_OUT" != "$2" ] || { diag "$1: the old token came back"; return 1; }
     [ -z "$FA_ERR" ] || { diag "$1: stderr: $FA_ERR"; return 1; }
@@ -133,7 +133,7 @@ after_fault() {
     if [ "$(fa_as_count refresh_token ok)" -gt "$n0" ]; then
         fa_run fa_token --min-valid 3600
         ok "$what, fault gone: the AS had rotated the token behind the client's back, the session ends cleanly" \
-            ended_ok "$what" || count 1
+            ended_ok "$what" || failed
         relogin=$((relogin + 1))
         fa_login alice
         [ "$FA_RC" -eq 0 ] || { fa_show; bail "login failed"; }
@@ -143,13 +143,13 @@ after_fault() {
     if ok "$what, fault gone: the next call refreshes (new token, FHIR 200)" refresh_ok "$what" "$old"; then
         recovered=$((recovered + 1))
     else
-        count 1
+        failed
     fi
-    is "$(fa_as_count refresh_token ok)" "$((n0 + 1))" "$what, fault gone: one refresh at the AS" || count 1
+    is "$(fa_as_count refresh_token ok)" "$((n0 + 1))" "$what, fault gone: one refresh at the AS" || failed
 }
 
-count() { # OK
-    if [ "$1" -eq 0 ]; then :; else failures=$((failures + 1)); fi
+failed() {
+    failures=$((failures + 1))
 }
 
 one_fault() { # FAULT ROUND
@@ -165,20 +165,20 @@ one_fault() { # FAULT ROUND
     n0=$(fa_as_count refresh_token ok)
     fault_on "$f"
     timed_token --min-valid 3600
-    is "$FA_RC" 0 "$what, token valid: exit 0" || { fa_show; count 1; }
+    is "$FA_RC" 0 "$what, token valid: exit 0" || { fa_show; failed; }
     if is "$FA_OUT" "$cached" "$what, token valid: the cached token is served"; then
         served_cached=$((served_cached + 1))
     else
-        count 1
+        failed
     fi
-    like "$FA_ERR" '[Ww]arning.*(could not refresh|cached)' "$what, token valid: with a warning on stderr" || count 1
-    ok "$what, token valid: done within ${BOUND}s (${ELAPSED}s)" within_bound || count 1
+    like "$FA_ERR" '[Ww]arning.*(could not refresh|cached)' "$what, token valid: with a warning on stderr" || failed
+    ok "$what, token valid: done within ${BOUND}s (${ELAPSED}s)" within_bound || failed
     if is "$(snapshot refresh access meta)" "$snap" "$what, token valid: no key deleted or replaced"; then
         keys_kept=$((keys_kept + 1))
     else
-        count 1
+        failed
     fi
-    is "$(fa_as_count refresh_token ok)" "$n0" "$what, token valid: no refresh got through" || count 1
+    is "$(fa_as_count refresh_token ok)" "$n0" "$what, token valid: no refresh got through" || failed
     fault_off "$f"
     after_fault "$what" "$cached" "$n0"
 
@@ -191,15 +191,15 @@ one_fault() { # FAULT ROUND
     n0=$(fa_as_count refresh_token ok)
     fault_on "$f"
     timed_token
-    is "$FA_RC" 3 "$what, token expired: exit 3" || { fa_show; count 1; }
+    is "$FA_RC" 3 "$what, token expired: exit 3" || { fa_show; failed; }
     like "$FA_ERR" 'could not be reached|cannot reach|unreachable|server error|timed out|unexpected answer|[Tt]imeout' \
-        "$what, token expired: the error says the AS is unreachable or failing" || count 1
-    is "$FA_OUT" "" "$what, token expired: no token printed" || count 1
-    ok "$what, token expired: done within ${BOUND}s (${ELAPSED}s)" within_bound || count 1
+        "$what, token expired: the error says the AS is unreachable or failing" || failed
+    is "$FA_OUT" "" "$what, token expired: no token printed" || failed
+    ok "$what, token expired: done within ${BOUND}s (${ELAPSED}s)" within_bound || failed
     if is "$(snapshot refresh meta)" "$snap" "$what, token expired: the refresh token and metadata are untouched"; then
         keys_kept=$((keys_kept + 1))
     else
-        count 1
+        failed
     fi
     fault_off "$f"
     after_fault "$what" "$cached" "$n0"
