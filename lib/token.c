@@ -318,14 +318,15 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     memset(&meta, 0, sizeof(meta));
     rc = read_session(h, &refresh, &rlen, &meta);
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED && meta.ep.token_endpoint != NULL) {
-        /* Granted offline_access, the session had a refresh token: it
-         * was removed (a full keyring quota, see fa_save_tokens(), or
-         * by hand), and asking for the scope would not help. */
+        /* Granted offline_access, the session had a refresh token: the
+         * AS ended the session (the token was dropped then), it did not
+         * fit in a full keyring quota (see fa_save_tokens()), or it was
+         * removed by hand.  Asking for the scope would not help. */
         if (fa_has_word(meta.scope, "offline_access"))
             rc = fa_fail(h, rc, "the cached token expires too soon and the "
-                         "session's refresh token is gone (removed, or it "
-                         "did not fit in the kernel keyring quota): log in "
-                         "again");
+                         "session's refresh token is gone (the server ended "
+                         "the session, it did not fit in the kernel keyring "
+                         "quota, or it was removed): log in again");
         else
             rc = fa_fail(h, rc, "the cached token expires too soon and the "
                          "session has no refresh token (ask for the "

@@ -350,6 +350,10 @@ _fa_stop() {
 #   --min-valid S      (default 1)     --timeout S   (default 5)
 #   --scope S          (default "openid offline_access patient/*.read")
 #   --fault            put the fault server in front of the AS
+#   --as-state         the AS keeps its grants and keys in files (a fresh
+#                      $FA_TMP/as-state), so fa_restart_as brings back an
+#                      AS that still honours them (default: in memory,
+#                      lost when the AS stops)
 # Calling it again restarts the servers with the new options (the same
 # temporary directory and CA; the old issuer's keys are cleared).
 # With --fault the fault server is a proxy in front of the AS and is the
@@ -360,7 +364,7 @@ _fa_stop() {
 # FA_FAULT_MODE_FILE FA_FAULT_LOG.
 fa_start_servers() {
     local ttl=3 rotate=on methods='' client=fhir-cli keyring=user min_valid=1
-    local timeout=5 scope="openid offline_access patient/*.read" fault=''
+    local timeout=5 scope="openid offline_access patient/*.read" fault='' as_state=''
     while [ $# -gt 0 ]; do
         case $1 in
             --ttl) ttl=$2; shift ;;
@@ -372,6 +376,7 @@ fa_start_servers() {
             --timeout) timeout=$2; shift ;;
             --scope) scope=$2; shift ;;
             --fault) fault=1 ;;
+            --as-state) as_state=1 ;;
             *) bail "fa_start_servers: unknown option $1" ;;
         esac
         shift
@@ -407,6 +412,8 @@ fa_start_servers() {
     local as_args=(--key "$FA_TMP/server.key" --cert "$FA_TMP/server.pem"
         --log "$FA_AS_LOG" --access-ttl "$ttl" --rotate "$rotate")
     [ -n "$methods" ] && as_args+=(--auth-methods "$methods")
+    rm -rf "$FA_TMP/as-state"
+    [ -n "$as_state" ] && as_args+=(--state-dir "$FA_TMP/as-state")
 
     if [ -n "$fault" ]; then
         # The fault server is a reverse proxy in front of the AS, and the
@@ -420,6 +427,7 @@ fa_start_servers() {
         fa_start_fault
         as_args+=(--issuer "$FA_FAULT")
     fi
+    _fa_as_args=("${as_args[@]}")
     _fa_start as as.js "${as_args[@]}"
     FA_AS_URL=https://127.0.0.1:$FA_AS_PORT
     if [ -n "$fault" ]; then
@@ -500,10 +508,19 @@ fa_stop_servers() {
 
 # fa_stop_as / fa_pause_as / fa_resume_as: take the AS away (connections
 # refused), or freeze it (connections hang) and thaw it.  A stopped AS
-# loses its grants (in-memory store): restart with fa_start_servers.
+# loses its grants (in-memory store): restart with fa_start_servers, or
+# with fa_restart_as when the servers were started with --as-state.
 fa_stop_as() { _fa_stop "$FA_AS_PID"; }
 fa_pause_as() { kill -STOP "$FA_AS_PID"; }
 fa_resume_as() { kill -CONT "$FA_AS_PID"; }
+
+# fa_restart_as: stop the AS and start it again on the same port with the
+# same options (with --as-state, its grants and keys survive).
+_fa_as_args=()
+fa_restart_as() {
+    fa_stop_as
+    _fa_start as as.js "${_fa_as_args[@]}" --port "$FA_AS_PORT"
+}
 
 # fa_start_fault: start the fault server (again, on its old port when it
 # had one): a proxy in front of the AS whose port it reads from

@@ -8,7 +8,7 @@
 //          [--auth-methods "client_secret_post ..."] [--pid-file F]
 //          [--issuer URL] [--device-ttl S] [--device-interval S]
 //          [--device-slow-down N] [--device-control on|off]
-//          [--cache-max-age S]
+//          [--cache-max-age S] [--state-dir DIR]
 //
 // Every option may also come from the JSON config file (same names in
 // camelCase: port, portFile, key, cert, log, accessTokenTtl, refreshTokenTtl,
@@ -16,9 +16,16 @@
 // from the environment (FA_AS_PORT, FA_AS_PORT_FILE, FA_AS_KEY, FA_AS_CERT,
 // FA_AS_LOG, FA_AS_ACCESS_TTL, FA_AS_REFRESH_TTL, FA_AS_ROTATE,
 // FA_AS_AUTH_METHODS, FA_AS_DEVICE_TTL, FA_AS_DEVICE_INTERVAL,
-// FA_AS_DEVICE_SLOW_DOWN, FA_AS_DEVICE_CONTROL, FA_AS_CACHE_MAX_AGE).
+// FA_AS_DEVICE_SLOW_DOWN, FA_AS_DEVICE_CONTROL, FA_AS_CACHE_MAX_AGE,
+// FA_AS_SECRETS_LOG, FA_AS_STATE_DIR).
 // Precedence: command
 // line > environment > config file > defaults.
+//
+// --state-dir DIR (FA_AS_STATE_DIR) keeps grants, tokens and sessions in
+// DIR/store.json and the signing and cookie keys in DIR/keys.json, so the
+// AS can be stopped and started again (same port, same DIR) and still
+// honour what it issued, as a real AS with a database does.  Without it
+// everything lives in memory and dies with the process.
 //
 // Device flow (RFC 8628): --device-ttl is the device code's lifetime
 // (default 600 s); --device-interval S puts "interval": S into the device
@@ -59,6 +66,8 @@ import path from 'node:path';
 import querystring from 'node:querystring';
 
 import Provider, { errors } from 'oidc-provider';
+
+import FileAdapter, { openFileStore } from './file-adapter.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -151,6 +160,7 @@ function parseArgs(argv) {
     '--device-control': 'deviceControl',
     '--secrets-log': 'secretsLog',
     '--cache-max-age': 'cacheMaxAge',
+    '--state-dir': 'stateDir',
   };
   for (let i = 0; i < argv.length; i += 1) {
     let arg = argv[i];
@@ -204,6 +214,7 @@ function fromEnv(env) {
     FA_AS_DEVICE_CONTROL: 'deviceControl',
     FA_AS_SECRETS_LOG: 'secretsLog',
     FA_AS_CACHE_MAX_AGE: 'cacheMaxAge',
+    FA_AS_STATE_DIR: 'stateDir',
   };
   for (const [k, v] of Object.entries(map)) {
     if (env[k] !== undefined && env[k] !== '') out[v] = env[k];
@@ -320,6 +331,24 @@ function signingKeys() {
   return { keys: [rsaJwk, ecJwk] };
 }
 
+// The signing and cookie keys: new ones, or with a state directory the
+// ones saved there (made and saved on the first start).
+function stateKeys(dir) {
+  const fresh = () => ({ jwks: signingKeys(), cookies: [crypto.randomBytes(32).toString('hex')] });
+  if (!dir) return fresh();
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  openFileStore(path.join(dir, 'store.json'));
+  const file = path.join(dir, 'keys.json');
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+  }
+  const keys = fresh();
+  writeAtomic(file, JSON.stringify(keys));
+  return keys;
+}
+
 // ------------------------------------------------------------ HTML pages
 
 function page(title, body) {
@@ -402,10 +431,11 @@ async function main() {
     ...conf.extraClients,
   ];
 
+  const keys = stateKeys(conf.stateDir);
   const configuration = {
     clients,
-    jwks: signingKeys(),
-    cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
+    jwks: keys.jwks,
+    cookies: { keys: keys.cookies },
     findAccount(ctx, id) {
       const acct = accounts.bySub.get(id);
       return acct ? accountObject(acct) : undefined;
@@ -482,6 +512,7 @@ async function main() {
     },
   };
 
+  if (conf.stateDir) configuration.adapter = FileAdapter;
   const provider = new Provider(issuer, configuration);
   provider.proxy = false;
 

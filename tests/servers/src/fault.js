@@ -33,6 +33,11 @@
 // Modes (token endpoint unless said otherwise):
 //   pass            forward the request (method, path less the prefix,
 //                   headers, body) to --upstream; discovery too
+//   slow-pass[:MS]  forward as pass, but wait MS milliseconds (default 500)
+//                   before forwarding and again before passing the answer
+//                   on: a client killed meanwhile may or may not have been
+//                   answered by the AS (the request is forwarded even when
+//                   the client has gone, the worst case for it)
 //   ok              a well-formed token response (synthetic tokens)
 //   nonjson         200, text/html body
 //   truncated       200, JSON cut in the middle
@@ -245,6 +250,38 @@ function forward(req, res, path, body) {
   });
 }
 
+// forwardSlow: forward after a pause, hold the whole answer for another
+// pause, then pass it on (if the client is still there).
+async function forwardSlow(req, res, path, body, ms) {
+  await sleep(ms);
+  const answer = await new Promise((resolve) => {
+    const headers = { ...req.headers };
+    delete headers.connection;
+    const up = https.request(`${upstream()}${path}`, {
+      method: req.method, headers, agent: upstreamAgent, timeout: 10000,
+    }, (upRes) => {
+      const parts = [];
+      upRes.on('data', (c) => parts.push(c));
+      upRes.on('end', () => resolve({ status: upRes.statusCode, headers: upRes.headers, body: Buffer.concat(parts) }));
+      upRes.on('error', () => resolve(null));
+    });
+    up.on('timeout', () => up.destroy(new Error('upstream timed out')));
+    up.on('error', () => resolve(null));
+    up.end(body);
+  });
+  await sleep(ms);
+  if (res.destroyed) return answer ? answer.status : 0;
+  if (!answer) return send(res, 502, { error: 'server_error', error_description: 'upstream failed' });
+  const h = { ...answer.headers };
+  delete h.connection;
+  delete h['keep-alive'];
+  delete h['transfer-encoding'];
+  h['content-length'] = answer.body.length;
+  res.writeHead(answer.status, h);
+  res.end(answer.body);
+  return answer.status;
+}
+
 async function handle(req, res, body) {
   const url = new URL(req.url, origin);
   let { pathname } = url;
@@ -265,6 +302,10 @@ async function handle(req, res, body) {
   if (mode === 'pass' || mode.startsWith('tls-')) {
     if (!upstream()) return send(res, 500, { error: 'server_error', error_description: 'pass mode without an upstream' });
     return forward(req, res, `${pathname}${url.search}`, body);
+  }
+  if (mode === 'slow-pass') {
+    if (!upstream()) return send(res, 500, { error: 'server_error', error_description: 'slow-pass mode without an upstream' });
+    return forwardSlow(req, res, `${pathname}${url.search}`, body, num(500));
   }
 
   if (isDiscovery) {
