@@ -21,7 +21,8 @@
 #                        source tree has none, e.g. under make distcheck)
 #   FA_SANITIZER_LOGS=DIR  the build under test is ASan + UBSan (scripts/check):
 #                        the sanitizers write their reports below DIR/NAME/
-#                        (log_path), and a test whose processes wrote any
+#                        (log_path; UBSan's, on standard error, are kept
+#                        from what fa_run captured), and a test with any
 #                        fails, whatever the process's exit status was
 #   FA_SANITIZER_PRELOAD=LIBS  the sanitizer runtimes, preloaded into the
 #                        programs that are not ours but load pam_fhir.so
@@ -71,6 +72,19 @@ fi
 # fa_sanitized: true when the build under test is the sanitized one.
 fa_sanitized() {
     [ -n "$FA_SAN_DIR" ]
+}
+
+# _fa_san_keep FILE...: gcc's UBSan (beside ASan) ignores log_path and
+# writes to standard error: keep a copy of captured output that holds a
+# report where the cleanup looks for reports.
+_fa_san_keep() {
+    local f
+    [ -n "$FA_SAN_DIR" ] || return 0
+    for f in "$@"; do
+        if grep -q 'runtime error:' "$f" 2>/dev/null; then
+            cp "$f" "$FA_SAN_DIR/ubsan-captured.$$.$RANDOM"
+        fi
+    done
 }
 
 # ------------------------------------------------------------------ TAP
@@ -201,6 +215,7 @@ fa_run() {
     local o=${FA_TMP:-/tmp}/last.out e=${FA_TMP:-/tmp}/last.err
     "$@" >"$o" 2>"$e"
     FA_RC=$?
+    _fa_san_keep "$o" "$e"
     FA_OUT=$(cat "$o")
     FA_ERR=$(cat "$e")
     return 0
@@ -212,6 +227,7 @@ fa_run_stdin() {
     shift
     printf '%s\n' "$input" | "$@" >"$o" 2>"$e"
     FA_RC=${PIPESTATUS[1]}
+    _fa_san_keep "$o" "$e"
     FA_OUT=$(cat "$o")
     FA_ERR=$(cat "$e")
     return 0
