@@ -59,6 +59,7 @@ login_password(fhirauth *h, const char *username, int from_stdin)
     int r;
 
     if (username == NULL) {
+        /* cppcheck-suppress getpwuidCalled ; nothing else reads passwd meanwhile */
         pw = getpwuid(getuid());
         if (pw == NULL)
             return usage_error("cannot tell who you are: use --username",

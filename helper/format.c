@@ -165,7 +165,8 @@ sb_add(struct sbuf *b, const char *s, size_t n)
 
     if (b->failed)
         return;
-    if (b->cap - b->len < n) {
+    /* b->p == NULL: the first add, even of nothing, makes the buffer. */
+    if (b->p == NULL || b->cap - b->len < n) {
         cap = b->cap != 0 ? b->cap : 256;
         while (cap - b->len < n) {
             if (cap > SIZE_MAX / 2) {

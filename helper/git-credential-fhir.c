@@ -83,7 +83,7 @@ out_add(struct out *o, const char *s)
 
     if (o->failed)
         return;
-    if (o->len + n + 1 > o->cap) {
+    if (o->buf == NULL || o->len + n + 1 > o->cap) {
         cap = (o->len + n + 1) * 2;
         nb = malloc(cap);
         if (nb == NULL) {

@@ -15,6 +15,7 @@
 
 /* The parts of libqrencode 4's ABI used here (qrencode.h). */
 struct qrcode {
+    /* cppcheck-suppress unusedStructMember ; libqrencode's layout, not ours */
     int version;
     int width;
     unsigned char *data;   /* width * width modules; bit 0 set = dark */

@@ -38,7 +38,7 @@ fa_usermap_match(const char *name, const char *text, size_t len,
                  const char *value, const char *user, char *err,
                  size_t errlen)
 {
-    const char *p = text, *end = text + len, *eol;
+    const char *p, *end, *eol;
     const char *f[2];
     size_t fl[2], nf;
     unsigned long line = 0;
@@ -46,6 +46,8 @@ fa_usermap_match(const char *name, const char *text, size_t len,
 
     if (text == NULL || value == NULL || user == NULL)
         return -1;
+    p = text;
+    end = text + len;
     if (memchr(text, '\0', len) != NULL) {
         fa_err(err, errlen, "%s: a NUL byte", name);
         return -1;

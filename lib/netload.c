@@ -70,9 +70,11 @@ load(void)
     if (ops == NULL || ops->abi != FA_NET_ABI) {
         fa_err(load_error, sizeof(load_error),
                "%s is not a matching network module", path);
+        dlclose(dl);
         return;
     }
     loaded_ops = ops;
+    /* cppcheck-suppress resourceLeak ; dl stays open for the process's life */
 }
 
 fhirauth_rc

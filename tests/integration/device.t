@@ -136,6 +136,11 @@ unlike "$DEV_ERR" $'\u2588' "qr = auto without a terminal: no QR code"
 fa_config qr on
 dev_start
 dev_code
+# The QR code follows the user code on stderr (slow under valgrind).
+for ((i = 0; i < 150; i++)); do
+    grep -q $'\u2588' "$FA_TMP/dev.err" && break
+    sleep 0.1
+done
 like "$(cat "$FA_TMP/dev.err")" $'\u2588\u2588\u2588' "qr = on: a QR code of the URI on stderr"
 fa_config qr
 fa_device_approve "$DEV_CODE" bob

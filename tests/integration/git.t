@@ -13,7 +13,7 @@ command -v git >/dev/null 2>&1 || _fa_missing "git is not installed"
 
 plan 87
 
-GCF=$top_builddir/helper/git-credential-fhir
+GCF=$FA_GCF_BIN
 [ -x "$GCF" ] || bail "$GCF is missing: build first (make)"
 
 fa_start_servers --ttl 60 --min-valid 1 --keyring user

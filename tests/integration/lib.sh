@@ -19,6 +19,18 @@
 #   FA_VERBOSE=1         print server logs as TAP diagnostics on exit
 #   FA_NODE_MODULES=DIR  an installed node_modules for tests/servers (when the
 #                        source tree has none, e.g. under make distcheck)
+#   FA_SANITIZER_LOGS=DIR  the build under test is ASan + UBSan (scripts/check):
+#                        the sanitizers write their reports below DIR/NAME/
+#                        (log_path; UBSan's, on standard error, are kept
+#                        from what fa_run captured), and a test with any
+#                        fails, whatever the process's exit status was
+#   FA_SANITIZER_PRELOAD=LIBS  the sanitizer runtimes, preloaded into the
+#                        programs that are not ours but load pam_fhir.so
+#                        (FA_SAN_HOST below); never into the test servers
+#   FA_VALGRIND_LOGS=DIR fhir-token and git-credential-fhir (FA_TOKEN_BIN,
+#                        FA_GCF_BIN) run under valgrind's memcheck, its logs
+#                        in DIR/NAME/; a test fails when any log shows an
+#                        error or a definitely lost block
 
 # ------------------------------------------------------------------ session
 if [ -z "${FA_IN_KEY_SESSION:-}" ] && command -v keyctl >/dev/null 2>&1; then
@@ -33,6 +45,47 @@ _fa_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${top_builddir:=$PWD}"
 export top_srcdir top_builddir
 FA_TEST_NAME=$(basename "$0" .t)
+
+# ------------------------------------------------------------------ sanitizers
+# FA_SAN_HOST: a command prefix (an array) for a program that is not built
+# here but loads the sanitized pam_fhir.so (pamtester): the runtimes must be
+# loaded first.  FA_SAN_HOST_NOLEAKS: the same without leak checking, for
+# hosts whose own leaks at exit are not ours (python3, sshd).  Both empty
+# in a normal build.
+FA_SAN_DIR=
+FA_SAN_HOST=()
+FA_SAN_HOST_NOLEAKS=()
+if [ -n "${FA_SANITIZER_LOGS:-}" ]; then
+    FA_SAN_DIR=$FA_SANITIZER_LOGS/$FA_TEST_NAME
+    # Test users (alice, nobody) write there too.
+    mkdir -p "$FA_SAN_DIR" && chmod 1777 "$FA_SANITIZER_LOGS" "$FA_SAN_DIR"
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$FA_SAN_DIR/asan"
+    UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$FA_SAN_DIR/ubsan"
+    export ASAN_OPTIONS UBSAN_OPTIONS
+    if [ -n "${FA_SANITIZER_PRELOAD:-}" ]; then
+        FA_SAN_HOST=(env "LD_PRELOAD=$FA_SANITIZER_PRELOAD")
+        FA_SAN_HOST_NOLEAKS=(env "LD_PRELOAD=$FA_SANITIZER_PRELOAD"
+            "ASAN_OPTIONS=$ASAN_OPTIONS:detect_leaks=0")
+    fi
+fi
+
+# fa_sanitized: true when the build under test is the sanitized one.
+fa_sanitized() {
+    [ -n "$FA_SAN_DIR" ]
+}
+
+# _fa_san_keep FILE...: gcc's UBSan (beside ASan) ignores log_path and
+# writes to standard error: keep a copy of captured output that holds a
+# report where the cleanup looks for reports.
+_fa_san_keep() {
+    local f
+    [ -n "$FA_SAN_DIR" ] || return 0
+    for f in "$@"; do
+        if grep -q 'runtime error:' "$f" 2>/dev/null; then
+            cp "$f" "$FA_SAN_DIR/ubsan-captured.$$.$RANDOM"
+        fi
+    done
+}
 
 # ------------------------------------------------------------------ TAP
 _fa_n=0
@@ -162,6 +215,7 @@ fa_run() {
     local o=${FA_TMP:-/tmp}/last.out e=${FA_TMP:-/tmp}/last.err
     "$@" >"$o" 2>"$e"
     FA_RC=$?
+    _fa_san_keep "$o" "$e"
     FA_OUT=$(cat "$o")
     FA_ERR=$(cat "$e")
     return 0
@@ -173,6 +227,7 @@ fa_run_stdin() {
     shift
     printf '%s\n' "$input" | "$@" >"$o" 2>"$e"
     FA_RC=${PIPESTATUS[1]}
+    _fa_san_keep "$o" "$e"
     FA_OUT=$(cat "$o")
     FA_ERR=$(cat "$e")
     return 0
@@ -183,8 +238,26 @@ fa_show() {
     diag "exit status $FA_RC" "stderr: $FA_ERR"
 }
 
-# The CLI under test (a libtool wrapper script in the build tree).
+# The programs under test (libtool wrapper scripts in the build tree).
 FA_TOKEN_BIN=${FA_TOKEN_BIN:-$top_builddir/helper/fhir-token}
+FA_GCF_BIN=${FA_GCF_BIN:-$top_builddir/helper/git-credential-fhir}
+
+# Under FA_VALGRIND_LOGS both are scripts that run the real programs (the
+# libtool wrappers' .libs/ binaries) under valgrind.
+FA_VG_DIR=
+if [ -n "${FA_VALGRIND_LOGS:-}" ]; then
+    FA_VG_DIR=$FA_VALGRIND_LOGS/$FA_TEST_NAME
+    rm -rf "$FA_VG_DIR"
+    mkdir -p "$FA_VG_DIR/bin" && chmod 1777 "$FA_VALGRIND_LOGS" "$FA_VG_DIR"
+    for _fa_p in fhir-token git-credential-fhir; do
+        printf '#!/bin/sh\nLD_LIBRARY_PATH=%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} exec valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --num-callers=30 --log-file=%s/vg.%%p %s "$@"\n' \
+            "$top_builddir/lib/.libs" "$FA_VG_DIR" "$top_builddir/helper/.libs/$_fa_p" \
+            >"$FA_VG_DIR/bin/$_fa_p"
+        chmod 755 "$FA_VG_DIR/bin/$_fa_p"
+    done
+    FA_TOKEN_BIN=$FA_VG_DIR/bin/fhir-token
+    FA_GCF_BIN=$FA_VG_DIR/bin/git-credential-fhir
+fi
 
 # fa_token ARGS...: fhir-token with this test's configuration and profile.
 fa_token() {
@@ -383,6 +456,8 @@ fa_start_servers() {
     done
     FA_TTL=$ttl
     export FA_TTL
+    # Under valgrind a TLS handshake alone can take seconds.
+    [ -n "$FA_VG_DIR" ] && timeout=$((timeout * 4))
 
     if [ -z "$FA_TMP" ]; then
         _fa_prereqs
@@ -842,6 +917,17 @@ _fa_cleanup() {
         else
             rm -rf "$FA_TMP"
         fi
+    fi
+    # A sanitizer report from any of this test's processes fails the test,
+    # also when the test expected that process to fail anyway.
+    if [ -n "$FA_SAN_DIR" ] && [ -n "$(ls -A "$FA_SAN_DIR" 2>/dev/null)" ]; then
+        diag "sanitizer reports in $FA_SAN_DIR:" "$(head -n 40 "$FA_SAN_DIR"/* 2>/dev/null)"
+        [ "$rc" -eq 0 ] && rc=1
+    fi
+    if [ -n "$FA_VG_DIR" ] && grep -lqE 'ERROR SUMMARY: [1-9]|definitely lost: [1-9]' "$FA_VG_DIR"/vg.* 2>/dev/null; then
+        diag "valgrind found errors:" \
+            "$(grep -lE 'ERROR SUMMARY: [1-9]|definitely lost: [1-9]' "$FA_VG_DIR"/vg.* | head -n 3 | xargs cat | head -n 80)"
+        [ "$rc" -eq 0 ] && rc=1
     fi
     if [ -n "$_fa_planned" ] && [ "$_fa_planned" != "$_fa_n" ] && [ "$rc" -eq 0 ]; then
         diag "planned $_fa_planned tests but ran $_fa_n"

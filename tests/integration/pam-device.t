@@ -98,7 +98,7 @@ SSHD
         echo "session required $module config=$FA_CONF grant=device"
         echo "session required pam_permit.so"
     } >"$sshd_svcfile"
-    "$sshd_bin" -D -f "$FA_TMP/sshd_config" -E "$FA_TMP/sshd.log" 9>&- &
+    "${FA_SAN_HOST_NOLEAKS[@]}" "$sshd_bin" -D -f "$FA_TMP/sshd_config" -E "$FA_TMP/sshd.log" 9>&- &
     sshd_pid=$!
     for ((i = 0; i < 50; i++)); do
         [ -s "$FA_TMP/sshd.pid" ] && break

@@ -65,14 +65,14 @@ service() {
 }
 
 # PAM_WRAP: a command prefix (an array) for every pamtester run, e.g. a
-# mount namespace or valgrind.
+# mount namespace or valgrind.  (lib.sh's FA_SAN_HOST follows it.)
 PAM_WRAP=()
 
 # pt USER PASSWORD OPS...: pamtester with the password on stdin (fa_run).
 pt() {
     local user=$1 pass=$2
     shift 2
-    fa_run_stdin "$pass" "${PAM_WRAP[@]}" pamtester -v "$svc" "$user" "$@"
+    fa_run_stdin "$pass" "${PAM_WRAP[@]}" "${FA_SAN_HOST[@]}" pamtester -v "$svc" "$user" "$@"
 }
 
 # as USER ARGS...: fhir-token as that user in a fresh session keyring.
@@ -121,7 +121,7 @@ device() {
     rm -f "$FA_TMP/dev.in" "$FA_TMP/dev.out"
     mkfifo "$FA_TMP/dev.in"
     DEV_T0=$(fa_now)
-    "${PAM_WRAP[@]}" pamtester -v "$svc" "$user" "$@" <"$FA_TMP/dev.in" >"$FA_TMP/dev.out" 2>&1 9>&- &
+    "${PAM_WRAP[@]}" "${FA_SAN_HOST[@]}" pamtester -v "$svc" "$user" "$@" <"$FA_TMP/dev.in" >"$FA_TMP/dev.out" 2>&1 9>&- &
     DEV_PID=$!
     exec 7>"$FA_TMP/dev.in"
     DEV_CODE=

@@ -12,6 +12,7 @@
 
 pam_setup
 command -v valgrind >/dev/null 2>&1 || skip_all "needs valgrind"
+fa_sanitized && skip_all "valgrind cannot run the ASan build (the plain build runs this test)"
 plan 31
 
 pam_cleanup_hook() {

@@ -57,7 +57,8 @@ pw() {
     shift 2
     fa_run setpriv --reuid=65534 --regid=65534 --clear-groups \
         env -i PATH=/usr/bin:/bin HOME=/nonexistent LD_LIBRARY_PATH="$libs" \
-        LD_PRELOAD="$pwrap" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$svcdir" \
+        LD_PRELOAD="${FA_SANITIZER_PRELOAD:+$FA_SANITIZER_PRELOAD }$pwrap" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:-}" UBSAN_OPTIONS="${UBSAN_OPTIONS:-}" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$svcdir" \
         PAM_WRAPPER_DEBUGLEVEL=3 LANG=C.UTF-8 \
         pamtester -v "$@" "$svc" "$user" authenticate <"$input"
 }

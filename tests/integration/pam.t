@@ -60,7 +60,7 @@ for id in $(keyctl rlist @u 2>/dev/null); do
     esac
 done
 [ -n "$serial" ] || diag "no stash of alice found"
-fa_run pamtester -v -E "PAM_FHIR_STASH=$serial" "$svc" bob open_session
+fa_run "${FA_SAN_HOST[@]}" pamtester -v -E "PAM_FHIR_STASH=$serial" "$svc" bob open_session
 isnt "$FA_RC" 0 "bob's open_session refuses alice's stash" || fa_show
 is "$(stashes)" 1 "alice's stash stays in place"
 clear_stashes
@@ -180,7 +180,7 @@ cp "$module" "$FA_TMP/bin/.libs/pam_fhir.so" && chmod 755 "$FA_TMP/bin/.libs/pam
 } >"$svcfile"
 fa_as_user alice keyctl clear @u >/dev/null 2>&1
 fa_run_stdin alice-secret fa_as_user alice env LD_LIBRARY_PATH="$FA_TMP/bin/.libs" \
-    pamtester -v "$svc" alice authenticate open_session
+    "${FA_SAN_HOST[@]}" pamtester -v "$svc" alice authenticate open_session
 is "$FA_RC" 0 "as alice herself: authenticate open_session" || fa_show
 n=$(fa_as_user alice sh -c 'keyctl rlist @u' 2>/dev/null | wc -w)
 is "$n" 3 "alice's user keyring holds the three session keys and no stash"
@@ -196,7 +196,7 @@ pam_driver "$FA_TMP/pamdrv.py"
 drv() {
     local pass=$1
     shift
-    fa_run python3 "$FA_TMP/pamdrv.py" "$svc" alice "$pass" "$@"
+    fa_run "${FA_SAN_HOST_NOLEAKS[@]}" python3 "$FA_TMP/pamdrv.py" "$svc" alice "$pass" "$@"
 }
 service
 fa_as_user alice keyctl clear @u >/dev/null 2>&1
@@ -246,7 +246,7 @@ SSHD
         echo "session required $module config=$FA_CONF grant=password"
         echo "session required pam_permit.so"
     } >"$sshd_svcfile"
-    "$sshd_bin" -D -f "$FA_TMP/sshd_config" -E "$FA_TMP/sshd.log" &
+    "${FA_SAN_HOST_NOLEAKS[@]}" "$sshd_bin" -D -f "$FA_TMP/sshd_config" -E "$FA_TMP/sshd.log" &
     sshd_pid=$!
     for ((i = 0; i < 50; i++)); do
         [ -s "$FA_TMP/sshd.pid" ] && break
