@@ -624,6 +624,19 @@ fa_fault_mode() {
     printf '%s\n' "$*" >"$FA_FAULT_MODE_FILE.tmp" && mv -f "$FA_FAULT_MODE_FILE.tmp" "$FA_FAULT_MODE_FILE"
 }
 
+# fa_wait_quiet PAUSE: wait (at most 40 pauses of PAUSE seconds) until
+# the AS's and the fault server's logs stop growing, i.e. the servers are
+# done with whatever a killed or abandoned client left in flight.
+fa_wait_quiet() {
+    local a b i
+    for ((i = 0; i < 40; i++)); do
+        a=$(cat "$FA_AS_LOG" "${FA_FAULT_LOG:-/dev/null}" 2>/dev/null | wc -c)
+        sleep "$1"
+        b=$(cat "$FA_AS_LOG" "${FA_FAULT_LOG:-/dev/null}" 2>/dev/null | wc -c)
+        [ "$a" = "$b" ] && return 0
+    done
+}
+
 # fa_dead_port: a loopback port nothing listens on.
 fa_dead_port() {
     node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'

@@ -164,7 +164,7 @@ rm -rf "$cache"
 clear_stashes
 pids=()
 for i in 1 2 3 4; do
-    pamtester "$svc" alice authenticate <<<alice-secret >"$FA_TMP/par$i.out" 2>&1 &
+    "${FA_SAN_HOST[@]}" pamtester "$svc" alice authenticate <<<alice-secret >"$FA_TMP/par$i.out" 2>&1 &
     pids+=($!)
 done
 failed=0

@@ -287,7 +287,7 @@ clear_stashes
     echo "session required pam_exec.so /bin/kill -STOP $FA_AS_PID"
     echo "session required $module config=$FA_CONF grant=password"
 } >"$svcfile"
-printf 'alice-secret\n' | setpriv --groups=0,4,27 pamtester "$svc" alice authenticate open_session \
+printf 'alice-secret\n' | setpriv --groups=0,4,27 "${FA_SAN_HOST[@]}" pamtester "$svc" alice authenticate open_session \
     >"$FA_TMP/groups.out" 2>&1 &
 ptpid=$!
 alice_uid=$(id -u alice) alice_gid=$(id -g alice)

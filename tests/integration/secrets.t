@@ -455,7 +455,7 @@ fi
 # ---------------------------------------------------------------- pamtester
 service debug
 fa_pause_as
-start pam "$W/alice.pw" pamtester -v "$svc" alice authenticate open_session
+start pam "$W/alice.pw" "${FA_SAN_HOST[@]}" pamtester -v "$svc" alice authenticate open_session
 ok "pamtester with pam_fhir.so caught authenticating" caught pam "$BG" pamtester
 fa_resume_as
 finish "$BG"

@@ -115,13 +115,7 @@ ended_ok() {
 # settle: wait until the AS and the fault server are done with whatever
 # was left in flight (their logs stop growing).
 settle() {
-    local a b i
-    for ((i = 0; i < 40; i++)); do
-        a=$(cat "$FA_AS_LOG" "$FA_FAULT_LOG" | wc -c)
-        sleep 0.5
-        b=$(cat "$FA_AS_LOG" "$FA_FAULT_LOG" | wc -c)
-        [ "$a" = "$b" ] && return 0
-    done
+    fa_wait_quiet 0.5
 }
 
 # after_fault WHAT OLD N0: the next call once the fault is gone.  It must

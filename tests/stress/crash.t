@@ -185,14 +185,8 @@ done
 # quiesce: wait until the fault server and the AS are done with whatever
 # the killed process left in flight (their logs stop growing).
 quiesce() {
-    local a b i
     sleep "$(awk -v m="$HOLD_MS" 'BEGIN { printf "%.2f", 2 * m / 1000 + 0.2 }')"
-    for ((i = 0; i < 40; i++)); do
-        a=$(cat "$FA_AS_LOG" "$FA_FAULT_LOG" | wc -c)
-        sleep 0.3
-        b=$(cat "$FA_AS_LOG" "$FA_FAULT_LOG" | wc -c)
-        [ "$a" = "$b" ] && return 0
-    done
+    fa_wait_quiet 0.3
 }
 
 random_kills() { # ROTATION COUNT

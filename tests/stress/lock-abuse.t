@@ -84,10 +84,18 @@ sig() {
     fi
 }
 # hold FILE SECONDS: in the background, a process of the user's that
-# holds the lock on FILE (its pid in $!: it is the holder itself).
+# holds the lock on FILE for SECONDS; its pid in $holder (it is the holder
+# itself, and in bg for the cleanup).  Returns once the lock is taken.
 hold() {
+    local i
     setpriv --reuid="$u" --regid="$u" --init-groups \
         sh -c 'exec 9<"$1" && flock 9 && exec sleep "$2"' sh "$1" "$2" 2>/dev/null &
+    holder=$!
+    bg+=("$holder")
+    for ((i = 0; i < 100; i++)); do
+        flock -n "$1" true 2>/dev/null || break
+        sleep 0.05
+    done
 }
 # fresh_dir: remove the lock directory; the next call makes it anew.
 fresh_dir() {
@@ -183,12 +191,6 @@ handled=$((handled + 1))
 # ---- a holder that died
 case_begin "a lock left by a process killed while holding it"
 hold "$LF" 300
-holder=$!
-bg+=("$holder")
-for ((i = 0; i < 100; i++)); do
-    flock -n "$LF" true 2>/dev/null || break
-    sleep 0.05
-done
 nok "another process holds the lock" flock -n "$LF" true
 kill -KILL "$holder" 2>/dev/null
 wait "$holder" 2>/dev/null
@@ -275,12 +277,6 @@ fresh_dir
 # ---- held for long: a bounded wait
 case_begin "the lock held for long by another process of the user"
 hold "$LF" 600
-holder=$!
-bg+=("$holder")
-for ((i = 0; i < 100; i++)); do
-    flock -n "$LF" true 2>/dev/null || break
-    sleep 0.05
-done
 rt_before=$(ukey refresh)
 t0=$(date +%s)
 refused_case "held lock" "timed out waiting for the refresh lock" "$LF"
