@@ -387,7 +387,14 @@ clean "alice's refresh: no secret in fhir-token's cmdline, environ or stderr" \
 CORES=$FA_TMP/cores
 mkdir -p "$CORES" && chmod 1777 "$CORES"
 core_saved=$(cat /proc/sys/kernel/core_pattern)
-if ! printf '%s/core.%%p\n' "$CORES" >/proc/sys/kernel/core_pattern 2>/dev/null; then
+if fa_sanitized; then
+    # ASan catches the fatal signals itself (a report, not a core) and
+    # turns core dumps off; the plain build's run of this test covers them.
+    core_saved=
+    for ((i = 0; i < 10; i++)); do
+        skip "core files" "the sanitized build handles fatal signals and makes no cores"
+    done
+elif ! printf '%s/core.%%p\n' "$CORES" >/proc/sys/kernel/core_pattern 2>/dev/null; then
     core_saved=
     for ((i = 0; i < 10; i++)); do
         skip "core files" "cannot set kernel.core_pattern"
