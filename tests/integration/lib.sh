@@ -854,10 +854,10 @@ fa_clear_keys() {
 # ------------------------------------------------------------------ users
 
 # fa_add_user NAME: a test user (removed, keyrings cleared, on exit).
-fa_add_user() {
+fa_add_user() { # NAME [UID]
     _fa_need_root || return 1
     userdel -r "$1" >/dev/null 2>&1
-    useradd -M -U -d /nonexistent -s /bin/sh "$1" || return 1
+    useradd -M -U -d /nonexistent -s /bin/sh ${2:+-u "$2"} "$1" || return 1
     _fa_users+=("$1")
 }
 
