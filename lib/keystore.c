@@ -205,9 +205,38 @@ anchor_order(enum fa_anchor first, enum fa_anchor order[3])
 }
 
 /*
+ * Whether key belongs to uid.  A session keyring can be inherited across
+ * a change of uid (su without pam_keyinit, a PAM host acting for a user):
+ * possession then reaches keys of the uid it came from, which are not
+ * this user's session and must be neither used nor removed.  A key we may
+ * not describe is not taken for ours.
+ */
+static int
+owned_by(key_serial_t key, uid_t uid)
+{
+    char buf[256], *p, *end;
+    unsigned long owner;
+    long n;
+
+    /* The kernel copies nothing when the buffer is too small. */
+    n = keyctl_describe(key, buf, sizeof(buf) - 1);
+    if (n < 0 || (size_t) n > sizeof(buf) - 1)
+        return 0;
+    buf[n] = '\0';
+    p = strchr(buf, ';');       /* "type;uid;gid;perm;description" */
+    if (p == NULL)
+        return 0;
+    errno = 0;
+    owner = strtoul(p + 1, &end, 10);
+    return errno == 0 && end != p + 1 && *end == ';'
+        && owner == (unsigned long) uid;
+}
+
+/*
  * Search one anchor for desc: the key's serial, -1 with errno, or 0 when
  * the anchor is the user keyring and *user_done says it was searched
- * already (the persistent anchor falls back to it).  *ret_ring is the
+ * already (the persistent anchor falls back to it) or when the key found
+ * in the session keyring belongs to another uid.  *ret_ring is the
  * keyring searched (0 if none).  keyctl_search() also descends into nested
  * keyrings: a key found from the user keyring may live in a keyring linked
  * there (after `keyctl get_persistent @u`, say); for the caller it is still
@@ -241,6 +270,11 @@ search_anchor(enum fa_anchor a, const char *desc, key_serial_t *ret_ring,
         }
         *ret_ring = ring;
         key = (key_serial_t) keyctl_search(ring, KS_TYPE, desc, 0);
+        /* Only the session keyring can be another uid's by inheritance;
+         * the persistent and user keyrings are the real uid's own. */
+        if (key > 0 && ring == KEY_SPEC_SESSION_KEYRING
+            && !owned_by(key, getuid()))
+            return 0;
         if (key != -1 || !cached || ring == KEY_SPEC_USER_KEYRING)
             return key;
         /* A cached id failed: stale, or a forked child without the

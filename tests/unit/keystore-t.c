@@ -845,6 +845,50 @@ measure(void)
     diag("fa_ks_read fast path: %.0f ns per call", ns);
 }
 
+/* Root's key in a session keyring that nobody inherits (su without
+ * pam_keyinit): nobody's lookups neither use nor remove it. */
+static int
+foreign_child(void *arg)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int result = 0;
+
+    (void) arg;
+    if (become_nobody(0) != 0)
+        return 100;
+    if (fa_ks_read(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, &data, &len,
+                   NULL, NULL, 0) != FHIRAUTH_ERR_LOGIN_NEEDED)
+        result |= 1;
+    fa_secret_free_len(data, len);
+    (void) fa_ks_unlink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, NULL, 0);
+    return result;
+}
+
+static void
+test_foreign_session_key(void)
+{
+    key_serial_t key;
+    char desc[128];
+    int i;
+
+    if (getuid() != 0) {
+        for (i = 0; i < 3; i++)
+            skip("needs root (a key of another uid)");
+        return;
+    }
+    if (fa_ks_describe(desc, sizeof(desc), profile, FA_KEY_ACCESS) != 0)
+        bail("cannot describe the key");
+    key = add_key("user", desc, "100 root-only", 13, KEY_SPEC_SESSION_KEYRING);
+    ok(key > 0 && keyctl_setperm(key, WANT_PERM) == 0,
+       "root's access key in the session keyring");
+    is_int(0, in_child(foreign_child, NULL),
+           "nobody, inheriting that session keyring, neither reads it as "
+           "its own nor removes it");
+    ok(keyctl_read(key, NULL, 0) == 13, "root's key is still there");
+    (void) keyctl_unlink(key, KEY_SPEC_SESSION_KEYRING);
+}
+
 int
 main(void)
 {
@@ -872,6 +916,7 @@ main(void)
     test_processes();
     test_expiry();
     test_shrink();
+    test_foreign_session_key();
     measure();
     return test_status();
 }
