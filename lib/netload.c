@@ -2,9 +2,12 @@
 #include "autoconf.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "net.h"
 #include "util.h"
@@ -20,26 +23,69 @@ static char load_error[512];
 
 /*
  * The module sits in pkglibdir once installed.  In an uninstalled libtool
- * build tree both libraries are in the same .libs directory; recognising
+ * build tree it is in lib/.libs: libfhirauth.so is in that same directory,
+ * and a front end that links the engine in (fhir-token,
+ * git-credential-fhir) is one directory below the tree's top.  Recognising
  * that needs no environment variable, so the PAM path (which must never
- * consult the environment) loads the same way in tests as in production.
+ * consult the environment) loads the same way in tests as in production;
+ * and only a tree with a .libs directory is taken for one, which an
+ * installation never has.
  */
+static int
+in_build_tree(const char *dir, size_t dirlen, char *buf, size_t len)
+{
+    struct stat st;
+    int n;
+
+    n = snprintf(buf, len, "%.*s", (int) dirlen, dir);
+    if (n < 0 || (size_t) n >= len || stat(buf, &st) != 0
+        || !S_ISDIR(st.st_mode))
+        return 0;
+    n = snprintf(buf, len, "%.*s/%s", (int) dirlen, dir, NET_MODULE_NAME);
+    return n > 0 && (size_t) n < len;
+}
+
 static void
 module_path(char *buf, size_t len)
 {
     Dl_info info;
+    struct link_map *map = NULL;
+    char exe[4096], dir[4096 + 16];
     const char *slash;
     size_t dirlen;
+    ssize_t n;
+    int d;
 
-    if (dladdr((void *) &fa_net_load, &info) != 0 && info.dli_fname != NULL) {
-        slash = strrchr(info.dli_fname, '/');
-        if (slash != NULL) {
-            dirlen = (size_t) (slash - info.dli_fname);
-            if (dirlen >= 6 && memcmp(slash - 6, "/.libs", 6) == 0) {
-                if (snprintf(buf, len, "%.*s/%s", (int) dirlen,
-                             info.dli_fname, NET_MODULE_NAME)
-                    < (int) len)
+    if (dladdr1((void *) &fa_net_load, &info, (void **) &map,
+                RTLD_DL_LINKMAP) != 0 && map != NULL) {
+        if (map->l_name != NULL && map->l_name[0] != '\0') {
+            /* libfhirauth.so: X/.libs/libfhirauth.so.0 */
+            slash = strrchr(map->l_name, '/');
+            if (slash != NULL) {
+                dirlen = (size_t) (slash - map->l_name);
+                if (dirlen >= 6 && memcmp(slash - 6, "/.libs", 6) == 0
+                    && in_build_tree(map->l_name, dirlen, buf, len))
                     return;
+            }
+        } else {
+            /* Linked into the program: TOP/helper/fhir-token, where
+             * /proc/self/exe (not argv[0]) names the program. */
+            n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+            if (n > 0) {
+                exe[n] = '\0';
+                slash = strrchr(exe, '/');
+                if (slash != NULL && slash != exe) {
+                    dirlen = (size_t) (slash - exe);
+                    slash = memrchr(exe, '/', dirlen);
+                    if (slash != NULL) {
+                        dirlen = (size_t) (slash - exe);
+                        d = snprintf(dir, sizeof(dir), "%.*s/lib/.libs",
+                                     (int) dirlen, exe);
+                        if (d > 0 && (size_t) d < sizeof(dir)
+                            && in_build_tree(dir, (size_t) d, buf, len))
+                            return;
+                    }
+                }
             }
         }
     }

@@ -259,7 +259,7 @@ is "$FA_RC" 1 "no operation: usage error, exit 1"
 fa_run_stdin "$(printf '%s\n' "protocol=https" "host=$GIT_HOST")" \
     env LD_DEBUG=libs "$GCF" --config "$FA_CONF" get
 is "$(value password)" "$t2" "fast path (LD_DEBUG on): our token"
-like "$FA_ERR" "libfhirauth" "(LD_DEBUG traced the libraries loaded)"
+like "$FA_ERR" "libkeyutils" "(LD_DEBUG traced the libraries loaded)"
 unlike "$FA_ERR" "fhirauth-net|libcurl|libssl|libcrypto" "the fast path loads neither fhirauth-net.so, libcurl nor OpenSSL"
 
 # erase with the bearer credential of git >= 2.46: compare-and-invalidate.

@@ -242,16 +242,16 @@ fa_show() {
 FA_TOKEN_BIN=${FA_TOKEN_BIN:-$top_builddir/helper/fhir-token}
 FA_GCF_BIN=${FA_GCF_BIN:-$top_builddir/helper/git-credential-fhir}
 
-# Under FA_VALGRIND_LOGS both are scripts that run the real programs (the
-# libtool wrappers' .libs/ binaries) under valgrind.
+# Under FA_VALGRIND_LOGS both are scripts that run the programs under
+# valgrind.
 FA_VG_DIR=
 if [ -n "${FA_VALGRIND_LOGS:-}" ]; then
     FA_VG_DIR=$FA_VALGRIND_LOGS/$FA_TEST_NAME
     rm -rf "$FA_VG_DIR"
     mkdir -p "$FA_VG_DIR/bin" && chmod 1777 "$FA_VALGRIND_LOGS" "$FA_VG_DIR"
     for _fa_p in fhir-token git-credential-fhir; do
-        printf '#!/bin/sh\nLD_LIBRARY_PATH=%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} exec valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --num-callers=30 --log-file=%s/vg.%%p %s "$@"\n' \
-            "$top_builddir/lib/.libs" "$FA_VG_DIR" "$top_builddir/helper/.libs/$_fa_p" \
+        printf '#!/bin/sh\nexec valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --num-callers=30 --log-file=%s/vg.%%p %s "$@"\n' \
+            "$FA_VG_DIR" "$top_builddir/helper/$_fa_p" \
             >"$FA_VG_DIR/bin/$_fa_p"
         chmod 755 "$FA_VG_DIR/bin/$_fa_p"
     done
@@ -871,24 +871,21 @@ fa_as_user() {
         keyctl session - "$@"
 }
 
-# fa_user_bin: a copy of fhir-token (and its libraries, the network module
-# beside libfhirauth in a .libs directory, where netload.c looks in a build
-# tree) that other users can run: the build tree may sit below a directory
-# they cannot enter.  Prints the path of a wrapper script.
+# fa_user_bin: a copy of fhir-token that other users can run (the build
+# tree may sit below a directory they cannot enter), laid out as netload.c
+# recognises a build tree: the network module in ../lib/.libs for the
+# program (the engine is linked in), and libfhirauth with the module in
+# .libs beside it for programs that link the library (pam-lib.t's driver).
+# Prints the program's path.
 fa_user_bin() {
     local d=$FA_TMP/bin b=$top_builddir
     if [ ! -x "$d/fhir-token" ]; then
-        mkdir -p "$d/.libs" || return 1
-        if [ -f "$b/helper/.libs/fhir-token" ]; then
-            cp "$b/helper/.libs/fhir-token" "$d/.libs/" &&
-                cp -P "$b"/lib/.libs/libfhirauth.so* "$d/.libs/" &&
-                cp "$b/lib/.libs/fhirauth-net.so" "$d/.libs/" || return 1
-            printf '#!/bin/sh\nLD_LIBRARY_PATH=%s/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}\nexport LD_LIBRARY_PATH\nexec %s/.libs/fhir-token "$@"\n' \
-                "$d" "$d" >"$d/fhir-token"
-        else
-            cp "$b/helper/fhir-token" "$d/fhir-token" || return 1
-        fi
-        chmod -R a+rX "$d"
+        mkdir -p "$d/.libs" "$FA_TMP/lib/.libs" || return 1
+        cp "$b/helper/fhir-token" "$d/fhir-token" &&
+            cp -P "$b"/lib/.libs/libfhirauth.so* "$d/.libs/" &&
+            cp "$b/lib/.libs/fhirauth-net.so" "$d/.libs/" &&
+            cp "$b/lib/.libs/fhirauth-net.so" "$FA_TMP/lib/.libs/" || return 1
+        chmod -R a+rX "$d" "$FA_TMP/lib"
         chmod 755 "$d/fhir-token"
     fi
     echo "$d/fhir-token"

@@ -50,14 +50,7 @@ DRIVER=$top_builddir/tests/stress/race-driver
 
 fa_start_servers --ttl "$TTL" --min-valid "$MIN_VALID" --rotate on --keyring persistent
 
-# The processes start the real binary, not the libtool wrapper script, so
-# that they reach the library about as soon as the threads do.
 TOKEN_BIN=$FA_TOKEN_BIN
-if [ -x "$top_builddir/helper/.libs/fhir-token" ] && [ -d "$top_builddir/lib/.libs" ]; then
-    TOKEN_BIN=$top_builddir/helper/.libs/fhir-token
-    LD_LIBRARY_PATH=$top_builddir/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-    export LD_LIBRARY_PATH
-fi
 
 fa_login alice
 is "$FA_RC" 0 "password login" || { fa_show; bail "no session to race on"; }
