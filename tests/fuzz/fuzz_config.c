@@ -17,10 +17,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size == 0)
         return 0;
-    text = malloc(size - 1 > 0 ? size - 1 : 1);
+    text = fuzz_body(data + 1, size - 1);
     if (text == NULL)
         return 0;
-    memcpy(text, data + 1, size - 1);
     memset(&cfg, 0, sizeof(cfg));
     if (fa_config_init(&cfg) == 0) {
         (void) fa_config_parse_text(&cfg, "fuzz.conf", text, size - 1,

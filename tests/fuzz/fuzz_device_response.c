@@ -17,10 +17,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size == 0)
         return 0;
-    body = malloc(size - 1 > 0 ? size - 1 : 1);
+    body = fuzz_body(data + 1, size - 1);
     if (body == NULL)
         return 0;
-    memcpy(body, data + 1, size - 1);
     memset(&d, 0, sizeof(d));
     if (fa_parse_device_response(statuses[data[0] % 8], body, size - 1, &d,
                                  oerr, sizeof(oerr), err, sizeof(err))

@@ -15,10 +15,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size == 0)
         return 0;
-    body = malloc(size - 1 > 0 ? size - 1 : 1);
+    body = fuzz_body(data + 1, size - 1);
     if (body == NULL)
         return 0;
-    memcpy(body, data + 1, size - 1);
     memset(&ep, 0, sizeof(ep));
     if (fa_parse_discovery(body, size - 1,
                            (data[0] & 2) ? "https://as.example.test" : NULL,

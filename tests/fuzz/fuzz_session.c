@@ -10,12 +10,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fa_meta m;
     char err[256];
-    char *json = malloc(size > 0 ? size : 1), *again = NULL;
+    char *json = fuzz_body(data, size), *again = NULL;
 
     if (json == NULL)
         return 0;
-    if (size > 0)
-        memcpy(json, data, size);
     memset(&m, 0, sizeof(m));
     if (fa_meta_decode(json, size, &m, err, sizeof(err)) == FHIRAUTH_OK) {
         if (fa_meta_encode(&m, &again) == FHIRAUTH_OK)
