@@ -55,12 +55,6 @@ void pamfa_log(const struct pamfa *a, int prio, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void pamfa_debug(const struct pamfa *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-#define PAMFA_ENTRY(a, fl) \
-    pamfa_debug((a), "%s: entry (flags %#x)", __func__, (unsigned) (fl))
-#define PAMFA_EXIT(a, pamret) \
-    pamfa_debug((a), "%s: exit (%s)", __func__, \
-                (pamret) == PAM_SUCCESS ? "success" \
-                : (pamret) == PAM_IGNORE ? "ignore" : "failure")
 
 /* conv.c */
 int pamfa_prompt(const struct pamfa *a, int style, const char *text,

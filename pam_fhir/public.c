@@ -13,65 +13,50 @@
  * (pam_fhir.map pins them). */
 #define PAMFA_EXPORT __attribute__((visibility("default")))
 
-PAMFA_EXPORT int
-pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
-                    const char **argv)
+/* What every entry point does around its work; name is the entry point's,
+ * for the debug lines. */
+static int
+run(const char *name, int (*work)(struct pamfa *a), pam_handle_t *pamh,
+    int flags, int argc, const char **argv)
 {
     struct pamfa a;
     int pamret = pamfa_args_init(&a, pamh, flags, argc, argv);
 
     if (pamret != PAM_SUCCESS)
         return pamret;
-    PAMFA_ENTRY(&a, flags);
-    pamret = pamfa_authenticate(&a);
-    PAMFA_EXIT(&a, pamret);
+    pamfa_debug(&a, "%s: entry (flags %#x)", name, (unsigned) flags);
+    pamret = work(&a);
+    pamfa_debug(&a, "%s: exit (%s)", name,
+                pamret == PAM_SUCCESS  ? "success"
+                : pamret == PAM_IGNORE ? "ignore"
+                                       : "failure");
     pamfa_args_free(&a);
     return pamret;
 }
 
 PAMFA_EXPORT int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
+                    const char **argv)
+{
+    return run(__func__, pamfa_authenticate, pamh, flags, argc, argv);
+}
+
+PAMFA_EXPORT int
 pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-    struct pamfa a;
-    int pamret = pamfa_args_init(&a, pamh, flags, argc, argv);
-
-    if (pamret != PAM_SUCCESS)
-        return pamret;
-    PAMFA_ENTRY(&a, flags);
-    pamret = pamfa_setcred(&a);
-    PAMFA_EXIT(&a, pamret);
-    pamfa_args_free(&a);
-    return pamret;
+    return run(__func__, pamfa_setcred, pamh, flags, argc, argv);
 }
 
 PAMFA_EXPORT int
 pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
                     const char **argv)
 {
-    struct pamfa a;
-    int pamret = pamfa_args_init(&a, pamh, flags, argc, argv);
-
-    if (pamret != PAM_SUCCESS)
-        return pamret;
-    PAMFA_ENTRY(&a, flags);
-    pamret = pamfa_open_session(&a);
-    PAMFA_EXIT(&a, pamret);
-    pamfa_args_free(&a);
-    return pamret;
+    return run(__func__, pamfa_open_session, pamh, flags, argc, argv);
 }
 
 PAMFA_EXPORT int
 pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
                      const char **argv)
 {
-    struct pamfa a;
-    int pamret = pamfa_args_init(&a, pamh, flags, argc, argv);
-
-    if (pamret != PAM_SUCCESS)
-        return pamret;
-    PAMFA_ENTRY(&a, flags);
-    pamret = pamfa_close_session(&a);
-    PAMFA_EXIT(&a, pamret);
-    pamfa_args_free(&a);
-    return pamret;
+    return run(__func__, pamfa_close_session, pamh, flags, argc, argv);
 }

@@ -13,15 +13,9 @@
 pam_setup
 plan 17
 
-sshd_svcfile=
-sshd_pid=
-made_run_sshd=
 pam_cleanup_hook() {
     exec 7>&- 2>/dev/null
     [ -n "${DEV_PID:-}" ] && kill "$DEV_PID" 2>/dev/null
-    [ -n "$sshd_pid" ] && _fa_stop "$sshd_pid"
-    [ -n "$sshd_svcfile" ] && rm -f "$sshd_svcfile"
-    [ -n "$made_run_sshd" ] && rmdir /run/sshd 2>/dev/null
     return 0
 }
 
@@ -63,47 +57,11 @@ ok "within the code's lifetime plus 6 s (took ${DEV_SECS}s, lifetime ${ttl}s)" \
 fa_as_device ttl=600
 clear_stashes
 
-# 11-17: a device-flow ssh login through a real sshd (Debian 12's sshd
-# uses its program name as the PAM service: a copy under another name with
-# its own service file and sshd_config).  ssh -tt under a pty (python3)
-# shows the prompt; the test approves the code, presses Enter, and
-# fhir-token runs inside the session.
+# 11-17: a device-flow ssh login through a real sshd (pam_sshd).  ssh -tt
+# under a pty (python3) shows the prompt; the test approves the code,
+# presses Enter, and fhir-token runs inside the session.
 if [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
-    sshd_svc=pam_fhir-sshd-$$
-    sshd_svcfile=/etc/pam.d/$sshd_svc
-    sshd_bin=$FA_TMP/$sshd_svc
-    cp /usr/sbin/sshd "$sshd_bin"
-    ssh-keygen -q -t ed25519 -N '' -f "$FA_TMP/ssh_host_key" >/dev/null
-    sshd_port=$(fa_dead_port)
-    [ -d /run/sshd ] || { mkdir -m 755 /run/sshd && made_run_sshd=1; }
-    cat >"$FA_TMP/sshd_config" <<SSHD
-Port $sshd_port
-ListenAddress 127.0.0.1
-HostKey $FA_TMP/ssh_host_key
-PidFile $FA_TMP/sshd.pid
-UsePAM yes
-KbdInteractiveAuthentication yes
-PasswordAuthentication no
-PubkeyAuthentication no
-AuthenticationMethods keyboard-interactive
-PermitRootLogin no
-AllowUsers alice bob
-StrictModes no
-LoginGraceTime 60
-LogLevel VERBOSE
-SSHD
-    {
-        echo "auth required $module config=$FA_CONF grant=device"
-        echo "account required pam_permit.so"
-        echo "session required $module config=$FA_CONF grant=device"
-        echo "session required pam_permit.so"
-    } >"$sshd_svcfile"
-    "${FA_SAN_HOST_NOLEAKS[@]}" "$sshd_bin" -D -f "$FA_TMP/sshd_config" -E "$FA_TMP/sshd.log" 9>&- &
-    sshd_pid=$!
-    for ((i = 0; i < 50; i++)); do
-        [ -s "$FA_TMP/sshd.pid" ] && break
-        sleep 0.1
-    done
+    pam_sshd device || diag "sshd did not start: $(tail -5 "$FA_TMP/sshd.log")"
     # The terminal: waits for the prompt, writes the user code to
     # ssh.code, waits for ssh.go, presses Enter, copies everything ssh
     # prints to ssh.out; exits with ssh's status (bounded: 40 s).

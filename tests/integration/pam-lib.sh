@@ -38,8 +38,66 @@ pam_setup() {
     done
     svc=pam_fhir-test-$$
     svcfile=/etc/pam.d/$svc
-    trap 'rc=$?; pam_cleanup_hook; rm -f "$svcfile"; (exit $rc); _fa_cleanup' EXIT
+    trap 'rc=$?; pam_cleanup_hook; pam_sshd_stop; rm -f "$svcfile"; (exit $rc); _fa_cleanup' EXIT
     export LD_LIBRARY_PATH=$top_builddir/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+}
+
+# pam_sshd GRANT: a real sshd on 127.0.0.1:$sshd_port that lets alice and
+# bob in by keyboard-interactive through pam_fhir (grant=GRANT) for auth
+# and session.  Debian 12's sshd uses its program name as the PAM service:
+# it runs as a copy named pam_fhir-sshd-PID, with a service file of that
+# name and an sshd_config in $FA_TMP.  Sets sshd_port; pam_setup's trap
+# stops it and removes what it made.  Returns 1 when it did not start.
+sshd_pid=
+sshd_svcfile=
+made_run_sshd=
+pam_sshd() {
+    local name=pam_fhir-sshd-$$ i
+    sshd_svcfile=/etc/pam.d/$name
+    cp /usr/sbin/sshd "$FA_TMP/$name" || return 1
+    ssh-keygen -q -t ed25519 -N '' -f "$FA_TMP/ssh_host_key" >/dev/null || return 1
+    sshd_port=$(fa_dead_port)
+    [ -d /run/sshd ] || { mkdir -m 755 /run/sshd && made_run_sshd=1; }
+    cat >"$FA_TMP/sshd_config" <<SSHD
+Port $sshd_port
+ListenAddress 127.0.0.1
+HostKey $FA_TMP/ssh_host_key
+PidFile $FA_TMP/sshd.pid
+UsePAM yes
+KbdInteractiveAuthentication yes
+PasswordAuthentication no
+PubkeyAuthentication no
+AuthenticationMethods keyboard-interactive
+PermitRootLogin no
+AllowUsers alice bob
+StrictModes no
+LoginGraceTime 60
+LogLevel VERBOSE
+SSHD
+    {
+        echo "auth required $module config=$FA_CONF grant=$1"
+        echo "account required pam_permit.so"
+        echo "session required $module config=$FA_CONF grant=$1"
+        echo "session required pam_permit.so"
+    } >"$sshd_svcfile"
+    # 9>&-: sshd and its sessions must not hold the PAM tests' lock.
+    "${FA_SAN_HOST_NOLEAKS[@]}" "$FA_TMP/$name" -D -f "$FA_TMP/sshd_config" \
+        -E "$FA_TMP/sshd.log" 9>&- &
+    sshd_pid=$!
+    for ((i = 0; i < 50; i++)); do
+        [ -s "$FA_TMP/sshd.pid" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# pam_sshd_stop: undo pam_sshd (idempotent).
+pam_sshd_stop() {
+    [ -n "$sshd_pid" ] && _fa_stop "$sshd_pid"
+    [ -n "$sshd_svcfile" ] && rm -f "$sshd_svcfile"
+    [ -n "$made_run_sshd" ] && rmdir /run/sshd 2>/dev/null
+    sshd_pid= sshd_svcfile= made_run_sshd=
+    return 0
 }
 
 # pam_users: start nothing, add alice and bob, copy fhir-token for them
@@ -91,6 +149,18 @@ stashes() {
         esac
     done
     echo "$n"
+}
+
+# stash_serial USER: the key serial of a stash of USER in root's user
+# keyring (the last one listed), or nothing.
+stash_serial() {
+    local id serial=
+    for id in $(keyctl rlist @u 2>/dev/null); do
+        case $(keyctl rdescribe "$id" 2>/dev/null) in
+            *";pam_fhir:stash:$1:"*) serial=$id ;;
+        esac
+    done
+    echo "$serial"
 }
 
 # clear_stashes: unlink every stash key from root's user keyring.

@@ -101,12 +101,7 @@ clear_stashes
 # alice's stash)
 service
 pt alice alice-secret authenticate
-serial=
-for id in $(keyctl rlist @u 2>/dev/null); do
-    case $(keyctl rdescribe "$id" 2>/dev/null) in
-        *";pam_fhir:stash:alice:"*) serial=$id ;;
-    esac
-done
+serial=$(stash_serial alice)
 [ -n "$serial" ] || diag "no stash of alice found"
 vg_reset
 fa_run valgrind "${vg_opts[@]}" pamtester -v -E "PAM_FHIR_STASH=$serial" "$svc" bob open_session 9>&-

@@ -11,18 +11,6 @@ pam_setup
 
 plan 51
 
-# The real-sshd part has its own service file, sshd and /run/sshd.
-sshd_svc=pam_fhir-sshd-$$
-sshd_svcfile=/etc/pam.d/$sshd_svc
-sshd_pid=
-made_run_sshd=
-pam_cleanup_hook() {
-    rm -f "$sshd_svcfile"
-    [ -n "$sshd_pid" ] && _fa_stop "$sshd_pid"
-    [ -n "$made_run_sshd" ] && rmdir /run/sshd 2>/dev/null
-    return 0
-}
-
 export FA_AS_DEVICE_INTERVAL=1
 fa_start_servers --ttl 60 --keyring user
 pam_users
@@ -53,12 +41,7 @@ ok "bob gets no token from alice's login" test "$FA_RC" != 0 -a -z "$FA_OUT"
 # 9-10: a PAM_FHIR_STASH pointing at another user's stash is refused
 clear_stashes
 pt alice alice-secret authenticate
-serial=
-for id in $(keyctl rlist @u 2>/dev/null); do
-    case $(keyctl rdescribe "$id" 2>/dev/null) in
-        *";pam_fhir:stash:alice:"*) serial=$id ;;
-    esac
-done
+serial=$(stash_serial alice)
 [ -n "$serial" ] || diag "no stash of alice found"
 fa_run "${FA_SAN_HOST[@]}" pamtester -v -E "PAM_FHIR_STASH=$serial" "$svc" bob open_session
 isnt "$FA_RC" 0 "bob's open_session refuses alice's stash" || fa_show
@@ -215,43 +198,11 @@ drv x setcred:ESTABLISH setcred:DELETE
 ok "setcred ESTABLISH and DELETE succeed and leave the keys" \
     test "$FA_RC" = 0 -a "$(user_key alice refresh)" = "$rt2"
 
-# 43-45: a real sshd (Debian 12's sshd uses its program name as the PAM
-# service: run a copy under another name, with its own service file and
-# sshd_config); an ssh password login (keyboard-interactive) runs
-# fhir-token inside the session: the stash survived sshd's forked auth.
+# 43-45: an ssh password login (keyboard-interactive) through a real sshd
+# (pam_sshd) runs fhir-token inside the session: the stash survived sshd's
+# forked auth.
 if [ -x /usr/sbin/sshd ] && command -v sshpass >/dev/null 2>&1 && command -v ssh >/dev/null 2>&1; then
-    sshd_bin=$FA_TMP/$sshd_svc
-    cp /usr/sbin/sshd "$sshd_bin"
-    ssh-keygen -q -t ed25519 -N '' -f "$FA_TMP/ssh_host_key" >/dev/null
-    sshd_port=$(fa_dead_port)
-    [ -d /run/sshd ] || { mkdir -m 755 /run/sshd && made_run_sshd=1; }
-    cat >"$FA_TMP/sshd_config" <<SSHD
-Port $sshd_port
-ListenAddress 127.0.0.1
-HostKey $FA_TMP/ssh_host_key
-PidFile $FA_TMP/sshd.pid
-UsePAM yes
-KbdInteractiveAuthentication yes
-PasswordAuthentication no
-PubkeyAuthentication no
-AuthenticationMethods keyboard-interactive
-PermitRootLogin no
-AllowUsers alice bob
-StrictModes no
-LogLevel VERBOSE
-SSHD
-    {
-        echo "auth required $module config=$FA_CONF grant=password"
-        echo "account required pam_permit.so"
-        echo "session required $module config=$FA_CONF grant=password"
-        echo "session required pam_permit.so"
-    } >"$sshd_svcfile"
-    "${FA_SAN_HOST_NOLEAKS[@]}" "$sshd_bin" -D -f "$FA_TMP/sshd_config" -E "$FA_TMP/sshd.log" &
-    sshd_pid=$!
-    for ((i = 0; i < 50; i++)); do
-        [ -s "$FA_TMP/sshd.pid" ] && break
-        sleep 0.1
-    done
+    pam_sshd password || diag "sshd did not start: $(tail -5 "$FA_TMP/sshd.log")"
     fa_as_user alice keyctl clear @u >/dev/null 2>&1
     ssh_alice() {
         SSHPASS=$1 sshpass -e ssh -p "$sshd_port" -o StrictHostKeyChecking=no \
