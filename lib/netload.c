@@ -32,7 +32,7 @@ static char load_error[512];
  * installation never has.
  */
 static int
-in_build_tree(const char *dir, size_t dirlen, char *buf, size_t len)
+module_in(const char *dir, size_t dirlen, char *buf, size_t len)
 {
     struct stat st;
     int n;
@@ -45,50 +45,63 @@ in_build_tree(const char *dir, size_t dirlen, char *buf, size_t len)
     return n > 0 && (size_t) n < len;
 }
 
+/* libfhirauth.so loaded from X/.libs/: the module is in X/.libs/ too. */
+static int
+beside_library(const char *lib, char *buf, size_t len)
+{
+    const char *slash = strrchr(lib, '/');
+    size_t dirlen;
+
+    if (slash == NULL)
+        return 0;
+    dirlen = (size_t) (slash - lib);
+    return dirlen >= 6 && memcmp(slash - 6, "/.libs", 6) == 0
+           && module_in(lib, dirlen, buf, len);
+}
+
+/* The engine linked into TOP/helper/PROGRAM: the module is in
+ * TOP/lib/.libs/.  /proc/self/exe, not argv[0], names the program. */
+static int
+beside_program(char *buf, size_t len)
+{
+    char exe[4096], dir[4096 + 16];
+    const char *slash;
+    ssize_t n;
+    int d;
+
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return 0;
+    exe[n] = '\0';
+    slash = strrchr(exe, '/');
+    if (slash == NULL || slash == exe)
+        return 0;
+    slash = memrchr(exe, '/', (size_t) (slash - exe));
+    if (slash == NULL)
+        return 0;
+    d = snprintf(dir, sizeof(dir), "%.*s/lib/.libs", (int) (slash - exe),
+                 exe);
+    return d > 0 && (size_t) d < sizeof(dir)
+           && module_in(dir, (size_t) d, buf, len);
+}
+
 static void
 module_path(char *buf, size_t len)
 {
     Dl_info info;
     struct link_map *map = NULL;
-    char exe[4096], dir[4096 + 16];
-    const char *slash;
-    size_t dirlen;
-    ssize_t n;
-    int d;
+    int found = 0;
 
     if (dladdr1((void *) &fa_net_load, &info, (void **) &map,
                 RTLD_DL_LINKMAP) != 0 && map != NULL) {
-        if (map->l_name != NULL && map->l_name[0] != '\0') {
-            /* libfhirauth.so: X/.libs/libfhirauth.so.0 */
-            slash = strrchr(map->l_name, '/');
-            if (slash != NULL) {
-                dirlen = (size_t) (slash - map->l_name);
-                if (dirlen >= 6 && memcmp(slash - 6, "/.libs", 6) == 0
-                    && in_build_tree(map->l_name, dirlen, buf, len))
-                    return;
-            }
-        } else {
-            /* Linked into the program: TOP/helper/fhir-token, where
-             * /proc/self/exe (not argv[0]) names the program. */
-            n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-            if (n > 0) {
-                exe[n] = '\0';
-                slash = strrchr(exe, '/');
-                if (slash != NULL && slash != exe) {
-                    dirlen = (size_t) (slash - exe);
-                    slash = memrchr(exe, '/', dirlen);
-                    if (slash != NULL) {
-                        dirlen = (size_t) (slash - exe);
-                        d = snprintf(dir, sizeof(dir), "%.*s/lib/.libs",
-                                     (int) dirlen, exe);
-                        if (d > 0 && (size_t) d < sizeof(dir)
-                            && in_build_tree(dir, (size_t) d, buf, len))
-                            return;
-                    }
-                }
-            }
-        }
+        /* The main program's link map has an empty name. */
+        if (map->l_name != NULL && map->l_name[0] != '\0')
+            found = beside_library(map->l_name, buf, len);
+        else
+            found = beside_program(buf, len);
     }
+    if (found)
+        return;
     if (snprintf(buf, len, "%s/%s", FHIRAUTH_NET_MODULE_DIR, NET_MODULE_NAME)
         >= (int) len)
         buf[0] = '\0';
