@@ -190,6 +190,16 @@ fhirauth_rc fhirauth_login_browser(fhirauth *h, const fhirauth_browser_io *io);
 fhirauth_rc fhirauth_logout(fhirauth *h, int *ret_revoked);
 
 /*
+ * Load the network half (libcurl, OpenSSL) now instead of on the first
+ * cache miss.  A privileged caller about to switch to a user (the PAM
+ * module before a revocation at close_session) calls it first: the module
+ * is then read with the caller's rights, whatever directories the user may
+ * enter.  Loading happens once per process; FHIRAUTH_ERR_MODULE (with the
+ * reason in fhirauth_detail()) when it cannot be loaded.
+ */
+fhirauth_rc fhirauth_load_network(fhirauth *h);
+
+/*
  * Session status as a JSON object (never a token): profile, keyring,
  * issuer, subject, scope, access_expires_at, refresh_expires_at,
  * has_refresh_token and the SMART context.  Returns

@@ -45,6 +45,18 @@ fa_handle_net(fhirauth *h, const struct fa_net_ops **ret_ops,
     return FHIRAUTH_OK;
 }
 
+fhirauth_rc
+fhirauth_load_network(fhirauth *h)
+{
+    const struct fa_net_ops *ops;
+    struct fa_net_ctx ctx;
+
+    if (h == NULL)
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    fa_clear_detail(h);
+    return fa_handle_net(h, &ops, &ctx);
+}
+
 /* ~/.config/pam_fhir/config of the real user.  $HOME is trusted only
  * outside set-id contexts (secure_getenv); else the passwd entry. */
 static char *

@@ -211,6 +211,11 @@ pamfa_close_session(struct pamfa *a)
     }
     if (pamfa_lookup_user(a, &uid, &gid) != PAM_SUCCESS)
         return PAM_SUCCESS;
+    /* Loaded now, as root: the user may not be able to enter the
+     * directory the module lives in (a build tree below /root).  A failure
+     * is only logged: the keys are still unlinked below. */
+    if (fhirauth_load_network(h) != FHIRAUTH_OK)
+        pamfa_log(a, LOG_WARNING, "logout: %s", fhirauth_detail(h));
     pamret = pamfa_become_user(a, uid, gid, &saved);
     if (pamret != PAM_SUCCESS)
         return PAM_SUCCESS;

@@ -9,7 +9,7 @@
 . "$top_srcdir/tests/integration/pam-lib.sh"
 pam_setup
 
-plan 51
+plan 53
 
 export FA_AS_DEVICE_INTERVAL=1
 fa_start_servers --ttl 60 --keyring user
@@ -76,12 +76,30 @@ is "$(fa_introspect "$rt")" true "the refresh token is active in the session"
 pt alice x close_session
 is "$(fa_introspect "$rt")" false "close_session revoked the refresh token" || fa_show
 
-# 18: open_session with nothing stashed (a public-key ssh login): ignored
+# 18-19: the same with the module and the library in a directory the user
+# cannot enter (a build tree below a 0700 /root): close_session loads the
+# network half as root, before it switches to the user.
+closed=$FA_TMP/closed
+mkdir -m 700 "$closed" && mkdir -p "$closed/lib/.libs" &&
+    cp -P "$top_builddir"/lib/.libs/libfhirauth.so* "$top_builddir/lib/.libs/fhirauth-net.so" \
+        "$closed/lib/.libs/" && cp "$module" "$closed/pam_fhir.so" || diag "cannot copy the build"
+saved_module=$module
+module=$closed/pam_fhir.so
+service revoke_on_close
+LD_LIBRARY_PATH=$closed/lib/.libs pt alice alice-secret authenticate open_session
+is "$FA_RC" 0 "login with the module in a directory closed to the user" || fa_show
+rt=$(user_key alice refresh)
+[ -n "$rt" ] || diag "no refresh token in alice's keyring"
+LD_LIBRARY_PATH=$closed/lib/.libs pt alice x close_session
+is "$(fa_introspect "$rt")" false "close_session revoked the refresh token from there" || fa_show
+module=$saved_module
+
+# 20: open_session with nothing stashed (a public-key ssh login): ignored
 service
 pt alice x open_session
 is "$FA_RC" 0 "open_session with nothing stashed is PAM_IGNORE (pam_permit decides)" || fa_show
 
-# 19-20: keyring=persistent
+# 21-22: keyring=persistent
 service keyring=persistent
 pt alice alice-secret authenticate open_session
 is "$FA_RC" 0 "keyring=persistent: authenticate open_session" || fa_show
@@ -89,7 +107,7 @@ tok=$(as alice token 2>/dev/null)
 is "$(fa_fhir_get "$FA_FHIR/Patient/example" "$tok")" 200 \
     "keyring=persistent: alice's fhir-token gets a token the FHIR server accepts"
 
-# 21-22: keyring=session needs pam_keyinit before pam_fhir
+# 23-24: keyring=session needs pam_keyinit before pam_fhir
 service keyring=session
 pt alice alice-secret authenticate open_session
 isnt "$FA_RC" 0 "keyring=session without pam_keyinit is refused" || fa_show
@@ -103,18 +121,18 @@ pt alice alice-secret authenticate open_session
 is "$FA_RC" 0 "keyring=session after pam_keyinit succeeds" || fa_show
 clear_stashes
 
-# 23: an unknown argument is logged and ignored
+# 25: an unknown argument is logged and ignored
 service no_such_argument=1
 pt alice alice-secret authenticate
 is "$FA_RC" 0 "an unknown argument is not fatal" || fa_show
 clear_stashes
 
-# 24: a bad value of a known key fails closed (PAM_SERVICE_ERR)
+# 26: a bad value of a known key fails closed (PAM_SERVICE_ERR)
 service grant=carrier-pigeon
 pt alice alice-secret authenticate
 like "$FA_ERR$FA_OUT" "[Ee]rror in service module" "a bad argument value -> PAM_SERVICE_ERR" || fa_show
 
-# 25: ignore_users -> PAM_IGNORE (no login attempted: the password is wrong)
+# 27: ignore_users -> PAM_IGNORE (no login attempted: the password is wrong)
 {
     echo "auth [ignore=ignore default=die] $module config=$FA_CONF grant=password ignore_users=root,alice"
     echo "auth required pam_permit.so"
@@ -122,7 +140,7 @@ like "$FA_ERR$FA_OUT" "[Ee]rror in service module" "a bad argument value -> PAM_
 pt alice wrong authenticate
 is "$FA_RC" 0 "ignore_users: PAM_IGNORE" || fa_show
 
-# 26: minimum_uid -> PAM_IGNORE
+# 28: minimum_uid -> PAM_IGNORE
 {
     echo "auth [ignore=ignore default=die] $module config=$FA_CONF grant=password minimum_uid=60000"
     echo "auth required pam_permit.so"
@@ -130,7 +148,7 @@ is "$FA_RC" 0 "ignore_users: PAM_IGNORE" || fa_show
 pt alice wrong authenticate
 is "$FA_RC" 0 "minimum_uid: PAM_IGNORE" || fa_show
 
-# 27-31: device grant through the PAM conversation
+# 29-33: device grant through the PAM conversation
 service grant=device
 device alice authenticate open_session
 like "$DEV_CODE" '^[A-Z]{4}-[A-Z]{4}$' "the device prompt shows the user code" ||
@@ -146,7 +164,7 @@ tok=$(as alice token 2>/dev/null)
 is "$(fa_fhir_get "$FA_FHIR/Patient/example" "$tok")" 200 \
     "after the device login, alice's token is accepted by the FHIR server"
 
-# 32: approved as another user -> PAM_AUTH_ERR
+# 34: approved as another user -> PAM_AUTH_ERR
 device alice authenticate
 fa_device_approve "$DEV_CODE" bob || diag "approval failed"
 device_finish
@@ -154,7 +172,7 @@ like "$FA_OUT" "[Aa]uthentication failure" "device grant approved as bob for ali
     diag "$FA_OUT"
 clear_stashes
 
-# 33-35: not root (a screen locker running as the user): the session is
+# 35-37: not root (a screen locker running as the user): the session is
 # kept with pam_set_data, no stash key, and open_session stores it.
 cp "$module" "$FA_TMP/bin/.libs/pam_fhir.so" && chmod 755 "$FA_TMP/bin/.libs/pam_fhir.so"
 {
@@ -171,7 +189,7 @@ tok=$(as alice token 2>/dev/null)
 is "$(fa_fhir_get "$FA_FHIR/Patient/example" "$tok")" 200 \
     "the non-root login's token is accepted by the FHIR server"
 
-# 36-42: setcred, through a small libpam driver (pamtester has no setcred):
+# 38-44: setcred, through a small libpam driver (pamtester has no setcred):
 # python3 ctypes, answering every prompt with the password given.
 pam_driver "$FA_TMP/pamdrv.py"
 # drv PASSWORD OPS...: auth, setcred:ESTABLISH|DELETE|REINITIALIZE|REFRESH,
@@ -198,7 +216,7 @@ drv x setcred:ESTABLISH setcred:DELETE
 ok "setcred ESTABLISH and DELETE succeed and leave the keys" \
     test "$FA_RC" = 0 -a "$(user_key alice refresh)" = "$rt2"
 
-# 43-45: an ssh password login (keyboard-interactive) through a real sshd
+# 45-47: an ssh password login (keyboard-interactive) through a real sshd
 # (pam_sshd) runs fhir-token inside the session: the stash survived sshd's
 # forked auth.
 if [ -x /usr/sbin/sshd ] && command -v sshpass >/dev/null 2>&1 && command -v ssh >/dev/null 2>&1; then
@@ -225,7 +243,7 @@ else
     skip "ssh with a wrong password fails" "needs openssh-server, ssh and sshpass"
 fi
 
-# 46-48: while open_session acts as the user (storing, and revoking the
+# 48-50: while open_session acts as the user (storing, and revoking the
 # replaced session), the process has the user's ids and the user's group
 # only, not the host's supplementary groups.  pam_exec stops the AS just
 # before pam_fhir's session step, so the revocation of alice's previous
@@ -260,7 +278,7 @@ is "$seen_groups" "$alice_gid" "... and alice's group only, none of the host's g
 is "$ptrc" 0 "open_session still succeeds, the host's ids restored" || diag "$(cat "$FA_TMP/groups.out")"
 clear_stashes
 
-# 49-51: AS down -> PAM_AUTHINFO_UNAVAIL; fallback to pam_unix
+# 51-53: AS down -> PAM_AUTHINFO_UNAVAIL; fallback to pam_unix
 fa_stop_as
 service
 pt alice alice-secret authenticate
