@@ -4,6 +4,8 @@
  * libqrencode with dlopen() only when a code is shown. */
 #include "autoconf.h"
 
+#include <langinfo.h>
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,8 +25,26 @@ qr_wanted(const char *qr, FILE *out)
     return isatty(fileno(out)) && (ssh == NULL || ssh[0] == '\0');
 }
 
-/* A version 40 code is 181 lines of 181 characters of up to 3 bytes. */
-#define QR_TEXT_MAX (181 * (181 * 3 + 1) / 2 + 1024)
+/* A version 40 code is 177 modules a side, 181 with the quiet zone: in
+ * ASCII, 181 lines of 2 * 181 characters, more than the UTF-8 drawing's
+ * 91 lines of 181 characters of up to 3 bytes. */
+#define QR_TEXT_MAX (181 * (181 * 2 + 1) + 1024)
+
+/* Block characters only where the user's locale (LC_ALL, LC_CTYPE, LANG)
+ * says the terminal takes UTF-8; the program's own locale stays "C". */
+static enum qr_style
+terminal_style(void)
+{
+    enum qr_style style = QR_STYLE_ASCII;
+    locale_t loc = newlocale(LC_CTYPE_MASK, "", (locale_t) 0);
+
+    if (loc != (locale_t) 0) {
+        if (strcmp(nl_langinfo_l(CODESET, loc), "UTF-8") == 0)
+            style = QR_STYLE_UTF8;
+        freelocale(loc);
+    }
+    return style;
+}
 
 int
 qr_print(FILE *out, const char *text)
@@ -34,7 +54,7 @@ qr_print(FILE *out, const char *text)
 
     if (buf == NULL)
         return -1;
-    if (qr_render(buf, QR_TEXT_MAX, text) >= 0) {
+    if (qr_render(buf, QR_TEXT_MAX, text, terminal_style()) >= 0) {
         fputs(buf, out);
         ret = 0;
     }

@@ -48,7 +48,7 @@ put(char *buf, size_t size, size_t *len, const char *s)
 }
 
 long
-qr_render(char *buf, size_t size, const char *text)
+qr_render(char *buf, size_t size, const char *text, enum qr_style style)
 {
     void *dl;
     encode_fn encode;
@@ -74,13 +74,18 @@ qr_render(char *buf, size_t size, const char *text)
         dlclose(dl);
         return -1;
     }
-    /* Two rows of modules per line of text with half blocks; light
-     * modules are drawn, as terminals are mostly light on dark. */
-    for (y = -QUIET; ok && y < c->width + QUIET; y += 2) {
+    /* Light modules are drawn, as terminals are mostly light on dark.
+     * UTF-8: two rows of modules per line of text with half blocks.
+     * ASCII: one row per line, two characters per module (a character
+     * cell is about twice as high as it is wide). */
+    for (y = -QUIET; ok && y < c->width + QUIET;
+         y += style == QR_STYLE_UTF8 ? 2 : 1) {
         for (x = -QUIET; ok && x < c->width + QUIET; x++) {
             top = dark(c, x, y);
             bottom = dark(c, x, y + 1);
-            if (!top && !bottom)
+            if (style == QR_STYLE_ASCII)
+                ok = put(buf, size, &len, top ? "  " : "##");
+            else if (!top && !bottom)
                 ok = put(buf, size, &len, "\u2588");
             else if (!top)
                 ok = put(buf, size, &len, "\u2580");

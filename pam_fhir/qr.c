@@ -66,7 +66,7 @@ pamfa_qr(const struct pamfa *a, const char *uri)
     buf = malloc(QR_MAX_TEXT);
     if (buf == NULL)
         return NULL;
-    n = qr_render(buf, QR_MAX_TEXT, uri);
+    n = qr_render(buf, QR_MAX_TEXT, uri, QR_STYLE_UTF8);
     if (n < 0) {
         pamfa_debug(a, "no QR code (libqrencode.so.4 missing or the URI "
                     "too long)");

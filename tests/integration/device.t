@@ -10,16 +10,20 @@
 # time (as.js --device-control) instead of restarting it.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 65
+plan 67
 
 DEVICE_GRANT='urn:ietf:params:oauth:grant-type:device_code'
 
 # dev_start: `fhir-token login --device` in the background (no terminal,
-# no display), stdout and stderr in files; DEV_PID.
+# no display), stdout and stderr in files; DEV_PID.  The locale is the
+# test's, not the caller's: DEV_LOCALE (default C.UTF-8, which glibc
+# always has).
+DEV_LOCALE=C.UTF-8
 dev_start() {
     : >"$FA_TMP/dev.out"
     : >"$FA_TMP/dev.err"
-    env -u DISPLAY -u WAYLAND_DISPLAY "$FA_TOKEN_BIN" --config "$FA_CONF" \
+    env -u DISPLAY -u WAYLAND_DISPLAY -u LANG -u LC_CTYPE LC_ALL="$DEV_LOCALE" \
+        "$FA_TOKEN_BIN" --config "$FA_CONF" \
         --profile "$FA_PROFILE" login --device \
         >"$FA_TMP/dev.out" 2>"$FA_TMP/dev.err" </dev/null &
     DEV_PID=$!
@@ -130,18 +134,28 @@ is "$(fa_as_count refresh_token)" 0 "no refresh was needed"
 is "$(fa_introspect "$rt")" true "the refresh token is active at the AS"
 unlike "$DEV_ERR$FA_OUT$FA_ERR" "$rt" "the refresh token is never printed"
 unlike "$DEV_ERR" "$at|device_code" "stderr shows neither token nor device code"
-unlike "$DEV_ERR" $'\u2588' "qr = auto without a terminal: no QR code"
+# U+2588 FULL BLOCK in UTF-8, written as bytes: $'\u2588' is a block only
+# when the shell itself runs in a UTF-8 locale.
+BLOCK=$'\xe2\x96\x88'
+unlike "$DEV_ERR" "$BLOCK|####" "qr = auto without a terminal: no QR code"
+
+# wait_qr PATTERN: the QR code follows the user code on stderr (slow under
+# valgrind).
+wait_qr() {
+    local i
+    for ((i = 0; i < 150; i++)); do
+        grep -qE "$1" "$FA_TMP/dev.err" && return 0
+        sleep 0.1
+    done
+    return 1
+}
 
 # A second device login replaces the session and revokes its refresh token.
 fa_config qr on
 dev_start
 dev_code
-# The QR code follows the user code on stderr (slow under valgrind).
-for ((i = 0; i < 150; i++)); do
-    grep -q $'\u2588' "$FA_TMP/dev.err" && break
-    sleep 0.1
-done
-like "$(cat "$FA_TMP/dev.err")" $'\u2588\u2588\u2588' "qr = on: a QR code of the URI on stderr"
+wait_qr "$BLOCK"
+like "$(cat "$FA_TMP/dev.err")" "$BLOCK$BLOCK$BLOCK" "qr = on, UTF-8 locale: a QR code of block characters on stderr"
 fa_config qr
 fa_device_approve "$DEV_CODE" bob
 dev_wait
@@ -163,8 +177,16 @@ gap=$(grep -F '"path":"/token"' "$FA_FAULT_LOG" | tail -2 |
 ok "the poll after the 503 waited twice the interval (gap ${gap}s)" at_least "$gap" 1.9
 
 # ---------------------------------------------------------------- denied at the AS
-dev_start
+# (The first with qr = on in the C locale: a terminal without UTF-8 gets
+# the code drawn in ASCII.)
+fa_config qr on
+DEV_LOCALE=C dev_start
 dev_code
+wait_qr '######'
+err=$(cat "$FA_TMP/dev.err")
+like "$err" '^(##){20,}$' "qr = on, C locale: a QR code drawn with '#' on stderr"
+unlike "$err" "$BLOCK|"$'\xe2\x96\x80|\xe2\x96\x84' "qr = on, C locale: no block characters"
+fa_config qr
 ok "the user aborts at the AS's confirmation page" fa_device_deny_confirm "$DEV_CODE"
 dev_wait
 is "$DEV_RC" 2 "denied: exit 2" || diag "$DEV_ERR"
