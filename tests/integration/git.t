@@ -9,7 +9,7 @@
 # are tested at the protocol level by feeding the helper directly.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-command -v git >/dev/null 2>&1 || _fa_missing "git is not installed"
+command -v git >/dev/null 2>&1 || skip_all "git is not installed"
 
 plan 87
 

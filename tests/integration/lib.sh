@@ -98,8 +98,27 @@ plan() {
     echo "1..$1"
 }
 
-# skip_all REASON: nothing to run here.
+# Skips.  skip_all and skip are for a prerequisite this machine lacks (a
+# program, root, a kernel feature): a skip on a developer's machine, a
+# failure in CI (CI=true), where scripts/install-deps has installed
+# everything, so that a missing tool never passes silently.  What does not
+# apply to the build under test at all (the sanitized build, a build
+# without --enable-test-hooks) says so with skip_all_na and skip_na, which
+# skip everywhere.
+
+# skip_all REASON: a missing prerequisite; nothing to run here.
 skip_all() {
+    if [ "${CI:-}" = true ]; then
+        echo "1..1"
+        echo "not ok 1 - missing prerequisite (CI=true, so not a skip): $*"
+        _fa_planned=1
+        exit 1
+    fi
+    skip_all_na "$*"
+}
+
+# skip_all_na REASON: this test does not apply to the build under test.
+skip_all_na() {
     echo "1..0 # SKIP $*"
     _fa_planned=0
     exit 0
@@ -192,8 +211,18 @@ unlike() {
     fi
 }
 
-# skip DESCRIPTION REASON: one skipped test.
+# skip DESCRIPTION REASON: one test skipped for a missing prerequisite
+# (a failure in CI, see skip_all).
 skip() {
+    if [ "${CI:-}" = true ]; then
+        _fa_result 1 "$1 (missing prerequisite, CI=true, so not a skip: $2)"
+        return 1
+    fi
+    skip_na "$@"
+}
+
+# skip_na DESCRIPTION REASON: one test that does not apply to this build.
+skip_na() {
     _fa_n=$((_fa_n + 1))
     echo "ok $_fa_n - $1 # SKIP $2"
 }
@@ -344,21 +373,14 @@ _fa_servers_dir() {
     FA_SERVERS=$run
 }
 
-# A missing prerequisite: a skip on a developer's machine, an error in CI.
-_fa_missing() {
-    if [ "${CI:-}" = true ]; then
-        bail "$*"
-    fi
-    skip_all "$*"
-}
 
 _fa_prereqs() {
-    command -v node >/dev/null 2>&1 || _fa_missing "node is not installed (scripts/install-deps)"
-    command -v openssl >/dev/null 2>&1 || _fa_missing "openssl is not installed"
-    command -v curl >/dev/null 2>&1 || _fa_missing "curl is not installed"
-    command -v keyctl >/dev/null 2>&1 || _fa_missing "keyctl is not installed (keyutils)"
+    command -v node >/dev/null 2>&1 || skip_all "node is not installed (scripts/install-deps)"
+    command -v openssl >/dev/null 2>&1 || skip_all "openssl is not installed"
+    command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
+    command -v keyctl >/dev/null 2>&1 || skip_all "keyctl is not installed (keyutils)"
     [ -x "$FA_TOKEN_BIN" ] || bail "$FA_TOKEN_BIN is missing: build first (make)"
-    _fa_servers_dir || _fa_missing "tests/servers has no node_modules: run 'npm ci --ignore-scripts' there (scripts/install-deps does)"
+    _fa_servers_dir || skip_all "tests/servers has no node_modules: run 'npm ci --ignore-scripts' there (scripts/install-deps does)"
 }
 
 # fa_make_certs DIR: the test CA and certificates (tests/servers/make-certs

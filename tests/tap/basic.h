@@ -6,6 +6,7 @@
 
 void plan(unsigned long n);
 void plan_lazy(void);                 /* print the plan at exit */
+/* skip_all and skip: a missing prerequisite; a failure when CI=true. */
 void skip_all(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
 int ok(int success, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
