@@ -154,8 +154,14 @@ pamfa_open(struct pamfa *a, unsigned extra_flags, fhirauth **ret_h)
     fhirauth_rc rc;
     int i;
 
-    rc = fhirauth_open_file(&h, a->config, a->profile,
-                            FHIRAUTH_OPEN_SYSTEM_ONLY | extra_flags, &detail);
+    /* Without config= the system file (FHIRAUTH_OPEN_SYSTEM_ONLY keeps the
+     * user's file and the environment out). */
+    if (a->config != NULL)
+        rc = fhirauth_open_file(&h, a->config, a->profile,
+                                FHIRAUTH_OPEN_SYSTEM_ONLY | extra_flags, &detail);
+    else
+        rc = fhirauth_open(&h, a->profile, FHIRAUTH_OPEN_SYSTEM_ONLY | extra_flags,
+                           &detail);
     if (rc != FHIRAUTH_OK) {
         if (rc == FHIRAUTH_ERR_NOMEM) {
             pamfa_log(a, LOG_CRIT, "out of memory");
