@@ -115,7 +115,8 @@ done
 # none of them the user's password at the AS (alice-secret, bob-secret).
 printf 'alice:alice-Local-1\nbob:bob-Local-2\n' | chpasswd || bail "cannot set the test users' local passwords"
 
-# root: its password is never changed, nor read.  pam_unix (as root) reads
+# root: its password is never changed (its /etc/shadow entry is only
+# compared, at the end, with what it was here).  pam_unix (as root) reads
 # root's hash from /etc/shadow; root's runs happen in a private mount
 # namespace where /etc/shadow is a file of this test holding nothing but a
 # root entry with the hash of root-Test-3.  So when root's run succeeds
