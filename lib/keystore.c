@@ -766,36 +766,31 @@ fa_access_decode(const char *payload, time_t *ret_expiry,
  * Private keys in the user keyring (the PAM module's stash).
  * ------------------------------------------------------------------ */
 
+/*
+ * The owner's (root's) user bits only, no possessor bits: the stash lives
+ * in root's user keyring, and every process whose session keyring links
+ * that keyring possesses it, whatever its uid (a root console's
+ * pam_keyinit session, then su to a user without pam_keyinit); possessor
+ * bits would let such a process read another user's tokens.  Link, so
+ * that root can link the finished key into its user keyring; setattr, for
+ * the timeout; no write: the payload never changes.
+ */
 #define FA_KS_PRIVATE_PERM                                                  \
-    (KEY_POS_VIEW | KEY_POS_READ | KEY_POS_WRITE | KEY_POS_SEARCH           \
-     | KEY_POS_SETATTR)
+    (KEY_USR_VIEW | KEY_USR_READ | KEY_USR_SEARCH | KEY_USR_LINK            \
+     | KEY_USR_SETATTR)
 
-/* Possess the user keyring (and so its keys) through the process keyring
- * for one call; undone by unpossess_user(). */
-static int
-possess_user(void)
-{
-    return keyctl_link(KEY_SPEC_USER_KEYRING, KEY_SPEC_PROCESS_KEYRING) == -1
-               ? -1
-               : 0;
-}
-
-static void
-unpossess_user(void)
-{
-    int e = errno;
-
-    (void) keyctl_unlink(KEY_SPEC_USER_KEYRING, KEY_SPEC_PROCESS_KEYRING);
-    errno = e;
-}
-
+/*
+ * Made in the process keyring, which nothing outside this process
+ * possesses, given its permissions and timeout there, and only then
+ * linked into the user keyring: at no moment does the key carry the
+ * default possessor permissions where others can reach it.
+ */
 fhirauth_rc
 fa_ks_private_put(const char *desc, const void *data, size_t len,
                   unsigned timeout, long *ret_serial, char *err,
                   size_t errlen)
 {
     key_serial_t key;
-    fhirauth_rc rc = FHIRAUTH_OK;
     int e;
 
     if (desc == NULL || data == NULL || len == 0 || timeout == 0
@@ -808,23 +803,21 @@ fa_ks_private_put(const char *desc, const void *data, size_t len,
                "most %d)", desc, len, FA_KEY_MAX_PAYLOAD);
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
-    if (possess_user() == -1)
-        return ks_fail(errno, "linking the user keyring for", desc, err,
-                       errlen);
     key = (key_serial_t) add_key(KS_TYPE, desc, data, len,
-                                 KEY_SPEC_USER_KEYRING);
-    if (key == -1) {
-        rc = ks_fail(errno, "storing", desc, err, errlen);
-    } else if (keyctl_setperm(key, FA_KS_PRIVATE_PERM) == -1
-               || keyctl_set_timeout(key, timeout) == -1) {
+                                 KEY_SPEC_PROCESS_KEYRING);
+    if (key == -1)
+        return ks_fail(errno, "storing", desc, err, errlen);
+    if (keyctl_setperm(key, FA_KS_PRIVATE_PERM) == -1
+        || keyctl_set_timeout(key, timeout) == -1
+        || keyctl_link(key, KEY_SPEC_USER_KEYRING) == -1) {
         e = errno;
         (void) keyctl_invalidate(key);
-        rc = ks_fail(e, "setting up", desc, err, errlen);
-    } else {
-        *ret_serial = (long) key;
+        (void) keyctl_unlink(key, KEY_SPEC_PROCESS_KEYRING);
+        return ks_fail(e, "setting up", desc, err, errlen);
     }
-    unpossess_user();
-    return rc;
+    (void) keyctl_unlink(key, KEY_SPEC_PROCESS_KEYRING);
+    *ret_serial = (long) key;
+    return FHIRAUTH_OK;
 }
 
 int
@@ -876,9 +869,7 @@ fa_ks_private_take(long serial, const char *desc_prefix, char **ret_data,
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
     key = (key_serial_t) serial;
-    if (possess_user() == -1)
-        return ks_fail(errno, "linking the user keyring for", desc_prefix,
-                       err, errlen);
+    /* The owner's user bits suffice: no possession needed. */
     if (keyctl_describe_alloc(key, &described) == -1) {
         if (absent(errno) || errno == EACCES) {
             fa_err(err, errlen, "no key %ld in reach", serial);
@@ -907,6 +898,5 @@ fa_ks_private_take(long serial, const char *desc_prefix, char **ret_data,
     }
 out:
     free(described);
-    unpossess_user();
     return rc;
 }

@@ -9,7 +9,7 @@
 . "$top_srcdir/tests/integration/pam-lib.sh"
 pam_setup
 
-plan 51
+plan 56
 
 export FA_AS_DEVICE_INTERVAL=1
 fa_start_servers --ttl 60 --keyring user
@@ -20,6 +20,24 @@ service
 pt alice alice-secret authenticate
 is "$FA_RC" 0 "password grant: alice authenticates" || fa_show
 is "$(stashes)" 1 "auth as root leaves one stash key in root's user keyring"
+# A process of another uid whose session keyring links root's user keyring
+# (this test's session keyring, as a root console's pam_keyinit session
+# followed by su without pam_keyinit) possesses the stash: possession must
+# not read it; only root, its owner, may.
+serial=$(stash_serial alice)
+desc=$(keyctl rdescribe "$serial" 2>/dev/null | cut -d';' -f5)
+as_bob_here() {
+    setpriv --reuid=bob --regid=bob --init-groups "$@"
+}
+ok "bob's process possesses root's user keyring here" \
+    as_bob_here keyctl rlist "$(keyctl id @u)"
+nok "bob cannot read alice's stash by its serial" \
+    as_bob_here sh -c 'keyctl pipe "$1" >/dev/null' sh "$serial"
+nok "nor find it by its description ($desc)" \
+    as_bob_here keyctl search @s user "$desc"
+like "$(keyctl rdescribe "$serial" 2>/dev/null)" "^user;0;0;003b0000;" \
+    "the stash has owner (root) permissions only, no possessor bits"
+ok "root, its owner, still reads it" sh -c 'keyctl pipe "$1" >/dev/null' sh "$serial"
 clear_stashes
 
 # 3: wrong password
