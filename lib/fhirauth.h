@@ -271,10 +271,11 @@ fhirauth_rc fhirauth_identity_check(fhirauth *h, const char *user);
 
 /*
  * Put the pending session into a key of the caller's user keyring (root's,
- * in the PAM auth phase), described "pam_fhir:stash:USER:NONCE",
- * possessor-only, removed by the kernel after 300 seconds.  *ret_serial is
- * the key's serial in decimal (free it with fhirauth_free_string()).  The
- * pending session stays in the handle.  Refused
+ * in the PAM auth phase), described "pam_fhir:stash:USER:NONCE", with
+ * permissions for its owner only (nothing for a possessor), removed by the
+ * kernel after 300 seconds.  *ret_serial is the key's serial in decimal
+ * (free it with fhirauth_free_string()).  The pending session stays in the
+ * handle.  Refused
  * (FHIRAUTH_ERR_INVALID_ARGUMENT) while the real and effective uid differ:
  * the user keyring is the real uid's.
  */

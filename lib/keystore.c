@@ -205,14 +205,12 @@ anchor_order(enum fa_anchor first, enum fa_anchor order[3])
 }
 
 /*
- * Whether key belongs to uid.  A session keyring can be inherited across
- * a change of uid (su without pam_keyinit, a PAM host acting for a user):
- * possession then reaches keys of the uid it came from, which are not
- * this user's session and must be neither used nor removed.  A key we may
- * not describe is not taken for ours.
+ * The owner of a key or keyring, from keyctl_describe()'s
+ * "type;uid;gid;perm;description".  -1 when we may not describe it (a key
+ * we may not describe is never taken for ours).
  */
 static int
-owned_by(key_serial_t key, uid_t uid)
+key_owner(key_serial_t key, unsigned long *ret_owner)
 {
     char buf[256], *p, *end;
     unsigned long owner;
@@ -221,15 +219,31 @@ owned_by(key_serial_t key, uid_t uid)
     /* The kernel copies nothing when the buffer is too small. */
     n = keyctl_describe(key, buf, sizeof(buf) - 1);
     if (n < 0 || (size_t) n > sizeof(buf) - 1)
-        return 0;
+        return -1;
     buf[n] = '\0';
-    p = strchr(buf, ';');       /* "type;uid;gid;perm;description" */
+    p = strchr(buf, ';');
     if (p == NULL)
-        return 0;
+        return -1;
     errno = 0;
     owner = strtoul(p + 1, &end, 10);
-    return errno == 0 && end != p + 1 && *end == ';'
-        && owner == (unsigned long) uid;
+    if (errno != 0 || end == p + 1 || *end != ';')
+        return -1;
+    *ret_owner = owner;
+    return 0;
+}
+
+/*
+ * Whether key belongs to uid.  A session keyring can be inherited across
+ * a change of uid (su without pam_keyinit, a PAM host acting for a user):
+ * possession then reaches keys of the uid it came from, which are not
+ * this user's session and must be neither used nor removed.
+ */
+static int
+owned_by(key_serial_t key, uid_t uid)
+{
+    unsigned long owner;
+
+    return key_owner(key, &owner) == 0 && owner == (unsigned long) uid;
 }
 
 /*
@@ -386,32 +400,138 @@ fa_ks_read(enum fa_anchor anchor, const char *profile, enum fa_key which,
 }
 
 /*
- * Where a store goes.  A process without a session keyring of its own
- * sees the user-session keyring under KEY_SPEC_SESSION_KEYRING for
- * reading, but writing there makes the kernel create a new, empty session
- * keyring private to the process (keys invisible to everyone else and lost
- * at exit); write to the user-session keyring explicitly in that case, as
- * MIT krb5 does.
+ * Whether the caller may write into a key of this owner: its real or its
+ * effective uid (the kernel gives a new key the filesystem uid, which
+ * follows the effective one; both are the same except in a setuid
+ * caller).
  */
-static key_serial_t
-write_ring(enum fa_anchor anchor)
+static int
+ours(unsigned long owner)
+{
+    return owner == (unsigned long) getuid()
+        || owner == (unsigned long) geteuid();
+}
+
+/*
+ * Where a store goes, or a refusal.
+ *
+ * keyring = session: only a session keyring the real uid owns.  Every
+ * process whose session keyring it is possesses it, whatever its uid, and
+ * possession reads the keys (KS_PERM): a session keyring that root or
+ * another user made and we inherited (sshd or su without pam_keyinit, a
+ * root shell's `keyctl new_session` before a change of uid) is shared
+ * with processes of other uids, which would read the tokens, and may hold
+ * a key of theirs of the same name that add_key() would update in place.
+ * Refused with a message that says why, as the PAM module refuses it
+ * (pam_fhir/session.c).  A session keyring of our own uid is shared only
+ * with what our uid started there (an su to another user without
+ * pam_keyinit takes it along: SECURITY.md).  This costs a describe per
+ * store; the fast path, which only reads, does not pay it.
+ *
+ * A process without a session keyring of its own sees the user-session
+ * keyring under KEY_SPEC_SESSION_KEYRING for reading, but writing there
+ * makes the kernel create a new, empty session keyring private to the
+ * process (keys invisible to everyone else and lost at exit); write to the
+ * user-session keyring explicitly in that case, as MIT krb5 does.
+ */
+static fhirauth_rc
+write_ring(enum fa_anchor anchor, const char *desc, key_serial_t *ret_ring,
+           char *err, size_t errlen)
 {
     key_serial_t s, u;
+    unsigned long owner;
 
     switch (anchor) {
     case FA_ANCHOR_PERSISTENT:
-        return persistent_fetch(getuid());
+        *ret_ring = persistent_fetch(getuid());
+        if (*ret_ring == -1)
+            return ks_fail(errno, "finding the keyring for", desc, err,
+                           errlen);
+        return FHIRAUTH_OK;
     case FA_ANCHOR_USER:
-        return KEY_SPEC_USER_KEYRING;
+        *ret_ring = KEY_SPEC_USER_KEYRING;
+        return FHIRAUTH_OK;
     case FA_ANCHOR_SESSION:
         s = keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0);
+        if (s == -1)
+            return ks_fail(errno, "finding the keyring for", desc, err,
+                           errlen);
+        if (key_owner(s, &owner) != 0) {
+            fa_err(err, errlen, "storing %s: keyring = session, but the "
+                   "session keyring's owner cannot be determined: "
+                   "refusing it", desc);
+            return FHIRAUTH_ERR_KEYRING;
+        }
+        if (owner != (unsigned long) getuid()) {
+            fa_err(err, errlen, "storing %s: keyring = session, but the "
+                   "session keyring belongs to uid %lu, not to uid %lu, "
+                   "and other users' processes that share it could read "
+                   "the tokens (sshd, su or a root shell without "
+                   "pam_keyinit): refusing it; use keyring = persistent "
+                   "or user, or a session keyring of your own "
+                   "(pam_keyinit, keyctl new_session)",
+                   desc, owner, (unsigned long) getuid());
+            return FHIRAUTH_ERR_KEYRING;
+        }
         u = keyctl_get_keyring_ID(KEY_SPEC_USER_SESSION_KEYRING, 0);
-        if (s != -1 && s == u)
-            return KEY_SPEC_USER_SESSION_KEYRING;
-        return KEY_SPEC_SESSION_KEYRING;
+        *ret_ring = s == u ? KEY_SPEC_USER_SESSION_KEYRING
+                           : KEY_SPEC_SESSION_KEYRING;
+        return FHIRAUTH_OK;
     }
-    errno = EINVAL;
-    return -1;
+    fa_err(err, errlen, "bad keyring request");
+    return FHIRAUTH_ERR_INVALID_ARGUMENT;
+}
+
+/*
+ * add_key() updates a key of the same type and description in ring in
+ * place when we may write it, whoever owns it, and the owner can read
+ * what we wrote.  Refuse when the key a search finds there belongs to
+ * another uid.  A key the search cannot see (one without search
+ * permission for us, or expired) escapes this check; the check after
+ * add_key() catches it, too late to keep it from that uid.  Only a uid
+ * that possesses the ring can put such a key there (ours give nothing to
+ * other uids), and possession reads our keys in it anyway.
+ */
+static fhirauth_rc
+check_existing(key_serial_t ring, const char *desc, char *err,
+               size_t errlen)
+{
+    key_serial_t key;
+    unsigned long owner;
+
+    key = (key_serial_t) keyctl_search(ring, KS_TYPE, desc, 0);
+    if (key == -1)
+        return FHIRAUTH_OK;
+    if (key_owner(key, &owner) != 0) {
+        fa_err(err, errlen, "storing %s: a key of that name is there "
+               "whose owner cannot be determined: refusing to write into "
+               "it", desc);
+        return FHIRAUTH_ERR_KEYRING;
+    }
+    if (!ours(owner)) {
+        fa_err(err, errlen, "storing %s: a key of that name belonging to "
+               "uid %lu is there (planted by a process of that uid that "
+               "shares the keyring?): refusing to write into it", desc,
+               owner);
+        return FHIRAUTH_ERR_KEYRING;
+    }
+    return FHIRAUTH_OK;
+}
+
+/* After add_key(): the key written must be ours.  If it is not, take it
+ * out of the ring so that nothing reads it as ours. */
+static fhirauth_rc
+check_written(key_serial_t ring, key_serial_t key, const char *desc,
+              char *err, size_t errlen)
+{
+    unsigned long owner;
+
+    if (key_owner(key, &owner) == 0 && ours(owner))
+        return FHIRAUTH_OK;
+    (void) keyctl_unlink(key, ring);
+    fa_err(err, errlen, "storing %s: the key written belongs to another "
+           "uid: unlinked, the session is not stored", desc);
+    return FHIRAUTH_ERR_KEYRING;
 }
 
 /*
@@ -453,6 +573,7 @@ fa_ks_store(enum fa_anchor anchor, const char *profile, enum fa_key which,
 {
     char desc[KS_DESC_MAX];
     key_serial_t ring, key;
+    fhirauth_rc rc;
 
     if (fa_ks_describe(desc, sizeof(desc), profile, which) != 0
         || (unsigned) anchor > FA_ANCHOR_SESSION || data == NULL
@@ -467,12 +588,17 @@ fa_ks_store(enum fa_anchor anchor, const char *profile, enum fa_key which,
                "most %d)", desc, len, FA_KEY_MAX_PAYLOAD);
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
-    ring = write_ring(anchor);
-    if (ring == -1)
-        return ks_fail(errno, "finding the keyring for", desc, err, errlen);
+    rc = write_ring(anchor, desc, &ring, err, errlen);
+    if (rc == FHIRAUTH_OK)
+        rc = check_existing(ring, desc, err, errlen);
+    if (rc != FHIRAUTH_OK)
+        return rc;
     key = (key_serial_t) add_key(KS_TYPE, desc, data, len, ring);
     if (key == -1)
         return ks_fail(errno, "storing", desc, err, errlen);
+    rc = check_written(ring, key, desc, err, errlen);
+    if (rc != FHIRAUTH_OK)
+        return rc;
     if (keyctl_setperm(key, KS_PERM) == -1
         && !(errno == EACCES && ring == KEY_SPEC_USER_KEYRING
              && setperm_via_process_keyring(key) == 0))
@@ -499,18 +625,23 @@ fa_ks_shrink(enum fa_anchor anchor, const char *profile, enum fa_key which,
 {
     char desc[KS_DESC_MAX];
     key_serial_t ring, key;
+    fhirauth_rc rc;
 
     if (fa_ks_describe(desc, sizeof(desc), profile, which) != 0
         || (unsigned) anchor > FA_ANCHOR_SESSION) {
         fa_err(err, errlen, "bad keyring request");
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
-    ring = write_ring(anchor);
-    if (ring == -1)
-        return ks_fail(errno, "finding the keyring for", desc, err, errlen);
+    rc = write_ring(anchor, desc, &ring, err, errlen);
+    if (rc == FHIRAUTH_OK)
+        rc = check_existing(ring, desc, err, errlen);
+    if (rc != FHIRAUTH_OK)
+        return rc;
     key = (key_serial_t) add_key(KS_TYPE, desc, "0", 1, ring);
     if (key == -1)
         return ks_fail(errno, "shrinking", desc, err, errlen);
+    if (check_written(ring, key, desc, err, errlen) != FHIRAUTH_OK)
+        return FHIRAUTH_ERR_KEYRING;
     if (keyctl_setperm(key, KS_PERM) == -1 && errno == EACCES
         && ring == KEY_SPEC_USER_KEYRING)
         (void) setperm_via_process_keyring(key);
@@ -635,36 +766,31 @@ fa_access_decode(const char *payload, time_t *ret_expiry,
  * Private keys in the user keyring (the PAM module's stash).
  * ------------------------------------------------------------------ */
 
+/*
+ * The owner's (root's) user bits only, no possessor bits: the stash lives
+ * in root's user keyring, and every process whose session keyring links
+ * that keyring possesses it, whatever its uid (a root console's
+ * pam_keyinit session, then su to a user without pam_keyinit); possessor
+ * bits would let such a process read another user's tokens.  Link, so
+ * that root can link the finished key into its user keyring; setattr, for
+ * the timeout; no write: the payload never changes.
+ */
 #define FA_KS_PRIVATE_PERM                                                  \
-    (KEY_POS_VIEW | KEY_POS_READ | KEY_POS_WRITE | KEY_POS_SEARCH           \
-     | KEY_POS_SETATTR)
+    (KEY_USR_VIEW | KEY_USR_READ | KEY_USR_SEARCH | KEY_USR_LINK            \
+     | KEY_USR_SETATTR)
 
-/* Possess the user keyring (and so its keys) through the process keyring
- * for one call; undone by unpossess_user(). */
-static int
-possess_user(void)
-{
-    return keyctl_link(KEY_SPEC_USER_KEYRING, KEY_SPEC_PROCESS_KEYRING) == -1
-               ? -1
-               : 0;
-}
-
-static void
-unpossess_user(void)
-{
-    int e = errno;
-
-    (void) keyctl_unlink(KEY_SPEC_USER_KEYRING, KEY_SPEC_PROCESS_KEYRING);
-    errno = e;
-}
-
+/*
+ * Made in the process keyring, which nothing outside this process
+ * possesses, given its permissions and timeout there, and only then
+ * linked into the user keyring: at no moment does the key carry the
+ * default possessor permissions where others can reach it.
+ */
 fhirauth_rc
 fa_ks_private_put(const char *desc, const void *data, size_t len,
                   unsigned timeout, long *ret_serial, char *err,
                   size_t errlen)
 {
     key_serial_t key;
-    fhirauth_rc rc = FHIRAUTH_OK;
     int e;
 
     if (desc == NULL || data == NULL || len == 0 || timeout == 0
@@ -677,23 +803,21 @@ fa_ks_private_put(const char *desc, const void *data, size_t len,
                "most %d)", desc, len, FA_KEY_MAX_PAYLOAD);
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
-    if (possess_user() == -1)
-        return ks_fail(errno, "linking the user keyring for", desc, err,
-                       errlen);
     key = (key_serial_t) add_key(KS_TYPE, desc, data, len,
-                                 KEY_SPEC_USER_KEYRING);
-    if (key == -1) {
-        rc = ks_fail(errno, "storing", desc, err, errlen);
-    } else if (keyctl_setperm(key, FA_KS_PRIVATE_PERM) == -1
-               || keyctl_set_timeout(key, timeout) == -1) {
+                                 KEY_SPEC_PROCESS_KEYRING);
+    if (key == -1)
+        return ks_fail(errno, "storing", desc, err, errlen);
+    if (keyctl_setperm(key, FA_KS_PRIVATE_PERM) == -1
+        || keyctl_set_timeout(key, timeout) == -1
+        || keyctl_link(key, KEY_SPEC_USER_KEYRING) == -1) {
         e = errno;
         (void) keyctl_invalidate(key);
-        rc = ks_fail(e, "setting up", desc, err, errlen);
-    } else {
-        *ret_serial = (long) key;
+        (void) keyctl_unlink(key, KEY_SPEC_PROCESS_KEYRING);
+        return ks_fail(e, "setting up", desc, err, errlen);
     }
-    unpossess_user();
-    return rc;
+    (void) keyctl_unlink(key, KEY_SPEC_PROCESS_KEYRING);
+    *ret_serial = (long) key;
+    return FHIRAUTH_OK;
 }
 
 int
@@ -745,9 +869,7 @@ fa_ks_private_take(long serial, const char *desc_prefix, char **ret_data,
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
     key = (key_serial_t) serial;
-    if (possess_user() == -1)
-        return ks_fail(errno, "linking the user keyring for", desc_prefix,
-                       err, errlen);
+    /* The owner's user bits suffice: no possession needed. */
     if (keyctl_describe_alloc(key, &described) == -1) {
         if (absent(errno) || errno == EACCES) {
             fa_err(err, errlen, "no key %ld in reach", serial);
@@ -776,6 +898,5 @@ fa_ks_private_take(long serial, const char *desc_prefix, char **ret_data,
     }
 out:
     free(described);
-    unpossess_user();
     return rc;
 }

@@ -65,13 +65,15 @@ int fa_access_decode(const char *payload, time_t *ret_expiry,
 
 /*
  * Private keys in the caller's user keyring (the PAM stash): type "user",
- * permissions possessor view/read/write/search/setattr and nothing for
- * user, group or other (FA_KS_PRIVATE_PERM in keystore.c); possession comes from linking the user keyring
- * into the process keyring for the duration of each call.
+ * permissions for the owner only (user view/read/search/link/setattr) and
+ * nothing for possessor, group or other (FA_KS_PRIVATE_PERM in
+ * keystore.c), so a process of another uid that possesses the keyring
+ * cannot read them.
  */
 
-/* Add a new key (desc, data) with that mode and timeout (seconds, > 0);
- * *ret_serial its serial. */
+/* Add a new key (desc, data) with that mode and timeout (seconds, > 0),
+ * made in the process keyring and linked into the user keyring only once
+ * its mode is set; *ret_serial its serial. */
 fhirauth_rc fa_ks_private_put(const char *desc, const void *data,
                               size_t len, unsigned timeout, long *ret_serial,
                               char *err, size_t errlen);

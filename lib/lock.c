@@ -175,8 +175,8 @@ repair_unopenable(int dfd, const char *file, uid_t uid)
  * One attempt.  A fresh descriptor each time: the file may have been
  * replaced since the last one.  Returns the locked fd, -1 on a hard error
  * (err set), -2 when the lock is held or the locked file turned out to
- * be stale (try again), -3 when a file we could not open was repaired
- * (try again at once).
+ * be stale (try again), -3 when a file we could not open was repaired or
+ * a root-owned leftover removed (try again at once).
  *
  * Opened read-only: flock(2) needs no write access, so a lock file left
  * with mode 0400 or 0444 still works, and nothing is ever written to it.
@@ -186,12 +186,27 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
          int *repaired, char *err, size_t errlen)
 {
     struct stat st, now;
-    int fd;
+    int fd, created = 0;
 
+    /*
+     * Create with O_EXCL, so that we know whether this call made the
+     * file: only such a file may be given to the user below.  A file that
+     * was there already is opened as it is (never following a symbolic
+     * link); if it vanished in between, try again.
+     */
     fd = openat(dfd, file,
-                O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY
-                    | O_NONBLOCK,
+                O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+                    | O_NOCTTY | O_NONBLOCK,
                 0600);
+    if (fd != -1) {
+        created = 1;
+    } else if (errno == EEXIST) {
+        fd = openat(dfd, file,
+                    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY
+                        | O_NONBLOCK);
+        if (fd == -1 && errno == ENOENT)
+            return -2;
+    }
     if (fd == -1 && errno == EACCES && !*repaired) {
         *repaired = 1;
         if (repair_unopenable(dfd, file, uid) == 0)
@@ -234,10 +249,29 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
         return -1;
     }
     if (st.st_uid != uid) {
-        /* Only root can have created a root-owned file with one name in
-         * the user's 0700 directory: it was us, acting for the user. */
-        if (!(st.st_uid == 0 && geteuid() == 0
-              && fchown(fd, uid, (gid_t) -1) == 0)) {
+        /*
+         * Root acting for another uid gives the user only the file this
+         * call created: a file found there may be anything a check
+         * cannot pin down (with fs.protected_hardlinks=0 a hard link to
+         * a root-owned file can be swapped in between a link-count check
+         * and an fchown).  A root-owned one found there is left by a
+         * root caller that died before giving it away, or is being set
+         * up by another one right now: remove the name once, so that the
+         * next attempt creates a file of its own, then wait for the
+         * other caller.  Removing a name in the user's directory touches
+         * no file elsewhere.
+         */
+        if (created && st.st_uid == 0 && geteuid() == 0
+            && fchown(fd, uid, (gid_t) -1) == 0) {
+            /* ours now: given to the user */
+        } else if (!created && st.st_uid == 0 && geteuid() == 0) {
+            close(fd);
+            if (*repaired)
+                return -2;
+            *repaired = 1;
+            (void) unlinkat(dfd, file, 0);
+            return -3;
+        } else {
             fa_err(err, errlen, "the lock file %s/%s belongs to uid %lu, "
                    "not %lu: refusing it", where, file,
                    (unsigned long) st.st_uid, (unsigned long) uid);

@@ -2,13 +2,14 @@
 # keyring.t - the keys in the kernel keyring: one user's keys cannot be
 # read by another, no key of ours grants anything to group or others, and
 # each anchor (keyring = persistent, user, session) works and keeps its
-# keys where it says.
+# keys where it says; keyring = session refuses a session keyring that is
+# not the user's own, and no store writes into another uid's key.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (creates test users)"
 command -v setpriv >/dev/null 2>&1 || skip_all "needs setpriv (util-linux)"
 
-plan 32
+plan 42
 
 fa_start_servers --ttl 60 --keyring user
 ua=fait$$a
@@ -123,6 +124,74 @@ fa_run as "$ua"
 is "$FA_RC" 2 "keyring=session: another session has no session (exit 2)" || fa_show
 nok "keyring=session: nothing left in the user keyring" key_as "$ua" refresh @u
 nok "keyring=session: nothing left in the persistent keyring" key_as "$ua" refresh @p
+
+# session, shared: a session keyring that root made (sshd without
+# pam_keyinit, a root shell's `keyctl new_session`) and that both users
+# inherit.  Every process in it possesses it, so B would read whatever A
+# stored there: A's login must refuse, saying why, and write nothing.
+cat >"$FA_TMP/shared.sh" <<'EOF2'
+#!/bin/sh
+# As root, in a new session keyring of root's (keyctl session -):
+# shared.sh BIN CONF PROFILE USER_A USER_B OWNER PLANT
+#   OWNER root: the keyring stays root's; OWNER a: given to user A (A's own
+#   session keyring that B inherited, su without pam_keyinit).
+#   PLANT yes: B first adds a key named like A's refresh key.
+# Prints login=STATUS, err=MESSAGE, b_refresh=, b_access= (what B reads
+# there: none, planted, or other: A's token).
+bin=$1 conf=$2 prof=$3 ua=$4 ub=$5 owner=$6 plant=$7
+as() {
+    u=$1
+    shift
+    setpriv --reuid="$u" --regid="$u" --init-groups \
+        env HOME=/nonexistent USER="$u" LOGNAME="$u" "$@"
+}
+if [ "$owner" = a ]; then
+    keyctl chown @s "$(id -u "$ua")" >/dev/null || exit 20
+fi
+if [ "$plant" = yes ]; then
+    as "$ub" keyctl add user "pam_fhir:$prof:refresh" planted @s >/dev/null || exit 21
+fi
+printf 'alice-secret\n' | as "$ua" "$bin" --config "$conf" --profile "$prof" \
+    login --password --username alice --password-stdin >/dev/null 2>"$FA_TMP/shared.err"
+echo "login=$?"
+echo "err=$(tr '\n' ' ' <"$FA_TMP/shared.err")"
+for k in refresh access; do
+    v=none
+    if id=$(as "$ub" keyctl search @s user "pam_fhir:$prof:$k" 2>/dev/null); then
+        case $(as "$ub" keyctl pipe "$id" 2>/dev/null) in
+            planted) v=planted ;;
+            "") v=unreadable ;;
+            *) v=other ;;
+        esac
+    fi
+    echo "b_$k=$v"
+done
+exit 0
+EOF2
+chmod 755 "$FA_TMP/shared.sh"
+# shared OWNER PLANT: run it; field NAME then reads its output.
+shared() {
+    fa_run env FA_TMP="$FA_TMP" keyctl session - "$FA_TMP/shared.sh" "$bin" "$FA_CONF" "$P" "$ua" "$ub" "$1" "$2"
+}
+field() { printf '%s\n' "$FA_OUT" | sed -n "s/^$1=//p" | head -1; }
+
+shared root no
+isnt "$(field login)" 0 "keyring=session in root's shared session keyring: A's login fails" || fa_show
+like "$(field err)" "session keyring belongs to uid 0, not to uid $uid_a.*refusing" \
+    "and says the session keyring is root's, not A's" || fa_show
+is "$(field b_refresh)" none "B finds no refresh key of A's in the shared keyring" || fa_show
+is "$(field b_access)" none "B finds no access key of A's in the shared keyring" || fa_show
+
+shared root yes
+isnt "$(field login)" 0 "with a key B planted there first: A's login fails" || fa_show
+is "$(field b_refresh)" planted "B's planted key still holds B's payload, not A's token" || fa_show
+
+shared a yes
+isnt "$(field login)" 0 "A's own session keyring that B shares, B's key planted: A's login fails" || fa_show
+like "$(field err)" "belonging to uid $(id -u "$ub").*refusing to write into it" \
+    "and names B's key as the cause" || fa_show
+is "$(field b_refresh)" planted "B's planted key was not written into" || fa_show
+is "$(field b_access)" none "and no access key of A's is there" || fa_show
 
 # root's own tests used the user keyring: nothing of A's is there.
 nok "root's keyrings hold nothing of this profile" fa_key_exists refresh

@@ -101,8 +101,9 @@ pam_sshd_stop() {
 }
 
 # pam_users: start nothing, add alice and bob, copy fhir-token for them
-# (sets bin), link root's user keyring into this test's session keyring
-# (to see the possessor-only stash keys).  After fa_start_servers.
+# (sets bin), link root's user keyring into this test's session keyring,
+# as a root console's session keyring does (pam.t shows that a process of
+# another uid in it still cannot read a stash).  After fa_start_servers.
 pam_users() {
     fa_add_user alice || bail "cannot create user alice"
     fa_add_user bob || bail "cannot create user bob"

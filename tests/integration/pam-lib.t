@@ -48,8 +48,8 @@ is "$(field identity_user)" 4 "the local user without a usermap: DENIED"
 is "$(field identity_user_mapped)" 0 "the usermap maps alice to the local user"
 is "$(field stash_put)" 0 "stash put"
 like "$(field serial)" '^[1-9][0-9]*$' "the serial is decimal"
-like "$(field stash_desc)" "^user;0;0;2f000000;pam_fhir:stash:$u:[0-9a-f]{32}\$" \
-    "a user key of root's, possessor-only, described pam_fhir:stash:USER:NONCE"
+like "$(field stash_desc)" "^user;0;0;003b0000;pam_fhir:stash:$u:[0-9a-f]{32}\$" \
+    "a user key of root's, owner (root) only, no possessor bits, described pam_fhir:stash:USER:NONCE"
 is "$(field take_bob)" 4 "another user cannot take the stash (DENIED)"
 is "$(field pending_after_bob)" 0 "and got nothing"
 is "$(field take_user)" 0 "the right user takes it in another process"

@@ -9,24 +9,42 @@
 . "$top_srcdir/tests/integration/pam-lib.sh"
 pam_setup
 
-plan 53
+plan 58
 
 export FA_AS_DEVICE_INTERVAL=1
 fa_start_servers --ttl 60 --keyring user
 pam_users
 
-# 1-2: password grant
+# 1-7: password grant; the stash key is root's alone
 service
 pt alice alice-secret authenticate
 is "$FA_RC" 0 "password grant: alice authenticates" || fa_show
 is "$(stashes)" 1 "auth as root leaves one stash key in root's user keyring"
+# A process of another uid whose session keyring links root's user keyring
+# (this test's session keyring, as a root console's pam_keyinit session
+# followed by su without pam_keyinit) possesses the stash: possession must
+# not read it; only root, its owner, may.
+serial=$(stash_serial alice)
+desc=$(keyctl rdescribe "$serial" 2>/dev/null | cut -d';' -f5)
+as_bob_here() {
+    setpriv --reuid=bob --regid=bob --init-groups "$@"
+}
+ok "bob's process possesses root's user keyring here" \
+    as_bob_here keyctl rlist "$(keyctl id @u)"
+nok "bob cannot read alice's stash by its serial" \
+    as_bob_here sh -c 'keyctl pipe "$1" >/dev/null' sh "$serial"
+nok "nor find it by its description ($desc)" \
+    as_bob_here keyctl search @s user "$desc"
+like "$(keyctl rdescribe "$serial" 2>/dev/null)" "^user;0;0;003b0000;" \
+    "the stash has owner (root) permissions only, no possessor bits"
+ok "root, its owner, still reads it" sh -c 'keyctl pipe "$1" >/dev/null' sh "$serial"
 clear_stashes
 
-# 3: wrong password
+# 8: wrong password
 pt alice wrong-password authenticate
 isnt "$FA_RC" 0 "a wrong password fails" || fa_show
 
-# 4-7: authenticate + open_session: tokens in alice's keyring
+# 9-12: authenticate + open_session: tokens in alice's keyring
 pt alice alice-secret authenticate open_session
 is "$FA_RC" 0 "authenticate open_session succeeds" || fa_show
 is "$(stashes)" 0 "the stash key is gone after open_session"
@@ -34,11 +52,11 @@ tok=$(as alice token 2>/dev/null)
 isnt "$tok" "" "alice's fhir-token prints a token after the PAM login"
 is "$(fa_fhir_get "$FA_FHIR/Patient/example" "$tok")" 200 "the FHIR server accepts it"
 
-# 8: bob cannot read alice's keys
+# 13: bob cannot read alice's keys
 fa_run as bob token
 ok "bob gets no token from alice's login" test "$FA_RC" != 0 -a -z "$FA_OUT"
 
-# 9-10: a PAM_FHIR_STASH pointing at another user's stash is refused
+# 14-15: a PAM_FHIR_STASH pointing at another user's stash is refused
 clear_stashes
 pt alice alice-secret authenticate
 serial=$(stash_serial alice)
@@ -48,26 +66,26 @@ isnt "$FA_RC" 0 "bob's open_session refuses alice's stash" || fa_show
 is "$(stashes)" 1 "alice's stash stays in place"
 clear_stashes
 
-# 11: identity mismatch (sub is alice-0001, not alice)
+# 16: identity mismatch (sub is alice-0001, not alice)
 service username_claim=sub
 pt alice alice-secret authenticate
 like "$FA_ERR$FA_OUT" "[Aa]uthentication failure" "identity mismatch -> PAM_AUTH_ERR" || fa_show
 clear_stashes
 
-# 12: bob cannot log in as alice with bob's AS password
+# 17: bob cannot log in as alice with bob's AS password
 service
 pt alice bob-secret authenticate
 isnt "$FA_RC" 0 "another account's password fails" || fa_show
 clear_stashes
 
-# 13-14: PAM_FHIR_CONFIG and https_proxy from the caller change nothing
+# 18-19: PAM_FHIR_CONFIG and https_proxy from the caller change nothing
 printf 'issuer = https://127.0.0.1:1\nclient_id = nope\n' >"$FA_TMP/evil.conf"
 PAM_FHIR_CONFIG=$FA_TMP/evil.conf https_proxy=http://127.0.0.1:1 HTTPS_PROXY=http://127.0.0.1:1 \
     ALL_PROXY=http://127.0.0.1:1 pt alice alice-secret authenticate open_session
 is "$FA_RC" 0 "PAM_FHIR_CONFIG and proxy variables are ignored" || fa_show
 is "$(stashes)" 0 "no stash left behind"
 
-# 15-17: revoke_on_close
+# 20-22: revoke_on_close
 service revoke_on_close
 pt alice alice-secret authenticate open_session
 is "$FA_RC" 0 "login with revoke_on_close" || fa_show
@@ -76,7 +94,7 @@ is "$(fa_introspect "$rt")" true "the refresh token is active in the session"
 pt alice x close_session
 is "$(fa_introspect "$rt")" false "close_session revoked the refresh token" || fa_show
 
-# 18-19: the same with the module and the library in a directory the user
+# 23-24: the same with the module and the library in a directory the user
 # cannot enter (a build tree below a 0700 /root): close_session loads the
 # network half as root, before it switches to the user.
 closed=$FA_TMP/closed
@@ -94,12 +112,12 @@ LD_LIBRARY_PATH=$closed/lib/.libs pt alice x close_session
 is "$(fa_introspect "$rt")" false "close_session revoked the refresh token from there" || fa_show
 module=$saved_module
 
-# 20: open_session with nothing stashed (a public-key ssh login): ignored
+# 25: open_session with nothing stashed (a public-key ssh login): ignored
 service
 pt alice x open_session
 is "$FA_RC" 0 "open_session with nothing stashed is PAM_IGNORE (pam_permit decides)" || fa_show
 
-# 21-22: keyring=persistent
+# 26-27: keyring=persistent
 service keyring=persistent
 pt alice alice-secret authenticate open_session
 is "$FA_RC" 0 "keyring=persistent: authenticate open_session" || fa_show
@@ -107,7 +125,7 @@ tok=$(as alice token 2>/dev/null)
 is "$(fa_fhir_get "$FA_FHIR/Patient/example" "$tok")" 200 \
     "keyring=persistent: alice's fhir-token gets a token the FHIR server accepts"
 
-# 23-24: keyring=session needs pam_keyinit before pam_fhir
+# 28-29: keyring=session needs pam_keyinit before pam_fhir
 service keyring=session
 pt alice alice-secret authenticate open_session
 isnt "$FA_RC" 0 "keyring=session without pam_keyinit is refused" || fa_show
@@ -121,18 +139,18 @@ pt alice alice-secret authenticate open_session
 is "$FA_RC" 0 "keyring=session after pam_keyinit succeeds" || fa_show
 clear_stashes
 
-# 25: an unknown argument is logged and ignored
+# 30: an unknown argument is logged and ignored
 service no_such_argument=1
 pt alice alice-secret authenticate
 is "$FA_RC" 0 "an unknown argument is not fatal" || fa_show
 clear_stashes
 
-# 26: a bad value of a known key fails closed (PAM_SERVICE_ERR)
+# 31: a bad value of a known key fails closed (PAM_SERVICE_ERR)
 service grant=carrier-pigeon
 pt alice alice-secret authenticate
 like "$FA_ERR$FA_OUT" "[Ee]rror in service module" "a bad argument value -> PAM_SERVICE_ERR" || fa_show
 
-# 27: ignore_users -> PAM_IGNORE (no login attempted: the password is wrong)
+# 32: ignore_users -> PAM_IGNORE (no login attempted: the password is wrong)
 {
     echo "auth [ignore=ignore default=die] $module config=$FA_CONF grant=password ignore_users=root,alice"
     echo "auth required pam_permit.so"
@@ -140,7 +158,7 @@ like "$FA_ERR$FA_OUT" "[Ee]rror in service module" "a bad argument value -> PAM_
 pt alice wrong authenticate
 is "$FA_RC" 0 "ignore_users: PAM_IGNORE" || fa_show
 
-# 28: minimum_uid -> PAM_IGNORE
+# 33: minimum_uid -> PAM_IGNORE
 {
     echo "auth [ignore=ignore default=die] $module config=$FA_CONF grant=password minimum_uid=60000"
     echo "auth required pam_permit.so"
@@ -148,7 +166,7 @@ is "$FA_RC" 0 "ignore_users: PAM_IGNORE" || fa_show
 pt alice wrong authenticate
 is "$FA_RC" 0 "minimum_uid: PAM_IGNORE" || fa_show
 
-# 29-33: device grant through the PAM conversation
+# 34-38: device grant through the PAM conversation
 service grant=device
 device alice authenticate open_session
 like "$DEV_CODE" '^[A-Z]{4}-[A-Z]{4}$' "the device prompt shows the user code" ||
@@ -164,7 +182,7 @@ tok=$(as alice token 2>/dev/null)
 is "$(fa_fhir_get "$FA_FHIR/Patient/example" "$tok")" 200 \
     "after the device login, alice's token is accepted by the FHIR server"
 
-# 34: approved as another user -> PAM_AUTH_ERR
+# 39: approved as another user -> PAM_AUTH_ERR
 device alice authenticate
 fa_device_approve "$DEV_CODE" bob || diag "approval failed"
 device_finish
@@ -172,7 +190,7 @@ like "$FA_OUT" "[Aa]uthentication failure" "device grant approved as bob for ali
     diag "$FA_OUT"
 clear_stashes
 
-# 35-37: not root (a screen locker running as the user): the session is
+# 40-42: not root (a screen locker running as the user): the session is
 # kept with pam_set_data, no stash key, and open_session stores it.
 cp "$module" "$FA_TMP/bin/.libs/pam_fhir.so" && chmod 755 "$FA_TMP/bin/.libs/pam_fhir.so"
 {
@@ -189,7 +207,7 @@ tok=$(as alice token 2>/dev/null)
 is "$(fa_fhir_get "$FA_FHIR/Patient/example" "$tok")" 200 \
     "the non-root login's token is accepted by the FHIR server"
 
-# 38-44: setcred, through a small libpam driver (pamtester has no setcred):
+# 43-49: setcred, through a small libpam driver (pamtester has no setcred):
 # python3 ctypes, answering every prompt with the password given.
 pam_driver "$FA_TMP/pamdrv.py"
 # drv PASSWORD OPS...: auth, setcred:ESTABLISH|DELETE|REINITIALIZE|REFRESH,
@@ -216,7 +234,7 @@ drv x setcred:ESTABLISH setcred:DELETE
 ok "setcred ESTABLISH and DELETE succeed and leave the keys" \
     test "$FA_RC" = 0 -a "$(user_key alice refresh)" = "$rt2"
 
-# 45-47: an ssh password login (keyboard-interactive) through a real sshd
+# 50-52: an ssh password login (keyboard-interactive) through a real sshd
 # (pam_sshd) runs fhir-token inside the session: the stash survived sshd's
 # forked auth.
 if [ -x /usr/sbin/sshd ] && command -v sshpass >/dev/null 2>&1 && command -v ssh >/dev/null 2>&1; then
@@ -243,7 +261,7 @@ else
     skip "ssh with a wrong password fails" "needs openssh-server, ssh and sshpass"
 fi
 
-# 48-50: while open_session acts as the user (storing, and revoking the
+# 53-55: while open_session acts as the user (storing, and revoking the
 # replaced session), the process has the user's ids and the user's group
 # only, not the host's supplementary groups.  pam_exec stops the AS just
 # before pam_fhir's session step, so the revocation of alice's previous
@@ -278,7 +296,7 @@ is "$seen_groups" "$alice_gid" "... and alice's group only, none of the host's g
 is "$ptrc" 0 "open_session still succeeds, the host's ids restored" || diag "$(cat "$FA_TMP/groups.out")"
 clear_stashes
 
-# 51-53: AS down -> PAM_AUTHINFO_UNAVAIL; fallback to pam_unix
+# 56-58: AS down -> PAM_AUTHINFO_UNAVAIL; fallback to pam_unix
 fa_stop_as
 service
 pt alice alice-secret authenticate

@@ -601,6 +601,25 @@ child_take_nobody(void *arg)
     return 0;
 }
 
+/* As a setuid-root program that NOBODY runs (real uid NOBODY, effective
+ * uid 0): take the lock for NOBODY, profile arg, in run; 0 when it works. */
+static int
+child_setuid_take(void *arg)
+{
+    char err[512];
+    int fd = -1;
+
+    if (setresuid(NOBODY, 0, 0) != 0 || getuid() != NOBODY || geteuid() != 0)
+        return 100;
+    if (take(NOBODY, arg, 500, run, tmp, &fd, err, sizeof(err))
+        != FHIRAUTH_OK) {
+        printf("# %s\n", err);
+        return 1;
+    }
+    fa_lock_release(fd);
+    return 0;
+}
+
 /* A lock file left in NOBODY's directory with this owner and mode. */
 static void
 leave_lock_file(const char *p, uid_t owner, mode_t mode, const char *data)
@@ -624,14 +643,14 @@ static void
 test_leftovers(void)
 {
     char err[512], victim[160], p[192];
-    struct stat st;
-    int fd = -1, i;
+    struct stat st, now;
+    int fd = -1, i, held;
     fhirauth_rc rc;
     static const mode_t modes[] = { 0000, 0200, 0444, 0644 };
     static char odd[] = "odd";
 
     if (me != 0) {
-        for (i = 0; i < 11; i++)
+        for (i = 0; i < 16; i++)
             skip("needs root");
         return;
     }
@@ -672,6 +691,42 @@ test_leftovers(void)
            "a root-owned leftover does not lock the user out");
     ok(lstat(p, &st) == 0 && st.st_uid == NOBODY,
        "the lock file is the user's now");
+
+    /*
+     * Root acting for the user (a setuid caller of the library, real uid
+     * the user's) finds a root-owned file that it did not create: it must
+     * never give it to the user.  With fs.protected_hardlinks=0 a hard
+     * link to a root-owned file could be swapped in between the link
+     * count check and an fchown; that swap cannot be staged reliably
+     * here (and not at all with protected_hardlinks=1), so this checks
+     * the rule: a file found there, not created by this call, keeps its
+     * owner, and the lock is taken on a file of the call's own making.
+     */
+    leave_lock_file(p, 0, 0600, "root's\n");
+    held = open(p, O_RDONLY | O_CLOEXEC);
+    if (held == -1)
+        bail("%s: %s", p, strerror(errno));
+    is_int(0, in_child(child_setuid_take, odd),
+           "a setuid-root caller for the user takes the lock");
+    ok(fstat(held, &st) == 0 && st.st_uid == 0 && st.st_size == 7,
+       "the root-owned file it found was not given to the user");
+    ok(lstat(p, &now) == 0 && now.st_uid == NOBODY && now.st_nlink == 1
+       && now.st_ino != st.st_ino,
+       "the lock file is a new one, made by the call and given to the "
+       "user");
+    close(held);
+    /* The same as root itself (real uid 0), as the PAM module would. */
+    leave_lock_file(p, 0, 0600, "root's\n");
+    held = open(p, O_RDONLY | O_CLOEXEC);
+    if (held == -1)
+        bail("%s: %s", p, strerror(errno));
+    rc = take(NOBODY, "odd", 500, run, tmp, &fd, err, sizeof(err));
+    is_int(FHIRAUTH_OK, rc, "root takes the lock for the user (%s)", err);
+    fa_lock_release(fd);
+    fd = -1;
+    ok(fstat(held, &st) == 0 && st.st_uid == 0,
+       "and does not give the root-owned file it found to the user");
+    close(held);
 
     /* Someone else's file is still refused (only root could put it). */
     leave_lock_file(p, NOBODY - 1, 0600, "");
