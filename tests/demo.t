@@ -55,7 +55,7 @@ pids=$(cat "$dir"/*.pid 2>/dev/null)
 isnt "$pids" "" "the servers' process ids are recorded"
 
 # 9-14: the three next steps it printed, run as printed.
-sed -n '/^Next, with the same servers:/,/^$/p' "$out/demo.out" | sed -n 's/^  //p' >"$out/next"
+sed -n '/Next, with the same servers:$/,/^(The first/p' "$out/demo.out" | sed -n 's/^  //p' >"$out/next"
 is "$(wc -l <"$out/next")" 3 "three next steps are printed" || diag "$(cat "$out/demo.out")"
 like "$(sed -n 1p "$out/next")" "fhir-token" "the first is a fhir-token call"
 like "$(sed -n 2p "$out/next")" "fhir-token --format curl \\| curl .*-K -" "the second pipes --format curl into curl"

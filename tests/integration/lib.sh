@@ -875,11 +875,30 @@ fa_clear_keys() {
 
 # ------------------------------------------------------------------ users
 
-# fa_add_user NAME: a test user (removed, keyrings cleared, on exit).
-fa_add_user() { # NAME [UID]
+# fa_free_uid: a random uid (20000-39999) that no user or group has and
+# the kernel keeps no keys for (/proc/key-users).  Kernel keyrings are per
+# uid, whatever the user's name: tests running at the same time in another
+# root filesystem on this kernel (a chroot: scripts/check on a fresh
+# system beside one on the host) create users of the same names, and the
+# next free uid would be the same one on both sides.
+fa_free_uid() {
+    local uid i
+    for ((i = 0; i < 200; i++)); do
+        uid=$((20000 + RANDOM % 20000))
+        getent passwd "$uid" >/dev/null || getent group "$uid" >/dev/null ||
+            grep -q "^ *$uid:" /proc/key-users || { echo "$uid"; return 0; }
+    done
+    return 1
+}
+
+# fa_add_user NAME [UID]: a test user (removed, keyrings cleared, on exit),
+# by default with a uid of fa_free_uid's.
+fa_add_user() {
+    local uid=${2:-}
     _fa_need_root || return 1
     userdel -r "$1" >/dev/null 2>&1
-    useradd -M -U -d /nonexistent -s /bin/sh ${2:+-u "$2"} "$1" || return 1
+    [ -n "$uid" ] || uid=$(fa_free_uid) || return 1
+    useradd -M -U -d /nonexistent -s /bin/sh -u "$uid" "$1" || return 1
     _fa_users+=("$1")
 }
 
