@@ -194,7 +194,7 @@ launch_page_write(const char *url, char *path, size_t pathlen, char *err,
     char dir[PATH_MAX], name[64];
     uid_t uid = getuid();
     size_t i;
-    int n, dfd, fd;
+    int n, dfd, fd, saved;
 
     err[0] = '\0';
     path[0] = '\0';
@@ -222,9 +222,14 @@ launch_page_write(const char *url, char *path, size_t pathlen, char *err,
      * fchmod because the umask may have narrowed the mode. */
     fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
                                | O_CLOEXEC | O_NOCTTY, 0600);
+    saved = errno;
     close(dfd);
-    if (fd < 0 || fchmod(fd, 0600) != 0) {
-        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+    if (fd >= 0 && fchmod(fd, 0600) != 0)
+        saved = errno;
+    else if (fd >= 0)
+        saved = 0;
+    if (saved != 0) {
+        snprintf(err, errlen, "cannot create %s: %s", path, strerror(saved));
         if (fd >= 0) {
             close(fd);
             (void)unlink(path);
