@@ -11,7 +11,7 @@
 # redirect address pasted on stdin), and a replayed code.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 82
+plan 84
 
 fa_start_servers --ttl 60 --scope "openid offline_access patient/*.read"
 
@@ -304,5 +304,27 @@ is "$(fa_as_count authorization_code)" $((codes_before + 1)) "one code exchange"
 like "$(sed -n 1p "$FA_TMP/browser.file")" "^/tmp/pam_fhir-$(id -u)/" \
     "an XDG_RUNTIME_DIR of mode 0755 is passed over for /tmp/pam_fhir-UID"
 isnt "$(fa_key_read refresh)" "$r3" "a new session in the keyring"
+
+# ---------------------------------------------------------------- stopped while waiting
+# A browser that only notes the page it was given; fhir-token, stopped by
+# SIGTERM while it waits, removes the page.
+cat >"$FA_TMP/browser-idle" <<'EOF'
+#!/bin/bash
+printf '%s\n' "${1#file://}" >"$FA_TMP/idle.tmp" && mv "$FA_TMP/idle.tmp" "$FA_TMP/idle.page"
+EOF
+chmod 755 "$FA_TMP/browser-idle"
+rm -f "$FA_TMP/idle.page"
+env -u XDG_RUNTIME_DIR BROWSER="$FA_TMP/browser-idle" "$FA_TOKEN_BIN" --config "$FA_CONF" \
+    --profile "$FA_PROFILE" login --browser >/dev/null 2>&1 &
+idle_pid=$!
+for ((i = 0; i < 100; i++)); do
+    [ -s "$FA_TMP/idle.page" ] && break
+    sleep 0.1
+done
+page=$(cat "$FA_TMP/idle.page" 2>/dev/null)
+ok "the page is there while the login waits" test -f "${page:-/nonexistent}"
+kill -TERM "$idle_pid"
+wait "$idle_pid"
+nok "SIGTERM: the page is removed" test -e "${page:-/nonexistent}"
 
 done_testing
