@@ -2,6 +2,7 @@
 #include "autoconf.h"
 
 #include <getopt.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "launch.h"
 #include "qr.h"
 
 #define PASSWORD_MAX 1024
@@ -113,20 +115,42 @@ show_device(enum fhirauth_device_event event, const fhirauth_device_info *info,
     return 0;
 }
 
-/* Browser flow: start $BROWSER or xdg-open without waiting for it; the
- * URL is printed too, for when no browser appears. */
+/* What the browser flow's callbacks share. */
+struct browser_arg {
+    int no_browser;
+    char page[PATH_MAX];   /* the page the browser was given, or "" */
+};
+
+/* Browser flow: start $BROWSER with file://PAGE, or xdg-open PAGE, where
+ * PAGE redirects to the URL (launch.c): the URL itself never goes into a
+ * process's argv, where every local user could read it.  Not waited for.
+ * The URL is printed too, for when no browser appears. */
 static int
 open_browser(const char *url, void *arg)
 {
     const char *browser = getenv("BROWSER");
-    const int *no_browser = arg;
+    struct browser_arg *ba = arg;
+    char target[PATH_MAX + 8], err[PATH_MAX + 128];
+    int xdg, n;
     pid_t pid;
 
     fprintf(stderr, "Log in at:\n  %s\n", url);
-    if (*no_browser)
+    if (ba->no_browser)
         return 0;
-    if (browser == NULL || browser[0] == '\0')
+    xdg = browser == NULL || browser[0] == '\0';
+    if (xdg)
         browser = "xdg-open";
+    if (launch_page_write(url, ba->page, sizeof(ba->page), err, sizeof(err))
+        != 0) {
+        fprintf(stderr, "%s: not starting a browser: %s\n(open the address "
+                "above yourself)\n", progname, err);
+        return 0;
+    }
+    /* $BROWSER programs expect a URL; xdg-open takes a path as well. */
+    n = snprintf(target, sizeof(target), "%s%s", xdg ? "" : "file://",
+                 ba->page);
+    if (n < 0 || (size_t)n >= sizeof(target))
+        return 0;
     /* Fork twice so the browser is nobody's zombie while we wait. */
     pid = fork();
     if (pid == 0) {
@@ -135,7 +159,7 @@ open_browser(const char *url, void *arg)
             if (freopen("/dev/null", "w", stdout) == NULL
                 || freopen("/dev/null", "w", stderr) == NULL)
                 _exit(127);
-            execlp(browser, browser, url, (char *) NULL);
+            execlp(browser, browser, target, (char *) NULL);
             _exit(127);
         }
         _exit(0);
@@ -172,12 +196,17 @@ static int
 login_browser(fhirauth *h, int no_browser)
 {
     fhirauth_browser_io io;
+    struct browser_arg ba;
     fhirauth_rc rc;
 
+    ba.no_browser = no_browser;
+    ba.page[0] = '\0';
     io.open_url = open_browser;
     io.read_redirect = no_browser ? read_pasted : NULL;
-    io.arg = &no_browser;
+    io.arg = &ba;
     rc = fhirauth_login_browser(h, &io);
+    /* The login is over: the page has served its purpose. */
+    launch_page_remove(ba.page);
     if (rc != FHIRAUTH_OK)
         return fail(h, rc, "login failed");
     return EXIT_OK;

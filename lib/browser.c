@@ -5,7 +5,9 @@
  *   verifier, challenge, state      OpenSSL RAND_bytes, base64url
  *   127.0.0.1:PORT                  bound (and listening, unless pasting)
  *   authorization URL               handed to io->open_url
- *   the redirect                    from the listener or io->read_redirect
+ *   the redirect                    from the listener (only one with our
+ *                                   state: others get 400 and the wait
+ *                                   goes on) or io->read_redirect
  *   state (constant time), iss      checked before anything else is used
  *   code -> tokens                  fa_net_code_grant (grants.c)
  *
@@ -257,7 +259,7 @@ fa_net_browser_login(const struct fa_net_ctx *ctx,
     }
 
     if (io->read_redirect == NULL)
-        rc = fa_lb_wait(&l, FA_LB_PATH,
+        rc = fa_lb_wait(&l, FA_LB_PATH, state,
                         io->wait_seconds > 0 ? io->wait_seconds
                                              : WAIT_DEFAULT,
                         &rd, &conn, err, errlen);

@@ -94,7 +94,7 @@ cached(const struct fa_net_ctx *ctx, const char *key, const char *issuer,
     fhirauth_rc rc;
 
     if (!fa_rootcache_active(ctx->system_only)
-        || fa_rootcache_get(FA_RC_DISCOVERY, key, &text, &len) != 0)
+        || fa_rootcache_get(FA_RC_DISCOVERY, key, &text, &len, NULL) != 0)
         return -1;
     rc = fa_parse_discovery(text, len, issuer,
                             ctx->cfg->client_secret_file != NULL, ep, why,

@@ -43,6 +43,7 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
+#include "cachetime.h"
 #include "http.h"
 #include "rootcache.h"
 #include "util.h"
@@ -980,6 +981,7 @@ struct jwks_entry {
     char *uri;
     char *text;
     size_t len;
+    long long expires;   /* seconds since the epoch (fa_jwt_expect.now) */
 };
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -1008,10 +1010,19 @@ fa_jwt_cache_clear(void)
     pthread_mutex_unlock(&cache_lock);
 }
 
-/* A copy of the cached JWKS for uri; NULL when there is none (or no
- * memory: then it is fetched again, which is harmless). */
+/* Is e still fresh at now?  A clock set back must not make an entry
+ * live longer than any server may ask for. */
+static int
+entry_fresh(const struct jwks_entry *e, long long now)
+{
+    return now < e->expires && e->expires - now <= FA_CACHE_MAX_LIFETIME;
+}
+
+/* A copy of the cached JWKS for uri if it is fresh at now; NULL when
+ * there is none (or no memory: then it is fetched again, which is
+ * harmless). */
 static char *
-cache_get(const char *uri, size_t *len)
+cache_get(const char *uri, long long now, size_t *len)
 {
     struct jwks_entry *e;
     char *copy = NULL;
@@ -1019,6 +1030,8 @@ cache_get(const char *uri, size_t *len)
     pthread_mutex_lock(&cache_lock);
     for (e = cache; e != NULL; e = e->next) {
         if (strcmp(e->uri, uri) == 0) {
+            if (!entry_fresh(e, now))
+                break;   /* replaced by the fetch that follows */
             copy = malloc(e->len + 1);
             if (copy != NULL) {
                 memcpy(copy, e->text, e->len + 1);
@@ -1031,14 +1044,42 @@ cache_get(const char *uri, size_t *len)
     return copy;
 }
 
-/* Remember text for uri (a copy), replacing an older one; the list keeps
- * the newest FA_JWKS_CACHE_MAX documents.  Failure only costs a fetch. */
+/* Forget the entry for uri. */
 static void
-cache_put(const char *uri, const char *text, size_t len)
+cache_drop(const char *uri)
+{
+    struct jwks_entry **pp, *old;
+
+    pthread_mutex_lock(&cache_lock);
+    for (pp = &cache; *pp != NULL;) {
+        if (strcmp((*pp)->uri, uri) == 0) {
+            old = *pp;
+            *pp = old->next;
+            entry_free(old);
+        } else {
+            pp = &(*pp)->next;
+        }
+    }
+    pthread_mutex_unlock(&cache_lock);
+}
+
+/* Remember text for uri (a copy) for lifetime seconds from now (at most
+ * FA_CACHE_MAX_LIFETIME), replacing an older one; a lifetime of 0 keeps
+ * nothing and drops the older one.  The list keeps the newest
+ * FA_JWKS_CACHE_MAX documents.  Failure only costs a fetch. */
+static void
+cache_put(const char *uri, const char *text, size_t len, long long now,
+          long lifetime)
 {
     struct jwks_entry *e, **pp;
     unsigned n;
 
+    if (lifetime <= 0) {
+        cache_drop(uri);
+        return;
+    }
+    if (lifetime > FA_CACHE_MAX_LIFETIME)
+        lifetime = FA_CACHE_MAX_LIFETIME;
     e = calloc(1, sizeof(*e));
     if (e == NULL)
         return;
@@ -1051,6 +1092,7 @@ cache_put(const char *uri, const char *text, size_t len)
     memcpy(e->text, text, len);
     e->text[len] = '\0';
     e->len = len;
+    e->expires = now + lifetime;
     pthread_mutex_lock(&cache_lock);
     for (pp = &cache; *pp != NULL;) {
         if (strcmp((*pp)->uri, uri) == 0) {
@@ -1081,16 +1123,18 @@ cache_put(const char *uri, const char *text, size_t len)
  * says whether it came from a store rather than the server. */
 static fhirauth_rc
 refresh_jwks(const char *uri, fa_jwks_fetch_fn fetch, void *arg, int fresh,
-             char **ret, size_t *retlen, int *ret_stored, char *err,
-             size_t errlen)
+             long long now, char **ret, size_t *retlen, int *ret_stored,
+             char *err, size_t errlen)
 {
     char *text = NULL;
     size_t len = 0;
     char why[FA_WHY_MAX];
+    long lifetime = 0;
     fhirauth_rc rc;
 
     *ret_stored = 0;
-    rc = fetch(arg, uri, fresh, &text, &len, ret_stored, err, errlen);
+    rc = fetch(arg, uri, fresh, &text, &len, ret_stored, &lifetime, err,
+               errlen);
     if (rc != FHIRAUTH_OK) {
         free(text);
         return rc;
@@ -1102,7 +1146,7 @@ refresh_jwks(const char *uri, fa_jwks_fetch_fn fetch, void *arg, int fresh,
         fa_err(err, errlen, "cannot verify the id_token: %s", why);
         return rc;
     }
-    cache_put(uri, text, len);
+    cache_put(uri, text, len, now, lifetime);
     *ret = text;
     *retlen = len;
     return FHIRAUTH_OK;
@@ -1118,14 +1162,14 @@ fa_jwt_verify_cached(const char *jwks_uri, fa_jwks_fetch_fn fetch, void *arg,
     int no_key = 0, fresh = 0, stored = 0;
     fhirauth_rc rc;
 
-    if (jwks_uri == NULL || fetch == NULL) {
+    if (jwks_uri == NULL || fetch == NULL || x == NULL) {
         fa_err(err, errlen, "verify id_token: missing argument");
         return FHIRAUTH_ERR_INTERNAL;
     }
-    text = cache_get(jwks_uri, &len);
+    text = cache_get(jwks_uri, x->now, &len);
     if (text == NULL) {
-        rc = refresh_jwks(jwks_uri, fetch, arg, 0, &text, &len, &stored, err,
-                          errlen);
+        rc = refresh_jwks(jwks_uri, fetch, arg, 0, x->now, &text, &len,
+                          &stored, err, errlen);
         if (rc != FHIRAUTH_OK)
             return rc;
         fresh = !stored;
@@ -1135,8 +1179,8 @@ fa_jwt_verify_cached(const char *jwks_uri, fa_jwks_fetch_fn fetch, void *arg,
     if (rc != FHIRAUTH_ERR_PROTOCOL || !no_key || fresh)
         return rc;
     /* No key fits: the AS may have rotated its keys since we cached. */
-    rc = refresh_jwks(jwks_uri, fetch, arg, 1, &text, &len, &stored, err,
-                      errlen);
+    rc = refresh_jwks(jwks_uri, fetch, arg, 1, x->now, &text, &len,
+                      &stored, err, errlen);
     if (rc != FHIRAUTH_OK)
         return rc;
     rc = fa_jwt_verify(token, text, len, x, ret_claims, NULL, err, errlen);
@@ -1152,7 +1196,7 @@ fa_jwt_verify_cached(const char *jwks_uri, fa_jwks_fetch_fn fetch, void *arg,
  * long as the server allows; a stored one that does not is ignored. */
 static fhirauth_rc
 http_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
-           int *ret_stored, char *err, size_t errlen)
+           int *ret_stored, long *ret_lifetime, char *err, size_t errlen)
 {
     const struct fa_net_ctx *ctx = arg;
     struct fa_http_resp resp;
@@ -1161,7 +1205,8 @@ http_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
     fhirauth_rc rc;
 
     if (!fresh && fa_rootcache_active(ctx->system_only)
-        && fa_rootcache_get(FA_RC_JWKS, uri, &text, &len) == 0) {
+        && fa_rootcache_get(FA_RC_JWKS, uri, &text, &len, ret_lifetime)
+               == 0) {
         if (fa_jwt_jwks_check(text, len, NULL, 0) == FHIRAUTH_OK) {
             *ret = text;
             *retlen = len;
@@ -1201,6 +1246,7 @@ http_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
                          resp.lifetime);
     *ret = text;
     *retlen = resp.body.len;
+    *ret_lifetime = resp.lifetime;
     fa_http_resp_free(&resp);
     return FHIRAUTH_OK;
 }

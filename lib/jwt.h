@@ -53,17 +53,24 @@ fhirauth_rc fa_jwt_jwks_check(const char *jwks, size_t len, char *err,
 
 /* Fetch the JWKS at uri: *ret (malloc, NUL-terminated) and *retlen.
  * With fresh set it must come from the server; otherwise a stored copy
- * (the root-side cache) may answer, and *ret_stored is then set to 1. */
+ * (the root-side cache) may answer, and *ret_stored is then set to 1.
+ * *ret_lifetime: for how many more seconds the document may be reused
+ * (fa_cache_lifetime's answer for the server's headers, or what is left
+ * of a stored copy's; 0: not at all). */
 typedef fhirauth_rc (*fa_jwks_fetch_fn)(void *arg, const char *uri,
                                         int fresh, char **ret,
                                         size_t *retlen, int *ret_stored,
-                                        char *err, size_t errlen);
+                                        long *ret_lifetime, char *err,
+                                        size_t errlen);
 
 /*
  * fa_jwt_verify with the JWKS from the process-wide cache, keyed by
- * jwks_uri: fetched (and checked) on first use; fetched once more, fresh
- * from the server, when no key fits the token (the AS rotated its keys)
- * and what was used did not already come from the server.  Thread-safe.
+ * jwks_uri: fetched (and checked) on first use and again once its
+ * lifetime (from the fetch, at most FA_CACHE_MAX_LIFETIME; cachetime.h)
+ * has passed, counted in x->now's seconds; a document that may not be
+ * reused is not kept.  Fetched once more, fresh from the server, when no
+ * key fits the token (the AS rotated its keys) and what was used did not
+ * already come from the server.  Thread-safe.
  */
 fhirauth_rc fa_jwt_verify_cached(const char *jwks_uri, fa_jwks_fetch_fn fetch,
                                  void *arg, const char *token,

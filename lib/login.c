@@ -9,6 +9,7 @@
 
 #include "keystore.h"
 #include "lock.h"
+#include "oauth.h"
 #include "token.h"
 #include "util.h"
 
@@ -58,19 +59,6 @@ take_endpoints(struct fa_meta *meta, struct fa_endpoints *ep)
     memset(ep, 0, sizeof(*ep));
 }
 
-/* A string claim of a verified id_token, copied; NULL when absent. */
-static char *
-claim(json_object *claims, const char *name)
-{
-    json_object *v;
-
-    if (claims == NULL || name == NULL
-        || !json_object_object_get_ex(claims, name, &v)
-        || !json_object_is_type(v, json_type_string))
-        return NULL;
-    return strdup(json_object_get_string(v));
-}
-
 /* Verify the id_token, if the answer has one, and take who logged in from
  * it.  Without an id_token the session records only what was typed.  With
  * ret_claims the verified claims' JSON text is handed back (NULL when
@@ -97,15 +85,26 @@ identify(fhirauth *h, const struct fa_net_ops *ops,
         free(text);
         return fa_fail(h, FHIRAUTH_ERR_PROTOCOL, "unreadable id_token claims");
     }
-    meta->subject = claim(claims, "sub");
-    if (meta->username == NULL)
-        meta->username = claim(claims, h->cfg.username_claim);
-    if (meta->fhir_user == NULL)
-        meta->fhir_user = claim(claims, "fhirUser");
+    /* What is kept of the claims is shown by status and the env and json
+     * formats: through the launch context's filter (printable ASCII, else
+     * dropped).  The subject is who logged in: without a usable one the
+     * login is refused. */
+    rc = fa_json_shown_string(claims, "sub", &meta->subject);
+    if (rc == FHIRAUTH_OK && meta->username == NULL
+        && h->cfg.username_claim != NULL)
+        rc = fa_json_shown_string(claims, h->cfg.username_claim,
+                                  &meta->username);
+    if (rc == FHIRAUTH_OK && meta->fhir_user == NULL)
+        rc = fa_json_shown_string(claims, "fhirUser", &meta->fhir_user);
     json_object_put(claims);
+    if (rc != FHIRAUTH_OK) {
+        free(text);
+        return fa_fail(h, rc, "out of memory");
+    }
     if (meta->subject == NULL) {
         free(text);
-        return fa_fail(h, FHIRAUTH_ERR_PROTOCOL, "the id_token has no sub");
+        return fa_fail(h, FHIRAUTH_ERR_PROTOCOL, "the id_token has no sub "
+                       "(or one that is not printable ASCII)");
     }
     if (ret_claims != NULL)
         *ret_claims = text;

@@ -387,6 +387,21 @@ fa_lb_close(struct fa_listener *l)
     l->fd = -1;
 }
 
+/* Does the redirect carry this state?  Constant time in the state's
+ * bytes (libc only here: no CRYPTO_memcmp). */
+static int
+state_is(const struct fa_redirect *r, const char *state)
+{
+    size_t i, n = strlen(state);
+    unsigned char diff = 0;
+
+    if (r->state == NULL || strlen(r->state) != n)
+        return 0;
+    for (i = 0; i < n; i++)
+        diff |= (unsigned char)(r->state[i] ^ state[i]);
+    return diff == 0;
+}
+
 /* One browser connection being read. */
 struct lb_conn {
     int fd;                          /* -1: a free slot */
@@ -535,8 +550,9 @@ conn_feed(struct lb_conn *c, const char *p, size_t n)
 }
 
 fhirauth_rc
-fa_lb_wait(struct fa_listener *l, const char *path, long seconds,
-           struct fa_redirect *ret, int *ret_conn, char *err, size_t errlen)
+fa_lb_wait(struct fa_listener *l, const char *path, const char *state,
+           long seconds, struct fa_redirect *ret, int *ret_conn, char *err,
+           size_t errlen)
 {
     struct lb_conn *conns;
     struct pollfd pfd[LB_CONNS + 1];
@@ -550,7 +566,7 @@ fa_lb_wait(struct fa_listener *l, const char *path, long seconds,
 
     memset(ret, 0, sizeof(*ret));
     *ret_conn = -1;
-    if (l == NULL || l->fd < 0 || path == NULL) {
+    if (l == NULL || l->fd < 0 || path == NULL || state == NULL) {
         fa_err(err, errlen, "no listener for the redirect");
         return FHIRAUTH_ERR_INTERNAL;
     }
@@ -650,6 +666,15 @@ fa_lb_wait(struct fa_listener *l, const char *path, long seconds,
             }
             r = fa_lb_parse_request(c->line, c->linelen, path, ret, err,
                                     errlen);
+            if (r == FA_LB_OK && !state_is(ret, state)) {
+                /* Not this login's answer: refused, and forgotten. */
+                fa_redirect_free(ret);
+                respond(c->fd, "400 Bad Request", "Wrong login",
+                        "This answer does not belong to the login in "
+                        "progress.");
+                conn_close(c);
+                continue;
+            }
             switch (r) {
             case FA_LB_OK:
                 *ret_conn = c->fd;

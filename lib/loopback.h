@@ -91,15 +91,21 @@ fhirauth_rc fa_lb_open(long port, int listening, struct fa_listener *ret,
 void fa_lb_close(struct fa_listener *l);
 
 /*
- * Wait up to seconds for a browser's GET of path on the listener.
- * Several connections are served at once (browsers open spare ones that
- * never send), each bounded by its own read timeout; requests for other
- * paths get 404, bad requests 400, and the wait goes on.  On FHIRAUTH_OK
- * *ret holds the parsed query and *ret_conn the connection, still open:
- * answer it with fa_lb_answer.  FHIRAUTH_ERR_LOGIN_NEEDED when the time
- * is up.
+ * Wait up to seconds for a browser's GET of path on the listener whose
+ * state parameter equals state (compared in constant time).  Several
+ * connections are served at once (browsers open spare ones that never
+ * send), each bounded by its own read timeout; requests for other paths
+ * get 404, bad requests 400, and the wait goes on.  A request for path
+ * with a wrong or missing state is not this login's: it gets 400 and the
+ * wait goes on too, so a local program that guesses the port can neither
+ * hand us its own code nor end the login; the deadline stays the one set
+ * at the start and the connections served at once stay LB_CONNS, however
+ * many such requests come.  On FHIRAUTH_OK *ret holds the parsed query
+ * and *ret_conn the connection, still open: answer it with fa_lb_answer.
+ * FHIRAUTH_ERR_LOGIN_NEEDED when the time is up.
  */
-fhirauth_rc fa_lb_wait(struct fa_listener *l, const char *path, long seconds,
+fhirauth_rc fa_lb_wait(struct fa_listener *l, const char *path,
+                       const char *state, long seconds,
                        struct fa_redirect *ret, int *ret_conn, char *err,
                        size_t errlen);
 

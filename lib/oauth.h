@@ -113,6 +113,16 @@ fhirauth_rc fa_parse_device_response(long status, const char *body,
 struct json_object;
 void fa_json_put_wiped(struct json_object *obj);
 
+/*
+ * The filter for server text that is stored and shown (the SMART launch
+ * context, the id_token's sub, username_claim and fhirUser): member key of
+ * obj, when it is a non-empty string of printable ASCII (%x20-7E), copied
+ * into *dst; anything else leaves *dst untouched (NULL), as if absent.
+ * FHIRAUTH_ERR_NOMEM when the copy fails, else FHIRAUTH_OK.
+ */
+fhirauth_rc fa_json_shown_string(struct json_object *obj, const char *key,
+                                 char **dst);
+
 #pragma GCC visibility pop
 
 #endif

@@ -290,21 +290,25 @@ copy_token_field(struct json_object *obj, const char *key, enum fa_charset cs,
 }
 
 /*
- * Copy an optional SMART launch-context member.  The context (patient,
- * encounter, fhirUser, tenant) is advisory metadata for the programs that
- * use the token, not part of the credential: a server that sends one of
- * them with a wrong type or with control characters should not make the
- * login fail, so such a value is dropped (left NULL) rather than refused.
- * Control characters are dropped because these values end up in
- * environment variables and shell output.
+ * The one filter for server text that is stored in the session and shown
+ * by the front ends (status, the env and json formats, FHIR_* variables):
+ * the SMART launch context of a token response (patient, encounter,
+ * fhirUser, tenant) and the id_token claims sub, username_claim and
+ * fhirUser (login.c).  Such text is metadata for people and programs, not
+ * part of the credential: a server that sends one with a wrong type or
+ * with a byte outside printable ASCII (a control character could forge a
+ * line or drive a terminal, as ESC and BEL do) should not make the login
+ * fail, so the value is dropped (left NULL) rather than refused.  The
+ * caller decides what a dropped value means (login.c refuses a login whose
+ * sub is dropped).
  */
-static fhirauth_rc
-copy_context_field(struct json_object *obj, const char *key, char **dst)
+fhirauth_rc
+fa_json_shown_string(struct json_object *obj, const char *key, char **dst)
 {
     const char *s;
     size_t len;
 
-    if (get_string(obj, key, &s, &len) != 1 || len == 0
+    if (obj == NULL || get_string(obj, key, &s, &len) != 1 || len == 0
         || !charset_ok(s, len, FA_CS_VSCHAR))
         return FHIRAUTH_OK;
     *dst = copy_bytes(s, len);
@@ -501,7 +505,7 @@ token_success(struct json_object *obj, struct fa_token_response *r,
     for (i = 0; i < sizeof(context) / sizeof(context[0]); i++) {
         char **dst = (char **)(void *)((char *)r + context[i].off);
 
-        if (copy_context_field(obj, context[i].key, dst) != FHIRAUTH_OK)
+        if (fa_json_shown_string(obj, context[i].key, dst) != FHIRAUTH_OK)
             goto nomem;
     }
     return FHIRAUTH_OK;

@@ -173,10 +173,10 @@ read_entry(int fd, size_t *retlen)
 }
 
 /* Split a file into its header's fields and its body; -1 when it is not
- * an entry for key that is fresh at now. */
+ * an entry for key that is fresh at now.  *ret_expires: when it expires. */
 static int
 parse_entry(const char *buf, size_t len, const char *key, long long now,
-            size_t *body_off)
+            size_t *body_off, long long *ret_expires)
 {
     const char *p = buf, *end = buf + len, *nl;
     size_t klen = strlen(key);
@@ -209,16 +209,18 @@ parse_entry(const char *buf, size_t len, const char *key, long long now,
                                       + EXPIRY_SLACK)
         return -1;
     *body_off = (size_t)(p + 1 - buf);
+    *ret_expires = expires;
     return 0;
 }
 
 int
 fa_rootcache_get(const char *kind, const char *key, char **ret,
-                 size_t *retlen)
+                 size_t *retlen, long *ret_lifetime)
 {
     char name[128];
     char *buf, *body;
     size_t len = 0, off = 0;
+    long long now = (long long)time(NULL), expires = 0;
     int dfd, fd;
 
     if (geteuid() != 0 || kind == NULL || !key_ok(key)
@@ -238,7 +240,7 @@ fa_rootcache_get(const char *kind, const char *key, char **ret,
     close(fd);
     if (buf == NULL)
         return -1;
-    if (parse_entry(buf, len, key, (long long)time(NULL), &off) != 0) {
+    if (parse_entry(buf, len, key, now, &off, &expires) != 0) {
         free(buf);
         return -1;
     }
@@ -252,6 +254,11 @@ fa_rootcache_get(const char *kind, const char *key, char **ret,
     free(buf);
     *ret = body;
     *retlen = len - off;
+    /* parse_entry bounds expires - now by the cap and its slack. */
+    if (ret_lifetime != NULL)
+        *ret_lifetime = expires - now > FA_CACHE_MAX_LIFETIME
+                            ? FA_CACHE_MAX_LIFETIME
+                            : (long)(expires - now);
     return 0;
 }
 

@@ -24,13 +24,14 @@ int fa_rootcache_active(int system_only);
 
 /*
  * The stored body for (kind, key) if the entry is intact and fresh:
- * *ret (malloc, NUL-terminated; free()) and *retlen, 0.  -1 when there is
- * none, it expired, or anything about it is wrong (not root's, writable
- * by others, a symlink, too big, malformed, another key): the caller
- * fetches afresh and stores over it.
+ * *ret (malloc, NUL-terminated; free()) and *retlen, and when
+ * ret_lifetime is not NULL the seconds it stays fresh, 0.  -1 when there
+ * is none, it expired, or anything about it is wrong (not root's,
+ * writable by others, a symlink, too big, malformed, another key): the
+ * caller fetches afresh and stores over it.
  */
 int fa_rootcache_get(const char *kind, const char *key, char **ret,
-                     size_t *retlen);
+                     size_t *retlen, long *ret_lifetime);
 
 /* Store body for (kind, key), reusable for lifetime seconds (nothing when
  * lifetime <= 0).  Best effort: a failure is silent and costs only a

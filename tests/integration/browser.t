@@ -2,29 +2,48 @@
 # browser.t - fhir-token login --browser: authorization code + PKCE S256
 # with a loopback redirect (RFC 6749 §4.1, RFC 7636, RFC 8252 §7.3) against
 # the real AS.  $BROWSER is a script of this test that plays the user: it
-# opens the authorization URL with curl and a cookie jar, signs in at the
-# AS's form, consents, and follows the redirect to fhir-token's listener on
-# 127.0.0.1.  Then: a tampered state, a denial at the AS, --no-browser
-# (the redirect address pasted on stdin), and a replayed code.
+# is given a file:// address of a page that redirects to the authorization
+# URL (never the URL itself: every local user reads every process's argv),
+# opens that URL with curl and a cookie jar, signs in at the AS's form,
+# consents, and follows the redirect to fhir-token's listener on
+# 127.0.0.1.  Then: a denial at the AS, callbacks with a wrong or no state
+# sent first (refused with 400, and the login goes on), --no-browser (the
+# redirect address pasted on stdin), and a replayed code.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 59
+plan 84
 
 fa_start_servers --ttl 60 --scope "openid offline_access patient/*.read"
 
 # ---------------------------------------------------------------- the browser
-# $FA_TMP/browser URL: the user at the browser.  FA_BROWSER_MODE:
+# $FA_TMP/browser ARGS...: the user at the browser.  FA_BROWSER_MODE:
 #   follow   sign in, consent, fetch /favicon.ico and then the redirect at
 #            the loopback listener (default)
-#   tamper   the same, with another state in the redirect
+#   tamper   the same, but first the redirect with another state
+#   nostate  the same, but first the redirect without its state
 #   deny     abort at the sign-in form (the AS redirects with access_denied)
 #   print    sign in and consent, print the redirect address, fetch nothing
-# It records the URL it was given in browser.url, the redirect in
-# browser.redirect, the listener's answers in browser.favicon and
-# browser.status, the page in browser.page.
+# It records its arguments in browser.argv (one a line), the page it was
+# given (path, then "MODE UID" of the file) in browser.file, a copy of it
+# in browser.html, the URL the page leads to in browser.url, the redirect
+# in browser.redirect, the listener's answers in browser.favicon,
+# browser.first (to tamper and nostate) and browser.status, the page in
+# browser.page.  print mode takes the URL itself (for --no-browser).
 cat >"$FA_TMP/browser" <<'EOF'
 #!/bin/bash
-url=$1 mode=${FA_BROWSER_MODE:-follow} out=$FA_TMP/browser
+mode=${FA_BROWSER_MODE:-follow} out=$FA_TMP/browser
+if [ "$mode" = print ]; then
+    url=$1
+else
+    printf '%s\n' "$@" >"$out.argv"
+    page=${1#file://}
+    printf '%s\n%s\n' "$page" "$(stat -c '%a %u' -- "$page")" >"$out.file"
+    cp -- "$page" "$out.html" || exit 1
+    # The meta refresh's address, its character references undone (&amp;
+    # last).
+    url=$(sed -n 's/.*http-equiv="refresh" content="0; url=\([^"]*\)".*/\1/p' "$page" |
+        sed -e 's/&lt;/</g' -e 's/&gt;/>/g' -e 's/&quot;/"/g' -e "s/&#39;/'/g" -e 's/&amp;/\&/g')
+fi
 printf '%s\n' "$url" >"$out.url"
 origin=$(printf '%s' "$url" | sed -E 's|^(https://[^/]+).*|\1|')
 jar=$(mktemp "$FA_TMP/jar.XXXXXX")
@@ -55,7 +74,6 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
 done
 rm -f "$jar"
 case $loc in http://127.0.0.1:*) ;; *) exit 1 ;; esac
-[ "$mode" = tamper ] && loc=$(printf '%s' "$loc" | sed -E 's/([?&]state=)[^&]*/\1tampered-by-the-test/')
 printf '%s\n' "$loc" >"$out.redirect"
 if [ "$mode" = print ]; then
     printf '%s\n' "$loc"
@@ -64,20 +82,33 @@ fi
 port=$(printf '%s' "$loc" | sed -E 's|^http://127\.0\.0\.1:([0-9]+)/.*|\1|')
 curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/favicon.ico" >"$out.favicon.tmp"
 mv "$out.favicon.tmp" "$out.favicon"
+# Another local program gets there first: with another state (its own
+# login's), or with none.
+first=
+case $mode in
+    tamper) first=$(printf '%s' "$loc" | sed -E 's/([?&]state=)[^&]*/\1tampered-by-the-test/') ;;
+    nostate) first=$(printf '%s' "$loc" | sed -E 's/[?&]state=[^&]*//; s/callback&/callback?/') ;;
+esac
+if [ -n "$first" ]; then
+    printf '%s\n' "$first" >"$out.firsturl"
+    curl -sS --max-time 5 -o "$out.firstpage" -w '%{http_code}' "$first" >"$out.first"
+fi
 curl -sS --max-time 40 -o "$out.page" -w '%{http_code}' "$loc" >"$out.status.tmp"
 mv "$out.status.tmp" "$out.status"
 EOF
 chmod 755 "$FA_TMP/browser"
 export FA_BROWSER_MODE
 
-# browser_login MODE: fhir-token login --browser with $BROWSER the script
-# above (bounded by timeout), via fa_run; then wait for the script to
-# record the listener's answer.
+# browser_login MODE [VAR=VALUE...]: fhir-token login --browser with
+# $BROWSER the script above (bounded by timeout), via fa_run, in the
+# environment given; then wait for the script to record the listener's
+# answer.
 browser_login() {
     FA_BROWSER_MODE=$1
+    shift
     rm -f "$FA_TMP"/browser.*
-    fa_run env BROWSER="$FA_TMP/browser" timeout 60 "$FA_TOKEN_BIN" \
-        --config "$FA_CONF" --profile "$FA_PROFILE" login --browser
+    fa_run env -u XDG_RUNTIME_DIR "$@" BROWSER="$FA_TMP/browser" timeout 60 \
+        "$FA_TOKEN_BIN" --config "$FA_CONF" --profile "$FA_PROFILE" login --browser
     local i
     for ((i = 0; i < 50; i++)); do
         [ -e "$FA_TMP/browser.status" ] && break
@@ -95,16 +126,6 @@ urlenc() {
     node -e 'process.stdout.write(encodeURIComponent(process.argv[1]))' "$1"
 }
 
-# ---------------------------------------------------------------- tampered state
-browser_login tamper
-is "$FA_RC" 2 "a tampered state: exit 2" || fa_show
-like "$FA_ERR" 'state mismatch' "stderr says state mismatch"
-is "$(cat "$FA_TMP/browser.status" 2>/dev/null)" 400 "the browser is answered with an error page"
-like "$(cat "$FA_TMP/browser.page" 2>/dev/null)" 'Login failed' "saying the login failed"
-nok "nothing is stored" fa_key_exists refresh
-nok "no access token either" fa_key_exists access
-is "$(fa_as_count authorization_code)" 0 "the code was never sent to the AS"
-
 # ---------------------------------------------------------------- denied at the AS
 browser_login deny
 is "$FA_RC" 2 "access denied at the AS: exit 2" || fa_show
@@ -118,6 +139,25 @@ is "$FA_RC" 0 "login --browser: exit 0" || fa_show
 like "$FA_ERR" 'logged in' "stderr says logged in"
 auth=$FA_TMP/browser.url
 like "$(cat "$auth")" "^$FA_ISSUER/auth\\?" "the browser was sent to the authorization endpoint"
+printed=$(printf '%s\n' "$FA_ERR" | sed -n 's/^  *\(https:.*\)$/\1/p')
+is "$(cat "$auth")" "$printed" "the page leads to the URL printed for the user"
+# No process's argv holds the URL or its values: every uid can read them.
+argv=$(cat "$FA_TMP/browser.argv")
+is "$(wc -l <"$FA_TMP/browser.argv")" 1 "the browser is given one argument"
+like "$argv" '^file:///[^?#]*\.html$' "... a file:// address of a page"
+for v in state code_challenge nonce redirect_uri; do
+    val=$(param "$v" "$auth")
+    unlike "$argv" "${val:-no-such-value}" "... without the $v"
+done
+unlike "$argv" "$FA_ISSUER|/auth|127\\.0\\.0\\.1" "... without the authorization URL"
+page=$(sed -n 1p "$FA_TMP/browser.file")
+is "$(sed -n 2p "$FA_TMP/browser.file")" "600 $(id -u)" "the page has mode 0600 and is the user's"
+like "$page" "^/tmp/pam_fhir-$(id -u)/fhir-token-login-[0-9a-f]{16}\\.html\$" \
+    "without XDG_RUNTIME_DIR it is in /tmp/pam_fhir-UID"
+is "$(stat -c '%a %u' "/tmp/pam_fhir-$(id -u)")" "700 $(id -u)" "... a directory of mode 0700, the user's"
+like "$(cat "$FA_TMP/browser.html")" 'http-equiv="refresh"' "the page redirects (a meta refresh)"
+like "$(cat "$FA_TMP/browser.html")" '&amp;state=' "... to the URL, HTML-escaped"
+nok "the page is removed when the login ends" test -e "$page"
 is "$(param response_type "$auth")" code "response_type=code"
 is "$(param client_id "$auth")" fhir-cli "client_id"
 is "$(param code_challenge_method "$auth")" S256 "code_challenge_method=S256"
@@ -128,9 +168,9 @@ is "$(param aud "$auth")" "$(urlenc "$FA_FHIR")" "SMART: aud=<fhir_base>"
 is "$(param prompt "$auth")" consent "prompt=consent (offline_access is asked for)"
 like "$(param redirect_uri "$auth")" '^http%3A%2F%2F127\.0\.0\.1%3A[0-9]+%2Fcallback$' \
     "redirect_uri on 127.0.0.1 with a port"
-is "$(fa_as_events authorization '"code_challenge_method":"S256"')" 3 \
+is "$(fa_as_events authorization '"code_challenge_method":"S256"')" 2 \
     "the AS saw code_challenge_method=S256 on every request"
-is "$(fa_as_events authorization '"state":true,"nonce":true')" 3 "... with a state and a nonce"
+is "$(fa_as_events authorization '"state":true,"nonce":true')" 2 "... with a state and a nonce"
 is "$(cat "$FA_TMP/browser.favicon" 2>/dev/null)" 404 "the listener answers a favicon request with 404"
 is "$(cat "$FA_TMP/browser.status" 2>/dev/null)" 200 "and the redirect with 200"
 like "$(cat "$FA_TMP/browser.page" 2>/dev/null)" 'You are logged in' "a page saying the user is logged in"
@@ -229,5 +269,62 @@ paste_finish "http://127.0.0.1:1/callback?code=x&state=y"
 is "$FA_RC" 1 "a pasted address of another port: exit 1" || fa_show
 like "$FA_ERR" "127\\.0\\.0\\.1:$rport/callback" "stderr names the expected address"
 is "$(fa_key_read refresh)" "$r2" "the session is untouched"
+
+# ---------------------------------------------------------------- other states first
+# Another local program sends its own callback to the listener before the
+# browser does: with another state (a login of its own, or a guess) it
+# gets 400, and this login goes on and completes with the right one.
+rm -rf "$FA_TMP/xdg"
+mkdir -m 700 "$FA_TMP/xdg"
+codes_before=$(fa_as_count authorization_code)
+browser_login tamper XDG_RUNTIME_DIR="$FA_TMP/xdg"
+is "$(cat "$FA_TMP/browser.first" 2>/dev/null)" 400 "a callback with another state: 400"
+like "$(cat "$FA_TMP/browser.firstpage" 2>/dev/null)" 'does not belong' "... saying it is not this login's"
+is "$FA_RC" 0 "the login goes on and completes with the right callback" || fa_show
+is "$(cat "$FA_TMP/browser.status" 2>/dev/null)" 200 "... which gets 200"
+is "$(fa_as_count authorization_code)" $((codes_before + 1)) "one code exchange: the refused callback's code was not sent"
+like "$(sed -n 1p "$FA_TMP/browser.file")" "^$FA_TMP/xdg/fhir-token-login-[0-9a-f]{16}\\.html\$" \
+    "the page is in \$XDG_RUNTIME_DIR when it is private"
+is "$(sed -n 2p "$FA_TMP/browser.file")" "600 $(id -u)" "... mode 0600, the user's"
+is "$(ls -A "$FA_TMP/xdg")" "" "... and removed when the login ends"
+r3=$(fa_key_read refresh)
+isnt "$r3" "$r2" "a new session in the keyring"
+
+# The same with no state at all; and an XDG_RUNTIME_DIR others can enter
+# is not used.
+rm -rf "$FA_TMP/xdg-open"
+mkdir -m 755 "$FA_TMP/xdg-open"
+codes_before=$(fa_as_count authorization_code)
+browser_login nostate XDG_RUNTIME_DIR="$FA_TMP/xdg-open"
+unlike "$(cat "$FA_TMP/browser.firsturl" 2>/dev/null)" 'state=' "(the first callback has no state)"
+is "$(cat "$FA_TMP/browser.first" 2>/dev/null)" 400 "a callback without a state: 400"
+is "$FA_RC" 0 "the login goes on and completes with the right callback" || fa_show
+is "$(cat "$FA_TMP/browser.status" 2>/dev/null)" 200 "... which gets 200"
+is "$(fa_as_count authorization_code)" $((codes_before + 1)) "one code exchange"
+like "$(sed -n 1p "$FA_TMP/browser.file")" "^/tmp/pam_fhir-$(id -u)/" \
+    "an XDG_RUNTIME_DIR of mode 0755 is passed over for /tmp/pam_fhir-UID"
+isnt "$(fa_key_read refresh)" "$r3" "a new session in the keyring"
+
+# ---------------------------------------------------------------- stopped while waiting
+# A browser that only notes the page it was given; fhir-token, stopped by
+# SIGTERM while it waits, removes the page.
+cat >"$FA_TMP/browser-idle" <<'EOF'
+#!/bin/bash
+printf '%s\n' "${1#file://}" >"$FA_TMP/idle.tmp" && mv "$FA_TMP/idle.tmp" "$FA_TMP/idle.page"
+EOF
+chmod 755 "$FA_TMP/browser-idle"
+rm -f "$FA_TMP/idle.page"
+env -u XDG_RUNTIME_DIR BROWSER="$FA_TMP/browser-idle" "$FA_TOKEN_BIN" --config "$FA_CONF" \
+    --profile "$FA_PROFILE" login --browser >/dev/null 2>&1 &
+idle_pid=$!
+for ((i = 0; i < 100; i++)); do
+    [ -s "$FA_TMP/idle.page" ] && break
+    sleep 0.1
+done
+page=$(cat "$FA_TMP/idle.page" 2>/dev/null)
+ok "the page is there while the login waits" test -f "${page:-/nonexistent}"
+kill -TERM "$idle_pid"
+wait "$idle_pid"
+nok "SIGTERM: the page is removed" test -e "${page:-/nonexistent}"
 
 done_testing

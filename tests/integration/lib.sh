@@ -449,6 +449,9 @@ _fa_stop() {
 #                      $FA_TMP/as-state), so fa_restart_as brings back an
 #                      AS that still honours them (default: in memory,
 #                      lost when the AS stops)
+#   --id-token-claims J  a JSON object of claims the AS puts over every
+#                      account's own (in the id_token when the scope asks
+#                      for them): hostile claim values for a test
 # Calling it again restarts the servers with the new options (the same
 # temporary directory and CA; the old issuer's keys are cleared).
 # With --fault the fault server is a proxy in front of the AS and is the
@@ -460,6 +463,7 @@ _fa_stop() {
 fa_start_servers() {
     local ttl=3 rotate=on methods='' client=fhir-cli keyring=user min_valid=1
     local timeout=5 scope="openid offline_access patient/*.read" fault='' as_state=''
+    local id_claims=''
     while [ $# -gt 0 ]; do
         case $1 in
             --ttl) ttl=$2; shift ;;
@@ -472,6 +476,7 @@ fa_start_servers() {
             --scope) scope=$2; shift ;;
             --fault) fault=1 ;;
             --as-state) as_state=1 ;;
+            --id-token-claims) id_claims=$2; shift ;;
             *) bail "fa_start_servers: unknown option $1" ;;
         esac
         shift
@@ -509,6 +514,7 @@ fa_start_servers() {
     local as_args=(--key "$FA_TMP/server.key" --cert "$FA_TMP/server.pem"
         --log "$FA_AS_LOG" --access-ttl "$ttl" --rotate "$rotate")
     [ -n "$methods" ] && as_args+=(--auth-methods "$methods")
+    [ -n "$id_claims" ] && as_args+=(--id-token-claims "$id_claims")
     rm -rf "$FA_TMP/as-state"
     [ -n "$as_state" ] && as_args+=(--state-dir "$FA_TMP/as-state")
 

@@ -26,6 +26,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include "cachetime.h"
 #include "config.h"
 #include "jwt.h"
 #include "util.h"
@@ -861,12 +862,14 @@ struct fake {
     int fresh_calls;       /* calls that had to reach the server */
     int stored;            /* non-fresh calls answer from a store */
     const char *docs[4];   /* what each call returns (the last repeats) */
+    long lifetime;         /* what the server allows; 0: the default */
+    int no_store;          /* the server allows no reuse at all */
     fhirauth_rc rc;
 };
 
 static fhirauth_rc
 fake_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
-           int *ret_stored, char *e, size_t elen)
+           int *ret_stored, long *ret_lifetime, char *e, size_t elen)
 {
     struct fake *f = arg;
     const char *doc;
@@ -874,6 +877,9 @@ fake_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
 
     (void)uri;
     f->calls++;
+    *ret_lifetime = f->no_store ? 0
+                    : f->lifetime > 0 ? f->lifetime
+                                      : FA_CACHE_DEFAULT_LIFETIME;
     /* With f->stored, answers other than fresh ones play a stored copy. */
     *ret_stored = f->stored && !fresh;
     if (fresh)
@@ -905,9 +911,17 @@ cached(const char *uri, struct fake *f, const char *token)
                                 sizeof(err));
 }
 
+/* A token signed with rsa1 (kid r1), issued at the current "now". */
+static char *
+t1_at_now(void)
+{
+    return jws(hdr_rs, good_payload(), rsa1, "RS256");
+}
+
 static void
 test_cache(void)
 {
+    const long long saved_now = now;
     char *pl = good_payload();
     char *t1 = jws(hdr_rs, pl, rsa1, "RS256");
     char *t2 = jws("{\"alg\":\"RS256\",\"kid\":\"r2\"}", pl, rsa2, "RS256");
@@ -995,6 +1009,62 @@ test_cache(void)
     is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t1),
            "cache: a stored JWKS with the kid is used");
     is_int(0, f.fresh_calls, "cache: without asking the server");
+
+    /* The lifetime the server gave: the JWKS is fetched again once it
+     * has passed, however long the process lives.  (Each verification
+     * gets a token issued at that "now".) */
+    fa_jwt_cache_clear();
+    memset(&f, 0, sizeof(f));
+    f.docs[0] = set1;
+    f.lifetime = 60;
+    is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t1_at_now()),
+           "expiry: first verification");
+    now += 59;
+    is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t1_at_now()),
+           "expiry: within max-age=60");
+    is_int(1, f.calls, "expiry: from the cache");
+    now += 2;
+    is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t1_at_now()),
+           "expiry: past max-age=60");
+    is_int(2, f.calls, "expiry: fetched again");
+    is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t1_at_now()),
+           "expiry: and then");
+    is_int(2, f.calls, "expiry: cached again");
+    /* A server that asks for more than the cap gets the cap. */
+    fa_jwt_cache_clear();
+    f.calls = 0;
+    f.lifetime = 10 * FA_CACHE_MAX_LIFETIME;
+    is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t1_at_now()),
+           "expiry: a lifetime over the cap");
+    now += FA_CACHE_MAX_LIFETIME - 1;
+    is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t1_at_now()),
+           "expiry: within the cap");
+    is_int(1, f.calls, "expiry: from the cache");
+    now += 2;
+    is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t1_at_now()),
+           "expiry: past the cap");
+    is_int(2, f.calls, "expiry: fetched again");
+    /* A clock set back far does not keep an entry alive. */
+    now -= 2 * FA_CACHE_MAX_LIFETIME;
+    is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t1_at_now()),
+           "expiry: the clock set back past the cap");
+    is_int(3, f.calls, "expiry: fetched again");
+    now = saved_now;
+    /* A document the server says not to keep is not kept, and replaces
+     * what was cached. */
+    fa_jwt_cache_clear();
+    memset(&f, 0, sizeof(f));
+    f.docs[0] = set1;
+    f.docs[1] = set2;
+    is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t1),
+           "no-store: cached at first");
+    f.no_store = 1;
+    is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t2),
+           "no-store: a rotated key, refetched");
+    is_int(2, f.calls, "no-store: two fetches");
+    is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t2),
+           "no-store: the next verification");
+    is_int(3, f.calls, "no-store: fetches again");
     fa_jwt_cache_clear();
 }
 

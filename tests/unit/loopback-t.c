@@ -5,11 +5,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -304,12 +307,15 @@ browse(unsigned port, const char *const *pieces, int out)
     char buf[4096];
     size_t len = 0;
     ssize_t n;
+    struct timeval tv = { 5, 0 };
     int fd = connect_to(port), i;
 
     if (fd < 0) {
         (void)!write(out, "ERR\n", 4);
         return;
     }
+    /* An answer that never comes is an error, not a hang. */
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     for (i = 0; pieces[i] != NULL; i++) {
         (void)!write(fd, pieces[i], strlen(pieces[i]));
         /* cppcheck-suppress usleepCalled ; a test's short poll */
@@ -329,7 +335,8 @@ browse(unsigned port, const char *const *pieces, int out)
 }
 
 /* The child plays a browser: a spare connection that never sends, a
- * favicon request, a POST, garbage, then the redirect in pieces. */
+ * favicon request, a POST, garbage, redirects with a wrong, a shorter and
+ * no state, then the redirect in pieces. */
 static void
 browser_child(unsigned port, int out)
 {
@@ -340,6 +347,22 @@ browser_child(unsigned port, int out)
         "POST /callback?code=no HTTP/1.1\r\nContent-Length: 0\r\n\r\n", NULL
     };
     static const char *const garbage[] = { "\x16\x03\x01\x02\n\n", NULL };
+    /* Another login's answer, and one without a state: refused, and the
+     * wait goes on. */
+    static const char *const wrong_state[] = {
+        "GET /callback?code=their-code&state=the-statf HTTP/1.1\r\n\r\n",
+        NULL
+    };
+    static const char *const short_state[] = {
+        "GET /callback?code=their-code&state=the-stat HTTP/1.1\r\n\r\n",
+        NULL
+    };
+    static const char *const no_state[] = {
+        "GET /callback?code=their-code HTTP/1.1\r\n\r\n", NULL
+    };
+    static const char *const error_no_state[] = {
+        "GET /callback?error=access_denied HTTP/1.1\r\n\r\n", NULL
+    };
     static const char *const redirect[] = {
         "GET /callback?co", "de=the-code&state=the-state HTTP/1.1\r",
         "\nHost: 127.0.0.1\r\nCookie: a=b\r\n", "\r\n", NULL
@@ -349,6 +372,10 @@ browser_child(unsigned port, int out)
     browse(port, favicon, out);
     browse(port, post, out);
     browse(port, garbage, out);
+    browse(port, wrong_state, out);
+    browse(port, short_state, out);
+    browse(port, no_state, out);
+    browse(port, error_no_state, out);
     browse(port, redirect, out);
     if (spare >= 0)
         close(spare);
@@ -391,9 +418,10 @@ test_listener(void)
         browser_child(l.port, p[1]);
     }
     close(p[1]);
-    rc = fa_lb_wait(&l, FA_LB_PATH, 20, &r, &conn, err, sizeof(err));
+    rc = fa_lb_wait(&l, FA_LB_PATH, "the-state", 20, &r, &conn, err,
+                    sizeof(err));
     is_int(FHIRAUTH_OK, rc, "the redirect arrives past a spare connection, "
-           "a favicon, a POST and garbage");
+           "a favicon, a POST, garbage and other states");
     is_string("the-code", r.code, "... with the code");
     is_string("the-state", r.state, "... and the state");
     ok(conn >= 0, "... and the connection to answer");
@@ -405,14 +433,42 @@ test_listener(void)
     answers[len] = '\0';
     close(p[0]);
     waitpid(pid, &status, 0);
-    is_string("404\n405\n400\n200\n", answers,
-              "the browser got 404, 405, 400, then 200");
+    is_string("404\n405\n400\n400\n400\n400\n400\n200\n", answers,
+              "the browser got 404, 405, 400, 400 for each other state, "
+              "then 200");
 
     t0 = time(NULL);
-    rc = fa_lb_wait(&l, FA_LB_PATH, 1, &r, &conn, err, sizeof(err));
+    rc = fa_lb_wait(&l, FA_LB_PATH, "the-state", 1, &r, &conn, err,
+                    sizeof(err));
     is_int(FHIRAUTH_ERR_LOGIN_NEEDED, rc, "nothing comes: the wait ends");
     ok(time(NULL) - t0 <= 3, "... in about a second");
     ok(strstr(err, "1 seconds") != NULL, "... saying so (%s)", err);
+
+    /* A flood of answers with a wrong state neither ends the wait nor
+     * makes it longer. */
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0)
+        bail("fork: %s", strerror(errno));
+    if (pid == 0) {
+        static const char *const flood[] = {
+            "GET /callback?code=x&state=y HTTP/1.1\r\n\r\n", NULL
+        };
+        int dn = open("/dev/null", O_WRONLY);
+
+        fa_lb_close(&l);
+        for (;;)
+            browse(l.port, flood, dn);
+    }
+    t0 = time(NULL);
+    rc = fa_lb_wait(&l, FA_LB_PATH, "the-state", 2, &r, &conn, err,
+                    sizeof(err));
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    is_int(FHIRAUTH_ERR_LOGIN_NEEDED, rc, "a flood of wrong states: the "
+           "wait ends at its deadline");
+    ok(time(NULL) - t0 <= 4, "... not later");
+    ok(r.code == NULL && r.state == NULL, "... with nothing kept");
     fa_lb_close(&l);
     ok(l.fd == -1, "closed");
     fa_lb_close(&l);   /* twice is harmless */
@@ -437,7 +493,7 @@ test_listener(void)
 int
 main(void)
 {
-    plan(113);
+    plan(116);
     test_query();
     test_request_line();
     test_pasted();

@@ -8,7 +8,7 @@
 //          [--auth-methods "client_secret_post ..."] [--pid-file F]
 //          [--issuer URL] [--device-ttl S] [--device-interval S]
 //          [--device-slow-down N] [--device-control on|off]
-//          [--cache-max-age S] [--state-dir DIR]
+//          [--cache-max-age S] [--state-dir DIR] [--id-token-claims JSON]
 //
 // Every option may also come from the JSON config file (same names in
 // camelCase: port, portFile, key, cert, log, accessTokenTtl, refreshTokenTtl,
@@ -17,7 +17,7 @@
 // FA_AS_LOG, FA_AS_ACCESS_TTL, FA_AS_REFRESH_TTL, FA_AS_ROTATE,
 // FA_AS_AUTH_METHODS, FA_AS_DEVICE_TTL, FA_AS_DEVICE_INTERVAL,
 // FA_AS_DEVICE_SLOW_DOWN, FA_AS_DEVICE_CONTROL, FA_AS_CACHE_MAX_AGE,
-// FA_AS_SECRETS_LOG, FA_AS_STATE_DIR).
+// FA_AS_SECRETS_LOG, FA_AS_STATE_DIR, FA_AS_ID_TOKEN_CLAIMS).
 // Precedence: command
 // line > environment > config file > defaults.
 //
@@ -38,6 +38,11 @@
 // interval (empty: none), slow_down, advertise=on|off (the device
 // endpoint in discovery)) changes them at run time, for codes issued
 // afterwards, and answers the settings as JSON.
+//
+// --id-token-claims JSON (a JSON object) puts these claims over every
+// account's own, so a test can have a signed id_token carry hostile values
+// (control characters in fhirUser, say); they reach the id_token when the
+// scope asks for them, as the account's own would.
 //
 // --cache-max-age S sends "Cache-Control: max-age=S" with the discovery
 // document and the JWKS (by default they carry what oidc-provider sends),
@@ -111,6 +116,8 @@ const DEFAULTS = {
   deviceControl: false,
   // Cache-Control max-age for discovery and the JWKS (null: unchanged).
   cacheMaxAge: null,
+  // Claims put over every account's own (--id-token-claims).
+  idTokenClaims: {},
   // Added to the discovery document (e.g. to drop an endpoint for a test:
   // {"revocation_endpoint": null} removes it).
   discoveryOverrides: {},
@@ -161,6 +168,7 @@ function parseArgs(argv) {
     '--secrets-log': 'secretsLog',
     '--cache-max-age': 'cacheMaxAge',
     '--state-dir': 'stateDir',
+    '--id-token-claims': 'idTokenClaims',
   };
   for (let i = 0; i < argv.length; i += 1) {
     let arg = argv[i];
@@ -215,6 +223,7 @@ function fromEnv(env) {
     FA_AS_SECRETS_LOG: 'secretsLog',
     FA_AS_CACHE_MAX_AGE: 'cacheMaxAge',
     FA_AS_STATE_DIR: 'stateDir',
+    FA_AS_ID_TOKEN_CLAIMS: 'idTokenClaims',
   };
   for (const [k, v] of Object.entries(map)) {
     if (env[k] !== undefined && env[k] !== '') out[v] = env[k];
@@ -261,6 +270,17 @@ function loadConfig() {
   conf.deviceControl = toBool(conf.deviceControl);
   conf.cacheMaxAge = conf.cacheMaxAge === null || conf.cacheMaxAge === undefined
     || conf.cacheMaxAge === '' ? null : toInt(conf.cacheMaxAge, 'cache max-age');
+  if (typeof conf.idTokenClaims === 'string') {
+    try {
+      conf.idTokenClaims = JSON.parse(conf.idTokenClaims);
+    } catch (e) {
+      throw usageError(`id token claims: not JSON: ${e.message}`);
+    }
+  }
+  if (!conf.idTokenClaims || typeof conf.idTokenClaims !== 'object'
+      || Array.isArray(conf.idTokenClaims)) {
+    throw usageError('id token claims: not a JSON object');
+  }
   conf.deviceAdvertise = true;
   if (typeof conf.tokenEndpointAuthMethods === 'string') {
     conf.tokenEndpointAuthMethods = conf.tokenEndpointAuthMethods.split(/[\s,]+/).filter(Boolean);
@@ -294,11 +314,11 @@ function writeAtomic(file, text) {
 
 // ------------------------------------------------------------ accounts
 
-function makeAccounts(list) {
+function makeAccounts(list, extraClaims) {
   const byName = new Map();
   const bySub = new Map();
   for (const a of list) {
-    const acct = { sub: a.sub || a.username, ...a };
+    const acct = { sub: a.sub || a.username, ...a, extraClaims };
     byName.set(acct.username, acct);
     bySub.set(acct.sub, acct);
   }
@@ -316,7 +336,7 @@ function accountObject(acct) {
       };
       if (acct.fhirUser) c.fhirUser = acct.fhirUser;
       if (acct.email) c.email = acct.email;
-      return c;
+      return { ...c, ...(acct.extraClaims || {}) };
     },
   };
 }
@@ -366,7 +386,7 @@ function escapeHtml(s) {
 
 async function main() {
   const conf = loadConfig();
-  const accounts = makeAccounts(conf.accounts);
+  const accounts = makeAccounts(conf.accounts, conf.idTokenClaims);
 
   if (conf.log) {
     fs.mkdirSync(path.dirname(path.resolve(conf.log)), { recursive: true });
