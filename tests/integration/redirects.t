@@ -4,7 +4,8 @@
 # same https origin (a relative Location such as the trailing-slash URL,
 # or an absolute one), and refuse, with a message that names the redirect
 # and says why, one to http://, to another host, to another port, a loop,
-# a fourth redirect, and a same-origin document for another issuer.  The
+# a fourth redirect, and a same-origin document for another issuer; the
+# body cap and the timeout hold for the redirected request.  The
 # token endpoint never follows a redirect, not even a same-origin one.  On
 # the PAM path (as root) the root-side cache keys the entries by the
 # issuer and the jwks_uri, never by where a redirect led.
@@ -15,11 +16,12 @@
 # redirect it must refuse would succeed.  Requests are counted in its log.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 59
+plan 66
 
 # Discovery and the JWKS may be cached (the root-side cache, below).
 export FA_AS_CACHE_MAX_AGE=60
-fa_start_servers --ttl 60 --fault --keyring user
+TIMEOUT=3
+fa_start_servers --ttl 60 --fault --keyring user --timeout "$TIMEOUT"
 
 # mark / seen STATUS PATH: how many requests since the mark the fault
 # server answered with STATUS on exactly PATH.
@@ -118,6 +120,16 @@ is "$(seen 301 "$DISC" redirect-loop)" 1 "the discovery URL was asked for once"
 
 refused redirect-issuer -- "same-origin redirect to another issuer's document" \
     "issuer mismatch: expected $FA_FAULT, got $FA_FAULT/m/ok"
+
+# The rules of the first request hold after a redirect: the body cap and
+# the timeout (the configured $TIMEOUT s, for all hops together).
+refused redirect-big -- "same-origin redirect to a document over 256 KiB" \
+    "larger than 262144 bytes"
+start=$(date +%s)
+refused redirect-stall 20 -- "same-origin redirect to a document slower than the timeout" \
+    "cannot reach .*(timed out|Timeout)"
+elapsed=$(($(date +%s) - start))
+ok "gave up after ${elapsed}s (timeout ${TIMEOUT}s)" test "$elapsed" -le $((TIMEOUT + 4))
 
 # ---------------------------------------------------------------- token endpoint
 # A same-origin redirect of the token endpoint, 307 (the POST kept) or

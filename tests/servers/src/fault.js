@@ -99,6 +99,10 @@
 //   redirect-loop            discovery -> /loop/PATH -> PATH -> ...
 //   redirect-issuer          discovery -> 302 to /m/ok/PATH (same origin),
 //                            whose document names another issuer
+//   redirect-big             discovery -> 302 to /m/discovery-big/PATH
+//                            (same origin; a document over 256 KiB)
+//   redirect-stall[:S]       discovery -> 302 to /m/discovery-stall:S/PATH
+//                            (same origin; answers after S seconds, 20)
 //   redirect-token[:CODE]    every POST -> CODE (307) to /moved/PATH (same
 //                            origin; a client that followed would succeed)
 //
@@ -357,6 +361,10 @@ function redirectMode(req, res, body, mode, arg, pathname, search) {
         return redirect(res, 301, `/loop${pathname}`);
       case 'redirect-issuer':
         return redirect(res, 302, `/m/ok${pathname}`);
+      case 'redirect-big':
+        return redirect(res, 302, `/m/discovery-big${pathname}`);
+      case 'redirect-stall':
+        return redirect(res, 302, `/m/discovery-stall:${num(20)}${pathname}`);
       default:
         break;
     }
