@@ -111,9 +111,13 @@ cached(const struct fa_net_ctx *ctx, const char *key, const char *issuer,
 /*
  * GET one discovery document and parse it.  *status receives the HTTP
  * status (0 when there was no answer) so that the caller can fall back on
- * a 404.  A document that passes is kept under key in the root-side cache
- * for as long as the server allows.  Messages name the URL: it comes from
- * the configuration and holds no secret.
+ * a 404.  Up to three redirects within url's https origin are followed
+ * (fa_http_get_metadata: some servers move the document to a path with a
+ * trailing slash); the issuer check applies to what is finally served.
+ * A document that passes is kept under key (the issuer or the configured
+ * SMART URL, never a redirect's target) in the root-side cache for as
+ * long as the server allows.  Messages name the URL: it comes from the
+ * configuration and holds no secret.
  */
 static fhirauth_rc
 fetch(const struct fa_net_ctx *ctx, const char *url, const char *issuer,
@@ -125,7 +129,7 @@ fetch(const struct fa_net_ctx *ctx, const char *url, const char *issuer,
     fhirauth_rc rc;
 
     *status = 0;
-    rc = fa_http_get(ctx, url, &resp, err, errlen);
+    rc = fa_http_get_metadata(ctx, url, &resp, err, errlen);
     if (rc != FHIRAUTH_OK) {
         fa_http_resp_free(&resp);
         return rc;

@@ -1,9 +1,11 @@
 /* http.c - the network module's libcurl wrapper.
  *
  * One easy handle per request, configured the same way every time: HTTPS
- * only, peer and host verified, connect and total timeouts, no redirects,
- * no signals, answers capped in the write callback, proxies as the
- * configuration says.  Secrets we hand to libcurl (the form body, the
+ * only, peer and host verified, connect and total timeouts, no signals,
+ * answers capped in the write callback, proxies as the configuration says,
+ * no redirects (but up to three to the same https origin for discovery
+ * documents and JWKS, each hop on the same handle under the same rules and
+ * the same timeout).  Secrets we hand to libcurl (the form body, the
  * Authorization header) stay in our own buffers where we can, and libcurl's
  * copies of header lines are wiped before they are freed.  libcurl's
  * internal send buffer and OpenSSL's record buffers cannot be wiped from
@@ -274,19 +276,18 @@ fa_http_host(const char *url, char *buf, size_t len)
     curl_url_cleanup(u);
 }
 
-/* Where a redirect pointed, for the message: scheme, host, port and path;
- * userinfo, query and fragment dropped (they may carry a code or token). */
+/* A URL for a message: scheme, host, port and path; userinfo, query and
+ * fragment dropped (they may carry a code or token). */
 static void
-redirect_target(CURL *c, char *buf, size_t len)
+clean_url(const char *url, char *buf, size_t len)
 {
-    char *loc = NULL, *clean = NULL;
+    char *clean = NULL;
     CURLU *u;
 
     fa_strlcpy(buf, "(no Location)", len);
-    if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK
-        || loc == NULL || (u = curl_url()) == NULL)
+    if (url == NULL || (u = curl_url()) == NULL)
         return;
-    if (curl_url_set(u, CURLUPART_URL, loc, CURLU_NON_SUPPORT_SCHEME)
+    if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME)
             == CURLUE_OK
         && curl_url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK
         && curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK
@@ -294,8 +295,109 @@ redirect_target(CURL *c, char *buf, size_t len)
         && curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) == CURLUE_OK
         && curl_url_get(u, CURLUPART_URL, &clean, 0) == CURLUE_OK)
         clean_copy(buf, len, clean);
+    else
+        fa_strlcpy(buf, "(an unparsable Location)", len);
     curl_free(clean);
     curl_url_cleanup(u);
+}
+
+/* The parts of an absolute URL that decide its origin (curl_free'd). */
+struct origin {
+    char *scheme, *host, *port, *user, *password;
+};
+
+static void
+origin_free(struct origin *o)
+{
+    curl_free(o->scheme);
+    curl_free(o->host);
+    curl_free(o->port);
+    curl_free(o->user);
+    curl_free(o->password);
+    memset(o, 0, sizeof(*o));
+}
+
+/* 0, or -1 when url is not an absolute URL. */
+static int
+origin_of(const char *url, struct origin *o)
+{
+    CURLU *u;
+    int ret = -1;
+
+    memset(o, 0, sizeof(*o));
+    if (url == NULL || (u = curl_url()) == NULL)
+        return -1;
+    if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME)
+            == CURLUE_OK
+        && curl_url_get(u, CURLUPART_SCHEME, &o->scheme, 0) == CURLUE_OK) {
+        /* Absent parts stay NULL (file:/// has no host).
+         * CURLU_DEFAULT_PORT: https://h and https://h:443 are one origin.
+         * An unknown scheme has no default port: it is refused as "not
+         * https" before ports matter. */
+        (void)curl_url_get(u, CURLUPART_HOST, &o->host, 0);
+        (void)curl_url_get(u, CURLUPART_PORT, &o->port, CURLU_DEFAULT_PORT);
+        (void)curl_url_get(u, CURLUPART_USER, &o->user, 0);
+        (void)curl_url_get(u, CURLUPART_PASSWORD, &o->password, 0);
+        ret = 0;
+    }
+    curl_url_cleanup(u);
+    if (ret != 0)
+        origin_free(o);
+    return ret;
+}
+
+enum fa_redir_check
+fa_http_redirect_check(const char *from, const char *to)
+{
+    struct origin a, b;
+    enum fa_redir_check rc;
+
+    if (origin_of(from, &a) != 0)
+        return FA_REDIR_BAD_URL;
+    if (origin_of(to, &b) != 0) {
+        origin_free(&a);
+        return FA_REDIR_BAD_URL;
+    }
+    if (strcasecmp(b.scheme, "https") != 0
+        || strcasecmp(a.scheme, "https") != 0)
+        rc = FA_REDIR_NOT_HTTPS;
+    else if (a.host == NULL || b.host == NULL || a.host[0] == '\0'
+             || b.host[0] == '\0')
+        rc = FA_REDIR_BAD_URL;
+    else if (b.user != NULL || b.password != NULL)
+        /* libcurl would turn them into Basic credentials. */
+        rc = FA_REDIR_USERINFO;
+    else if (strcasecmp(a.host, b.host) != 0)
+        /* Names are compared, not addresses: localhost is another host
+         * than 127.0.0.1, as it is for a browser's same-origin rule. */
+        rc = FA_REDIR_OTHER_HOST;
+    else if (a.port == NULL || b.port == NULL || strcmp(a.port, b.port) != 0)
+        rc = FA_REDIR_OTHER_PORT;
+    else
+        rc = FA_REDIR_OK;
+    origin_free(&a);
+    origin_free(&b);
+    return rc;
+}
+
+const char *
+fa_http_redirect_why(enum fa_redir_check c)
+{
+    switch (c) {
+    case FA_REDIR_OK:
+        return "it stays on the same origin";
+    case FA_REDIR_BAD_URL:
+        return "the Location is not a usable URL";
+    case FA_REDIR_NOT_HTTPS:
+        return "it leaves https";
+    case FA_REDIR_USERINFO:
+        return "it carries a user name or password";
+    case FA_REDIR_OTHER_HOST:
+        return "it goes to another host";
+    case FA_REDIR_OTHER_PORT:
+        return "it goes to another port";
+    }
+    return "unknown reason";
 }
 
 /* Map a failed transfer to our codes; the message names the host and
@@ -423,9 +525,10 @@ configure(const struct fa_net_ctx *ctx, CURL *c, const char *url,
     SETOPT(c, CURLOPT_URL, url);
     SETOPT(c, CURLOPT_PROTOCOLS_STR, "https");
     SETOPT(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
-    /* No redirects anywhere: a token request must never be replayed to
-     * another place, and discovery documents have fixed locations (RFC
-     * 8414, OIDC Discovery), so following is not worth the risk. */
+    /* libcurl never follows a redirect itself: a token request must never
+     * be replayed to another place, and the GETs of metadata that may
+     * follow one (fa_http_get_metadata) do it hop by hop in perform(),
+     * after checking the target's origin. */
     SETOPT(c, CURLOPT_FOLLOWLOCATION, 0L);
     SETOPT(c, CURLOPT_MAXREDIRS, 0L);
     SETOPT(c, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -475,29 +578,145 @@ setopt_failed:
                                      : FHIRAUTH_ERR_MODULE;
 }
 
+/* The URL as libcurl writes it, without its fragment (which is never
+ * sent): what "visited before" compares.  NULL when it cannot be
+ * parsed or on a lack of memory; curl_free. */
+static char *
+normal_url(const char *url)
+{
+    CURLU *u;
+    char *ret = NULL;
+
+    if (url == NULL || (u = curl_url()) == NULL)
+        return NULL;
+    if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME)
+            == CURLUE_OK
+        && curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) == CURLUE_OK
+        && curl_url_get(u, CURLUPART_URL, &ret, 0) != CURLUE_OK)
+        ret = NULL;
+    curl_url_cleanup(u);
+    return ret;
+}
+
+/* Milliseconds since start (CLOCK_MONOTONIC). */
+static long long
+elapsed_ms(const struct timespec *start)
+{
+    struct timespec now;
+
+    if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+        return 0;
+    return (long long)(now.tv_sec - start->tv_sec) * 1000
+           + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/* Where one transfer of a request stands across its redirects. */
+struct hops {
+    int max;                 /* redirects allowed (0: none) */
+    int n;                   /* followed so far */
+    char *seen[FA_HTTP_MAX_REDIRECTS + 1];   /* normal_url of each hop */
+};
+
+/*
+ * A 3xx answer to the URL `current` (the first one was `first`): may the
+ * request go on to where it points?  FHIRAUTH_OK with *next (curl_free)
+ * the absolute target, or FHIRAUTH_ERR_PROTOCOL with a message naming
+ * the redirect and saying why it is refused.  libcurl resolves a
+ * relative Location against the URL that answered (RFC 3986 §5) for
+ * CURLINFO_REDIRECT_URL even when it does not follow.
+ */
+static fhirauth_rc
+judge_redirect(CURL *c, long status, const char *first, struct hops *h,
+               const char *host, char **next, char *err, size_t errlen)
+{
+    char *loc = NULL, *norm;
+    char where[256];
+    enum fa_redir_check chk;
+    int i;
+
+    *next = NULL;
+    if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) != CURLE_OK)
+        loc = NULL;
+    clean_url(loc, where, sizeof(where));
+    if (h->max == 0) {
+        fa_err(err, errlen, "unexpected redirect from %s to %s (HTTP %ld; "
+               "redirects are never followed for this request)", host,
+               where, status);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    if (loc == NULL || (status != 301 && status != 302 && status != 303
+                        && status != 307 && status != 308)) {
+        fa_err(err, errlen, "unexpected HTTP %ld from %s%s", status, host,
+               loc == NULL ? " (a redirect without a Location)" : "");
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    chk = fa_http_redirect_check(first, loc);
+    if (chk != FA_REDIR_OK) {
+        fa_err(err, errlen, "refusing the redirect from %s to %s (HTTP "
+               "%ld): %s; only redirects to the same https origin are "
+               "followed", host, where, status, fa_http_redirect_why(chk));
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    norm = normal_url(loc);
+    if (norm == NULL) {
+        fa_err(err, errlen, "refusing the redirect from %s to %s (HTTP "
+               "%ld): %s", host, where, status,
+               fa_http_redirect_why(FA_REDIR_BAD_URL));
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    for (i = 0; i <= h->n && h->seen[i] != NULL; i++) {
+        if (strcmp(h->seen[i], norm) == 0) {
+            curl_free(norm);
+            fa_err(err, errlen, "refusing the redirect from %s to %s (HTTP "
+                   "%ld): a redirect loop", host, where, status);
+            return FHIRAUTH_ERR_PROTOCOL;
+        }
+    }
+    if (h->n >= h->max) {
+        curl_free(norm);
+        fa_err(err, errlen, "refusing the redirect from %s to %s (HTTP "
+               "%ld): more than %d redirects", host, where, status, h->max);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    h->n++;
+    h->seen[h->n] = norm;
+    *next = norm;
+    return FHIRAUTH_OK;
+}
+
 static fhirauth_rc
 perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
-        size_t formlen, const char *authorization, struct fa_http_resp *resp,
-        char *err, size_t errlen)
+        size_t formlen, const char *authorization, int max_redirects,
+        struct fa_http_resp *resp, char *err, size_t errlen)
 {
     CURL *c = NULL;
     struct curl_slist *hdrs = NULL;
     struct transfer t;
+    struct hops h;
+    struct timespec start;
     char errbuf[CURL_ERROR_SIZE];
-    char host[256], where[256];
+    char host[256];
     const char *optname;
+    char *next;
     CURLcode cc;
     fhirauth_rc rc;
-    long status = 0;
+    long status = 0, timeout;
+    long long left;
+    int i;
 
     resp->status = 0;
     resp->lifetime = 0;
     fa_buf_init(&resp->body, FA_HTTP_MAX_BODY);
+    memset(&h, 0, sizeof(h));
+    h.max = max_redirects < 0 ? 0
+            : max_redirects > FA_HTTP_MAX_REDIRECTS ? FA_HTTP_MAX_REDIRECTS
+                                                    : max_redirects;
     fa_http_host(url, host, sizeof(host));
     if (ctx == NULL || ctx->cfg == NULL || url == NULL) {
         fa_err(err, errlen, "no configuration or URL for the request");
         return FHIRAUTH_ERR_INTERNAL;
     }
+    timeout = ctx->cfg->timeout > 0 ? ctx->cfg->timeout : FA_TIMEOUT_DEFAULT;
     rc = net_init(ctx, err, errlen);
     if (rc != FHIRAUTH_OK)
         return rc;
@@ -516,6 +735,11 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
         || (authorization != NULL && add_header(&hdrs, authorization) != 0)) {
         rc = FHIRAUTH_ERR_NOMEM;
         fa_err(err, errlen, "out of memory");
+        goto out;
+    }
+    if (h.max > 0 && (h.seen[0] = normal_url(url)) == NULL) {
+        rc = FHIRAUTH_ERR_CONFIG;
+        fa_err(err, errlen, "malformed URL for %s", host);
         goto out;
     }
     c = curl_easy_init();
@@ -537,23 +761,49 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
         SETOPT(c, CURLOPT_HTTPGET, 1L);
     }
 
-    cc = curl_easy_perform(c);
-    if (cc != CURLE_OK) {
-        rc = transfer_error(cc, &t, host, errbuf, err, errlen);
-        goto out;
-    }
-    if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK
-        || status < 100 || status > 599) {
-        rc = FHIRAUTH_ERR_PROTOCOL;
-        fa_err(err, errlen, "no valid HTTP status from %s", host);
-        goto out;
-    }
-    if (status >= 300 && status <= 399) {
-        redirect_target(c, where, sizeof(where));
-        rc = FHIRAUTH_ERR_PROTOCOL;
-        fa_err(err, errlen, "unexpected redirect from %s to %s (HTTP %ld)",
-               host, where, status);
-        goto out;
+    if (clock_gettime(CLOCK_MONOTONIC, &start) != 0)
+        memset(&start, 0, sizeof(start));
+    for (;;) {
+        cc = curl_easy_perform(c);
+        if (cc != CURLE_OK) {
+            rc = transfer_error(cc, &t, host, errbuf, err, errlen);
+            goto out;
+        }
+        if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status)
+                != CURLE_OK
+            || status < 100 || status > 599) {
+            rc = FHIRAUTH_ERR_PROTOCOL;
+            fa_err(err, errlen, "no valid HTTP status from %s", host);
+            goto out;
+        }
+        if (status < 300 || status > 399)
+            break;
+        rc = judge_redirect(c, status, url, &h, host, &next, err, errlen);
+        if (rc != FHIRAUTH_OK)
+            goto out;
+        /* The next hop on the same handle, so every option set above
+         * holds for it too (https only, verification, CA, proxies, the
+         * body cap); the time left of the one timeout bounds it all. */
+        left = (long long)timeout * 1000 - elapsed_ms(&start);
+        if (left <= 0) {
+            rc = FHIRAUTH_ERR_UNREACHABLE;
+            fa_err(err, errlen, "cannot reach %s: timed out after a "
+                   "redirect", host);
+            goto out;
+        }
+        SETOPT(c, CURLOPT_URL, next);
+        SETOPT(c, CURLOPT_TIMEOUT_MS, (long)left);
+        SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS,
+               left < FA_CONNECT_TIMEOUT_MAX * 1000L
+                   ? (long)left
+                   : FA_CONNECT_TIMEOUT_MAX * 1000L);
+        /* The redirect's own body and headers are not the answer. */
+        fa_buf_wipe(&resp->body);
+        fa_buf_init(&resp->body, FA_HTTP_MAX_BODY);
+        t.overflow = 0;
+        t.nomem = 0;
+        memset(&t.fh, 0, sizeof(t.fh));
+        errbuf[0] = '\0';
     }
     resp->status = status;
     resp->lifetime = answer_lifetime(&t.fh);
@@ -568,6 +818,8 @@ out:
     if (c != NULL)
         curl_easy_cleanup(c);
     wipe_headers(hdrs);
+    for (i = 0; i <= FA_HTTP_MAX_REDIRECTS; i++)
+        curl_free(h.seen[i]);
     if (rc != FHIRAUTH_OK)
         fa_buf_wipe(&resp->body);
     return rc;
@@ -577,7 +829,15 @@ fhirauth_rc
 fa_http_get(const struct fa_net_ctx *ctx, const char *url,
             struct fa_http_resp *resp, char *err, size_t errlen)
 {
-    return perform(ctx, url, NULL, 0, NULL, resp, err, errlen);
+    return perform(ctx, url, NULL, 0, NULL, 0, resp, err, errlen);
+}
+
+fhirauth_rc
+fa_http_get_metadata(const struct fa_net_ctx *ctx, const char *url,
+                     struct fa_http_resp *resp, char *err, size_t errlen)
+{
+    return perform(ctx, url, NULL, 0, NULL, FA_HTTP_MAX_REDIRECTS, resp, err,
+                   errlen);
 }
 
 fhirauth_rc
@@ -593,7 +853,9 @@ fa_http_post_form(const struct fa_net_ctx *ctx, const char *url,
         fa_err(err, errlen, "no form body to send");
         return FHIRAUTH_ERR_INTERNAL;
     }
-    return perform(ctx, url, form, formlen, authorization, resp, err,
+    /* Never a redirect: a token, revocation or device request must not
+     * be replayed anywhere else. */
+    return perform(ctx, url, form, formlen, authorization, 0, resp, err,
                    errlen);
 }
 

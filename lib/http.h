@@ -1,5 +1,6 @@
 /* http.h - the network module's libcurl wrapper: HTTPS only, verified
- * peers, timeouts, capped bodies, no redirects, proxies as configured. */
+ * peers, timeouts, capped bodies, proxies as configured; no redirects,
+ * except same-origin ones on the GETs of metadata (discovery, JWKS). */
 #ifndef FHIRAUTH_HTTP_H
 #define FHIRAUTH_HTTP_H
 
@@ -30,6 +31,44 @@ void fa_http_resp_free(struct fa_http_resp *r);
  */
 fhirauth_rc fa_http_get(const struct fa_net_ctx *ctx, const char *url,
                         struct fa_http_resp *resp, char *err, size_t errlen);
+
+/* Most redirects fa_http_get_metadata follows for one document. */
+#define FA_HTTP_MAX_REDIRECTS 3
+
+/*
+ * GET a metadata document: a discovery document (OpenID Connect, RFC 8414,
+ * SMART) or a JWKS.  As fa_http_get, except that up to
+ * FA_HTTP_MAX_REDIRECTS redirects (301, 302, 303, 307, 308) are followed
+ * when each target has the origin of url (https, same host, same port;
+ * relative Location values resolved against the URL that answered), has
+ * no userinfo and was not visited before.  Every hop runs under the same
+ * rules as the first (https only, verified peer, body cap, proxies) and
+ * all of them within the one configured timeout.  Any other redirect is
+ * FHIRAUTH_ERR_PROTOCOL with a message that names it and says why.  The
+ * caller still checks what it got (the issuer of a discovery document)
+ * and keys any cache by url, never by where the document was found.
+ * Never use this for token, revocation, device or userinfo requests.
+ */
+fhirauth_rc fa_http_get_metadata(const struct fa_net_ctx *ctx,
+                                 const char *url, struct fa_http_resp *resp,
+                                 char *err, size_t errlen);
+
+/* Is a redirect from `from` to `to` (absolute URLs) one that
+ * fa_http_get_metadata may follow?  FA_REDIR_OK when to is https and has
+ * from's origin (RFC 6454: scheme, host, port; the default port 443
+ * written or not) and no userinfo; otherwise the first reason that
+ * applies.  Pure (libcurl's URL parser, no network): unit-tested. */
+enum fa_redir_check {
+    FA_REDIR_OK = 0,
+    FA_REDIR_BAD_URL,      /* either URL cannot be parsed */
+    FA_REDIR_NOT_HTTPS,    /* to is not https (http://, or worse) */
+    FA_REDIR_USERINFO,     /* to carries user:password@ */
+    FA_REDIR_OTHER_HOST,   /* another host (localhost is not 127.0.0.1) */
+    FA_REDIR_OTHER_PORT,   /* same host, another port */
+};
+enum fa_redir_check fa_http_redirect_check(const char *from, const char *to);
+/* Why, for messages ("it leaves https", ...). */
+const char *fa_http_redirect_why(enum fa_redir_check c);
 
 /*
  * POST an application/x-www-form-urlencoded body.  authorization, when

@@ -1191,9 +1191,11 @@ fa_jwt_verify_cached(const char *jwks_uri, fa_jwks_fetch_fn fetch, void *arg,
 /* ---------------------------------------------------------------- network */
 
 /* fa_jwks_fetch_fn over the root-side cache (as root, unless fresh) and
- * the module's HTTP helper (HTTPS only, the configured CA, no redirects,
- * the body cap).  A JWKS that passes fa_jwt_jwks_check is stored for as
- * long as the server allows; a stored one that does not is ignored. */
+ * the module's HTTP helper (HTTPS only, the configured CA, the body cap,
+ * at most three redirects within the jwks_uri's https origin).  A JWKS
+ * that passes fa_jwt_jwks_check is stored for as long as the server
+ * allows, keyed by the jwks_uri asked for (never by a redirect's target);
+ * a stored one that does not pass is ignored. */
 static fhirauth_rc
 http_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
            int *ret_stored, long *ret_lifetime, char *err, size_t errlen)
@@ -1215,7 +1217,7 @@ http_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
         }
         free(text);
     }
-    rc = fa_http_get(ctx, uri, &resp, err, errlen);
+    rc = fa_http_get_metadata(ctx, uri, &resp, err, errlen);
     if (rc != FHIRAUTH_OK) {
         fa_http_resp_free(&resp);
         return rc;

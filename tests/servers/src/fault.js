@@ -73,6 +73,38 @@
 //   issuer-mismatch discovery whose issuer is another URL
 //   discovery-nonjson, discovery-500, discovery-redirect, discovery-big,
 //   discovery-stall[:S]
+//   Redirect modes (mode file; everything they do not redirect is
+//   forwarded as in pass, so a client that follows a redirect it should
+//   refuse succeeds, and the test can tell).  Helper paths in these
+//   modes: /moved/PATH forwards PATH; /chain/K/PATH redirects to
+//   /chain/K-1/PATH, and /chain/0/PATH forwards PATH; /loop/PATH
+//   redirects back to PATH.  "Discovery" is any of the three well-known
+//   paths; the AS's JWKS is /jwks.
+//   redirect-slash[:CODE]    discovery -> CODE (301) with the relative
+//                            Location "openid-configuration/" (the same
+//                            URL with a trailing slash), which is
+//                            forwarded without the slash
+//   redirect-absolute[:CODE] discovery -> 302 to https://127.0.0.1:PORT
+//                            /moved/PATH (same origin, absolute)
+//   redirect-jwks[:CODE]     /jwks -> 301 to "/moved/jwks" (relative)
+//   redirect-http            discovery -> 301 to http://127.0.0.1:PORT/
+//                            moved/PATH (this server speaks only https)
+//   redirect-host            discovery -> 301 to https://localhost:PORT/
+//                            moved/PATH (this very server by another name;
+//                            the test certificate names localhost too)
+//   redirect-port            discovery -> 301 to the upstream AS itself,
+//                            which serves the right document
+//   redirect-chain[:N]       discovery -> /chain/N-1/PATH: N redirects
+//                            (default 3) before the document
+//   redirect-loop            discovery -> /loop/PATH -> PATH -> ...
+//   redirect-issuer          discovery -> 302 to /m/ok/PATH (same origin),
+//                            whose document names another issuer
+//   redirect-big             discovery -> 302 to /m/discovery-big/PATH
+//                            (same origin; a document over 256 KiB)
+//   redirect-stall[:S]       discovery -> 302 to /m/discovery-stall:S/PATH
+//                            (same origin; answers after S seconds, 20)
+//   redirect-token[:CODE]    every POST -> CODE (307) to /moved/PATH (same
+//                            origin; a client that followed would succeed)
 //
 // Every request is logged (JSON lines, no bodies): {"ts","method","path",
 // "mode","status"}.
@@ -282,6 +314,66 @@ async function forwardSlow(req, res, path, body, ms) {
   return answer.status;
 }
 
+function redirect(res, code, location) {
+  res.writeHead(code, { Location: location, 'Content-Length': 0, 'Cache-Control': 'no-store' });
+  res.end();
+  return code;
+}
+
+const WELL_KNOWN = ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server',
+  '/.well-known/smart-configuration'];
+
+// The redirect-* modes (see the header).
+function redirectMode(req, res, body, mode, arg, pathname, search) {
+  const num = (d) => (arg !== undefined && arg !== '' ? Number(arg) : d);
+  const isDiscovery = WELL_KNOWN.includes(pathname);
+  const pass = (path) => {
+    if (!upstream()) return send(res, 500, { error: 'server_error', error_description: `${mode} without an upstream` });
+    return forward(req, res, `${path}${search}`, body);
+  };
+  let m = /^\/moved(\/.*)$/.exec(pathname);
+  if (m) return pass(m[1]);
+  m = /^\/chain\/([0-9]+)(\/.*)$/.exec(pathname);
+  if (m) {
+    const k = Number(m[1]);
+    return k > 0 ? redirect(res, 301, `/chain/${k - 1}${m[2]}`) : pass(m[2]);
+  }
+  m = /^\/loop(\/.*)$/.exec(pathname);
+  if (m) return redirect(res, 301, m[1]);
+  if (mode === 'redirect-slash' && WELL_KNOWN.includes(pathname.replace(/\/$/, '')) && pathname.endsWith('/')) {
+    return pass(pathname.slice(0, -1));
+  }
+  if (isDiscovery) {
+    switch (mode) {
+      case 'redirect-slash':
+        return redirect(res, num(301), `${pathname.split('/').pop()}/`);
+      case 'redirect-absolute':
+        return redirect(res, num(302), `${origin}/moved${pathname}`);
+      case 'redirect-http':
+        return redirect(res, 301, `${origin.replace(/^https:/, 'http:')}/moved${pathname}`);
+      case 'redirect-host':
+        return redirect(res, 301, `${origin.replace('127.0.0.1', 'localhost')}/moved${pathname}`);
+      case 'redirect-port':
+        return redirect(res, 301, `${upstream()}${pathname}`);
+      case 'redirect-chain':
+        return redirect(res, 301, `/chain/${num(3) - 1}${pathname}`);
+      case 'redirect-loop':
+        return redirect(res, 301, `/loop${pathname}`);
+      case 'redirect-issuer':
+        return redirect(res, 302, `/m/ok${pathname}`);
+      case 'redirect-big':
+        return redirect(res, 302, `/m/discovery-big${pathname}`);
+      case 'redirect-stall':
+        return redirect(res, 302, `/m/discovery-stall:${num(20)}${pathname}`);
+      default:
+        break;
+    }
+  }
+  if (mode === 'redirect-jwks' && pathname === '/jwks') return redirect(res, num(301), '/moved/jwks');
+  if (mode === 'redirect-token' && req.method === 'POST') return redirect(res, num(307), `/moved${pathname}`);
+  return pass(pathname);
+}
+
 async function handle(req, res, body) {
   const url = new URL(req.url, origin);
   let { pathname } = url;
@@ -299,6 +391,7 @@ async function handle(req, res, body) {
     || pathname === '/.well-known/oauth-authorization-server'
     || pathname === '/.well-known/smart-configuration';
 
+  if (mode.startsWith('redirect-')) return redirectMode(req, res, body, mode, arg, pathname, url.search);
   if (mode === 'pass' || mode.startsWith('tls-')) {
     if (!upstream()) return send(res, 500, { error: 'server_error', error_description: 'pass mode without an upstream' });
     return forward(req, res, `${pathname}${url.search}`, body);
