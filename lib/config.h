@@ -36,6 +36,8 @@ struct fa_config {
     enum fa_anchor keyring;       /* default persistent */
     enum fa_grant grant;          /* default device */
     char *username_claim;         /* default "preferred_username" */
+    bool require_id_token;        /* refuse logins without a verified
+                                   * id_token (default no: UserInfo) */
     char *usermap;
     char *match;                  /* space-separated URL prefixes */
     char *git_username;           /* default "oauth2" */
@@ -52,6 +54,7 @@ struct fa_config {
     char *device_authorization_endpoint;
     char *introspection_endpoint;
     char *jwks_uri;
+    char *userinfo_endpoint;
     /* PAM module arguments that are not file keys. */
     bool use_first_pass;
     bool try_first_pass;

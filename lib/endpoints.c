@@ -34,7 +34,8 @@ fa_endpoints_apply_config(struct fa_endpoints *ep,
                     cfg->device_authorization_endpoint) != 0
         || override(&ep->introspection_endpoint,
                     cfg->introspection_endpoint) != 0
-        || override(&ep->jwks_uri, cfg->jwks_uri) != 0)
+        || override(&ep->jwks_uri, cfg->jwks_uri) != 0
+        || override(&ep->userinfo_endpoint, cfg->userinfo_endpoint) != 0)
         return -1;
     return 0;
 }

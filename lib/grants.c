@@ -1,11 +1,14 @@
 /* grants.c - requests to the token endpoint (password and refresh grants,
- * RFC 6749 §4.3 and §6) and to the revocation endpoint (RFC 7009).
+ * RFC 6749 §4.3 and §6), to the revocation endpoint (RFC 7009) and to the
+ * UserInfo endpoint (OIDC Core §5.3).
  *
  * Every request body is application/x-www-form-urlencoded and carries
  * secrets: it is built in a struct fa_form and wiped after the call.
  * Tokens and passwords never go into a URL. */
 #include "autoconf.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "grants.h"
@@ -330,4 +333,64 @@ fa_grant_token_request(const struct fa_net_ctx *ctx,
                        size_t oelen, char *err, size_t errlen)
 {
     return token_request(ctx, ep, form, ret, oauth_error, oelen, err, errlen);
+}
+
+/*
+ * OIDC Core §5.3.1: GET the UserInfo endpoint with the new access token
+ * as a bearer token (RFC 6750 §2.1, the header form: never in the URL).
+ * The usual TLS rules and no redirects (http.c); the answer is untrusted
+ * input, parsed and filtered by fa_parse_userinfo.
+ */
+fhirauth_rc
+fa_net_userinfo(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
+                const char *access_token, char **ret_claims, char *err,
+                size_t errlen)
+{
+    static const char prefix[] = "Authorization: Bearer ";
+    struct fa_http_resp resp;
+    char why[512], host[256];
+    char *auth;
+    size_t n;
+    int r;
+    fhirauth_rc rc;
+
+    if (ctx == NULL || ctx->cfg == NULL || ep == NULL || ret_claims == NULL) {
+        fa_err(err, errlen, "userinfo: missing argument");
+        return FHIRAUTH_ERR_INTERNAL;
+    }
+    if (access_token == NULL || access_token[0] == '\0') {
+        fa_err(err, errlen, "userinfo: no access token");
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    }
+    if (ep->userinfo_endpoint == NULL) {
+        fa_err(err, errlen, "the server has no userinfo_endpoint (set "
+               "userinfo_endpoint in the configuration)");
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    n = sizeof(prefix) + strlen(access_token);
+    auth = malloc(n);
+    if (auth == NULL) {
+        fa_err(err, errlen, "out of memory");
+        return FHIRAUTH_ERR_NOMEM;
+    }
+    r = snprintf(auth, n, "%s%s", prefix, access_token);
+    if (r < 0 || (size_t)r >= n) {
+        fa_secret_free(auth);
+        fa_err(err, errlen, "userinfo: cannot build the request");
+        return FHIRAUTH_ERR_INTERNAL;
+    }
+    rc = fa_http_get_auth(ctx, ep->userinfo_endpoint, auth, &resp, err,
+                          errlen);
+    fa_secret_free(auth);
+    if (rc == FHIRAUTH_OK) {
+        why[0] = '\0';
+        rc = fa_parse_userinfo(resp.status, resp.body.data, resp.body.len,
+                               ret_claims, why, sizeof(why));
+        if (rc != FHIRAUTH_OK) {
+            fa_http_host(ep->userinfo_endpoint, host, sizeof(host));
+            fa_err(err, errlen, "userinfo at %s: %s", host, why);
+        }
+    }
+    fa_http_resp_free(&resp);
+    return rc;
 }

@@ -54,6 +54,12 @@ fhirauth_rc fa_net_revoke(const struct fa_net_ctx *ctx,
                           const struct fa_endpoints *ep, const char *token,
                           const char *hint, char *err, size_t errlen);
 
+/* OIDC Core §5.3: the UserInfo request (grants.c). */
+fhirauth_rc fa_net_userinfo(const struct fa_net_ctx *ctx,
+                            const struct fa_endpoints *ep,
+                            const char *access_token, char **ret_claims,
+                            char *err, size_t errlen);
+
 /* RFC 8628 (device.c). */
 fhirauth_rc fa_net_device_start(const struct fa_net_ctx *ctx,
                                 const struct fa_endpoints *ep,

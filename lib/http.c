@@ -841,6 +841,14 @@ fa_http_get_metadata(const struct fa_net_ctx *ctx, const char *url,
 }
 
 fhirauth_rc
+fa_http_get_auth(const struct fa_net_ctx *ctx, const char *url,
+                 const char *authorization, struct fa_http_resp *resp,
+                 char *err, size_t errlen)
+{
+    return perform(ctx, url, NULL, 0, authorization, 0, resp, err, errlen);
+}
+
+fhirauth_rc
 fa_http_post_form(const struct fa_net_ctx *ctx, const char *url,
                   const char *form, size_t formlen,
                   const char *authorization, struct fa_http_resp *resp,

@@ -31,6 +31,12 @@ void fa_http_resp_free(struct fa_http_resp *r);
  */
 fhirauth_rc fa_http_get(const struct fa_net_ctx *ctx, const char *url,
                         struct fa_http_resp *resp, char *err, size_t errlen);
+/* The same with a complete Authorization header line (a secret, wiped
+ * after the transfer): the UserInfo request. */
+fhirauth_rc fa_http_get_auth(const struct fa_net_ctx *ctx, const char *url,
+                             const char *authorization,
+                             struct fa_http_resp *resp, char *err,
+                             size_t errlen);
 
 /* Most redirects fa_http_get_metadata follows for one document. */
 #define FA_HTTP_MAX_REDIRECTS 3

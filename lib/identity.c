@@ -1,5 +1,6 @@
 /* identity.c - fhirauth_identity_check(): is the pending login the PAM
- * user?  The verified id_token's username_claim, directly or through the
+ * user?  username_claim from the verified id_token, or from UserInfo when
+ * the id_token does not carry it (OIDC Core §5.4), directly or through the
  * usermap file.  Library code: no logging. */
 #include "autoconf.h"
 
@@ -14,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "handle.h"
+#include "oauth.h"
 #include "util.h"
 
 #define USERMAP_MAX_BYTES (256 * 1024)   /* a larger usermap is refused */
@@ -164,15 +166,209 @@ shown(char *dst, size_t len, const char *src)
     dst[i] = '\0';
 }
 
+/* The scope that asks a standard server for a claim (OIDC Core §5.4;
+ * SMART App Launch for fhirUser); NULL when we do not know. */
+static const char *
+claim_scope(const char *claim)
+{
+    static const struct {
+        const char *claim, *scope;
+    } map[] = {
+        { "sub", "openid" },
+        { "name", "profile" },
+        { "family_name", "profile" },
+        { "given_name", "profile" },
+        { "middle_name", "profile" },
+        { "nickname", "profile" },
+        { "preferred_username", "profile" },
+        { "profile", "profile" },
+        { "picture", "profile" },
+        { "website", "profile" },
+        { "email", "email" },
+        { "phone_number", "phone" },
+        { "fhirUser", "fhirUser" },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(map[i].claim, claim) == 0)
+            return map[i].scope;
+    return NULL;
+}
+
+/* Does the space-separated list hold word? */
+static int
+has_word(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    const char *p = list;
+
+    while (p != NULL && *p != '\0') {
+        while (*p == ' ')
+            p++;
+        if (strncmp(p, word, n) == 0 && (p[n] == ' ' || p[n] == '\0'))
+            return 1;
+        p = strchr(p, ' ');
+    }
+    return 0;
+}
+
+/* Parse claims JSON text (ours: the verified id_token's payload, or the
+ * filtered UserInfo claims) into an object; NULL when unreadable. */
+static json_object *
+parse_claims(const char *text)
+{
+    json_tokener *tok;
+    json_object *o = NULL;
+    size_t len = strlen(text);
+
+    tok = json_tokener_new_ex(CLAIMS_MAX_DEPTH);
+    if (tok == NULL)
+        return NULL;
+    if (len <= (size_t) 0x7fffffff)
+        o = json_tokener_parse_ex(tok, text, (int) len);
+    json_tokener_free(tok);
+    if (o != NULL && !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        o = NULL;
+    }
+    return o;
+}
+
+/* A string claim of claims (borrowed), NULL when absent or not a string. */
+static const char *
+string_claim(json_object *claims, const char *name)
+{
+    json_object *v;
+
+    if (claims == NULL || !json_object_object_get_ex(claims, name, &v)
+        || !json_object_is_type(v, json_type_string))
+        return NULL;
+    return json_object_get_string(v);
+}
+
+/*
+ * The UserInfo claims for the pending login, fetched with its new access
+ * token.  With a verified id_token, UserInfo's sub must be the id_token's
+ * (OIDC Core §5.3.2): otherwise the answer is about someone else.
+ */
+static fhirauth_rc
+userinfo_claims(fhirauth *h, json_object *idc, json_object **ret)
+{
+    const struct fa_net_ops *ops;
+    struct fa_net_ctx ctx;
+    const char *id_sub, *ui_sub;
+    char *text = NULL;
+    char a[SHOWN_MAX], b[SHOWN_MAX];
+    json_object *uic;
+    fhirauth_rc rc;
+
+    *ret = NULL;
+    if (h->pending->resp.access_token == NULL)
+        return fa_fail(h, FHIRAUTH_ERR_INTERNAL, "no access token for "
+                       "userinfo");
+    rc = fa_handle_net(h, &ops, &ctx);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    if (ops->userinfo == NULL)
+        return fa_fail(h, FHIRAUTH_ERR_MODULE, "the network module has no "
+                       "userinfo request");
+    rc = ops->userinfo(&ctx, &h->pending->meta.ep,
+                       h->pending->resp.access_token, &text, h->detail,
+                       sizeof(h->detail));
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    uic = parse_claims(text);
+    free(text);
+    if (uic == NULL)
+        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+    if (idc != NULL) {
+        id_sub = string_claim(idc, "sub");
+        ui_sub = string_claim(uic, "sub");
+        if (id_sub == NULL || ui_sub == NULL || strcmp(id_sub, ui_sub) != 0) {
+            shown(a, sizeof(a), ui_sub != NULL ? ui_sub : "");
+            shown(b, sizeof(b), id_sub != NULL ? id_sub : "");
+            json_object_put(uic);
+            return fa_fail(h, FHIRAUTH_ERR_DENIED, "userinfo is about sub "
+                           "'%s', the id_token about '%s'", a, b);
+        }
+    }
+    *ret = uic;
+    return FHIRAUTH_OK;
+}
+
+/* Remember what UserInfo said in the pending session's metadata, where the
+ * id_token said nothing (status shows it). */
+static fhirauth_rc
+note_userinfo(fhirauth *h, json_object *uic, const char *value)
+{
+    struct fa_meta *m = &h->pending->meta;
+    const char *sub = string_claim(uic, "sub");
+
+    if (m->subject == NULL && sub != NULL
+        && (m->subject = strdup(sub)) == NULL)
+        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+    if (m->username == NULL && (m->username = strdup(value)) == NULL)
+        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+    return FHIRAUTH_OK;
+}
+
+/* The claim is nowhere: say what was asked, and which scope asks a
+ * standard server for the claim.  how: 0 the id_token lacks it and there
+ * is no userinfo_endpoint, 1 neither the id_token nor userinfo has it, 2
+ * no id_token and no userinfo_endpoint, 3 no id_token and userinfo lacks
+ * it. */
+static fhirauth_rc
+claim_missing(fhirauth *h, const char *claim_name, int how,
+              const char *ushow)
+{
+    const char *scope = claim_scope(claim_name);
+    char show[SHOWN_MAX], hint[SHOWN_MAX + 80], lead[SHOWN_MAX + 120];
+    int r;
+
+    shown(show, sizeof(show), claim_name);
+    switch (how) {
+    case 0:
+        r = snprintf(lead, sizeof(lead), "the id_token has no string claim "
+                     "'%s' and the server has no userinfo_endpoint", show);
+        break;
+    case 2:
+        r = snprintf(lead, sizeof(lead), "the server sent no id_token and "
+                     "has no userinfo_endpoint to ask for '%s'", show);
+        break;
+    case 3:
+        r = snprintf(lead, sizeof(lead), "the server sent no id_token and "
+                     "userinfo has no string claim '%s'", show);
+        break;
+    default:
+        r = snprintf(lead, sizeof(lead), "neither the id_token nor userinfo "
+                     "has a string claim '%s'", show);
+        break;
+    }
+    if (r < 0 || (size_t) r >= sizeof(lead))
+        lead[0] = '\0';
+    if (scope == NULL)
+        r = snprintf(hint, sizeof(hint), "does the scope ask for it?");
+    else if (h->cfg.scope == NULL || !has_word(h->cfg.scope, scope))
+        r = snprintf(hint, sizeof(hint), "add '%s' to scope: standard "
+                     "servers send it for that scope", scope);
+    else
+        r = snprintf(hint, sizeof(hint), "the server did not send it for "
+                     "the scope '%s'", scope);
+    if (r < 0 || (size_t) r >= sizeof(hint))
+        hint[0] = '\0';
+    return fa_fail(h, FHIRAUTH_ERR_DENIED, "%s, so it does not vouch for "
+                   "'%s' (%s)", lead, ushow, hint);
+}
+
 fhirauth_rc
 fhirauth_identity_check(fhirauth *h, const char *user)
 {
-    const char *claim_name, *value;
-    json_tokener *tok;
-    json_object *claims = NULL, *v;
+    const char *claim_name, *value = NULL;
+    json_object *idc = NULL, *uic = NULL;
     char show[SHOWN_MAX], ushow[SHOWN_MAX];
     char *map = NULL;
-    size_t maplen = 0, len;
+    size_t maplen = 0;
     int m;
     fhirauth_rc rc;
 
@@ -181,34 +377,39 @@ fhirauth_identity_check(fhirauth *h, const char *user)
     fa_clear_detail(h);
     if (h->pending == NULL)
         return fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED, "no pending login");
-    if (h->pending->claims == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_PROTOCOL, "no verified id_token");
     claim_name = h->cfg.username_claim != NULL ? h->cfg.username_claim
                                                : "preferred_username";
-    len = strlen(h->pending->claims);
-    tok = json_tokener_new_ex(CLAIMS_MAX_DEPTH);
-    if (tok == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
-    if (len <= (size_t) 0x7fffffff)
-        claims = json_tokener_parse_ex(tok, h->pending->claims, (int) len);
-    json_tokener_free(tok);
-    if (claims == NULL || !json_object_is_type(claims, json_type_object)) {
-        rc = fa_fail(h, FHIRAUTH_ERR_PROTOCOL, "unreadable id_token claims");
-        goto out;
-    }
     shown(ushow, sizeof(ushow), user);
-    if (!json_object_object_get_ex(claims, claim_name, &v)
-        || !json_object_is_type(v, json_type_string)) {
-        shown(show, sizeof(show), claim_name);
-        rc = fa_fail(h, FHIRAUTH_ERR_DENIED, "the id_token has no string "
-                     "claim '%s', so it does not vouch for '%s'", show,
-                     ushow);
-        goto out;
+    if (h->pending->claims != NULL) {
+        idc = parse_claims(h->pending->claims);
+        if (idc == NULL)
+            return fa_fail(h, FHIRAUTH_ERR_PROTOCOL,
+                           "unreadable id_token claims");
+        value = string_claim(idc, claim_name);
+    } else if (h->cfg.require_id_token) {
+        return fa_fail(h, FHIRAUTH_ERR_DENIED, "no verified id_token, and "
+                       "require_id_token = yes");
     }
-    value = json_object_get_string(v);
+    if (value == NULL) {
+        /* OIDC Core §5.4: with an access token, the scope's claims come
+         * from UserInfo; standard servers leave them out of the id_token,
+         * and some send no id_token at all. */
+        if (h->pending->meta.ep.userinfo_endpoint == NULL) {
+            rc = claim_missing(h, claim_name, idc != NULL ? 0 : 2, ushow);
+            goto out;
+        }
+        rc = userinfo_claims(h, idc, &uic);
+        if (rc != FHIRAUTH_OK)
+            goto out;
+        value = string_claim(uic, claim_name);
+        if (value == NULL) {
+            rc = claim_missing(h, claim_name, idc != NULL ? 1 : 3, ushow);
+            goto out;
+        }
+    }
     if (strcmp(value, user) == 0) {
         rc = FHIRAUTH_OK;
-        goto out;
+        goto found;
     }
     if (h->cfg.usermap != NULL) {
         if (read_usermap(h->cfg.usermap, &map, &maplen, h->detail,
@@ -225,14 +426,21 @@ fhirauth_identity_check(fhirauth *h, const char *user)
         }
         if (m == 1) {
             rc = FHIRAUTH_OK;
-            goto out;
+            goto found;
         }
     }
     shown(show, sizeof(show), value);
     rc = fa_fail(h, FHIRAUTH_ERR_DENIED, "the authorization server vouched "
-                 "for '%s' (%s), not for '%s'", show, claim_name, ushow);
+                 "for '%s' (%s%s), not for '%s'", show, claim_name,
+                 uic != NULL ? " from userinfo" : "", ushow);
+    goto out;
+found:
+    if (uic != NULL)
+        rc = note_userinfo(h, uic, value);
 out:
-    if (claims != NULL)
-        json_object_put(claims);
+    if (idc != NULL)
+        json_object_put(idc);
+    if (uic != NULL)
+        json_object_put(uic);
     return rc;
 }

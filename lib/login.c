@@ -73,9 +73,16 @@ identify(fhirauth *h, const struct fa_net_ops *ops,
     fhirauth_rc rc;
 
     /* A module without verification leaves the id_token unused: its
-     * claims are trusted only once verified. */
-    if (resp->id_token == NULL || ops->verify_id_token == NULL)
+     * claims are trusted only once verified.  Some servers issue none
+     * (the password grant, or no openid scope): the identity then comes
+     * from UserInfo, unless the site insists on a signed one. */
+    if (resp->id_token == NULL || ops->verify_id_token == NULL) {
+        if (h->cfg.require_id_token)
+            return fa_fail(h, FHIRAUTH_ERR_DENIED, "the server issued no "
+                           "id_token (require_id_token = yes; the scope "
+                           "must include openid)");
         return FHIRAUTH_OK;
+    }
     rc = ops->verify_id_token(ctx, &meta->ep, resp->id_token, nonce, &text,
                               h->detail, sizeof(h->detail));
     if (rc != FHIRAUTH_OK)

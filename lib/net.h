@@ -13,7 +13,7 @@
 
 #pragma GCC visibility push(hidden)
 
-#define FA_NET_ABI 1
+#define FA_NET_ABI 2   /* 2: userinfo */
 
 /* What every network call needs to know about its caller. */
 struct fa_net_ctx {
@@ -99,6 +99,14 @@ struct fa_net_ops {
                                    const char *id_token, const char *nonce,
                                    char **ret_claims, char *err,
                                    size_t errlen);
+    /* OIDC Core §5.3: GET ep->userinfo_endpoint with the access token as
+     * a bearer token (no redirects, the usual TLS rules), the answer
+     * parsed by fa_parse_userinfo (oauth.h): on success *ret_claims is a
+     * JSON object of the answer's filtered string claims (free()). */
+    fhirauth_rc (*userinfo)(const struct fa_net_ctx *ctx,
+                            const struct fa_endpoints *ep,
+                            const char *access_token, char **ret_claims,
+                            char *err, size_t errlen);
 };
 
 /* Load the module once per process (pthread_once) and return its ops. */

@@ -19,4 +19,5 @@ const struct fa_net_ops fhirauth_net_ops_v1 = {
     .device_poll = fa_net_device_poll,
     .browser_login = fa_net_browser_login,
     .verify_id_token = fa_net_verify_id_token,
+    .userinfo = fa_net_userinfo,
 };

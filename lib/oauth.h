@@ -26,6 +26,7 @@ struct fa_endpoints {
     char *device_authorization_endpoint;
     char *introspection_endpoint;
     char *jwks_uri;
+    char *userinfo_endpoint;      /* OIDC Core §5.3 */
     enum fa_client_auth client_auth;
 };
 void fa_endpoints_free(struct fa_endpoints *ep);
@@ -103,6 +104,32 @@ fhirauth_rc fa_parse_device_response(long status, const char *body,
                                      size_t len, struct fa_device_auth *ret,
                                      char *oauth_error, size_t oelen,
                                      char *err, size_t errlen);
+
+/* The longest claim value (and claim name) kept from a server's answer. */
+#define FA_CLAIM_MAX 1024
+/* Longest UserInfo answer accepted: a few hundred bytes are usual. */
+#define FA_USERINFO_MAX_BODY (64 * 1024)
+
+/*
+ * The claim filter: is a claim value fit to store (keyring metadata,
+ * environment variables) and to show (messages, logs)?  A non-empty
+ * string of at most FA_CLAIM_MAX bytes of printable ASCII (RFC 6749
+ * VSCHAR, %x20-7E).  Values that fail are dropped, not refused.
+ */
+int fa_claim_fit(const char *s, size_t len);
+
+/*
+ * Parse a UserInfo answer (OIDC Core §5.3.2), untrusted input.  2xx with a
+ * JSON object (FA_USERINFO_MAX_BODY bytes at most, depth-capped, strict)
+ * carrying a string "sub" that passes fa_claim_fit -> FHIRAUTH_OK, with
+ * *ret_claims (free()) the JSON text of an object holding only the
+ * top-level string claims that pass fa_claim_fit.  401 and 403 ->
+ * FHIRAUTH_ERR_DENIED; 5xx and 429 -> FHIRAUTH_ERR_UNREACHABLE; anything
+ * else (another status, not JSON, no usable sub) -> FHIRAUTH_ERR_PROTOCOL.
+ * *ret_claims is untouched on failure.
+ */
+fhirauth_rc fa_parse_userinfo(long status, const char *body, size_t len,
+                              char **ret_claims, char *err, size_t errlen);
 
 /*
  * Release a parsed json object after wiping the bytes of every string

@@ -47,6 +47,7 @@ fa_endpoints_free(struct fa_endpoints *ep)
     fa_secret_free(ep->device_authorization_endpoint);
     fa_secret_free(ep->introspection_endpoint);
     fa_secret_free(ep->jwks_uri);
+    fa_secret_free(ep->userinfo_endpoint);
     memset(ep, 0, sizeof(*ep));
 }
 
@@ -153,6 +154,13 @@ charset_ok(const char *s, size_t len, enum fa_charset cs)
             return 0;
     }
     return 1;
+}
+
+int
+fa_claim_fit(const char *s, size_t len)
+{
+    return s != NULL && len > 0 && len <= FA_CLAIM_MAX
+           && charset_ok(s, len, FA_CS_VSCHAR);
 }
 
 /*
@@ -308,8 +316,8 @@ fa_json_shown_string(struct json_object *obj, const char *key, char **dst)
     const char *s;
     size_t len;
 
-    if (obj == NULL || get_string(obj, key, &s, &len) != 1 || len == 0
-        || !charset_ok(s, len, FA_CS_VSCHAR))
+    if (obj == NULL || get_string(obj, key, &s, &len) != 1
+        || !fa_claim_fit(s, len))
         return FHIRAUTH_OK;
     *dst = copy_bytes(s, len);
     return *dst == NULL ? FHIRAUTH_ERR_NOMEM : FHIRAUTH_OK;
@@ -749,6 +757,8 @@ fa_parse_discovery(const char *body, size_t len, const char *expected_issuer,
         { "introspection_endpoint",
           offsetof(struct fa_endpoints, introspection_endpoint) },
         { "jwks_uri", offsetof(struct fa_endpoints, jwks_uri) },
+        { "userinfo_endpoint",
+          offsetof(struct fa_endpoints, userinfo_endpoint) },
     };
     struct fa_endpoints ep;
     struct json_object *obj = NULL;
@@ -1024,4 +1034,92 @@ fa_parse_device_response(long status, const char *body, size_t len,
     }
     *ret = d;
     return FHIRAUTH_OK;
+}
+
+/* ------------------------------------------------------------ userinfo */
+
+fhirauth_rc
+fa_parse_userinfo(long status, const char *body, size_t len,
+                  char **ret_claims, char *err, size_t errlen)
+{
+    struct json_object *obj = NULL, *out = NULL, *v;
+    const char *s, *text;
+    size_t slen;
+    char *copy = NULL;
+    fhirauth_rc rc;
+
+    if (ret_claims == NULL) {
+        fa_err(err, errlen, "fa_parse_userinfo: no result pointer");
+        return FHIRAUTH_ERR_INTERNAL;
+    }
+    if ((status >= 500 && status <= 599) || status == 429) {
+        fa_err(err, errlen, "userinfo endpoint: server error HTTP %ld",
+               status);
+        return FHIRAUTH_ERR_UNREACHABLE;
+    }
+    if (status == 401 || status == 403) {
+        /* RFC 6750 §3.1: invalid_token or insufficient_scope.  A token
+         * the AS has just issued: the server does not vouch for anyone. */
+        fa_err(err, errlen, "the userinfo endpoint refused the new access "
+               "token (HTTP %ld)", status);
+        return FHIRAUTH_ERR_DENIED;
+    }
+    if (status < 200 || status > 299) {
+        fa_err(err, errlen, "unexpected HTTP status %ld from the userinfo "
+               "endpoint", status);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    if (len > FA_USERINFO_MAX_BODY) {
+        fa_err(err, errlen, "answer from the userinfo endpoint larger than "
+               "%d bytes", FA_USERINFO_MAX_BODY);
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    /* A signed or encrypted answer (application/jwt, OIDC Core §5.3.2) is
+     * never asked for: it fails here as "not valid JSON". */
+    rc = parse_object(body, len, "userinfo endpoint", &obj, err, errlen);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    if (get_string(obj, "sub", &s, &slen) != 1 || !fa_claim_fit(s, slen)) {
+        fa_json_put_wiped(obj);
+        fa_err(err, errlen, "answer from the userinfo endpoint has no "
+               "usable sub");
+        return FHIRAUTH_ERR_PROTOCOL;
+    }
+    out = json_object_new_object();
+    if (out == NULL)
+        goto nomem;
+    /* Keep the top-level string claims fit to store and show, as for
+     * every other claim; drop the rest (objects, numbers, booleans,
+     * control characters, over-long values). */
+    {
+        json_object_object_foreach(obj, key, val) {
+            if (!json_object_is_type(val, json_type_string))
+                continue;
+            s = json_object_get_string(val);
+            slen = (size_t)json_object_get_string_len(val);
+            if (strlen(key) > FA_CLAIM_MAX || !fa_claim_fit(s, slen))
+                continue;
+            v = json_object_new_string_len(s, (int)slen);
+            if (v == NULL || json_object_object_add(out, key, v) != 0) {
+                json_object_put(v);
+                goto nomem;
+            }
+        }
+    }
+    text = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN);
+    if (text != NULL)
+        copy = strdup(text);
+    if (copy == NULL)
+        goto nomem;
+    fa_json_put_wiped(out);
+    fa_json_put_wiped(obj);
+    *ret_claims = copy;
+    return FHIRAUTH_OK;
+
+nomem:
+    if (out != NULL)
+        fa_json_put_wiped(out);
+    fa_json_put_wiped(obj);
+    fa_err(err, errlen, "out of memory");
+    return FHIRAUTH_ERR_NOMEM;
 }

@@ -26,6 +26,7 @@ static const struct str_field str_fields[] = {
     { "device_authorization_endpoint", M(ep.device_authorization_endpoint) },
     { "introspection_endpoint", M(ep.introspection_endpoint) },
     { "jwks_uri", M(ep.jwks_uri) },
+    { "userinfo_endpoint", M(ep.userinfo_endpoint) },
     { "client_id", M(client_id) },
     { "scope", M(scope) },
     { "username", M(username) },

@@ -443,7 +443,15 @@ _fa_stop() {
 #                      or fhir-post (secret, post)
 #   --keyring A        persistent | user | session (default user)
 #   --min-valid S      (default 1)     --timeout S   (default 5)
-#   --scope S          (default "openid offline_access patient/*.read")
+#   --scope S          (default "openid offline_access profile patient/*.read":
+#                      profile asks for preferred_username, which the PAM
+#                      identity check reads, from UserInfo with a standard AS)
+#   --claims M         the AS's claims: standard (default; oidc-provider's
+#                      own configuration: profile claims from UserInfo only)
+#                      or tuned (preferred_username in the id_token)
+#   --password-id-token on|off  (default on) the password grant's id_token
+#   --userinfo-sub S   the AS's UserInfo answers for sub S (default: the
+#                      token's own account)
 #   --fault            put the fault server in front of the AS
 #   --as-state         the AS keeps its grants and keys in files (a fresh
 #                      $FA_TMP/as-state), so fa_restart_as brings back an
@@ -462,7 +470,8 @@ _fa_stop() {
 # FA_FAULT_MODE_FILE FA_FAULT_LOG.
 fa_start_servers() {
     local ttl=3 rotate=on methods='' client=fhir-cli keyring=user min_valid=1
-    local timeout=5 scope="openid offline_access patient/*.read" fault='' as_state=''
+    local timeout=5 scope="openid offline_access profile patient/*.read" fault='' as_state=''
+    local claims=standard pw_id_token=on userinfo_sub=''
     local id_claims=''
     while [ $# -gt 0 ]; do
         case $1 in
@@ -477,6 +486,9 @@ fa_start_servers() {
             --fault) fault=1 ;;
             --as-state) as_state=1 ;;
             --id-token-claims) id_claims=$2; shift ;;
+            --claims) claims=$2; shift ;;
+            --password-id-token) pw_id_token=$2; shift ;;
+            --userinfo-sub) userinfo_sub=$2; shift ;;
             *) bail "fa_start_servers: unknown option $1" ;;
         esac
         shift
@@ -512,9 +524,11 @@ fa_start_servers() {
     : >"$FA_FHIR_LOG"
     export FA_AS_LOG FA_FHIR_LOG
     local as_args=(--key "$FA_TMP/server.key" --cert "$FA_TMP/server.pem"
-        --log "$FA_AS_LOG" --access-ttl "$ttl" --rotate "$rotate")
+        --log "$FA_AS_LOG" --access-ttl "$ttl" --rotate "$rotate"
+        --claims "$claims" --password-id-token "$pw_id_token")
     [ -n "$methods" ] && as_args+=(--auth-methods "$methods")
     [ -n "$id_claims" ] && as_args+=(--id-token-claims "$id_claims")
+    [ -n "$userinfo_sub" ] && as_args+=(--userinfo-sub "$userinfo_sub")
     rm -rf "$FA_TMP/as-state"
     [ -n "$as_state" ] && as_args+=(--state-dir "$FA_TMP/as-state")
 

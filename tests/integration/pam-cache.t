@@ -1,8 +1,10 @@
 #!/bin/bash
 # pam-cache.t - the PAM path's root-side cache of the discovery document
 # and the JWKS (lib/rootcache.c), through pamtester as root: a cold login
-# asks the AS for discovery, JWKS and a token, a warm one for the token
-# only; the server's max-age is honoured; entries that are symlinks, not
+# asks the AS for discovery, JWKS, a token and UserInfo (the standard AS
+# puts preferred_username there, not in the id_token), a warm one for the
+# token and UserInfo only, and for the token alone when the id_token
+# carries the claim (the tuned AS); the server's max-age is honoured; entries that are symlinks, not
 # root's, group-writable, corrupt or for another issuer are ignored and
 # rewritten; a JWKS without the token's key is fetched once more; an
 # unusable cache directory never fails a login.  Requests are counted by
@@ -15,7 +17,7 @@ grep -q '^#define FHIRAUTH_TEST_HOOKS 1' "$top_builddir/autoconf.h" 2>/dev/null 
     skip_all_na "built without --enable-test-hooks (FHIRAUTH_TEST_CACHE_DIR)"
 pam_setup
 
-plan 47
+plan 51
 
 # The AS marks discovery and the JWKS fresh for this many seconds.
 MAX_AGE=15
@@ -26,7 +28,7 @@ service
 cache=$FHIRAUTH_TEST_CACHE_DIR
 
 # mark / reqs: the AS's events since the last mark, as
-# "discovery:N jwks:N token:N other:N".
+# "discovery:N jwks:N token:N userinfo:N other:N".
 mark() { mark_at=$(wc -l <"$FA_AS_LOG"); }
 reqs() {
     tail -n +$((mark_at + 1)) "$FA_AS_LOG" | awk '
@@ -34,9 +36,10 @@ reqs() {
         /"event":"discovery"/ { e = "discovery" }
         /"event":"jwks"/ { e = "jwks" }
         /"event":"token"/ { e = "token" }
+        /"event":"userinfo"/ { e = "userinfo" }
         { n[e]++ }
-        END { printf "discovery:%d jwks:%d token:%d other:%d\n",
-              n["discovery"], n["jwks"], n["token"], n["other"] }'
+        END { printf "discovery:%d jwks:%d token:%d userinfo:%d other:%d\n",
+              n["discovery"], n["jwks"], n["token"], n["userinfo"], n["other"] }'
 }
 # forget: drop alice's session keys (without revoking: a login replacing
 # a session revokes the old refresh token, a request of its own).
@@ -55,14 +58,14 @@ login() {
 }
 entry() { find "$cache" -maxdepth 1 -name "$1-*" 2>/dev/null | head -1; }
 owner_mode() { stat -c '%u %a %F' "$1" 2>/dev/null; }
-COLD="discovery:1 jwks:1 token:1 other:0"
-WARM="discovery:0 jwks:0 token:1 other:0"
+COLD="discovery:1 jwks:1 token:1 userinfo:1 other:0"
+WARM="discovery:0 jwks:0 token:1 userinfo:1 other:0"
 
 # 1-6: cold, then warm
 rm -rf "$cache"
 login
 is "$FA_RC" 0 "cold login succeeds" || fa_show
-is "$(reqs)" "$COLD" "cold: discovery, JWKS and one token request"
+is "$(reqs)" "$COLD" "cold: discovery, JWKS, one token and one userinfo request"
 t_stored=$(fa_now)
 is "$(owner_mode "$cache")" "0 700 directory" "the cache directory is root's, 0700"
 disc=$(entry discovery)
@@ -71,7 +74,7 @@ is "$(owner_mode "$disc") $(owner_mode "$jwks")" \
     "0 600 regular file 0 600 regular file" "one discovery and one JWKS entry, root's, 0600"
 login
 is "$FA_RC" 0 "warm login succeeds" || fa_show
-is "$(reqs)" "$WARM" "warm: one token request and nothing else"
+is "$(reqs)" "$WARM" "warm: one token and one userinfo request, nothing else"
 
 # 7-8: the entries last as long as the server's max-age says
 exp=$(sed -n 's/^expires //p' "$jwks")
@@ -105,7 +108,7 @@ rm -f "$jwks"
 ln -s "$FA_TMP/planted" "$jwks"
 login
 is "$FA_RC" 0 "a symlinked JWKS entry: login succeeds" || fa_show
-is "$(reqs)" "discovery:0 jwks:1 token:1 other:0" "the JWKS is fetched afresh"
+is "$(reqs)" "discovery:0 jwks:1 token:1 userinfo:1 other:0" "the JWKS is fetched afresh"
 ok "the symlink is replaced by a regular file" test ! -L "$jwks" -a -f "$jwks"
 is "$(owner_mode "$jwks")" "0 600 regular file" "root's, 0600"
 
@@ -113,7 +116,7 @@ is "$(owner_mode "$jwks")" "0 600 regular file" "root's, 0600"
 chown nobody "$disc"
 login
 is "$FA_RC" 0 "a discovery entry owned by nobody: login succeeds" || fa_show
-is "$(reqs)" "discovery:1 jwks:0 token:1 other:0" "discovery is fetched afresh"
+is "$(reqs)" "discovery:1 jwks:0 token:1 userinfo:1 other:0" "discovery is fetched afresh"
 is "$(owner_mode "$disc")" "0 600 regular file" "and the entry rewritten as root's"
 
 # 21-23: a group-writable JWKS entry whose RSA key is someone else's under
@@ -127,14 +130,14 @@ sed -i "s/\"n\":\"[^\"]*\"/\"n\":\"$poison_n\"/g" "$jwks"
 chmod 620 "$jwks"
 login
 is "$FA_RC" 0 "a group-writable JWKS entry: login succeeds" || fa_show
-is "$(reqs)" "discovery:0 jwks:1 token:1 other:0" "the JWKS is fetched afresh"
+is "$(reqs)" "discovery:0 jwks:1 token:1 userinfo:1 other:0" "the JWKS is fetched afresh"
 is "$(owner_mode "$jwks")" "0 600 regular file" "and the entry rewritten 0600"
 
 # 24-26: a corrupt discovery entry
 head -c 60 "$disc" >"$disc.new" && mv "$disc.new" "$disc" && chmod 600 "$disc"
 login
 is "$FA_RC" 0 "a truncated discovery entry: login succeeds" || fa_show
-is "$(reqs)" "discovery:1 jwks:0 token:1 other:0" "discovery is fetched afresh"
+is "$(reqs)" "discovery:1 jwks:0 token:1 userinfo:1 other:0" "discovery is fetched afresh"
 login
 is "$(reqs)" "$WARM" "and the rewritten entry is used"
 
@@ -142,14 +145,14 @@ is "$(reqs)" "$WARM" "and the rewritten entry is used"
 sed -i 's|"issuer":"[^"]*"|"issuer":"https://elsewhere.example"|' "$disc"
 login
 is "$FA_RC" 0 "a discovery entry for another issuer: login succeeds" || fa_show
-is "$(reqs)" "discovery:1 jwks:0 token:1 other:0" "it is ignored and fetched afresh"
+is "$(reqs)" "discovery:1 jwks:0 token:1 userinfo:1 other:0" "it is ignored and fetched afresh"
 
 # 29-31: key rotation: a cached JWKS (root's, intact) without the id_token's
 # key is fetched once more
 sed -i 's/"kid":"\([^"]*\)"/"kid":"old-\1"/g' "$jwks"
 login
 is "$FA_RC" 0 "a cached JWKS without the token's kid: login succeeds" || fa_show
-is "$(reqs)" "discovery:0 jwks:1 token:1 other:0" "exactly one JWKS refetch"
+is "$(reqs)" "discovery:0 jwks:1 token:1 userinfo:1 other:0" "exactly one JWKS refetch"
 login
 is "$(reqs)" "$WARM" "the refetched JWKS is cached"
 
@@ -158,7 +161,7 @@ is "$(reqs)" "$WARM" "the refetched JWKS is cached"
 sed -i "s/^expires .*/expires $(($(date +%s) + 200000))/" "$disc"
 login
 is "$FA_RC" 0 "an entry expiring too far ahead: login succeeds" || fa_show
-is "$(reqs)" "discovery:1 jwks:0 token:1 other:0" "it is ignored"
+is "$(reqs)" "discovery:1 jwks:0 token:1 userinfo:1 other:0" "it is ignored"
 ok "and rewritten with a sane expiry" \
     test "$(sed -n 's/^expires //p' "$disc")" -le $(($(date +%s) + MAX_AGE + 1))
 
@@ -212,3 +215,16 @@ login
 is "$FA_RC" 0 "a file where the directory should be: login succeeds" || fa_show
 is "$(reqs)" "$COLD" "and costs only the cold requests"
 export FHIRAUTH_TEST_CACHE_DIR=$saved
+
+# 48-51: an AS that puts preferred_username into the id_token (tuned): a
+# warm login is the token request alone, no userinfo
+fa_start_servers --ttl 60 --keyring user --claims tuned
+service
+login
+is "$FA_RC" 0 "tuned AS: cold login succeeds" || fa_show
+is "$(reqs)" "discovery:1 jwks:1 token:1 userinfo:0 other:0" \
+    "cold: no userinfo request when the id_token has the claim"
+login
+is "$FA_RC" 0 "tuned AS: warm login succeeds" || fa_show
+is "$(reqs)" "discovery:0 jwks:0 token:1 userinfo:0 other:0" \
+    "warm: the token request alone"

@@ -1,8 +1,9 @@
 #!/bin/bash
 # pam-lib.t - the library calls the PAM module makes, against the real AS
 # and FHIR server (tests/pamlib-driver.c plays the module): a deferred
-# password login as root stores nothing, the id_token's identity is
-# checked (and mapped by a usermap), the session is stashed in root's user
+# password login as root stores nothing, the identity is checked (from
+# UserInfo: the standard AS keeps preferred_username out of the id_token)
+# and mapped by a usermap, the session is stashed in root's user
 # keyring and taken back by another process only for the right user, then
 # stored for a test user, whose fhir-token gets a token the FHIR server
 # accepts; the stash is gone.  Logout on a FHIRAUTH_OPEN_SYSTEM_ONLY handle
@@ -42,7 +43,7 @@ nok "nothing was stored in root's keyrings" fa_key_exists refresh
 nok "no access key either" fa_key_exists access
 is "$(field identity_account)" 0 "identity_check(alice): OK"
 is "$(field identity_bob)" 4 "identity_check(bob): DENIED"
-like "$(field identity_bob_detail)" "vouched for 'alice' \(preferred_username\), not for 'bob'" \
+like "$(field identity_bob_detail)" "vouched for 'alice' \(preferred_username from userinfo\), not for 'bob'" \
     "the detail says whose token came back"
 is "$(field identity_user)" 4 "the local user without a usermap: DENIED"
 is "$(field identity_user_mapped)" 0 "the usermap maps alice to the local user"

@@ -11,7 +11,7 @@
 pam_setup
 command -v unshare >/dev/null 2>&1 || skip_all "needs unshare (util-linux)"
 command -v python3 >/dev/null 2>&1 || skip_all "needs python3"
-plan 26
+plan 30
 
 made_devlog=
 log_pid=
@@ -154,4 +154,19 @@ is "$FA_RC" 0 "without debug: authenticate open_session" || fa_show
 out=$(logsince)
 like "$out" 'tokens stored in the' "the info lines are logged"
 unlike "$out" '^<87>' "no LOG_DEBUG lines without debug"
+clear_stashes
+
+# 27-30: a standard AS sends preferred_username only for the profile
+# scope: without it the login fails, and the log says which scope to add
+fa_config scope "openid offline_access patient/*.read"
+logmark
+pt alice alice-secret authenticate
+like "$FA_ERR$FA_OUT" "Authentication failure" "no profile scope: PAM_AUTH_ERR" || fa_show
+out=$(logsince)
+like "$out" "<85>.*\\(user alice\\) identity check failed: .*string claim 'preferred_username'" \
+    "a LOG_NOTICE line (authpriv.notice) says the claim is missing"
+like "$out" "add 'profile' to scope" "and names the scope to add"
+fa_config scope "openid offline_access profile patient/*.read"
+pt alice alice-secret authenticate
+is "$FA_RC" 0 "with profile in the scope: a login" || fa_show
 clear_stashes

@@ -432,6 +432,8 @@ test_all_keys(void)
         { "device_authorization_endpoint", "https://as.example/device" },
         { "introspection_endpoint", "https://as.example/introspect" },
         { "jwks_uri", "https://as.example/jwks" },
+        { "userinfo_endpoint", "https://as.example/me" },
+        { "require_id_token", "yes" },
     };
     char text[4096];
     size_t i, pos = 0;
@@ -483,6 +485,9 @@ test_all_keys(void)
     is_string("https://as.example/introspect", cfg.introspection_endpoint,
               "  introspection_endpoint");
     is_string("https://as.example/jwks", cfg.jwks_uri, "  jwks_uri");
+    is_string("https://as.example/me", cfg.userinfo_endpoint,
+              "  userinfo_endpoint");
+    ok(cfg.require_id_token, "  require_id_token");
 
     /* The table is looked up with bsearch: a key out of order would be
      * unknown to fa_config_set. */

@@ -413,6 +413,7 @@ static const char oidc_doc[] =
     "\"device_authorization_endpoint\":\"https://as.example/device\","
     "\"introspection_endpoint\":\"https://as.example/introspect\","
     "\"jwks_uri\":\"https://as.example/certs\","
+    "\"userinfo_endpoint\":\"https://as.example/me\","
     "\"response_types_supported\":[\"code\"]}";
 
 static void
@@ -434,6 +435,8 @@ test_discovery(void)
     is_string("https://as.example/introspect", ep.introspection_endpoint,
               "introspection_endpoint");
     is_string("https://as.example/certs", ep.jwks_uri, "jwks_uri");
+    is_string("https://as.example/me", ep.userinfo_endpoint,
+              "userinfo_endpoint");
     is_int(FA_AUTH_NONE, ep.client_auth, "public client: no client auth");
     fa_endpoints_free(&ep);
     ok(ep.issuer == NULL && ep.token_endpoint == NULL, "free resets");
@@ -583,10 +586,93 @@ test_discovery(void)
            "NULL result pointer");
 }
 
+/* fa_parse_userinfo on a NUL-terminated body. */
+static fhirauth_rc
+ui(long status, const char *body, char **ret)
+{
+    char uerr[256];
+
+    *ret = NULL;
+    return fa_parse_userinfo(status, body, strlen(body), ret, uerr,
+                             sizeof(uerr));
+}
+
+static void
+test_userinfo(void)
+{
+    char *c = NULL, *big;
+    size_t n;
+
+    is_int(FHIRAUTH_OK, ui(200, "{\"sub\":\"alice-0001\","
+                              "\"preferred_username\":\"alice\","
+                              "\"email_verified\":true,\"n\":1,"
+                              "\"address\":{\"country\":\"x\"},"
+                              "\"bad\":\"a\\u0007b\",\"empty\":\"\","
+                              "\"utf\":\"j\\u00fcrgen\","
+                              "\"url\":\"https://x/y\"}", &c),
+           "userinfo: accepted");
+    ok(c != NULL && strstr(c, "\"preferred_username\":\"alice\"") != NULL
+       && strstr(c, "\"sub\":\"alice-0001\"") != NULL,
+       "string claims kept: %s", c ? c : "(null)");
+    ok(c != NULL && strstr(c, "email_verified") == NULL
+       && strstr(c, "address") == NULL && strstr(c, "\"n\"") == NULL,
+       "non-string claims dropped");
+    ok(c != NULL && strstr(c, "bad") == NULL && strstr(c, "empty") == NULL
+       && strstr(c, "utf") == NULL,
+       "control characters, empty and non-ASCII values dropped");
+    ok(c != NULL && strstr(c, "\"url\"") != NULL, "a URL is kept");
+    free(c);
+
+    is_int(FHIRAUTH_ERR_PROTOCOL, ui(200, "{\"name\":\"x\"}", &c),
+           "userinfo without sub");
+    ok(c == NULL, "nothing returned on failure");
+    is_int(FHIRAUTH_ERR_PROTOCOL, ui(200, "{\"sub\":7}", &c),
+           "a number sub");
+    is_int(FHIRAUTH_ERR_PROTOCOL, ui(200, "{\"sub\":\"a\\nb\"}", &c),
+           "a sub with a newline");
+    is_int(FHIRAUTH_ERR_PROTOCOL, ui(200, "{\"sub\":\"\"}", &c),
+           "an empty sub");
+    is_int(FHIRAUTH_ERR_PROTOCOL, ui(200, "eyJhbGciOiJSUzI1NiJ9.e30.sig", &c),
+           "a signed (JWT) answer");
+    is_int(FHIRAUTH_ERR_PROTOCOL, ui(200, "[\"sub\"]", &c), "an array");
+    is_int(FHIRAUTH_ERR_PROTOCOL, ui(200, "{\"sub\":\"a\"} x", &c),
+           "trailing data");
+    is_int(FHIRAUTH_ERR_PROTOCOL,
+           ui(200, "{\"sub\":\"a\",\"d\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}",
+              &c), "nested too deeply");
+    is_int(FHIRAUTH_ERR_UNREACHABLE, ui(503, "", &c), "503: unreachable");
+    is_int(FHIRAUTH_ERR_UNREACHABLE, ui(429, "", &c), "429: unreachable");
+    is_int(FHIRAUTH_ERR_DENIED, ui(401, "", &c), "401: denied");
+    is_int(FHIRAUTH_ERR_DENIED, ui(403, "{}", &c), "403: denied");
+    is_int(FHIRAUTH_ERR_PROTOCOL, ui(404, "{\"sub\":\"a\"}", &c),
+           "404: protocol");
+
+    n = FA_USERINFO_MAX_BODY + 16;
+    big = malloc(n + 1);
+    if (big == NULL)
+        bail("out of memory");
+    memset(big, ' ', n);
+    memcpy(big, "{\"sub\":\"a\"}", 11);
+    big[n] = '\0';
+    is_int(FHIRAUTH_ERR_PROTOCOL,
+           fa_parse_userinfo(200, big, n, &c, err, sizeof(err)),
+           "a body over the cap");
+    free(big);
+    is_int(FHIRAUTH_ERR_INTERNAL,
+           fa_parse_userinfo(200, "{}", 2, NULL, err, sizeof(err)),
+           "NULL result pointer");
+
+    ok(fa_claim_fit("alice", 5), "claim filter: plain text fits");
+    ok(!fa_claim_fit("", 0), "claim filter: empty does not");
+    ok(!fa_claim_fit("a\tb", 3), "claim filter: a tab does not");
+    ok(!fa_claim_fit("a\x7f", 2), "claim filter: DEL does not");
+}
+
 int
 main(void)
 {
     plan_lazy();
+    test_userinfo();
     test_token_success();
     test_token_malformed();
     test_token_errors();

@@ -289,9 +289,32 @@ test_identity(void)
            "identity without a login");
     make_pending(h, NULL);
     is_int(1, fhirauth_has_pending(h), "pending");
-    is_int(FHIRAUTH_ERR_PROTOCOL, fhirauth_identity_check(h, "alice"),
-           "no id_token: PROTOCOL");
-    is_string("no verified id_token", fhirauth_detail(h), "and says so");
+    is_int(FHIRAUTH_ERR_DENIED, fhirauth_identity_check(h, "alice"),
+           "no id_token and no userinfo_endpoint: DENIED");
+    ok(strstr(fhirauth_detail(h), "no id_token and has no "
+              "userinfo_endpoint") != NULL
+       && strstr(fhirauth_detail(h), "add 'profile' to scope") != NULL,
+       "and says why, with the scope to add: %s", fhirauth_detail(h));
+    is_int(FHIRAUTH_OK, fhirauth_set_option(h, "require_id_token", "yes"),
+           "require_id_token = yes");
+    is_int(FHIRAUTH_ERR_DENIED, fhirauth_identity_check(h, "alice"),
+           "no id_token with require_id_token: DENIED");
+    is_string("no verified id_token, and require_id_token = yes",
+              fhirauth_detail(h), "and says so");
+    fhirauth_set_option(h, "require_id_token", "no");
+
+    make_pending(h, "{\"sub\":\"sub-1\"}");
+    is_int(FHIRAUTH_ERR_DENIED, fhirauth_identity_check(h, "alice"),
+           "an id_token without the claim, no userinfo_endpoint: DENIED");
+    ok(strstr(fhirauth_detail(h), "the id_token has no string claim "
+              "'preferred_username'") != NULL, "detail: %s",
+       fhirauth_detail(h));
+    fhirauth_set_option(h, "scope", "openid profile");
+    fhirauth_identity_check(h, "alice");
+    ok(strstr(fhirauth_detail(h), "did not send it for the scope "
+              "'profile'") != NULL, "with profile asked for: %s",
+       fhirauth_detail(h));
+    fhirauth_set_option(h, "scope", "openid");
 
     make_pending(h, "{\"sub\":\"sub-1\",\"preferred_username\":\"alice\","
                     "\"email\":\"a@x\"}");
@@ -312,6 +335,8 @@ test_identity(void)
            "username_claim = nope");
     is_int(FHIRAUTH_ERR_DENIED, fhirauth_identity_check(h, "alice"),
            "a missing claim denies");
+    ok(strstr(fhirauth_detail(h), "does the scope ask for it?") != NULL,
+       "an unknown claim: no scope named: %s", fhirauth_detail(h));
     fhirauth_set_option(h, "username_claim", "sub");
 
     if (geteuid() != 0) {

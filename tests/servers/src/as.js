@@ -9,6 +9,8 @@
 //          [--issuer URL] [--device-ttl S] [--device-interval S]
 //          [--device-slow-down N] [--device-control on|off]
 //          [--cache-max-age S] [--state-dir DIR] [--id-token-claims JSON]
+//          [--claims standard|tuned] [--password-id-token on|off]
+//          [--userinfo-sub SUB]
 //
 // Every option may also come from the JSON config file (same names in
 // camelCase: port, portFile, key, cert, log, accessTokenTtl, refreshTokenTtl,
@@ -17,7 +19,8 @@
 // FA_AS_LOG, FA_AS_ACCESS_TTL, FA_AS_REFRESH_TTL, FA_AS_ROTATE,
 // FA_AS_AUTH_METHODS, FA_AS_DEVICE_TTL, FA_AS_DEVICE_INTERVAL,
 // FA_AS_DEVICE_SLOW_DOWN, FA_AS_DEVICE_CONTROL, FA_AS_CACHE_MAX_AGE,
-// FA_AS_SECRETS_LOG, FA_AS_STATE_DIR, FA_AS_ID_TOKEN_CLAIMS).
+// FA_AS_SECRETS_LOG, FA_AS_STATE_DIR, FA_AS_ID_TOKEN_CLAIMS, FA_AS_CLAIMS,
+// FA_AS_PASSWORD_ID_TOKEN, FA_AS_USERINFO_SUB).
 // Precedence: command
 // line > environment > config file > defaults.
 //
@@ -48,6 +51,17 @@
 // document and the JWKS (by default they carry what oidc-provider sends),
 // so that clients' caches can be tested against a known lifetime.
 //
+// Claims (--claims): "standard" (the default) is oidc-provider's own
+// configuration, as a real server has it: the id_token of a grant that
+// also issues an access token carries only sub and protocol claims
+// (conformIdTokenClaims), and preferred_username and name come with the
+// profile scope, from the UserInfo endpoint (OIDC Core §5.4).  "tuned"
+// puts preferred_username under openid and every granted claim into the
+// id_token, for tests about id_token handling itself.  --password-id-token
+// off leaves the id_token out of password grant answers, as some servers
+// do.  --userinfo-sub SUB makes the UserInfo endpoint answer for SUB (a
+// test of the client's sub comparison, OIDC Core §5.3.2).
+//
 // Port 0 picks a free port; the chosen port is written to --port-file once
 // the server listens (written to a temporary name and renamed, so a reader
 // never sees a partial file).  The issuer is exactly https://127.0.0.1:PORT,
@@ -63,6 +77,8 @@
 //   {"ts":...,"event":"introspection","client_id":"fhir-rs","ok":true,"active":false}
 // and one per discovery document and JWKS served:
 //   {"ts":...,"event":"discovery","ok":true}   {"ts":...,"event":"jwks","ok":true}
+// and one per UserInfo request:
+//   {"ts":...,"event":"userinfo","ok":true,"status":200}
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -118,6 +134,13 @@ const DEFAULTS = {
   cacheMaxAge: null,
   // Claims put over every account's own (--id-token-claims).
   idTokenClaims: {},
+  // "standard" (oidc-provider's defaults: profile claims from UserInfo)
+  // or "tuned" (preferred_username under openid, claims in the id_token).
+  claims: 'standard',
+  // false: the password grant answers without an id_token.
+  passwordIdToken: true,
+  // null: UserInfo answers for the token's account; a string: for it.
+  userinfoSub: null,
   // Added to the discovery document (e.g. to drop an endpoint for a test:
   // {"revocation_endpoint": null} removes it).
   discoveryOverrides: {},
@@ -169,6 +192,9 @@ function parseArgs(argv) {
     '--cache-max-age': 'cacheMaxAge',
     '--state-dir': 'stateDir',
     '--id-token-claims': 'idTokenClaims',
+    '--claims': 'claims',
+    '--password-id-token': 'passwordIdToken',
+    '--userinfo-sub': 'userinfoSub',
   };
   for (let i = 0; i < argv.length; i += 1) {
     let arg = argv[i];
@@ -180,7 +206,7 @@ function parseArgs(argv) {
     }
     if (arg === '--help' || arg === '-h') {
       process.stdout.write(fs.readFileSync(new URL(import.meta.url)).toString()
-        .split('\n').filter((l) => l.startsWith('//')).slice(0, 44)
+        .split('\n').filter((l) => l.startsWith('//')).slice(0, 58)
         .map((l) => l.replace(/^\/\/ ?/, ''))
         .join('\n'));
       process.stdout.write('\n');
@@ -224,6 +250,9 @@ function fromEnv(env) {
     FA_AS_CACHE_MAX_AGE: 'cacheMaxAge',
     FA_AS_STATE_DIR: 'stateDir',
     FA_AS_ID_TOKEN_CLAIMS: 'idTokenClaims',
+    FA_AS_CLAIMS: 'claims',
+    FA_AS_PASSWORD_ID_TOKEN: 'passwordIdToken',
+    FA_AS_USERINFO_SUB: 'userinfoSub',
   };
   for (const [k, v] of Object.entries(map)) {
     if (env[k] !== undefined && env[k] !== '') out[v] = env[k];
@@ -282,6 +311,11 @@ function loadConfig() {
     throw usageError('id token claims: not a JSON object');
   }
   conf.deviceAdvertise = true;
+  if (!['standard', 'tuned'].includes(conf.claims)) {
+    throw usageError(`claims must be standard or tuned: ${conf.claims}`);
+  }
+  conf.passwordIdToken = toBool(conf.passwordIdToken);
+  if (conf.userinfoSub === '') conf.userinfoSub = null;
   if (typeof conf.tokenEndpointAuthMethods === 'string') {
     conf.tokenEndpointAuthMethods = conf.tokenEndpointAuthMethods.split(/[\s,]+/).filter(Boolean);
   }
@@ -460,13 +494,23 @@ async function main() {
       const acct = accounts.bySub.get(id);
       return acct ? accountObject(acct) : undefined;
     },
-    claims: {
+    // OIDC Core §5.4 (standard), or the tuned test bed (see the header).
+    claims: conf.claims === 'tuned' ? {
       openid: ['sub', 'preferred_username'],
       profile: ['name', 'preferred_username'],
       fhirUser: ['fhirUser'],
       email: ['email'],
+    } : {
+      acr: null,
+      sid: null,
+      auth_time: null,
+      iss: null,
+      openid: ['sub'],
+      profile: ['name', 'preferred_username'],
+      fhirUser: ['fhirUser'],
+      email: ['email'],
     },
-    conformIdTokenClaims: false,
+    ...(conf.claims === 'tuned' ? { conformIdTokenClaims: false } : {}),
     scopes: conf.scopes,
     idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256'],
     pkce: { required: () => true, methods: ['S256'] },
@@ -603,9 +647,12 @@ async function main() {
     }
 
     let idToken;
-    if (requested.includes('openid')) {
+    if (requested.includes('openid') && conf.passwordIdToken) {
       const token = new IdToken({ ...await account.claims(), auth_time: now }, { ctx });
-      token.scope = scope;
+      // As oidc-provider's own grants do: with conformIdTokenClaims (the
+      // standard configuration) an id_token issued with an access token
+      // for UserInfo carries only the openid scope's claims.
+      token.scope = conf.claims === 'tuned' ? scope : 'openid';
       token.set('at_hash', accessToken);
       token.set('auth_time', now);
       idToken = await token.issue({ use: 'idtoken' });
@@ -878,6 +925,13 @@ async function main() {
     } else if (route === 'jwks') {
       if (conf.cacheMaxAge !== null && ctx.status === 200) ctx.set('Cache-Control', `max-age=${conf.cacheMaxAge}`);
       logEvent({ event: 'jwks', ok: ctx.status === 200, status: ctx.status });
+    } else if (route === 'userinfo') {
+      // --userinfo-sub: answer for someone else (a client must notice).
+      if (conf.userinfoSub !== null && ctx.status === 200 && ctx.body
+          && typeof ctx.body === 'object') {
+        ctx.body.sub = conf.userinfoSub;
+      }
+      logEvent({ event: 'userinfo', ok: ctx.status === 200, status: ctx.status });
     } else if (route === 'device_authorization') {
       logEvent({
         event: 'device_authorization',
