@@ -60,8 +60,10 @@ is "$FA_RC" 0 "with the AS's own JWKS the login succeeds" || fa_show
 # line, and whose preferred_username colours the terminal.
 esc=$'\e' bel=$'\a'
 hostile='{"fhirUser":"Practitioner/x\u001b]2;TITLE\u0007\nFAKE: line","preferred_username":"alice\u001b[31m"}'
+# (--claims tuned: the test AS puts these claims into the id_token, as
+# many servers do; in its standard mode they come from UserInfo.)
 fa_start_servers --ttl 60 --scope "openid offline_access fhirUser patient/*.read" \
-    --id-token-claims "$hostile"
+    --claims tuned --id-token-claims "$hostile"
 # What the AS signs: the claims of a password grant's id_token.
 as_claims() {
     printf 'grant_type=password&username=alice&password=alice-secret&client_id=fhir-cli&scope=openid%%20fhirUser' |
