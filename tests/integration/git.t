@@ -16,7 +16,9 @@ plan 87
 GCF=$FA_GCF_BIN
 [ -x "$GCF" ] || bail "$GCF is missing: build first (make)"
 
-fa_start_servers --ttl 60 --min-valid 1 --keyring user
+# Tokens outlive the whole test (600 s): under valgrind each call takes
+# seconds, and the protocol cases compare answers with one token, t2.
+fa_start_servers --ttl 600 --min-valid 1 --keyring user
 
 GIT_HOST=127.0.0.1:$FA_FHIR_PORT
 GIT_URL=https://$GIT_HOST

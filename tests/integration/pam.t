@@ -279,7 +279,9 @@ printf 'alice-secret\n' | setpriv --groups=0,4,27 "${FA_SAN_HOST[@]}" pamtester 
 ptpid=$!
 alice_uid=$(id -u alice) alice_gid=$(id -g alice)
 seen_uid='' seen_groups=''
-for ((i = 0; i < 100; i++)); do
+# (Up to 30 s: authenticate comes first, slow under the sanitizers on a
+# loaded machine; the loop ends as soon as pamtester acts as alice.)
+for ((i = 0; i < 600; i++)); do
     st=$(cat "/proc/$ptpid/status" 2>/dev/null) || break
     seen_uid=$(printf '%s\n' "$st" | awk '/^Uid:/ { print $2 " " $3 }')
     if [ "$seen_uid" = "$alice_uid $alice_uid" ]; then
