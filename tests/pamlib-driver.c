@@ -107,8 +107,10 @@ do_login(const char *conf, const char *account, const char *password,
                fhirauth_identity_check(h, localuser), h);
     }
     report("stash_put", fhirauth_stash_put(h, localuser, &serial), h);
-    if (serial == NULL)
+    if (serial == NULL) {
+        fhirauth_close(h);
         return 1;
+    }
     printf("serial=%s\n", serial);
     /* Its description and mode, seen with possession of root's user
      * keyring (the process keyring links it for the one call). */
