@@ -18,6 +18,9 @@ struct str_field {
 };
 
 #define M(field) offsetof(struct fa_meta, field)
+/* userinfo_endpoint is left out: UserInfo is asked only during a login's
+ * identity check, from the handle's pending session, never from a stored
+ * one, and the metadata counts against the user's key quota. */
 static const struct str_field str_fields[] = {
     { "issuer", M(ep.issuer) },
     { "token_endpoint", M(ep.token_endpoint) },
@@ -26,7 +29,6 @@ static const struct str_field str_fields[] = {
     { "device_authorization_endpoint", M(ep.device_authorization_endpoint) },
     { "introspection_endpoint", M(ep.introspection_endpoint) },
     { "jwks_uri", M(ep.jwks_uri) },
-    { "userinfo_endpoint", M(ep.userinfo_endpoint) },
     { "client_id", M(client_id) },
     { "scope", M(scope) },
     { "username", M(username) },

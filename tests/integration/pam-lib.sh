@@ -10,8 +10,9 @@
 # FA_*) are used there:
 # shellcheck disable=SC2034,SC2154
 
-# pam_lock: serialize with every other PAM test that creates alice/bob
-# (make check -j runs tests in parallel).  Held until this test exits.
+# pam_lock: serialize with every other PAM test that creates alice/bob or
+# puts stash keys into root's user keyring (make check -j runs tests in
+# parallel).  Held until this test exits.
 pam_lock() {
     exec 9>/run/lock/pam_fhir-pam-tests.lock
     flock 9
@@ -36,9 +37,13 @@ pam_setup() {
     for u in alice bob; do
         id "$u" >/dev/null 2>&1 && skip_all "a local user $u exists already"
     done
+    # Stash keys live 300 s in root's user keyring, which every PAM test
+    # counts: none is left from an earlier test, and this one leaves none
+    # (the tests that stash hold this lock).
+    clear_stashes
     svc=pam_fhir-test-$$
     svcfile=/etc/pam.d/$svc
-    trap 'rc=$?; pam_cleanup_hook; pam_sshd_stop; rm -f "$svcfile"; (exit $rc); _fa_cleanup' EXIT
+    trap 'rc=$?; pam_cleanup_hook; pam_sshd_stop; rm -f "$svcfile"; clear_stashes; (exit $rc); _fa_cleanup' EXIT
     export LD_LIBRARY_PATH=$top_builddir/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 }
 

@@ -12,6 +12,10 @@
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (the stash lives in root's keyring, test users)"
 command -v setpriv >/dev/null 2>&1 || skip_all "needs setpriv (util-linux)"
+# Its stash goes into root's user keyring, where the PAM tests count them:
+# their lock (pam-lib.sh).
+exec 9>/run/lock/pam_fhir-pam-tests.lock
+flock 9
 
 plan 28
 
