@@ -196,23 +196,6 @@ claim_scope(const char *claim)
     return NULL;
 }
 
-/* Does the space-separated list hold word? */
-static int
-has_word(const char *list, const char *word)
-{
-    size_t n = strlen(word);
-    const char *p = list;
-
-    while (p != NULL && *p != '\0') {
-        while (*p == ' ')
-            p++;
-        if (strncmp(p, word, n) == 0 && (p[n] == ' ' || p[n] == '\0'))
-            return 1;
-        p = strchr(p, ' ');
-    }
-    return 0;
-}
-
 /* Parse claims JSON text (ours: the verified id_token's payload, or the
  * filtered UserInfo claims) into an object; NULL when unreadable. */
 static json_object *
@@ -349,7 +332,7 @@ claim_missing(fhirauth *h, const char *claim_name, int how,
         lead[0] = '\0';
     if (scope == NULL)
         r = snprintf(hint, sizeof(hint), "does the scope ask for it?");
-    else if (h->cfg.scope == NULL || !has_word(h->cfg.scope, scope))
+    else if (h->cfg.scope == NULL || !fa_has_word(h->cfg.scope, scope))
         r = snprintf(hint, sizeof(hint), "add '%s' to scope: standard "
                      "servers send it for that scope", scope);
     else
