@@ -181,6 +181,8 @@ fa_meta_free(struct fa_meta *m)
         free(*field(m, &str_fields[i]));
         *field(m, &str_fields[i]) = NULL;
     }
+    /* Not stored (str_fields), but a login's session has it. */
+    free(m->ep.userinfo_endpoint);
     memset(m, 0, sizeof(*m));
 }
 
