@@ -967,6 +967,18 @@ fa_del_user() {
     return 0
 }
 
+# fa_pam_lock: take the lock the tests that run pam_fhir.so as root share
+# (they create the same local users and count root's stash keys; make
+# check -j runs tests side by side).  Held until the test exits.  The wait
+# is reported beside the test's elapsed time.
+FA_LOCK_WAIT=0
+fa_pam_lock() {
+    local t=$SECONDS
+    exec 9>/run/lock/pam_fhir-pam-tests.lock
+    flock 9
+    FA_LOCK_WAIT=$((SECONDS - t))
+}
+
 # ------------------------------------------------------------------ cleanup
 
 _fa_cleanup() {
@@ -1004,6 +1016,8 @@ _fa_cleanup() {
         diag "planned $_fa_planned tests but ran $_fa_n"
         rc=1
     fi
+    # scripts/check lists the slowest tests from this line.
+    diag "elapsed: ${SECONDS}s, ${FA_LOCK_WAIT}s of them waiting for the PAM lock"
     exit "$rc"
 }
 trap _fa_cleanup EXIT

@@ -14,8 +14,7 @@
 # puts stash keys into root's user keyring (make check -j runs tests in
 # parallel).  Held until this test exits.
 pam_lock() {
-    exec 9>/run/lock/pam_fhir-pam-tests.lock
-    flock 9
+    fa_pam_lock
 }
 
 # pam_cleanup_hook: a test's own cleanup, run on every exit before the

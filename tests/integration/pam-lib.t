@@ -14,8 +14,7 @@
 command -v setpriv >/dev/null 2>&1 || skip_all "needs setpriv (util-linux)"
 # Its stash goes into root's user keyring, where the PAM tests count them:
 # their lock (pam-lib.sh).
-exec 9>/run/lock/pam_fhir-pam-tests.lock
-flock 9
+fa_pam_lock
 
 plan 28
 

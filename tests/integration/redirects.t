@@ -181,8 +181,7 @@ if [ "$(id -u)" -ne 0 ]; then
     done
 else
     # The PAM tests' lock (pam-lib.sh): they count root's stash keys.
-    exec 9>/run/lock/pam_fhir-pam-tests.lock
-    flock 9
+    fa_pam_lock
     fa_fault_mode redirect-slash
     rm -rf "$cache"
     ok "PAM path, discovery behind a redirect: login succeeds" pam_login || diag "$FA_OUT" "$FA_ERR"
