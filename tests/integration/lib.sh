@@ -407,6 +407,8 @@ _fa_start() {
     done
     port=$(cat "$FA_TMP/$name.port" 2>/dev/null)
     if [ -z "$port" ]; then
+        # _FA_START_QUIET: the caller has another way.
+        [ -n "${_FA_START_QUIET:-}" ] && { _fa_stop "$pid"; return 1; }
         diag "$name did not start:" "$(tail -20 "$FA_TMP/$name.out")"
         bail "cannot start the $name server"
     fi
@@ -472,7 +474,7 @@ fa_start_servers() {
     local ttl=3 rotate=on methods='' client=fhir-cli keyring=user min_valid=1
     local timeout=5 scope="openid offline_access profile patient/*.read" fault='' as_state=''
     local claims=standard pw_id_token=on userinfo_sub=''
-    local id_claims=''
+    local id_claims='' keep_fhir='' as_port=''
     while [ $# -gt 0 ]; do
         case $1 in
             --ttl) ttl=$2; shift ;;
@@ -508,7 +510,16 @@ fa_start_servers() {
         FA_CA=$FA_TMP/ca.pem
         export FA_CA FA_PROFILE
     else
-        fa_stop_servers
+        # A restart.  The FHIR server (2 s of the 3 a start costs) stays
+        # when its arguments do not change: the AS comes back on its old
+        # port unless a fault proxy is or was the issuer.
+        keep_fhir=
+        if [ -z "$fault" ] && [ "$FA_ISSUER" = "$FA_AS_URL" ] && [ -n "${FA_FHIR_PID:-}" ] &&
+            kill -0 "$FA_FHIR_PID" 2>/dev/null; then
+            keep_fhir=$FA_FHIR_PID
+            as_port=$FA_AS_PORT
+        fi
+        fa_stop_servers "$keep_fhir"
         fa_clear_keys
     fi
     # The PAM path's root-side cache of discovery and JWKS: a directory of
@@ -545,16 +556,27 @@ fa_start_servers() {
         as_args+=(--issuer "$FA_FAULT")
     fi
     _fa_as_args=("${as_args[@]}")
-    _fa_start as as.js "${as_args[@]}"
+    if [ -n "$as_port" ] && ! _FA_START_QUIET=1 _fa_start as as.js "${as_args[@]}" --port "$as_port"; then
+        # The old port was taken meanwhile: a new one, a new FHIR server.
+        _fa_stop "$keep_fhir"
+        keep_fhir=
+        _fa_start as as.js "${as_args[@]}"
+    elif [ -z "$as_port" ]; then
+        _fa_start as as.js "${as_args[@]}"
+    fi
     FA_AS_URL=https://127.0.0.1:$FA_AS_PORT
     if [ -n "$fault" ]; then
         FA_ISSUER=$FA_FAULT
     else
         FA_ISSUER=$FA_AS_URL
     fi
-    _fa_start fhir fhir.js --key "$FA_TMP/server.key" --cert "$FA_TMP/server.pem" \
-        --ca "$FA_CA" --issuer "$FA_ISSUER" --log "$FA_FHIR_LOG" \
-        --introspection-endpoint "$FA_AS_URL/token/introspection"
+    if [ -n "$keep_fhir" ]; then
+        _fa_pids+=("$keep_fhir")
+    else
+        _fa_start fhir fhir.js --key "$FA_TMP/server.key" --cert "$FA_TMP/server.pem" \
+            --ca "$FA_CA" --issuer "$FA_ISSUER" --log "$FA_FHIR_LOG" \
+            --introspection-endpoint "$FA_AS_URL/token/introspection"
+    fi
     FA_FHIR=https://127.0.0.1:$FA_FHIR_PORT/fhir
     export FA_ISSUER FA_AS_URL FA_FHIR
 
@@ -614,11 +636,12 @@ fa_config() {
     mv -f "$FA_CONF.tmp" "$FA_CONF"
 }
 
-# fa_stop_servers: stop every server this test started.
+# fa_stop_servers [KEEP]: stop every server this test started (but the
+# one whose pid is KEEP).
 fa_stop_servers() {
     local pid
     for pid in "${_fa_pids[@]}"; do
-        _fa_stop "$pid"
+        [ "$pid" = "${1:-}" ] || _fa_stop "$pid"
     done
     _fa_pids=()
 }
