@@ -11,10 +11,10 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/launcher-lib.sh"
 
-plan 39
-
 # Access tokens live 3 s: the refresh below waits for one to expire.
+# (The plan after the start: a missing launcher is a skip_all.)
 fa_start_launcher --lifetime 0.05
+plan 39
 diag "the launcher took ${FA_LAUNCHER_START}s to start"
 fa_launcher_conf pam_fhir.conf.smart-launcher
 
