@@ -66,9 +66,9 @@ fa_start_launcher() {
         export FA_CA
     fi
     rm -rf "$FA_TMP/launcher"
-    mkdir -p "$FA_TMP/launcher" &&
-        tar -xzf "$FA_LAUNCHER_TARBALL" -C "$FA_TMP/launcher" ||
+    if ! mkdir -p "$FA_TMP/launcher" || ! tar -xzf "$FA_LAUNCHER_TARBALL" -C "$FA_TMP/launcher"; then
         bail "cannot extract $FA_LAUNCHER_TARBALL"
+    fi
     local dir
     dir=$(find "$FA_TMP/launcher" -mindepth 2 -maxdepth 2 -name package.json -printf '%h\n' | head -1)
     [ -f "$dir/backend/index.ts" ] || bail "$FA_LAUNCHER_TARBALL holds no backend/index.ts"
