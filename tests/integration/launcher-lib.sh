@@ -33,7 +33,9 @@ fa_launcher_sim() {
 
 # fa_start_launcher [--lifetime MIN] [--sim JSON]: the test bed of this
 # server: the CA, fhir.js (the upstream, no tokens), the launcher.  Access
-# tokens live MIN minutes (fractions allowed; default 0.05 = 3 s).  The
+# tokens live MIN minutes (default 0.1 = 6 s; fractions are allowed when
+# MIN * 60 comes out whole in floating point, or the launcher's token
+# endpoint answers 500: jsonwebtoken wants whole seconds).  The
 # launch settings default to a patient standalone launch of patient
 # "example" with encounter "enc-1" and the login and authorization pages
 # skipped.  Exports FA_TMP FA_CA FA_LAUNCHER_URL (the server's origin)
@@ -43,7 +45,7 @@ fa_launcher_sim() {
 # FHIR base for those launch settings, which is also its issuer and the
 # "aud" it insists on.
 fa_start_launcher() {
-    local lifetime=0.05 sim='[3,"example","","enc-1",1,1,0,"","","","","","","",0,1,""]' t0
+    local lifetime=0.1 sim='[3,"example","","enc-1",1,1,0,"","","","","","","",0,1,""]' t0
     while [ $# -gt 0 ]; do
         case $1 in
             --lifetime) lifetime=$2; shift ;;

@@ -14,8 +14,9 @@
 //                    launcher-deps.js says which)
 //   --fhir-server    the FHIR R4 server its proxy forwards to (the
 //                    launcher's FHIR_SERVER_R4)
-//   --access-token-lifetime  minutes, fractions allowed (its
-//                    ACCESS_TOKEN_LIFETIME; 0.1 = 6 s)
+//   --access-token-lifetime  minutes (its ACCESS_TOKEN_LIFETIME; 0.1 =
+//                    6 s; minutes * 60 must come out whole in floating
+//                    point, or its token endpoint fails)
 //   --ca             a CA the proxy trusts for --fhir-server, beside the
 //                    system's
 //   --log            one JSON line per request: method, path (the launch
