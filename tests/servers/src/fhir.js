@@ -6,6 +6,7 @@
 //          [--ca CA.pem] [--port N] [--port-file F] [--log EVENTS.jsonl]
 //          [--client-id fhir-rs] [--client-secret rs-secret]
 //          [--introspection-endpoint URL] [--require-scope on|off]
+//          [--require-token on|off]
 //
 // Environment: FA_FHIR_PORT, FA_FHIR_PORT_FILE, FA_FHIR_KEY, FA_FHIR_CERT,
 // FA_FHIR_CA, FA_FHIR_ISSUER, FA_FHIR_LOG, FA_FHIR_CLIENT_ID,
@@ -24,6 +25,11 @@
 // without a scope that allows reading gets 403 insufficient_scope; an AS
 // that cannot be asked gets 503.  (fhir-server-core's bundled SMART
 // strategy answers an inactive token with 500, so the check is our own.)
+//
+// --require-token off (tests/integration/smart-launcher.t only): no token
+// is asked for or checked, and --issuer is not needed.  The server is then
+// the upstream of the SMART launcher's FHIR proxy, which checks the tokens
+// it issued itself and forwards requests without them.
 
 import fs from 'node:fs';
 import https from 'node:https';
@@ -54,6 +60,7 @@ function parseArgs(argv) {
     '--client-secret': 'clientSecret',
     '--introspection-endpoint': 'introspectionEndpoint',
     '--require-scope': 'requireScope',
+    '--require-token': 'requireToken',
   };
   const out = {};
   for (let i = 0; i < argv.length; i += 1) {
@@ -91,13 +98,18 @@ function loadConfig() {
     clientSecret: env.FA_FHIR_CLIENT_SECRET || 'rs-secret',
     introspectionEndpoint: env.FA_FHIR_INTROSPECTION_ENDPOINT,
     requireScope: 'on',
+    requireToken: 'on',
     ...parseArgs(process.argv.slice(2)),
   };
   conf.port = Number(conf.port);
   if (!Number.isInteger(conf.port) || conf.port < 0) throw usageError('bad port');
   if (!conf.key || !conf.cert) throw usageError('--key and --cert are required');
-  if (!conf.issuer && !conf.introspectionEndpoint) throw usageError('--issuer (or --introspection-endpoint) is required');
-  conf.requireScope = !['off', 'no', 'false', '0'].includes(String(conf.requireScope).toLowerCase());
+  const off = (v) => ['off', 'no', 'false', '0'].includes(String(v).toLowerCase());
+  conf.requireScope = !off(conf.requireScope);
+  conf.requireToken = !off(conf.requireToken);
+  if (conf.requireToken && !conf.issuer && !conf.introspectionEndpoint) {
+    throw usageError('--issuer (or --introspection-endpoint) is required');
+  }
   return conf;
 }
 
@@ -347,7 +359,7 @@ async function main() {
       res.end(smartConfiguration());
       return;
     }
-    if (rest !== '/metadata') {
+    if (rest !== '/metadata' && conf.requireToken) {
       let refusal;
       try {
         refusal = await checkBearer(req);
@@ -361,14 +373,19 @@ async function main() {
         return;
       }
     }
-    res.on('finish', () => record(res.statusCode, rest === '/metadata' ? null : 'ok'));
+    let why = 'ok';
+    if (rest === '/metadata') why = null;
+    else if (!conf.requireToken) why = req.headers.authorization ? 'open, with a token' : 'open';
+    res.on('finish', () => record(res.statusCode, why));
     req.url = `/${R4}${rest}${url.search}`;
     app(req, res);
   });
 
   if (conf.pidFile) writeAtomic(conf.pidFile, `${process.pid}\n`);
   if (conf.portFile) writeAtomic(conf.portFile, `${port}\n`);
-  process.stdout.write(`fhir.js: ${base} (introspecting at ${conf.introspectionEndpoint || `${conf.issuer} discovery`})\n`);
+  const checking = conf.requireToken
+    ? `introspecting at ${conf.introspectionEndpoint || `${conf.issuer} discovery`}` : 'no token required';
+  process.stdout.write(`fhir.js: ${base} (${checking})\n`);
 
   const stop = () => {
     server.close();
