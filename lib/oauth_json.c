@@ -523,6 +523,21 @@ nomem:
     return FHIRAUTH_ERR_NOMEM;
 }
 
+/* Is the body empty, or only blanks? */
+static int
+blank(const char *body, size_t len)
+{
+    size_t i;
+
+    if (body == NULL)
+        return 1;
+    for (i = 0; i < len; i++)
+        if (body[i] != ' ' && body[i] != '\t' && body[i] != '\n'
+            && body[i] != '\r')
+            return 0;
+    return 1;
+}
+
 fhirauth_rc
 fa_parse_token_response(long status, const char *body, size_t len,
                         struct fa_token_response *ret, char *oauth_error,
@@ -549,7 +564,17 @@ fa_parse_token_response(long status, const char *body, size_t len,
     }
     if (status >= 400 && status <= 499) {
         /* RFC 6749 §5.2 names 400 and 401; 403 and friends carrying an
-         * OAuth error object are read the same way. */
+         * OAuth error object are read the same way.  Some servers refuse
+         * with an empty body instead (Glewlwyd: a wrong password is a
+         * bare 403, a used or revoked refresh token a bare 400): that is
+         * a refusal too, only without a reason.  (Callers that hold a
+         * session keep it: nothing says the grant is over.) */
+        if ((status == 400 || status == 403) && blank(body, len)) {
+            fa_err(err, errlen, "HTTP %ld with an empty body from the token "
+                   "endpoint: the authorization server refused without "
+                   "saying why (no OAuth error)", status);
+            return FHIRAUTH_ERR_DENIED;
+        }
         rc = parse_object(body, len, "token endpoint", &obj, err, errlen);
         if (rc == FHIRAUTH_ERR_PROTOCOL && status == 401) {
             /* A bare 401 is the AS refusing the client's credentials

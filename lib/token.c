@@ -2,6 +2,7 @@
  * compare-and-invalidate after a 401. */
 #include "autoconf.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -383,6 +384,17 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
                      0);
         fa_fail(h, rc, "the session has ended (%s): log in again",
                 oerr[0] ? oerr : "invalid_grant");
+        goto out;
+    }
+    if (rc == FHIRAUTH_ERR_DENIED && oerr[0] == '\0') {
+        /* Refused without an OAuth error (an empty body): maybe the grant
+         * is over, maybe not; nothing is deleted, and the user is told. */
+        char why[FA_DETAIL_MAX];
+
+        if (snprintf(why, sizeof(why), "%s", h->detail) < 0)
+            why[0] = '\0';
+        fa_fail(h, rc, "%s; the session is kept: log in again if this "
+                "persists", why);
         goto out;
     }
     if (rc != FHIRAUTH_OK)

@@ -395,6 +395,13 @@ test_token_errors(void)
              "400 with empty error");
     rejected(404, "SECRET", FHIRAUTH_ERR_PROTOCOL, "404 HTML");
     rejected(401, "", FHIRAUTH_ERR_DENIED, "bare 401");
+    /* Glewlwyd: a wrong password is a bare 403, a used refresh token a
+     * bare 400: refusals without a reason, not protocol errors. */
+    rejected(403, "", FHIRAUTH_ERR_DENIED, "bare 403");
+    ok(strstr(err, "HTTP 403 with an empty body") != NULL,
+       "bare 403: the message says so (%s)", err);
+    rejected(400, "\r\n", FHIRAUTH_ERR_DENIED, "bare 400 (a blank line)");
+    rejected(404, "", FHIRAUTH_ERR_PROTOCOL, "bare 404");
     rejected(302, "", FHIRAUTH_ERR_PROTOCOL, "redirect status");
     rejected(100, "", FHIRAUTH_ERR_PROTOCOL, "1xx status");
     rejected(0, "", FHIRAUTH_ERR_PROTOCOL, "no status");
