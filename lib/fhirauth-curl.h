@@ -124,7 +124,11 @@ fhirauth_curl_prepare(fhirauth *h, CURL *curl, fhirauth_curl_state *st)
 }
 
 /* Not part of the API: does the last response carry a WWW-Authenticate
- * Bearer challenge that a new token may answer? */
+ * Bearer challenge that a new token may answer, or none at all?  RFC 9110
+ * requires one with every 401, but some proxies (the SMART reference
+ * launcher's) send none: a token they refuse is worth one retry too.  Only
+ * challenges of other schemes, insufficient_scope and invalid_request
+ * rule it out. */
 static inline int
 fhirauth_curl_priv_challenged(CURL *curl)
 {
@@ -139,6 +143,8 @@ fhirauth_curl_priv_challenged(CURL *curl)
                               &hd);
         if (hc == CURLHE_NOT_BUILT_IN)
             return 1;   /* cannot tell: one retry is the bounded cost */
+        if (hc == CURLHE_MISSING && i == 0)
+            return 1;   /* no challenge at all */
         if (hc != CURLHE_OK || hd == NULL)
             return 0;
         amount = hd->amount;
@@ -161,8 +167,8 @@ fhirauth_curl_priv_challenged(CURL *curl)
  *
  * 1 only when the status is 401, the response's WWW-Authenticate is a
  * Bearer challenge a new token may answer (see
- * fhirauth_bearer_challenge_retry()), and this request was not retried
- * yet.  Then the token in st is invalidated (fhirauth_invalidate(): only
+ * fhirauth_bearer_challenge_retry()) or the response has none, and this
+ * request was not retried yet.  Then the token in st is invalidated (fhirauth_invalidate(): only
  * if it is still the cached one), a new one is obtained (refreshed once
  * across every process of the user) and set on curl, and st->retried
  * becomes 1.

@@ -3,8 +3,10 @@
 # through examples/fhir-get against the real FHIR server: an access token
 # revoked at the AS behind the program's back gets one 401, one refresh and
 # one retry that succeeds; 16 threads (each with its own handles) and 16
-# processes hitting the 401 together cause exactly one refresh; a 403
-# insufficient_scope and an ended session are not retried.
+# processes hitting the 401 together cause exactly one refresh; a 401
+# without any challenge is retried as well, one with only a Basic
+# challenge is not; a 403 insufficient_scope and an ended session are not
+# retried.
 #
 # The access tokens live 60 s, so only a revocation makes one bad.
 # Revoking an access token at oidc-provider destroys that token alone (its
@@ -13,7 +15,7 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 N=16
-plan 47
+plan 53
 
 GET_BIN=$top_builddir/examples/fhir-get
 [ -x "$GET_BIN" ] || bail "$GET_BIN is missing: make check builds it"
@@ -143,6 +145,31 @@ isnt "$retried" 0 "at least one process met the revoked token"
 is "$(fa_as_count refresh_token)" 3 "exactly one more refresh at the AS"
 is "$(grep -c '"resourceType":"Patient"' "$FA_TMP"/procs/*.out | grep -c ':1$')" "$N" \
     "every process printed the Patient"
+
+# ---------------------------------------------------------------- 401s without a Bearer challenge
+# Two more FHIR servers on the same AS: one whose 401 has no
+# WWW-Authenticate at all (as the SMART launcher's proxy answers), one
+# whose 401 has only a Basic challenge (--port 0: fhir.js would read the
+# first one's FA_FHIR_PORT).
+other_fhir() { # NAME CHALLENGE
+    _fa_start "$1" fhir.js --port 0 --key "$FA_TMP/server.key" --cert "$FA_TMP/server.pem" \
+        --ca "$FA_CA" --issuer "$FA_ISSUER" --log "$FA_TMP/$1.log" \
+        --introspection-endpoint "$FA_AS_URL/token/introspection" --challenge "$2"
+}
+other_fhir fhirbare none
+other_fhir fhirbasic basic
+fa_run cached_token
+is "$(fa_revoke "$FA_OUT")" 200 "the cached access token is revoked again"
+refreshes=$(fa_as_count refresh_token)
+fa_run fhir_get "https://127.0.0.1:$FA_FHIRBARE_PORT/fhir/Patient/example"
+is "$FA_ERR" "fhir-get: HTTP 200, retries 1" \
+    "a 401 without WWW-Authenticate: one refresh, one retry, 200" || fa_show
+is "$(fa_as_count refresh_token)" "$((refreshes + 1))" "one refresh for it"
+fa_run cached_token
+is "$(fa_revoke "$FA_OUT")" 200 "and the new one is revoked"
+fa_run fhir_get "https://127.0.0.1:$FA_FHIRBASIC_PORT/fhir/Patient/example"
+is "$FA_ERR" "fhir-get: HTTP 401, retries 0" "a 401 with only a Basic challenge stands" || fa_show
+is "$(fa_as_count refresh_token)" "$((refreshes + 1))" "no refresh for it"
 
 # ---------------------------------------------------------------- the session has ended
 r=$(fa_key_read refresh)

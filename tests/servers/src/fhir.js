@@ -6,7 +6,7 @@
 //          [--ca CA.pem] [--port N] [--port-file F] [--log EVENTS.jsonl]
 //          [--client-id fhir-rs] [--client-secret rs-secret]
 //          [--introspection-endpoint URL] [--require-scope on|off]
-//          [--require-token on|off]
+//          [--require-token on|off] [--challenge bearer|none|basic]
 //
 // Environment: FA_FHIR_PORT, FA_FHIR_PORT_FILE, FA_FHIR_KEY, FA_FHIR_CERT,
 // FA_FHIR_CA, FA_FHIR_ISSUER, FA_FHIR_LOG, FA_FHIR_CLIENT_ID,
@@ -30,6 +30,11 @@
 // is asked for or checked, and --issuer is not needed.  The server is then
 // the upstream of the SMART launcher's FHIR proxy, which checks the tokens
 // it issued itself and forwards requests without them.
+//
+// --challenge (tests/integration/curl-api.t only) is what a 401 carries:
+// bearer (the default, RFC 6750), none (no WWW-Authenticate at all, as
+// some proxies answer, the SMART launcher's among them) or basic (only a
+// challenge of another scheme).
 
 import fs from 'node:fs';
 import https from 'node:https';
@@ -61,6 +66,7 @@ function parseArgs(argv) {
     '--introspection-endpoint': 'introspectionEndpoint',
     '--require-scope': 'requireScope',
     '--require-token': 'requireToken',
+    '--challenge': 'challenge',
   };
   const out = {};
   for (let i = 0; i < argv.length; i += 1) {
@@ -99,6 +105,7 @@ function loadConfig() {
     introspectionEndpoint: env.FA_FHIR_INTROSPECTION_ENDPOINT,
     requireScope: 'on',
     requireToken: 'on',
+    challenge: 'bearer',
     ...parseArgs(process.argv.slice(2)),
   };
   conf.port = Number(conf.port);
@@ -107,6 +114,7 @@ function loadConfig() {
   const off = (v) => ['off', 'no', 'false', '0'].includes(String(v).toLowerCase());
   conf.requireScope = !off(conf.requireScope);
   conf.requireToken = !off(conf.requireToken);
+  if (!['bearer', 'none', 'basic'].includes(conf.challenge)) throw usageError('--challenge: bearer, none or basic');
   if (conf.requireToken && !conf.issuer && !conf.introspectionEndpoint) {
     throw usageError('--issuer (or --introspection-endpoint) is required');
   }
@@ -300,12 +308,19 @@ async function main() {
     });
   }
 
+  // The headers of a 401 with this Bearer challenge, as --challenge says.
+  function challenge(bearer) {
+    if (conf.challenge === 'none') return {};
+    if (conf.challenge === 'basic') return { 'WWW-Authenticate': 'Basic realm="fhir"' };
+    return { 'WWW-Authenticate': bearer };
+  }
+
   // Returns null when the request may go on, else [status, body, headers].
   async function checkBearer(req) {
     const authz = req.headers.authorization || '';
     const m = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)$/i.exec(authz);
     if (!authz) {
-      return [401, outcome('login', 'no access token'), { 'WWW-Authenticate': 'Bearer realm="fhir"' }, 'missing'];
+      return [401, outcome('login', 'no access token'), challenge('Bearer realm="fhir"'), 'missing'];
     }
     if (!m) {
       return [400, outcome('invalid', 'malformed Authorization header'),
@@ -324,7 +339,7 @@ async function main() {
     }
     const now = Math.floor(Date.now() / 1000);
     const invalid = (why) => [401, outcome('login', `invalid token: ${why}`),
-      { 'WWW-Authenticate': `Bearer realm="fhir", error="invalid_token", error_description="${why}"` }, why];
+      challenge(`Bearer realm="fhir", error="invalid_token", error_description="${why}"`), why];
     if (answer.active !== true) return invalid('inactive');
     if (typeof answer.token_type !== 'string' || answer.token_type.toLowerCase() !== 'bearer') {
       return invalid('not an access token');
