@@ -454,6 +454,8 @@ _fa_stop() {
 #   --password-id-token on|off  (default on) the password grant's id_token
 #   --userinfo-sub S   the AS's UserInfo answers for sub S (default: the
 #                      token's own account)
+#   --consent-page     the AS asks for consent on a page of its own (Allow,
+#                      Deny) instead of consenting by itself
 #   --fault            put the fault server in front of the AS
 #   --as-state         the AS keeps its grants and keys in files (a fresh
 #                      $FA_TMP/as-state), so fa_restart_as brings back an
@@ -474,7 +476,7 @@ fa_start_servers() {
     local ttl=3 rotate=on methods='' client=fhir-cli keyring=user min_valid=1
     local timeout=5 scope="openid offline_access profile patient/*.read" fault='' as_state=''
     local claims=standard pw_id_token=on userinfo_sub=''
-    local id_claims='' keep_fhir='' as_port=''
+    local id_claims='' keep_fhir='' as_port='' consent_page=''
     while [ $# -gt 0 ]; do
         case $1 in
             --ttl) ttl=$2; shift ;;
@@ -491,6 +493,7 @@ fa_start_servers() {
             --claims) claims=$2; shift ;;
             --password-id-token) pw_id_token=$2; shift ;;
             --userinfo-sub) userinfo_sub=$2; shift ;;
+            --consent-page) consent_page=1 ;;
             *) bail "fa_start_servers: unknown option $1" ;;
         esac
         shift
@@ -540,6 +543,7 @@ fa_start_servers() {
     [ -n "$methods" ] && as_args+=(--auth-methods "$methods")
     [ -n "$id_claims" ] && as_args+=(--id-token-claims "$id_claims")
     [ -n "$userinfo_sub" ] && as_args+=(--userinfo-sub "$userinfo_sub")
+    [ -n "$consent_page" ] && as_args+=(--consent-page on)
     rm -rf "$FA_TMP/as-state"
     [ -n "$as_state" ] && as_args+=(--state-dir "$FA_TMP/as-state")
 

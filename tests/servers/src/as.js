@@ -10,7 +10,7 @@
 //          [--device-slow-down N] [--device-control on|off]
 //          [--cache-max-age S] [--state-dir DIR] [--id-token-claims JSON]
 //          [--claims standard|tuned] [--password-id-token on|off]
-//          [--userinfo-sub SUB]
+//          [--userinfo-sub SUB] [--consent-page on|off]
 //
 // Every option may also come from the JSON config file (same names in
 // camelCase: port, portFile, key, cert, log, accessTokenTtl, refreshTokenTtl,
@@ -20,7 +20,7 @@
 // FA_AS_AUTH_METHODS, FA_AS_DEVICE_TTL, FA_AS_DEVICE_INTERVAL,
 // FA_AS_DEVICE_SLOW_DOWN, FA_AS_DEVICE_CONTROL, FA_AS_CACHE_MAX_AGE,
 // FA_AS_SECRETS_LOG, FA_AS_STATE_DIR, FA_AS_ID_TOKEN_CLAIMS, FA_AS_CLAIMS,
-// FA_AS_PASSWORD_ID_TOKEN, FA_AS_USERINFO_SUB).
+// FA_AS_PASSWORD_ID_TOKEN, FA_AS_USERINFO_SUB, FA_AS_CONSENT_PAGE).
 // Precedence: command
 // line > environment > config file > defaults.
 //
@@ -61,6 +61,11 @@
 // off leaves the id_token out of password grant answers, as some servers
 // do.  --userinfo-sub SUB makes the UserInfo endpoint answer for SUB (a
 // test of the client's sub comparison, OIDC Core §5.3.2).
+//
+// Consent (--consent-page): off (the default) consents to what the client
+// asks for without asking; on shows a page after the sign-in that names
+// the client and the scope, with an Allow and a Deny button (Deny is the
+// abort: access_denied), as a browser user meets it at a real AS.
 //
 // Port 0 picks a free port; the chosen port is written to --port-file once
 // the server listens (written to a temporary name and renamed, so a reader
@@ -141,6 +146,8 @@ const DEFAULTS = {
   passwordIdToken: true,
   // null: UserInfo answers for the token's account; a string: for it.
   userinfoSub: null,
+  // true: a consent page with Allow and Deny; false: automatic consent.
+  consentPage: false,
   // Added to the discovery document (e.g. to drop an endpoint for a test:
   // {"revocation_endpoint": null} removes it).
   discoveryOverrides: {},
@@ -195,6 +202,7 @@ function parseArgs(argv) {
     '--claims': 'claims',
     '--password-id-token': 'passwordIdToken',
     '--userinfo-sub': 'userinfoSub',
+    '--consent-page': 'consentPage',
   };
   for (let i = 0; i < argv.length; i += 1) {
     let arg = argv[i];
@@ -253,6 +261,7 @@ function fromEnv(env) {
     FA_AS_CLAIMS: 'claims',
     FA_AS_PASSWORD_ID_TOKEN: 'passwordIdToken',
     FA_AS_USERINFO_SUB: 'userinfoSub',
+    FA_AS_CONSENT_PAGE: 'consentPage',
   };
   for (const [k, v] of Object.entries(map)) {
     if (env[k] !== undefined && env[k] !== '') out[v] = env[k];
@@ -315,6 +324,7 @@ function loadConfig() {
     throw usageError(`claims must be standard or tuned: ${conf.claims}`);
   }
   conf.passwordIdToken = toBool(conf.passwordIdToken);
+  conf.consentPage = toBool(conf.consentPage);
   if (conf.userinfoSub === '') conf.userinfoSub = null;
   if (typeof conf.tokenEndpointAuthMethods === 'string') {
     conf.tokenEndpointAuthMethods = conf.tokenEndpointAuthMethods.split(/[\s,]+/).filter(Boolean);
@@ -1005,12 +1015,14 @@ async function main() {
 
   // -------------------------------------------------- interactions
   // A plain login form checked against the static accounts, and automatic
-  // consent to what the client asked for.  curl can drive it:
-  //   GET  /interaction/UID           -> the form
+  // consent to what the client asked for (or, with --consent-page on, a
+  // page that asks).  curl can drive it:
+  //   GET  /interaction/UID           -> the form (the consent page)
   //   POST /interaction/UID/login     username=..&password=..
+  //   POST /interaction/UID/consent   -> consent given (--consent-page on)
   //   POST /interaction/UID/abort     -> access_denied
   provider.use(async (ctx, next) => {
-    const m = /^\/interaction\/([^/]+)(?:\/(login|abort))?$/.exec(ctx.path);
+    const m = /^\/interaction\/([^/]+)(?:\/(login|abort|consent))?$/.exec(ctx.path);
     if (!m) {
       await next();
       return;
@@ -1032,6 +1044,7 @@ async function main() {
     }
     const { prompt, params } = details;
     if (action === 'abort' && ctx.method === 'POST') {
+      logEvent({ event: 'interaction_abort', prompt: prompt.name });
       const redirectTo = await provider.interactionResult(ctx.req, ctx.res, {
         error: 'access_denied', error_description: 'End-User aborted interaction',
       }, { mergeWithLastSubmission: false });
@@ -1075,6 +1088,15 @@ async function main() {
       return;
     }
     if (prompt.name === 'consent') {
+      if (conf.consentPage && !(action === 'consent' && ctx.method === 'POST')) {
+        ctx.type = 'html';
+        ctx.body = page('Consent', `<p>The application <b>${escapeHtml(params.client_id)}</b>`
+          + ` asks for: ${escapeHtml(params.scope)}</p>`
+          + `<form method="post" action="/interaction/${uid}/consent"><button>Allow</button> `
+          + `<button formaction="/interaction/${uid}/abort">Deny</button></form>`);
+        return;
+      }
+      if (conf.consentPage) logEvent({ event: 'interaction_consent', ok: true });
       const { Grant } = provider;
       let grant;
       if (details.grantId) {
