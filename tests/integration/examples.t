@@ -85,9 +85,11 @@ is "$(fa_fhir_get "$FA_FHIR/Patient/example" "$FA_OUT")" 200 \
 
 # 12-: the other examples parse (status exits 2, no session; 1 would be a
 # configuration error)
+# (A copy each: the checkout may sit where bob cannot read, below /root.)
 for fp in "${others[@]}"; do
     f=${fp%:*} p=${fp##*:}
-    args=(--config "$f")
+    cp "$f" "$FA_TMP/$(basename "$f")" && chmod 644 "$FA_TMP/$(basename "$f")"
+    args=(--config "$FA_TMP/$(basename "$f")")
     [ "$p" = - ] || args+=(--profile "$p")
     fa_run fa_as_user bob "$bin" "${args[@]}" status
     label=$(basename "$f")
