@@ -15,6 +15,7 @@
  */
 #include "autoconf.h"
 #include "config.h"
+#include "url.h"
 #include "util.h"
 
 #include <errno.h>
@@ -38,7 +39,8 @@
 
 enum cf_type {
     CF_STRING,
-    CF_URL,     /* a string that must be an https:// URL */
+    CF_URL,     /* an endpoint URL (url.h, FA_URL_ENDPOINT) */
+    CF_URL_BASE, /* issuer, fhir_base: also no query (FA_URL_BASE) */
     CF_NAME,    /* a string that must be a valid profile name */
     CF_BOOL,
     CF_LONG,
@@ -60,6 +62,7 @@ struct cf_option {
 #define OFF(f) offsetof(struct fa_config, f)
 #define STR(f) #f, CF_STRING, OFF(f), false, 0, 0, 0, NULL
 #define URL(f) #f, CF_URL, OFF(f), false, 0, 0, 0, NULL
+#define BASE_URL(f) #f, CF_URL_BASE, OFF(f), false, 0, 0, 0, NULL
 #define BOOL(f) #f, CF_BOOL, OFF(f), false, 0, 0, 0, NULL
 
 /* Sorted by name: looked up with bsearch. */
@@ -75,13 +78,13 @@ static const struct cf_option options[] = {
     { "config", CF_STRING, OFF(config), true, 0, 0, 0, NULL },
     { BOOL(debug) },
     { URL(device_authorization_endpoint) },
-    { URL(fhir_base) },
+    { BASE_URL(fhir_base) },
     { "git_username", CF_STRING, OFF(git_username), false,
       0, 0, 0, "oauth2" },
     { "grant", CF_GRANT, OFF(grant), false, FA_GRANT_DEVICE, 0, 0, NULL },
     { STR(ignore_users) },
     { URL(introspection_endpoint) },
-    { URL(issuer) },
+    { BASE_URL(issuer) },
     { URL(jwks_uri) },
     { "keyring", CF_ANCHOR, OFF(keyring), false,
       FA_ANCHOR_PERSISTENT, 0, 0, NULL },
@@ -207,6 +210,7 @@ cf_enum_names(enum cf_type type, const char *const **ret_names,
         return;
     case CF_STRING:
     case CF_URL:
+    case CF_URL_BASE:
     case CF_NAME:
     case CF_BOOL:
     case CF_LONG:
@@ -266,15 +270,22 @@ cf_store_number(struct fa_config *cfg, const struct cf_option *o, long v)
         return;
     case CF_STRING:
     case CF_URL:
+    case CF_URL_BASE:
     case CF_NAME:
         return;
     }
 }
 
 static bool
+cf_is_url(const struct cf_option *o)
+{
+    return o->type == CF_URL || o->type == CF_URL_BASE;
+}
+
+static bool
 cf_is_string(const struct cf_option *o)
 {
-    return o->type == CF_STRING || o->type == CF_URL || o->type == CF_NAME;
+    return o->type == CF_STRING || cf_is_url(o) || o->type == CF_NAME;
 }
 
 /* Proxy URLs may carry credentials: wipe every string, it costs nothing. */
@@ -312,28 +323,11 @@ cf_parse_bool(const char *s, long *ret)
     return false;
 }
 
-static bool
-cf_valid_url(const char *s)
-{
-    static const char scheme[] = "https://";
-    size_t i;
-
-    for (i = 0; i < sizeof(scheme) - 1; i++)
-        if (cf_lower(s[i]) != scheme[i])
-            return false;
-    if (s[i] == '\0' || s[i] == '/')
-        return false;
-    for (; s[i] != '\0'; i++)
-        if (cf_space(s[i]))
-            return false;
-    return true;
-}
-
 /*
  * Parse value for option o and, when cfg is not NULL, store it.  An empty
  * value restores the default, so a later file can undo an earlier one.
- * Returns 0, -1 for a bad value (why says what is allowed) or -2 when out
- * of memory.
+ * Returns 0, -1 for a bad value (why says what is allowed, or for a URL
+ * which rule it breaks: cf_bad_value) or -2 when out of memory.
  */
 static int
 cf_set(struct fa_config *cfg, const struct cf_option *o, const char *value,
@@ -355,10 +349,11 @@ cf_set(struct fa_config *cfg, const struct cf_option *o, const char *value,
     case CF_STRING:
         break;
     case CF_URL:
-        if (!cf_valid_url(value)) {
-            fa_err(why, whylen, "an https:// URL without spaces");
+    case CF_URL_BASE:
+        if (fa_url_parse(value, strlen(value),
+                         o->type == CF_URL ? FA_URL_ENDPOINT : FA_URL_BASE,
+                         NULL, why, whylen) != 0)
             return -1;
-        }
         break;
     case CF_NAME:
         if (!fa_profile_name_valid(value)) {
@@ -407,6 +402,32 @@ cf_set(struct fa_config *cfg, const struct cf_option *o, const char *value,
     if (cfg == NULL)
         return 0;
     return cf_store_string(cfg, o, value) == 0 ? 0 : -2;
+}
+
+/*
+ * "[FILE:LINE: ]bad value for 'KEY': ..." into err, from cf_set's why.
+ * The value of a URL key is repeated only when it cannot hold a password
+ * (no '@' anywhere in it): a proxy-style user:password@ must not reach a
+ * log.
+ */
+static void
+cf_bad_value(char *err, size_t errlen, const char *file, unsigned long line,
+             const struct cf_option *o, const char *value, const char *why)
+{
+    char detail[CF_LINE_MAX + 256];
+
+    if (!cf_is_url(o))
+        fa_err(detail, sizeof(detail), "'%s' (expected %s)", value, why);
+    else if (strchr(value, '@') != NULL)
+        fa_err(detail, sizeof(detail), "%s (the URL is not repeated: it may"
+               " hold a password)", why);
+    else
+        fa_err(detail, sizeof(detail), "'%s': %s", value, why);
+    if (file != NULL)
+        fa_err(err, errlen, "%s:%lu: bad value for '%s': %s", file, line,
+               o->name, detail);
+    else
+        fa_err(err, errlen, "bad value for '%s': %s", o->name, detail);
 }
 
 int
@@ -476,6 +497,7 @@ fa_config_text(const struct fa_config *cfg, const char *key)
     switch (o->type) {
     case CF_STRING:
     case CF_URL:
+    case CF_URL_BASE:
     case CF_NAME:
         return *(char *const *) field;
     case CF_BOOL:
@@ -527,8 +549,7 @@ fa_config_set(struct fa_config *cfg, const char *key, const char *value,
     case 0:
         return 0;
     case -1:
-        fa_err(err, errlen, "bad value for '%s': '%s' (expected %s)", key,
-               value, why);
+        cf_bad_value(err, errlen, NULL, 0, o, value, why);
         return -1;
     default:
         fa_err(err, errlen, "out of memory");
@@ -719,8 +740,7 @@ cf_walk(struct cf_file *f, enum cf_pass pass, struct fa_config *cfg,
         else
             continue;
         if (r == -1) {
-            fa_err(err, errlen, "%s:%lu: bad value for '%s': '%s'"
-                   " (expected %s)", f->name, lineno, a, b, why);
+            cf_bad_value(err, errlen, f->name, lineno, o, b, why);
             return -1;
         }
         if (r != 0) {

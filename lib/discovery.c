@@ -13,6 +13,7 @@
 #include "http.h"
 #include "oauth.h"
 #include "rootcache.h"
+#include "url.h"
 #include "util.h"
 
 #define OIDC_SUFFIX "/.well-known/openid-configuration"
@@ -52,25 +53,26 @@ well_known(const char *base, const char *suffix)
  * RFC 8414 §3.1: the well-known part goes between the host and the path
  * of the issuer, whose terminating "/" is removed:
  * https://as.example/realm -> https://as.example/.well-known/
- * oauth-authorization-server/realm.
+ * oauth-authorization-server/realm.  The issuer is split by fa_url_parse
+ * (url.h), under the rules the configuration checked it with.
  */
 static char *
 rfc8414_url(const char *issuer)
 {
-    const char *scheme_end, *path;
+    struct fa_url u;
     struct fa_buf b;
     size_t pathlen;
     char *ret;
 
-    scheme_end = strstr(issuer, "://");
-    if (scheme_end == NULL)
+    if (fa_url_parse(issuer, strlen(issuer), FA_URL_BASE, &u, NULL, 0) != 0)
         return NULL;
-    path = scheme_end + 3 + strcspn(scheme_end + 3, "/?#");
-    pathlen = trimmed_len(path);
+    pathlen = u.path_len;
+    while (pathlen > 0 && u.path[pathlen - 1] == '/')
+        pathlen--;
     fa_buf_init(&b, 8192);
-    if (fa_buf_append(&b, issuer, (size_t)(path - issuer)) != 0
+    if (fa_buf_append(&b, issuer, (size_t)(u.path - issuer)) != 0
         || fa_buf_append(&b, RFC8414_INFIX, strlen(RFC8414_INFIX)) != 0
-        || fa_buf_append(&b, path, pathlen) != 0) {
+        || fa_buf_append(&b, u.path, pathlen) != 0) {
         fa_buf_wipe(&b);
         return NULL;
     }

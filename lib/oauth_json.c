@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "url.h"
 #include "util.h"
 
 /* Depth of nesting we parse; real answers are two or three levels deep, and
@@ -630,37 +631,14 @@ fa_parse_token_response(long status, const char *body, size_t len,
     return FHIRAUTH_OK;
 }
 
-/*
- * An endpoint URL we are willing to send credentials to: https, a non-empty
- * host, no userinfo (libcurl would turn it into Basic credentials), no
- * fragment (RFC 6749 §3.1, §3.2), printable ASCII without blanks.
- */
-static int
-is_https_url(const char *s, size_t len)
-{
-    size_t i, auth_end;
-
-    if (len < 9 || strncasecmp(s, "https://", 8) != 0)
-        return 0;
-    if (!charset_ok(s, len, FA_CS_NOSPACE) || memchr(s, '#', len) != NULL)
-        return 0;
-    for (auth_end = 8; auth_end < len; auth_end++)
-        if (s[auth_end] == '/' || s[auth_end] == '?')
-            break;
-    if (auth_end == 8)
-        return 0;
-    for (i = 8; i < auth_end; i++)
-        if (s[i] == '@')
-            return 0;
-    return 1;
-}
-
-/* Copy an optional endpoint member, which must be an https URL. */
+/* Copy an optional endpoint member, which must be an endpoint URL
+ * (url.h: FA_URL_ENDPOINT, as the configuration's endpoint keys). */
 static fhirauth_rc
 copy_endpoint(struct json_object *obj, const char *key, char **dst,
               char *err, size_t errlen)
 {
     const char *s;
+    char why[128];
     size_t len;
     int r;
 
@@ -671,9 +649,9 @@ copy_endpoint(struct json_object *obj, const char *key, char **dst,
         fa_err(err, errlen, "discovery document: %s is not a string", key);
         return FHIRAUTH_ERR_PROTOCOL;
     }
-    if (!is_https_url(s, len)) {
-        fa_err(err, errlen, "discovery document: %s is not an https URL",
-               key);
+    if (fa_url_parse(s, len, FA_URL_ENDPOINT, NULL, why, sizeof(why)) != 0) {
+        fa_err(err, errlen, "discovery document: %s is not a usable URL: %s",
+               key, why);
         return FHIRAUTH_ERR_PROTOCOL;
     }
     *dst = copy_bytes(s, len);
@@ -727,6 +705,7 @@ check_issuer(struct json_object *obj, const char *expected, char **dst,
     size_t len = 0;
     int r;
     char sexp[FA_SERVER_TEXT_MAX + 8], sgot[FA_SERVER_TEXT_MAX + 8];
+    char why[128];
 
     r = get_string(obj, "issuer", &s, &len);
     if (expected == NULL) {
@@ -735,9 +714,15 @@ check_issuer(struct json_object *obj, const char *expected, char **dst,
          * issuer, since id_token "iss" checks are made against it. */
         if (r == 0)
             return FHIRAUTH_OK;
-        if (r < 0 || !is_https_url(s, len)) {
-            fa_err(err, errlen, "discovery document: issuer is not an "
-                   "https URL");
+        if (r < 0) {
+            fa_err(err, errlen, "discovery document: issuer is not a "
+                   "string");
+            return FHIRAUTH_ERR_PROTOCOL;
+        }
+        if (fa_url_parse(s, len, FA_URL_BASE, NULL, why, sizeof(why))
+            != 0) {
+            fa_err(err, errlen, "discovery document: issuer is not a "
+                   "usable URL: %s", why);
             return FHIRAUTH_ERR_PROTOCOL;
         }
     } else if (r != 1 || len != strlen(expected)
@@ -872,15 +857,16 @@ device_string(struct json_object *obj, const char *key, size_t max,
 
 /*
  * A verification URI: where the user is told to go and log in, so only
- * an https URL (no userinfo, no fragment) is shown.  Loopback http is not
- * accepted either: nothing legitimate serves the page there, and the test
- * AS is https too.
+ * an endpoint URL (url.h: https, no userinfo, no fragment) is shown.
+ * Loopback http is not accepted either: nothing legitimate serves the
+ * page there, and the test AS is https too.
  */
 static fhirauth_rc
 device_uri(struct json_object *obj, const char *key, char **dst, char *err,
            size_t errlen)
 {
     const char *s;
+    char why[128];
     size_t len;
     fhirauth_rc rc;
 
@@ -888,9 +874,9 @@ device_uri(struct json_object *obj, const char *key, char **dst, char *err,
                        &len, err, errlen);
     if (rc != FHIRAUTH_OK)
         return rc;
-    if (!is_https_url(s, len)) {
-        fa_err(err, errlen, "device authorization response: %s is not an "
-               "https URL", key);
+    if (fa_url_parse(s, len, FA_URL_ENDPOINT, NULL, why, sizeof(why)) != 0) {
+        fa_err(err, errlen, "device authorization response: %s is not a "
+               "usable URL: %s", key, why);
         return FHIRAUTH_ERR_PROTOCOL;
     }
     *dst = copy_bytes(s, len);

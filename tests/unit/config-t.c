@@ -366,9 +366,8 @@ test_values(void)
 
     is_int(-1, parse("issuer = http://as.example\n", NULL),
            "http issuer refused");
-    is_string("t.conf:1: bad value for 'issuer': 'http://as.example'"
-              " (expected an https:// URL without spaces)", err,
-              "  message");
+    is_string("t.conf:1: bad value for 'issuer': 'http://as.example':"
+              " only https:// URLs are allowed", err, "  message");
     is_int(-1, parse1("fhir_base = https://"), "bare https:// refused");
     is_int(-1, parse1("token_endpoint = https://a.example/x y"),
            "URL with a space refused");
@@ -392,6 +391,88 @@ test_values(void)
     is_int(-1, parse1("config = /etc/other.conf"),
            "config refused in a file");
     is_int(-1, parse1("profile = work"), "profile refused in a file");
+}
+
+/*
+ * Every URL key follows the one set of rules (lib/url.c, tested in
+ * url-t): no user name or password, no fragment, in files and module
+ * arguments alike, with a message naming file, line and key that never
+ * repeats a password; issuer and fhir_base take no query either.
+ */
+static void
+test_url_keys(void)
+{
+    static const char *const url_keys[] = {
+        "authorization_endpoint", "device_authorization_endpoint",
+        "fhir_base", "introspection_endpoint", "issuer", "jwks_uri",
+        "revocation_endpoint", "token_endpoint", "userinfo_endpoint",
+    };
+    static const char *const base_keys[] = { "issuer", "fhir_base" };
+    char line[256], want[512];
+    size_t i;
+
+    for (i = 0; i < sizeof(url_keys) / sizeof(url_keys[0]); i++) {
+        const char *k = url_keys[i];
+
+        snprintf(line, sizeof(line),
+                 "%s = https://user:pw@as.example/token#frag", k);
+        is_int(-1, parse1(line), "%s with user:pw@ and #frag refused", k);
+        snprintf(want, sizeof(want), "t.conf:2: bad value for '%s': a user"
+                 " name or password does not belong in the URL (the URL is"
+                 " not repeated: it may hold a password)", k);
+        is_string(want, err, "  message names file:line and key");
+        ok(!contains(err, "pw@"), "  without the password");
+
+        snprintf(line, sizeof(line), "%s = https://user@as.example/token",
+                 k);
+        is_int(-1, parse1(line), "%s with a user name refused", k);
+
+        snprintf(line, sizeof(line), "%s = https://as.example/token#frag",
+                 k);
+        is_int(-1, parse1(line), "%s with a fragment refused", k);
+        snprintf(want, sizeof(want), "t.conf:2: bad value for '%s':"
+                 " 'https://as.example/token#frag': a fragment ('#') does"
+                 " not belong in the URL", k);
+        is_string(want, err, "  message names file:line and key");
+
+        /* The same rules for a module argument (fhirauth_set_option). */
+        fa_config_free(&cfg);
+        if (fa_config_init(&cfg) != 0)
+            bail("fa_config_init failed");
+        err[0] = '\0';
+        is_int(-1, fa_config_set(&cfg, k, "https://u:pw@as.example/x", err,
+                                 sizeof(err)),
+               "%s=https://u:pw@... refused as a module argument", k);
+        ok(contains(err, "user name or password") && !contains(err, "pw@"),
+           "  message without the password: %s", err);
+        is_int(-1, fa_config_set(&cfg, k, "https://as.example/x#f", err,
+                                 sizeof(err)),
+               "%s=...#f refused as a module argument", k);
+        ok(contains(err, "fragment"), "  message: %s", err);
+        fa_config_free(&cfg);
+    }
+
+    /* A query: endpoints may have one (RFC 6749 §3.1), an issuer or a
+     * FHIR base may not (a well-known suffix is appended to them). */
+    ok(parse1("authorization_endpoint = https://as.example/auth?tenant=a")
+           == 0 && contains(cfg.authorization_endpoint, "tenant=a"),
+       "an endpoint may have a query");
+    for (i = 0; i < sizeof(base_keys) / sizeof(base_keys[0]); i++) {
+        snprintf(line, sizeof(line), "%s = https://as.example/r?x=1",
+                 base_keys[i]);
+        is_int(-1, parse1(line), "%s with a query refused", base_keys[i]);
+        ok(contains(err, "query"), "  message: %s", err);
+        snprintf(line, sizeof(line), "%s = https://as.example/r/",
+                 base_keys[i]);
+        is_int(0, parse1(line), "%s with a trailing slash kept",
+               base_keys[i]);
+    }
+    is_int(-1, parse1("token_endpoint = https://as.example:0/token"),
+           "port 0 refused");
+    ok(contains(err, "bad port"), "  message: %s", err);
+    ok(parse1("proxy = http://user:pw@proxy.example:3128") == 0
+           && contains(cfg.proxy, "3128"),
+       "proxy is not a URL key: it may carry credentials");
 }
 
 /* Every key of pam_fhir.conf(5) is known and lands in its field. */
@@ -919,6 +1000,7 @@ main(void)
     test_grammar();
     test_lines();
     test_values();
+    test_url_keys();
     test_all_keys();
     test_profiles();
     test_set();

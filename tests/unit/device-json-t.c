@@ -305,6 +305,8 @@ test_uris(void)
         "https://user:pw@as.example/device",
         "https://as.example/device#frag",
         "https://as.example/de vice",
+        "https://as.example:99999/device",
+        "https://h%41st.example/device",
         "as.example/device",
         "//as.example/device",
     };

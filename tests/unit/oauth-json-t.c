@@ -529,6 +529,20 @@ test_discovery(void)
            disc("{\"issuer\":\"https://as.example\",\"revocation_endpoint\":"
                 "17}", "https://as.example", 0, &ep),
            "numeric endpoint rejected");
+    /* The rules of every URL (lib/url.c), not a looser set of their own. */
+    is_int(FHIRAUTH_ERR_PROTOCOL,
+           disc("{\"issuer\":\"https://as.example\",\"token_endpoint\":"
+                "\"https://as.example:0/token\"}", "https://as.example", 0,
+                &ep), "port 0 rejected");
+    ok(strstr(err, "token_endpoint") != NULL && strstr(err, "bad port")
+           != NULL, "  field and rule named: %s", err);
+    is_int(FHIRAUTH_ERR_PROTOCOL,
+           disc("{\"issuer\":\"https://as.example\",\"jwks_uri\":"
+                "\"https://as.example/a/../certs\"}", "https://as.example", 0,
+                &ep), "'..' segment rejected");
+    is_int(FHIRAUTH_ERR_PROTOCOL,
+           disc("{\"issuer\":\"https://as.example?x=1\"}", NULL, 0, &ep),
+           "SMART: issuer with a query refused");
     is_int(FHIRAUTH_OK,
            disc("{\"issuer\":\"https://as.example\",\"token_endpoint\":"
                 "\"HTTPS://as.example:8443/t?x=1\",\"revocation_endpoint\":"

@@ -255,8 +255,8 @@ test_bad_prefixes(void)
     } cases[] = {
         { "ftp://git.example.org", "only http" },
         { "git.example.org", "scheme://host" },
-        { "https://git.example.org/?x=1", "query or fragment" },
-        { "https://git.example.org/#top", "query or fragment" },
+        { "https://git.example.org/?x=1", "query" },
+        { "https://git.example.org/#top", "fragment" },
         { "https://git.example.org/a/../b", "'..'" },
         { "https://git.example.org:99999", "bad port" },
         { "https://ok.example https://bad example", "bad match URL" },
