@@ -443,5 +443,5 @@ main(void)
     test_uris();
     test_errors();
     test_poll_answers();
-    return 0;
+    return test_status();
 }
