@@ -84,15 +84,9 @@ gw_json() {
 gw_start() {
     local i conf db
     gw_prereqs
-    _fa_prereqs
-    FA_TMP=$(mktemp -d "${TMPDIR:-/tmp}/pam_fhir-it.XXXXXX") || bail "mktemp failed"
-    # Test users must reach the CA and the configuration.
-    chmod 755 "$FA_TMP"
-    export FA_TMP
-    fa_make_certs "$FA_TMP" || bail "cannot make certificates: $(tail -5 "$FA_TMP/openssl.log")"
-    FA_CA=$FA_TMP/ca.pem
+    fa_test_dir
     FHIRAUTH_TEST_CACHE_DIR=$FA_TMP/rootcache
-    export FA_CA FA_PROFILE FHIRAUTH_TEST_CACHE_DIR
+    export FHIRAUTH_TEST_CACHE_DIR
     conf=$FA_TMP/glewlwyd.conf
     db=$FA_TMP/glewlwyd.db
     GW_LOG=$FA_TMP/glewlwyd.log

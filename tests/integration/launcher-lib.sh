@@ -58,15 +58,7 @@ fa_start_launcher() {
         skip_all "no SMART launcher source at $FA_LAUNCHER_TARBALL (../shared/vendor beside the checkout)"
     [ -d "$FA_LAUNCHER_MODULES/ts-node" ] ||
         skip_all "the SMART launcher's npm packages are not installed in $FA_LAUNCHER_MODULES (scripts/install-deps)"
-    if [ -z "$FA_TMP" ]; then
-        _fa_prereqs
-        FA_TMP=$(mktemp -d "${TMPDIR:-/tmp}/pam_fhir-it.XXXXXX") || bail "mktemp failed"
-        chmod 755 "$FA_TMP"
-        export FA_TMP
-        fa_make_certs "$FA_TMP" || bail "cannot make certificates: $(tail -5 "$FA_TMP/openssl.log")"
-        FA_CA=$FA_TMP/ca.pem
-        export FA_CA
-    fi
+    fa_test_dir
     rm -rf "$FA_TMP/launcher"
     if ! mkdir -p "$FA_TMP/launcher" || ! tar -xzf "$FA_LAUNCHER_TARBALL" -C "$FA_TMP/launcher"; then
         bail "cannot extract $FA_LAUNCHER_TARBALL"

@@ -437,6 +437,20 @@ _fa_stop() {
     return 0
 }
 
+# fa_test_dir: the test's temporary directory (FA_TMP) with the test CA
+# and certificates (FA_CA), made once; every server of a test uses them.
+fa_test_dir() {
+    [ -z "$FA_TMP" ] || return 0
+    _fa_prereqs
+    FA_TMP=$(mktemp -d "${TMPDIR:-/tmp}/pam_fhir-it.XXXXXX") || bail "mktemp failed"
+    # Test users must reach the CA and the configuration.
+    chmod 755 "$FA_TMP"
+    export FA_TMP
+    fa_make_certs "$FA_TMP" || bail "cannot make certificates: $(tail -5 "$FA_TMP/openssl.log")"
+    FA_CA=$FA_TMP/ca.pem
+    export FA_CA FA_PROFILE
+}
+
 # fa_start_servers [OPTIONS]: the test bed.  Options:
 #   --ttl S            access token lifetime (default 3)
 #   --rotate on|off    refresh token rotation (default on)
@@ -504,14 +518,7 @@ fa_start_servers() {
     [ -n "$FA_VG_DIR" ] && timeout=$((timeout * 4))
 
     if [ -z "$FA_TMP" ]; then
-        _fa_prereqs
-        FA_TMP=$(mktemp -d "${TMPDIR:-/tmp}/pam_fhir-it.XXXXXX") || bail "mktemp failed"
-        # Test users must reach the CA and the configuration.
-        chmod 755 "$FA_TMP"
-        export FA_TMP
-        fa_make_certs "$FA_TMP" || bail "cannot make certificates: $(tail -5 "$FA_TMP/openssl.log")"
-        FA_CA=$FA_TMP/ca.pem
-        export FA_CA FA_PROFILE
+        fa_test_dir
     else
         # A restart.  The FHIR server (2 s of the 3 a start costs) stays
         # when its arguments do not change: the AS comes back on its old
