@@ -58,70 +58,19 @@ fa_as_device ttl=600
 clear_stashes
 
 # 11-17: a device-flow ssh login through a real sshd (pam_sshd).  ssh -tt
-# under a pty (python3) shows the prompt; the test approves the code,
+# under a pty (ssh_device) shows the prompt; the test approves the code,
 # presses Enter, and fhir-token runs inside the session.
 if [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
     pam_sshd device || diag "sshd did not start: $(tail -5 "$FA_TMP/sshd.log")"
-    # The terminal: waits for the prompt, writes the user code to
-    # ssh.code, waits for ssh.go, presses Enter, copies everything ssh
-    # prints to ssh.out; exits with ssh's status (bounded: 40 s).
-    cat >"$FA_TMP/sshpty.py" <<'PY'
-import os, pty, re, sys, time, select
-d = sys.argv[1]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(sys.argv[2], sys.argv[2:])
-out = b""
-pressed = False
-deadline = time.time() + 40
-while time.time() < deadline:
-    if not pressed and os.path.exists(d + "/ssh.go"):
-        os.write(fd, b"\r")
-        pressed = True
-    r, _, _ = select.select([fd], [], [], 0.1)
-    if fd in r:
-        try:
-            b = os.read(fd, 4096)
-        except OSError:
-            break
-        if not b:
-            break
-        out += b
-        with open(d + "/ssh.out", "wb") as f:
-            f.write(out)
-        m = re.search(rb"enter the code ([A-Z0-9-]+)", out)
-        if m and not os.path.exists(d + "/ssh.code") and b"press Enter" in out:
-            with open(d + "/ssh.code.tmp", "wb") as f:
-                f.write(m.group(1) + b"\n")
-            os.rename(d + "/ssh.code.tmp", d + "/ssh.code")
-else:
-    os.kill(pid, 9)
-_, st = os.waitpid(pid, 0)
-sys.exit(os.waitstatus_to_exitcode(st) if os.WIFEXITED(st) else 124)
-PY
     fa_as_user alice keyctl clear @u >/dev/null 2>&1
-    rm -f "$FA_TMP"/ssh.*
-    python3 "$FA_TMP/sshpty.py" "$FA_TMP" ssh -tt -p "$sshd_port" -o StrictHostKeyChecking=no \
-        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
-        -o PreferredAuthentications=keyboard-interactive -o NumberOfPasswordPrompts=1 \
-        alice@127.0.0.1 "$FA_TMP/bin/fhir-token --config $FA_CONF --profile $P token" 9>&- &
-    ssh_pid=$!
-    for ((i = 0; i < 150; i++)); do
-        [ -s "$FA_TMP/ssh.code" ] && break
-        sleep 0.1
-    done
-    code=$(cat "$FA_TMP/ssh.code" 2>/dev/null)
-    like "$code" '^[A-Z]{4}-[A-Z]{4}$' "ssh shows the device prompt with a user code" ||
-        diag "$(cat "$FA_TMP/ssh.out" 2>/dev/null)" "$(tail -15 "$FA_TMP/sshd.log")"
+    ssh_device alice "$FA_TMP/bin/fhir-token --config $FA_CONF --profile $P token"
+    like "$SSH_CODE" '^[A-Z]{4}-[A-Z]{4}$' "ssh shows the device prompt with a user code" || ssh_diag
     like "$(cat "$FA_TMP/ssh.out" 2>/dev/null)" "Sign-in request from \"fhir-cli\" on $(hostname)\." \
         "the ssh prompt names the client and this host"
-    ok "the test approves the code at the AS as alice" fa_device_approve "$code" alice
-    touch "$FA_TMP/ssh.go"
-    wait "$ssh_pid"
-    ssh_rc=$?
-    is "$ssh_rc" 0 "device-flow ssh login through pam_fhir" ||
-        diag "$(cat "$FA_TMP/ssh.out" 2>/dev/null)" "$(tail -15 "$FA_TMP/sshd.log")"
-    tok=$(tr -d '\r' <"$FA_TMP/ssh.out" | sed '/^$/d' | tail -1)
+    ok "the test approves the code at the AS as alice" fa_device_approve "$SSH_CODE" alice
+    ssh_device_finish
+    is "$SSH_RC" 0 "device-flow ssh login through pam_fhir" || ssh_diag
+    tok=$SSH_LAST
     like "$tok" '^[A-Za-z0-9._~+/=-]{20,}$' "fhir-token inside the ssh session prints a token"
     is "$(fa_fhir_get "$FA_FHIR/Patient/example" "$tok")" 200 \
         "the FHIR server accepts the token from the device-flow ssh session"

@@ -48,10 +48,12 @@ pam_setup() {
 
 # pam_sshd GRANT: a real sshd on 127.0.0.1:$sshd_port that lets alice and
 # bob in by keyboard-interactive through pam_fhir (grant=GRANT) for auth
-# and session.  Debian 12's sshd uses its program name as the PAM service:
-# it runs as a copy named pam_fhir-sshd-PID, with a service file of that
-# name and an sshd_config in $FA_TMP.  Sets sshd_port; pam_setup's trap
-# stops it and removes what it made.  Returns 1 when it did not start.
+# and session; pam_sshd - takes the PAM service file's text from standard
+# input instead.  Debian 12's sshd uses its program name as the PAM
+# service: it runs as a copy named pam_fhir-sshd-PID, with a service file
+# of that name and an sshd_config in $FA_TMP.  Sets sshd_port; pam_setup's
+# trap (or the caller's, with pam_sshd_stop) stops it and removes what it
+# made.  Returns 1 when it did not start.
 sshd_pid=
 sshd_svcfile=
 made_run_sshd=
@@ -78,12 +80,16 @@ StrictModes no
 LoginGraceTime 60
 LogLevel VERBOSE
 SSHD
-    {
-        echo "auth required $module config=$FA_CONF grant=$1"
-        echo "account required pam_permit.so"
-        echo "session required $module config=$FA_CONF grant=$1"
-        echo "session required pam_permit.so"
-    } >"$sshd_svcfile"
+    if [ "$1" = - ]; then
+        cat >"$sshd_svcfile"
+    else
+        {
+            echo "auth required $module config=$FA_CONF grant=$1"
+            echo "account required pam_permit.so"
+            echo "session required $module config=$FA_CONF grant=$1"
+            echo "session required pam_permit.so"
+        } >"$sshd_svcfile"
+    fi
     # 9>&-: sshd and its sessions must not hold the PAM tests' lock.
     "${FA_SAN_HOST_NOLEAKS[@]}" "$FA_TMP/$name" -D -f "$FA_TMP/sshd_config" \
         -E "$FA_TMP/sshd.log" 9>&- &
@@ -102,6 +108,79 @@ pam_sshd_stop() {
     [ -n "$made_run_sshd" ] && rmdir /run/sshd 2>/dev/null
     sshd_pid= sshd_svcfile= made_run_sshd=
     return 0
+}
+
+# ssh_device USER COMMAND: ssh -tt USER@127.0.0.1 COMMAND to pam_sshd's
+# sshd, under a pty (python3), in the background; sets SSH_PID and
+# SSH_CODE, the user code of the device prompt ssh shows (empty when none
+# came within 15 s).  The terminal writes the code to ssh.code, presses
+# Enter once ssh.go exists (ssh_device_finish), copies everything ssh
+# prints to ssh.out, and exits with ssh's status (bounded: 40 s).
+ssh_device() {
+    local user=$1 i
+    shift
+    cat >"$FA_TMP/sshpty.py" <<'PY'
+import os, pty, re, sys, time, select
+d = sys.argv[1]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+out = b""
+pressed = False
+deadline = time.time() + 40
+while time.time() < deadline:
+    if not pressed and os.path.exists(d + "/ssh.go"):
+        os.write(fd, b"\r")
+        pressed = True
+    r, _, _ = select.select([fd], [], [], 0.1)
+    if fd in r:
+        try:
+            b = os.read(fd, 4096)
+        except OSError:
+            break
+        if not b:
+            break
+        out += b
+        with open(d + "/ssh.out", "wb") as f:
+            f.write(out)
+        m = re.search(rb"enter the code ([A-Z0-9-]+)", out)
+        if m and not os.path.exists(d + "/ssh.code") and b"press Enter" in out:
+            with open(d + "/ssh.code.tmp", "wb") as f:
+                f.write(m.group(1) + b"\n")
+            os.rename(d + "/ssh.code.tmp", d + "/ssh.code")
+else:
+    os.kill(pid, 9)
+_, st = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(st) if os.WIFEXITED(st) else 124)
+PY
+    rm -f "$FA_TMP"/ssh.*
+    # 9>&-: ssh must not hold the PAM tests' lock.
+    python3 "$FA_TMP/sshpty.py" "$FA_TMP" ssh -tt -p "$sshd_port" -o StrictHostKeyChecking=no \
+        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+        -o PreferredAuthentications=keyboard-interactive -o NumberOfPasswordPrompts=1 \
+        "$user@127.0.0.1" "$*" 9>&- &
+    SSH_PID=$!
+    for ((i = 0; i < 150; i++)); do
+        [ -s "$FA_TMP/ssh.code" ] && break
+        sleep 0.1
+    done
+    SSH_CODE=$(cat "$FA_TMP/ssh.code" 2>/dev/null)
+}
+
+# ssh_device_finish: press Enter, wait for ssh; sets SSH_RC, SSH_OUT (what
+# ssh printed, without carriage returns) and SSH_LAST (its last non-empty
+# line: the command's output in these tests).
+ssh_device_finish() {
+    touch "$FA_TMP/ssh.go"
+    wait "$SSH_PID"
+    SSH_RC=$?
+    SSH_OUT=$(tr -d '\r' <"$FA_TMP/ssh.out" 2>/dev/null)
+    SSH_LAST=$(printf '%s\n' "$SSH_OUT" | sed '/^$/d' | tail -1)
+}
+
+# ssh_diag: what ssh printed and the end of sshd's log.
+ssh_diag() {
+    diag "$(cat "$FA_TMP/ssh.out" 2>/dev/null)" "$(tail -15 "$FA_TMP/sshd.log")"
 }
 
 # pam_users: start nothing, add alice and bob, copy fhir-token for them
