@@ -14,7 +14,7 @@
 # this is.  From a checkout (the fresh machine has only the checkout and
 # ../shared):
 #   ../shared/tools/fresh-debian . -- 'tests/install/debian.sh --scratch'
-# It is not part of scripts/check.
+# scripts/check (its full tier) runs it so, as its install step.
 #
 # The test servers are those of the integration tests (tests/servers, the
 # machinery of tests/integration/lib.sh), with the installed
@@ -55,6 +55,10 @@ export FA_TOKEN_BIN FA_GCF_BIN top_srcdir top_builddir
 mkdir -p "$work"
 # shellcheck source=../integration/lib.sh
 . "$top/tests/integration/lib.sh"
+# pam_sshd, ssh_device (without pam_setup: this test's PAM stack is the
+# packaged one, and its users are its own).
+# shellcheck source=../integration/pam-lib.sh
+. "$top/tests/integration/pam-lib.sh"
 
 export DEBIAN_FRONTEND=noninteractive
 packages=(libfhirauth0 libfhirauth-dev libpam-fhir fhir-token)
@@ -101,6 +105,19 @@ done
 is "${#debs[@]}" "${#packages[@]}" "it builds ${packages[*]}"
 diag "build: $((SECONDS - step))s; unit tests: $(sed -n 's/^# PASS: *//p' "$log/build") passed" \
     "$(stat -c '%s %n' "${debs[@]}")"
+
+# lintian on what was built: no error and no warning, the overrides in
+# debian/*.lintian-overrides (each with its reason) applied.  (Its
+# --show-overrides makes lintian exit 2 however clean the packages are:
+# the overrides are listed from the files instead.)
+step=$SECONDS
+apt-get install -y -qq --no-install-recommends lintian >"$log/apt-lintian" 2>&1 ||
+    diag "$(tail -20 "$log/apt-lintian")"
+changes=$(ls "$work"/pam-fhir_*.changes 2>/dev/null | head -1)
+[ -n "$changes" ] && lintian --allow-root --fail-on error,warning "$changes" >"$log/lintian" 2>&1
+ok "lintian on ${changes##*/}: no error and no warning" test $? -eq 0
+diag "lintian ($((SECONDS - step))s) printed $(wc -l <"$log/lintian") lines:" "$(cat "$log/lintian")" \
+    "its overrides:" "$(grep -hv '^#' "$top"/debian/*.lintian-overrides | sed '/^$/d')"
 
 # ------------------------------------------------------------------ before
 # The test users exist before the first listing (useradd's files are not
@@ -177,11 +194,9 @@ cat >"$svcfile" <<EOF
 session optional pam_keyinit.so force revoke
 @include common-session
 EOF
-sshd_pid=
-sshd_svcfile=
 cleanup_local() {
-    [ -n "$sshd_pid" ] && _fa_stop "$sshd_pid"
-    rm -f "$svcfile" ${sshd_svcfile:+"$sshd_svcfile"}
+    pam_sshd_stop
+    rm -f "$svcfile"
 }
 # shellcheck disable=SC2154 # rc: assigned in the trap itself
 trap 'rc=$?; cleanup_local; (exit $rc); _fa_cleanup' EXIT
@@ -249,98 +264,18 @@ if [ -x /usr/sbin/sshd ] && [ -n "$snippet" ]; then
     # test's doing, removed with sshd's other traces below.
     motd_made=
     [ -e /run/motd.dynamic ] || motd_made=1
-    name=pam_fhir-sshd-$$
-    sshd_svcfile=/etc/pam.d/$name
-    cp /usr/sbin/sshd "$FA_TMP/$name"
-    ssh-keygen -q -t ed25519 -N '' -f "$FA_TMP/ssh_host_key" >/dev/null
-    awk -v line="$snippet" '/^@include common-auth/ { print line } { print }' /etc/pam.d/sshd >"$sshd_svcfile"
-    sshd_port=$(fa_dead_port)
-    [ -d /run/sshd ] || mkdir -m 755 /run/sshd
-    cat >"$FA_TMP/sshd_config" <<SSHD
-Port $sshd_port
-ListenAddress 127.0.0.1
-HostKey $FA_TMP/ssh_host_key
-PidFile $FA_TMP/sshd.pid
-UsePAM yes
-KbdInteractiveAuthentication yes
-PasswordAuthentication no
-PubkeyAuthentication no
-AuthenticationMethods keyboard-interactive
-PermitRootLogin no
-AllowUsers alice
-StrictModes no
-LoginGraceTime 60
-LogLevel VERBOSE
-SSHD
-    "$FA_TMP/$name" -D -f "$FA_TMP/sshd_config" -E "$FA_TMP/sshd.log" &
-    sshd_pid=$!
-    for ((i = 0; i < 50; i++)); do
-        [ -s "$FA_TMP/sshd.pid" ] && break
-        sleep 0.1
-    done
-    # The terminal: waits for the device prompt, writes the user code to
-    # ssh.code, waits for ssh.go, presses Enter, copies what ssh prints to
-    # ssh.out; exits with ssh's status (bounded: 40 s).
-    cat >"$FA_TMP/sshpty.py" <<'PY'
-import os, pty, re, sys, time, select
-d = sys.argv[1]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(sys.argv[2], sys.argv[2:])
-out = b""
-pressed = False
-deadline = time.time() + 40
-while time.time() < deadline:
-    if not pressed and os.path.exists(d + "/ssh.go"):
-        os.write(fd, b"\r")
-        pressed = True
-    r, _, _ = select.select([fd], [], [], 0.1)
-    if fd in r:
-        try:
-            b = os.read(fd, 4096)
-        except OSError:
-            break
-        if not b:
-            break
-        out += b
-        with open(d + "/ssh.out", "wb") as f:
-            f.write(out)
-        m = re.search(rb"enter the code ([A-Z0-9-]+)", out)
-        if m and not os.path.exists(d + "/ssh.code") and b"press Enter" in out:
-            with open(d + "/ssh.code.tmp", "wb") as f:
-                f.write(m.group(1) + b"\n")
-            os.rename(d + "/ssh.code.tmp", d + "/ssh.code")
-else:
-    os.kill(pid, 9)
-_, st = os.waitpid(pid, 0)
-sys.exit(os.waitstatus_to_exitcode(st) if os.WIFEXITED(st) else 124)
-PY
+    pam_sshd - < <(awk -v line="$snippet" '/^@include common-auth/ { print line } { print }' /etc/pam.d/sshd) ||
+        diag "sshd did not start: $(tail -5 "$FA_TMP/sshd.log")"
     fa_as_user alice keyctl clear @u >/dev/null 2>&1
-    rm -f "$FA_TMP"/ssh.*
-    python3 "$FA_TMP/sshpty.py" "$FA_TMP" ssh -tt -p "$sshd_port" -o StrictHostKeyChecking=no \
-        -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
-        -o PreferredAuthentications=keyboard-interactive -o NumberOfPasswordPrompts=1 \
-        alice@127.0.0.1 /usr/bin/fhir-token token &
-    ssh_pid=$!
-    for ((i = 0; i < 150; i++)); do
-        [ -s "$FA_TMP/ssh.code" ] && break
-        sleep 0.1
-    done
-    code=$(cat "$FA_TMP/ssh.code" 2>/dev/null)
-    like "$code" '^[A-Z]{4}-[A-Z]{4}$' "ssh (keyboard-interactive) shows the device prompt with a user code" ||
-        diag "$(cat "$FA_TMP/ssh.out" 2>/dev/null)" "$(tail -15 "$FA_TMP/sshd.log")"
-    ok "alice approves the code at the AS" fa_device_approve "$code" alice
-    touch "$FA_TMP/ssh.go"
-    wait "$ssh_pid"
-    is "$?" 0 "alice logs in through sshd with the device grant" ||
-        diag "$(cat "$FA_TMP/ssh.out" 2>/dev/null)" "$(tail -15 "$FA_TMP/sshd.log")"
-    tok=$(tr -d '\r' <"$FA_TMP/ssh.out" | sed '/^$/d' | tail -1)
-    is "$(fa_fhir_get "$FA_FHIR/Patient/example" "$tok")" 200 \
+    ssh_device alice /usr/bin/fhir-token token
+    like "$SSH_CODE" '^[A-Z]{4}-[A-Z]{4}$' "ssh (keyboard-interactive) shows the device prompt with a user code" ||
+        ssh_diag
+    ok "alice approves the code at the AS" fa_device_approve "$SSH_CODE" alice
+    ssh_device_finish
+    is "$SSH_RC" 0 "alice logs in through sshd with the device grant" || ssh_diag
+    is "$(fa_fhir_get "$FA_FHIR/Patient/example" "$SSH_LAST")" 200 \
         "the installed fhir-token inside the ssh session prints a token the FHIR server accepts"
-    _fa_stop "$sshd_pid"
-    sshd_pid=
-    rm -f "$sshd_svcfile"
-    rmdir /run/sshd 2>/dev/null
+    pam_sshd_stop
     [ -n "$motd_made" ] && rm -f /run/motd.dynamic
 else
     skip "the sshd device-grant login" "no /usr/sbin/sshd or no snippet in pam_fhir(8)"
