@@ -113,6 +113,11 @@ struct fa_net_ops {
 fhirauth_rc fa_net_load(const struct fa_net_ops **ret, char *err,
                         size_t errlen);
 
+/* netload.c: the network half for h's calls, loaded on first use;
+ * h's detail set on failure. */
+fhirauth_rc fa_handle_net(fhirauth *h, const struct fa_net_ops **ret_ops,
+                          struct fa_net_ctx *ret_ctx);
+
 #pragma GCC visibility pop
 
 /* The one symbol the module exports. */
