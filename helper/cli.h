@@ -30,4 +30,13 @@ int usage_error(const char *what, const char *arg);
 /* The commands: argv[0] is the command's name, options follow. */
 int cmd_login(fhirauth *h, int argc, char **argv);
 
+/* qr.c: should a QR code be shown?  qr is the profile's "qr" value (auto,
+ * on, off); auto means only on a terminal of this machine, never over
+ * ssh. */
+int qr_wanted(const char *qr, FILE *out);
+
+/* qr.c: print text as a QR code (qr/qr.h draws it); -1 (nothing printed)
+ * when libqrencode is not installed or the text does not fit. */
+int qr_print(FILE *out, const char *text);
+
 #endif

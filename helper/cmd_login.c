@@ -13,7 +13,6 @@
 
 #include "cli.h"
 #include "launch.h"
-#include "qr.h"
 
 #define PASSWORD_MAX 1024
 

@@ -2,7 +2,7 @@
  * git-credential-fhir - git's credential helper protocol (gitcredentials(7),
  * git-credential(1)) answered with access tokens from libfhirauth.
  *
- * A thin front end: it calls only the functions of lib/fhirauth.h and links
+ * A thin front end: it calls only the functions of include/fhirauth.h and links
  * only libfhirauth, so a cached token costs one keyring read and neither
  * libcurl nor OpenSSL is loaded.
  *

@@ -1,6 +1,6 @@
 /* qr.c - a QR code of the device flow's URI on the terminal.
  *
- * The drawing is in qrdraw.c (shared with pam_fhir.so), which loads
+ * The drawing is in qr/qrdraw.c (shared with pam_fhir.so), which loads
  * libqrencode with dlopen() only when a code is shown. */
 #include "autoconf.h"
 
@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "qr.h"
 
 int

@@ -9,41 +9,10 @@
 #include <unistd.h>
 
 #include "handle.h"
+#include "pending.h"
 #include "util.h"
 
 #define USER_CONFIG_SUFFIX "/.config/pam_fhir/config"
-
-void
-fa_clear_detail(fhirauth *h)
-{
-    h->detail[0] = '\0';
-}
-
-fhirauth_rc
-fa_fail(fhirauth *h, fhirauth_rc rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    if (vsnprintf(h->detail, sizeof(h->detail), fmt, ap) < 0)
-        h->detail[0] = '\0';
-    va_end(ap);
-    return rc;
-}
-
-fhirauth_rc
-fa_handle_net(fhirauth *h, const struct fa_net_ops **ret_ops,
-              struct fa_net_ctx *ret_ctx)
-{
-    fhirauth_rc rc;
-
-    rc = fa_net_load(ret_ops, h->detail, sizeof(h->detail));
-    if (rc != FHIRAUTH_OK)
-        return rc;
-    ret_ctx->cfg = &h->cfg;
-    ret_ctx->system_only = (h->flags & FHIRAUTH_OPEN_SYSTEM_ONLY) != 0;
-    return FHIRAUTH_OK;
-}
 
 fhirauth_rc
 fhirauth_load_network(fhirauth *h)
@@ -165,8 +134,7 @@ fhirauth_close(fhirauth *h)
 {
     if (h == NULL)
         return;
-    if (h->pending != NULL && h->pending_free != NULL)
-        h->pending_free(h->pending);   /* wipes and frees */
+    fa_pending_clear(h);   /* wipes and frees */
     fa_config_free(&h->cfg);
     explicit_bzero(h, sizeof(*h));
     free(h);

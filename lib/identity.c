@@ -15,7 +15,9 @@
 #include <json-c/json.h>
 
 #include "handle.h"
+#include "identity.h"
 #include "oauth.h"
+#include "pending.h"
 #include "util.h"
 
 #define USERMAP_MAX_BYTES (256 * 1024)   /* a larger usermap is refused */

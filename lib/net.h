@@ -101,7 +101,7 @@ struct fa_net_ops {
                                    size_t errlen);
     /* OIDC Core §5.3: GET ep->userinfo_endpoint with the access token as
      * a bearer token (no redirects, the usual TLS rules), the answer
-     * parsed by fa_parse_userinfo (oauth.h): on success *ret_claims is a
+     * parsed by fa_parse_userinfo (net/oauth_json.h): on success *ret_claims is a
      * JSON object of the answer's filtered string claims (free()). */
     fhirauth_rc (*userinfo)(const struct fa_net_ctx *ctx,
                             const struct fa_endpoints *ep,
@@ -112,6 +112,11 @@ struct fa_net_ops {
 /* Load the module once per process (pthread_once) and return its ops. */
 fhirauth_rc fa_net_load(const struct fa_net_ops **ret, char *err,
                         size_t errlen);
+
+/* netload.c: the network half for h's calls, loaded on first use;
+ * h's detail set on failure. */
+fhirauth_rc fa_handle_net(fhirauth *h, const struct fa_net_ops **ret_ops,
+                          struct fa_net_ctx *ret_ctx);
 
 #pragma GCC visibility pop
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "handle.h"
 #include "net.h"
 #include "util.h"
 
@@ -154,5 +155,19 @@ fa_net_load(const struct fa_net_ops **ret, char *err, size_t errlen)
         return FHIRAUTH_ERR_MODULE;
     }
     *ret = loaded_ops;
+    return FHIRAUTH_OK;
+}
+
+fhirauth_rc
+fa_handle_net(fhirauth *h, const struct fa_net_ops **ret_ops,
+              struct fa_net_ctx *ret_ctx)
+{
+    fhirauth_rc rc;
+
+    rc = fa_net_load(ret_ops, h->detail, sizeof(h->detail));
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    ret_ctx->cfg = &h->cfg;
+    ret_ctx->system_only = (h->flags & FHIRAUTH_OPEN_SYSTEM_ONLY) != 0;
     return FHIRAUTH_OK;
 }

@@ -16,7 +16,8 @@
 
 #include "handle.h"
 #include "keystore.h"
-#include "token.h"
+#include "pending.h"
+#include "store.h"
 #include "util.h"
 
 /* Seconds the kernel keeps a stash nobody picked up. */
@@ -54,7 +55,6 @@ fa_pending_clear(fhirauth *h)
     if (h->pending != NULL)
         pending_destroy(h->pending);
     h->pending = NULL;
-    h->pending_free = NULL;
 }
 
 static void
@@ -62,7 +62,6 @@ pending_set(fhirauth *h, struct fa_pending *p)
 {
     fa_pending_clear(h);
     h->pending = p;
-    h->pending_free = pending_destroy;
 }
 
 /* *dst = copy of src (NULL stays NULL); -1 out of memory. */

@@ -5,7 +5,7 @@
  * public.c holds only the pam_sm_* shims; auth.c, setcred.c and
  * session.c do the work of each phase; args.c, logging.c, conv.c and
  * user.c are their helpers.  Everything that talks to the authorization
- * server or the keyring is in libfhirauth (lib/fhirauth.h).
+ * server or the keyring is in libfhirauth (include/fhirauth.h).
  */
 #ifndef PAM_FHIR_INTERNAL_H
 #define PAM_FHIR_INTERNAL_H

@@ -6,7 +6,7 @@
  * no PAM_RHOST: never over ssh (sshd sets PAM_TTY to "ssh" and PAM_RHOST
  * to the peer), never for a graphical greeter (PAM_TTY ":0").  The module
  * never looks at the environment or its own file descriptors: the host's
- * terminal is not the module's.  The drawing itself is helper/qrdraw.c,
+ * terminal is not the module's.  The drawing itself is qr/qrdraw.c,
  * shared with fhir-token; libqrencode is dlopen()ed there.
  */
 #include "autoconf.h"
@@ -18,7 +18,7 @@
 #include <security/pam_modules.h>
 
 #include "internal.h"
-#include "../helper/qr.h"
+#include "qr.h"
 
 /* Bigger codes (long URIs) are left out: the prompt stays readable and
  * within PAM_MAX_NUM_MSG messages of PAM_MAX_MSG_SIZE bytes. */

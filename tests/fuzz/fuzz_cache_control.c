@@ -1,10 +1,10 @@
 /* fuzz_cache_control.c - the freshness headers of an answer
- * (fa_cache_lifetime and fa_http_date, lib/cachetime.c).  The input is
+ * (fa_cache_lifetime and fa_http_date, lib/net/cachetime.c).  The input is
  * split at newlines into Cache-Control, Expires, Date and Age (missing
  * parts are absent headers); the result must stay within its bounds. */
 #include "autoconf.h"
 
-#include "cachetime.h"
+#include "net/cachetime.h"
 #include "fuzz.h"
 
 int

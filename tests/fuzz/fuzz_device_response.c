@@ -1,11 +1,12 @@
 /* fuzz_device_response.c - the device authorization endpoint's answer
- * (fa_parse_device_response, lib/oauth_json.c).  The first byte picks the
+ * (fa_parse_device_response, lib/net/oauth_json.c).  The first byte picks the
  * HTTP status; the rest is the body. */
 #include "autoconf.h"
 
 #include "fuzz.h"
 #include "net.h"
 #include "oauth.h"
+#include "net/oauth_json.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

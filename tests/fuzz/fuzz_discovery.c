@@ -1,10 +1,11 @@
 /* fuzz_discovery.c - a discovery document, OIDC, RFC 8414 or SMART
- * (fa_parse_discovery, lib/oauth_json.c).  The first byte: bit 0, a
+ * (fa_parse_discovery, lib/net/oauth_json.c).  The first byte: bit 0, a
  * confidential client; bit 1, an expected issuer ("https://as.example.test"). */
 #include "autoconf.h"
 
 #include "fuzz.h"
 #include "oauth.h"
+#include "net/oauth_json.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,9 +1,9 @@
 /* fuzz_jwks.c - a JWKS document on its own (fa_jwt_jwks_check,
- * lib/jwt.c): what the cache accepts before any token is checked. */
+ * lib/net/jwt.c): what the cache accepts before any token is checked. */
 #include "autoconf.h"
 
 #include "fuzz.h"
-#include "jwt.h"
+#include "net/jwt.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,4 +1,4 @@
-/* fuzz_loopback.c - what comes back from the browser (lib/loopback.c): the
+/* fuzz_loopback.c - what comes back from the browser (lib/net/loopback.c): the
  * first byte picks the parser: 0, an HTTP request line
  * (fa_lb_parse_request, path /callback); 1, a query (fa_lb_parse_query);
  * 2, a pasted URL (fa_lb_parse_pasted, redirect_uri
@@ -6,7 +6,7 @@
 #include "autoconf.h"
 
 #include "fuzz.h"
-#include "loopback.h"
+#include "net/loopback.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

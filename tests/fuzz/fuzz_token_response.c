@@ -1,10 +1,11 @@
 /* fuzz_token_response.c - the token endpoint's answer
- * (fa_parse_token_response, lib/oauth_json.c).  The first byte picks the
+ * (fa_parse_token_response, lib/net/oauth_json.c).  The first byte picks the
  * HTTP status; the rest is the body, as received (not NUL-terminated). */
 #include "autoconf.h"
 
 #include "fuzz.h"
 #include "oauth.h"
+#include "net/oauth_json.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,5 +1,5 @@
 /* fuzz_userinfo.c - the UserInfo answer (fa_parse_userinfo,
- * lib/oauth_json.c), then what the identity check does with its result:
+ * lib/net/oauth_json.c), then what the identity check does with its result:
  * parse it again and read claims.  The first byte picks the HTTP status;
  * the rest is the body, as received (not NUL-terminated). */
 #include "autoconf.h"
@@ -8,6 +8,7 @@
 
 #include "fuzz.h"
 #include "oauth.h"
+#include "net/oauth_json.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

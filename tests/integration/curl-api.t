@@ -51,11 +51,11 @@ printf '#include <fhirauth-curl.h>\nint main(void) { fhirauth_curl_state st = FH
 ok "fhirauth-curl.h compiles alone as strict C11, warning-free" \
     "${CC:-cc}" -std=c11 -pedantic -Wall -Wextra -Wshadow -Wcast-qual -Wundef \
     -Wmissing-prototypes -Wstrict-prototypes -Werror -fsyntax-only \
-    -I"$top_srcdir/lib" "${TMPDIR:-/tmp}/fa-curl-api-$$.c"
+    -I"$top_srcdir/include" "${TMPDIR:-/tmp}/fa-curl-api-$$.c"
 if command -v "${CXX:-c++}" >/dev/null 2>&1; then
     cp "${TMPDIR:-/tmp}/fa-curl-api-$$.c" "${TMPDIR:-/tmp}/fa-curl-api-$$.cc"
     ok "fhirauth-curl.h compiles as C++, warning-free" \
-        "${CXX:-c++}" -Wall -Wextra -Werror -fsyntax-only -I"$top_srcdir/lib" \
+        "${CXX:-c++}" -Wall -Wextra -Werror -fsyntax-only -I"$top_srcdir/include" \
         "${TMPDIR:-/tmp}/fa-curl-api-$$.cc"
     rm -f "${TMPDIR:-/tmp}/fa-curl-api-$$.cc"
 else

@@ -1,5 +1,5 @@
 #!/bin/bash
-# idtoken.t - a login verifies the id_token against the AS's JWKS (lib/jwt.c):
+# idtoken.t - a login verifies the id_token against the AS's JWKS (lib/net/jwt.c):
 # the password login works with the AS signing in RS256, ES256 and PS256,
 # and the session records the id_token's subject; a JWKS without the
 # signing key (a second AS's, named by jwks_uri) makes the login fail and

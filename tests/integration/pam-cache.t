@@ -1,6 +1,6 @@
 #!/bin/bash
 # pam-cache.t - the PAM path's root-side cache of the discovery document
-# and the JWKS (lib/rootcache.c), through pamtester as root: a cold login
+# and the JWKS (lib/net/rootcache.c), through pamtester as root: a cold login
 # asks the AS for discovery, JWKS, a token and UserInfo (the standard AS
 # puts preferred_username there, not in the id_token), a warm one for the
 # token and UserInfo only, and for the token alone when the id_token

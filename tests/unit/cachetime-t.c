@@ -1,12 +1,12 @@
 /* cachetime-t.c - how long a discovery document or JWKS may be kept:
  * Cache-Control (no-store, no-cache, max-age), Expires against Date, Age,
- * the default and the cap (lib/cachetime.c), and HTTP-dates in all three
+ * the default and the cap (lib/net/cachetime.c), and HTTP-dates in all three
  * forms. */
 #include "autoconf.h"
 
 #include <stdlib.h>
 
-#include "cachetime.h"
+#include "net/cachetime.h"
 #include "tests/tap/basic.h"
 
 /* Sun, 06 Nov 1994 08:49:37 GMT */

@@ -9,6 +9,7 @@
 
 #include "net.h"
 #include "oauth.h"
+#include "net/oauth_json.h"
 #include "util.h"
 #include "../tap/basic.h"
 

@@ -1,12 +1,12 @@
 /* http-redirect-t.c - which redirects of a discovery document or JWKS
- * may be followed (fa_http_redirect_check, lib/http.c): only to the same
+ * may be followed (fa_http_redirect_check, lib/net/http.c): only to the same
  * https origin (scheme, host, port; the default port written or not), and
  * never with a user name or password in the target. */
 #include "autoconf.h"
 
 #include <stddef.h>
 
-#include "http.h"
+#include "net/http.h"
 #include "tests/tap/basic.h"
 
 #define FROM "https://as.example/realms/r/.well-known/openid-configuration"

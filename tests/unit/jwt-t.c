@@ -1,4 +1,4 @@
-/* jwt-t.c - id_token verification (lib/jwt.c): tokens and JWKS built here
+/* jwt-t.c - id_token verification (lib/net/jwt.c): tokens and JWKS built here
  * with OpenSSL (fresh RSA-2048, P-256 and other keys each run), valid
  * tokens of each allowed algorithm, the classic attacks (alg none, HMAC
  * keyed with the public key, key substitution), every claim rule, malformed
@@ -6,8 +6,9 @@
  *
  * Built with -DFA_JWT_FUZZ it is a libFuzzer target instead of a test:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -DFA_JWT_FUZZ \
- *     -I. -Ilib -Itests/.. tests/unit/jwt-t.c lib/jwt.c lib/http.c \
- *     lib/util.c lib/oauth_json.c lib/endpoints.c \
+ *     -I. -Iinclude -Ilib -Itests/.. tests/unit/jwt-t.c lib/net/jwt.c \
+ *     lib/net/http.c lib/net/rootcache.c lib/net/cachetime.c lib/util.c \
+ *     lib/oauth.c lib/net/oauth_json.c lib/endpoints.c lib/url.c \
  *     -ljson-c -lcrypto -lssl -lcurl */
 #include "autoconf.h"
 
@@ -26,9 +27,9 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "cachetime.h"
+#include "net/cachetime.h"
 #include "config.h"
-#include "jwt.h"
+#include "net/jwt.h"
 #include "util.h"
 #include "../tap/basic.h"
 

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "loopback.h"
+#include "net/loopback.h"
 #include "util.h"
 #include "../tap/basic.h"
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "oauth.h"
+#include "net/oauth_json.h"
 #include "util.h"
 #include "../tap/basic.h"
 

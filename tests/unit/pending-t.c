@@ -19,7 +19,9 @@
 
 #include "fhirauth.h"
 #include "handle.h"
+#include "identity.h"
 #include "keystore.h"
+#include "pending.h"
 #include "tests/tap/basic.h"
 #include "util.h"
 

@@ -11,9 +11,9 @@
 #include "autoconf.h"
 #include "net.h"
 #include "oauth.h"
+#include "oauth_json.h"
 
 #include <json-c/json.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -29,86 +29,6 @@
 /* Lifetimes are clamped here so that now + lifetime cannot overflow a
  * time_t or a long anywhere downstream (about 68 years). */
 #define FA_LIFETIME_MAX 2147483647L
-
-/* The characters a field may hold. */
-enum fa_charset {
-    FA_CS_NOSPACE,   /* %x21-7E: access_token, which goes into a header */
-    FA_CS_VSCHAR     /* %x20-7E (RFC 6749 Appendix A VSCHAR) */
-};
-
-void
-fa_endpoints_free(struct fa_endpoints *ep)
-{
-    if (ep == NULL)
-        return;
-    fa_secret_free(ep->issuer);
-    fa_secret_free(ep->token_endpoint);
-    fa_secret_free(ep->revocation_endpoint);
-    fa_secret_free(ep->authorization_endpoint);
-    fa_secret_free(ep->device_authorization_endpoint);
-    fa_secret_free(ep->introspection_endpoint);
-    fa_secret_free(ep->jwks_uri);
-    fa_secret_free(ep->userinfo_endpoint);
-    memset(ep, 0, sizeof(*ep));
-}
-
-void
-fa_device_auth_free(struct fa_device_auth *d)
-{
-    if (d == NULL)
-        return;
-    fa_secret_free(d->device_code);
-    fa_secret_free(d->user_code);
-    fa_secret_free(d->verification_uri);
-    fa_secret_free(d->verification_uri_complete);
-    memset(d, 0, sizeof(*d));
-}
-
-void
-fa_token_response_free(struct fa_token_response *r)
-{
-    if (r == NULL)
-        return;
-    fa_secret_free(r->access_token);
-    fa_secret_free(r->token_type);
-    fa_secret_free(r->refresh_token);
-    fa_secret_free(r->id_token);
-    fa_secret_free(r->scope);
-    fa_secret_free(r->patient);
-    fa_secret_free(r->encounter);
-    fa_secret_free(r->fhir_user);
-    fa_secret_free(r->tenant);
-    memset(r, 0, sizeof(*r));
-    r->expires_in = -1;
-    r->refresh_expires_in = -1;
-}
-
-void
-fa_json_put_wiped(struct json_object *obj)
-{
-    size_t i, n;
-
-    if (obj == NULL)
-        return;
-    if (json_object_is_type(obj, json_type_string)) {
-        /* json_object_get_string() of a string is the object's own
-         * buffer (no conversion), freed with it: wipe it in place. */
-        explicit_bzero((void *)(uintptr_t)json_object_get_string(obj),
-                       (size_t)json_object_get_string_len(obj));
-    } else if (json_object_is_type(obj, json_type_object)) {
-        json_object_object_foreach(obj, key, val) {
-            (void)key;
-            /* A member's reference stays obj's: take one to put. */
-            fa_json_put_wiped(json_object_get(val));
-        }
-    } else if (json_object_is_type(obj, json_type_array)) {
-        n = json_object_array_length(obj);
-        for (i = 0; i < n; i++)
-            fa_json_put_wiped(
-                json_object_get(json_object_array_get_idx(obj, i)));
-    }
-    json_object_put(obj);
-}
 
 /*
  * Copy server-controlled text for a message: printable ASCII only (anything
@@ -139,29 +59,6 @@ sanitize(char *dst, size_t dstlen, const char *src, size_t srclen, size_t max)
             dst[o++] = '.';
     }
     dst[o] = '\0';
-}
-
-/* Does s hold only characters of the set, with no NUL inside? */
-static int
-charset_ok(const char *s, size_t len, enum fa_charset cs)
-{
-    size_t i;
-    unsigned char lo = cs == FA_CS_NOSPACE ? 0x21 : 0x20;
-
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        if (c < lo || c > 0x7e)
-            return 0;
-    }
-    return 1;
-}
-
-int
-fa_claim_fit(const char *s, size_t len)
-{
-    return s != NULL && len > 0 && len <= FA_CLAIM_MAX
-           && charset_ok(s, len, FA_CS_VSCHAR);
 }
 
 /*
@@ -230,39 +127,6 @@ parse_object(const char *body, size_t len, const char *what,
 }
 
 /*
- * Look up a string member.  Returns 1 with *ret and *retlen pointing into obj,
- * 0 when absent or JSON null (servers send "refresh_token": null to mean
- * none), -1 when present with another type.
- */
-static int
-get_string(struct json_object *obj, const char *key, const char **ret,
-           size_t *retlen)
-{
-    struct json_object *v;
-
-    if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
-        return 0;
-    if (!json_object_is_type(v, json_type_string))
-        return -1;
-    *ret = json_object_get_string(v);
-    *retlen = (size_t)json_object_get_string_len(v);
-    return 1;
-}
-
-/* Heap copy of len bytes; NULL on allocation failure. */
-static char *
-copy_bytes(const char *s, size_t len)
-{
-    char *p = malloc(len + 1);
-
-    if (p == NULL)
-        return NULL;
-    memcpy(p, s, len);
-    p[len] = '\0';
-    return p;
-}
-
-/*
  * Copy an optional token-related string member into *dst.  A wrong type or
  * a character outside the set is a protocol error: these values are
  * credentials or go into requests and headers, so a malformed one must not
@@ -276,7 +140,7 @@ copy_token_field(struct json_object *obj, const char *key, enum fa_charset cs,
     size_t len;
     int r;
 
-    r = get_string(obj, key, &s, &len);
+    r = fa_json_string(obj, key, &s, &len);
     if (r == 0)
         return FHIRAUTH_OK;
     if (r < 0) {
@@ -285,43 +149,17 @@ copy_token_field(struct json_object *obj, const char *key, enum fa_charset cs,
     }
     if (len == 0 && empty_is_absent)
         return FHIRAUTH_OK;
-    if (!charset_ok(s, len, cs)) {
+    if (!fa_charset_ok(s, len, cs)) {
         fa_err(err, errlen, "token response: %s holds invalid characters",
                key);
         return FHIRAUTH_ERR_PROTOCOL;
     }
-    *dst = copy_bytes(s, len);
+    *dst = fa_memdup(s, len);
     if (*dst == NULL) {
         fa_err(err, errlen, "out of memory");
         return FHIRAUTH_ERR_NOMEM;
     }
     return FHIRAUTH_OK;
-}
-
-/*
- * The one filter for server text that is stored in the session and shown
- * by the front ends (status, the env and json formats, FHIR_* variables):
- * the SMART launch context of a token response (patient, encounter,
- * fhirUser, tenant) and the id_token claims sub, username_claim and
- * fhirUser (login.c).  Such text is metadata for people and programs, not
- * part of the credential: a server that sends one with a wrong type or
- * with a byte outside printable ASCII (a control character could forge a
- * line or drive a terminal, as ESC and BEL do) should not make the login
- * fail, so the value is dropped (left NULL) rather than refused.  The
- * caller decides what a dropped value means (login.c refuses a login whose
- * sub is dropped).
- */
-fhirauth_rc
-fa_json_shown_string(struct json_object *obj, const char *key, char **dst)
-{
-    const char *s;
-    size_t len;
-
-    if (obj == NULL || get_string(obj, key, &s, &len) != 1
-        || !fa_claim_fit(s, len))
-        return FHIRAUTH_OK;
-    *dst = copy_bytes(s, len);
-    return *dst == NULL ? FHIRAUTH_ERR_NOMEM : FHIRAUTH_OK;
 }
 
 /*
@@ -385,14 +223,14 @@ oauth_error_object(struct json_object *obj, long status, char *oauth_error,
     char scode[FA_SERVER_TEXT_MAX / 2 + 8];
     char sdesc[FA_SERVER_TEXT_MAX + 8];
 
-    if (get_string(obj, "error", &code, &clen) != 1 || clen == 0) {
+    if (fa_json_string(obj, "error", &code, &clen) != 1 || clen == 0) {
         fa_err(err, errlen, "HTTP %ld from the token endpoint without an "
                "OAuth error code", status);
         return FHIRAUTH_ERR_PROTOCOL;
     }
     sanitize(scode, sizeof(scode), code, clen, FA_SERVER_TEXT_MAX / 2);
     sanitize(oauth_error, oelen, code, clen, FA_SERVER_TEXT_MAX / 2);
-    if (get_string(obj, "error_description", &desc, &dlen) == 1
+    if (fa_json_string(obj, "error_description", &desc, &dlen) == 1
         && dlen > 0) {
         sanitize(sdesc, sizeof(sdesc), desc, dlen, FA_SERVER_TEXT_MAX);
         fa_err(err, errlen, "%s: %s", scode, sdesc);
@@ -439,7 +277,7 @@ token_success(struct json_object *obj, struct fa_token_response *r,
     fhirauth_rc rc;
     int lr;
 
-    switch (get_string(obj, "access_token", &s, &len)) {
+    switch (fa_json_string(obj, "access_token", &s, &len)) {
     case 1:
         break;
     case 0:
@@ -454,16 +292,16 @@ token_success(struct json_object *obj, struct fa_token_response *r,
         return FHIRAUTH_ERR_PROTOCOL;
     }
     /* It goes into "Authorization: Bearer ...": no blanks, no CR/LF. */
-    if (!charset_ok(s, len, FA_CS_NOSPACE)) {
+    if (!fa_charset_ok(s, len, FA_CS_NOSPACE)) {
         fa_err(err, errlen,
                "token response: access_token holds invalid characters");
         return FHIRAUTH_ERR_PROTOCOL;
     }
-    r->access_token = copy_bytes(s, len);
+    r->access_token = fa_memdup(s, len);
     if (r->access_token == NULL)
         goto nomem;
 
-    switch (get_string(obj, "token_type", &s, &len)) {
+    switch (fa_json_string(obj, "token_type", &s, &len)) {
     case 1:
         break;
     case 0:
@@ -642,7 +480,7 @@ copy_endpoint(struct json_object *obj, const char *key, char **dst,
     size_t len;
     int r;
 
-    r = get_string(obj, key, &s, &len);
+    r = fa_json_string(obj, key, &s, &len);
     if (r == 0)
         return FHIRAUTH_OK;
     if (r < 0) {
@@ -654,7 +492,7 @@ copy_endpoint(struct json_object *obj, const char *key, char **dst,
                key, why);
         return FHIRAUTH_ERR_PROTOCOL;
     }
-    *dst = copy_bytes(s, len);
+    *dst = fa_memdup(s, len);
     if (*dst == NULL) {
         fa_err(err, errlen, "out of memory");
         return FHIRAUTH_ERR_NOMEM;
@@ -707,7 +545,7 @@ check_issuer(struct json_object *obj, const char *expected, char **dst,
     char sexp[FA_SERVER_TEXT_MAX + 8], sgot[FA_SERVER_TEXT_MAX + 8];
     char why[128];
 
-    r = get_string(obj, "issuer", &s, &len);
+    r = fa_json_string(obj, "issuer", &s, &len);
     if (expected == NULL) {
         /* SMART: the issuer is optional (required only with
          * sso-openid-connect); when present it must still be usable as an
@@ -740,7 +578,7 @@ check_issuer(struct json_object *obj, const char *expected, char **dst,
                sgot);
         return FHIRAUTH_ERR_PROTOCOL;
     }
-    *dst = copy_bytes(s, len);
+    *dst = fa_memdup(s, len);
     if (*dst == NULL) {
         fa_err(err, errlen, "out of memory");
         return FHIRAUTH_ERR_NOMEM;
@@ -825,7 +663,7 @@ device_string(struct json_object *obj, const char *key, size_t max,
               enum fa_charset cs, const char **ret, size_t *retlen,
               char *err, size_t errlen)
 {
-    switch (get_string(obj, key, ret, retlen)) {
+    switch (fa_json_string(obj, key, ret, retlen)) {
     case 1:
         break;
     case 0:
@@ -847,7 +685,7 @@ device_string(struct json_object *obj, const char *key, size_t max,
                "than %zu bytes", key, max);
         return FHIRAUTH_ERR_PROTOCOL;
     }
-    if (!charset_ok(*ret, *retlen, cs)) {
+    if (!fa_charset_ok(*ret, *retlen, cs)) {
         fa_err(err, errlen, "device authorization response: %s holds "
                "invalid characters", key);
         return FHIRAUTH_ERR_PROTOCOL;
@@ -879,7 +717,7 @@ device_uri(struct json_object *obj, const char *key, char **dst, char *err,
                "usable URL: %s", key, why);
         return FHIRAUTH_ERR_PROTOCOL;
     }
-    *dst = copy_bytes(s, len);
+    *dst = fa_memdup(s, len);
     if (*dst == NULL) {
         fa_err(err, errlen, "out of memory");
         return FHIRAUTH_ERR_NOMEM;
@@ -902,7 +740,7 @@ device_success(struct json_object *obj, struct fa_device_auth *d, char *err,
                        &s, &len, err, errlen);
     if (rc != FHIRAUTH_OK)
         return rc;
-    d->device_code = copy_bytes(s, len);
+    d->device_code = fa_memdup(s, len);
     if (d->device_code == NULL)
         goto nomem;
 
@@ -912,7 +750,7 @@ device_success(struct json_object *obj, struct fa_device_auth *d, char *err,
                        &len, err, errlen);
     if (rc != FHIRAUTH_OK)
         return rc;
-    d->user_code = copy_bytes(s, len);
+    d->user_code = fa_memdup(s, len);
     if (d->user_code == NULL)
         goto nomem;
 
@@ -930,7 +768,7 @@ device_success(struct json_object *obj, struct fa_device_auth *d, char *err,
         return rc;
 
     /* Optional, but when present it must be as good as the other. */
-    if (get_string(obj, "verification_uri_complete", &s, &len) != 0) {
+    if (fa_json_string(obj, "verification_uri_complete", &s, &len) != 0) {
         rc = device_uri(obj, "verification_uri_complete",
                         &d->verification_uri_complete, err, errlen);
         if (rc != FHIRAUTH_OK)
@@ -1018,7 +856,7 @@ fa_parse_device_response(long status, const char *body, size_t len,
     if (status >= 400
         || (!json_object_object_get_ex(obj, "device_code", NULL)
             && json_object_object_get_ex(obj, "error", NULL))) {
-        if (get_string(obj, "error", &code, &clen) != 1 || clen == 0) {
+        if (fa_json_string(obj, "error", &code, &clen) != 1 || clen == 0) {
             json_object_put(obj);
             if (status == 401) {
                 fa_err(err, errlen, "HTTP 401 from the %s: client "
@@ -1090,7 +928,7 @@ fa_parse_userinfo(long status, const char *body, size_t len,
     rc = parse_object(body, len, "userinfo endpoint", &obj, err, errlen);
     if (rc != FHIRAUTH_OK)
         return rc;
-    if (get_string(obj, "sub", &s, &slen) != 1 || !fa_claim_fit(s, slen)) {
+    if (fa_json_string(obj, "sub", &s, &slen) != 1 || !fa_claim_fit(s, slen)) {
         fa_json_put_wiped(obj);
         fa_err(err, errlen, "answer from the userinfo endpoint has no "
                "usable sub");

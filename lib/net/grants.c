@@ -14,6 +14,7 @@
 #include "grants.h"
 #include "http.h"
 #include "oauth.h"
+#include "oauth_json.h"
 #include "util.h"
 
 /*

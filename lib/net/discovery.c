@@ -12,6 +12,7 @@
 #include "grants.h"
 #include "http.h"
 #include "oauth.h"
+#include "oauth_json.h"
 #include "rootcache.h"
 #include "url.h"
 #include "util.h"
