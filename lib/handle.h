@@ -3,7 +3,7 @@
 #define FHIRAUTH_HANDLE_H
 
 #include "config.h"
-#include "fhirauth.h"
+#include "fhirauth-private.h"
 #include "net.h"
 #include "oauth.h"
 #include "session.h"
