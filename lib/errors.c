@@ -1,4 +1,4 @@
-/* errors.c - messages for fhirauth_rc. */
+/* errors.c - messages for fhirauth_rc, and the library's version. */
 #include "autoconf.h"
 
 #include "fhirauth.h"
@@ -40,4 +40,10 @@ fhirauth_strerror(fhirauth_rc rc)
         return "internal error";
     }
     return "unknown error";
+}
+
+const char *
+fhirauth_version(void)
+{
+    return PACKAGE_VERSION;
 }

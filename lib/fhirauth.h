@@ -66,6 +66,10 @@ enum {
 /* A static English message for rc; never NULL. */
 const char *fhirauth_strerror(fhirauth_rc rc);
 
+/* The version of the library as loaded ("0.1.0"), a static string; never
+ * NULL.  FHIRAUTH_API_VERSION is what a program was compiled against. */
+const char *fhirauth_version(void);
+
 /*
  * Open a handle for a profile (NULL: default_profile, else "default").
  * Reads $(sysconfdir)/pam_fhir.conf and ~/.config/pam_fhir/config, or only

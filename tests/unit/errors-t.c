@@ -1,4 +1,5 @@
-/* errors-t.c - every error code has its own message. */
+/* errors-t.c - every error code has its own message; fhirauth_version()
+ * is the package's version. */
 #include "autoconf.h"
 
 #include <string.h>
@@ -12,7 +13,7 @@ main(void)
     int rc, other;
     const char *msg;
 
-    plan(2 * (FHIRAUTH_ERR_INTERNAL + 1) + 1);
+    plan(2 * (FHIRAUTH_ERR_INTERNAL + 1) + 3);
     for (rc = FHIRAUTH_OK; rc <= FHIRAUTH_ERR_INTERNAL; rc++) {
         msg = fhirauth_strerror((fhirauth_rc) rc);
         ok(msg != NULL && strcmp(msg, "unknown error") != 0,
@@ -24,5 +25,9 @@ main(void)
     }
     is_string("unknown error", fhirauth_strerror((fhirauth_rc) 999),
               "an unknown code still gets a message");
+    is_string(PACKAGE_VERSION, fhirauth_version(),
+              "fhirauth_version() is the package version");
+    ok(fhirauth_version() == fhirauth_version(),
+       "... a static string, the same each time");
     return test_status();
 }
