@@ -36,6 +36,8 @@ fhirauth_strerror(fhirauth_rc rc)
         return "the network module could not be loaded";
     case FHIRAUTH_ERR_UNSUPPORTED:
         return "the server does not offer this";
+    case FHIRAUTH_ERR_CANCELLED:
+        return "login cancelled";
     case FHIRAUTH_ERR_INTERNAL:
         return "internal error";
     }

@@ -50,7 +50,8 @@ typedef enum fhirauth_rc {
     FHIRAUTH_ERR_NOMEM,            /* out of memory */
     FHIRAUTH_ERR_MODULE,           /* the network module could not be loaded */
     FHIRAUTH_ERR_UNSUPPORTED,      /* the server does not offer that flow */
-    FHIRAUTH_ERR_INTERNAL          /* a bug: please report it */
+    FHIRAUTH_ERR_INTERNAL,         /* a bug: please report it */
+    FHIRAUTH_ERR_CANCELLED         /* the caller's callback gave up a login */
 } fhirauth_rc;
 
 /* Flags for fhirauth_open(). */
@@ -156,7 +157,7 @@ typedef int (*fhirauth_device_cb)(enum fhirauth_device_event event,
  * OAuth 2.0 device authorization grant (RFC 8628): cb shows the user where
  * to approve, the library polls within the code's lifetime.  A denied or
  * expired code -> FHIRAUTH_ERR_DENIED; cb cancelling ->
- * FHIRAUTH_ERR_LOGIN_NEEDED; a server without a device authorization
+ * FHIRAUTH_ERR_CANCELLED; a server without a device authorization
  * endpoint -> FHIRAUTH_ERR_UNSUPPORTED.
  */
 fhirauth_rc fhirauth_login_device(fhirauth *h, fhirauth_device_cb cb,
@@ -164,11 +165,12 @@ fhirauth_rc fhirauth_login_device(fhirauth *h, fhirauth_device_cb cb,
 
 /* How the browser login reaches the user. */
 typedef struct fhirauth_browser_io {
-    /* Open (or print) the authorization URL; return 0 on success. */
+    /* Open (or print) the authorization URL; return 0 on success,
+     * anything else cancels the login (FHIRAUTH_ERR_CANCELLED). */
     int (*open_url)(const char *url, void *arg);
     /* NULL: the library listens on 127.0.0.1 for the redirect.  Else it
      * returns the redirect URL the user pasted (malloc()ed; the library
-     * wipes and frees it), or NULL to give up. */
+     * wipes and frees it), or NULL to give up (FHIRAUTH_ERR_CANCELLED). */
     char *(*read_redirect)(void *arg);
     void *arg;
 } fhirauth_browser_io;
