@@ -20,6 +20,7 @@ exit_status(fhirauth_rc rc)
         return EXIT_USAGE;
     case FHIRAUTH_ERR_LOGIN_NEEDED:
     case FHIRAUTH_ERR_DENIED:
+    case FHIRAUTH_ERR_CANCELLED:    /* still no (new) session */
         return EXIT_LOGIN;
     case FHIRAUTH_ERR_UNREACHABLE:
     case FHIRAUTH_ERR_TLS:

@@ -50,7 +50,8 @@ typedef enum fhirauth_rc {
     FHIRAUTH_ERR_NOMEM,            /* out of memory */
     FHIRAUTH_ERR_MODULE,           /* the network module could not be loaded */
     FHIRAUTH_ERR_UNSUPPORTED,      /* the server does not offer that flow */
-    FHIRAUTH_ERR_INTERNAL          /* a bug: please report it */
+    FHIRAUTH_ERR_INTERNAL,         /* a bug: please report it */
+    FHIRAUTH_ERR_CANCELLED         /* the caller's callback gave up a login */
 } fhirauth_rc;
 
 /* Flags for fhirauth_open(). */
@@ -60,15 +61,15 @@ enum {
      * PAM_FHIR_CONFIG, no ~/.config, no proxy variables.  The PAM module
      * opens every handle with this flag. */
     FHIRAUTH_OPEN_SYSTEM_ONLY = 1u << 0,
-    /* Logins keep the new session in the handle instead of the keyring
-     * (the PAM auth phase runs as root, before the session exists): see
-     * fhirauth_identity_check(), fhirauth_stash_put() and
-     * fhirauth_store_pending(). */
-    FHIRAUTH_OPEN_DEFER_STORE = 1u << 1,
+    /* 1u << 1 is taken by a flag of the library's own PAM module. */
 };
 
 /* A static English message for rc; never NULL. */
 const char *fhirauth_strerror(fhirauth_rc rc);
+
+/* The version of the library as loaded ("0.1.0"), a static string; never
+ * NULL.  FHIRAUTH_API_VERSION is what a program was compiled against. */
+const char *fhirauth_version(void);
 
 /*
  * Open a handle for a profile (NULL: default_profile, else "default").
@@ -156,7 +157,7 @@ typedef int (*fhirauth_device_cb)(enum fhirauth_device_event event,
  * OAuth 2.0 device authorization grant (RFC 8628): cb shows the user where
  * to approve, the library polls within the code's lifetime.  A denied or
  * expired code -> FHIRAUTH_ERR_DENIED; cb cancelling ->
- * FHIRAUTH_ERR_LOGIN_NEEDED; a server without a device authorization
+ * FHIRAUTH_ERR_CANCELLED; a server without a device authorization
  * endpoint -> FHIRAUTH_ERR_UNSUPPORTED.
  */
 fhirauth_rc fhirauth_login_device(fhirauth *h, fhirauth_device_cb cb,
@@ -164,11 +165,12 @@ fhirauth_rc fhirauth_login_device(fhirauth *h, fhirauth_device_cb cb,
 
 /* How the browser login reaches the user. */
 typedef struct fhirauth_browser_io {
-    /* Open (or print) the authorization URL; return 0 on success. */
+    /* Open (or print) the authorization URL; return 0 on success,
+     * anything else cancels the login (FHIRAUTH_ERR_CANCELLED). */
     int (*open_url)(const char *url, void *arg);
     /* NULL: the library listens on 127.0.0.1 for the redirect.  Else it
      * returns the redirect URL the user pasted (malloc()ed; the library
-     * wipes and frees it), or NULL to give up. */
+     * wipes and frees it), or NULL to give up (FHIRAUTH_ERR_CANCELLED). */
     char *(*read_redirect)(void *arg);
     void *arg;
 } fhirauth_browser_io;
@@ -248,62 +250,6 @@ const char *fhirauth_option(const fhirauth *h, const char *key);
  * nothing past the terminating NUL; linear in the length.
  */
 int fhirauth_bearer_challenge_retry(const char *www_authenticate);
-
-/*
- * The PAM module's calls.  A handle opened with FHIRAUTH_OPEN_DEFER_STORE
- * keeps the session of its last successful login (the token answer, the
- * session metadata and the verified id_token claims) in the handle
- * instead of the keyring: the "pending" session.
- */
-
-/*
- * Does the pending session belong to user?  The verified id_token's claim
- * named by username_claim (default preferred_username) must equal user,
- * or the usermap file (a root-owned, not group/world-writable file of
- * "claim-value local-user" lines; # comments) must map that claim's value
- * to user.  FHIRAUTH_OK when it does; FHIRAUTH_ERR_DENIED when not (the
- * detail names the claim value the server vouched for);
- * FHIRAUTH_ERR_PROTOCOL when the login brought no verified id_token;
- * FHIRAUTH_ERR_LOGIN_NEEDED when nothing is pending; FHIRAUTH_ERR_CONFIG
- * for an unusable usermap.
- */
-fhirauth_rc fhirauth_identity_check(fhirauth *h, const char *user);
-
-/*
- * Put the pending session into a key of the caller's user keyring (root's,
- * in the PAM auth phase), described "pam_fhir:stash:USER:NONCE", with
- * permissions for its owner only (nothing for a possessor), removed by the
- * kernel after 300 seconds.  *ret_serial is the key's serial in decimal
- * (free it with fhirauth_free_string()).  The pending session stays in the
- * handle.  Refused
- * (FHIRAUTH_ERR_INVALID_ARGUMENT) while the real and effective uid differ:
- * the user keyring is the real uid's.
- */
-fhirauth_rc fhirauth_stash_put(fhirauth *h, const char *user,
-                               char **ret_serial);
-
-/*
- * Take the stash with this serial (decimal) back into the handle as its
- * pending session, and remove the key.  The key must be a stash of the
- * caller's uid for exactly this user: another user's stash ->
- * FHIRAUTH_ERR_DENIED (the key stays); a malformed serial ->
- * FHIRAUTH_ERR_INVALID_ARGUMENT; no such key (taken, expired) ->
- * FHIRAUTH_ERR_LOGIN_NEEDED; a damaged stash -> FHIRAUTH_ERR_KEYRING.
- */
-fhirauth_rc fhirauth_stash_take(fhirauth *h, const char *user,
-                                const char *serial);
-
-/* 1 when the handle holds a pending session, else 0 (also for NULL). */
-int fhirauth_has_pending(const fhirauth *h);
-
-/*
- * Store the pending session in the keyring of the current real uid, as a
- * login without FHIRAUTH_OPEN_DEFER_STORE does (under the refresh lock,
- * revoking the refresh token of the session it replaces), then wipe it
- * from the handle.  The caller switches real and effective uid and gid to
- * the user first.  Nothing pending -> FHIRAUTH_ERR_LOGIN_NEEDED.
- */
-fhirauth_rc fhirauth_store_pending(fhirauth *h);
 
 /* Wipe then free a string returned by the library; NULL is accepted. */
 void fhirauth_free_secret(char *s);

@@ -1,4 +1,5 @@
-/* errors.c - messages for fhirauth_rc, and the handle's detail message. */
+/* errors.c - messages for fhirauth_rc, the handle's detail message, and
+ * the library's version. */
 #include "autoconf.h"
 
 #include <stdarg.h>
@@ -59,8 +60,16 @@ fhirauth_strerror(fhirauth_rc rc)
         return "the network module could not be loaded";
     case FHIRAUTH_ERR_UNSUPPORTED:
         return "the server does not offer this";
+    case FHIRAUTH_ERR_CANCELLED:
+        return "login cancelled";
     case FHIRAUTH_ERR_INTERNAL:
         return "internal error";
     }
     return "unknown error";
+}
+
+const char *
+fhirauth_version(void)
+{
+    return PACKAGE_VERSION;
 }

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "errors.h"
 #include "fhirauth.h"
+#include "fhirauth-private.h"
 #include "net.h"
 
 #pragma GCC visibility push(hidden)

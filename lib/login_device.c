@@ -69,7 +69,7 @@ fhirauth_login_device(fhirauth *h, fhirauth_device_cb cb, void *arg)
     info.user_code = dev.user_code;
     info.expires_in = dev.expires_in;
     if (cb(FHIRAUTH_DEVICE_SHOW, &info, arg) != 0) {
-        rc = fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED, "login cancelled");
+        rc = fa_fail(h, FHIRAUTH_ERR_CANCELLED, "login cancelled");
         goto out;
     }
     interval = dev.interval > MIN_INTERVAL ? dev.interval : MIN_INTERVAL;
@@ -91,7 +91,7 @@ fhirauth_login_device(fhirauth *h, fhirauth_device_cb cb, void *arg)
             goto out;
         }
         if (cb(FHIRAUTH_DEVICE_WAIT, &info, arg) != 0) {
-            rc = fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED, "login cancelled");
+            rc = fa_fail(h, FHIRAUTH_ERR_CANCELLED, "login cancelled");
             goto out;
         }
         oerr[0] = '\0';

@@ -13,7 +13,8 @@
 
 #pragma GCC visibility push(hidden)
 
-#define FA_NET_ABI 2   /* 2: userinfo */
+/* 2: userinfo; 3: the handshake of fhirauth_net_open() */
+#define FA_NET_ABI 3
 
 /* What every network call needs to know about its caller. */
 struct fa_net_ctx {
@@ -109,6 +110,43 @@ struct fa_net_ops {
                             char *err, size_t errlen);
 };
 
+/*
+ * The handshake: what the engine hands fhirauth_net_open(), so that the
+ * module can refuse an engine it was not built with (another version, or
+ * the same version built with other headers or flags) before any
+ * structure crosses between them.  abi and size come first and never
+ * move: a module reads nothing else unless both match.  The sizes are of
+ * every structure passed across (fa_config through fa_net_ctx).
+ */
+struct fa_net_hello {
+    unsigned abi;               /* FA_NET_ABI */
+    unsigned size;              /* sizeof(struct fa_net_hello) */
+    const char *version;        /* the engine's PACKAGE_VERSION */
+    size_t ctx_size;            /* sizeof(struct fa_net_ctx) */
+    size_t config_size;         /* sizeof(struct fa_config) */
+    size_t endpoints_size;      /* sizeof(struct fa_endpoints) */
+    size_t token_response_size; /* sizeof(struct fa_token_response) */
+    size_t device_auth_size;    /* sizeof(struct fa_device_auth) */
+    size_t browser_io_size;     /* sizeof(struct fa_browser_io) */
+    size_t ops_size;            /* sizeof(struct fa_net_ops) */
+};
+
+/* This side's hello: each half fills it as it was compiled. */
+static inline void
+fa_net_hello_init(struct fa_net_hello *h, const char *version)
+{
+    h->abi = FA_NET_ABI;
+    h->size = (unsigned) sizeof(*h);
+    h->version = version;
+    h->ctx_size = sizeof(struct fa_net_ctx);
+    h->config_size = sizeof(struct fa_config);
+    h->endpoints_size = sizeof(struct fa_endpoints);
+    h->token_response_size = sizeof(struct fa_token_response);
+    h->device_auth_size = sizeof(struct fa_device_auth);
+    h->browser_io_size = sizeof(struct fa_browser_io);
+    h->ops_size = sizeof(struct fa_net_ops);
+}
+
 /* Load the module once per process (pthread_once) and return its ops. */
 fhirauth_rc fa_net_load(const struct fa_net_ops **ret, char *err,
                         size_t errlen);
@@ -120,7 +158,13 @@ fhirauth_rc fa_handle_net(fhirauth *h, const struct fa_net_ops **ret_ops,
 
 #pragma GCC visibility pop
 
-/* The one symbol the module exports. */
-extern const struct fa_net_ops fhirauth_net_ops_v1;
+/*
+ * The one symbol the module exports.  The table of operations when hello
+ * is the module's own (fa_net_hello_init() with its PACKAGE_VERSION);
+ * otherwise NULL, and err says which part differs.  Never reads past
+ * hello->size, nor anything but abi and size while they differ.
+ */
+const struct fa_net_ops *fhirauth_net_open(const struct fa_net_hello *hello,
+                                           char *err, size_t errlen);
 
 #endif

@@ -5,6 +5,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -111,9 +112,12 @@ module_path(char *buf, size_t len)
 static void
 load(void)
 {
-    char path[4096];
+    char path[4096], why_not[400];
     void *dl;
+    const struct fa_net_ops *(*open_module)(const struct fa_net_hello *,
+                                            char *, size_t);
     const struct fa_net_ops *ops;
+    struct fa_net_hello hello;
     const char *why;
 
     module_path(path, sizeof(path));
@@ -132,13 +136,37 @@ load(void)
                why ? why : "unknown error");
         return;
     }
-    ops = dlsym(dl, "fhirauth_net_ops_v1");
-    if (ops == NULL || ops->abi != FA_NET_ABI) {
-        fa_err(load_error, sizeof(load_error),
-               "%s is not a matching network module", path);
+    /* The module checks our version and the size of every structure we
+     * will hand it (net.h); a module of another build says why it
+     * refuses, and one too old for the handshake has no such symbol. */
+    *(void **) &open_module = dlsym(dl, "fhirauth_net_open");
+    if (open_module == NULL) {
+        fa_err(load_error, sizeof(load_error), "%s is not a matching "
+               "network module (no fhirauth_net_open: another build of "
+               "pam_fhir?)", path);
         dlclose(dl);
         return;
     }
+    fa_net_hello_init(&hello, PACKAGE_VERSION);
+#ifdef FHIRAUTH_TEST_HOOKS
+    {
+        /* Test builds only: pretend to be another version, so that tests
+         * see the module refuse a library of another build. */
+        const char *v = secure_getenv("FHIRAUTH_TEST_NET_VERSION");
+
+        if (v != NULL)
+            hello.version = v;
+    }
+#endif
+    why_not[0] = '\0';
+    ops = open_module(&hello, why_not, sizeof(why_not));
+    if (ops == NULL || ops->abi != FA_NET_ABI) {
+        fa_err(load_error, sizeof(load_error), "%s refused: %s", path,
+               why_not[0] != '\0' ? why_not : "another interface");
+        dlclose(dl);
+        return;
+    }
+    /* cppcheck-suppress danglingLifetime ; the module's static table, not hello */
     loaded_ops = ops;
     /* cppcheck-suppress resourceLeak ; dl stays open for the process's life */
 }

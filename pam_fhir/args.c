@@ -128,6 +128,10 @@ pamfa_map_rc(struct pamfa *a, fhirauth_rc rc, const char *what, int fallback)
     case FHIRAUTH_ERR_NOMEM:
         pamfa_log(a, LOG_CRIT, "%s failed: %s", what, fhirauth_strerror(rc));
         return PAM_BUF_ERR;
+    case FHIRAUTH_ERR_CANCELLED:
+        /* As pam_unix when its conversation fails: the user gave up. */
+        pamfa_log(a, LOG_NOTICE, "%s cancelled%s%s", what, sep, detail);
+        return PAM_CONV_ERR;
     case FHIRAUTH_ERR_KEYRING:
     case FHIRAUTH_ERR_QUOTA:
     case FHIRAUTH_ERR_LOCK:

@@ -281,10 +281,15 @@ pamfa_authenticate(struct pamfa *a)
 
         pamfa_debug(a, "device grant");
         rc = fhirauth_login_device(h, device_cb, &ctx);
-        if (ctx.pamret != PAM_SUCCESS) {
+        /* The conversation failed at the prompt (no answer, the user
+         * pressed Ctrl-C or Ctrl-D): the login is cancelled, and the
+         * module returns the conversation's failure, as pam_unix does. */
+        if (rc == FHIRAUTH_ERR_CANCELLED) {
             pamfa_log(a, LOG_NOTICE, "device login cancelled: %s",
-                      pam_strerror(a->pamh, ctx.pamret));
-            return ctx.pamret == PAM_BUF_ERR ? PAM_BUF_ERR : PAM_AUTH_ERR;
+                      ctx.pamret != PAM_SUCCESS
+                          ? pam_strerror(a->pamh, ctx.pamret)
+                          : fhirauth_detail(h));
+            return ctx.pamret == PAM_BUF_ERR ? PAM_BUF_ERR : PAM_CONV_ERR;
         }
     }
     if (rc != FHIRAUTH_OK)

@@ -15,7 +15,7 @@
 
 #include <security/pam_modules.h>
 
-#include "fhirauth.h"
+#include "fhirauth-private.h"
 
 #pragma GCC visibility push(hidden)
 

@@ -174,6 +174,7 @@ pamfa_store_stashed(struct pamfa *a, int fail)
     case FHIRAUTH_ERR_MODULE:
     case FHIRAUTH_ERR_UNSUPPORTED:
     case FHIRAUTH_ERR_INTERNAL:
+    case FHIRAUTH_ERR_CANCELLED:
     default:
         pamret = pamfa_map_rc(a, rc, "taking the stash", fail);
         return pamret == PAM_BUF_ERR ? PAM_BUF_ERR : fail;

@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fhirauth.h"
+#include "fhirauth-private.h"
 
 static fhirauth *
 open_or_die(const char *conf, unsigned flags)

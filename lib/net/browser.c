@@ -175,8 +175,8 @@ read_pasted(const struct fa_browser_io *io, const char *redirect_uri,
     enum fa_lb_result r;
 
     if (pasted == NULL) {
-        fa_err(err, errlen, "no redirect address given");
-        return FHIRAUTH_ERR_LOGIN_NEEDED;
+        fa_err(err, errlen, "login cancelled: no redirect address given");
+        return FHIRAUTH_ERR_CANCELLED;
     }
     r = fa_lb_parse_pasted(pasted, redirect_uri, rd, err, errlen);
     fa_secret_free(pasted);
@@ -253,8 +253,9 @@ fa_net_browser_login(const struct fa_net_ctx *ctx,
     n = io->open_url(url.data, io->arg);
     fa_buf_wipe(&url);
     if (n != 0) {
-        fa_err(err, errlen, "the authorization URL could not be opened");
-        rc = FHIRAUTH_ERR_LOGIN_NEEDED;
+        fa_err(err, errlen, "login cancelled: the authorization URL could "
+               "not be opened");
+        rc = FHIRAUTH_ERR_CANCELLED;
         goto out;
     }
 

@@ -11,7 +11,7 @@
 # redirect address pasted on stdin), and a replayed code.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 84
+plan 88
 
 fa_start_servers --ttl 60 --scope "openid offline_access patient/*.read"
 
@@ -269,6 +269,20 @@ paste_finish "http://127.0.0.1:1/callback?code=x&state=y"
 is "$FA_RC" 1 "a pasted address of another port: exit 1" || fa_show
 like "$FA_ERR" "127\\.0\\.0\\.1:$rport/callback" "stderr names the expected address"
 is "$(fa_key_read refresh)" "$r2" "the session is untouched"
+
+# Cancelled: standard input ends (Ctrl-D) before anything is pasted.
+paste_start
+exec 7>&-
+wait "$paste_pid"
+FA_RC=$?
+FA_OUT=$(cat "$FA_TMP/paste.out")
+FA_ERR=$(cat "$FA_TMP/paste.err")
+is "$FA_RC" 2 "standard input ends before a paste: exit 2" || fa_show
+like "$FA_ERR" 'login failed: login cancelled: no redirect address given' \
+    "... the login is cancelled (FHIRAUTH_ERR_CANCELLED)" || fa_show
+unlike "$FA_ERR" "log in with 'fhir-token login'" \
+    "... with no hint to log in, which the user just tried" || fa_show
+is "$(fa_key_read refresh)" "$r2" "... and the session is untouched"
 
 # ---------------------------------------------------------------- other states first
 # Another local program sends its own callback to the listener before the

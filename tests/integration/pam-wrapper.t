@@ -24,7 +24,7 @@ built=$top_builddir/pam_fhir/.libs/pam_fhir.so
 [ -f "$built" ] || bail "$built is missing: build first (make)"
 id nobody >/dev/null 2>&1 || skip_all "needs the user nobody"
 
-plan 24
+plan 25
 
 export FA_AS_DEVICE_INTERVAL=1
 fa_start_servers --ttl 60 --keyring user
@@ -111,9 +111,9 @@ service "auth [ignore=ignore default=die] $module config=$FA_CONF grant=device m
 pw nobody /dev/null
 isnt "$FA_RC" 0 "minimum_uid=1000: nobody (uid 65534) is not ignored" || fa_show
 
-# 13-19: the text of the device prompt (qr=off).  Standard input is empty:
+# 13-20: the text of the device prompt (qr=off).  Standard input is empty:
 # the conversation fails at the prompt and the module gives up (no
-# polling), PAM_AUTH_ERR.
+# polling): a cancelled login, PAM_CONV_ERR.
 auth grant=device qr=off
 pw nobody /dev/null
 out=$FA_OUT$FA_ERR
@@ -125,11 +125,12 @@ like "$out" "\\(or $FA_ISSUER/device and enter the code [A-Z]{4}-[A-Z]{4}\\)," \
     "the verification URI and the user code" || diag "$out"
 like "$out" "approve, then press Enter: " "approve, then press Enter" || diag "$out"
 unlike "$out" "█" "qr=off: no QR code"
-like "$out" "[Aa]uthentication failure" "no answer to the prompt -> PAM_AUTH_ERR" || fa_show
+like "$out" "pamtester: [Cc]onversation error" "no answer to the prompt: cancelled, PAM_CONV_ERR" || fa_show
+like "$FA_ERR" "device login cancelled" "... logged as a cancelled login" || diag "$FA_ERR"
 log=$(printf '%s\n' "$FA_ERR" | grep 'SYSLOG(')
 unlike "$log" "user_code=|[A-Z]{4}-[A-Z]{4}" "the code never reaches the log" || diag "$log"
 
-# 20-21: qr=on: block characters, sent as information before the prompt
+# 21-22: qr=on: block characters, sent as information before the prompt
 auth grant=device qr=on
 pw nobody /dev/null
 out=$FA_OUT$FA_ERR
@@ -139,7 +140,7 @@ text_line=$(printf '%s\n' "$out" | grep -n 'Sign-in request' | head -1 | cut -d:
 ok "the QR code comes before the prompt text" test "${qr_line:-999999}" -lt "${text_line:-0}" ||
     diag "$out"
 
-# 22-24: qr=auto: only on a local terminal (PAM_TTY), never with PAM_RHOST
+# 23-25: qr=auto: only on a local terminal (PAM_TTY), never with PAM_RHOST
 auth grant=device qr=auto
 pw nobody /dev/null -I tty=/dev/tty1
 like "$FA_OUT$FA_ERR" "█" "qr=auto on PAM_TTY /dev/tty1: QR code" || diag "$FA_OUT$FA_ERR"

@@ -1,4 +1,5 @@
-/* errors-t.c - every error code has its own message. */
+/* errors-t.c - every error code has its own message; fhirauth_version()
+ * is the package's version. */
 #include "autoconf.h"
 
 #include <string.h>
@@ -12,8 +13,9 @@ main(void)
     int rc, other;
     const char *msg;
 
-    plan(2 * (FHIRAUTH_ERR_INTERNAL + 1) + 1);
-    for (rc = FHIRAUTH_OK; rc <= FHIRAUTH_ERR_INTERNAL; rc++) {
+    /* FHIRAUTH_ERR_CANCELLED is the last code. */
+    plan(2 * (FHIRAUTH_ERR_CANCELLED + 1) + 3);
+    for (rc = FHIRAUTH_OK; rc <= FHIRAUTH_ERR_CANCELLED; rc++) {
         msg = fhirauth_strerror((fhirauth_rc) rc);
         ok(msg != NULL && strcmp(msg, "unknown error") != 0,
            "code %d has a message: %s", rc, msg ? msg : "(null)");
@@ -24,5 +26,9 @@ main(void)
     }
     is_string("unknown error", fhirauth_strerror((fhirauth_rc) 999),
               "an unknown code still gets a message");
+    is_string(PACKAGE_VERSION, fhirauth_version(),
+              "fhirauth_version() is the package version");
+    ok(fhirauth_version() == fhirauth_version(),
+       "... a static string, the same each time");
     return test_status();
 }

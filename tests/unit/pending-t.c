@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fhirauth.h"
+#include "fhirauth-private.h"
 #include "handle.h"
 #include "identity.h"
 #include "keystore.h"
