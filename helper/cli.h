@@ -6,7 +6,7 @@
 
 #include "fhirauth.h"
 
-/* Exit statuses: design.md "Front ends"; documented in fhir-token(1). */
+/* Exit statuses: fhir-token(1), EXIT STATUS. */
 enum {
     EXIT_OK = 0,
     EXIT_USAGE = 1,

@@ -1,5 +1,5 @@
 /* format.c - fhir-token's token formats and the variables of the env
- * format and of exec (design.md "Front ends"; fhir-token(1)).
+ * format and of exec (fhir-token(1), FORMATS).
  *
  * Output is built in one buffer of ours, written with write(2) and wiped,
  * so no stdio buffer keeps a copy of the token.  The two JSON formats are

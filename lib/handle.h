@@ -22,7 +22,8 @@ struct fhirauth {
 };
 
 /* The configuration files a handle opened with these arguments reads
- * (design.md "Configuration"); *ret_user_file is freed by the caller. */
+ * (pam_fhir.conf(5), FILES AND PRECEDENCE); *ret_user_file is freed by the
+ * caller. */
 void fa_config_sources_for(struct fa_config_sources *src,
                            const char *explicit_file, unsigned flags,
                            char **ret_user_file);

@@ -1,6 +1,6 @@
 /*
  * qr.c - the QR code of the device flow's verification URI for the
- * device prompt (qr=on|auto|off; design.md "PAM phases").
+ * device prompt (qr=on|auto|off: pam_fhir.conf(5), pam_fhir(8)).
  *
  * auto: only when PAM_TTY names a terminal of this machine and there is
  * no PAM_RHOST: never over ssh (sshd sets PAM_TTY to "ssh" and PAM_RHOST

@@ -12,7 +12,8 @@
 #     contents unchanged), and once the fault is gone the next call
 #     refreshes (a new token, FHIR 200);
 #   cached token gone (expired: the kernel drops the key, as here): exit 3
-#     (design.md: AS unreachable, TLS or server error, nothing lost) with
+#     (fhir-token(1), EXIT STATUS: AS unreachable, TLS or server error,
+#     nothing lost) with
 #     a message saying so, the refresh token and metadata untouched, and
 #     the next call after the fault refreshes.
 # Every call ends within the timeout plus generous slack (no hang).

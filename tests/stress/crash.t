@@ -19,7 +19,8 @@
 # with the process.  oidc-provider (as the OAuth 2.0 Security BCP asks)
 # treats the reuse of a consumed refresh token as theft and revokes the
 # whole grant, so the next fhir-token gets invalid_grant: it must exit 2
-# (login needed, design.md) with "log in again" on stderr, leave neither a
+# (login needed, fhir-token(1) EXIT STATUS) with "log in again" on stderr,
+# leave neither a
 # refresh nor an access token behind, and a new login must work.
 #
 # Part 2, kills at random times: the fault server in front of the AS holds
