@@ -239,7 +239,7 @@ norm() { tr -s ' \t' '  ' | sed -e 's/^ //' -e 's/ $//'; }
 tested=$(for t in "${stack_text[@]}"; do printf '%s\n' "$t"; done | grep -E '^[[:space:]]*auth[[:space:]].*pam_fhir\.so' | norm | sort -u)
 untested=
 for f in "$top_srcdir"/*.md "$top_srcdir"/NEWS "$top_srcdir"/docs/* \
-    "$top_srcdir"/pam_fhir/README.md "$top_srcdir"/examples/pam.d/*; do
+    "$top_srcdir"/examples/pam.d/*; do
     [ -f "$f" ] || continue
     while IFS= read -r line; do
         l=$(printf '%s\n' "$line" | norm)
