@@ -147,38 +147,75 @@ out:
 }
 
 fhirauth_rc
-fhirauth_login_password(fhirauth *h, const char *username,
-                        const char *password)
+fa_login_run(fhirauth *h, const struct fa_grant_step *step, void *arg)
 {
     const struct fa_net_ops *ops;
     struct fa_net_ctx ctx;
     struct fa_endpoints ep;
-    struct fa_token_response resp;
-    char oerr[64];
+    struct fa_grant_result out;
     fhirauth_rc rc;
 
-    if (h == NULL || username == NULL || password == NULL)
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
     fa_clear_detail(h);
     memset(&ep, 0, sizeof(ep));
-    memset(&resp, 0, sizeof(resp));
+    memset(&out, 0, sizeof(out));
     rc = fa_handle_net(h, &ops, &ctx);
     if (rc != FHIRAUTH_OK)
         return rc;
+    if (step->ready != NULL) {
+        rc = step->ready(h, ops, arg);
+        if (rc != FHIRAUTH_OK)
+            return rc;
+    }
     rc = ops->discover(&ctx, &ep, h->detail, sizeof(h->detail));
     if (rc != FHIRAUTH_OK)
         goto out;
-    oerr[0] = '\0';
-    rc = ops->password_grant(&ctx, &ep, username, password, &resp, oerr,
-                             sizeof(oerr), h->detail, sizeof(h->detail));
-    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
-        rc = FHIRAUTH_ERR_DENIED;   /* invalid_grant here: bad password */
+    rc = step->grant(h, ops, &ctx, &ep, arg, &out);
     if (rc == FHIRAUTH_OK)
-        rc = fa_finish_login(h, ops, &ctx, &ep, &resp, username, NULL);
+        rc = fa_finish_login(h, ops, &ctx, &ep, &out.resp, out.username,
+                             out.nonce);
 out:
     fa_endpoints_free(&ep);
-    fa_token_response_free(&resp);
+    fa_token_response_free(&out.resp);
     return rc;
+}
+
+/* The password grant's credentials. */
+struct password_login {
+    const char *username;
+    const char *password;
+};
+
+static fhirauth_rc
+password_grant(fhirauth *h, const struct fa_net_ops *ops,
+               const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
+               void *arg, struct fa_grant_result *out)
+{
+    const struct password_login *a = arg;
+    char oerr[64];
+    fhirauth_rc rc;
+
+    oerr[0] = '\0';
+    rc = ops->password_grant(ctx, ep, a->username, a->password, &out->resp,
+                             oerr, sizeof(oerr), h->detail,
+                             sizeof(h->detail));
+    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
+        rc = FHIRAUTH_ERR_DENIED;   /* invalid_grant here: bad password */
+    out->username = a->username;
+    return rc;
+}
+
+fhirauth_rc
+fhirauth_login_password(fhirauth *h, const char *username,
+                        const char *password)
+{
+    static const struct fa_grant_step step = { NULL, password_grant };
+    struct password_login a;
+
+    if (h == NULL || username == NULL || password == NULL)
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    a.username = username;
+    a.password = password;
+    return fa_login_run(h, &step, &a);
 }
 
 fhirauth_rc
