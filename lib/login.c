@@ -147,132 +147,232 @@ out:
 }
 
 fhirauth_rc
-fhirauth_login_password(fhirauth *h, const char *username,
-                        const char *password)
+fa_login_run(fhirauth *h, const struct fa_grant_step *step, void *arg)
 {
     const struct fa_net_ops *ops;
     struct fa_net_ctx ctx;
     struct fa_endpoints ep;
-    struct fa_token_response resp;
-    char oerr[64];
+    struct fa_grant_result out;
     fhirauth_rc rc;
 
-    if (h == NULL || username == NULL || password == NULL)
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
     fa_clear_detail(h);
     memset(&ep, 0, sizeof(ep));
-    memset(&resp, 0, sizeof(resp));
+    memset(&out, 0, sizeof(out));
     rc = fa_handle_net(h, &ops, &ctx);
     if (rc != FHIRAUTH_OK)
         return rc;
+    if (step->ready != NULL) {
+        rc = step->ready(h, ops, arg);
+        if (rc != FHIRAUTH_OK)
+            return rc;
+    }
     rc = ops->discover(&ctx, &ep, h->detail, sizeof(h->detail));
     if (rc != FHIRAUTH_OK)
         goto out;
-    oerr[0] = '\0';
-    rc = ops->password_grant(&ctx, &ep, username, password, &resp, oerr,
-                             sizeof(oerr), h->detail, sizeof(h->detail));
-    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
-        rc = FHIRAUTH_ERR_DENIED;   /* invalid_grant here: bad password */
+    rc = step->grant(h, ops, &ctx, &ep, arg, &out);
     if (rc == FHIRAUTH_OK)
-        rc = fa_finish_login(h, ops, &ctx, &ep, &resp, username, NULL);
+        rc = fa_finish_login(h, ops, &ctx, &ep, &out.resp, out.username,
+                             out.nonce);
 out:
     fa_endpoints_free(&ep);
-    fa_token_response_free(&resp);
+    fa_token_response_free(&out.resp);
+    return rc;
+}
+
+/* The password grant's credentials. */
+struct password_login {
+    const char *username;
+    const char *password;
+};
+
+static fhirauth_rc
+password_grant(fhirauth *h, const struct fa_net_ops *ops,
+               const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
+               void *arg, struct fa_grant_result *out)
+{
+    const struct password_login *a = arg;
+    char oerr[64];
+    fhirauth_rc rc;
+
+    oerr[0] = '\0';
+    rc = ops->password_grant(ctx, ep, a->username, a->password, &out->resp,
+                             oerr, sizeof(oerr), h->detail,
+                             sizeof(h->detail));
+    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
+        rc = FHIRAUTH_ERR_DENIED;   /* invalid_grant here: bad password */
+    out->username = a->username;
     return rc;
 }
 
 fhirauth_rc
-fhirauth_logout(fhirauth *h, int *ret_revoked)
+fhirauth_login_password(fhirauth *h, const char *username,
+                        const char *password)
+{
+    static const struct fa_grant_step step = { NULL, password_grant };
+    struct password_login a;
+
+    if (h == NULL || username == NULL || password == NULL)
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    a.username = username;
+    a.password = password;
+    return fa_login_run(h, &step, &a);
+}
+
+/* The session's metadata, with the configured endpoint overrides; 1 when
+ * there is one. */
+static int
+logout_read_meta(fhirauth *h, struct fa_meta *meta)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int have_meta;
+
+    if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
+                   NULL, NULL, 0) != FHIRAUTH_OK)
+        return 0;
+    have_meta = fa_meta_decode(data, len, meta, NULL, 0) == FHIRAUTH_OK;
+    fa_secret_free_len(data, len);
+    /* Out of memory here only loses the configured overrides. */
+    if (have_meta)
+        (void) fa_endpoints_apply_config(&meta->ep, &h->cfg);
+    return have_meta;
+}
+
+/* The token to revoke, a copy for fa_secret_free_len: the refresh token,
+ * else the cached access token (*ret_hint says which); *ret_token stays
+ * NULL when there is neither. */
+static void
+logout_read_token(fhirauth *h, char **ret_token, size_t *ret_len,
+                  const char **ret_hint)
+{
+    char *data = NULL;
+    size_t len = 0;
+    const char *access;
+    time_t expiry;
+
+    *ret_hint = "refresh_token";
+    if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, ret_token,
+                   ret_len, NULL, NULL, 0) == FHIRAUTH_OK)
+        return;
+    /* No refresh token: revoke the access token, if any. */
+    *ret_hint = "access_token";
+    if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data,
+                   &len, NULL, NULL, 0) == FHIRAUTH_OK) {
+        if (fa_access_decode(data, &expiry, &access) == 0) {
+            *ret_token = strdup(access);
+            *ret_len = *ret_token != NULL ? strlen(*ret_token) : 0;
+        }
+        fa_secret_free_len(data, len);
+    }
+}
+
+/* Revoke at the endpoint the configuration and discovery give: the
+ * metadata is the user's to write, and a root caller does not trust it.
+ * 1 when revoked, else 0 and why says why not. */
+static int
+revoke_by_discovery(fhirauth *h, const char *token, const char *hint,
+                    char *why, size_t whylen)
 {
     const struct fa_net_ops *ops;
     struct fa_net_ctx ctx;
-    struct fa_meta meta;
-    char *data = NULL, *token = NULL;
-    size_t len = 0, tlen = 0;
-    const char *hint = "refresh_token";
-    const char *access;
-    time_t expiry;
-    char why[FA_DETAIL_MAX];
-    int revoked = 0, have_meta = 0, fd, system_only;
     struct fa_endpoints sys_ep;
+    int revoked = 0;
+
+    if (fa_handle_net(h, &ops, &ctx) != FHIRAUTH_OK) {
+        fa_strlcpy(why, h->detail, whylen);
+        return 0;
+    }
+    memset(&sys_ep, 0, sizeof(sys_ep));
+    if (ops->discover(&ctx, &sys_ep, why, whylen) == FHIRAUTH_OK) {
+        if (sys_ep.revocation_endpoint == NULL)
+            fa_strlcpy(why, "the server has no revocation endpoint", whylen);
+        else if (ops->revoke(&ctx, &sys_ep, token, hint, why, whylen)
+                 == FHIRAUTH_OK)
+            revoked = 1;
+    }   /* else why says what discovery found wrong */
+    fa_endpoints_free(&sys_ep);
+    return revoked;
+}
+
+/* Revoke token at the server (RFC 7009), best effort; meta NULL when the
+ * session has no metadata.  1 when revoked, else 0 and why says why not. */
+static int
+logout_revoke(fhirauth *h, const struct fa_meta *meta, const char *token,
+              const char *hint, char *why, size_t whylen)
+{
+    const struct fa_net_ops *ops;
+    struct fa_net_ctx ctx;
+
+    if (token == NULL) {
+        fa_strlcpy(why, "no token to revoke", whylen);
+        return 0;
+    }
+    if ((h->flags & FHIRAUTH_OPEN_SYSTEM_ONLY) != 0)
+        return revoke_by_discovery(h, token, hint, why, whylen);
+    if (meta == NULL || meta->ep.revocation_endpoint == NULL) {
+        fa_strlcpy(why, "the server has no revocation endpoint", whylen);
+        return 0;
+    }
+    if (fa_handle_net(h, &ops, &ctx) != FHIRAUTH_OK) {
+        fa_strlcpy(why, h->detail, whylen);
+        return 0;
+    }
+    return ops->revoke(&ctx, &meta->ep, token, hint, why, whylen)
+           == FHIRAUTH_OK;
+}
+
+/* Unlink the profile's three keys; the first failure, with its detail. */
+static fhirauth_rc
+logout_unlink(fhirauth *h)
+{
     enum fa_key k;
     fhirauth_rc rc, urc = FHIRAUTH_OK;
 
-    if (h == NULL)
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    fa_clear_detail(h);
-    why[0] = '\0';
-    memset(&meta, 0, sizeof(meta));
-    memset(&sys_ep, 0, sizeof(sys_ep));
-    system_only = (h->flags & FHIRAUTH_OPEN_SYSTEM_ONLY) != 0;
-    rc = fa_take_lock(h, &fd);
-    if (rc != FHIRAUTH_OK)
-        return rc;
-    if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
-                   NULL, NULL, 0) == FHIRAUTH_OK) {
-        have_meta = fa_meta_decode(data, len, &meta, NULL, 0) == FHIRAUTH_OK;
-        fa_secret_free_len(data, len);
-        /* Out of memory here only loses the configured overrides. */
-        if (have_meta)
-            (void) fa_endpoints_apply_config(&meta.ep, &h->cfg);
-    }
-    if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, &token,
-                   &tlen, NULL, NULL, 0) != FHIRAUTH_OK) {
-        /* No refresh token: revoke the access token, if any. */
-        hint = "access_token";
-        if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data,
-                       &len, NULL, NULL, 0) == FHIRAUTH_OK) {
-            if (fa_access_decode(data, &expiry, &access) == 0) {
-                token = strdup(access);
-                tlen = token != NULL ? strlen(token) : 0;
-            }
-            fa_secret_free_len(data, len);
-        }
-    }
-    if (!have_meta && token == NULL) {
-        fa_lock_release(fd);
-        return fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED,
-                       "no session for profile %s", h->cfg.profile);
-    }
-    if (token == NULL) {
-        fa_strlcpy(why, "no token to revoke", sizeof(why));
-    } else if (system_only) {
-        /* The metadata is the user's to write: a root caller takes the
-         * endpoints from the configuration and discovery only. */
-        if (fa_handle_net(h, &ops, &ctx) != FHIRAUTH_OK) {
-            fa_strlcpy(why, h->detail, sizeof(why));
-        } else if (ops->discover(&ctx, &sys_ep, why, sizeof(why))
-                   == FHIRAUTH_OK) {
-            if (sys_ep.revocation_endpoint == NULL)
-                fa_strlcpy(why, "the server has no revocation endpoint",
-                           sizeof(why));
-            else if (ops->revoke(&ctx, &sys_ep, token, hint, why,
-                                 sizeof(why)) == FHIRAUTH_OK)
-                revoked = 1;
-        }   /* else why says what discovery found wrong */
-    } else if (!have_meta || meta.ep.revocation_endpoint == NULL) {
-        fa_strlcpy(why, "the server has no revocation endpoint",
-                   sizeof(why));
-    } else if (fa_handle_net(h, &ops, &ctx) != FHIRAUTH_OK) {
-        fa_strlcpy(why, h->detail, sizeof(why));
-    } else if (ops->revoke(&ctx, &meta.ep, token, hint, why, sizeof(why))
-               == FHIRAUTH_OK) {
-        revoked = 1;
-    }
-    fa_endpoints_free(&sys_ep);
-    /* Unlink whatever the server said: the user asked for the keys to go. */
     for (k = FA_KEY_REFRESH; k <= FA_KEY_META; k++) {
         rc = fa_ks_unlink(h->cfg.keyring, h->cfg.profile, k, h->detail,
                           sizeof(h->detail));
         if (rc != FHIRAUTH_OK && urc == FHIRAUTH_OK)
             urc = rc;
     }
+    return urc;
+}
+
+fhirauth_rc
+fhirauth_logout(fhirauth *h, int *ret_revoked)
+{
+    struct fa_meta meta;
+    char *token = NULL;
+    size_t tlen = 0;
+    const char *hint;
+    char why[FA_DETAIL_MAX];
+    int revoked, have_meta, fd;
+    fhirauth_rc rc;
+
+    if (h == NULL)
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    fa_clear_detail(h);
+    why[0] = '\0';
+    memset(&meta, 0, sizeof(meta));
+    rc = fa_take_lock(h, &fd);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    have_meta = logout_read_meta(h, &meta);
+    logout_read_token(h, &token, &tlen, &hint);
+    if (!have_meta && token == NULL) {
+        fa_lock_release(fd);
+        return fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED,
+                       "no session for profile %s", h->cfg.profile);
+    }
+    revoked = logout_revoke(h, have_meta ? &meta : NULL, token, hint, why,
+                            sizeof(why));
+    /* Unlink whatever the server said: the user asked for the keys to go. */
+    rc = logout_unlink(h);
     fa_lock_release(fd);
     fa_secret_free_len(token, tlen);
     if (have_meta)
         fa_meta_free(&meta);
-    if (urc != FHIRAUTH_OK)
-        return urc;
+    if (rc != FHIRAUTH_OK)
+        return rc;
     if (!revoked)
         fa_fail(h, FHIRAUTH_OK, "warning: not revoked at the server (%s); "
                 "the local keys are removed", why);

@@ -1,5 +1,5 @@
 /* login_browser.c - fhirauth_login_browser(): authorization code + PKCE
- * through the network module, then the common end of every login. */
+ * through the network module, as the grant step of fa_login_run(). */
 #include "autoconf.h"
 
 #include <string.h>
@@ -33,53 +33,64 @@ make_nonce(char *buf, size_t len)
     return 0;
 }
 
+/* A browser login's arguments and its nonce. */
+struct browser_login {
+    const fhirauth_browser_io *io;
+    char nonce[2 * NONCE_BYTES + 1];
+};
+
+static fhirauth_rc
+browser_ready(fhirauth *h, const struct fa_net_ops *ops, void *arg)
+{
+    struct browser_login *a = arg;
+
+    if (ops->browser_login == NULL)
+        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED, "this build cannot do "
+                       "the browser flow");
+    if (make_nonce(a->nonce, sizeof(a->nonce)) != 0)
+        return fa_fail(h, FHIRAUTH_ERR_INTERNAL, "no random numbers");
+    return FHIRAUTH_OK;
+}
+
+static fhirauth_rc
+browser_grant(fhirauth *h, const struct fa_net_ops *ops,
+              const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
+              void *arg, struct fa_grant_result *out)
+{
+    struct browser_login *a = arg;
+    struct fa_browser_io nio;
+    char oerr[64];
+    fhirauth_rc rc;
+
+    if (ep->authorization_endpoint == NULL)
+        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED, "the server offers no "
+                       "authorization endpoint");
+    nio.open_url = a->io->open_url;
+    nio.read_redirect = a->io->read_redirect;
+    nio.arg = a->io->arg;
+    nio.wait_seconds = BROWSER_WAIT_SECONDS;
+    oerr[0] = '\0';
+    rc = ops->browser_login(ctx, ep, &nio, a->nonce, &out->resp, oerr,
+                            sizeof(oerr), h->detail, sizeof(h->detail));
+    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
+        rc = FHIRAUTH_ERR_DENIED;   /* invalid_grant: a bad or used code */
+    out->nonce = a->nonce;
+    return rc;
+}
+
 fhirauth_rc
 fhirauth_login_browser(fhirauth *h, const fhirauth_browser_io *io)
 {
-    const struct fa_net_ops *ops;
-    struct fa_net_ctx ctx;
-    struct fa_endpoints ep;
-    struct fa_token_response resp;
-    struct fa_browser_io nio;
-    char nonce[2 * NONCE_BYTES + 1];
-    char oerr[64];
+    static const struct fa_grant_step step = { browser_ready,
+                                               browser_grant };
+    struct browser_login a;
     fhirauth_rc rc;
 
     if (h == NULL || io == NULL || io->open_url == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    fa_clear_detail(h);
-    memset(&ep, 0, sizeof(ep));
-    memset(&resp, 0, sizeof(resp));
-    rc = fa_handle_net(h, &ops, &ctx);
-    if (rc != FHIRAUTH_OK)
-        return rc;
-    if (ops->browser_login == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED, "this build cannot do "
-                       "the browser flow");
-    if (make_nonce(nonce, sizeof(nonce)) != 0)
-        return fa_fail(h, FHIRAUTH_ERR_INTERNAL, "no random numbers");
-    rc = ops->discover(&ctx, &ep, h->detail, sizeof(h->detail));
-    if (rc != FHIRAUTH_OK)
-        goto out;
-    if (ep.authorization_endpoint == NULL) {
-        rc = fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED, "the server offers no "
-                     "authorization endpoint");
-        goto out;
-    }
-    nio.open_url = io->open_url;
-    nio.read_redirect = io->read_redirect;
-    nio.arg = io->arg;
-    nio.wait_seconds = BROWSER_WAIT_SECONDS;
-    oerr[0] = '\0';
-    rc = ops->browser_login(&ctx, &ep, &nio, nonce, &resp, oerr,
-                            sizeof(oerr), h->detail, sizeof(h->detail));
-    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
-        rc = FHIRAUTH_ERR_DENIED;   /* invalid_grant: a bad or used code */
-    if (rc == FHIRAUTH_OK)
-        rc = fa_finish_login(h, ops, &ctx, &ep, &resp, NULL, nonce);
-out:
-    explicit_bzero(nonce, sizeof(nonce));
-    fa_endpoints_free(&ep);
-    fa_token_response_free(&resp);
+    a.io = io;
+    a.nonce[0] = '\0';
+    rc = fa_login_run(h, &step, &a);
+    explicit_bzero(a.nonce, sizeof(a.nonce));
     return rc;
 }

@@ -1,5 +1,6 @@
 /* login_device.c - fhirauth_login_device(): the RFC 8628 polling loop over
- * the network module's device_start / device_poll. */
+ * the network module's device_start / device_poll, as the grant step of
+ * fa_login_run(). */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -26,14 +27,33 @@ wait_seconds(long s)
         ;
 }
 
-fhirauth_rc
-fhirauth_login_device(fhirauth *h, fhirauth_device_cb cb, void *arg)
+/* A device login's callback and its argument. */
+struct device_login {
+    fhirauth_device_cb cb;
+    void *arg;
+};
+
+static fhirauth_rc
+device_ready(fhirauth *h, const struct fa_net_ops *ops, void *varg)
 {
-    const struct fa_net_ops *ops;
-    struct fa_net_ctx ctx;
-    struct fa_endpoints ep;
+    (void) varg;
+    if (ops->device_start == NULL || ops->device_poll == NULL)
+        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED, "this build cannot do "
+                       "the device flow");
+    return FHIRAUTH_OK;
+}
+
+/* Start a device authorization, show the code, and poll until the user
+ * approves it, denies it, cancels, or the code expires. */
+static fhirauth_rc
+device_grant(fhirauth *h, const struct fa_net_ops *ops,
+             const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
+             void *varg, struct fa_grant_result *out)
+{
+    const struct device_login *a = varg;
+    fhirauth_device_cb cb = a->cb;
+    void *arg = a->arg;
     struct fa_device_auth dev;
-    struct fa_token_response resp;
     fhirauth_device_info info;
     char oerr[64];
     char last[FA_DETAIL_MAX];
@@ -41,27 +61,11 @@ fhirauth_login_device(fhirauth *h, fhirauth_device_cb cb, void *arg)
     time_t deadline;
     fhirauth_rc rc;
 
-    if (h == NULL || cb == NULL)
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    fa_clear_detail(h);
-    memset(&ep, 0, sizeof(ep));
+    if (ep->device_authorization_endpoint == NULL)
+        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED, "the server offers no "
+                       "device authorization endpoint");
     memset(&dev, 0, sizeof(dev));
-    memset(&resp, 0, sizeof(resp));
-    rc = fa_handle_net(h, &ops, &ctx);
-    if (rc != FHIRAUTH_OK)
-        return rc;
-    if (ops->device_start == NULL || ops->device_poll == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED, "this build cannot do "
-                       "the device flow");
-    rc = ops->discover(&ctx, &ep, h->detail, sizeof(h->detail));
-    if (rc != FHIRAUTH_OK)
-        goto out;
-    if (ep.device_authorization_endpoint == NULL) {
-        rc = fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED, "the server offers no "
-                     "device authorization endpoint");
-        goto out;
-    }
-    rc = ops->device_start(&ctx, &ep, &dev, h->detail, sizeof(h->detail));
+    rc = ops->device_start(ctx, ep, &dev, h->detail, sizeof(h->detail));
     if (rc != FHIRAUTH_OK)
         goto out;
     info.verification_uri = dev.verification_uri;
@@ -95,8 +99,8 @@ fhirauth_login_device(fhirauth *h, fhirauth_device_cb cb, void *arg)
             goto out;
         }
         oerr[0] = '\0';
-        fa_token_response_free(&resp);
-        rc = ops->device_poll(&ctx, &ep, &dev, &resp, oerr, sizeof(oerr),
+        fa_token_response_free(&out->resp);
+        rc = ops->device_poll(ctx, ep, &dev, &out->resp, oerr, sizeof(oerr),
                               h->detail, sizeof(h->detail));
         if (rc == FHIRAUTH_OK)
             break;
@@ -122,10 +126,20 @@ fhirauth_login_device(fhirauth *h, fhirauth_device_cb cb, void *arg)
         goto out;
     }
     fa_clear_detail(h);
-    rc = fa_finish_login(h, ops, &ctx, &ep, &resp, NULL, NULL);
 out:
     fa_device_auth_free(&dev);
-    fa_endpoints_free(&ep);
-    fa_token_response_free(&resp);
     return rc;
+}
+
+fhirauth_rc
+fhirauth_login_device(fhirauth *h, fhirauth_device_cb cb, void *arg)
+{
+    static const struct fa_grant_step step = { device_ready, device_grant };
+    struct device_login a;
+
+    if (h == NULL || cb == NULL)
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    a.cb = cb;
+    a.arg = arg;
+    return fa_login_run(h, &step, &a);
 }

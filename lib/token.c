@@ -132,23 +132,152 @@ store_key(fhirauth *h, enum fa_key which, const char *data, size_t len,
 
 #define QUOTA_SYSCTLS "kernel.keys.maxbytes, kernel.keys.maxkeys"
 
+/* How far a save got, and what it could not keep. */
+struct save_state {
+    int login;          /* FA_SAVE_LOGIN: all of the session or none */
+    int room;           /* store_key() has made room once */
+    int wrote;          /* the keyring no longer holds the old session */
+    int lost_refresh;   /* the rotated refresh token did not fit */
+    int stale_meta;     /* the metadata did not fit */
+    int uncached;       /* the access token did not fit */
+};
+
+/* The refresh token, first of all.  A refresh whose new token does not
+ * fit removes the old one; a login that cannot store it fails, nothing
+ * written. */
+static fhirauth_rc
+save_refresh(fhirauth *h, const char *token, unsigned timeout,
+             struct save_state *st)
+{
+    fhirauth_rc rc;
+
+    rc = store_key(h, FA_KEY_REFRESH, token, strlen(token), timeout,
+                   &st->room);
+    if (rc == FHIRAUTH_ERR_QUOTA && !st->login) {
+        /*
+         * The server has rotated: the token in the keyring is dead,
+         * and presenting it again may make the server revoke the
+         * whole grant (refresh token reuse detection).  Remove it;
+         * the access token in hand still works until it expires.
+         */
+        (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile,
+                            FA_KEY_REFRESH, NULL, 0);
+        st->lost_refresh = 1;
+        rc = FHIRAUTH_OK;
+    }
+    return rc;
+}
+
+/* The metadata, when asked to (write) or when the answer changed it; a
+ * refresh keeps the stored one when the new one does not fit. */
+static fhirauth_rc
+save_meta(fhirauth *h, const struct fa_token_response *r,
+          struct fa_meta *meta, int write, struct save_state *st)
+{
+    char *json = NULL;
+    int changed;
+    fhirauth_rc rc;
+
+    changed = fa_meta_merge_response(meta, r);
+    if (changed < 0)
+        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+    if (!write && !changed)
+        return FHIRAUTH_OK;
+    rc = fa_meta_encode(meta, &json);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    rc = store_key(h, FA_KEY_META, json, strlen(json), 0, &st->room);
+    free(json);
+    if (rc == FHIRAUTH_ERR_QUOTA && !st->login) {
+        /* The stored metadata still serves the session. */
+        st->stale_meta = 1;
+        rc = FHIRAUTH_OK;
+    }
+    return rc;
+}
+
+/* The access token with its expiry, last: only a cache, so what does
+ * not fit is dropped, except by a login with nothing else to keep. */
+static fhirauth_rc
+save_access(fhirauth *h, const struct fa_token_response *r, long life,
+            time_t expiry, struct save_state *st)
+{
+    char *payload;
+    size_t plen;
+    fhirauth_rc rc;
+
+    plen = strlen(r->access_token) + 32;
+    payload = malloc(plen);
+    if (payload == NULL)
+        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+    if (fa_access_encode(payload, plen, expiry, r->access_token) != 0) {
+        fa_secret_free_len(payload, plen);
+        return fa_fail(h, FHIRAUTH_ERR_INTERNAL, "cannot encode the token");
+    }
+    /* The kernel drops the key when the token expires. */
+    rc = store_key(h, FA_KEY_ACCESS, payload, strlen(payload),
+                   life > 0 ? (unsigned) life : 1, &st->room);
+    fa_secret_free_len(payload, plen);
+    if (rc == FHIRAUTH_ERR_QUOTA
+        && (!st->login || r->refresh_token != NULL)) {
+        /* Only a cache: the session is whole without it.  The token
+         * cached before this one must not be served after it. */
+        if (!st->room)
+            (void) fa_ks_shrink(h->cfg.keyring, h->cfg.profile,
+                                FA_KEY_ACCESS, NULL, 0);
+        st->uncached = 1;
+        rc = FHIRAUTH_OK;
+    }
+    return rc;
+}
+
+/* A saved answer that lost something to the quota: the warning in the
+ * detail, with FHIRAUTH_OK. */
+static void
+save_warning(fhirauth *h, const struct save_state *st)
+{
+    if (st->lost_refresh)
+        fa_fail(h, FHIRAUTH_OK, "warning: the new refresh token does not "
+                "fit in the user's kernel keyring quota (" QUOTA_SYSCTLS
+                "): the session ends when this access token expires; "
+                "remove unused keys or raise the limits, then log in again");
+    else if (st->uncached)
+        fa_fail(h, FHIRAUTH_OK, "warning: the access token was not cached: "
+                "the user's kernel keyring quota is full (" QUOTA_SYSCTLS
+                "); the session is kept, the next call refreshes again");
+    else if (st->stale_meta)
+        fa_fail(h, FHIRAUTH_OK, "warning: the session metadata was not "
+                "updated: the user's kernel keyring quota is full ("
+                QUOTA_SYSCTLS ")");
+}
+
+/* Never half a session: no refresh token without its metadata, no
+ * metadata of another session beside it. */
+static void
+drop_session(fhirauth *h)
+{
+    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS,
+                        NULL, 0);
+    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_META,
+                        NULL, 0);
+    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
+                        NULL, 0);
+}
+
 fhirauth_rc
 fa_save_tokens(fhirauth *h, const struct fa_token_response *r,
                struct fa_meta *meta, int flags, time_t now,
                time_t *ret_expiry, int *ret_dropped)
 {
-    char *json = NULL;
-    char *payload;
-    size_t plen;
+    struct save_state st;
     long life = fa_token_lifetime(h, r);
     unsigned refresh_timeout = 0;
-    int changed, login = (flags & FA_SAVE_LOGIN) != 0;
     int write_meta = (flags & FA_SAVE_META) != 0;
-    int room = 0, wrote = 0, lost_refresh = 0, stale_meta = 0;
-    int uncached = 0;
-    fhirauth_rc rc;
     time_t expiry = now + life;
+    fhirauth_rc rc;
 
+    memset(&st, 0, sizeof(st));
+    st.login = (flags & FA_SAVE_LOGIN) != 0;
     if (ret_dropped != NULL)
         *ret_dropped = 0;
     if (r->refresh_expires_in > 0) {
@@ -157,104 +286,30 @@ fa_save_tokens(fhirauth *h, const struct fa_token_response *r,
         write_meta = 1;
     }
     /* A login without a refresh token has dropped the old one already. */
-    if (login && r->refresh_token == NULL)
-        wrote = 1;
+    if (st.login && r->refresh_token == NULL)
+        st.wrote = 1;
     if (r->refresh_token != NULL) {
-        rc = store_key(h, FA_KEY_REFRESH, r->refresh_token,
-                       strlen(r->refresh_token), refresh_timeout, &room);
-        if (rc == FHIRAUTH_ERR_QUOTA && !login) {
-            /*
-             * The server has rotated: the token in the keyring is dead,
-             * and presenting it again may make the server revoke the
-             * whole grant (refresh token reuse detection).  Remove it;
-             * the access token in hand still works until it expires.
-             */
-            (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile,
-                                FA_KEY_REFRESH, NULL, 0);
-            lost_refresh = 1;
-            rc = FHIRAUTH_OK;
-        }
+        rc = save_refresh(h, r->refresh_token, refresh_timeout, &st);
         if (rc != FHIRAUTH_OK)
             return rc;          /* a login: nothing written yet */
-        wrote = 1;
+        st.wrote = 1;
     }
     CRASH_POINT("between-writes");
-    changed = fa_meta_merge_response(meta, r);
-    if (changed < 0) {
-        rc = fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    if (write_meta || changed) {
-        rc = fa_meta_encode(meta, &json);
-        if (rc != FHIRAUTH_OK)
-            goto fail;
-        rc = store_key(h, FA_KEY_META, json, strlen(json), 0, &room);
-        free(json);
-        if (rc == FHIRAUTH_ERR_QUOTA && !login) {
-            /* The stored metadata still serves the session. */
-            stale_meta = 1;
-            rc = FHIRAUTH_OK;
+    rc = save_meta(h, r, meta, write_meta, &st);
+    if (rc == FHIRAUTH_OK)
+        rc = save_access(h, r, life, expiry, &st);
+    if (rc != FHIRAUTH_OK) {
+        if (st.login && st.wrote) {
+            drop_session(h);
+            if (ret_dropped != NULL)
+                *ret_dropped = 1;
         }
-        if (rc != FHIRAUTH_OK)
-            goto fail;
+        return rc;
     }
-    plen = strlen(r->access_token) + 32;
-    payload = malloc(plen);
-    if (payload == NULL) {
-        rc = fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    if (fa_access_encode(payload, plen, expiry, r->access_token) != 0) {
-        fa_secret_free_len(payload, plen);
-        rc = fa_fail(h, FHIRAUTH_ERR_INTERNAL, "cannot encode the token");
-        goto fail;
-    }
-    /* The kernel drops the key when the token expires. */
-    rc = store_key(h, FA_KEY_ACCESS, payload, strlen(payload),
-                   life > 0 ? (unsigned) life : 1, &room);
-    fa_secret_free_len(payload, plen);
-    if (rc == FHIRAUTH_ERR_QUOTA && (!login || r->refresh_token != NULL)) {
-        /* Only a cache: the session is whole without it.  The token
-         * cached before this one must not be served after it. */
-        if (!room)
-            (void) fa_ks_shrink(h->cfg.keyring, h->cfg.profile,
-                                FA_KEY_ACCESS, NULL, 0);
-        uncached = 1;
-        rc = FHIRAUTH_OK;
-    }
-    if (rc != FHIRAUTH_OK)
-        goto fail;
     if (ret_expiry != NULL)
         *ret_expiry = expiry;
-    if (lost_refresh)
-        fa_fail(h, FHIRAUTH_OK, "warning: the new refresh token does not "
-                "fit in the user's kernel keyring quota (" QUOTA_SYSCTLS
-                "): the session ends when this access token expires; "
-                "remove unused keys or raise the limits, then log in again");
-    else if (uncached)
-        fa_fail(h, FHIRAUTH_OK, "warning: the access token was not cached: "
-                "the user's kernel keyring quota is full (" QUOTA_SYSCTLS
-                "); the session is kept, the next call refreshes again");
-    else if (stale_meta)
-        fa_fail(h, FHIRAUTH_OK, "warning: the session metadata was not "
-                "updated: the user's kernel keyring quota is full ("
-                QUOTA_SYSCTLS ")");
+    save_warning(h, &st);
     return FHIRAUTH_OK;
-
-fail:
-    if (login && wrote) {
-        /* Never half a session: no refresh token without its metadata,
-         * no metadata of another session beside it. */
-        (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS,
-                            NULL, 0);
-        (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_META,
-                            NULL, 0);
-        (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
-                            NULL, 0);
-        if (ret_dropped != NULL)
-            *ret_dropped = 1;
-    }
-    return rc;
 }
 
 /* Read the refresh token and the metadata; LOGIN_NEEDED when absent. */

@@ -52,6 +52,37 @@ fhirauth_rc fa_finish_login(fhirauth *h, const struct fa_net_ops *ops,
                             const struct fa_token_response *resp,
                             const char *username, const char *nonce);
 
+/* What a login grant hands to the end of the login. */
+struct fa_grant_result {
+    struct fa_token_response resp;  /* the token answer */
+    const char *username;   /* the name the user typed, or NULL */
+    const char *nonce;      /* the nonce the request carried, or NULL */
+};
+
+/*
+ * The step that varies between the password, browser and device logins.
+ * ready (may be NULL) runs once the network module is loaded, before
+ * discovery: can the module run this grant, and anything to prepare.
+ * grant runs with the discovered endpoints and fills *out.  Both take
+ * the entry point's arg, and set h's detail when they fail.
+ */
+struct fa_grant_step {
+    fhirauth_rc (*ready)(fhirauth *h, const struct fa_net_ops *ops,
+                         void *arg);
+    fhirauth_rc (*grant)(fhirauth *h, const struct fa_net_ops *ops,
+                         const struct fa_net_ctx *ctx,
+                         const struct fa_endpoints *ep, void *arg,
+                         struct fa_grant_result *out);
+};
+
+/*
+ * The skeleton of every login, once the entry point has checked its
+ * arguments: clear the detail, load the network module, step->ready,
+ * discover the endpoints, step->grant, then fa_finish_login().
+ */
+fhirauth_rc fa_login_run(fhirauth *h, const struct fa_grant_step *step,
+                         void *arg);
+
 /* The lifetime to assume for r's access token. */
 long fa_token_lifetime(const fhirauth *h, const struct fa_token_response *r);
 

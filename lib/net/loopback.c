@@ -549,6 +549,155 @@ conn_feed(struct lb_conn *c, const char *p, size_t n)
     return 0;
 }
 
+/*
+ * Drop the connections past their read deadline; fill pfd with the others
+ * and, while a slot is free, the listener lfd (slot_of -1: the kernel's
+ * backlog holds connections beyond LB_CONNS).  Returns the count, and in
+ * *ret_next when poll() must wake up at the latest.
+ */
+static int
+lb_poll_set(struct lb_conn *conns, int lfd, long long now,
+            long long deadline, struct pollfd *pfd, int *slot_of,
+            long long *ret_next)
+{
+    long long next = deadline;
+    int i, n = 0;
+
+    for (i = 0; i < LB_CONNS; i++) {
+        if (conns[i].fd < 0)
+            continue;
+        if (conns[i].deadline <= now) {
+            conn_close(&conns[i]);
+            continue;
+        }
+        if (conns[i].deadline < next)
+            next = conns[i].deadline;
+        pfd[n].fd = conns[i].fd;
+        pfd[n].events = POLLIN;
+        pfd[n].revents = 0;
+        slot_of[n++] = i;
+    }
+    for (i = 0; i < LB_CONNS && conns[i].fd >= 0; i++)
+        ;
+    if (i < LB_CONNS) {
+        pfd[n].fd = lfd;
+        pfd[n].events = POLLIN;
+        pfd[n].revents = 0;
+        slot_of[n++] = -1;
+    }
+    if (next - now > 60000)
+        next = now + 60000;
+    *ret_next = next;
+    return n;
+}
+
+/* Take a browser's new connection into a free slot, with its own read
+ * deadline. */
+static void
+lb_accept(struct lb_conn *conns, int lfd)
+{
+    int i, fd;
+
+    fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0)
+        return;     /* gone already, or out of descriptors */
+    for (i = 0; i < LB_CONNS && conns[i].fd >= 0; i++)
+        ;
+    if (i == LB_CONNS) {
+        close(fd);
+        return;
+    }
+    conn_close(&conns[i]);
+    conns[i].fd = fd;
+    conns[i].deadline = now_ms() + LB_CONN_SECONDS * 1000LL;
+}
+
+/* Read what the browser sent on c: 1 when the request head is complete,
+ * else 0 (c closed when the browser has gone). */
+static int
+conn_read(struct lb_conn *c)
+{
+    char buf[4096];
+    ssize_t got;
+    int complete;
+
+    got = recv(c->fd, buf, sizeof(buf), 0);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN
+                    || errno == EWOULDBLOCK))
+        return 0;
+    if (got <= 0) {
+        conn_close(c);
+        return 0;
+    }
+    complete = conn_feed(c, buf, (size_t)got);
+    explicit_bzero(buf, (size_t)got);
+    return complete;
+}
+
+/*
+ * Answer c's complete request.  1 when the wait is over: this login's
+ * redirect (*ret filled, *ret_conn the connection, *ret_rc FHIRAUTH_OK)
+ * or out of memory (*ret_rc says so).  0 when the wait goes on: the
+ * request was answered and c closed, and err is left empty.
+ */
+static int
+conn_answer(struct lb_conn *c, const char *path, const char *state,
+            struct fa_redirect *ret, int *ret_conn, fhirauth_rc *ret_rc,
+            char *err, size_t errlen)
+{
+    enum fa_lb_result r;
+    int done = 0;
+
+    if (c->overflow) {
+        respond(c->fd, "431 Request Header Fields Too Large",
+                "Request too large", "The request was too large.");
+        conn_close(c);
+        return 0;
+    }
+    r = fa_lb_parse_request(c->line, c->linelen, path, ret, err, errlen);
+    if (r == FA_LB_OK && !state_is(ret, state)) {
+        /* Not this login's answer: refused, and forgotten. */
+        fa_redirect_free(ret);
+        respond(c->fd, "400 Bad Request", "Wrong login",
+                "This answer does not belong to the login in progress.");
+        conn_close(c);
+        return 0;
+    }
+    switch (r) {
+    case FA_LB_OK:
+        *ret_conn = c->fd;
+        c->fd = -1;     /* handed to the caller */
+        conn_close(c);
+        *ret_rc = FHIRAUTH_OK;
+        done = 1;
+        break;
+    case FA_LB_NOT_FOUND:
+        respond(c->fd, "404 Not Found", "Not found", "Nothing here.");
+        conn_close(c);
+        break;
+    case FA_LB_BAD_METHOD:
+        respond(c->fd, "405 Method Not Allowed", "Not allowed",
+                "Only GET is answered here.");
+        conn_close(c);
+        break;
+    case FA_LB_BAD_REQUEST:
+        respond(c->fd, "400 Bad Request", "Bad request",
+                "The request could not be read.");
+        conn_close(c);
+        break;
+    case FA_LB_NOMEM:
+    default:
+        conn_close(c);
+        fa_err(err, errlen, "out of memory");
+        *ret_rc = FHIRAUTH_ERR_NOMEM;
+        done = 1;
+        break;
+    }
+    if (r != FA_LB_OK && r != FA_LB_NOMEM && err != NULL && errlen > 0)
+        err[0] = '\0';   /* a stray request is not our error */
+    return done;
+}
+
 fhirauth_rc
 fa_lb_wait(struct fa_listener *l, const char *path, const char *state,
            long seconds, struct fa_redirect *ret, int *ret_conn, char *err,
@@ -557,12 +706,10 @@ fa_lb_wait(struct fa_listener *l, const char *path, const char *state,
     struct lb_conn *conns;
     struct pollfd pfd[LB_CONNS + 1];
     int slot_of[LB_CONNS + 1];
-    char buf[4096], eb[128];
+    char eb[128];
     long long deadline, now, next;
     fhirauth_rc rc = FHIRAUTH_ERR_LOGIN_NEEDED;
-    enum fa_lb_result r;
-    int i, k, n, fd, saved, complete, done = 0;
-    ssize_t got;
+    int i, k, n, saved, done = 0;
 
     memset(ret, 0, sizeof(*ret));
     *ret_conn = -1;
@@ -587,35 +734,7 @@ fa_lb_wait(struct fa_listener *l, const char *path, const char *state,
             rc = FHIRAUTH_ERR_LOGIN_NEEDED;
             break;
         }
-        /* Drop connections that took too long to send their request. */
-        next = deadline;
-        n = 0;
-        for (i = 0; i < LB_CONNS; i++) {
-            if (conns[i].fd < 0)
-                continue;
-            if (conns[i].deadline <= now) {
-                conn_close(&conns[i]);
-                continue;
-            }
-            if (conns[i].deadline < next)
-                next = conns[i].deadline;
-            pfd[n].fd = conns[i].fd;
-            pfd[n].events = POLLIN;
-            pfd[n].revents = 0;
-            slot_of[n++] = i;
-        }
-        /* New connections only while a slot is free (the kernel's
-         * backlog holds the others). */
-        for (i = 0; i < LB_CONNS && conns[i].fd >= 0; i++)
-            ;
-        if (i < LB_CONNS) {
-            pfd[n].fd = l->fd;
-            pfd[n].events = POLLIN;
-            pfd[n].revents = 0;
-            slot_of[n++] = -1;
-        }
-        if (next - now > 60000)
-            next = now + 60000;
+        n = lb_poll_set(conns, l->fd, now, deadline, pfd, slot_of, &next);
         if (poll(pfd, (nfds_t)n, (int)(next - now)) < 0) {
             if (errno == EINTR)
                 continue;
@@ -626,89 +745,13 @@ fa_lb_wait(struct fa_listener *l, const char *path, const char *state,
             break;
         }
         for (k = 0; k < n && !done; k++) {
-            struct lb_conn *c;
-
             if (pfd[k].revents == 0)
                 continue;
-            if (slot_of[k] < 0) {
-                fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-                if (fd < 0)
-                    continue;   /* gone already, or out of descriptors */
-                for (i = 0; i < LB_CONNS && conns[i].fd >= 0; i++)
-                    ;
-                if (i == LB_CONNS) {
-                    close(fd);
-                    continue;
-                }
-                conn_close(&conns[i]);
-                conns[i].fd = fd;
-                conns[i].deadline = now_ms() + LB_CONN_SECONDS * 1000LL;
-                continue;
-            }
-            c = &conns[slot_of[k]];
-            got = recv(c->fd, buf, sizeof(buf), 0);
-            if (got < 0 && (errno == EINTR || errno == EAGAIN
-                            || errno == EWOULDBLOCK))
-                continue;
-            if (got <= 0) {
-                conn_close(c);
-                continue;
-            }
-            complete = conn_feed(c, buf, (size_t)got);
-            explicit_bzero(buf, (size_t)got);
-            if (!complete)
-                continue;
-            if (c->overflow) {
-                respond(c->fd, "431 Request Header Fields Too Large",
-                        "Request too large", "The request was too large.");
-                conn_close(c);
-                continue;
-            }
-            r = fa_lb_parse_request(c->line, c->linelen, path, ret, err,
-                                    errlen);
-            if (r == FA_LB_OK && !state_is(ret, state)) {
-                /* Not this login's answer: refused, and forgotten. */
-                fa_redirect_free(ret);
-                respond(c->fd, "400 Bad Request", "Wrong login",
-                        "This answer does not belong to the login in "
-                        "progress.");
-                conn_close(c);
-                continue;
-            }
-            switch (r) {
-            case FA_LB_OK:
-                *ret_conn = c->fd;
-                c->fd = -1;     /* handed to the caller */
-                conn_close(c);
-                rc = FHIRAUTH_OK;
-                done = 1;
-                break;
-            case FA_LB_NOT_FOUND:
-                respond(c->fd, "404 Not Found", "Not found",
-                        "Nothing here.");
-                conn_close(c);
-                break;
-            case FA_LB_BAD_METHOD:
-                respond(c->fd, "405 Method Not Allowed", "Not allowed",
-                        "Only GET is answered here.");
-                conn_close(c);
-                break;
-            case FA_LB_BAD_REQUEST:
-                respond(c->fd, "400 Bad Request", "Bad request",
-                        "The request could not be read.");
-                conn_close(c);
-                break;
-            case FA_LB_NOMEM:
-            default:
-                conn_close(c);
-                fa_err(err, errlen, "out of memory");
-                rc = FHIRAUTH_ERR_NOMEM;
-                done = 1;
-                break;
-            }
-            if (r != FA_LB_OK && r != FA_LB_NOMEM && err != NULL
-                && errlen > 0)
-                err[0] = '\0';   /* a stray request is not our error */
+            if (slot_of[k] < 0)
+                lb_accept(conns, l->fd);
+            else if (conn_read(&conns[slot_of[k]]))
+                done = conn_answer(&conns[slot_of[k]], path, state, ret,
+                                   ret_conn, &rc, err, errlen);
         }
     }
     for (i = 0; i < LB_CONNS; i++)
