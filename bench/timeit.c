@@ -170,7 +170,7 @@ run_once(struct spec *s, int record)
         if (ru.ru_maxrss > maxrss)
             maxrss = ru.ru_maxrss;
         cpu += (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3
-               + (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+            + (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
     }
     t1 = now_ms();
     if (!record)
@@ -197,12 +197,19 @@ main(int argc, char **argv)
 
     while ((opt = getopt(argc, argv, "r:w:e:")) != -1) {
         switch (opt) {
-        case 'r': runs = strtol(optarg, NULL, 10); break;
-        case 'w': warmup = strtol(optarg, NULL, 10); break;
-        case 'e': errfile = optarg; break;
+        case 'r':
+            runs = strtol(optarg, NULL, 10);
+            break;
+        case 'w':
+            warmup = strtol(optarg, NULL, 10);
+            break;
+        case 'e':
+            errfile = optarg;
+            break;
         default:
-            fprintf(stderr, "usage: timeit [-r RUNS] [-w WARMUP] "
-                            "[-e ERRFILE] SPECFILE\n");
+            fprintf(stderr,
+                    "usage: timeit [-r RUNS] [-w WARMUP] "
+                    "[-e ERRFILE] SPECFILE\n");
             return 2;
         }
     }

@@ -50,7 +50,7 @@ main(int argc, char **argv)
                 detail ? detail : "");
         return 1;
     }
-    for (r = -1; r < rounds; r++) {     /* round -1 warms up */
+    for (r = -1; r < rounds; r++) { /* round -1 warms up */
         t0 = now_ns();
         for (i = 0; i < calls; i++) {
             rc = fhirauth_token(h, -1, &token, NULL);
@@ -65,7 +65,7 @@ main(int argc, char **argv)
             ns[r] = (now_ns() - t0) / (double) calls;
     }
     fhirauth_close(h);
-    stats_print(stdout, "fhirauth_token() cached", ns, (size_t) rounds, 0,
-                -1, -1);
+    stats_print(stdout, "fhirauth_token() cached", ns, (size_t) rounds, 0, -1,
+                -1);
     return 0;
 }

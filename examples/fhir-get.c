@@ -41,7 +41,7 @@
 #include <fhirauth.h>
 #include <fhirauth-curl.h>
 
-#define BODY_MAX (16L * 1024 * 1024)   /* refuse larger answers */
+#define BODY_MAX (16L * 1024 * 1024) /* refuse larger answers */
 #define THREADS_MAX 64
 
 struct body {
@@ -52,11 +52,11 @@ struct body {
 /* One request and what came of it. */
 struct job {
     const char *url, *config, *profile, *cacert;
-    pthread_barrier_t *start;   /* NULL: a single request */
+    pthread_barrier_t *start; /* NULL: a single request */
     int index;
-    long status;                /* HTTP status, 0 when none */
+    long status; /* HTTP status, 0 when none */
     int retries;
-    char msg[512];              /* why it failed, empty when it did not */
+    char msg[512]; /* why it failed, empty when it did not */
     struct body body;
 };
 
@@ -68,7 +68,7 @@ collect(char *ptr, size_t size, size_t nmemb, void *userdata)
     char *p;
 
     if (n > (size_t) BODY_MAX - b->len)
-        return 0;   /* libcurl reports CURLE_WRITE_ERROR */
+        return 0; /* libcurl reports CURLE_WRITE_ERROR */
     p = realloc(b->data, b->len + n + 1);
     if (p == NULL)
         return 0;
@@ -141,7 +141,7 @@ fetch(void *arg)
         snprintf(j->msg, sizeof(j->msg), "no token: %s", why(h, rc));
         goto wait;
     }
-    if (fhirauth_detail(h)[0] != '\0')   /* a warning after FHIRAUTH_OK */
+    if (fhirauth_detail(h)[0] != '\0') /* a warning after FHIRAUTH_OK */
         fprintf(stderr, "fhir-get: %s\n", fhirauth_detail(h));
     ready = 1;
 wait:
@@ -152,7 +152,7 @@ wait:
         goto out;
 
     for (;;) {
-        j->body.len = 0;   /* a retry starts with an empty body */
+        j->body.len = 0; /* a retry starts with an empty body */
         cc = curl_easy_perform(curl);
         performs++;
         if (cc != CURLE_OK) {
@@ -166,9 +166,8 @@ wait:
              * detail says why (empty: the same token came back). */
             if (!had_retried && st.retried)
                 snprintf(j->msg, sizeof(j->msg), "cannot retry: %s",
-                         fhirauth_detail(h)[0] != '\0'
-                             ? fhirauth_detail(h)
-                             : "no new token");
+                         fhirauth_detail(h)[0] != '\0' ? fhirauth_detail(h)
+                                                       : "no new token");
             break;
         }
         /* A GET has nothing to rewind: send it again. */
@@ -205,8 +204,9 @@ report(const struct job *j, int many)
 static void
 usage(FILE *f)
 {
-    fprintf(f, "usage: fhir-get [--config FILE] [--profile NAME] "
-               "[--cacert FILE] [--threads N] URL\n");
+    fprintf(f,
+            "usage: fhir-get [--config FILE] [--profile NAME] "
+            "[--cacert FILE] [--threads N] URL\n");
 }
 
 int

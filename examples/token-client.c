@@ -33,7 +33,7 @@
 #include <curl/curl.h>
 #include <fhirauth.h>
 
-#define BODY_MAX (16L * 1024 * 1024)   /* refuse larger answers */
+#define BODY_MAX (16L * 1024 * 1024) /* refuse larger answers */
 
 struct body {
     char *data;
@@ -48,7 +48,7 @@ collect(char *ptr, size_t size, size_t nmemb, void *userdata)
     char *p;
 
     if (n > (size_t) BODY_MAX - b->len)
-        return 0;   /* libcurl reports CURLE_WRITE_ERROR */
+        return 0; /* libcurl reports CURLE_WRITE_ERROR */
     p = realloc(b->data, b->len + n + 1);
     if (p == NULL)
         return 0;
@@ -68,7 +68,8 @@ new_token_may_help(CURL *curl)
 
     for (i = 0; i < amount; i++) {
         if (curl_easy_header(curl, "WWW-Authenticate", i, CURLH_HEADER, -1,
-                             &hd) != CURLHE_OK)
+                             &hd)
+            != CURLHE_OK)
             return 0;
         amount = hd->amount;
         if (fhirauth_bearer_challenge_retry(hd->value))
@@ -87,9 +88,10 @@ get(CURL *curl, const char *url, const char *token, struct body *b,
     b->len = 0;
     if ((cc = curl_easy_setopt(curl, CURLOPT_URL, url)) != CURLE_OK
         || (cc = curl_easy_setopt(curl, CURLOPT_XOAUTH2_BEARER, token))
-               != CURLE_OK
+            != CURLE_OK
         || (cc = curl_easy_setopt(curl, CURLOPT_HTTPAUTH,
-                                  (long) CURLAUTH_BEARER)) != CURLE_OK)
+                                  (long) CURLAUTH_BEARER))
+            != CURLE_OK)
         return cc;
     cc = curl_easy_perform(curl);
     /* libcurl keeps its own copy of the token (and does not wipe it):
@@ -119,7 +121,7 @@ main(int argc, char **argv)
         return 2;
     }
     url = argv[1];
-    profile = argc == 3 ? argv[2] : NULL;   /* NULL: the default profile */
+    profile = argc == 3 ? argv[2] : NULL; /* NULL: the default profile */
 
     rc = fhirauth_open(&h, profile, 0, &detail);
     if (rc != FHIRAUTH_OK) {

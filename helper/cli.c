@@ -20,7 +20,7 @@ exit_status(fhirauth_rc rc)
         return EXIT_USAGE;
     case FHIRAUTH_ERR_LOGIN_NEEDED:
     case FHIRAUTH_ERR_DENIED:
-    case FHIRAUTH_ERR_CANCELLED:    /* still no (new) session */
+    case FHIRAUTH_ERR_CANCELLED: /* still no (new) session */
         return EXIT_LOGIN;
     case FHIRAUTH_ERR_UNREACHABLE:
     case FHIRAUTH_ERR_TLS:
@@ -46,8 +46,7 @@ fail(fhirauth *h, fhirauth_rc rc, const char *what)
     if (detail[0] != '\0')
         fprintf(stderr, "%s: %s: %s\n", progname, what, detail);
     else
-        fprintf(stderr, "%s: %s: %s\n", progname, what,
-                fhirauth_strerror(rc));
+        fprintf(stderr, "%s: %s: %s\n", progname, what, fhirauth_strerror(rc));
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
         fprintf(stderr, "%s: log in with 'fhir-token login'\n", progname);
     return exit_status(rc);

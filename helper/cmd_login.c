@@ -43,7 +43,7 @@ read_password(FILE *in, int prompt, char *buf, size_t len)
     if (n > 0 && buf[n - 1] == '\n')
         buf[--n] = '\0';
     else if (n == len - 1)
-        return -1;   /* longer than we accept */
+        return -1; /* longer than we accept */
     if (n > 0 && buf[n - 1] == '\r')
         buf[--n] = '\0';
     return n > 0 ? 0 : -1;
@@ -73,7 +73,8 @@ login_password(fhirauth *h, const char *username, int from_stdin)
         in = fopen("/dev/tty", "r+e");
         if (in == NULL)
             return usage_error("no terminal to ask for the password: use "
-                               "--password-stdin", NULL);
+                               "--password-stdin",
+                               NULL);
         /* Unbuffered: stdio's buffer, freed unwiped, gets no copy. */
         setvbuf(in, NULL, _IONBF, 0);
         r = read_password(in, 1, password, sizeof(password));
@@ -106,18 +107,21 @@ show_device(enum fhirauth_device_event event, const fhirauth_device_info *info,
     if (info->verification_uri_complete != NULL)
         fprintf(stderr, "(or open %s)\n", info->verification_uri_complete);
     if (qr_wanted(fhirauth_option(h, "qr"), stderr))
-        (void) qr_print(stderr, info->verification_uri_complete != NULL
-                                    ? info->verification_uri_complete
-                                    : info->verification_uri);
-    fprintf(stderr, "Waiting for approval (the code is valid for %ld "
-            "seconds)...\n", info->expires_in);
+        (void) qr_print(stderr,
+                        info->verification_uri_complete != NULL
+                            ? info->verification_uri_complete
+                            : info->verification_uri);
+    fprintf(stderr,
+            "Waiting for approval (the code is valid for %ld "
+            "seconds)...\n",
+            info->expires_in);
     return 0;
 }
 
 /* What the browser flow's callbacks share. */
 struct browser_arg {
     int no_browser;
-    char page[PATH_MAX];   /* the page the browser was given, or "" */
+    char page[PATH_MAX]; /* the page the browser was given, or "" */
 };
 
 /* Browser flow: start $BROWSER with file://PAGE, or xdg-open PAGE, where
@@ -141,14 +145,16 @@ open_browser(const char *url, void *arg)
         browser = "xdg-open";
     if (launch_page_write(url, ba->page, sizeof(ba->page), err, sizeof(err))
         != 0) {
-        fprintf(stderr, "%s: not starting a browser: %s\n(open the address "
-                "above yourself)\n", progname, err);
+        fprintf(stderr,
+                "%s: not starting a browser: %s\n(open the address "
+                "above yourself)\n",
+                progname, err);
         return 0;
     }
     /* $BROWSER programs expect a URL; xdg-open takes a path as well. */
     n = snprintf(target, sizeof(target), "%s%s", xdg ? "" : "file://",
                  ba->page);
-    if (n < 0 || (size_t)n >= sizeof(target))
+    if (n < 0 || (size_t) n >= sizeof(target))
         return 0;
     /* Fork twice so the browser is nobody's zombie while we wait. */
     pid = fork();
@@ -177,7 +183,8 @@ read_pasted(void *arg)
     size_t n;
 
     (void) arg;
-    fprintf(stderr, "After logging in, paste the address your browser was "
+    fprintf(stderr,
+            "After logging in, paste the address your browser was "
             "sent to\n(it starts with http://127.0.0.1) and press Enter:\n");
     if (fgets(line, sizeof(line), stdin) == NULL) {
         explicit_bzero(line, sizeof(line));
@@ -284,7 +291,8 @@ cmd_login(fhirauth *h, int argc, char **argv)
         return usage_error("unexpected argument", argv[optind]);
     if ((username != NULL || from_stdin) && mode != PASSWORD)
         return usage_error("--username and --password-stdin go with "
-                           "--password", NULL);
+                           "--password",
+                           NULL);
     if (no_browser && mode == DEFAULT)
         mode = BROWSER;
     if (no_browser && mode != BROWSER)
@@ -312,8 +320,7 @@ cmd_login(fhirauth *h, int argc, char **argv)
         if (rc == FHIRAUTH_ERR_UNSUPPORTED)
             status = login_browser(h, 1);
         else
-            status = rc == FHIRAUTH_OK ? EXIT_OK
-                                       : fail(h, rc, "login failed");
+            status = rc == FHIRAUTH_OK ? EXIT_OK : fail(h, rc, "login failed");
         break;
     }
     if (status != EXIT_OK)

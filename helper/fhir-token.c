@@ -22,8 +22,11 @@
 
 /* Exit status of exec when fhir-token fails before running the command;
  * 126 and 127 as env(1): found but not executable, not found. */
-enum { EXIT_EXEC_FAILED = 125, EXIT_EXEC_CANNOT = 126,
-       EXIT_EXEC_NOTFOUND = 127 };
+enum {
+    EXIT_EXEC_FAILED = 125,
+    EXIT_EXEC_CANNOT = 126,
+    EXIT_EXEC_NOTFOUND = 127
+};
 
 /* --min-valid's argument: seconds, 0 to a year. */
 static int
@@ -43,8 +46,7 @@ parse_min_valid(const char *arg, long *ret)
 /* The token (and, when with_context, the session's context) into *ti.
  * Messages go to stderr; returns the exit status. */
 static int
-get_token(fhirauth *h, long min_valid, int with_context,
-          struct token_info *ti)
+get_token(fhirauth *h, long min_valid, int with_context, struct token_info *ti)
 {
     char *json = NULL;
     fhirauth_rc rc;
@@ -103,8 +105,7 @@ cmd_token(fhirauth *h, int argc, char **argv)
             break;
         case 'f':
             if (format_from_name(optarg, &format) != 0) {
-                fprintf(stderr, "%s: formats: %s\n", progname,
-                        format_names());
+                fprintf(stderr, "%s: formats: %s\n", progname, format_names());
                 return usage_error("unknown format", optarg);
             }
             break;
@@ -136,11 +137,10 @@ cmd_token(fhirauth *h, int argc, char **argv)
 static int
 cmd_exec(fhirauth **hp, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "min-valid", required_argument, NULL, 'm' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
+    static const struct option opts[] = { { "min-valid", required_argument,
+                                            NULL, 'm' },
+                                          { "help", no_argument, NULL, 'h' },
+                                          { NULL, 0, NULL, 0 } };
     long min_valid = -1;
     struct token_info ti = { 0 };
     struct exec_env env;
@@ -232,17 +232,15 @@ print_time(const char *label, long long when, time_t now)
 static int
 cmd_status(fhirauth *h, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
+    static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
+                                          { "help", no_argument, NULL, 'h' },
+                                          { NULL, 0, NULL, 0 } };
     static const char *const fields[][2] = {
-        { "Profile:", "profile" },   { "Keyring:", "keyring" },
-        { "Issuer:", "issuer" },     { "Client:", "client_id" },
-        { "User:", "username" },     { "Subject:", "subject" },
-        { "Scope:", "scope" },       { "FHIR base:", "fhir_base" },
-        { "Patient:", "patient" },   { "Encounter:", "encounter" },
+        { "Profile:", "profile" },    { "Keyring:", "keyring" },
+        { "Issuer:", "issuer" },      { "Client:", "client_id" },
+        { "User:", "username" },      { "Subject:", "subject" },
+        { "Scope:", "scope" },        { "FHIR base:", "fhir_base" },
+        { "Patient:", "patient" },    { "Encounter:", "encounter" },
         { "FHIR user:", "fhirUser" }, { "Tenant:", "tenant" },
     };
     int as_json = 0, c;

@@ -22,12 +22,9 @@ static const struct {
     const char *name;
     enum token_format format;
 } formats[] = {
-    { "token", FORMAT_TOKEN },
-    { "header", FORMAT_HEADER },
-    { "curl", FORMAT_CURL },
-    { "env", FORMAT_ENV },
-    { "json", FORMAT_JSON },
-    { "exec-credential", FORMAT_EXEC_CREDENTIAL },
+    { "token", FORMAT_TOKEN }, { "header", FORMAT_HEADER },
+    { "curl", FORMAT_CURL },   { "env", FORMAT_ENV },
+    { "json", FORMAT_JSON },   { "exec-credential", FORMAT_EXEC_CREDENTIAL },
 };
 
 int
@@ -306,7 +303,8 @@ wipe_strings(json_object *o)
         wipe_json_bytes(json_object_get_string(o),
                         (size_t) json_object_get_string_len(o));
     } else if (json_object_is_type(o, json_type_object)) {
-        json_object_object_foreach(o, key, val) {
+        json_object_object_foreach(o, key, val)
+        {
             (void) key;
             wipe_strings(val);
         }
@@ -468,8 +466,7 @@ ours(const char *e)
 
     for (i = 0; i < N_VARS; i++) {
         n = strlen(var_names[i]);
-        if (strncmp(e, var_names[i], n) == 0
-            && (e[n] == '=' || e[n] == '\0'))
+        if (strncmp(e, var_names[i], n) == 0 && (e[n] == '=' || e[n] == '\0'))
             return 1;
     }
     return 0;

@@ -9,12 +9,12 @@
 #include <time.h>
 
 enum token_format {
-    FORMAT_TOKEN,           /* the token and a newline (default) */
-    FORMAT_HEADER,          /* Authorization: Bearer TOKEN */
-    FORMAT_CURL,            /* header = "Authorization: Bearer TOKEN" */
-    FORMAT_ENV,             /* export NAME='value' lines */
-    FORMAT_JSON,            /* one JSON object */
-    FORMAT_EXEC_CREDENTIAL  /* kubectl ExecCredential (v1) */
+    FORMAT_TOKEN,          /* the token and a newline (default) */
+    FORMAT_HEADER,         /* Authorization: Bearer TOKEN */
+    FORMAT_CURL,           /* header = "Authorization: Bearer TOKEN" */
+    FORMAT_ENV,            /* export NAME='value' lines */
+    FORMAT_JSON,           /* one JSON object */
+    FORMAT_EXEC_CREDENTIAL /* kubectl ExecCredential (v1) */
 };
 
 /* A token and what comes with it.  Every string is owned and freed by

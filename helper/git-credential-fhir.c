@@ -45,10 +45,10 @@ static const char progname[] = "git-credential-fhir";
 /* What git told us.  The strings point into buf, which is wiped. */
 struct request {
     char *buf;
-    size_t size;                /* allocated, for the wipe */
+    size_t size; /* allocated, for the wipe */
     const char *protocol, *host, *path, *url;
     const char *password, *credential;
-    bool cap_authtype;          /* capability[]=authtype */
+    bool cap_authtype; /* capability[]=authtype */
 };
 
 /* A growable output buffer; it holds a token, so it is wiped. */
@@ -61,9 +61,11 @@ struct out {
 static void
 usage(FILE *f)
 {
-    fprintf(f, "usage: %s [--config FILE] get|store|erase\n"
-               "git credential helper: access tokens from pam_fhir's"
-               " kernel keyring session.\n", progname);
+    fprintf(f,
+            "usage: %s [--config FILE] get|store|erase\n"
+            "git credential helper: access tokens from pam_fhir's"
+            " kernel keyring session.\n",
+            progname);
 }
 
 static void
@@ -206,8 +208,10 @@ read_request(int fd, struct request *rq)
         if (n > 0 && line[n - 1] == '\r')
             line[n - 1] = '\0';
         if (n > LINE_MAX_BYTES) {
-            fprintf(stderr, "%s: request line longer than %d bytes"
-                    " (refused)\n", progname, LINE_MAX_BYTES);
+            fprintf(stderr,
+                    "%s: request line longer than %d bytes"
+                    " (refused)\n",
+                    progname, LINE_MAX_BYTES);
             return -1;
         }
         eq = strchr(line, '=');
@@ -242,8 +246,8 @@ static bool
 path_byte_ok(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-           || (c >= '0' && c <= '9')
-           || (c != '\0' && strchr("-._~!$&'()*+,;=:@/", c) != NULL);
+        || (c >= '0' && c <= '9')
+        || (c != '\0' && strchr("-._~!$&'()*+,;=:@/", c) != NULL);
 }
 
 /*
@@ -303,8 +307,7 @@ report(fhirauth_rc rc, const char *what, const char *detail)
     if (detail != NULL && detail[0] != '\0')
         fprintf(stderr, "%s: %s: %s\n", progname, what, detail);
     else
-        fprintf(stderr, "%s: %s: %s\n", progname, what,
-                fhirauth_strerror(rc));
+        fprintf(stderr, "%s: %s: %s\n", progname, what, fhirauth_strerror(rc));
 }
 
 /*
@@ -367,8 +370,10 @@ cmd_get(const char *config, const struct request *rq)
         return EXIT_DONE;
     rc = fhirauth_token(h, -1, &token, &expiry);
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED) {
-        fprintf(stderr, "%s: not logged in to profile %s: run 'fhir-token"
-                "%s%s --profile %s login'\n", progname, fhirauth_profile(h),
+        fprintf(stderr,
+                "%s: not logged in to profile %s: run 'fhir-token"
+                "%s%s --profile %s login'\n",
+                progname, fhirauth_profile(h),
                 config != NULL ? " --config " : "",
                 config != NULL ? config : "", fhirauth_profile(h));
         goto done;
@@ -380,8 +385,10 @@ cmd_get(const char *config, const struct request *rq)
     if (fhirauth_detail(h)[0] != '\0')
         fprintf(stderr, "%s: warning: %s\n", progname, fhirauth_detail(h));
     if (unsafe_value(token)) {
-        fprintf(stderr, "%s: the token has a control character: not given"
-                " to git\n", progname);
+        fprintf(stderr,
+                "%s: the token has a control character: not given"
+                " to git\n",
+                progname);
         goto done;
     }
     if (rq->cap_authtype) {
@@ -429,8 +436,8 @@ cmd_erase(const char *config, const struct request *rq)
     /* git >= 2.46 rejects a bearer token as credential=, older ones as
      * password=. */
     rejected = rq->credential != NULL && rq->credential[0] != '\0'
-                   ? rq->credential
-                   : rq->password;
+        ? rq->credential
+        : rq->password;
     if (rejected == NULL || rejected[0] == '\0')
         return EXIT_DONE;
     if (open_for_request(config, rq, &h) <= 0)

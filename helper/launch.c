@@ -48,8 +48,7 @@ private_dir(int fd, uid_t uid, int exact)
     struct stat st;
 
     return fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid
-           && (exact ? (st.st_mode & 07777) == 0700
-                     : (st.st_mode & 077) == 0);
+        && (exact ? (st.st_mode & 07777) == 0700 : (st.st_mode & 077) == 0);
 }
 
 /* $XDG_RUNTIME_DIR when it is usable, an absolute path to a private
@@ -80,8 +79,8 @@ fallback_dir(uid_t uid, char *dir, size_t dirlen, char *err, size_t errlen)
 {
     int n, fd;
 
-    n = snprintf(dir, dirlen, "/tmp/pam_fhir-%lu", (unsigned long)uid);
-    if (n < 0 || (size_t)n >= dirlen)
+    n = snprintf(dir, dirlen, "/tmp/pam_fhir-%lu", (unsigned long) uid);
+    if (n < 0 || (size_t) n >= dirlen)
         return -1;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
@@ -99,8 +98,10 @@ fallback_dir(uid_t uid, char *dir, size_t dirlen, char *err, size_t errlen)
 
         if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != uid
             || (st.st_mode & 077) != 0 || fchmod(fd, 0700) != 0) {
-            snprintf(err, errlen, "%s is not a directory of mode 0700 that "
-                     "you own: refusing it", dir);
+            snprintf(err, errlen,
+                     "%s is not a directory of mode 0700 that "
+                     "you own: refusing it",
+                     dir);
             close(fd);
             return -1;
         }
@@ -116,12 +117,23 @@ put_escaped(FILE *f, const char *s)
         const char *ref = NULL;
 
         switch (*s) {
-        case '&': ref = "&amp;"; break;
-        case '<': ref = "&lt;"; break;
-        case '>': ref = "&gt;"; break;
-        case '"': ref = "&quot;"; break;
-        case '\'': ref = "&#39;"; break;
-        default: break;
+        case '&':
+            ref = "&amp;";
+            break;
+        case '<':
+            ref = "&lt;";
+            break;
+        case '>':
+            ref = "&gt;";
+            break;
+        case '"':
+            ref = "&quot;";
+            break;
+        case '\'':
+            ref = "&#39;";
+            break;
+        default:
+            break;
         }
         if (ref != NULL ? fputs(ref, f) == EOF : fputc(*s, f) == EOF)
             return -1;
@@ -142,13 +154,15 @@ write_page(int fd, const char *url)
     /* No referrer: the authorization endpoint need not learn the path. */
     bad = fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n"
                 "<meta name=\"referrer\" content=\"no-referrer\">\n"
-                "<meta http-equiv=\"refresh\" content=\"0; url=", f) == EOF
-          || put_escaped(f, url) != 0
-          || fputs("\">\n<title>Log in</title></head>\n<body><p><a href=\"",
-                   f) == EOF
-          || put_escaped(f, url) != 0
-          || fputs("\">Continue to the login page</a></p></body></html>\n",
-                   f) == EOF;
+                "<meta http-equiv=\"refresh\" content=\"0; url=",
+                f)
+            == EOF
+        || put_escaped(f, url) != 0
+        || fputs("\">\n<title>Log in</title></head>\n<body><p><a href=\"", f)
+            == EOF
+        || put_escaped(f, url) != 0
+        || fputs("\">Continue to the login page</a></p></body></html>\n", f)
+            == EOF;
     if (fclose(f) != 0)
         bad = 1;
     return bad ? -1 : 0;
@@ -158,7 +172,7 @@ static void
 on_signal(int sig)
 {
     if (have_pending)
-        (void)unlink(pending);
+        (void) unlink(pending);
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -174,7 +188,7 @@ page_name(char *name, size_t len)
     size_t i;
     int n;
 
-    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t) sizeof(raw))
         return -1;
     for (i = 0; i < sizeof(raw); i++) {
         digits[2 * i] = hex[raw[i] >> 4];
@@ -182,7 +196,7 @@ page_name(char *name, size_t len)
     }
     digits[2 * sizeof(raw)] = '\0';
     n = snprintf(name, len, PAGE_PREFIX "%s.html", digits);
-    return n < 0 || (size_t)n >= len ? -1 : 0;
+    return n < 0 || (size_t) n >= len ? -1 : 0;
 }
 
 int
@@ -212,7 +226,7 @@ launch_page_write(const char *url, char *path, size_t pathlen, char *err,
         return -1;
     }
     n = snprintf(path, pathlen, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= pathlen || (size_t)n >= sizeof(pending)) {
+    if (n < 0 || (size_t) n >= pathlen || (size_t) n >= sizeof(pending)) {
         snprintf(err, errlen, "the path of the page is too long");
         path[0] = '\0';
         close(dfd);
@@ -220,8 +234,10 @@ launch_page_write(const char *url, char *path, size_t pathlen, char *err,
     }
     /* Created here, in the directory just checked, never through a link;
      * fchmod because the umask may have narrowed the mode. */
-    fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
-                               | O_CLOEXEC | O_NOCTTY, 0600);
+    fd =
+        openat(dfd, name,
+               O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+               0600);
     saved = errno;
     close(dfd);
     if (fd >= 0 && fchmod(fd, 0600) != 0)
@@ -232,12 +248,12 @@ launch_page_write(const char *url, char *path, size_t pathlen, char *err,
         snprintf(err, errlen, "cannot create %s: %s", path, strerror(saved));
         if (fd >= 0) {
             close(fd);
-            (void)unlink(path);
+            (void) unlink(path);
         }
         path[0] = '\0';
         return -1;
     }
-    memcpy(pending, path, (size_t)n + 1);
+    memcpy(pending, path, (size_t) n + 1);
     have_pending = 1;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -245,7 +261,7 @@ launch_page_write(const char *url, char *path, size_t pathlen, char *err,
     for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
         /* A signal the caller ignores stays ignored. */
         if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
-            (void)sigaction(sigs[i], &sa, NULL);
+            (void) sigaction(sigs[i], &sa, NULL);
     }
     if (write_page(fd, url) != 0) {
         snprintf(err, errlen, "cannot write %s", path);
@@ -261,6 +277,6 @@ launch_page_remove(const char *path)
 {
     if (path == NULL || path[0] == '\0')
         return;
-    (void)unlink(path);
+    (void) unlink(path);
     have_pending = 0;
 }

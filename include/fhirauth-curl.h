@@ -51,12 +51,15 @@ extern "C" {
  * the members are otherwise the helpers' own.
  */
 typedef struct fhirauth_curl_state {
-    char *token;     /* the token set on the handle; a secret */
-    int retried;     /* 1 once should_retry handled a 401 of this request,
+    char *token; /* the token set on the handle; a secret */
+    int retried; /* 1 once should_retry handled a 401 of this request,
                       * whether or not it could ask for a retry */
 } fhirauth_curl_state;
 
-#define FHIRAUTH_CURL_STATE_INIT { NULL, 0 }
+#define FHIRAUTH_CURL_STATE_INIT \
+ {                               \
+  NULL, 0                        \
+ }
 
 static inline void
 fhirauth_curl_state_init(fhirauth_curl_state *st)
@@ -142,9 +145,9 @@ fhirauth_curl_priv_challenged(CURL *curl)
         hc = curl_easy_header(curl, "WWW-Authenticate", i, CURLH_HEADER, -1,
                               &hd);
         if (hc == CURLHE_NOT_BUILT_IN)
-            return 1;   /* cannot tell: one retry is the bounded cost */
+            return 1; /* cannot tell: one retry is the bounded cost */
         if (hc == CURLHE_MISSING && i == 0)
-            return 1;   /* no challenge at all */
+            return 1; /* no challenge at all */
         if (hc != CURLHE_OK || hd == NULL)
             return 0;
         amount = hd->amount;

@@ -137,21 +137,20 @@ fhirauth_rc fhirauth_login_password(fhirauth *h, const char *username,
 /* What a device login shows the user (RFC 8628 §3.3). */
 typedef struct fhirauth_device_info {
     const char *verification_uri;
-    const char *verification_uri_complete;  /* NULL when the AS gave none */
+    const char *verification_uri_complete; /* NULL when the AS gave none */
     const char *user_code;
-    long expires_in;                        /* seconds the code is valid */
+    long expires_in; /* seconds the code is valid */
 } fhirauth_device_info;
 
 enum fhirauth_device_event {
-    FHIRAUTH_DEVICE_SHOW,   /* once: show the URI and code to the user */
-    FHIRAUTH_DEVICE_WAIT    /* before each poll */
+    FHIRAUTH_DEVICE_SHOW, /* once: show the URI and code to the user */
+    FHIRAUTH_DEVICE_WAIT  /* before each poll */
 };
 
 /* Return 0 to go on, anything else to cancel the login.  info and its
  * strings are valid only during the call. */
 typedef int (*fhirauth_device_cb)(enum fhirauth_device_event event,
-                                  const fhirauth_device_info *info,
-                                  void *arg);
+                                  const fhirauth_device_info *info, void *arg);
 
 /*
  * OAuth 2.0 device authorization grant (RFC 8628): cb shows the user where

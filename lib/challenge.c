@@ -15,10 +15,10 @@
 
 /* What one challenge said so far. */
 struct challenge {
-    int bearer;       /* the auth-scheme is Bearer */
-    int token68;      /* token68 form: no auth-params (not RFC 6750) */
-    int errors;       /* error parameters seen */
-    int error_retry;  /* the error value is invalid_token */
+    int bearer;      /* the auth-scheme is Bearer */
+    int token68;     /* token68 form: no auth-params (not RFC 6750) */
+    int errors;      /* error parameters seen */
+    int error_retry; /* the error value is invalid_token */
 };
 
 /* RFC 9110 §5.6.2 tchar */
@@ -90,7 +90,7 @@ scan_quoted(const char *s, size_t n, size_t p, char *out, size_t outlen,
         else
             *ret_long = 1;
     }
-    return 0;   /* no closing quote */
+    return 0; /* no closing quote */
 }
 
 /* A Bearer challenge in RFC 6750 form with no error, or invalid_token. */
@@ -98,7 +98,7 @@ static int
 answerable(const struct challenge *c)
 {
     return c->bearer && !c->token68
-           && (c->errors == 0 || (c->errors == 1 && c->error_retry));
+        && (c->errors == 0 || (c->errors == 1 && c->error_retry));
 }
 
 /*
@@ -117,8 +117,8 @@ fhirauth_bearer_challenge_retry(const char *www_authenticate)
     struct challenge cur;
     char value[VALUE_MAX];
     size_t n, p = 0, q, r, name, namelen;
-    int open = 0;        /* a challenge is in progress */
-    int need_param = 0;  /* "scheme SP" seen: a parameter must follow */
+    int open = 0;       /* a challenge is in progress */
+    int need_param = 0; /* "scheme SP" seen: a parameter must follow */
     int retry = 0, too_long;
 
     if (s == NULL)
@@ -140,7 +140,7 @@ fhirauth_bearer_challenge_retry(const char *www_authenticate)
         }
         q = scan_token(s, n, p);
         if (q == p)
-            return 0;   /* neither a scheme nor a parameter name */
+            return 0; /* neither a scheme nor a parameter name */
         r = skip_ows(s, n, q);
 
         if (r < n && s[r] == '=') {
@@ -167,17 +167,17 @@ fhirauth_bearer_challenge_retry(const char *www_authenticate)
             }
             if (namelen == 5 && strncasecmp(s + name, "error", 5) == 0) {
                 cur.errors++;
-                cur.error_retry = !too_long
-                                  && strcmp(value, "invalid_token") == 0;
+                cur.error_retry =
+                    !too_long && strcmp(value, "invalid_token") == 0;
             }
             need_param = 0;
             p = skip_ows(s, n, p);
             if (p < n && s[p] != ',')
-                return 0;   /* parameters are separated by commas */
+                return 0; /* parameters are separated by commas */
             continue;
         }
         if (need_param)
-            return 0;   /* "Bearer foo bar": a word where a parameter belongs */
+            return 0; /* "Bearer foo bar": a word where a parameter belongs */
 
         /* A new challenge: the word is its auth-scheme. */
         if (open && answerable(&cur))
@@ -187,7 +187,7 @@ fhirauth_bearer_challenge_retry(const char *www_authenticate)
         cur.bearer = q - p == 6 && strncasecmp(s + p, "Bearer", 6) == 0;
         p = q;
         if (p == n || s[p] == ',')
-            continue;   /* a scheme without parameters */
+            continue; /* a scheme without parameters */
         if (s[p] != ' ' && s[p] != '\t')
             return 0;
         p = skip_ows(s, n, p);

@@ -39,9 +39,9 @@
 
 enum cf_type {
     CF_STRING,
-    CF_URL,     /* an endpoint URL (url.h, FA_URL_ENDPOINT) */
+    CF_URL,      /* an endpoint URL (url.h, FA_URL_ENDPOINT) */
     CF_URL_BASE, /* issuer, fhir_base: also no query (FA_URL_BASE) */
-    CF_NAME,    /* a string that must be a valid profile name */
+    CF_NAME,     /* a string that must be a valid profile name */
     CF_BOOL,
     CF_LONG,
     CF_ANCHOR,
@@ -53,10 +53,10 @@ struct cf_option {
     const char *name;
     enum cf_type type;
     size_t offset;
-    bool arg_only;        /* a PAM module argument, refused in files */
-    long def;             /* default of a bool, number or enum */
-    long min, max;        /* range of a number */
-    const char *def_str;  /* default of a string, or NULL */
+    bool arg_only;       /* a PAM module argument, refused in files */
+    long def;            /* default of a bool, number or enum */
+    long min, max;       /* range of a number */
+    const char *def_str; /* default of a string, or NULL */
 };
 
 #define OFF(f) offsetof(struct fa_config, f)
@@ -67,8 +67,8 @@ struct cf_option {
 
 /* Sorted by name: looked up with bsearch. */
 static const struct cf_option options[] = {
-    { "assumed_lifetime", CF_LONG, OFF(assumed_lifetime), false,
-      300, 1, 86400, NULL },
+    { "assumed_lifetime", CF_LONG, OFF(assumed_lifetime), false, 300, 1, 86400,
+      NULL },
     { STR(aud) },
     { URL(authorization_endpoint) },
     { STR(ca_file) },
@@ -79,40 +79,35 @@ static const struct cf_option options[] = {
     { BOOL(debug) },
     { URL(device_authorization_endpoint) },
     { BASE_URL(fhir_base) },
-    { "git_username", CF_STRING, OFF(git_username), false,
-      0, 0, 0, "oauth2" },
+    { "git_username", CF_STRING, OFF(git_username), false, 0, 0, 0, "oauth2" },
     { "grant", CF_GRANT, OFF(grant), false, FA_GRANT_DEVICE, 0, 0, NULL },
     { STR(ignore_users) },
     { URL(introspection_endpoint) },
     { BASE_URL(issuer) },
     { URL(jwks_uri) },
-    { "keyring", CF_ANCHOR, OFF(keyring), false,
-      FA_ANCHOR_PERSISTENT, 0, 0, NULL },
+    { "keyring", CF_ANCHOR, OFF(keyring), false, FA_ANCHOR_PERSISTENT, 0, 0,
+      NULL },
     { STR(match) },
     { "min_valid", CF_LONG, OFF(min_valid), false, 60, 0, 86400, NULL },
-    { "minimum_uid", CF_LONG, OFF(minimum_uid), false,
-      0, 0, LONG_MAX, NULL },
+    { "minimum_uid", CF_LONG, OFF(minimum_uid), false, 0, 0, LONG_MAX, NULL },
     { "profile", CF_NAME, OFF(profile), true, 0, 0, 0, NULL },
     { STR(proxy) },
     { "qr", CF_QR, OFF(qr), false, FA_QR_AUTO, 0, 0, NULL },
-    { "redirect_port", CF_LONG, OFF(redirect_port), false,
-      0, 0, 65535, NULL },
-    { "require_id_token", CF_BOOL, OFF(require_id_token), false,
-      0, 0, 0, NULL },
+    { "redirect_port", CF_LONG, OFF(redirect_port), false, 0, 0, 65535, NULL },
+    { "require_id_token", CF_BOOL, OFF(require_id_token), false, 0, 0, 0,
+      NULL },
     { STR(resource) },
     { URL(revocation_endpoint) },
     { BOOL(revoke_on_close) },
     { STR(scope) },
     { "timeout", CF_LONG, OFF(timeout), false, 30, 1, 600, NULL },
     { URL(token_endpoint) },
-    { "try_first_pass", CF_BOOL, OFF(try_first_pass), true,
-      0, 0, 0, NULL },
-    { "use_first_pass", CF_BOOL, OFF(use_first_pass), true,
-      0, 0, 0, NULL },
+    { "try_first_pass", CF_BOOL, OFF(try_first_pass), true, 0, 0, 0, NULL },
+    { "use_first_pass", CF_BOOL, OFF(use_first_pass), true, 0, 0, 0, NULL },
     { URL(userinfo_endpoint) },
     { STR(usermap) },
-    { "username_claim", CF_STRING, OFF(username_claim), false,
-      0, 0, 0, "preferred_username" },
+    { "username_claim", CF_STRING, OFF(username_claim), false, 0, 0, 0,
+      "preferred_username" },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -130,14 +125,14 @@ struct cf_file {
     const char *text;
     size_t len;
     bool has_sections;
-    char *default_profile;        /* the file's default_profile, or NULL */
+    char *default_profile;         /* the file's default_profile, or NULL */
     struct fa_profile_list *names; /* CF_PASS_CHECK adds section names */
 };
 
 enum cf_pass {
-    CF_PASS_CHECK,    /* syntax, keys and values of the whole file */
-    CF_PASS_TOP,      /* apply the keys before the first section */
-    CF_PASS_PROFILE   /* apply the keys of the selected profile */
+    CF_PASS_CHECK,  /* syntax, keys and values of the whole file */
+    CF_PASS_TOP,    /* apply the keys before the first section */
+    CF_PASS_PROFILE /* apply the keys of the selected profile */
 };
 
 /* ASCII only: the locale of the host program must not change parsing. */
@@ -192,8 +187,7 @@ cf_find(const char *name)
 }
 
 static void
-cf_enum_names(enum cf_type type, const char *const **ret_names,
-              size_t *ret_n)
+cf_enum_names(enum cf_type type, const char *const **ret_names, size_t *ret_n)
 {
     switch (type) {
     case CF_ANCHOR:
@@ -255,7 +249,8 @@ cf_store_number(struct fa_config *cfg, const struct cf_option *o, long v)
         *(long *) field = v;
         if (slot < FA_CONFIG_OPTIONS
             && snprintf(cfg->number_text[slot], sizeof(cfg->number_text[0]),
-                        "%ld", v) < 0)
+                        "%ld", v)
+                < 0)
             cfg->number_text[slot][0] = '\0';
         return;
     }
@@ -352,7 +347,8 @@ cf_set(struct fa_config *cfg, const struct cf_option *o, const char *value,
     case CF_URL_BASE:
         if (fa_url_parse(value, strlen(value),
                          o->type == CF_URL ? FA_URL_ENDPOINT : FA_URL_BASE,
-                         NULL, why, whylen) != 0)
+                         NULL, why, whylen)
+            != 0)
             return -1;
         break;
     case CF_NAME:
@@ -395,8 +391,7 @@ cf_set(struct fa_config *cfg, const struct cf_option *o, const char *value,
         if (n == 2)
             fa_err(why, whylen, "%s or %s", names[0], names[1]);
         else
-            fa_err(why, whylen, "%s, %s or %s", names[0], names[1],
-                   names[2]);
+            fa_err(why, whylen, "%s, %s or %s", names[0], names[1], names[2]);
         return -1;
     }
     if (cfg == NULL)
@@ -419,8 +414,10 @@ cf_bad_value(char *err, size_t errlen, const char *file, unsigned long line,
     if (!cf_is_url(o))
         fa_err(detail, sizeof(detail), "'%s' (expected %s)", value, why);
     else if (strchr(value, '@') != NULL)
-        fa_err(detail, sizeof(detail), "%s (the URL is not repeated: it may"
-               " hold a password)", why);
+        fa_err(detail, sizeof(detail),
+               "%s (the URL is not repeated: it may"
+               " hold a password)",
+               why);
     else
         fa_err(detail, sizeof(detail), "'%s': %s", value, why);
     if (file != NULL)
@@ -584,22 +581,26 @@ cf_split(char *line, char **ret_a, char **ret_b, char *why, size_t whylen)
     if (s[0] == '[') {
         n = strlen(s);
         if (s[n - 1] != ']') {
-            fa_err(why, whylen, "bad section header (expected"
+            fa_err(why, whylen,
+                   "bad section header (expected"
                    " '[profile NAME]')");
             return -1;
         }
         s[n - 1] = '\0';
         s = cf_trim(s + 1);
         if (strncmp(s, "profile", 7) != 0 || !cf_space(s[7])) {
-            fa_err(why, whylen, "bad section header (expected"
+            fa_err(why, whylen,
+                   "bad section header (expected"
                    " '[profile NAME]')");
             return -1;
         }
         s = cf_trim(s + 7);
         if (!fa_profile_name_valid(s)) {
-            fa_err(why, whylen, "bad profile name '%s' (letters, digits,"
+            fa_err(why, whylen,
+                   "bad profile name '%s' (letters, digits,"
                    " '.', '_' and '-', not starting with '.' or '-', at"
-                   " most %d characters)", s, FA_PROFILE_MAX);
+                   " most %d characters)",
+                   s, FA_PROFILE_MAX);
             return -1;
         }
         *ret_a = s;
@@ -668,13 +669,12 @@ cf_walk(struct cf_file *f, enum cf_pass pass, struct fa_config *cfg,
         pos += n + (nl != NULL ? 1 : 0);
         lineno++;
         if (n > CF_LINE_MAX) {
-            fa_err(err, errlen, "%s:%lu: line longer than %d bytes",
-                   f->name, lineno, CF_LINE_MAX);
+            fa_err(err, errlen, "%s:%lu: line longer than %d bytes", f->name,
+                   lineno, CF_LINE_MAX);
             return -1;
         }
         if (memchr(start, '\0', n) != NULL) {
-            fa_err(err, errlen, "%s:%lu: NUL byte in line", f->name,
-                   lineno);
+            fa_err(err, errlen, "%s:%lu: NUL byte in line", f->name, lineno);
             return -1;
         }
         memcpy(line, start, n);
@@ -703,12 +703,15 @@ cf_walk(struct cf_file *f, enum cf_pass pass, struct fa_config *cfg,
             if (pass != CF_PASS_CHECK)
                 continue;
             if (!in_top) {
-                fa_err(err, errlen, "%s:%lu: default_profile is only valid"
-                       " before the first section", f->name, lineno);
+                fa_err(err, errlen,
+                       "%s:%lu: default_profile is only valid"
+                       " before the first section",
+                       f->name, lineno);
                 return -1;
             }
             if (!fa_profile_name_valid(b)) {
-                fa_err(err, errlen, "%s:%lu: bad value for"
+                fa_err(err, errlen,
+                       "%s:%lu: bad value for"
                        " 'default_profile': '%s' (expected a profile name)",
                        f->name, lineno, b);
                 return -1;
@@ -728,8 +731,10 @@ cf_walk(struct cf_file *f, enum cf_pass pass, struct fa_config *cfg,
             return -1;
         }
         if (o->arg_only) {
-            fa_err(err, errlen, "%s:%lu: '%s' is a PAM module argument,"
-                   " not a configuration file key", f->name, lineno, a);
+            fa_err(err, errlen,
+                   "%s:%lu: '%s' is a PAM module argument,"
+                   " not a configuration file key",
+                   f->name, lineno, a);
             return -1;
         }
         if (pass == CF_PASS_CHECK)
@@ -786,17 +791,16 @@ cf_resolve(struct fa_config *cfg, struct cf_file *files, size_t nfiles,
         return -1;
     }
     for (i = 0; i < nfiles; i++) {
-        if (cf_walk(&files[i], CF_PASS_TOP, &c, name, &found, err, errlen)
-                != 0
+        if (cf_walk(&files[i], CF_PASS_TOP, &c, name, &found, err, errlen) != 0
             || cf_walk(&files[i], CF_PASS_PROFILE, &c, name, &found, err,
-                       errlen) != 0)
+                       errlen)
+                != 0)
             goto fail;
     }
     /* Without sections a file's single profile is "default". */
     if (!found && !(sectionless && strcmp(name, "default") == 0)) {
         if (nfiles == 1)
-            fa_err(err, errlen, "no profile '%s' in %s", name,
-                   files[0].name);
+            fa_err(err, errlen, "no profile '%s' in %s", name, files[0].name);
         else
             fa_err(err, errlen, "no profile '%s' in %s or %s", name,
                    files[0].name, files[1].name);
@@ -804,8 +808,10 @@ cf_resolve(struct fa_config *cfg, struct cf_file *files, size_t nfiles,
     }
     /* A server without discovery is described by its endpoints alone. */
     if (c.issuer == NULL && c.fhir_base == NULL && c.token_endpoint == NULL) {
-        fa_err(err, errlen, "no issuer, fhir_base or token_endpoint "
-               "configured for profile '%s'", name);
+        fa_err(err, errlen,
+               "no issuer, fhir_base or token_endpoint "
+               "configured for profile '%s'",
+               name);
         goto fail;
     }
     fa_secret_free(c.profile);
@@ -865,9 +871,10 @@ cf_read_file(const char *path, bool root_only, char **ret_text,
         goto fail;
     }
     if (!root_only && st.st_uid != 0 && st.st_uid != euid) {
-        fa_err(err, errlen, "%s: must be owned by root or uid %lu (owner is"
-               " uid %lu)", path, (unsigned long) euid,
-               (unsigned long) st.st_uid);
+        fa_err(err, errlen,
+               "%s: must be owned by root or uid %lu (owner is"
+               " uid %lu)",
+               path, (unsigned long) euid, (unsigned long) st.st_uid);
         goto fail;
     }
     if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
@@ -892,8 +899,7 @@ cf_read_file(const char *path, bool root_only, char **ret_text,
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            fa_err(err, errlen, "%s: cannot read: %s", path,
-                   strerror(errno));
+            fa_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
             goto fail;
         }
         if (r == 0)
@@ -956,8 +962,7 @@ cf_read_sources(const struct fa_config_sources *src, struct cf_file *files,
                 files[nfiles++].name = src->user_file;
         }
         if (nfiles == 0) {
-            fa_err(err, errlen, "%s: cannot open: %s", sys,
-                   strerror(ENOENT));
+            fa_err(err, errlen, "%s: cannot open: %s", sys, strerror(ENOENT));
             return -1;
         }
     }
@@ -1041,14 +1046,16 @@ cf_list(struct cf_file *files, size_t nfiles, struct fa_profile_list *ret,
             goto nomem;
         for (i = 0; i < nfiles; i++) {
             if (cf_walk(&files[i], CF_PASS_TOP, &c, l.v[k].name, NULL, err,
-                        errlen) != 0
-                || cf_walk(&files[i], CF_PASS_PROFILE, &c, l.v[k].name,
-                           NULL, err, errlen) != 0) {
+                        errlen)
+                    != 0
+                || cf_walk(&files[i], CF_PASS_PROFILE, &c, l.v[k].name, NULL,
+                           err, errlen)
+                    != 0) {
                 fa_config_free(&c);
                 goto fail;
             }
         }
-        l.v[k].match = c.match;   /* taken over from c */
+        l.v[k].match = c.match; /* taken over from c */
         c.match = NULL;
         fa_config_free(&c);
     }
@@ -1118,8 +1125,7 @@ cf_text_file(struct cf_file *file, const char *name, const char *text,
 
 int
 fa_config_profiles_text(const char *name, const char *text, size_t len,
-                        struct fa_profile_list *ret, char *err,
-                        size_t errlen)
+                        struct fa_profile_list *ret, char *err, size_t errlen)
 {
     struct cf_file file;
     int r;
@@ -1132,9 +1138,8 @@ fa_config_profiles_text(const char *name, const char *text, size_t len,
 }
 
 int
-fa_config_parse_text(struct fa_config *cfg, const char *name,
-                     const char *text, size_t len, const char *profile,
-                     char *err, size_t errlen)
+fa_config_parse_text(struct fa_config *cfg, const char *name, const char *text,
+                     size_t len, const char *profile, char *err, size_t errlen)
 {
     struct cf_file file;
     int ret;

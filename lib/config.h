@@ -11,7 +11,7 @@ enum fa_anchor { FA_ANCHOR_PERSISTENT = 0, FA_ANCHOR_USER, FA_ANCHOR_SESSION };
 enum fa_grant { FA_GRANT_DEVICE = 0, FA_GRANT_PASSWORD };
 enum fa_qr { FA_QR_AUTO = 0, FA_QR_ON, FA_QR_OFF };
 
-#define FA_CONFIG_MAX_BYTES (64 * 1024)  /* a larger file is refused */
+#define FA_CONFIG_MAX_BYTES (64 * 1024) /* a larger file is refused */
 /* At least the number of options in config.c's table (checked there at
  * compile time): number_text has a slot per option. */
 #define FA_CONFIG_OPTIONS 48
@@ -19,7 +19,7 @@ enum fa_qr { FA_QR_AUTO = 0, FA_QR_ON, FA_QR_OFF };
 /* One profile's settings after defaults, files and overrides are applied.
  * Strings are heap copies owned by the struct (NULL when unset). */
 struct fa_config {
-    char *profile;                /* the profile name in use */
+    char *profile; /* the profile name in use */
     char *issuer;
     char *fhir_base;
     char *client_id;
@@ -29,22 +29,22 @@ struct fa_config {
     char *resource;
     char *ca_file;
     char *ca_path;
-    char *proxy;                  /* "none" disables the environment */
-    long timeout;                 /* seconds, total per request; default 30 */
-    long min_valid;               /* seconds; default 60 */
-    long assumed_lifetime;        /* when no expires_in; default 300 */
-    enum fa_anchor keyring;       /* default persistent */
-    enum fa_grant grant;          /* default device */
-    char *username_claim;         /* default "preferred_username" */
-    bool require_id_token;        /* refuse logins without a verified
+    char *proxy;            /* "none" disables the environment */
+    long timeout;           /* seconds, total per request; default 30 */
+    long min_valid;         /* seconds; default 60 */
+    long assumed_lifetime;  /* when no expires_in; default 300 */
+    enum fa_anchor keyring; /* default persistent */
+    enum fa_grant grant;    /* default device */
+    char *username_claim;   /* default "preferred_username" */
+    bool require_id_token;  /* refuse logins without a verified
                                    * id_token (default no: UserInfo) */
     char *usermap;
-    char *match;                  /* space-separated URL prefixes */
-    char *git_username;           /* default "oauth2" */
-    long redirect_port;           /* 0 = random */
+    char *match;        /* space-separated URL prefixes */
+    char *git_username; /* default "oauth2" */
+    long redirect_port; /* 0 = random */
     bool revoke_on_close;
     long minimum_uid;
-    char *ignore_users;           /* space-separated */
+    char *ignore_users; /* space-separated */
     enum fa_qr qr;
     bool debug;
     /* Endpoint overrides for servers without discovery. */
@@ -58,7 +58,7 @@ struct fa_config {
     /* PAM module arguments that are not file keys. */
     bool use_first_pass;
     bool try_first_pass;
-    char *config;                 /* module argument config=FILE */
+    char *config; /* module argument config=FILE */
     /* The number options as decimal text, indexed by table position and
      * kept in step by config.c so fa_config_text() can lend them out; not
      * for direct use. */
@@ -67,10 +67,10 @@ struct fa_config {
 
 /* Where configuration comes from. */
 struct fa_config_sources {
-    const char *system_file;      /* NULL: the compiled-in default */
-    const char *user_file;        /* NULL: none (PAM, or --config given) */
-    const char *explicit_file;    /* replaces both when non-NULL */
-    bool require_root_owned;      /* the system/explicit file must be root's */
+    const char *system_file;   /* NULL: the compiled-in default */
+    const char *user_file;     /* NULL: none (PAM, or --config given) */
+    const char *explicit_file; /* replaces both when non-NULL */
+    bool require_root_owned;   /* the system/explicit file must be root's */
 };
 
 /*
@@ -112,13 +112,13 @@ const char *fa_config_text(const struct fa_config *cfg, const char *key);
  * (defaults, then each file's section, as fa_config_load applies them). */
 struct fa_profile_entry {
     char *name;
-    char *match;                  /* NULL when the profile has none */
+    char *match; /* NULL when the profile has none */
 };
 
 struct fa_profile_list {
-    struct fa_profile_entry *v;   /* in order of first appearance */
+    struct fa_profile_entry *v; /* in order of first appearance */
     size_t n;
-    char *default_profile;        /* default_profile in effect, or "default" */
+    char *default_profile; /* default_profile in effect, or "default" */
 };
 
 /*

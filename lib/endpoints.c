@@ -23,17 +23,17 @@ override(char **dst, const char *value)
 }
 
 int
-fa_endpoints_apply_config(struct fa_endpoints *ep,
-                          const struct fa_config *cfg)
+fa_endpoints_apply_config(struct fa_endpoints *ep, const struct fa_config *cfg)
 {
     if (override(&ep->token_endpoint, cfg->token_endpoint) != 0
         || override(&ep->revocation_endpoint, cfg->revocation_endpoint) != 0
-        || override(&ep->authorization_endpoint,
-                    cfg->authorization_endpoint) != 0
+        || override(&ep->authorization_endpoint, cfg->authorization_endpoint)
+            != 0
         || override(&ep->device_authorization_endpoint,
-                    cfg->device_authorization_endpoint) != 0
-        || override(&ep->introspection_endpoint,
-                    cfg->introspection_endpoint) != 0
+                    cfg->device_authorization_endpoint)
+            != 0
+        || override(&ep->introspection_endpoint, cfg->introspection_endpoint)
+            != 0
         || override(&ep->jwks_uri, cfg->jwks_uri) != 0
         || override(&ep->userinfo_endpoint, cfg->userinfo_endpoint) != 0)
         return -1;

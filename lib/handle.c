@@ -46,8 +46,9 @@ user_config_path(void)
     }
     len = strlen(home) + sizeof(USER_CONFIG_SUFFIX);
     path = malloc(len);
-    if (path != NULL && snprintf(path, len, "%s%s", home, USER_CONFIG_SUFFIX)
-                            >= (int) len) {
+    if (path != NULL
+        && snprintf(path, len, "%s%s", home, USER_CONFIG_SUFFIX)
+            >= (int) len) {
         free(path);
         path = NULL;
     }
@@ -55,9 +56,8 @@ user_config_path(void)
 }
 
 void
-fa_config_sources_for(struct fa_config_sources *src,
-                      const char *explicit_file, unsigned flags,
-                      char **ret_user_file)
+fa_config_sources_for(struct fa_config_sources *src, const char *explicit_file,
+                      unsigned flags, char **ret_user_file)
 {
     memset(src, 0, sizeof(*src));
     *ret_user_file = NULL;
@@ -98,8 +98,7 @@ open_with(fhirauth **ret_h, const char *explicit_file, const char *profile,
     fa_config_sources_for(&src, explicit_file, flags, &user_file);
     if (fa_config_init(&h->cfg) != 0) {
         rc = FHIRAUTH_ERR_NOMEM;
-    } else if (fa_config_load(&h->cfg, &src, profile, err, sizeof(err))
-               != 0) {
+    } else if (fa_config_load(&h->cfg, &src, profile, err, sizeof(err)) != 0) {
         rc = FHIRAUTH_ERR_CONFIG;
     }
     free(user_file);
@@ -134,7 +133,7 @@ fhirauth_close(fhirauth *h)
 {
     if (h == NULL)
         return;
-    fa_pending_clear(h);   /* wipes and frees */
+    fa_pending_clear(h); /* wipes and frees */
     fa_config_free(&h->cfg);
     explicit_bzero(h, sizeof(*h));
     free(h);
@@ -150,8 +149,10 @@ fhirauth_set_option(fhirauth *h, const char *key, const char *value)
     fa_clear_detail(h);
     /* These choose what is loaded, so they belong to fhirauth_open(). */
     if (strcmp(key, "profile") == 0 || strcmp(key, "config") == 0) {
-        fa_fail(h, FHIRAUTH_ERR_INVALID_ARGUMENT, "'%s' must be given when "
-                "the handle is opened", key);
+        fa_fail(h, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                "'%s' must be given when "
+                "the handle is opened",
+                key);
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
     r = fa_config_set(&h->cfg, key, value, h->detail, sizeof(h->detail));

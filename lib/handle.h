@@ -16,9 +16,9 @@ struct fa_pending;
 
 struct fhirauth {
     struct fa_config cfg;
-    struct fa_pending *pending;   /* NULL: nothing deferred (pending.h) */
-    unsigned flags;               /* FHIRAUTH_OPEN_* */
-    char detail[FA_DETAIL_MAX];   /* last call's error or warning */
+    struct fa_pending *pending; /* NULL: nothing deferred (pending.h) */
+    unsigned flags;             /* FHIRAUTH_OPEN_* */
+    char detail[FA_DETAIL_MAX]; /* last call's error or warning */
 };
 
 /* The configuration files a handle opened with these arguments reads

@@ -20,9 +20,9 @@
 #include "pending.h"
 #include "util.h"
 
-#define USERMAP_MAX_BYTES (256 * 1024)   /* a larger usermap is refused */
+#define USERMAP_MAX_BYTES (256 * 1024) /* a larger usermap is refused */
 #define CLAIMS_MAX_DEPTH 16
-#define SHOWN_MAX 96                     /* claim text shown in a message */
+#define SHOWN_MAX 96 /* claim text shown in a message */
 
 static int
 is_space(char c)
@@ -39,8 +39,7 @@ field_is(const char *s, size_t n, const char *t)
 
 int
 fa_usermap_match(const char *name, const char *text, size_t len,
-                 const char *value, const char *user, char *err,
-                 size_t errlen)
+                 const char *value, const char *user, char *err, size_t errlen)
 {
     const char *p, *end, *eol;
     const char *f[2];
@@ -68,13 +67,15 @@ fa_usermap_match(const char *name, const char *text, size_t len,
             while (p < eol && is_space(*p))
                 p++;
             if (p == eol || *p == '#')
-                break;          /* a comment runs to the end of the line */
+                break; /* a comment runs to the end of the line */
             s = p;
             while (p < eol && !is_space(*p))
                 p++;
             if (nf == 2) {
-                fa_err(err, errlen, "%s line %lu: more than "
-                       "'claim-value local-user'", name, line);
+                fa_err(err, errlen,
+                       "%s line %lu: more than "
+                       "'claim-value local-user'",
+                       name, line);
                 return -1;
             }
             f[nf] = s;
@@ -82,8 +83,10 @@ fa_usermap_match(const char *name, const char *text, size_t len,
             nf++;
         }
         if (nf == 1) {
-            fa_err(err, errlen, "%s line %lu: expected 'claim-value "
-                   "local-user'", name, line);
+            fa_err(err, errlen,
+                   "%s line %lu: expected 'claim-value "
+                   "local-user'",
+                   name, line);
             return -1;
         }
         /* Read on to the end, so a malformed line later fails closed. */
@@ -119,8 +122,10 @@ read_usermap(const char *path, char **ret, size_t *ret_len, char *err,
         goto fail;
     }
     if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        fa_err(err, errlen, "usermap %s: must be owned by root and not "
-               "writable by group or others", path);
+        fa_err(err, errlen,
+               "usermap %s: must be owned by root and not "
+               "writable by group or others",
+               path);
         goto fail;
     }
     if (st.st_size > USERMAP_MAX_BYTES) {
@@ -138,7 +143,7 @@ read_usermap(const char *path, char **ret, size_t *ret_len, char *err,
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            break;              /* shrank meanwhile: use what is there */
+            break; /* shrank meanwhile: use what is there */
         got += (size_t) n;
     }
     if (n < 0) {
@@ -250,13 +255,15 @@ userinfo_claims(fhirauth *h, json_object *idc, json_object **ret)
 
     *ret = NULL;
     if (h->pending->resp.access_token == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_INTERNAL, "no access token for "
+        return fa_fail(h, FHIRAUTH_ERR_INTERNAL,
+                       "no access token for "
                        "userinfo");
     rc = fa_handle_net(h, &ops, &ctx);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (ops->userinfo == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_MODULE, "the network module has no "
+        return fa_fail(h, FHIRAUTH_ERR_MODULE,
+                       "the network module has no "
                        "userinfo request");
     rc = ops->userinfo(&ctx, &h->pending->meta.ep,
                        h->pending->resp.access_token, &text, h->detail,
@@ -274,8 +281,10 @@ userinfo_claims(fhirauth *h, json_object *idc, json_object **ret)
             shown(a, sizeof(a), ui_sub != NULL ? ui_sub : "");
             shown(b, sizeof(b), id_sub != NULL ? id_sub : "");
             json_object_put(uic);
-            return fa_fail(h, FHIRAUTH_ERR_DENIED, "userinfo is about sub "
-                           "'%s', the id_token about '%s'", a, b);
+            return fa_fail(h, FHIRAUTH_ERR_DENIED,
+                           "userinfo is about sub "
+                           "'%s', the id_token about '%s'",
+                           a, b);
         }
     }
     *ret = uic;
@@ -304,8 +313,7 @@ note_userinfo(fhirauth *h, json_object *uic, const char *value)
  * no id_token and no userinfo_endpoint, 3 no id_token and userinfo lacks
  * it. */
 static fhirauth_rc
-claim_missing(fhirauth *h, const char *claim_name, int how,
-              const char *ushow)
+claim_missing(fhirauth *h, const char *claim_name, int how, const char *ushow)
 {
     const char *scope = claim_scope(claim_name);
     char show[SHOWN_MAX], hint[SHOWN_MAX + 80], lead[SHOWN_MAX + 120];
@@ -314,20 +322,28 @@ claim_missing(fhirauth *h, const char *claim_name, int how,
     shown(show, sizeof(show), claim_name);
     switch (how) {
     case 0:
-        r = snprintf(lead, sizeof(lead), "the id_token has no string claim "
-                     "'%s' and the server has no userinfo_endpoint", show);
+        r = snprintf(lead, sizeof(lead),
+                     "the id_token has no string claim "
+                     "'%s' and the server has no userinfo_endpoint",
+                     show);
         break;
     case 2:
-        r = snprintf(lead, sizeof(lead), "the server sent no id_token and "
-                     "has no userinfo_endpoint to ask for '%s'", show);
+        r = snprintf(lead, sizeof(lead),
+                     "the server sent no id_token and "
+                     "has no userinfo_endpoint to ask for '%s'",
+                     show);
         break;
     case 3:
-        r = snprintf(lead, sizeof(lead), "the server sent no id_token and "
-                     "userinfo has no string claim '%s'", show);
+        r = snprintf(lead, sizeof(lead),
+                     "the server sent no id_token and "
+                     "userinfo has no string claim '%s'",
+                     show);
         break;
     default:
-        r = snprintf(lead, sizeof(lead), "neither the id_token nor userinfo "
-                     "has a string claim '%s'", show);
+        r = snprintf(lead, sizeof(lead),
+                     "neither the id_token nor userinfo "
+                     "has a string claim '%s'",
+                     show);
         break;
     }
     if (r < 0 || (size_t) r >= sizeof(lead))
@@ -335,15 +351,21 @@ claim_missing(fhirauth *h, const char *claim_name, int how,
     if (scope == NULL)
         r = snprintf(hint, sizeof(hint), "does the scope ask for it?");
     else if (h->cfg.scope == NULL || !fa_has_word(h->cfg.scope, scope))
-        r = snprintf(hint, sizeof(hint), "add '%s' to scope: standard "
-                     "servers send it for that scope", scope);
+        r = snprintf(hint, sizeof(hint),
+                     "add '%s' to scope: standard "
+                     "servers send it for that scope",
+                     scope);
     else
-        r = snprintf(hint, sizeof(hint), "the server did not send it for "
-                     "the scope '%s'", scope);
+        r = snprintf(hint, sizeof(hint),
+                     "the server did not send it for "
+                     "the scope '%s'",
+                     scope);
     if (r < 0 || (size_t) r >= sizeof(hint))
         hint[0] = '\0';
-    return fa_fail(h, FHIRAUTH_ERR_DENIED, "%s, so it does not vouch for "
-                   "'%s' (%s)", lead, ushow, hint);
+    return fa_fail(h, FHIRAUTH_ERR_DENIED,
+                   "%s, so it does not vouch for "
+                   "'%s' (%s)",
+                   lead, ushow, hint);
 }
 
 fhirauth_rc
@@ -372,7 +394,8 @@ fhirauth_identity_check(fhirauth *h, const char *user)
                            "unreadable id_token claims");
         value = string_claim(idc, claim_name);
     } else if (h->cfg.require_id_token) {
-        return fa_fail(h, FHIRAUTH_ERR_DENIED, "no verified id_token, and "
+        return fa_fail(h, FHIRAUTH_ERR_DENIED,
+                       "no verified id_token, and "
                        "require_id_token = yes");
     }
     if (value == NULL) {
@@ -398,7 +421,8 @@ fhirauth_identity_check(fhirauth *h, const char *user)
     }
     if (h->cfg.usermap != NULL) {
         if (read_usermap(h->cfg.usermap, &map, &maplen, h->detail,
-                         sizeof(h->detail)) != 0) {
+                         sizeof(h->detail))
+            != 0) {
             rc = FHIRAUTH_ERR_CONFIG;
             goto out;
         }
@@ -415,9 +439,10 @@ fhirauth_identity_check(fhirauth *h, const char *user)
         }
     }
     shown(show, sizeof(show), value);
-    rc = fa_fail(h, FHIRAUTH_ERR_DENIED, "the authorization server vouched "
-                 "for '%s' (%s%s), not for '%s'", show, claim_name,
-                 uic != NULL ? " from userinfo" : "", ushow);
+    rc = fa_fail(h, FHIRAUTH_ERR_DENIED,
+                 "the authorization server vouched "
+                 "for '%s' (%s%s), not for '%s'",
+                 show, claim_name, uic != NULL ? " from userinfo" : "", ushow);
     goto out;
 found:
     if (uic != NULL)

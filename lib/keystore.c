@@ -20,9 +20,9 @@
 
 #include "util.h"
 
-#define KS_TYPE "user"            /* "logon" keys cannot be read back */
-#define KS_DESC_MAX 96            /* "pam_fhir:" + 64 + ":refresh" + NUL */
-#define KS_UNLINK_MAX 8           /* same-named keys removed per anchor */
+#define KS_TYPE "user"  /* "logon" keys cannot be read back */
+#define KS_DESC_MAX 96  /* "pam_fhir:" + 64 + ":refresh" + NUL */
+#define KS_UNLINK_MAX 8 /* same-named keys removed per anchor */
 
 /*
  * The first read guesses the payload fits this many bytes, so the fast
@@ -43,10 +43,10 @@
  * fetches the persistent keyring again.  No user link (a process without
  * possession cannot attach the key elsewhere), nothing for group or other.
  */
-#define KS_PERM                                                             \
-    (KEY_POS_VIEW | KEY_POS_READ | KEY_POS_WRITE | KEY_POS_SEARCH           \
-     | KEY_POS_LINK | KEY_POS_SETATTR | KEY_USR_VIEW | KEY_USR_READ         \
-     | KEY_USR_WRITE | KEY_USR_SEARCH | KEY_USR_SETATTR)
+#define KS_PERM                                                               \
+ (KEY_POS_VIEW | KEY_POS_READ | KEY_POS_WRITE | KEY_POS_SEARCH | KEY_POS_LINK \
+  | KEY_POS_SETATTR | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_WRITE             \
+  | KEY_USR_SEARCH | KEY_USR_SETATTR)
 
 static const char *const key_names[] = { "refresh", "access", "meta" };
 
@@ -69,7 +69,7 @@ static const char *const key_names[] = { "refresh", "access", "meta" };
  * and every new process fetches it, which does.
  * ------------------------------------------------------------------ */
 #if defined(ATOMIC_LLONG_LOCK_FREE) && ATOMIC_LLONG_LOCK_FREE == 2
-static atomic_ullong persistent_cache;  /* 0: empty (no key has id 0) */
+static atomic_ullong persistent_cache; /* 0: empty (no key has id 0) */
 
 static key_serial_t
 cache_get(uid_t uid)
@@ -190,9 +190,8 @@ ks_fail(int e, const char *what, const char *desc, char *err, size_t errlen)
 static int
 anchor_order(enum fa_anchor first, enum fa_anchor order[3])
 {
-    static const enum fa_anchor all[3] = {
-        FA_ANCHOR_PERSISTENT, FA_ANCHOR_USER, FA_ANCHOR_SESSION
-    };
+    static const enum fa_anchor all[3] = { FA_ANCHOR_PERSISTENT,
+                                           FA_ANCHOR_USER, FA_ANCHOR_SESSION };
     size_t i, n = 1;
 
     if ((unsigned) first > FA_ANCHOR_SESSION)
@@ -323,7 +322,7 @@ read_key(key_serial_t key, const char *desc, char **ret_data, size_t *ret_len,
         n = keyctl_read(key, buf, cap);
         if (n < 0) {
             e = errno;
-            free(buf);          /* the kernel copied nothing */
+            free(buf); /* the kernel copied nothing */
             if (absent(e))
                 return FHIRAUTH_ERR_LOGIN_NEEDED;
             return ks_fail(e, "reading", desc, err, errlen);
@@ -337,11 +336,13 @@ read_key(key_serial_t key, const char *desc, char **ret_data, size_t *ret_len,
         /* The kernel filled the buffer with part of the payload. */
         fa_secret_free_len(buf, cap);
         if (n > FA_KEY_MAX_PAYLOAD) {
-            fa_err(err, errlen, "reading %s: key too large (%ld bytes, "
-                   "at most %d)", desc, n, FA_KEY_MAX_PAYLOAD);
+            fa_err(err, errlen,
+                   "reading %s: key too large (%ld bytes, "
+                   "at most %d)",
+                   desc, n, FA_KEY_MAX_PAYLOAD);
             return FHIRAUTH_ERR_KEYRING;
         }
-        cap = (size_t) n;       /* and again: it may change meanwhile */
+        cap = (size_t) n; /* and again: it may change meanwhile */
     }
     fa_err(err, errlen, "reading %s: the key kept changing size", desc);
     return FHIRAUTH_ERR_KEYRING;
@@ -368,8 +369,10 @@ fa_ks_read(enum fa_anchor anchor, const char *profile, enum fa_key which,
     if (ret_data == NULL || ret_len == NULL
         || fa_ks_describe(desc, sizeof(desc), profile, which) != 0
         || anchor_order(anchor, order) != 0) {
-        fa_err(err, errlen, "bad keyring request (profile name: letters, "
-               "digits, '.', '_', '-', at most %d)", FA_PROFILE_MAX);
+        fa_err(err, errlen,
+               "bad keyring request (profile name: letters, "
+               "digits, '.', '_', '-', at most %d)",
+               FA_PROFILE_MAX);
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
     for (i = 0; i < 3; i++) {
@@ -385,17 +388,18 @@ fa_ks_read(enum fa_anchor anchor, const char *profile, enum fa_key which,
         }
         rc = read_key(key, desc, ret_data, ret_len, err, errlen);
         if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
-            continue;           /* expired or removed since the search */
+            continue; /* expired or removed since the search */
         if (rc == FHIRAUTH_OK && ret_anchor != NULL)
-            *ret_anchor = ring == KEY_SPEC_USER_KEYRING ? FA_ANCHOR_USER
-                                                        : order[i];
+            *ret_anchor =
+                ring == KEY_SPEC_USER_KEYRING ? FA_ANCHOR_USER : order[i];
         return rc;
     }
     if (hard != 0)
-        return ks_fail(hard, "searching the keyring for", desc, err,
-                       errlen);
-    fa_err(err, errlen, "no %s key in the persistent, user or session "
-           "keyring", desc);
+        return ks_fail(hard, "searching the keyring for", desc, err, errlen);
+    fa_err(err, errlen,
+           "no %s key in the persistent, user or session "
+           "keyring",
+           desc);
     return FHIRAUTH_ERR_LOGIN_NEEDED;
 }
 
@@ -457,13 +461,16 @@ write_ring(enum fa_anchor anchor, const char *desc, key_serial_t *ret_ring,
             return ks_fail(errno, "finding the keyring for", desc, err,
                            errlen);
         if (key_owner(s, &owner) != 0) {
-            fa_err(err, errlen, "storing %s: keyring = session, but the "
+            fa_err(err, errlen,
+                   "storing %s: keyring = session, but the "
                    "session keyring's owner cannot be determined: "
-                   "refusing it", desc);
+                   "refusing it",
+                   desc);
             return FHIRAUTH_ERR_KEYRING;
         }
         if (owner != (unsigned long) getuid()) {
-            fa_err(err, errlen, "storing %s: keyring = session, but the "
+            fa_err(err, errlen,
+                   "storing %s: keyring = session, but the "
                    "session keyring belongs to uid %lu, not to uid %lu, "
                    "and other users' processes that share it could read "
                    "the tokens (sshd, su or a root shell without "
@@ -474,8 +481,8 @@ write_ring(enum fa_anchor anchor, const char *desc, key_serial_t *ret_ring,
             return FHIRAUTH_ERR_KEYRING;
         }
         u = keyctl_get_keyring_ID(KEY_SPEC_USER_SESSION_KEYRING, 0);
-        *ret_ring = s == u ? KEY_SPEC_USER_SESSION_KEYRING
-                           : KEY_SPEC_SESSION_KEYRING;
+        *ret_ring =
+            s == u ? KEY_SPEC_USER_SESSION_KEYRING : KEY_SPEC_SESSION_KEYRING;
         return FHIRAUTH_OK;
     }
     fa_err(err, errlen, "bad keyring request");
@@ -493,8 +500,7 @@ write_ring(enum fa_anchor anchor, const char *desc, key_serial_t *ret_ring,
  * other uids), and possession reads our keys in it anyway.
  */
 static fhirauth_rc
-check_existing(key_serial_t ring, const char *desc, char *err,
-               size_t errlen)
+check_existing(key_serial_t ring, const char *desc, char *err, size_t errlen)
 {
     key_serial_t key;
     unsigned long owner;
@@ -503,16 +509,19 @@ check_existing(key_serial_t ring, const char *desc, char *err,
     if (key == -1)
         return FHIRAUTH_OK;
     if (key_owner(key, &owner) != 0) {
-        fa_err(err, errlen, "storing %s: a key of that name is there "
+        fa_err(err, errlen,
+               "storing %s: a key of that name is there "
                "whose owner cannot be determined: refusing to write into "
-               "it", desc);
+               "it",
+               desc);
         return FHIRAUTH_ERR_KEYRING;
     }
     if (!ours(owner)) {
-        fa_err(err, errlen, "storing %s: a key of that name belonging to "
+        fa_err(err, errlen,
+               "storing %s: a key of that name belonging to "
                "uid %lu is there (planted by a process of that uid that "
-               "shares the keyring?): refusing to write into it", desc,
-               owner);
+               "shares the keyring?): refusing to write into it",
+               desc, owner);
         return FHIRAUTH_ERR_KEYRING;
     }
     return FHIRAUTH_OK;
@@ -521,16 +530,18 @@ check_existing(key_serial_t ring, const char *desc, char *err,
 /* After add_key(): the key written must be ours.  If it is not, take it
  * out of the ring so that nothing reads it as ours. */
 static fhirauth_rc
-check_written(key_serial_t ring, key_serial_t key, const char *desc,
-              char *err, size_t errlen)
+check_written(key_serial_t ring, key_serial_t key, const char *desc, char *err,
+              size_t errlen)
 {
     unsigned long owner;
 
     if (key_owner(key, &owner) == 0 && ours(owner))
         return FHIRAUTH_OK;
     (void) keyctl_unlink(key, ring);
-    fa_err(err, errlen, "storing %s: the key written belongs to another "
-           "uid: unlinked, the session is not stored", desc);
+    fa_err(err, errlen,
+           "storing %s: the key written belongs to another "
+           "uid: unlinked, the session is not stored",
+           desc);
     return FHIRAUTH_ERR_KEYRING;
 }
 
@@ -576,16 +587,18 @@ fa_ks_store(enum fa_anchor anchor, const char *profile, enum fa_key which,
     fhirauth_rc rc;
 
     if (fa_ks_describe(desc, sizeof(desc), profile, which) != 0
-        || (unsigned) anchor > FA_ANCHOR_SESSION || data == NULL
-        || len == 0) {
-        fa_err(err, errlen, "bad keyring request (profile name: letters, "
+        || (unsigned) anchor > FA_ANCHOR_SESSION || data == NULL || len == 0) {
+        fa_err(err, errlen,
+               "bad keyring request (profile name: letters, "
                "digits, '.', '_', '-', at most %d; non-empty payload)",
                FA_PROFILE_MAX);
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
     if (len > FA_KEY_MAX_PAYLOAD) {
-        fa_err(err, errlen, "storing %s: payload too large (%zu bytes, at "
-               "most %d)", desc, len, FA_KEY_MAX_PAYLOAD);
+        fa_err(err, errlen,
+               "storing %s: payload too large (%zu bytes, at "
+               "most %d)",
+               desc, len, FA_KEY_MAX_PAYLOAD);
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
     rc = write_ring(anchor, desc, &ring, err, errlen);
@@ -602,8 +615,7 @@ fa_ks_store(enum fa_anchor anchor, const char *profile, enum fa_key which,
     if (keyctl_setperm(key, KS_PERM) == -1
         && !(errno == EACCES && ring == KEY_SPEC_USER_KEYRING
              && setperm_via_process_keyring(key) == 0))
-        return ks_fail(errno, "setting the permissions of", desc, err,
-                       errlen);
+        return ks_fail(errno, "setting the permissions of", desc, err, errlen);
     if (keyctl_set_timeout(key, timeout) == -1)
         return ks_fail(errno, "setting the timeout of", desc, err, errlen);
     return FHIRAUTH_OK;
@@ -668,8 +680,10 @@ fa_ks_unlink(enum fa_anchor anchor, const char *profile, enum fa_key which,
 
     if (fa_ks_describe(desc, sizeof(desc), profile, which) != 0
         || anchor_order(anchor, order) != 0) {
-        fa_err(err, errlen, "bad keyring request (profile name: letters, "
-               "digits, '.', '_', '-', at most %d)", FA_PROFILE_MAX);
+        fa_err(err, errlen,
+               "bad keyring request (profile name: letters, "
+               "digits, '.', '_', '-', at most %d)",
+               FA_PROFILE_MAX);
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
     for (i = 0; i < 3; i++) {
@@ -756,7 +770,7 @@ fa_access_decode(const char *payload, time_t *ret_expiry,
         return -1;
     t = (time_t) v;
     if ((long long) t != v)
-        return -1;              /* does not fit a 32-bit time_t */
+        return -1; /* does not fit a 32-bit time_t */
     *ret_expiry = t;
     *ret_token = p + 1;
     return 0;
@@ -775,9 +789,9 @@ fa_access_decode(const char *payload, time_t *ret_expiry,
  * that root can link the finished key into its user keyring; setattr, for
  * the timeout; no write: the payload never changes.
  */
-#define FA_KS_PRIVATE_PERM                                                  \
-    (KEY_USR_VIEW | KEY_USR_READ | KEY_USR_SEARCH | KEY_USR_LINK            \
-     | KEY_USR_SETATTR)
+#define FA_KS_PRIVATE_PERM                                    \
+ (KEY_USR_VIEW | KEY_USR_READ | KEY_USR_SEARCH | KEY_USR_LINK \
+  | KEY_USR_SETATTR)
 
 /*
  * Made in the process keyring, which nothing outside this process
@@ -787,8 +801,7 @@ fa_access_decode(const char *payload, time_t *ret_expiry,
  */
 fhirauth_rc
 fa_ks_private_put(const char *desc, const void *data, size_t len,
-                  unsigned timeout, long *ret_serial, char *err,
-                  size_t errlen)
+                  unsigned timeout, long *ret_serial, char *err, size_t errlen)
 {
     key_serial_t key;
     int e;
@@ -799,8 +812,10 @@ fa_ks_private_put(const char *desc, const void *data, size_t len,
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
     if (len > FA_KEY_MAX_PAYLOAD) {
-        fa_err(err, errlen, "storing %s: payload too large (%zu bytes, at "
-               "most %d)", desc, len, FA_KEY_MAX_PAYLOAD);
+        fa_err(err, errlen,
+               "storing %s: payload too large (%zu bytes, at "
+               "most %d)",
+               desc, len, FA_KEY_MAX_PAYLOAD);
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
     key = (key_serial_t) add_key(KS_TYPE, desc, data, len,
@@ -880,17 +895,15 @@ fa_ks_private_take(long serial, const char *desc_prefix, char **ret_data,
         goto out;
     }
     if (fa_ks_described_matches(described, (unsigned long) geteuid(),
-                                desc_prefix) != 0) {
-        fa_err(err, errlen, "key %ld is not a %s... key", serial,
-               desc_prefix);
+                                desc_prefix)
+        != 0) {
+        fa_err(err, errlen, "key %ld is not a %s... key", serial, desc_prefix);
         rc = FHIRAUTH_ERR_DENIED;
         goto out;
     }
     rc = read_key(key, desc_prefix, ret_data, ret_len, err, errlen);
-    if (rc == FHIRAUTH_OK && keyctl_invalidate(key) == -1
-        && !absent(errno)
-        && keyctl_unlink(key, KEY_SPEC_USER_KEYRING) == -1
-        && !absent(errno)) {
+    if (rc == FHIRAUTH_OK && keyctl_invalidate(key) == -1 && !absent(errno)
+        && keyctl_unlink(key, KEY_SPEC_USER_KEYRING) == -1 && !absent(errno)) {
         rc = ks_fail(errno, "removing", desc_prefix, err, errlen);
         fa_secret_free_len(*ret_data, *ret_len);
         *ret_data = NULL;

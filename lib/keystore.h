@@ -74,9 +74,9 @@ int fa_access_decode(const char *payload, time_t *ret_expiry,
 /* Add a new key (desc, data) with that mode and timeout (seconds, > 0),
  * made in the process keyring and linked into the user keyring only once
  * its mode is set; *ret_serial its serial. */
-fhirauth_rc fa_ks_private_put(const char *desc, const void *data,
-                              size_t len, unsigned timeout, long *ret_serial,
-                              char *err, size_t errlen);
+fhirauth_rc fa_ks_private_put(const char *desc, const void *data, size_t len,
+                              unsigned timeout, long *ret_serial, char *err,
+                              size_t errlen);
 
 /*
  * Read and remove the key serial, after checking that it is a "user" key

@@ -24,9 +24,9 @@
 
 #define LOCK_RUN_DIR "/run/pam_fhir"
 #define LOCK_TMP_DIR "/tmp"
-#define LOCK_WAIT_MAX_MS (24L * 3600 * 1000)  /* longer waits are clamped */
-#define LOCK_POLL_MIN_MS 1L        /* first pause between attempts */
-#define LOCK_POLL_MAX_MS 10L       /* pauses double up to this */
+#define LOCK_WAIT_MAX_MS (24L * 3600 * 1000) /* longer waits are clamped */
+#define LOCK_POLL_MIN_MS 1L                  /* first pause between attempts */
+#define LOCK_POLL_MAX_MS 10L                 /* pauses double up to this */
 
 
 static long long
@@ -108,8 +108,8 @@ open_user_dir(int pfd, const char *parent, const char *name, uid_t uid,
     }
     dfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd == -1 || fstat(dfd, &st) == -1) {
-        fa_err(err, errlen, "cannot open the lock directory %s/%s: %s",
-               parent, name, strerror(errno));
+        fa_err(err, errlen, "cannot open the lock directory %s/%s: %s", parent,
+               name, strerror(errno));
         if (dfd != -1)
             close(dfd);
         return -1;
@@ -120,23 +120,27 @@ open_user_dir(int pfd, const char *parent, const char *name, uid_t uid,
         if ((st.st_uid != uid && fchown(dfd, uid, (gid_t) -1) == -1)
             || ((st.st_mode & 07777) != 0700 && fchmod(dfd, 0700) == -1)
             || fstat(dfd, &st) == -1) {
-            fa_err(err, errlen, "cannot set up the lock directory %s/%s: "
-                   "%s", parent, name, strerror(errno));
+            fa_err(err, errlen,
+                   "cannot set up the lock directory %s/%s: "
+                   "%s",
+                   parent, name, strerror(errno));
             close(dfd);
             return -1;
         }
     }
     if (st.st_uid != uid) {
-        fa_err(err, errlen, "the lock directory %s/%s belongs to uid %lu, "
-               "not %lu: refusing it", parent, name,
-               (unsigned long) st.st_uid, (unsigned long) uid);
+        fa_err(err, errlen,
+               "the lock directory %s/%s belongs to uid %lu, "
+               "not %lu: refusing it",
+               parent, name, (unsigned long) st.st_uid, (unsigned long) uid);
         close(dfd);
         return -1;
     }
     if ((st.st_mode & 07777) != 0700) {
-        fa_err(err, errlen, "the lock directory %s/%s has mode %04o, not "
-               "0700: refusing it", parent, name,
-               (unsigned) (st.st_mode & 07777));
+        fa_err(err, errlen,
+               "the lock directory %s/%s has mode %04o, not "
+               "0700: refusing it",
+               parent, name, (unsigned) (st.st_mode & 07777));
         close(dfd);
         return -1;
     }
@@ -195,15 +199,14 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
      * link); if it vanished in between, try again.
      */
     fd = openat(dfd, file,
-                O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
-                    | O_NOCTTY | O_NONBLOCK,
+                O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY
+                    | O_NONBLOCK,
                 0600);
     if (fd != -1) {
         created = 1;
     } else if (errno == EEXIST) {
         fd = openat(dfd, file,
-                    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY
-                        | O_NONBLOCK);
+                    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd == -1 && errno == ENOENT)
             return -2;
     }
@@ -214,8 +217,7 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
         errno = EACCES;
     }
     if (fd == -1) {
-        fa_err(err, errlen, "cannot open the lock file %s/%s: %s", where,
-               file,
+        fa_err(err, errlen, "cannot open the lock file %s/%s: %s", where, file,
                errno == ELOOP ? "it is a symbolic link" : strerror(errno));
         return -1;
     }
@@ -226,8 +228,10 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        fa_err(err, errlen, "the lock file %s/%s is not a regular file: "
-               "refusing it", where, file);
+        fa_err(err, errlen,
+               "the lock file %s/%s is not a regular file: "
+               "refusing it",
+               where, file);
         close(fd);
         return -1;
     }
@@ -242,9 +246,10 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
         return -2;
     }
     if (st.st_nlink > 1) {
-        fa_err(err, errlen, "the lock file %s/%s has %lu links (a hard "
-               "link to another file?): refusing it", where, file,
-               (unsigned long) st.st_nlink);
+        fa_err(err, errlen,
+               "the lock file %s/%s has %lu links (a hard "
+               "link to another file?): refusing it",
+               where, file, (unsigned long) st.st_nlink);
         close(fd);
         return -1;
     }
@@ -272,9 +277,11 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
             (void) unlinkat(dfd, file, 0);
             return -3;
         } else {
-            fa_err(err, errlen, "the lock file %s/%s belongs to uid %lu, "
-                   "not %lu: refusing it", where, file,
-                   (unsigned long) st.st_uid, (unsigned long) uid);
+            fa_err(err, errlen,
+                   "the lock file %s/%s belongs to uid %lu, "
+                   "not %lu: refusing it",
+                   where, file, (unsigned long) st.st_uid,
+                   (unsigned long) uid);
             close(fd);
             return -1;
         }
@@ -328,8 +335,10 @@ fa_lock_acquire_unless(uid_t uid, const char *profile, long wait_ms,
     int pfd, dfd, fd, n, repaired = 0;
 
     if (!fa_profile_name_valid(profile) || ret_fd == NULL || wait_ms < 0) {
-        fa_err(err, errlen, "bad lock request (profile name: letters, "
-               "digits, '.', '_', '-', at most %d)", FA_PROFILE_MAX);
+        fa_err(err, errlen,
+               "bad lock request (profile name: letters, "
+               "digits, '.', '_', '-', at most %d)",
+               FA_PROFILE_MAX);
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
     if (wait_ms > LOCK_WAIT_MAX_MS)
@@ -351,8 +360,7 @@ fa_lock_acquire_unless(uid_t uid, const char *profile, long wait_ms,
                    tmp_dir, strerror(errno));
             return FHIRAUTH_ERR_LOCK;
         }
-        n = snprintf(name, sizeof(name), "pam_fhir-%lu",
-                     (unsigned long) uid);
+        n = snprintf(name, sizeof(name), "pam_fhir-%lu", (unsigned long) uid);
     }
     if (n < 0 || (size_t) n >= sizeof(name)) {
         close(pfd);
@@ -400,8 +408,10 @@ fa_lock_acquire_unless(uid_t uid, const char *profile, long wait_ms,
         left = (long) (deadline - now_ms());
         if (left <= 0) {
             close(dfd);
-            fa_err(err, errlen, "timed out waiting for the refresh lock "
-                   "(held by another process): %s/%s", where, file);
+            fa_err(err, errlen,
+                   "timed out waiting for the refresh lock "
+                   "(held by another process): %s/%s",
+                   where, file);
             return FHIRAUTH_ERR_LOCK;
         }
         /* Short pauses first (a refresh by a sibling may be nearly

@@ -29,9 +29,9 @@ fhirauth_rc fa_lock_acquire(uid_t uid, const char *profile, long wait_ms,
  */
 fhirauth_rc fa_lock_acquire_unless(uid_t uid, const char *profile,
                                    long wait_ms, const char *run_dir,
-                                   const char *tmp_dir,
-                                   int (*done)(void *arg), void *arg,
-                                   int *ret_fd, char *err, size_t errlen);
+                                   const char *tmp_dir, int (*done)(void *arg),
+                                   void *arg, int *ret_fd, char *err,
+                                   size_t errlen);
 void fa_lock_release(int fd);
 
 #pragma GCC visibility pop

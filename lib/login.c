@@ -42,7 +42,8 @@ identify(fhirauth *h, const struct fa_net_ops *ops,
      * from UserInfo, unless the site insists on a signed one. */
     if (resp->id_token == NULL || ops->verify_id_token == NULL) {
         if (h->cfg.require_id_token)
-            return fa_fail(h, FHIRAUTH_ERR_DENIED, "the server issued no "
+            return fa_fail(h, FHIRAUTH_ERR_DENIED,
+                           "the server issued no "
                            "id_token (require_id_token = yes; the scope "
                            "must include openid)");
         return FHIRAUTH_OK;
@@ -74,7 +75,8 @@ identify(fhirauth *h, const struct fa_net_ops *ops,
     }
     if (meta->subject == NULL) {
         free(text);
-        return fa_fail(h, FHIRAUTH_ERR_PROTOCOL, "the id_token has no sub "
+        return fa_fail(h, FHIRAUTH_ERR_PROTOCOL,
+                       "the id_token has no sub "
                        "(or one that is not printable ASCII)");
     }
     if (ret_claims != NULL)
@@ -127,7 +129,7 @@ fa_finish_login(fhirauth *h, const struct fa_net_ops *ops,
     fhirauth_rc rc;
 
     if (defer)
-        fa_pending_clear(h);    /* a failed login leaves nothing pending */
+        fa_pending_clear(h); /* a failed login leaves nothing pending */
     rc = build_session(h, ops, ctx, ep, resp, username, nonce, &meta,
                        defer ? &claims : NULL);
     if (rc != FHIRAUTH_OK)
@@ -196,10 +198,9 @@ password_grant(fhirauth *h, const struct fa_net_ops *ops,
 
     oerr[0] = '\0';
     rc = ops->password_grant(ctx, ep, a->username, a->password, &out->resp,
-                             oerr, sizeof(oerr), h->detail,
-                             sizeof(h->detail));
+                             oerr, sizeof(oerr), h->detail, sizeof(h->detail));
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
-        rc = FHIRAUTH_ERR_DENIED;   /* invalid_grant here: bad password */
+        rc = FHIRAUTH_ERR_DENIED; /* invalid_grant here: bad password */
     out->username = a->username;
     return rc;
 }
@@ -228,7 +229,8 @@ logout_read_meta(fhirauth *h, struct fa_meta *meta)
     int have_meta;
 
     if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
-                   NULL, NULL, 0) != FHIRAUTH_OK)
+                   NULL, NULL, 0)
+        != FHIRAUTH_OK)
         return 0;
     have_meta = fa_meta_decode(data, len, meta, NULL, 0) == FHIRAUTH_OK;
     fa_secret_free_len(data, len);
@@ -252,12 +254,14 @@ logout_read_token(fhirauth *h, char **ret_token, size_t *ret_len,
 
     *ret_hint = "refresh_token";
     if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, ret_token,
-                   ret_len, NULL, NULL, 0) == FHIRAUTH_OK)
+                   ret_len, NULL, NULL, 0)
+        == FHIRAUTH_OK)
         return;
     /* No refresh token: revoke the access token, if any. */
     *ret_hint = "access_token";
-    if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data,
-                   &len, NULL, NULL, 0) == FHIRAUTH_OK) {
+    if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data, &len,
+                   NULL, NULL, 0)
+        == FHIRAUTH_OK) {
         if (fa_access_decode(data, &expiry, &access) == 0) {
             *ret_token = strdup(access);
             *ret_len = *ret_token != NULL ? strlen(*ret_token) : 0;
@@ -289,7 +293,7 @@ revoke_by_discovery(fhirauth *h, const char *token, const char *hint,
         else if (ops->revoke(&ctx, &sys_ep, token, hint, why, whylen)
                  == FHIRAUTH_OK)
             revoked = 1;
-    }   /* else why says what discovery found wrong */
+    } /* else why says what discovery found wrong */
     fa_endpoints_free(&sys_ep);
     return revoked;
 }
@@ -318,7 +322,7 @@ logout_revoke(fhirauth *h, const struct fa_meta *meta, const char *token,
         return 0;
     }
     return ops->revoke(&ctx, &meta->ep, token, hint, why, whylen)
-           == FHIRAUTH_OK;
+        == FHIRAUTH_OK;
 }
 
 /* Unlink the profile's three keys; the first failure, with its detail. */
@@ -374,8 +378,10 @@ fhirauth_logout(fhirauth *h, int *ret_revoked)
     if (rc != FHIRAUTH_OK)
         return rc;
     if (!revoked)
-        fa_fail(h, FHIRAUTH_OK, "warning: not revoked at the server (%s); "
-                "the local keys are removed", why);
+        fa_fail(h, FHIRAUTH_OK,
+                "warning: not revoked at the server (%s); "
+                "the local keys are removed",
+                why);
     else
         fa_clear_detail(h);
     if (ret_revoked != NULL)
@@ -434,14 +440,16 @@ fhirauth_status_json(fhirauth *h, char **ret_json)
     fa_secret_free_len(data, len);
     if (rc != FHIRAUTH_OK)
         return rc;
-    if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data,
-                   &len, NULL, NULL, 0) == FHIRAUTH_OK) {
+    if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data, &len,
+                   NULL, NULL, 0)
+        == FHIRAUTH_OK) {
         if (fa_access_decode(data, &expiry, &token) != 0)
             expiry = 0;
         fa_secret_free_len(data, len);
     }
     has_refresh = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
-                             &data, &len, NULL, NULL, 0) == FHIRAUTH_OK;
+                             &data, &len, NULL, NULL, 0)
+        == FHIRAUTH_OK;
     if (has_refresh)
         fa_secret_free_len(data, len);
 
@@ -470,9 +478,10 @@ fhirauth_status_json(fhirauth *h, char **ret_json)
     bad |= add_string(o, "fhirUser", meta.fhir_user);
     bad |= add_string(o, "tenant", meta.tenant);
     if (!bad) {
-        text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY
-                                                     | JSON_C_TO_STRING_SPACED
-                                                     | JSON_C_TO_STRING_NOSLASHESCAPE);
+        text = json_object_to_json_string_ext(
+            o,
+            JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+                | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (text != NULL)
             out = strdup(text);
     }

@@ -45,7 +45,8 @@ browser_ready(fhirauth *h, const struct fa_net_ops *ops, void *arg)
     struct browser_login *a = arg;
 
     if (ops->browser_login == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED, "this build cannot do "
+        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED,
+                       "this build cannot do "
                        "the browser flow");
     if (make_nonce(a->nonce, sizeof(a->nonce)) != 0)
         return fa_fail(h, FHIRAUTH_ERR_INTERNAL, "no random numbers");
@@ -63,7 +64,8 @@ browser_grant(fhirauth *h, const struct fa_net_ops *ops,
     fhirauth_rc rc;
 
     if (ep->authorization_endpoint == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED, "the server offers no "
+        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED,
+                       "the server offers no "
                        "authorization endpoint");
     nio.open_url = a->io->open_url;
     nio.read_redirect = a->io->read_redirect;
@@ -73,7 +75,7 @@ browser_grant(fhirauth *h, const struct fa_net_ops *ops,
     rc = ops->browser_login(ctx, ep, &nio, a->nonce, &out->resp, oerr,
                             sizeof(oerr), h->detail, sizeof(h->detail));
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
-        rc = FHIRAUTH_ERR_DENIED;   /* invalid_grant: a bad or used code */
+        rc = FHIRAUTH_ERR_DENIED; /* invalid_grant: a bad or used code */
     out->nonce = a->nonce;
     return rc;
 }
@@ -81,8 +83,7 @@ browser_grant(fhirauth *h, const struct fa_net_ops *ops,
 fhirauth_rc
 fhirauth_login_browser(fhirauth *h, const fhirauth_browser_io *io)
 {
-    static const struct fa_grant_step step = { browser_ready,
-                                               browser_grant };
+    static const struct fa_grant_step step = { browser_ready, browser_grant };
     struct browser_login a;
     fhirauth_rc rc;
 

@@ -38,7 +38,8 @@ device_ready(fhirauth *h, const struct fa_net_ops *ops, void *varg)
 {
     (void) varg;
     if (ops->device_start == NULL || ops->device_poll == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED, "this build cannot do "
+        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED,
+                       "this build cannot do "
                        "the device flow");
     return FHIRAUTH_OK;
 }
@@ -62,7 +63,8 @@ device_grant(fhirauth *h, const struct fa_net_ops *ops,
     fhirauth_rc rc;
 
     if (ep->device_authorization_endpoint == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED, "the server offers no "
+        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED,
+                       "the server offers no "
                        "device authorization endpoint");
     memset(&dev, 0, sizeof(dev));
     rc = ops->device_start(ctx, ep, &dev, h->detail, sizeof(h->detail));
@@ -86,11 +88,13 @@ device_grant(fhirauth *h, const struct fa_net_ops *ops,
         if (time(NULL) >= deadline) {
             /* Still failing to reach the server: say that, not "denied". */
             if (last[0] != '\0')
-                rc = fa_fail(h, FHIRAUTH_ERR_UNREACHABLE, "the code expired "
+                rc = fa_fail(h, FHIRAUTH_ERR_UNREACHABLE,
+                             "the code expired "
                              "while the server could not be reached: %s",
                              last);
             else
-                rc = fa_fail(h, FHIRAUTH_ERR_DENIED, "the code expired "
+                rc = fa_fail(h, FHIRAUTH_ERR_DENIED,
+                             "the code expired "
                              "before it was approved");
             goto out;
         }
@@ -109,8 +113,7 @@ device_grant(fhirauth *h, const struct fa_net_ops *ops,
          * which may pass while the user is still approving. */
         if (rc == FHIRAUTH_ERR_UNREACHABLE) {
             fa_strlcpy(last, h->detail, sizeof(last));
-            interval = interval * 2 < MAX_BACKOFF ? interval * 2
-                                                  : MAX_BACKOFF;
+            interval = interval * 2 < MAX_BACKOFF ? interval * 2 : MAX_BACKOFF;
             continue;
         }
         last[0] = '\0';

@@ -19,31 +19,31 @@
 /* What every network call needs to know about its caller. */
 struct fa_net_ctx {
     const struct fa_config *cfg;
-    bool system_only;   /* PAM: no proxy (or any) environment variables */
+    bool system_only; /* PAM: no proxy (or any) environment variables */
 };
 
 /* RFC 8628 §3.2: what the device authorization endpoint answered. */
 struct fa_device_auth {
-    char *device_code;                 /* a secret: wiped when freed */
+    char *device_code; /* a secret: wiped when freed */
     char *user_code;
     char *verification_uri;
-    char *verification_uri_complete;   /* NULL when not given */
+    char *verification_uri_complete; /* NULL when not given */
     long expires_in;
-    long interval;                     /* 5 when not given (§3.2) */
+    long interval; /* 5 when not given (§3.2) */
 };
 void fa_device_auth_free(struct fa_device_auth *d);
 
 /* How the browser flow reaches the user (see fhirauth_browser_io). */
 struct fa_browser_io {
     int (*open_url)(const char *url, void *arg);
-    char *(*read_redirect)(void *arg);   /* NULL: listen on 127.0.0.1 */
+    char *(*read_redirect)(void *arg); /* NULL: listen on 127.0.0.1 */
     void *arg;
-    long wait_seconds;                   /* bound on the whole wait */
+    long wait_seconds; /* bound on the whole wait */
 };
 
 /* An operation the loaded module does not provide is NULL. */
 struct fa_net_ops {
-    unsigned abi;       /* FA_NET_ABI */
+    unsigned abi; /* FA_NET_ABI */
     /* Discovery: the OIDC document at {issuer}/.well-known/openid-
      * configuration, RFC 8414's path as fallback, or with only fhir_base
      * the SMART document; config endpoint overrides win. */

@@ -58,7 +58,7 @@ beside_library(const char *lib, char *buf, size_t len)
         return 0;
     dirlen = (size_t) (slash - lib);
     return dirlen >= 6 && memcmp(slash - 6, "/.libs", 6) == 0
-           && module_in(lib, dirlen, buf, len);
+        && module_in(lib, dirlen, buf, len);
 }
 
 /* The engine linked into TOP/helper/PROGRAM: the module is in
@@ -81,10 +81,9 @@ beside_program(char *buf, size_t len)
     slash = memrchr(exe, '/', (size_t) (slash - exe));
     if (slash == NULL)
         return 0;
-    d = snprintf(dir, sizeof(dir), "%.*s/lib/.libs", (int) (slash - exe),
-                 exe);
+    d = snprintf(dir, sizeof(dir), "%.*s/lib/.libs", (int) (slash - exe), exe);
     return d > 0 && (size_t) d < sizeof(dir)
-           && module_in(dir, (size_t) d, buf, len);
+        && module_in(dir, (size_t) d, buf, len);
 }
 
 static void
@@ -94,8 +93,9 @@ module_path(char *buf, size_t len)
     struct link_map *map = NULL;
     int found = 0;
 
-    if (dladdr1((void *) &fa_net_load, &info, (void **) &map,
-                RTLD_DL_LINKMAP) != 0 && map != NULL) {
+    if (dladdr1((void *) &fa_net_load, &info, (void **) &map, RTLD_DL_LINKMAP)
+            != 0
+        && map != NULL) {
         /* The main program's link map has an empty name. */
         if (map->l_name != NULL && map->l_name[0] != '\0')
             found = beside_library(map->l_name, buf, len);
@@ -141,9 +141,11 @@ load(void)
      * refuses, and one too old for the handshake has no such symbol. */
     *(void **) &open_module = dlsym(dl, "fhirauth_net_open");
     if (open_module == NULL) {
-        fa_err(load_error, sizeof(load_error), "%s is not a matching "
+        fa_err(load_error, sizeof(load_error),
+               "%s is not a matching "
                "network module (no fhirauth_net_open: another build of "
-               "pam_fhir?)", path);
+               "pam_fhir?)",
+               path);
         dlclose(dl);
         return;
     }

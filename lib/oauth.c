@@ -75,11 +75,12 @@ fa_json_put_wiped(struct json_object *obj)
     if (json_object_is_type(obj, json_type_string)) {
         /* json_object_get_string() of a string is the object's own
          * buffer (no conversion), freed with it: wipe it in place. */
-        explicit_bzero((void *)(uintptr_t)json_object_get_string(obj),
-                       (size_t)json_object_get_string_len(obj));
+        explicit_bzero((void *) (uintptr_t) json_object_get_string(obj),
+                       (size_t) json_object_get_string_len(obj));
     } else if (json_object_is_type(obj, json_type_object)) {
-        json_object_object_foreach(obj, key, val) {
-            (void)key;
+        json_object_object_foreach(obj, key, val)
+        {
+            (void) key;
             /* A member's reference stays obj's: take one to put. */
             fa_json_put_wiped(json_object_get(val));
         }
@@ -99,7 +100,7 @@ fa_charset_ok(const char *s, size_t len, enum fa_charset cs)
     unsigned char lo = cs == FA_CS_NOSPACE ? 0x21 : 0x20;
 
     for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
+        unsigned char c = (unsigned char) s[i];
 
         if (c < lo || c > 0x7e)
             return 0;
@@ -111,12 +112,12 @@ int
 fa_claim_fit(const char *s, size_t len)
 {
     return s != NULL && len > 0 && len <= FA_CLAIM_MAX
-           && fa_charset_ok(s, len, FA_CS_VSCHAR);
+        && fa_charset_ok(s, len, FA_CS_VSCHAR);
 }
 
 int
 fa_json_string(struct json_object *obj, const char *key, const char **ret,
-           size_t *retlen)
+               size_t *retlen)
 {
     struct json_object *v;
 
@@ -125,7 +126,7 @@ fa_json_string(struct json_object *obj, const char *key, const char **ret,
     if (!json_object_is_type(v, json_type_string))
         return -1;
     *ret = json_object_get_string(v);
-    *retlen = (size_t)json_object_get_string_len(v);
+    *retlen = (size_t) json_object_get_string_len(v);
     return 1;
 }
 

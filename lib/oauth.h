@@ -14,9 +14,9 @@
 
 /* How the client authenticates at the token and revocation endpoints. */
 enum fa_client_auth {
-    FA_AUTH_NONE = 0,   /* public client: client_id in the body */
-    FA_AUTH_BASIC,      /* client_secret_basic (RFC 6749 §2.3.1) */
-    FA_AUTH_POST        /* client_secret_post, only when the AS lists only it */
+    FA_AUTH_NONE = 0, /* public client: client_id in the body */
+    FA_AUTH_BASIC,    /* client_secret_basic (RFC 6749 §2.3.1) */
+    FA_AUTH_POST      /* client_secret_post, only when the AS lists only it */
 };
 
 /* What discovery found (or the config overrode).  Heap strings. */
@@ -28,7 +28,7 @@ struct fa_endpoints {
     char *device_authorization_endpoint;
     char *introspection_endpoint;
     char *jwks_uri;
-    char *userinfo_endpoint;      /* OIDC Core §5.3 */
+    char *userinfo_endpoint; /* OIDC Core §5.3 */
     enum fa_client_auth client_auth;
 };
 void fa_endpoints_free(struct fa_endpoints *ep);
@@ -44,11 +44,11 @@ int fa_endpoints_apply_config(struct fa_endpoints *ep,
 struct fa_token_response {
     char *access_token;
     char *token_type;
-    char *refresh_token;      /* NULL: keep the old one (no rotation) */
+    char *refresh_token; /* NULL: keep the old one (no rotation) */
     char *id_token;
-    char *scope;              /* NULL: as requested */
-    long expires_in;          /* -1 when absent */
-    long refresh_expires_in;  /* -1 when absent (Keycloak extension) */
+    char *scope;             /* NULL: as requested */
+    long expires_in;         /* -1 when absent */
+    long refresh_expires_in; /* -1 when absent (Keycloak extension) */
     char *patient;
     char *encounter;
     char *fhir_user;
@@ -90,8 +90,8 @@ fhirauth_rc fa_json_shown_string(struct json_object *obj, const char *key,
 
 /* The characters a field may hold. */
 enum fa_charset {
-    FA_CS_NOSPACE,   /* %x21-7E: access_token, which goes into a header */
-    FA_CS_VSCHAR     /* %x20-7E (RFC 6749 Appendix A VSCHAR) */
+    FA_CS_NOSPACE, /* %x21-7E: access_token, which goes into a header */
+    FA_CS_VSCHAR   /* %x20-7E (RFC 6749 Appendix A VSCHAR) */
 };
 
 /* Does s hold only characters of the set, with no NUL inside? */

@@ -23,11 +23,11 @@
 /* Seconds the kernel keeps a stash nobody picked up. */
 #define FA_STASH_TIMEOUT 300
 #define FA_STASH_PREFIX "pam_fhir:stash:"
-#define FA_STASH_NONCE_BYTES 16           /* 128 bits */
+#define FA_STASH_NONCE_BYTES 16 /* 128 bits */
 #define FA_STASH_USER_MAX 256
-#define FA_STASH_DESC_MAX                                                   \
-    (sizeof(FA_STASH_PREFIX) + FA_STASH_USER_MAX + 1                        \
-     + 2 * FA_STASH_NONCE_BYTES + 1)
+#define FA_STASH_DESC_MAX                                                    \
+ (sizeof(FA_STASH_PREFIX) + FA_STASH_USER_MAX + 1 + 2 * FA_STASH_NONCE_BYTES \
+  + 1)
 #define FA_STASH_VERSION 1
 #define FA_STASH_MAX_DEPTH 3
 
@@ -234,8 +234,7 @@ member_int(struct fa_buf *b, const char *name, long long value)
  * the metadata (its own JSON text, no secret), the verified claims.
  */
 fhirauth_rc
-fa_pending_encode(const struct fa_pending *p, char **ret_json,
-                  size_t *ret_len)
+fa_pending_encode(const struct fa_pending *p, char **ret_json, size_t *ret_len)
 {
     struct fa_buf b;
     char *meta = NULL;
@@ -265,7 +264,7 @@ fa_pending_encode(const struct fa_pending *p, char **ret_json,
     free(meta);
     if (bad != 0 || b.data == NULL) {
         fa_buf_wipe(&b);
-        return FHIRAUTH_ERR_NOMEM;   /* or over the key's size */
+        return FHIRAUTH_ERR_NOMEM; /* or over the key's size */
     }
     *ret_json = b.data;
     *ret_len = b.len;
@@ -310,8 +309,7 @@ fa_pending_decode(const char *json, size_t len, struct fa_pending *p)
 
     memset(p, 0, sizeof(*p));
     p->resp.expires_in = p->resp.refresh_expires_in = -1;
-    if (json == NULL || len == 0 || len > FA_KEY_MAX_PAYLOAD
-        || len > INT_MAX)
+    if (json == NULL || len == 0 || len > FA_KEY_MAX_PAYLOAD || len > INT_MAX)
         return FHIRAUTH_ERR_KEYRING;
     tok = json_tokener_new_ex(FA_STASH_MAX_DEPTH);
     if (tok == NULL)
@@ -323,8 +321,8 @@ fa_pending_decode(const char *json, size_t len, struct fa_pending *p)
     if (get_int(o, "v", &v) != 0 || v != FA_STASH_VERSION
         || get_int(o, "obtained_at", &p->obtained_at) != 0
         || get_int(o, "expires_in", &ei) != 0
-        || get_int(o, "refresh_expires_in", &rei) != 0
-        || ei < -1 || ei > LONG_MAX || rei < -1 || rei > LONG_MAX)
+        || get_int(o, "refresh_expires_in", &rei) != 0 || ei < -1
+        || ei > LONG_MAX || rei < -1 || rei > LONG_MAX)
         goto out;
     p->resp.expires_in = (long) ei;
     p->resp.refresh_expires_in = (long) rei;
@@ -352,7 +350,7 @@ fa_pending_decode(const char *json, size_t len, struct fa_pending *p)
     rc = FHIRAUTH_OK;
 out:
     free(meta);
-    fa_json_put_wiped(o);   /* the stash's tokens */
+    fa_json_put_wiped(o); /* the stash's tokens */
     json_tokener_free(tok);
     if (rc != FHIRAUTH_OK)
         fa_pending_free(p);
@@ -404,16 +402,19 @@ fhirauth_stash_put(fhirauth *h, const char *user, char **ret_serial)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     fa_clear_detail(h);
     if (h->pending == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED, "no pending login "
+        return fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED,
+                       "no pending login "
                        "to stash");
     if (fa_stash_prefix(desc, sizeof(desc), user) != 0)
-        return fa_fail(h, FHIRAUTH_ERR_INVALID_ARGUMENT, "a user name "
+        return fa_fail(h, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "a user name "
                        "unfit for a key description");
     /* The user keyring is the real uid's: under a set-uid caller (su)
      * that is the invoking user's, whose processes possess it and so
      * could read the stash. */
     if (getuid() != geteuid())
-        return fa_fail(h, FHIRAUTH_ERR_INVALID_ARGUMENT, "no stash while "
+        return fa_fail(h, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "no stash while "
                        "the real and effective uid differ (a set-uid "
                        "caller): keep the handle instead");
     if (make_nonce(nonce, sizeof(nonce)) != 0)
@@ -424,8 +425,10 @@ fhirauth_stash_put(fhirauth *h, const char *user, char **ret_serial)
         return fa_fail(h, FHIRAUTH_ERR_INTERNAL, "key description too long");
     rc = fa_pending_encode(h->pending, &json, &len);
     if (rc != FHIRAUTH_OK)
-        return fa_fail(h, rc, "cannot encode the stash (out of memory, or "
-                       "over %d bytes)", FA_KEY_MAX_PAYLOAD);
+        return fa_fail(h, rc,
+                       "cannot encode the stash (out of memory, or "
+                       "over %d bytes)",
+                       FA_KEY_MAX_PAYLOAD);
     rc = fa_ks_private_put(desc, json, len, FA_STASH_TIMEOUT, &serial,
                            h->detail, sizeof(h->detail));
     fa_secret_free_len(json, len);
@@ -453,10 +456,12 @@ fhirauth_stash_take(fhirauth *h, const char *user, const char *serial)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     fa_clear_detail(h);
     if (fa_stash_parse_serial(serial, &key) != 0)
-        return fa_fail(h, FHIRAUTH_ERR_INVALID_ARGUMENT, "a malformed "
+        return fa_fail(h, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "a malformed "
                        "stash serial");
     if (fa_stash_prefix(prefix, sizeof(prefix), user) != 0)
-        return fa_fail(h, FHIRAUTH_ERR_INVALID_ARGUMENT, "a user name "
+        return fa_fail(h, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "a user name "
                        "unfit for a key description");
     rc = fa_ks_private_take(key, prefix, &data, &len, h->detail,
                             sizeof(h->detail));
@@ -509,15 +514,16 @@ fhirauth_store_pending(fhirauth *h)
     fa_clear_detail(h);
     p = h->pending;
     if (p == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED, "no pending login "
+        return fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED,
+                       "no pending login "
                        "to store");
     /* The answer's lifetimes count from when it came, not from now. */
     now = time(NULL);
-    p->resp.expires_in = left(p->resp.expires_in, p->obtained_at,
-                              (long long) now);
+    p->resp.expires_in =
+        left(p->resp.expires_in, p->obtained_at, (long long) now);
     if (p->resp.refresh_expires_in > 0)
-        p->resp.refresh_expires_in = left(p->resp.refresh_expires_in,
-                                          p->obtained_at, (long long) now);
+        p->resp.refresh_expires_in =
+            left(p->resp.refresh_expires_in, p->obtained_at, (long long) now);
     p->obtained_at = (long long) now;
     rc = fa_store_session(h, &p->resp, &p->meta, now);
     if (rc == FHIRAUTH_OK)

@@ -18,9 +18,9 @@
 struct fa_pending {
     struct fa_token_response resp;
     struct fa_meta meta;
-    char *claims;                 /* JSON object text; NULL: no verified
+    char *claims;          /* JSON object text; NULL: no verified
                                    * id_token */
-    long long obtained_at;        /* when resp came, epoch seconds */
+    long long obtained_at; /* when resp came, epoch seconds */
 };
 
 /* Wipe and free h's pending session, if any. */

@@ -41,7 +41,8 @@ split_url(const char *s, bool prefix, struct fa_url *u, char *why,
     size_t n;
 
     if (fa_url_parse(s, strlen(s), prefix ? FA_URL_MATCH : FA_URL_LOOKUP, u,
-                     why, whylen) != 0)
+                     why, whylen)
+        != 0)
         return -1;
     n = u->path_len;
     if (prefix)
@@ -117,8 +118,8 @@ match_score(const struct fa_url *m, const struct fa_url *u)
  * matches), or -2 with err set when one of them is not a valid prefix.
  */
 static long
-profile_score(const char *profile, const char *match,
-              const struct fa_url *u, char *err, size_t errlen)
+profile_score(const char *profile, const char *match, const struct fa_url *u,
+              char *err, size_t errlen)
 {
     struct fa_url m;
     char why[128];
@@ -145,8 +146,8 @@ profile_score(const char *profile, const char *match,
         if (split_url(tok, true, &m, why, sizeof(why)) != 0) {
             /* A user part might hold a password: not repeated. */
             if (strchr(tok, '@') != NULL)
-                fa_err(err, errlen, "profile '%s': match URL %u: %s",
-                       profile, idx, why);
+                fa_err(err, errlen, "profile '%s': match URL %u: %s", profile,
+                       idx, why);
             else
                 fa_err(err, errlen, "profile '%s': bad match URL '%s': %s",
                        profile, tok, why);

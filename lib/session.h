@@ -11,17 +11,17 @@
 #pragma GCC visibility push(hidden)
 
 struct fa_meta {
-    struct fa_endpoints ep;   /* discovery result, so a refresh is 1 request */
+    struct fa_endpoints ep; /* discovery result, so a refresh is 1 request */
     char *client_id;
-    char *scope;              /* granted scope */
-    char *username;           /* who logged in (as typed or mapped) */
-    char *subject;            /* id_token "sub" once verified */
-    char *patient;            /* SMART launch context */
+    char *scope;    /* granted scope */
+    char *username; /* who logged in (as typed or mapped) */
+    char *subject;  /* id_token "sub" once verified */
+    char *patient;  /* SMART launch context */
     char *encounter;
     char *fhir_user;
     char *tenant;
-    long long login_at;       /* epoch seconds */
-    long long refresh_expires_at;  /* 0: unknown */
+    long long login_at;           /* epoch seconds */
+    long long refresh_expires_at; /* 0: unknown */
 };
 
 /* JSON text for the key; *ret_json freed by the caller with free(). */

@@ -34,7 +34,8 @@ replaced_refresh(fhirauth *h, const struct fa_meta *fresh, size_t *ret_len)
 
     *ret_len = 0;
     if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
-                   NULL, NULL, 0) != FHIRAUTH_OK)
+                   NULL, NULL, 0)
+        != FHIRAUTH_OK)
         return NULL;
     if (fa_meta_decode(data, len, &meta, NULL, 0) != FHIRAUTH_OK) {
         fa_secret_free_len(data, len);
@@ -43,8 +44,8 @@ replaced_refresh(fhirauth *h, const struct fa_meta *fresh, size_t *ret_len)
     fa_secret_free_len(data, len);
     if (meta.ep.issuer != NULL && fresh->ep.issuer != NULL
         && strcmp(meta.ep.issuer, fresh->ep.issuer) == 0)
-        (void) fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
-                          &old, ret_len, NULL, NULL, 0);
+        (void) fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, &old,
+                          ret_len, NULL, NULL, 0);
     fa_meta_free(&meta);
     return old;
 }
@@ -69,8 +70,8 @@ fa_store_session(fhirauth *h, const struct fa_token_response *resp,
         (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
                             NULL, 0);
     fa_clear_detail(h);
-    rc = fa_save_tokens(h, resp, meta, FA_SAVE_META | FA_SAVE_LOGIN, now,
-                        NULL, &dropped);
+    rc = fa_save_tokens(h, resp, meta, FA_SAVE_META | FA_SAVE_LOGIN, now, NULL,
+                        &dropped);
     fa_lock_release(fd);
     fa_strlcpy(saved, h->detail, sizeof(saved));
     if (rc != FHIRAUTH_OK) {

@@ -13,8 +13,7 @@
 
 /* Save a session answer under the lock for the real uid, then revoke
  * (best effort) the refresh token of the session it replaced. */
-fhirauth_rc fa_store_session(fhirauth *h,
-                             const struct fa_token_response *resp,
+fhirauth_rc fa_store_session(fhirauth *h, const struct fa_token_response *resp,
                              struct fa_meta *meta, time_t now);
 
 /* Best effort: revoke a refresh token we will not keep (nothing when ep

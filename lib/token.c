@@ -46,13 +46,13 @@ read_access(fhirauth *h, time_t now, long min_valid, char **ret_token,
     fhirauth_rc rc;
 
     *ret_expiry = 0;
-    rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data,
-                    &len, NULL, h->detail, sizeof(h->detail));
+    rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data, &len,
+                    NULL, h->detail, sizeof(h->detail));
     if (rc != FHIRAUTH_OK)
         return rc;
     if (fa_access_decode(data, &expiry, &tok) != 0) {
         fa_secret_free_len(data, len);
-        return FHIRAUTH_ERR_LOGIN_NEEDED;   /* damaged: treat as absent */
+        return FHIRAUTH_ERR_LOGIN_NEEDED; /* damaged: treat as absent */
     }
     *ret_expiry = expiry;
     if (expiry - now < min_valid) {
@@ -94,8 +94,8 @@ sibling_refreshed(void *arg)
 {
     struct waiter *w = arg;
 
-    return read_access(w->h, time(NULL), w->min_valid, &w->token,
-                       &w->expiry) == FHIRAUTH_OK;
+    return read_access(w->h, time(NULL), w->min_valid, &w->token, &w->expiry)
+        == FHIRAUTH_OK;
 }
 
 long
@@ -118,14 +118,14 @@ store_key(fhirauth *h, enum fa_key which, const char *data, size_t len,
 {
     fhirauth_rc rc;
 
-    rc = fa_ks_store(h->cfg.keyring, h->cfg.profile, which, data, len,
-                     timeout, h->detail, sizeof(h->detail));
+    rc = fa_ks_store(h->cfg.keyring, h->cfg.profile, which, data, len, timeout,
+                     h->detail, sizeof(h->detail));
     if (rc != FHIRAUTH_ERR_QUOTA || *room_made || which == FA_KEY_ACCESS)
         return rc;
     *room_made = 1;
     if (fa_ks_shrink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL, 0)
         != FHIRAUTH_OK)
-        return rc;              /* the quota message stays */
+        return rc; /* the quota message stays */
     return fa_ks_store(h->cfg.keyring, h->cfg.profile, which, data, len,
                        timeout, h->detail, sizeof(h->detail));
 }
@@ -134,12 +134,12 @@ store_key(fhirauth *h, enum fa_key which, const char *data, size_t len,
 
 /* How far a save got, and what it could not keep. */
 struct save_state {
-    int login;          /* FA_SAVE_LOGIN: all of the session or none */
-    int room;           /* store_key() has made room once */
-    int wrote;          /* the keyring no longer holds the old session */
-    int lost_refresh;   /* the rotated refresh token did not fit */
-    int stale_meta;     /* the metadata did not fit */
-    int uncached;       /* the access token did not fit */
+    int login;        /* FA_SAVE_LOGIN: all of the session or none */
+    int room;         /* store_key() has made room once */
+    int wrote;        /* the keyring no longer holds the old session */
+    int lost_refresh; /* the rotated refresh token did not fit */
+    int stale_meta;   /* the metadata did not fit */
+    int uncached;     /* the access token did not fit */
 };
 
 /* The refresh token, first of all.  A refresh whose new token does not
@@ -151,8 +151,8 @@ save_refresh(fhirauth *h, const char *token, unsigned timeout,
 {
     fhirauth_rc rc;
 
-    rc = store_key(h, FA_KEY_REFRESH, token, strlen(token), timeout,
-                   &st->room);
+    rc =
+        store_key(h, FA_KEY_REFRESH, token, strlen(token), timeout, &st->room);
     if (rc == FHIRAUTH_ERR_QUOTA && !st->login) {
         /*
          * The server has rotated: the token in the keyring is dead,
@@ -160,8 +160,8 @@ save_refresh(fhirauth *h, const char *token, unsigned timeout,
          * whole grant (refresh token reuse detection).  Remove it;
          * the access token in hand still works until it expires.
          */
-        (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile,
-                            FA_KEY_REFRESH, NULL, 0);
+        (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
+                            NULL, 0);
         st->lost_refresh = 1;
         rc = FHIRAUTH_OK;
     }
@@ -171,8 +171,8 @@ save_refresh(fhirauth *h, const char *token, unsigned timeout,
 /* The metadata, when asked to (write) or when the answer changed it; a
  * refresh keeps the stored one when the new one does not fit. */
 static fhirauth_rc
-save_meta(fhirauth *h, const struct fa_token_response *r,
-          struct fa_meta *meta, int write, struct save_state *st)
+save_meta(fhirauth *h, const struct fa_token_response *r, struct fa_meta *meta,
+          int write, struct save_state *st)
 {
     char *json = NULL;
     int changed;
@@ -218,13 +218,12 @@ save_access(fhirauth *h, const struct fa_token_response *r, long life,
     rc = store_key(h, FA_KEY_ACCESS, payload, strlen(payload),
                    life > 0 ? (unsigned) life : 1, &st->room);
     fa_secret_free_len(payload, plen);
-    if (rc == FHIRAUTH_ERR_QUOTA
-        && (!st->login || r->refresh_token != NULL)) {
+    if (rc == FHIRAUTH_ERR_QUOTA && (!st->login || r->refresh_token != NULL)) {
         /* Only a cache: the session is whole without it.  The token
          * cached before this one must not be served after it. */
         if (!st->room)
-            (void) fa_ks_shrink(h->cfg.keyring, h->cfg.profile,
-                                FA_KEY_ACCESS, NULL, 0);
+            (void) fa_ks_shrink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS,
+                                NULL, 0);
         st->uncached = 1;
         rc = FHIRAUTH_OK;
     }
@@ -237,18 +236,22 @@ static void
 save_warning(fhirauth *h, const struct save_state *st)
 {
     if (st->lost_refresh)
-        fa_fail(h, FHIRAUTH_OK, "warning: the new refresh token does not "
+        fa_fail(h, FHIRAUTH_OK,
+                "warning: the new refresh token does not "
                 "fit in the user's kernel keyring quota (" QUOTA_SYSCTLS
                 "): the session ends when this access token expires; "
                 "remove unused keys or raise the limits, then log in again");
     else if (st->uncached)
-        fa_fail(h, FHIRAUTH_OK, "warning: the access token was not cached: "
+        fa_fail(h, FHIRAUTH_OK,
+                "warning: the access token was not cached: "
                 "the user's kernel keyring quota is full (" QUOTA_SYSCTLS
                 "); the session is kept, the next call refreshes again");
     else if (st->stale_meta)
-        fa_fail(h, FHIRAUTH_OK, "warning: the session metadata was not "
-                "updated: the user's kernel keyring quota is full ("
-                QUOTA_SYSCTLS ")");
+        fa_fail(
+            h, FHIRAUTH_OK,
+            "warning: the session metadata was not "
+            "updated: the user's kernel keyring quota is full (" QUOTA_SYSCTLS
+            ")");
 }
 
 /* Never half a session: no refresh token without its metadata, no
@@ -256,18 +259,17 @@ save_warning(fhirauth *h, const struct save_state *st)
 static void
 drop_session(fhirauth *h)
 {
-    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS,
-                        NULL, 0);
-    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_META,
-                        NULL, 0);
-    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
-                        NULL, 0);
+    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL,
+                        0);
+    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_META, NULL, 0);
+    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL,
+                        0);
 }
 
 fhirauth_rc
 fa_save_tokens(fhirauth *h, const struct fa_token_response *r,
-               struct fa_meta *meta, int flags, time_t now,
-               time_t *ret_expiry, int *ret_dropped)
+               struct fa_meta *meta, int flags, time_t now, time_t *ret_expiry,
+               int *ret_dropped)
 {
     struct save_state st;
     long life = fa_token_lifetime(h, r);
@@ -291,7 +293,7 @@ fa_save_tokens(fhirauth *h, const struct fa_token_response *r,
     if (r->refresh_token != NULL) {
         rc = save_refresh(h, r->refresh_token, refresh_timeout, &st);
         if (rc != FHIRAUTH_OK)
-            return rc;          /* a login: nothing written yet */
+            return rc; /* a login: nothing written yet */
         st.wrote = 1;
     }
     CRASH_POINT("between-writes");
@@ -330,8 +332,7 @@ read_session(fhirauth *h, char **ret_refresh, size_t *ret_rlen,
     if (rc != FHIRAUTH_OK)
         return rc;
     rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
-                    ret_refresh, ret_rlen, NULL, h->detail,
-                    sizeof(h->detail));
+                    ret_refresh, ret_rlen, NULL, h->detail, sizeof(h->detail));
     /* Without a refresh token the metadata stays filled in, so the
      * caller can tell "no session" from "no refresh token". */
     if (rc != FHIRAUTH_OK && rc != FHIRAUTH_ERR_LOGIN_NEEDED)
@@ -379,12 +380,14 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
          * fit in a full keyring quota (see fa_save_tokens()), or it was
          * removed by hand.  Asking for the scope would not help. */
         if (fa_has_word(meta.scope, "offline_access"))
-            rc = fa_fail(h, rc, "the cached token expires too soon and the "
+            rc = fa_fail(h, rc,
+                         "the cached token expires too soon and the "
                          "session's refresh token is gone (the server ended "
                          "the session, it did not fit in the kernel keyring "
                          "quota, or it was removed): log in again");
         else
-            rc = fa_fail(h, rc, "the cached token expires too soon and the "
+            rc = fa_fail(h, rc,
+                         "the cached token expires too soon and the "
                          "session has no refresh token (ask for the "
                          "offline_access scope)");
         fa_meta_free(&meta);
@@ -417,8 +420,9 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
             break;
         /* invalid_grant: a process on another host or one that ignored
          * the lock may have rotated the token; look once more. */
-        if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
-                       &again, &alen, NULL, NULL, 0) != FHIRAUTH_OK
+        if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, &again,
+                       &alen, NULL, NULL, 0)
+                != FHIRAUTH_OK
             || (alen == rlen && memcmp(again, refresh, rlen) == 0)) {
             fa_secret_free_len(again, alen);
             again = NULL;
@@ -435,8 +439,7 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
         /* The AS ended the grant: drop what can no longer be used, so
          * later calls answer at once instead of asking the AS again. */
         fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL, 0);
-        fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL,
-                     0);
+        fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL, 0);
         fa_fail(h, rc, "the session has ended (%s): log in again",
                 oerr[0] ? oerr : "invalid_grant");
         goto out;
@@ -448,8 +451,10 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
 
         if (snprintf(why, sizeof(why), "%s", h->detail) < 0)
             why[0] = '\0';
-        fa_fail(h, rc, "%s; the session is kept: log in again if this "
-                "persists", why);
+        fa_fail(h, rc,
+                "%s; the session is kept: log in again if this "
+                "persists",
+                why);
         goto out;
     }
     if (rc != FHIRAUTH_OK)
@@ -475,8 +480,8 @@ static int
 transient(fhirauth_rc rc)
 {
     return rc == FHIRAUTH_ERR_UNREACHABLE || rc == FHIRAUTH_ERR_TLS
-           || rc == FHIRAUTH_ERR_PROTOCOL || rc == FHIRAUTH_ERR_MODULE
-           || rc == FHIRAUTH_ERR_LOCK;
+        || rc == FHIRAUTH_ERR_PROTOCOL || rc == FHIRAUTH_ERR_MODULE
+        || rc == FHIRAUTH_ERR_LOCK;
 }
 
 fhirauth_rc
@@ -530,9 +535,10 @@ fhirauth_token(fhirauth *h, long min_valid, char **ret_token,
          * that is still valid, if shorter than asked, with a warning. */
         fa_strlcpy(saved, h->detail, sizeof(saved));
         if (read_access(h, time(NULL), 1, &token, &expiry) == FHIRAUTH_OK) {
-            fa_fail(h, FHIRAUTH_OK, "warning: could not refresh (%s); "
-                    "using the cached token, valid until %lld", saved,
-                    (long long) expiry);
+            fa_fail(h, FHIRAUTH_OK,
+                    "warning: could not refresh (%s); "
+                    "using the cached token, valid until %lld",
+                    saved, (long long) expiry);
             rc = FHIRAUTH_OK;
         } else {
             fa_strlcpy(h->detail, saved, sizeof(h->detail));
@@ -578,17 +584,17 @@ fhirauth_invalidate(fhirauth *h, const char *token)
     rc = fa_take_lock(h, &fd);
     if (rc != FHIRAUTH_OK)
         return rc;
-    rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data,
-                    &len, NULL, h->detail, sizeof(h->detail));
+    rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data, &len,
+                    NULL, h->detail, sizeof(h->detail));
     if (rc == FHIRAUTH_OK) {
         if (fa_access_decode(data, &expiry, &cached) == 0
             && same_secret(cached, token))
-            rc = fa_ks_unlink(h->cfg.keyring, h->cfg.profile,
-                              FA_KEY_ACCESS, h->detail, sizeof(h->detail));
+            rc = fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS,
+                              h->detail, sizeof(h->detail));
         fa_secret_free_len(data, len);
     } else if (rc == FHIRAUTH_ERR_LOGIN_NEEDED) {
         fa_clear_detail(h);
-        rc = FHIRAUTH_OK;   /* nothing cached: nothing to forget */
+        rc = FHIRAUTH_OK; /* nothing cached: nothing to forget */
     }
     fa_lock_release(fd);
     return rc;

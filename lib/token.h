@@ -17,8 +17,8 @@
 fhirauth_rc fa_take_lock(fhirauth *h, int *ret_fd);
 
 /* fa_save_tokens() flags */
-#define FA_SAVE_META 1          /* write the metadata even if unchanged */
-#define FA_SAVE_LOGIN 2         /* a new session: all of it or none of it */
+#define FA_SAVE_META 1  /* write the metadata even if unchanged */
+#define FA_SAVE_LOGIN 2 /* a new session: all of it or none of it */
 
 /*
  * Save a token answer, the refresh token first so that a crash between the
@@ -54,9 +54,9 @@ fhirauth_rc fa_finish_login(fhirauth *h, const struct fa_net_ops *ops,
 
 /* What a login grant hands to the end of the login. */
 struct fa_grant_result {
-    struct fa_token_response resp;  /* the token answer */
-    const char *username;   /* the name the user typed, or NULL */
-    const char *nonce;      /* the nonce the request carried, or NULL */
+    struct fa_token_response resp; /* the token answer */
+    const char *username;          /* the name the user typed, or NULL */
+    const char *nonce;             /* the nonce the request carried, or NULL */
 };
 
 /*
@@ -67,8 +67,7 @@ struct fa_grant_result {
  * the entry point's arg, and set h's detail when they fail.
  */
 struct fa_grant_step {
-    fhirauth_rc (*ready)(fhirauth *h, const struct fa_net_ops *ops,
-                         void *arg);
+    fhirauth_rc (*ready)(fhirauth *h, const struct fa_net_ops *ops, void *arg);
     fhirauth_rc (*grant)(fhirauth *h, const struct fa_net_ops *ops,
                          const struct fa_net_ctx *ctx,
                          const struct fa_endpoints *ep, void *arg,

@@ -54,7 +54,7 @@ static bool
 is_unreserved(char c)
 {
     return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_'
-           || c == '~';
+        || c == '~';
 }
 
 static bool
@@ -120,7 +120,8 @@ url_charset(const struct url_in *in)
         unsigned char c = (unsigned char) in->s[i];
 
         if (c <= 0x20 || c >= 0x7f)
-            return refuse(in, "space, control or non-ASCII character in"
+            return refuse(in,
+                          "space, control or non-ASCII character in"
                           " the URL (percent-encode it)");
     }
     return 0;
@@ -135,9 +136,10 @@ url_scheme(const struct url_in *in, struct fa_url *u, size_t *pos)
 
     if (!is_alpha(s[0]))
         return refuse(in, "expected scheme://host");
-    for (n = 0; n < in->len && (is_alpha(s[n]) || is_digit(s[n])
-                                || s[n] == '+' || s[n] == '-'
-                                || s[n] == '.'); n++) {
+    for (n = 0; n < in->len
+         && (is_alpha(s[n]) || is_digit(s[n]) || s[n] == '+' || s[n] == '-'
+             || s[n] == '.');
+         n++) {
         if (n >= sizeof(u->scheme) - 1)
             return refuse(in, "scheme too long");
         u->scheme[n] = lower(s[n]);
@@ -149,13 +151,12 @@ url_scheme(const struct url_in *in, struct fa_url *u, size_t *pos)
         u->port = 443;
     else if (strcmp(u->scheme, "http") == 0)
         u->port = 80;
-    if ((in->flags & FA_URL_ANY_SCHEME) == 0
-        && strcmp(u->scheme, "https") != 0
-        && !((in->flags & FA_URL_HTTP) != 0
-             && strcmp(u->scheme, "http") == 0))
-        return refuse(in, (in->flags & FA_URL_HTTP) != 0
-                              ? "only http:// and https:// URLs are allowed"
-                              : "only https:// URLs are allowed");
+    if ((in->flags & FA_URL_ANY_SCHEME) == 0 && strcmp(u->scheme, "https") != 0
+        && !((in->flags & FA_URL_HTTP) != 0 && strcmp(u->scheme, "http") == 0))
+        return refuse(in,
+                      (in->flags & FA_URL_HTTP) != 0
+                          ? "only http:// and https:// URLs are allowed"
+                          : "only https:// URLs are allowed");
     *pos = n + 3;
     return 0;
 }
@@ -167,7 +168,8 @@ url_userinfo(const struct url_in *in, size_t from, size_t to)
     size_t i;
 
     if ((in->flags & FA_URL_USERINFO) == 0)
-        return refuse(in, "a user name or password does not belong in the"
+        return refuse(in,
+                      "a user name or password does not belong in the"
                       " URL");
     for (i = from; i < to; i++) {
         char c = in->s[i];
@@ -207,8 +209,9 @@ url_authority(const struct url_in *in, struct fa_url *u, size_t *pos)
     const char *s = in->s;
     size_t start = *pos, end, at, h, hend;
 
-    for (end = start; end < in->len && s[end] != '/' && s[end] != '?'
-                      && s[end] != '#'; end++)
+    for (end = start;
+         end < in->len && s[end] != '/' && s[end] != '?' && s[end] != '#';
+         end++)
         ;
     /* The last '@' ends the user part: only it can, since '@' is not
      * allowed in a user part or a host. */
@@ -224,8 +227,9 @@ url_authority(const struct url_in *in, struct fa_url *u, size_t *pos)
     if (h < end && s[h] == '[') {
         /* An IPv6 literal: hex digits, ':' and '.' (an embedded IPv4);
          * no zone identifier, no IPvFuture. */
-        for (hend = h + 1; hend < end && (is_hex(s[hend]) || s[hend] == ':'
-                                          || s[hend] == '.'); hend++)
+        for (hend = h + 1; hend < end
+             && (is_hex(s[hend]) || s[hend] == ':' || s[hend] == '.');
+             hend++)
             ;
         if (hend >= end || s[hend] != ']'
             || memchr(s + h, ':', hend - h) == NULL)
@@ -257,8 +261,7 @@ url_path(const struct url_in *in, struct fa_url *u, size_t *pos)
     const char *s = in->s;
     size_t start = *pos, end, i, seg;
 
-    for (end = start; end < in->len && s[end] != '?' && s[end] != '#';
-         end++)
+    for (end = start; end < in->len && s[end] != '?' && s[end] != '#'; end++)
         ;
     for (i = start; i < end; i++)
         if (s[i] == '%' ? !escape_ok(s, i, end)
@@ -266,7 +269,7 @@ url_path(const struct url_in *in, struct fa_url *u, size_t *pos)
             return refuse(in, "bad character or %-escape in the path");
     /* The path starts with '/' (it ends the authority); each segment
      * runs from after a '/' to the next one. */
-    for (seg = start; seg < end; ) {
+    for (seg = start; seg < end;) {
         const char *slash;
         size_t next;
 
@@ -306,7 +309,7 @@ url_query_fragment(const struct url_in *in, struct fa_url *u, size_t pos)
 
     hash = memchr(s + pos, '#', in->len - pos);
     end = hash != NULL ? (size_t) (hash - s) : in->len;
-    if (pos < end) {   /* s[pos] == '?' */
+    if (pos < end) { /* s[pos] == '?' */
         if ((in->flags & FA_URL_NO_QUERY) != 0)
             return refuse(in, "a query ('?') does not belong in the URL");
         if (!query_chars_ok(s, pos + 1, end))

@@ -21,11 +21,11 @@
  * optional port (1 to 65535), path and query; no user name or password,
  * no fragment. */
 enum fa_url_flag {
-    FA_URL_HTTP = 1 << 0,        /* http:// as well as https:// */
-    FA_URL_ANY_SCHEME = 1 << 1,  /* any scheme at all */
-    FA_URL_USERINFO = 1 << 2,    /* user[:password]@ before the host */
-    FA_URL_FRAGMENT = 1 << 3,    /* a #fragment at the end */
-    FA_URL_NO_QUERY = 1 << 4     /* no ?query */
+    FA_URL_HTTP = 1 << 0,       /* http:// as well as https:// */
+    FA_URL_ANY_SCHEME = 1 << 1, /* any scheme at all */
+    FA_URL_USERINFO = 1 << 2,   /* user[:password]@ before the host */
+    FA_URL_FRAGMENT = 1 << 3,   /* a #fragment at the end */
+    FA_URL_NO_QUERY = 1 << 4    /* no ?query */
 };
 
 /* Endpoints we send requests to (configured or discovered) and the device
@@ -41,19 +41,19 @@ enum fa_url_flag {
 /* A URL git asks about: any scheme (it simply matches no prefix), a
  * user name, a fragment. */
 #define FA_URL_LOOKUP \
-    ((unsigned) (FA_URL_ANY_SCHEME | FA_URL_USERINFO | FA_URL_FRAGMENT))
+ ((unsigned) (FA_URL_ANY_SCHEME | FA_URL_USERINFO | FA_URL_FRAGMENT))
 
 /* A parsed URL: pointers into the string parsed, not terminated. */
 struct fa_url {
-    char scheme[16];      /* lower case */
-    const char *host;     /* compared without case; [..] of IPv6 kept */
+    char scheme[16];  /* lower case */
+    const char *host; /* compared without case; [..] of IPv6 kept */
     size_t host_len;
-    long port;            /* explicit, else 443 (https), 80 (http), 0 */
-    const char *path;     /* "" (path_len 0) when none, else from '/' */
+    long port;        /* explicit, else 443 (https), 80 (http), 0 */
+    const char *path; /* "" (path_len 0) when none, else from '/' */
     size_t path_len;
-    const char *query;    /* after '?'; NULL when there is none */
+    const char *query; /* after '?'; NULL when there is none */
     size_t query_len;
-    bool userinfo;        /* had user[:password]@ (FA_URL_USERINFO) */
+    bool userinfo; /* had user[:password]@ (FA_URL_USERINFO) */
 };
 
 /*
@@ -63,8 +63,8 @@ struct fa_url {
  * the URL: it may hold a password).  Nothing is decoded: %XX escapes must
  * be well formed and stay as they are.
  */
-int fa_url_parse(const char *s, size_t len, unsigned flags,
-                 struct fa_url *ret, char *why, size_t whylen);
+int fa_url_parse(const char *s, size_t len, unsigned flags, struct fa_url *ret,
+                 char *why, size_t whylen);
 
 #pragma GCC visibility pop
 

@@ -32,10 +32,10 @@ int fa_profile_name_valid(const char *s);
 
 /* A growable byte buffer with a hard cap; wiped when freed. */
 struct fa_buf {
-    char *data;       /* NUL-terminated */
+    char *data; /* NUL-terminated */
     size_t len;
-    size_t cap;       /* allocated */
-    size_t max;       /* refuse to grow past this */
+    size_t cap; /* allocated */
+    size_t max; /* refuse to grow past this */
 };
 void fa_buf_init(struct fa_buf *b, size_t max);
 /* 0, or -1 (over max or out of memory: the buffer keeps what it had). */

@@ -44,9 +44,9 @@ arg_is(const char *arg, const char *key, const char **ret_value)
 static bool
 arg_bool(const char *value)
 {
-    return value == NULL || !(strcmp(value, "no") == 0 ||
-                              strcmp(value, "false") == 0 ||
-                              strcmp(value, "0") == 0);
+    return value == NULL
+        || !(strcmp(value, "no") == 0 || strcmp(value, "false") == 0
+             || strcmp(value, "0") == 0);
 }
 
 int
@@ -117,8 +117,8 @@ pamfa_map_rc(struct pamfa *a, fhirauth_rc rc, const char *what, int fallback)
     case FHIRAUTH_ERR_TLS:
     case FHIRAUTH_ERR_PROTOCOL:
     case FHIRAUTH_ERR_MODULE:
-        pamfa_log(a, LOG_ERR, "%s failed: %s%s%s", what,
-                  fhirauth_strerror(rc), sep, detail);
+        pamfa_log(a, LOG_ERR, "%s failed: %s%s%s", what, fhirauth_strerror(rc),
+                  sep, detail);
         return PAM_AUTHINFO_UNAVAIL;
     case FHIRAUTH_ERR_CONFIG:
     case FHIRAUTH_ERR_INVALID_ARGUMENT:
@@ -137,8 +137,8 @@ pamfa_map_rc(struct pamfa *a, fhirauth_rc rc, const char *what, int fallback)
     case FHIRAUTH_ERR_LOCK:
     case FHIRAUTH_ERR_UNSUPPORTED:
     case FHIRAUTH_ERR_INTERNAL:
-        pamfa_log(a, LOG_ERR, "%s failed: %s%s%s", what,
-                  fhirauth_strerror(rc), sep, detail);
+        pamfa_log(a, LOG_ERR, "%s failed: %s%s%s", what, fhirauth_strerror(rc),
+                  sep, detail);
         return fallback;
     }
     pamfa_log(a, LOG_ERR, "%s failed: unknown error %d", what, (int) rc);
@@ -162,10 +162,11 @@ pamfa_open(struct pamfa *a, unsigned extra_flags, fhirauth **ret_h)
      * user's file and the environment out). */
     if (a->config != NULL)
         rc = fhirauth_open_file(&h, a->config, a->profile,
-                                FHIRAUTH_OPEN_SYSTEM_ONLY | extra_flags, &detail);
+                                FHIRAUTH_OPEN_SYSTEM_ONLY | extra_flags,
+                                &detail);
     else
-        rc = fhirauth_open(&h, a->profile, FHIRAUTH_OPEN_SYSTEM_ONLY | extra_flags,
-                           &detail);
+        rc = fhirauth_open(&h, a->profile,
+                           FHIRAUTH_OPEN_SYSTEM_ONLY | extra_flags, &detail);
     if (rc != FHIRAUTH_OK) {
         if (rc == FHIRAUTH_ERR_NOMEM) {
             pamfa_log(a, LOG_CRIT, "out of memory");
@@ -185,10 +186,10 @@ pamfa_open(struct pamfa *a, unsigned extra_flags, fhirauth **ret_h)
         char key[64];
         size_t n;
 
-        if (arg == NULL || arg_is(arg, "debug", NULL) ||
-            arg_is(arg, "use_first_pass", NULL) ||
-            arg_is(arg, "try_first_pass", NULL) ||
-            arg_is(arg, "config", NULL) || arg_is(arg, "profile", NULL))
+        if (arg == NULL || arg_is(arg, "debug", NULL)
+            || arg_is(arg, "use_first_pass", NULL)
+            || arg_is(arg, "try_first_pass", NULL)
+            || arg_is(arg, "config", NULL) || arg_is(arg, "profile", NULL))
             continue;
         eq = strchr(arg, '=');
         n = eq != NULL ? (size_t) (eq - arg) : strlen(arg);
@@ -203,8 +204,10 @@ pamfa_open(struct pamfa *a, unsigned extra_flags, fhirauth **ret_h)
         if (rc == FHIRAUTH_ERR_INVALID_ARGUMENT) {
             pamfa_log(a, LOG_ERR, "unknown argument '%s' ignored", key);
         } else if (rc != FHIRAUTH_OK) {
-            pamfa_log(a, LOG_ALERT, "configuration error in argument "
-                      "'%s': %s", key, fhirauth_detail(h));
+            pamfa_log(a, LOG_ALERT,
+                      "configuration error in argument "
+                      "'%s': %s",
+                      key, fhirauth_detail(h));
             return rc == FHIRAUTH_ERR_NOMEM ? PAM_BUF_ERR : PAM_SERVICE_ERR;
         }
     }

@@ -61,7 +61,8 @@ check_skip(struct pamfa *a)
         char *end;
         long min = strtol(v, &end, 10);
 
-        if (*end == '\0' && min > 0 && (unsigned long) uid < (unsigned long) min) {
+        if (*end == '\0' && min > 0
+            && (unsigned long) uid < (unsigned long) min) {
             pamfa_debug(a, "uid %lu below minimum_uid %ld: ignored",
                         (unsigned long) uid, min);
             return PAM_IGNORE;
@@ -113,13 +114,15 @@ login_password(struct pamfa *a, int *ret_pamret)
     }
     if (pamret != PAM_SUCCESS) {
         if (pamret == PAM_AUTHTOK_RECOVERY_ERR)
-            pamfa_log(a, LOG_ERR, "use_first_pass: no password from an "
+            pamfa_log(a, LOG_ERR,
+                      "use_first_pass: no password from an "
                       "earlier module");
-        *ret_pamret = pamret == PAM_AUTHTOK_RECOVERY_ERR ? PAM_AUTH_ERR
-                                                         : pamret;
+        *ret_pamret =
+            pamret == PAM_AUTHTOK_RECOVERY_ERR ? PAM_AUTH_ERR : pamret;
         return FHIRAUTH_ERR_LOGIN_NEEDED;
     }
-    pamfa_debug(a, "password grant%s", stack ? " (password from the stack)" : "");
+    pamfa_debug(a, "password grant%s",
+                stack ? " (password from the stack)" : "");
     rc = fhirauth_login_password(a->h, a->user, pass);
     pamfa_wipe_free(pass);
     pass = NULL;
@@ -141,7 +144,7 @@ login_password(struct pamfa *a, int *ret_pamret)
 
 struct device_ctx {
     struct pamfa *a;
-    int pamret;     /* a conversation failure, else PAM_SUCCESS */
+    int pamret; /* a conversation failure, else PAM_SUCCESS */
 };
 
 static int
@@ -184,9 +187,10 @@ device_cb(enum fhirauth_device_event event, const fhirauth_device_info *info,
     }
     /* The QR code goes as information text in the same conversation
      * call as the prompt: it does not fit into one message. */
-    qr = pamfa_qr(a, info->verification_uri_complete != NULL
-                         ? info->verification_uri_complete
-                         : info->verification_uri);
+    qr = pamfa_qr(a,
+                  info->verification_uri_complete != NULL
+                      ? info->verification_uri_complete
+                      : info->verification_uri);
     pamret = pamfa_prompt_info(a, qr, text, NULL);
     free(qr);
     explicit_bzero(text, sizeof(text));
@@ -221,8 +225,8 @@ keep_session(struct pamfa *a)
      * (real uid the caller's) root's user keyring is not ours to use, and
      * the same process runs the session phase anyway. */
     if (geteuid() != 0 || getuid() != 0) {
-        pamret = pam_set_data(a->pamh, PAMFA_DATA_HANDLE, a->h,
-                              handle_cleanup);
+        pamret =
+            pam_set_data(a->pamh, PAMFA_DATA_HANDLE, a->h, handle_cleanup);
         if (pamret != PAM_SUCCESS) {
             pamfa_log(a, LOG_ERR, "cannot keep the session: %s",
                       pam_strerror(a->pamh, pamret));

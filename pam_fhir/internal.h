@@ -27,21 +27,21 @@
 /* One call of one pam_sm_* function. */
 struct pamfa {
     pam_handle_t *pamh;
-    const char *user;        /* the PAM user, borrowed from PAM */
-    fhirauth *h;             /* NULL until pamfa_open() */
-    int flags;               /* the flags PAM passed */
+    const char *user; /* the PAM user, borrowed from PAM */
+    fhirauth *h;      /* NULL until pamfa_open() */
+    int flags;        /* the flags PAM passed */
     bool debug;
     bool use_first_pass;
     bool try_first_pass;
-    const char *config;      /* config= argument, borrowed from argv */
-    const char *profile;     /* profile= argument, borrowed from argv */
+    const char *config;  /* config= argument, borrowed from argv */
+    const char *profile; /* profile= argument, borrowed from argv */
     int argc;
     const char **argv;
 };
 
 /* args.c */
-int pamfa_args_init(struct pamfa *a, pam_handle_t *pamh, int flags,
-                    int argc, const char **argv);
+int pamfa_args_init(struct pamfa *a, pam_handle_t *pamh, int flags, int argc,
+                    const char **argv);
 int pamfa_get_user(struct pamfa *a);
 int pamfa_open(struct pamfa *a, unsigned extra_flags, fhirauth **ret_h);
 void pamfa_args_free(struct pamfa *a);

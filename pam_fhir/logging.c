@@ -15,9 +15,8 @@
 
 #include "internal.h"
 
-static void
-pamfa_vlog(const struct pamfa *a, int prio, const char *fmt, va_list ap)
-    __attribute__((format(printf, 3, 0)));
+static void pamfa_vlog(const struct pamfa *a, int prio, const char *fmt,
+                       va_list ap) __attribute__((format(printf, 3, 0)));
 
 static void
 pamfa_vlog(const struct pamfa *a, int prio, const char *fmt, va_list ap)
@@ -31,8 +30,8 @@ pamfa_vlog(const struct pamfa *a, int prio, const char *fmt, va_list ap)
         return;
     /* Before pamfa_get_user() (the entry lines), the user the
      * application already gave PAM, if any: never a prompt here. */
-    if (user == NULL && pam_get_item(a->pamh, PAM_USER, &item) == PAM_SUCCESS &&
-        item != NULL && *(const char *) item != '\0')
+    if (user == NULL && pam_get_item(a->pamh, PAM_USER, &item) == PAM_SUCCESS
+        && item != NULL && *(const char *) item != '\0')
         user = item;
     if (user != NULL)
         pam_syslog(a->pamh, prio, "(user %s) %s", user, msg);

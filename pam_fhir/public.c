@@ -27,16 +27,15 @@ run(const char *name, int (*work)(struct pamfa *a), pam_handle_t *pamh,
     pamfa_debug(&a, "%s: entry (flags %#x)", name, (unsigned) flags);
     pamret = work(&a);
     pamfa_debug(&a, "%s: exit (%s)", name,
-                pamret == PAM_SUCCESS  ? "success"
-                : pamret == PAM_IGNORE ? "ignore"
-                                       : "failure");
+                pamret == PAM_SUCCESS      ? "success"
+                    : pamret == PAM_IGNORE ? "ignore"
+                                           : "failure");
     pamfa_args_free(&a);
     return pamret;
 }
 
 PAMFA_EXPORT int
-pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
-                    const char **argv)
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
     return run(__func__, pamfa_authenticate, pamh, flags, argc, argv);
 }
@@ -48,8 +47,7 @@ pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 }
 
 PAMFA_EXPORT int
-pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
-                    const char **argv)
+pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
     return run(__func__, pamfa_open_session, pamh, flags, argc, argv);
 }

@@ -44,7 +44,7 @@ local_tty(const struct pamfa *a)
     if (strncmp(t, "/dev/", 5) == 0)
         t += 5;
     return strncmp(t, "tty", 3) == 0 || strncmp(t, "pts/", 4) == 0
-           || strncmp(t, "console", 7) == 0;
+        || strncmp(t, "console", 7) == 0;
 }
 
 char *
@@ -68,7 +68,8 @@ pamfa_qr(const struct pamfa *a, const char *uri)
         return NULL;
     n = qr_render(buf, QR_MAX_TEXT, uri, QR_STYLE_UTF8);
     if (n < 0) {
-        pamfa_debug(a, "no QR code (libqrencode.so.4 missing or the URI "
+        pamfa_debug(a,
+                    "no QR code (libqrencode.so.4 missing or the URI "
                     "too long)");
         free(buf);
         return NULL;

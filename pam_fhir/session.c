@@ -37,9 +37,10 @@ check_session_keyring(struct pamfa *a, uid_t uid)
     unsigned long owner;
     int ok;
 
-    if (keyctl_describe_alloc(KEY_SPEC_SESSION_KEYRING, &desc) < 0 ||
-        desc == NULL) {
-        pamfa_log(a, LOG_ERR, "keyring=session: no session keyring "
+    if (keyctl_describe_alloc(KEY_SPEC_SESSION_KEYRING, &desc) < 0
+        || desc == NULL) {
+        pamfa_log(a, LOG_ERR,
+                  "keyring=session: no session keyring "
                   "(put pam_keyinit.so before pam_fhir.so)");
         return PAM_SESSION_ERR;
     }
@@ -53,12 +54,13 @@ check_session_keyring(struct pamfa *a, uid_t uid)
             p = strchr(end + 1, ';');
         if (p != NULL)
             p = strchr(p + 1, ';');
-        ok = *end == ';' && owner == (unsigned long) uid && p != NULL &&
-             strncmp(p + 1, "_uid_ses.", 9) != 0;
+        ok = *end == ';' && owner == (unsigned long) uid && p != NULL
+            && strncmp(p + 1, "_uid_ses.", 9) != 0;
     }
     free(desc);
     if (!ok) {
-        pamfa_log(a, LOG_ERR, "keyring=session: the session keyring is not "
+        pamfa_log(a, LOG_ERR,
+                  "keyring=session: the session keyring is not "
                   "the user's own (put pam_keyinit.so before pam_fhir.so "
                   "in the session stack); tokens not stored");
         return PAM_SESSION_ERR;
@@ -124,8 +126,8 @@ pamfa_store_stashed(struct pamfa *a, int fail)
     int pamret;
 
     /* Not root at auth: the handle itself. */
-    if (pam_get_data(a->pamh, PAMFA_DATA_HANDLE, &data) == PAM_SUCCESS &&
-        data != NULL) {
+    if (pam_get_data(a->pamh, PAMFA_DATA_HANDLE, &data) == PAM_SUCCESS
+        && data != NULL) {
         h = (fhirauth *) (uintptr_t) data;
         if (fhirauth_has_pending(h)) {
             pamfa_debug(a, "pending session from auth (pam_set_data)");
@@ -228,8 +230,10 @@ pamfa_close_session(struct pamfa *a)
         pamfa_log(a, LOG_WARNING, "logout: %s: %s", fhirauth_strerror(rc),
                   fhirauth_detail(h));
     else if (!revoked)
-        pamfa_log(a, LOG_WARNING, "keys unlinked, but the refresh token "
-                  "was not revoked: %s", fhirauth_detail(h));
+        pamfa_log(a, LOG_WARNING,
+                  "keys unlinked, but the refresh token "
+                  "was not revoked: %s",
+                  fhirauth_detail(h));
     else
         pamfa_log(a, LOG_INFO, "refresh token revoked, keys unlinked");
     return PAM_SUCCESS;

@@ -40,8 +40,7 @@ pamfa_lookup_user(const struct pamfa *a, uid_t *ret_uid, gid_t *ret_gid)
     if (e != 0 || res == NULL) {
         free(buf);
         if (e != 0)
-            pamfa_log(a, LOG_ERR, "cannot look up the user: %s",
-                      strerror(e));
+            pamfa_log(a, LOG_ERR, "cannot look up the user: %s", strerror(e));
         else
             pamfa_log(a, LOG_NOTICE, "no such local user");
         return PAM_USER_UNKNOWN;
@@ -117,8 +116,8 @@ pamfa_become_user(const struct pamfa *a, uid_t uid, gid_t gid,
     int ret;
 
     memset(saved, 0, sizeof(*saved));
-    if (getresuid(&saved->ruid, &saved->euid, &saved->suid) != 0 ||
-        getresgid(&saved->rgid, &saved->egid, &saved->sgid) != 0) {
+    if (getresuid(&saved->ruid, &saved->euid, &saved->suid) != 0
+        || getresgid(&saved->rgid, &saved->egid, &saved->sgid) != 0) {
         pamfa_log(a, LOG_ERR, "cannot read the process ids: %s",
                   strerror(errno));
         return PAM_SYSTEM_ERR;

@@ -18,13 +18,13 @@ struct qrcode {
     /* cppcheck-suppress unusedStructMember ; libqrencode's layout, not ours */
     int version;
     int width;
-    unsigned char *data;   /* width * width modules; bit 0 set = dark */
+    unsigned char *data; /* width * width modules; bit 0 set = dark */
 };
 enum { QR_ECLEVEL_L = 0, QR_MODE_8 = 2 };
 typedef struct qrcode *(*encode_fn)(const char *, int, int, int, int);
 typedef void (*free_fn)(struct qrcode *);
 
-#define QUIET 2   /* light modules around the code, so scanners find it */
+#define QUIET 2 /* light modules around the code, so scanners find it */
 
 static int
 dark(const struct qrcode *c, int x, int y)

@@ -54,8 +54,9 @@ static int
 child(const char *conf, const char *serial, const char *localuser)
 {
     struct passwd *pw;
-    fhirauth *h = open_or_die(conf, FHIRAUTH_OPEN_SYSTEM_ONLY
-                                        | FHIRAUTH_OPEN_DEFER_STORE);
+    fhirauth *h =
+        open_or_die(conf,
+                    FHIRAUTH_OPEN_SYSTEM_ONLY | FHIRAUTH_OPEN_DEFER_STORE);
 
     report("take_bob", fhirauth_stash_take(h, "bob", serial), h);
     printf("pending_after_bob=%d\n", fhirauth_has_pending(h));
@@ -93,8 +94,8 @@ do_login(const char *conf, const char *account, const char *password,
     int status;
     long s;
 
-    h = open_or_die(conf, FHIRAUTH_OPEN_SYSTEM_ONLY
-                              | FHIRAUTH_OPEN_DEFER_STORE);
+    h = open_or_die(conf,
+                    FHIRAUTH_OPEN_SYSTEM_ONLY | FHIRAUTH_OPEN_DEFER_STORE);
     printf("pending_before=%d\n", fhirauth_has_pending(h));
     report("login", fhirauth_login_password(h, account, password), h);
     printf("pending_after_login=%d\n", fhirauth_has_pending(h));
@@ -103,8 +104,8 @@ do_login(const char *conf, const char *account, const char *password,
     report("identity_user", fhirauth_identity_check(h, localuser), h);
     if (usermap != NULL) {
         report("set_usermap", fhirauth_set_option(h, "usermap", usermap), h);
-        report("identity_user_mapped",
-               fhirauth_identity_check(h, localuser), h);
+        report("identity_user_mapped", fhirauth_identity_check(h, localuser),
+               h);
     }
     report("stash_put", fhirauth_stash_put(h, localuser, &serial), h);
     if (serial == NULL) {
@@ -121,11 +122,10 @@ do_login(const char *conf, const char *account, const char *password,
         if (keyctl_describe_alloc((key_serial_t) s, &desc) != -1)
             printf("stash_desc=%s\n", desc);
         free(desc);
-        (void) keyctl_unlink(KEY_SPEC_USER_KEYRING,
-                             KEY_SPEC_PROCESS_KEYRING);
+        (void) keyctl_unlink(KEY_SPEC_USER_KEYRING, KEY_SPEC_PROCESS_KEYRING);
     }
     fflush(stdout);
-    fhirauth_close(h);      /* the auth process ends; the stash stays */
+    fhirauth_close(h); /* the auth process ends; the stash stays */
 
     pid = fork();
     if (pid == -1)
@@ -140,8 +140,9 @@ do_login(const char *conf, const char *account, const char *password,
     end = NULL;
     if (keyctl_link(KEY_SPEC_USER_KEYRING, KEY_SPEC_PROCESS_KEYRING) == 0
         && keyctl_describe_alloc((key_serial_t) s, &end) == -1)
-        printf("stash_gone=%d\n", errno == ENOKEY || errno == EKEYREVOKED
-                                      || errno == EKEYEXPIRED);
+        printf("stash_gone=%d\n",
+               errno == ENOKEY || errno == EKEYREVOKED
+                   || errno == EKEYEXPIRED);
     else
         printf("stash_gone=0\n");
     fhirauth_free_string(serial);
@@ -168,7 +169,8 @@ main(int argc, char **argv)
                         argc >= 7 ? argv[6] : NULL);
     if (argc == 3 && strcmp(argv[1], "logout") == 0)
         return do_logout(argv[2]);
-    fprintf(stderr, "usage: pamlib-driver login CONF ACCOUNT PASSWORD "
+    fprintf(stderr,
+            "usage: pamlib-driver login CONF ACCOUNT PASSWORD "
             "LOCALUSER [USERMAP] | logout CONF\n");
     return 2;
 }

@@ -45,13 +45,13 @@ b64url(const unsigned char *in, size_t n, char *out, size_t outlen)
 
     if (n > 48 || outlen < 4 * ((n + 2) / 3) + 1)
         return -1;
-    len = EVP_EncodeBlock(tmp, in, (int)n);
+    len = EVP_EncodeBlock(tmp, in, (int) n);
     if (len < 0)
         return -1;
     while (len > 0 && tmp[len - 1] == '=')
         len--;
     for (i = 0; i < len; i++)
-        out[i] = tmp[i] == '+' ? '-' : tmp[i] == '/' ? '_' : (char)tmp[i];
+        out[i] = tmp[i] == '+' ? '-' : tmp[i] == '/' ? '_' : (char) tmp[i];
     out[len] = '\0';
     OPENSSL_cleanse(tmp, sizeof(tmp));
     return len;
@@ -65,12 +65,11 @@ make_secrets(char *verifier, char *challenge, char *state, size_t len)
     int ok;
 
     ok = RAND_bytes(raw, sizeof(raw)) == 1
-         && b64url(raw, sizeof(raw), verifier, len) == B64URL_LEN
-         && SHA256((const unsigned char *)verifier, B64URL_LEN, digest)
-                != NULL
-         && b64url(digest, sizeof(digest), challenge, len) == B64URL_LEN
-         && RAND_bytes(raw, sizeof(raw)) == 1
-         && b64url(raw, sizeof(raw), state, len) == B64URL_LEN;
+        && b64url(raw, sizeof(raw), verifier, len) == B64URL_LEN
+        && SHA256((const unsigned char *) verifier, B64URL_LEN, digest) != NULL
+        && b64url(digest, sizeof(digest), challenge, len) == B64URL_LEN
+        && RAND_bytes(raw, sizeof(raw)) == 1
+        && b64url(raw, sizeof(raw), state, len) == B64URL_LEN;
     OPENSSL_cleanse(raw, sizeof(raw));
     OPENSSL_cleanse(digest, sizeof(digest));
     return ok ? 0 : -1;
@@ -84,8 +83,7 @@ make_secrets(char *verifier, char *challenge, char *state, size_t len)
 static fhirauth_rc
 auth_url(const struct fa_config *cfg, const struct fa_endpoints *ep,
          const char *redirect_uri, const char *state, const char *nonce,
-         const char *challenge, struct fa_buf *url, char *err,
-         size_t errlen)
+         const char *challenge, struct fa_buf *url, char *err, size_t errlen)
 {
     struct fa_form q;
     const char *scope = cfg->scope != NULL ? cfg->scope : "openid";
@@ -119,8 +117,10 @@ auth_url(const struct fa_config *cfg, const struct fa_endpoints *ep,
         || fa_buf_append(url, strchr(ae, '?') != NULL ? "&" : "?", 1) != 0
         || fa_buf_append(url, q.buf.data, q.buf.len) != 0) {
         fa_buf_wipe(url);
-        fa_err(err, errlen, "cannot build the authorization URL (out of "
-               "memory, or longer than %d bytes)", URL_MAX);
+        fa_err(err, errlen,
+               "cannot build the authorization URL (out of "
+               "memory, or longer than %d bytes)",
+               URL_MAX);
         rc = FHIRAUTH_ERR_NOMEM;
     }
     fa_form_wipe(&q);
@@ -134,20 +134,23 @@ auth_url(const struct fa_config *cfg, const struct fa_endpoints *ep,
  */
 static fhirauth_rc
 check_response(const struct fa_redirect *rd, const char *state,
-               const char *issuer, char *oauth_error, size_t oelen,
-               char *err, size_t errlen)
+               const char *issuer, char *oauth_error, size_t oelen, char *err,
+               size_t errlen)
 {
     size_t n = strlen(state);
 
     if (rd->state == NULL || strlen(rd->state) != n
         || CRYPTO_memcmp(rd->state, state, n) != 0) {
-        fa_err(err, errlen, "state mismatch in the redirect: possible CSRF "
+        fa_err(err, errlen,
+               "state mismatch in the redirect: possible CSRF "
                "(a response to another login?); nothing was stored");
         return FHIRAUTH_ERR_DENIED;
     }
     if (rd->iss != NULL && issuer != NULL && strcmp(rd->iss, issuer) != 0) {
-        fa_err(err, errlen, "the redirect names another issuer than %s "
-               "(RFC 9207): possible mix-up attack", issuer);
+        fa_err(err, errlen,
+               "the redirect names another issuer than %s "
+               "(RFC 9207): possible mix-up attack",
+               issuer);
         return FHIRAUTH_ERR_PROTOCOL;
     }
     if (rd->error != NULL) {
@@ -159,7 +162,8 @@ check_response(const struct fa_redirect *rd, const char *state,
         return FHIRAUTH_ERR_DENIED;
     }
     if (rd->code == NULL) {
-        fa_err(err, errlen, "the redirect carries neither a code nor an "
+        fa_err(err, errlen,
+               "the redirect carries neither a code nor an "
                "error");
         return FHIRAUTH_ERR_PROTOCOL;
     }
@@ -241,7 +245,7 @@ fa_net_browser_login(const struct fa_net_ctx *ctx,
         goto out;
     n = snprintf(redirect_uri, sizeof(redirect_uri), "http://127.0.0.1:%u%s",
                  l.port, FA_LB_PATH);
-    if (n < 0 || (size_t)n >= sizeof(redirect_uri)) {
+    if (n < 0 || (size_t) n >= sizeof(redirect_uri)) {
         fa_err(err, errlen, "redirect_uri too long");
         rc = FHIRAUTH_ERR_INTERNAL;
         goto out;
@@ -253,7 +257,8 @@ fa_net_browser_login(const struct fa_net_ctx *ctx,
     n = io->open_url(url.data, io->arg);
     fa_buf_wipe(&url);
     if (n != 0) {
-        fa_err(err, errlen, "login cancelled: the authorization URL could "
+        fa_err(err, errlen,
+               "login cancelled: the authorization URL could "
                "not be opened");
         rc = FHIRAUTH_ERR_CANCELLED;
         goto out;
@@ -261,8 +266,7 @@ fa_net_browser_login(const struct fa_net_ctx *ctx,
 
     if (io->read_redirect == NULL)
         rc = fa_lb_wait(&l, FA_LB_PATH, state,
-                        io->wait_seconds > 0 ? io->wait_seconds
-                                             : WAIT_DEFAULT,
+                        io->wait_seconds > 0 ? io->wait_seconds : WAIT_DEFAULT,
                         &rd, &conn, err, errlen);
     else
         rc = read_pasted(io, redirect_uri, &rd, err, errlen);

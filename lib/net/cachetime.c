@@ -32,7 +32,7 @@ is_alpha(char c)
 static char
 lower(char c)
 {
-    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    return c >= 'A' && c <= 'Z' ? (char) (c - 'A' + 'a') : c;
 }
 
 /* RFC 9110 §5.6.2 tchar. */
@@ -40,7 +40,7 @@ static int
 is_tchar(char c)
 {
     return is_alpha(c) || is_digit(c)
-           || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+        || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 /* Case-insensitive: does [s, s+n) spell word? */
@@ -100,7 +100,7 @@ parse_cache_control(const char *s, long long *max_age)
         name = s;
         while (is_tchar(*s))
             s++;
-        nlen = (size_t)(s - name);
+        nlen = (size_t) (s - name);
         if (nlen == 0)
             return 1;
         val = NULL;
@@ -131,7 +131,7 @@ parse_cache_control(const char *s, long long *max_age)
                 val = s;
                 while (is_tchar(*s))
                     s++;
-                vlen = (size_t)(s - val);
+                vlen = (size_t) (s - val);
             }
         }
         while (is_ows(*s))
@@ -185,15 +185,14 @@ fa_cache_lifetime(const struct fa_cache_headers *h, long long now)
     }
     if (life <= 0)
         return 0;
-    return life > FA_CACHE_MAX_LIFETIME ? FA_CACHE_MAX_LIFETIME : (long)life;
+    return life > FA_CACHE_MAX_LIFETIME ? FA_CACHE_MAX_LIFETIME : (long) life;
 }
 
 /* ------------------------------------------------------------ HTTP-date */
 
-static const char *const months[12] = {
-    "jan", "feb", "mar", "apr", "may", "jun",
-    "jul", "aug", "sep", "oct", "nov", "dec"
-};
+static const char *const months[12] = { "jan", "feb", "mar", "apr",
+                                        "may", "jun", "jul", "aug",
+                                        "sep", "oct", "nov", "dec" };
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (the civil-from-
  * days inverse; m in 1..12). */
@@ -213,8 +212,9 @@ days_from_civil(long long y, int m, int d)
 static int
 days_in_month(long long y, int m)
 {
-    static const int dm[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
-                                31 };
+    static const int dm[12] = {
+        31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31
+    };
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 
     return m == 2 && leap ? 29 : dm[m - 1];
@@ -303,7 +303,7 @@ fa_http_date(const char *s, long long *ret)
         return -1;
     while (is_ows(*p))
         p++;
-    if (letters(&p, 9) < 3)      /* day name: "Sun" or "Sunday" */
+    if (letters(&p, 9) < 3) /* day name: "Sun" or "Sunday" */
         return -1;
     if (*p == ',') {
         p++;
@@ -344,19 +344,17 @@ fa_http_date(const char *s, long long *ret)
         } else {
             d = digits(&p, 2);
         }
-        if (d < 0 || expect(&p, ' ') != 0
-            || clock_time(&p, &hh, &mm, &ss) != 0 || expect(&p, ' ') != 0
-            || (y = digits(&p, 4)) < 0)
+        if (d < 0 || expect(&p, ' ') != 0 || clock_time(&p, &hh, &mm, &ss) != 0
+            || expect(&p, ' ') != 0 || (y = digits(&p, 4)) < 0)
             return -1;
     }
     while (is_ows(*p))
         p++;
-    if (*p != '\0' || d < 1 || d > days_in_month(y, mon) || hh > 23
-        || mm > 59 || ss > 60)
+    if (*p != '\0' || d < 1 || d > days_in_month(y, mon) || hh > 23 || mm > 59
+        || ss > 60)
         return -1;
     if (ss == 60)
-        ss = 59;    /* a leap second: near enough */
-    *ret = days_from_civil(y, mon, d) * 86400LL + hh * 3600LL + mm * 60LL
-           + ss;
+        ss = 59; /* a leap second: near enough */
+    *ret = days_from_civil(y, mon, d) * 86400LL + hh * 3600LL + mm * 60LL + ss;
     return 0;
 }

@@ -42,7 +42,8 @@ fa_net_device_start(const struct fa_net_ctx *ctx,
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (ep->device_authorization_endpoint == NULL) {
-        fa_err(err, errlen, "the server offers no device authorization "
+        fa_err(err, errlen,
+               "the server offers no device authorization "
                "endpoint");
         return FHIRAUTH_ERR_UNSUPPORTED;
     }
@@ -89,8 +90,7 @@ fa_net_device_start(const struct fa_net_ctx *ctx,
  * get words a user understands, the server's description kept.
  */
 fhirauth_rc
-fa_net_device_poll(const struct fa_net_ctx *ctx,
-                   const struct fa_endpoints *ep,
+fa_net_device_poll(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
                    const struct fa_device_auth *d,
                    struct fa_token_response *ret, char *oauth_error,
                    size_t oelen, char *err, size_t errlen)
@@ -127,8 +127,10 @@ fa_net_device_poll(const struct fa_net_ctx *ctx,
     if (rc == FHIRAUTH_OK)
         return rc;
     if (strcmp(oerr, "access_denied") == 0)
-        fa_err(err, errlen, "the login was denied at the authorization "
-               "server (%s)", why);
+        fa_err(err, errlen,
+               "the login was denied at the authorization "
+               "server (%s)",
+               why);
     else if (strcmp(oerr, "expired_token") == 0)
         fa_err(err, errlen, "the code expired before it was approved (%s)",
                why);

@@ -71,7 +71,7 @@ rfc8414_url(const char *issuer)
     while (pathlen > 0 && u.path[pathlen - 1] == '/')
         pathlen--;
     fa_buf_init(&b, 8192);
-    if (fa_buf_append(&b, issuer, (size_t)(u.path - issuer)) != 0
+    if (fa_buf_append(&b, issuer, (size_t) (u.path - issuer)) != 0
         || fa_buf_append(&b, RFC8414_INFIX, strlen(RFC8414_INFIX)) != 0
         || fa_buf_append(&b, u.path, pathlen) != 0) {
         fa_buf_wipe(&b);
@@ -141,8 +141,8 @@ fetch(const struct fa_net_ctx *ctx, const char *url, const char *issuer,
     if (resp.status >= 200 && resp.status <= 299) {
         why[0] = '\0';
         rc = fa_parse_discovery(resp.body.data, resp.body.len, issuer,
-                                ctx->cfg->client_secret_file != NULL, ep,
-                                why, sizeof(why));
+                                ctx->cfg->client_secret_file != NULL, ep, why,
+                                sizeof(why));
         if (rc != FHIRAUTH_OK)
             fa_err(err, errlen, "discovery at %s: %s", url, why);
         else if (fa_rootcache_active(ctx->system_only))
@@ -189,7 +189,8 @@ discover_issuer(const struct fa_net_ctx *ctx, struct fa_endpoints *ep,
     rc = fetch(ctx, url, issuer, issuer, ep, &status, err, errlen);
     free(url);
     if (status == 404)
-        fa_err(err, errlen, "no discovery document for issuer %s (HTTP 404 "
+        fa_err(err, errlen,
+               "no discovery document for issuer %s (HTTP 404 "
                "for both the OpenID Connect and the RFC 8414 location)",
                issuer);
     return rc;
@@ -226,8 +227,8 @@ fa_net_discover(const struct fa_net_ctx *ctx, struct fa_endpoints *ret,
     } else if (cfg->token_endpoint != NULL) {
         /* Everything is configured: no request at all.  RFC 8414's default
          * client authentication applies. */
-        ep.client_auth = cfg->client_secret_file != NULL ? FA_AUTH_BASIC
-                                                         : FA_AUTH_NONE;
+        ep.client_auth =
+            cfg->client_secret_file != NULL ? FA_AUTH_BASIC : FA_AUTH_NONE;
         rc = FHIRAUTH_OK;
     } else if (cfg->fhir_base != NULL) {
         /* SMART App Launch 2: the FHIR server names its AS; the document
@@ -243,7 +244,8 @@ fa_net_discover(const struct fa_net_ctx *ctx, struct fa_endpoints *ret,
             rc = fetch(ctx, url, NULL, url, &ep, &status, err, errlen);
         free(url);
     } else {
-        fa_err(err, errlen, "no issuer, fhir_base or token_endpoint "
+        fa_err(err, errlen,
+               "no issuer, fhir_base or token_endpoint "
                "configured");
         return FHIRAUTH_ERR_CONFIG;
     }
@@ -257,7 +259,8 @@ fa_net_discover(const struct fa_net_ctx *ctx, struct fa_endpoints *ret,
     }
     if (ep.token_endpoint == NULL) {
         fa_endpoints_free(&ep);
-        fa_err(err, errlen, "the discovery document names no "
+        fa_err(err, errlen,
+               "the discovery document names no "
                "token_endpoint (set token_endpoint in the configuration)");
         return FHIRAUTH_ERR_PROTOCOL;
     }

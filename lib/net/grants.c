@@ -27,8 +27,7 @@
  */
 static fhirauth_rc
 client_auth(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
-            struct fa_form *form, char **ret_header, char *err,
-            size_t errlen)
+            struct fa_form *form, char **ret_header, char *err, size_t errlen)
 {
     const struct fa_config *cfg = ctx->cfg;
     char *secret = NULL;
@@ -99,9 +98,9 @@ token_request(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
                            form->buf.len, auth, &resp, err, errlen);
     fa_secret_free(auth);
     if (rc == FHIRAUTH_OK)
-        rc = fa_parse_token_response(resp.status, resp.body.data,
-                                     resp.body.len, ret, oauth_error, oelen,
-                                     err, errlen);
+        rc =
+            fa_parse_token_response(resp.status, resp.body.data, resp.body.len,
+                                    ret, oauth_error, oelen, err, errlen);
     fa_http_resp_free(&resp);
     return rc;
 }
@@ -198,7 +197,8 @@ fa_net_code_grant(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
         return rc;
     if (code == NULL || code[0] == '\0' || redirect_uri == NULL
         || code_verifier == NULL) {
-        fa_err(err, errlen, "code exchange: missing code, redirect_uri or "
+        fa_err(err, errlen,
+               "code exchange: missing code, redirect_uri or "
                "code_verifier");
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
@@ -249,7 +249,8 @@ fa_net_revoke(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (ep->revocation_endpoint == NULL) {
-        fa_err(err, errlen, "revocation not supported by the AS (no "
+        fa_err(err, errlen,
+               "revocation not supported by the AS (no "
                "revocation_endpoint)");
         return FHIRAUTH_ERR_PROTOCOL;
     }
@@ -286,9 +287,9 @@ fa_net_revoke(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
     memset(&unused, 0, sizeof(unused));
     why[0] = '\0';
     status = resp.status;
-    rc = fa_parse_token_response(status, resp.body.data, resp.body.len,
-                                 &unused, oerr, sizeof(oerr), why,
-                                 sizeof(why));
+    rc =
+        fa_parse_token_response(status, resp.body.data, resp.body.len, &unused,
+                                oerr, sizeof(oerr), why, sizeof(why));
     fa_token_response_free(&unused);
     fa_http_resp_free(&resp);
     fa_http_host(ep->revocation_endpoint, host, sizeof(host));
@@ -302,12 +303,12 @@ fa_net_revoke(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
         rc = FHIRAUTH_ERR_DENIED;
     if (oerr[0] != '\0')
         fa_err(err, errlen, "revocation at %s: %s", host, why);
-    else    /* the parser's words name the token endpoint: say it here */
+    else /* the parser's words name the token endpoint: say it here */
         fa_err(err, errlen, "revocation at %s: HTTP %ld%s", host, status,
-               rc == FHIRAUTH_ERR_UNREACHABLE ? " (server error)"
-               : rc == FHIRAUTH_ERR_DENIED ? " (client authentication "
-                                             "failed)"
-                                           : " without an OAuth error");
+               rc == FHIRAUTH_ERR_UNREACHABLE  ? " (server error)"
+                   : rc == FHIRAUTH_ERR_DENIED ? " (client authentication "
+                                                 "failed)"
+                                               : " without an OAuth error");
     return rc;
 }
 
@@ -364,7 +365,8 @@ fa_net_userinfo(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     }
     if (ep->userinfo_endpoint == NULL) {
-        fa_err(err, errlen, "the server has no userinfo_endpoint (set "
+        fa_err(err, errlen,
+               "the server has no userinfo_endpoint (set "
                "userinfo_endpoint in the configuration)");
         return FHIRAUTH_ERR_PROTOCOL;
     }
@@ -375,13 +377,13 @@ fa_net_userinfo(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
         return FHIRAUTH_ERR_NOMEM;
     }
     r = snprintf(auth, n, "%s%s", prefix, access_token);
-    if (r < 0 || (size_t)r >= n) {
+    if (r < 0 || (size_t) r >= n) {
         fa_secret_free(auth);
         fa_err(err, errlen, "userinfo: cannot build the request");
         return FHIRAUTH_ERR_INTERNAL;
     }
-    rc = fa_http_get_auth(ctx, ep->userinfo_endpoint, auth, &resp, err,
-                          errlen);
+    rc =
+        fa_http_get_auth(ctx, ep->userinfo_endpoint, auth, &resp, err, errlen);
     fa_secret_free(auth);
     if (rc == FHIRAUTH_OK) {
         why[0] = '\0';

@@ -36,9 +36,8 @@ fhirauth_rc fa_net_code_grant(const struct fa_net_ctx *ctx,
                               const struct fa_endpoints *ep, const char *code,
                               const char *redirect_uri,
                               const char *code_verifier,
-                              struct fa_token_response *ret,
-                              char *oauth_error, size_t oelen, char *err,
-                              size_t errlen);
+                              struct fa_token_response *ret, char *oauth_error,
+                              size_t oelen, char *err, size_t errlen);
 
 /* The authorization code flow with PKCE and a loopback redirect
  * (browser.c; the contract of fa_net_ops.browser_login). */
@@ -89,8 +88,8 @@ fhirauth_rc fa_grant_token_request(const struct fa_net_ctx *ctx,
                                    const struct fa_endpoints *ep,
                                    struct fa_form *form,
                                    struct fa_token_response *ret,
-                                   char *oauth_error, size_t oelen,
-                                   char *err, size_t errlen);
+                                   char *oauth_error, size_t oelen, char *err,
+                                   size_t errlen);
 
 #pragma GCC visibility pop
 

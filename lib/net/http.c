@@ -83,9 +83,9 @@ clean_copy(char *dst, size_t len, const char *src)
     if (len == 0)
         return;
     for (i = 0; src[i] != '\0' && i + 1 < len && i < 300; i++) {
-        unsigned char c = (unsigned char)src[i];
+        unsigned char c = (unsigned char) src[i];
 
-        dst[i] = (c >= 0x20 && c <= 0x7e) ? (char)c : ' ';
+        dst[i] = (c >= 0x20 && c <= 0x7e) ? (char) c : ' ';
     }
     while (i > 0 && dst[i - 1] == ' ')
         i--;
@@ -113,7 +113,8 @@ static fhirauth_rc
 net_init(const struct fa_net_ctx *ctx, char *err, size_t errlen)
 {
     if (ctx->system_only && getenv("SSLKEYLOGFILE") != NULL) {
-        fa_err(err, errlen, "SSLKEYLOGFILE is set in the environment: "
+        fa_err(err, errlen,
+               "SSLKEYLOGFILE is set in the environment: "
                "refusing to use TLS from a PAM stack (libcurl would write "
                "TLS secrets to that file)");
         return FHIRAUTH_ERR_CONFIG;
@@ -130,8 +131,8 @@ net_init(const struct fa_net_ctx *ctx, char *err, size_t errlen)
 static CURLcode
 ssl_ctx_cb(CURL *curl, void *sslctx, void *parm)
 {
-    (void)curl;
-    (void)parm;
+    (void) curl;
+    (void) parm;
     SSL_CTX_set_keylog_callback(sslctx, NULL);
     return CURLE_OK;
 }
@@ -141,7 +142,7 @@ write_cb(char *p, size_t size, size_t nmemb, void *userdata)
 {
     struct transfer *t = userdata;
     struct fa_buf *b = t->body;
-    size_t n = size * nmemb;   /* size is always 1 */
+    size_t n = size * nmemb; /* size is always 1 */
 
     /* The cap is checked here because libcurl 7.88's MAXFILESIZE only
      * catches bodies whose length is announced.  Returning less than n
@@ -173,8 +174,9 @@ header_is(const char *p, size_t n, const char *name, const char **val,
         p++;
         n--;
     }
-    while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' '
-                     || p[n - 1] == '\t'))
+    while (n > 0
+           && (p[n - 1] == '\r' || p[n - 1] == '\n' || p[n - 1] == ' '
+               || p[n - 1] == '\t'))
         n--;
     *val = p;
     *vlen = n;
@@ -202,7 +204,7 @@ header_cb(char *p, size_t size, size_t nitems, void *userdata)
 {
     struct transfer *t = userdata;
     struct fresh_headers *fh = &t->fh;
-    size_t n = size * nitems;   /* size is always 1 */
+    size_t n = size * nitems; /* size is always 1 */
     const char *v;
     size_t vlen;
 
@@ -245,7 +247,7 @@ answer_lifetime(const struct fresh_headers *fh)
     h.expires = fh->expires[0] != '\0' ? fh->expires : NULL;
     h.date = fh->date[0] != '\0' ? fh->date : NULL;
     h.age = fh->age[0] != '\0' ? fh->age : NULL;
-    return fa_cache_lifetime(&h, (long long)time(NULL));
+    return fa_cache_lifetime(&h, (long long) time(NULL));
 }
 
 void
@@ -334,10 +336,10 @@ origin_of(const char *url, struct origin *o)
          * CURLU_DEFAULT_PORT: https://h and https://h:443 are one origin.
          * An unknown scheme has no default port: it is refused as "not
          * https" before ports matter. */
-        (void)curl_url_get(u, CURLUPART_HOST, &o->host, 0);
-        (void)curl_url_get(u, CURLUPART_PORT, &o->port, CURLU_DEFAULT_PORT);
-        (void)curl_url_get(u, CURLUPART_USER, &o->user, 0);
-        (void)curl_url_get(u, CURLUPART_PASSWORD, &o->password, 0);
+        (void) curl_url_get(u, CURLUPART_HOST, &o->host, 0);
+        (void) curl_url_get(u, CURLUPART_PORT, &o->port, CURLU_DEFAULT_PORT);
+        (void) curl_url_get(u, CURLUPART_USER, &o->user, 0);
+        (void) curl_url_get(u, CURLUPART_PASSWORD, &o->password, 0);
         ret = 0;
     }
     curl_url_cleanup(u);
@@ -420,7 +422,7 @@ transfer_error(CURLcode cc, const struct transfer *t, const char *host,
         return FHIRAUTH_ERR_NOMEM;
     }
     /* A switch on int: -Wswitch-enum would demand every CURLcode. */
-    switch ((int)cc) {
+    switch ((int) cc) {
     case CURLE_OUT_OF_MEMORY:
         fa_err(err, errlen, "out of memory");
         return FHIRAUTH_ERR_NOMEM;
@@ -442,12 +444,16 @@ transfer_error(CURLcode cc, const struct transfer *t, const char *host,
         return FHIRAUTH_ERR_TLS;
     case CURLE_SSL_CACERT_BADFILE:
         /* Our own ca_file or ca_path is unusable: a local mistake. */
-        fa_err(err, errlen, "cannot use the CA certificates (ca_file, "
-               "ca_path) for %s: %s", host, why);
+        fa_err(err, errlen,
+               "cannot use the CA certificates (ca_file, "
+               "ca_path) for %s: %s",
+               host, why);
         return FHIRAUTH_ERR_CONFIG;
     case CURLE_UNSUPPORTED_PROTOCOL:
-        fa_err(err, errlen, "refusing to contact %s: %s (only https URLs "
-               "are allowed)", host, why);
+        fa_err(err, errlen,
+               "refusing to contact %s: %s (only https URLs "
+               "are allowed)",
+               host, why);
         return FHIRAUTH_ERR_CONFIG;
     case CURLE_URL_MALFORMAT:
         fa_err(err, errlen, "malformed URL for %s: %s", host, why);
@@ -503,18 +509,18 @@ wipe_headers(struct curl_slist *list)
 
 /* Every curl_easy_setopt result is checked: an option libcurl refuses
  * (too old, or built without it) must not silently weaken a rule. */
-#define SETOPT(c, opt, val)                                                 \
-    do {                                                                    \
-        if ((cc = curl_easy_setopt((c), (opt), (val))) != CURLE_OK) {       \
-            optname = #opt;                                                 \
-            goto setopt_failed;                                             \
-        }                                                                   \
-    } while (0)
+#define SETOPT(c, opt, val)                                     \
+ do {                                                           \
+  if ((cc = curl_easy_setopt((c), (opt), (val))) != CURLE_OK) { \
+   optname = #opt;                                              \
+   goto setopt_failed;                                          \
+  }                                                             \
+ } while (0)
 
 static fhirauth_rc
 configure(const struct fa_net_ctx *ctx, CURL *c, const char *url,
-          struct curl_slist *hdrs, struct transfer *t, char *errbuf,
-          char *err, size_t errlen)
+          struct curl_slist *hdrs, struct transfer *t, char *errbuf, char *err,
+          size_t errlen)
 {
     const struct fa_config *cfg = ctx->cfg;
     const char *optname;
@@ -533,7 +539,7 @@ configure(const struct fa_net_ctx *ctx, CURL *c, const char *url,
     SETOPT(c, CURLOPT_MAXREDIRS, 0L);
     SETOPT(c, CURLOPT_SSL_VERIFYPEER, 1L);
     SETOPT(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    SETOPT(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    SETOPT(c, CURLOPT_SSLVERSION, (long) CURL_SSLVERSION_TLSv1_2);
     SETOPT(c, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
     /* ca_file and ca_path replace the system trust store rather than add
      * to it: setting one clears libcurl's compiled-in default for the
@@ -550,7 +556,7 @@ configure(const struct fa_net_ctx *ctx, CURL *c, const char *url,
      * whose signal handling is theirs. */
     SETOPT(c, CURLOPT_NOSIGNAL, 1L);
     SETOPT(c, CURLOPT_USERAGENT, "pam_fhir/" PACKAGE_VERSION);
-    SETOPT(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)FA_HTTP_MAX_BODY);
+    SETOPT(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) FA_HTTP_MAX_BODY);
     SETOPT(c, CURLOPT_WRITEFUNCTION, write_cb);
     SETOPT(c, CURLOPT_WRITEDATA, t);
     SETOPT(c, CURLOPT_HEADERFUNCTION, header_cb);
@@ -606,15 +612,15 @@ elapsed_ms(const struct timespec *start)
 
     if (clock_gettime(CLOCK_MONOTONIC, &now) != 0)
         return 0;
-    return (long long)(now.tv_sec - start->tv_sec) * 1000
-           + (now.tv_nsec - start->tv_nsec) / 1000000;
+    return (long long) (now.tv_sec - start->tv_sec) * 1000
+        + (now.tv_nsec - start->tv_nsec) / 1000000;
 }
 
 /* Where one transfer of a request stands across its redirects. */
 struct hops {
-    int max;                 /* redirects allowed (0: none) */
-    int n;                   /* followed so far */
-    char *seen[FA_HTTP_MAX_REDIRECTS + 1];   /* normal_url of each hop */
+    int max;                               /* redirects allowed (0: none) */
+    int n;                                 /* followed so far */
+    char *seen[FA_HTTP_MAX_REDIRECTS + 1]; /* normal_url of each hop */
 };
 
 /*
@@ -639,43 +645,52 @@ judge_redirect(CURL *c, long status, const char *first, struct hops *h,
         loc = NULL;
     clean_url(loc, where, sizeof(where));
     if (h->max == 0) {
-        fa_err(err, errlen, "unexpected redirect from %s to %s (HTTP %ld; "
-               "redirects are never followed for this request)", host,
-               where, status);
+        fa_err(err, errlen,
+               "unexpected redirect from %s to %s (HTTP %ld; "
+               "redirects are never followed for this request)",
+               host, where, status);
         return FHIRAUTH_ERR_PROTOCOL;
     }
-    if (loc == NULL || (status != 301 && status != 302 && status != 303
-                        && status != 307 && status != 308)) {
+    if (loc == NULL
+        || (status != 301 && status != 302 && status != 303 && status != 307
+            && status != 308)) {
         fa_err(err, errlen, "unexpected HTTP %ld from %s%s", status, host,
                loc == NULL ? " (a redirect without a Location)" : "");
         return FHIRAUTH_ERR_PROTOCOL;
     }
     chk = fa_http_redirect_check(first, loc);
     if (chk != FA_REDIR_OK) {
-        fa_err(err, errlen, "refusing the redirect from %s to %s (HTTP "
+        fa_err(err, errlen,
+               "refusing the redirect from %s to %s (HTTP "
                "%ld): %s; only redirects to the same https origin are "
-               "followed", host, where, status, fa_http_redirect_why(chk));
+               "followed",
+               host, where, status, fa_http_redirect_why(chk));
         return FHIRAUTH_ERR_PROTOCOL;
     }
     norm = normal_url(loc);
     if (norm == NULL) {
-        fa_err(err, errlen, "refusing the redirect from %s to %s (HTTP "
-               "%ld): %s", host, where, status,
-               fa_http_redirect_why(FA_REDIR_BAD_URL));
+        fa_err(err, errlen,
+               "refusing the redirect from %s to %s (HTTP "
+               "%ld): %s",
+               host, where, status, fa_http_redirect_why(FA_REDIR_BAD_URL));
         return FHIRAUTH_ERR_PROTOCOL;
     }
     for (i = 0; i <= h->n && h->seen[i] != NULL; i++) {
         if (strcmp(h->seen[i], norm) == 0) {
             curl_free(norm);
-            fa_err(err, errlen, "refusing the redirect from %s to %s (HTTP "
-                   "%ld): a redirect loop", host, where, status);
+            fa_err(err, errlen,
+                   "refusing the redirect from %s to %s (HTTP "
+                   "%ld): a redirect loop",
+                   host, where, status);
             return FHIRAUTH_ERR_PROTOCOL;
         }
     }
     if (h->n >= h->max) {
         curl_free(norm);
-        fa_err(err, errlen, "refusing the redirect from %s to %s (HTTP "
-               "%ld): more than %d redirects", host, where, status, h->max);
+        fa_err(err, errlen,
+               "refusing the redirect from %s to %s (HTTP "
+               "%ld): more than %d redirects",
+               host, where, status, h->max);
         return FHIRAUTH_ERR_PROTOCOL;
     }
     h->n++;
@@ -708,9 +723,9 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
     resp->lifetime = 0;
     fa_buf_init(&resp->body, FA_HTTP_MAX_BODY);
     memset(&h, 0, sizeof(h));
-    h.max = max_redirects < 0 ? 0
-            : max_redirects > FA_HTTP_MAX_REDIRECTS ? FA_HTTP_MAX_REDIRECTS
-                                                    : max_redirects;
+    h.max = max_redirects < 0                   ? 0
+        : max_redirects > FA_HTTP_MAX_REDIRECTS ? FA_HTTP_MAX_REDIRECTS
+                                                : max_redirects;
     fa_http_host(url, host, sizeof(host));
     if (ctx == NULL || ctx->cfg == NULL || url == NULL) {
         fa_err(err, errlen, "no configuration or URL for the request");
@@ -728,8 +743,10 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
     memset(&t.fh, 0, sizeof(t.fh));
     if (add_header(&hdrs, "Accept: application/json") != 0
         || (form != NULL
-            && (add_header(&hdrs, "Content-Type: "
-                                  "application/x-www-form-urlencoded") != 0
+            && (add_header(&hdrs,
+                           "Content-Type: "
+                           "application/x-www-form-urlencoded")
+                    != 0
                 /* No "Expect: 100-continue" wait on larger bodies. */
                 || add_header(&hdrs, "Expect:") != 0))
         || (authorization != NULL && add_header(&hdrs, authorization) != 0)) {
@@ -755,7 +772,7 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
         /* POSTFIELDS (not COPYPOSTFIELDS): libcurl reads our buffer, which
          * the caller wipes, instead of keeping a copy we cannot wipe. */
         SETOPT(c, CURLOPT_POST, 1L);
-        SETOPT(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)formlen);
+        SETOPT(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) formlen);
         SETOPT(c, CURLOPT_POSTFIELDS, form);
     } else {
         SETOPT(c, CURLOPT_HTTPGET, 1L);
@@ -769,8 +786,7 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
             rc = transfer_error(cc, &t, host, errbuf, err, errlen);
             goto out;
         }
-        if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status)
-                != CURLE_OK
+        if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK
             || status < 100 || status > 599) {
             rc = FHIRAUTH_ERR_PROTOCOL;
             fa_err(err, errlen, "no valid HTTP status from %s", host);
@@ -784,18 +800,20 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
         /* The next hop on the same handle, so every option set above
          * holds for it too (https only, verification, CA, proxies, the
          * body cap); the time left of the one timeout bounds it all. */
-        left = (long long)timeout * 1000 - elapsed_ms(&start);
+        left = (long long) timeout * 1000 - elapsed_ms(&start);
         if (left <= 0) {
             rc = FHIRAUTH_ERR_UNREACHABLE;
-            fa_err(err, errlen, "cannot reach %s: timed out after a "
-                   "redirect", host);
+            fa_err(err, errlen,
+                   "cannot reach %s: timed out after a "
+                   "redirect",
+                   host);
             goto out;
         }
         SETOPT(c, CURLOPT_URL, next);
-        SETOPT(c, CURLOPT_TIMEOUT_MS, (long)left);
+        SETOPT(c, CURLOPT_TIMEOUT_MS, (long) left);
         SETOPT(c, CURLOPT_CONNECTTIMEOUT_MS,
                left < FA_CONNECT_TIMEOUT_MAX * 1000L
-                   ? (long)left
+                   ? (long) left
                    : FA_CONNECT_TIMEOUT_MAX * 1000L);
         /* The redirect's own body and headers are not the answer. */
         fa_buf_wipe(&resp->body);
@@ -850,9 +868,8 @@ fa_http_get_auth(const struct fa_net_ctx *ctx, const char *url,
 
 fhirauth_rc
 fa_http_post_form(const struct fa_net_ctx *ctx, const char *url,
-                  const char *form, size_t formlen,
-                  const char *authorization, struct fa_http_resp *resp,
-                  char *err, size_t errlen)
+                  const char *form, size_t formlen, const char *authorization,
+                  struct fa_http_resp *resp, char *err, size_t errlen)
 {
     if (form == NULL) {
         resp->status = 0;
@@ -893,7 +910,7 @@ escape(const char *s)
     if (n > INT_MAX)
         return NULL;
     /* The handle argument is ignored since libcurl 7.82. */
-    return curl_easy_escape(NULL, s, (int)n);
+    return curl_easy_escape(NULL, s, (int) n);
 }
 
 static void
@@ -948,8 +965,7 @@ fa_http_read_secret(const char *path, char **ret, char *err, size_t errlen)
     }
     /* O_NONBLOCK: opening a FIFO planted under that name must not hang;
      * it is refused as "not a regular file" just after. */
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY
-                        | O_NONBLOCK);
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         saved = errno;
         fa_err(err, errlen, "cannot open client_secret_file %s: %s", path,
@@ -983,13 +999,13 @@ fa_http_read_secret(const char *path, char **ret, char *err, size_t errlen)
             saved = errno;
             close(fd);
             fa_secret_free_len(buf, FA_SECRET_MAX + 2);
-            fa_err(err, errlen, "cannot read client_secret_file %s: %s",
-                   path, strerror_r(saved, eb, sizeof(eb)));
+            fa_err(err, errlen, "cannot read client_secret_file %s: %s", path,
+                   strerror_r(saved, eb, sizeof(eb)));
             return FHIRAUTH_ERR_CONFIG;
         }
         if (n == 0)
             break;
-        len += (size_t)n;
+        len += (size_t) n;
     }
     close(fd);
     if (len > FA_SECRET_MAX) {
@@ -1005,12 +1021,14 @@ fa_http_read_secret(const char *path, char **ret, char *err, size_t errlen)
     /* RFC 6749 Appendix A.2: client-secret = *VSCHAR.  Anything else
      * (a second line, a NUL) means the wrong file or a broken one. */
     for (i = 0; i < len; i++)
-        if ((unsigned char)buf[i] < 0x20 || (unsigned char)buf[i] > 0x7e)
+        if ((unsigned char) buf[i] < 0x20 || (unsigned char) buf[i] > 0x7e)
             break;
     if (len == 0 || i < len) {
         fa_secret_free_len(buf, FA_SECRET_MAX + 2);
-        fa_err(err, errlen, "client_secret_file %s must hold one line of "
-               "printable characters", path);
+        fa_err(err, errlen,
+               "client_secret_file %s must hold one line of "
+               "printable characters",
+               path);
         return FHIRAUTH_ERR_CONFIG;
     }
     buf[len] = '\0';
@@ -1030,7 +1048,8 @@ fa_http_basic_auth(const char *client_id, const char *secret, char **ret,
 
     fa_buf_init(&plain, FA_FORM_MAX);
     if (client_id == NULL || secret == NULL) {
-        fa_err(err, errlen, "client authentication needs client_id and a "
+        fa_err(err, errlen,
+               "client authentication needs client_id and a "
                "secret");
         return FHIRAUTH_ERR_CONFIG;
     }
@@ -1049,9 +1068,9 @@ fa_http_basic_auth(const char *client_id, const char *secret, char **ret,
     if (header == NULL)
         goto out;
     memcpy(header, prefix, sizeof(prefix) - 1);
-    if (EVP_EncodeBlock((unsigned char *)header + sizeof(prefix) - 1,
-                        (const unsigned char *)plain.data, (int)plain.len)
-        != (int)b64len) {
+    if (EVP_EncodeBlock((unsigned char *) header + sizeof(prefix) - 1,
+                        (const unsigned char *) plain.data, (int) plain.len)
+        != (int) b64len) {
         fa_secret_free_len(header, sizeof(prefix) + b64len + 1);
         header = NULL;
         rc = FHIRAUTH_ERR_INTERNAL;

@@ -55,9 +55,9 @@ fhirauth_rc fa_http_get_auth(const struct fa_net_ctx *ctx, const char *url,
  * and keys any cache by url, never by where the document was found.
  * Never use this for token, revocation, device or userinfo requests.
  */
-fhirauth_rc fa_http_get_metadata(const struct fa_net_ctx *ctx,
-                                 const char *url, struct fa_http_resp *resp,
-                                 char *err, size_t errlen);
+fhirauth_rc fa_http_get_metadata(const struct fa_net_ctx *ctx, const char *url,
+                                 struct fa_http_resp *resp, char *err,
+                                 size_t errlen);
 
 /* Is a redirect from `from` to `to` (absolute URLs) one that
  * fa_http_get_metadata may follow?  FA_REDIR_OK when to is https and has
@@ -66,11 +66,11 @@ fhirauth_rc fa_http_get_metadata(const struct fa_net_ctx *ctx,
  * applies.  Pure (libcurl's URL parser, no network): unit-tested. */
 enum fa_redir_check {
     FA_REDIR_OK = 0,
-    FA_REDIR_BAD_URL,      /* either URL cannot be parsed */
-    FA_REDIR_NOT_HTTPS,    /* to is not https (http://, or worse) */
-    FA_REDIR_USERINFO,     /* to carries user:password@ */
-    FA_REDIR_OTHER_HOST,   /* another host (localhost is not 127.0.0.1) */
-    FA_REDIR_OTHER_PORT,   /* same host, another port */
+    FA_REDIR_BAD_URL,    /* either URL cannot be parsed */
+    FA_REDIR_NOT_HTTPS,  /* to is not https (http://, or worse) */
+    FA_REDIR_USERINFO,   /* to carries user:password@ */
+    FA_REDIR_OTHER_HOST, /* another host (localhost is not 127.0.0.1) */
+    FA_REDIR_OTHER_PORT, /* same host, another port */
 };
 enum fa_redir_check fa_http_redirect_check(const char *from, const char *to);
 /* Why, for messages ("it leaves https", ...). */
@@ -90,7 +90,7 @@ fhirauth_rc fa_http_post_form(const struct fa_net_ctx *ctx, const char *url,
 /* A form body under construction (it holds secrets: wiped). */
 struct fa_form {
     struct fa_buf buf;
-    int failed;          /* an add failed: the form must not be sent */
+    int failed; /* an add failed: the form must not be sent */
 };
 void fa_form_init(struct fa_form *f);
 /* Append name=value, the value form-urlencoded.  Failure is remembered

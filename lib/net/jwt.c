@@ -87,7 +87,7 @@ clean(char *dst, size_t len, const char *src)
     if (len == 0)
         return;
     for (i = 0; src != NULL && src[i] != '\0' && n + 1 < len; i++) {
-        unsigned char c = (unsigned char)src[i];
+        unsigned char c = (unsigned char) src[i];
 
         if (i == 64) {
             if (n + 4 < len) {
@@ -96,7 +96,7 @@ clean(char *dst, size_t len, const char *src)
             }
             break;
         }
-        dst[n++] = (c >= 0x20 && c <= 0x7e) ? (char)c : '?';
+        dst[n++] = (c >= 0x20 && c <= 0x7e) ? (char) c : '?';
     }
     dst[n] = '\0';
 }
@@ -144,18 +144,18 @@ b64url_decode(const char *s, size_t n, size_t max, unsigned char **ret,
     if (out == NULL)
         return -2;
     for (i = 0; i < n; i++) {
-        v = b64url_value((unsigned char)s[i]);
+        v = b64url_value((unsigned char) s[i]);
         if (v < 0)
             goto bad;
-        acc = (acc << 6) | (uint32_t)v;
+        acc = (acc << 6) | (uint32_t) v;
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
+            out[o++] = (unsigned char) (acc >> bits);
             acc &= (1U << bits) - 1;
         }
     }
-    if (acc != 0)   /* unused bits of the last character */
+    if (acc != 0) /* unused bits of the last character */
         goto bad;
     out[o] = '\0';
     *ret = out;
@@ -188,7 +188,7 @@ has_nul(const char *s, size_t len)
         if (len - i > 5 && s[i + 1] == 'u' && s[i + 2] == '0'
             && s[i + 3] == '0' && s[i + 4] == '0' && s[i + 5] == '0')
             return 1;
-        i++;   /* the escaped character */
+        i++; /* the escaped character */
     }
     return 0;
 }
@@ -207,9 +207,9 @@ parse_object(const char *text, size_t len, int depth)
     tok = json_tokener_new_ex(depth);
     if (tok == NULL)
         return NULL;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT
-                                    | JSON_TOKENER_VALIDATE_UTF8);
-    obj = json_tokener_parse_ex(tok, text, (int)len);
+    json_tokener_set_flags(tok,
+                           JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    obj = json_tokener_parse_ex(tok, text, (int) len);
     end = json_tokener_get_parse_end(tok);
     if (obj != NULL && json_tokener_get_error(tok) != json_tokener_success) {
         json_object_put(obj);
@@ -238,7 +238,7 @@ get_string(struct json_object *o, const char *name, const char **ret)
         return -1;
     *ret = json_object_get_string(v);
     /* parse_object refused embedded NULs; this keeps it so */
-    if ((size_t)json_object_get_string_len(v) != strlen(*ret))
+    if ((size_t) json_object_get_string_len(v) != strlen(*ret))
         return -1;
     return 1;
 }
@@ -254,7 +254,7 @@ get_time(struct json_object *o, const char *name, long long *ret)
     if (!json_object_object_get_ex(o, name, &v))
         return 0;
     if (json_object_is_type(v, json_type_int)) {
-        *ret = (long long)json_object_get_int64(v);
+        *ret = (long long) json_object_get_int64(v);
         return 1;
     }
     if (json_object_is_type(v, json_type_double)) {
@@ -266,7 +266,7 @@ get_time(struct json_object *o, const char *name, long long *ret)
         else if (d <= -9.0e18)
             *ret = LLONG_MIN;
         else
-            *ret = (long long)d;
+            *ret = (long long) d;
         return 1;
     }
     return -1;
@@ -286,8 +286,7 @@ jwks_keys(struct json_object *jwks, char *err, size_t errlen)
         return NULL;
     }
     if (json_object_array_length(keys) > FA_JWT_MAX_KEYS) {
-        fa_err(err, errlen, "the JWKS has more than %d keys",
-               FA_JWT_MAX_KEYS);
+        fa_err(err, errlen, "the JWKS has more than %d keys", FA_JWT_MAX_KEYS);
         return NULL;
     }
     return keys;
@@ -358,7 +357,7 @@ key_fits(struct json_object *k, enum fa_alg alg)
         return strcmp(kty, "RSA") == 0;
     case FA_ES256:
         return strcmp(kty, "EC") == 0 && get_string(k, "crv", &crv) > 0
-               && strcmp(crv, "P-256") == 0;
+            && strcmp(crv, "P-256") == 0;
     }
     return 0;
 }
@@ -396,7 +395,7 @@ select_key(struct json_object *keys, const char *algname, enum fa_alg alg,
     for (i = 0; i < n; i++) {
         k = json_object_array_get_idx(keys, i);
         if (!json_object_is_type(k, json_type_object))
-            continue;   /* RFC 7517 §5: ignore what we do not understand */
+            continue; /* RFC 7517 §5: ignore what we do not understand */
         r = get_string(k, "kid", &kkid);
         if (kid != NULL && (r <= 0 || strcmp(kkid, kid) != 0))
             continue;
@@ -417,8 +416,10 @@ select_key(struct json_object *keys, const char *algname, enum fa_alg alg,
             return chosen;
         if (named != NULL) {
             key_type(named, ktype, sizeof(ktype));
-            fa_err(err, errlen, "the JWKS key \"%s\" (%s) cannot verify "
-                   "%s signatures", ckid, ktype, algname);
+            fa_err(err, errlen,
+                   "the JWKS key \"%s\" (%s) cannot verify "
+                   "%s signatures",
+                   ckid, ktype, algname);
             return NULL;
         }
         *no_key = 1;
@@ -431,8 +432,10 @@ select_key(struct json_object *keys, const char *algname, enum fa_alg alg,
         *no_key = 1;
         fa_err(err, errlen, "the server's JWKS has no key for %s", algname);
     } else {
-        fa_err(err, errlen, "it names no key (kid) and the JWKS "
-               "has %d keys for %s", fitting, algname);
+        fa_err(err, errlen,
+               "it names no key (kid) and the JWKS "
+               "has %d keys for %s",
+               fitting, algname);
     }
     return NULL;
 }
@@ -452,8 +455,10 @@ jwk_bytes(struct json_object *k, const char *name, size_t max,
     }
     r = b64url_decode(s, strlen(s), max, ret, retlen);
     if (r == -1)
-        fa_err(err, errlen, "the JWKS key's \"%s\" is malformed or too "
-               "long", name);
+        fa_err(err, errlen,
+               "the JWKS key's \"%s\" is malformed or too "
+               "long",
+               name);
     return r;
 }
 
@@ -509,14 +514,16 @@ rsa_key(struct json_object *k, EVP_PKEY **ret, char *err, size_t errlen)
         goto nomem;
     if (r != 0)
         goto out;
-    bn = BN_bin2bn(n, (int)nlen, NULL);
-    be = BN_bin2bn(e, (int)elen, NULL);
+    bn = BN_bin2bn(n, (int) nlen, NULL);
+    be = BN_bin2bn(e, (int) elen, NULL);
     if (bn == NULL || be == NULL)
         goto nomem;
     bits = BN_num_bits(bn);
     if (bits < FA_RSA_MIN_BITS || bits > FA_RSA_MAX_BITS) {
-        fa_err(err, errlen, "the JWKS RSA key has %d bits (%d to %d "
-               "allowed)", bits, FA_RSA_MIN_BITS, FA_RSA_MAX_BITS);
+        fa_err(err, errlen,
+               "the JWKS RSA key has %d bits (%d to %d "
+               "allowed)",
+               bits, FA_RSA_MIN_BITS, FA_RSA_MAX_BITS);
         goto out;
     }
     /* An odd modulus, an odd exponent of at least 3 (e = 1 would make
@@ -578,22 +585,24 @@ ec_key(struct json_object *k, EVP_PKEY **ret, char *err, size_t errlen)
         goto out;
     /* RFC 7518 §6.2.1.2: the full coordinate length, leading zeros kept */
     if (xlen != 32 || ylen != 32) {
-        fa_err(err, errlen, "the JWKS EC key's coordinates are not 32 "
+        fa_err(err, errlen,
+               "the JWKS EC key's coordinates are not 32 "
                "bytes");
         goto out;
     }
-    point[0] = 0x04;   /* uncompressed (SEC 1 §2.3.3) */
+    point[0] = 0x04; /* uncompressed (SEC 1 §2.3.3) */
     memcpy(point + 1, x, 32);
     memcpy(point + 33, y, 32);
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-                                                 group, 0);
+    params[0] =
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0);
     params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
                                                   point, sizeof(point));
     params[2] = OSSL_PARAM_construct_end();
     pkey = pkey_fromdata("EC", params);
     if (pkey == NULL || !public_check(pkey)) {
         EVP_PKEY_free(pkey);
-        fa_err(err, errlen, "the JWKS EC key is not a valid P-256 public "
+        fa_err(err, errlen,
+               "the JWKS EC key is not a valid P-256 public "
                "key");
         goto out;
     }
@@ -623,7 +632,8 @@ es256_der(const unsigned char *sig, size_t siglen, unsigned char **ret,
     es = ECDSA_SIG_new();
     r = BN_bin2bn(sig, 32, NULL);
     s = BN_bin2bn(sig + 32, 32, NULL);
-    if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1) {
+    if (es == NULL || r == NULL || s == NULL
+        || ECDSA_SIG_set0(es, r, s) != 1) {
         BN_free(r);
         BN_free(s);
         ECDSA_SIG_free(es);
@@ -634,7 +644,7 @@ es256_der(const unsigned char *sig, size_t siglen, unsigned char **ret,
     if (len <= 0)
         return -2;
     *ret = der;
-    *retlen = (size_t)len;
+    *retlen = (size_t) len;
     return 0;
 }
 
@@ -656,7 +666,7 @@ verify_signature(EVP_PKEY *pkey, enum fa_alg alg, const char *input,
         if (!EVP_PKEY_is_a(pkey, "RSA"))
             return 0;
         /* RFC 8017 §8.2.2 / §8.1.2: exactly the modulus length */
-        if (siglen != (size_t)EVP_PKEY_get_size(pkey))
+        if (siglen != (size_t) EVP_PKEY_get_size(pkey))
             return 0;
         break;
     case FA_ES256:
@@ -672,21 +682,23 @@ verify_signature(EVP_PKEY *pkey, enum fa_alg alg, const char *input,
     }
     md = EVP_MD_CTX_new();
     if (md == NULL
-        || EVP_DigestVerifyInit_ex(md, &pctx, "SHA256", NULL, NULL, pkey,
-                                   NULL) != 1)
+        || EVP_DigestVerifyInit_ex(md, &pctx, "SHA256", NULL, NULL, pkey, NULL)
+            != 1)
         goto out;
     if (alg == FA_PS256
         && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1
             || EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1
             /* RFC 7518 §3.5: the salt is as long as the hash */
             || EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST)
-                   != 1))
+                != 1))
         goto out;
     if (alg == FA_RS256
         && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
         goto out;
-    r = EVP_DigestVerify(md, sig, siglen, (const unsigned char *)input,
-                         inlen) == 1 ? 1 : 0;
+    r = EVP_DigestVerify(md, sig, siglen, (const unsigned char *) input, inlen)
+            == 1
+        ? 1
+        : 0;
 out:
     EVP_MD_CTX_free(md);
     OPENSSL_free(der);
@@ -715,8 +727,10 @@ check_claims(struct json_object *c, const struct fa_jwt_expect *x, char *err,
     if (strcmp(s, x->issuer) != 0) {
         clean(a, sizeof(a), s);
         clean(b, sizeof(b), x->issuer);
-        fa_err(err, errlen, "issued by \"%s\", not by "
-               "\"%s\"", a, b);
+        fa_err(err, errlen,
+               "issued by \"%s\", not by "
+               "\"%s\"",
+               a, b);
         return FHIRAUTH_ERR_PROTOCOL;
     }
 
@@ -732,7 +746,8 @@ check_claims(struct json_object *c, const struct fa_jwt_expect *x, char *err,
         for (i = 0; i < n; i++) {
             v = json_object_array_get_idx(aud, i);
             if (!json_object_is_type(v, json_type_string)) {
-                fa_err(err, errlen, "its audience (aud) holds "
+                fa_err(err, errlen,
+                       "its audience (aud) holds "
                        "something other than strings");
                 return FHIRAUTH_ERR_PROTOCOL;
             }
@@ -740,26 +755,32 @@ check_claims(struct json_object *c, const struct fa_jwt_expect *x, char *err,
                 found = 1;
         }
     } else {
-        fa_err(err, errlen, "its audience (aud) is neither a "
+        fa_err(err, errlen,
+               "its audience (aud) is neither a "
                "string nor an array");
         return FHIRAUTH_ERR_PROTOCOL;
     }
     clean(b, sizeof(b), x->client_id);
     if (!found) {
-        fa_err(err, errlen, "not meant for client \"%s\" "
-               "(aud)", b);
+        fa_err(err, errlen,
+               "not meant for client \"%s\" "
+               "(aud)",
+               b);
         return FHIRAUTH_ERR_PROTOCOL;
     }
     r = get_string(c, "azp", &azp);
     if (r < 0 || (r == 0 && naud > 1)) {
-        fa_err(err, errlen, "several audiences and no "
+        fa_err(err, errlen,
+               "several audiences and no "
                "authorized party (azp)");
         return FHIRAUTH_ERR_PROTOCOL;
     }
     if (r > 0 && strcmp(azp, x->client_id) != 0) {
         clean(a, sizeof(a), azp);
-        fa_err(err, errlen, "issued to \"%s\" (azp), not to "
-               "client \"%s\"", a, b);
+        fa_err(err, errlen,
+               "issued to \"%s\" (azp), not to "
+               "client \"%s\"",
+               a, b);
         return FHIRAUTH_ERR_PROTOCOL;
     }
 
@@ -768,8 +789,10 @@ check_claims(struct json_object *c, const struct fa_jwt_expect *x, char *err,
         return FHIRAUTH_ERR_PROTOCOL;
     }
     if (exp <= x->now - FA_JWT_SKEW) {
-        fa_err(err, errlen, "expired (exp %lld, now %lld, "
-               "%d s of clock skew allowed)", exp, x->now, FA_JWT_SKEW);
+        fa_err(err, errlen,
+               "expired (exp %lld, now %lld, "
+               "%d s of clock skew allowed)",
+               exp, x->now, FA_JWT_SKEW);
         return FHIRAUTH_ERR_PROTOCOL;
     }
     if (get_time(c, "iat", &iat) <= 0) {
@@ -777,9 +800,11 @@ check_claims(struct json_object *c, const struct fa_jwt_expect *x, char *err,
         return FHIRAUTH_ERR_PROTOCOL;
     }
     if (iat > x->now + FA_JWT_SKEW) {
-        fa_err(err, errlen, "issued in the future (iat "
+        fa_err(err, errlen,
+               "issued in the future (iat "
                "%lld, now %lld, %d s of clock skew allowed): check the "
-               "clocks", iat, x->now, FA_JWT_SKEW);
+               "clocks",
+               iat, x->now, FA_JWT_SKEW);
         return FHIRAUTH_ERR_PROTOCOL;
     }
     r = get_time(c, "nbf", &nbf);
@@ -792,9 +817,10 @@ check_claims(struct json_object *c, const struct fa_jwt_expect *x, char *err,
         r = get_string(c, "nonce", &s);
         if (r <= 0 || strlen(s) != strlen(x->nonce)
             || CRYPTO_memcmp(s, x->nonce, strlen(s)) != 0) {
-            fa_err(err, errlen, r <= 0 ? "no nonce"
-                                       : "its nonce is not the "
-                                         "one this login sent");
+            fa_err(err, errlen,
+                   r <= 0 ? "no nonce"
+                          : "its nonce is not the "
+                            "one this login sent");
             return FHIRAUTH_ERR_PROTOCOL;
         }
     }
@@ -839,8 +865,8 @@ fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
     why[0] = '\0';
     if (ret_no_key != NULL)
         *ret_no_key = 0;
-    if (token == NULL || x == NULL || x->issuer == NULL
-        || x->client_id == NULL || ret_claims == NULL) {
+    if (token == NULL || x == NULL || x->issuer == NULL || x->client_id == NULL
+        || ret_claims == NULL) {
         fa_err(err, errlen, "verify id_token: missing argument");
         return FHIRAUTH_ERR_INTERNAL;
     }
@@ -853,38 +879,42 @@ fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
         goto fail;
     }
     dot1 = memchr(token, '.', len);
-    dot2 = dot1 == NULL ? NULL
-                        : memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token));
+    dot2 = dot1 == NULL
+        ? NULL
+        : memchr(dot1 + 1, '.', len - (size_t) (dot1 + 1 - token));
     if (dot1 == NULL || dot2 == NULL
-        || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) != NULL) {
-        fa_err(why, sizeof(why), "not a signed JWT in compact form (three "
+        || memchr(dot2 + 1, '.', len - (size_t) (dot2 + 1 - token)) != NULL) {
+        fa_err(why, sizeof(why),
+               "not a signed JWT in compact form (three "
                "parts separated by dots)");
         goto fail;
     }
-    if (dot1 == token || dot2 == dot1 + 1 || (size_t)(dot2 + 1 - token) == len) {
+    if (dot1 == token || dot2 == dot1 + 1
+        || (size_t) (dot2 + 1 - token) == len) {
         fa_err(why, sizeof(why), "a part of the JWT is empty");
         goto fail;
     }
-    r = b64url_decode(token, (size_t)(dot1 - token), FA_JWT_MAX_HEADER, &hdr,
+    r = b64url_decode(token, (size_t) (dot1 - token), FA_JWT_MAX_HEADER, &hdr,
                       &hlen);
     if (r == 0)
-        r = b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1),
+        r = b64url_decode(dot1 + 1, (size_t) (dot2 - dot1 - 1),
                           FA_JWT_MAX_PAYLOAD, &payload, &plen);
     if (r == 0)
-        r = b64url_decode(dot2 + 1, len - (size_t)(dot2 + 1 - token), 1024,
+        r = b64url_decode(dot2 + 1, len - (size_t) (dot2 + 1 - token), 1024,
                           &sig, &slen);
     if (r == -2) {
         rc = FHIRAUTH_ERR_NOMEM;
         goto fail;
     }
     if (r != 0) {
-        fa_err(why, sizeof(why), "a part of the JWT is not base64url or "
+        fa_err(why, sizeof(why),
+               "a part of the JWT is not base64url or "
                "is too long");
         goto fail;
     }
 
     /* The header. */
-    h = parse_object((const char *)hdr, hlen, FA_JWT_HEADER_DEPTH);
+    h = parse_object((const char *) hdr, hlen, FA_JWT_HEADER_DEPTH);
     if (h == NULL) {
         fa_err(why, sizeof(why), "its header is not a JSON object");
         goto fail;
@@ -898,13 +928,16 @@ fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
             break;
     if (i == sizeof(allowed_algs) / sizeof(allowed_algs[0])) {
         clean(calg, sizeof(calg), algname);
-        fa_err(why, sizeof(why), "algorithm \"%s\" is not allowed (RS256, "
-               "PS256 or ES256)", calg);
+        fa_err(why, sizeof(why),
+               "algorithm \"%s\" is not allowed (RS256, "
+               "PS256 or ES256)",
+               calg);
         goto fail;
     }
     alg = allowed_algs[i].alg;
     if (json_object_object_get_ex(h, "crit", &crit)) {
-        fa_err(why, sizeof(why), "its header has critical extensions (crit) "
+        fa_err(why, sizeof(why),
+               "its header has critical extensions (crit) "
                "we do not implement");
         goto fail;
     }
@@ -932,20 +965,22 @@ fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
     rc = FHIRAUTH_ERR_PROTOCOL;
 
     /* The signature, over the first two parts as sent. */
-    r = verify_signature(pkey, alg, token, (size_t)(dot2 - token), sig, slen);
+    r = verify_signature(pkey, alg, token, (size_t) (dot2 - token), sig, slen);
     if (r == -2) {
         fa_err(why, sizeof(why), "OpenSSL cannot verify %s signatures",
                algname);
         goto fail;
     }
     if (r != 1) {
-        fa_err(why, sizeof(why), "its %s signature does not verify with the "
-               "server's key", algname);
+        fa_err(why, sizeof(why),
+               "its %s signature does not verify with the "
+               "server's key",
+               algname);
         goto fail;
     }
 
     /* The claims. */
-    claims = parse_object((const char *)payload, plen, FA_JWT_CLAIMS_DEPTH);
+    claims = parse_object((const char *) payload, plen, FA_JWT_CLAIMS_DEPTH);
     if (claims == NULL) {
         fa_err(why, sizeof(why), "its payload is not a JSON object");
         goto fail;
@@ -954,7 +989,7 @@ fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
     if (rc != FHIRAUTH_OK)
         goto fail;
 
-    *ret_claims = (char *)payload;
+    *ret_claims = (char *) payload;
     payload = NULL;
     goto out;
 
@@ -981,7 +1016,7 @@ struct jwks_entry {
     char *uri;
     char *text;
     size_t len;
-    long long expires;   /* seconds since the epoch (fa_jwt_expect.now) */
+    long long expires; /* seconds since the epoch (fa_jwt_expect.now) */
 };
 
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -1031,7 +1066,7 @@ cache_get(const char *uri, long long now, size_t *len)
     for (e = cache; e != NULL; e = e->next) {
         if (strcmp(e->uri, uri) == 0) {
             if (!entry_fresh(e, now))
-                break;   /* replaced by the fetch that follows */
+                break; /* replaced by the fetch that follows */
             copy = malloc(e->len + 1);
             if (copy != NULL) {
                 memcpy(copy, e->text, e->len + 1);
@@ -1179,8 +1214,8 @@ fa_jwt_verify_cached(const char *jwks_uri, fa_jwks_fetch_fn fetch, void *arg,
     if (rc != FHIRAUTH_ERR_PROTOCOL || !no_key || fresh)
         return rc;
     /* No key fits: the AS may have rotated its keys since we cached. */
-    rc = refresh_jwks(jwks_uri, fetch, arg, 1, x->now, &text, &len,
-                      &stored, err, errlen);
+    rc = refresh_jwks(jwks_uri, fetch, arg, 1, x->now, &text, &len, &stored,
+                      err, errlen);
     if (rc != FHIRAUTH_OK)
         return rc;
     rc = fa_jwt_verify(token, text, len, x, ret_claims, NULL, err, errlen);
@@ -1207,8 +1242,7 @@ http_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
     fhirauth_rc rc;
 
     if (!fresh && fa_rootcache_active(ctx->system_only)
-        && fa_rootcache_get(FA_RC_JWKS, uri, &text, &len, ret_lifetime)
-               == 0) {
+        && fa_rootcache_get(FA_RC_JWKS, uri, &text, &len, ret_lifetime) == 0) {
         if (fa_jwt_jwks_check(text, len, NULL, 0) == FHIRAUTH_OK) {
             *ret = text;
             *retlen = len;
@@ -1224,12 +1258,11 @@ http_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
     }
     if (resp.status < 200 || resp.status > 299) {
         fa_err(err, errlen, "JWKS at %s: %sHTTP %ld", uri,
-               resp.status >= 500 || resp.status == 429 ? "server error "
-                                                         : "",
+               resp.status >= 500 || resp.status == 429 ? "server error " : "",
                resp.status);
         rc = resp.status >= 500 || resp.status == 429
-                 ? FHIRAUTH_ERR_UNREACHABLE
-                 : FHIRAUTH_ERR_PROTOCOL;
+            ? FHIRAUTH_ERR_UNREACHABLE
+            : FHIRAUTH_ERR_PROTOCOL;
         fa_http_resp_free(&resp);
         return rc;
     }
@@ -1244,8 +1277,7 @@ http_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
     text[resp.body.len] = '\0';
     if (fa_rootcache_active(ctx->system_only)
         && fa_jwt_jwks_check(text, resp.body.len, NULL, 0) == FHIRAUTH_OK)
-        fa_rootcache_put(FA_RC_JWKS, uri, text, resp.body.len,
-                         resp.lifetime);
+        fa_rootcache_put(FA_RC_JWKS, uri, text, resp.body.len, resp.lifetime);
     *ret = text;
     *retlen = resp.body.len;
     *ret_lifetime = resp.lifetime;
@@ -1271,24 +1303,27 @@ fa_net_verify_id_token(const struct fa_net_ctx *ctx,
     x.issuer = ep->issuer != NULL ? ep->issuer : ctx->cfg->issuer;
     x.client_id = ctx->cfg->client_id;
     x.nonce = nonce;
-    x.now = (long long)time(NULL);
+    x.now = (long long) time(NULL);
     if (x.issuer == NULL) {
-        fa_err(err, errlen, "cannot verify the id_token: no issuer is known "
+        fa_err(err, errlen,
+               "cannot verify the id_token: no issuer is known "
                "(set issuer in the configuration)");
         return FHIRAUTH_ERR_CONFIG;
     }
     if (x.client_id == NULL) {
-        fa_err(err, errlen, "cannot verify the id_token: no client_id is "
+        fa_err(err, errlen,
+               "cannot verify the id_token: no client_id is "
                "configured");
         return FHIRAUTH_ERR_CONFIG;
     }
     if (ep->jwks_uri == NULL) {
-        fa_err(err, errlen, "cannot verify the id_token: the server names "
+        fa_err(err, errlen,
+               "cannot verify the id_token: the server names "
                "no jwks_uri (set jwks_uri in the configuration)");
         return FHIRAUTH_ERR_PROTOCOL;
     }
     /* The cast drops const for the callback's generic argument only. */
     return fa_jwt_verify_cached(ep->jwks_uri, http_fetch,
-                                (void *)(uintptr_t)ctx, id_token, &x,
+                                (void *) (uintptr_t) ctx, id_token, &x,
                                 ret_claims, err, errlen);
 }

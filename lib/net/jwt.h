@@ -25,10 +25,10 @@
 
 /* What the token must say. */
 struct fa_jwt_expect {
-    const char *issuer;      /* iss must equal it byte for byte */
-    const char *client_id;   /* must be in aud; azp, when present */
-    const char *nonce;       /* NULL: not checked */
-    long long now;           /* seconds since the epoch */
+    const char *issuer;    /* iss must equal it byte for byte */
+    const char *client_id; /* must be in aud; azp, when present */
+    const char *nonce;     /* NULL: not checked */
+    long long now;         /* seconds since the epoch */
 };
 
 /*
@@ -41,10 +41,9 @@ struct fa_jwt_expect {
  * key in the JWKS fits the token (unknown kid): a fresher JWKS may help.
  * *ret_claims is untouched on failure.
  */
-fhirauth_rc fa_jwt_verify(const char *token, const char *jwks,
-                          size_t jwkslen, const struct fa_jwt_expect *x,
-                          char **ret_claims, int *ret_no_key, char *err,
-                          size_t errlen);
+fhirauth_rc fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
+                          const struct fa_jwt_expect *x, char **ret_claims,
+                          int *ret_no_key, char *err, size_t errlen);
 
 /* Is this a JWKS document we can use (a JSON object with a "keys"
  * array of at most FA_JWT_MAX_KEYS entries)? */
@@ -57,11 +56,10 @@ fhirauth_rc fa_jwt_jwks_check(const char *jwks, size_t len, char *err,
  * *ret_lifetime: for how many more seconds the document may be reused
  * (fa_cache_lifetime's answer for the server's headers, or what is left
  * of a stored copy's; 0: not at all). */
-typedef fhirauth_rc (*fa_jwks_fetch_fn)(void *arg, const char *uri,
-                                        int fresh, char **ret,
-                                        size_t *retlen, int *ret_stored,
-                                        long *ret_lifetime, char *err,
-                                        size_t errlen);
+typedef fhirauth_rc (*fa_jwks_fetch_fn)(void *arg, const char *uri, int fresh,
+                                        char **ret, size_t *retlen,
+                                        int *ret_stored, long *ret_lifetime,
+                                        char *err, size_t errlen);
 
 /*
  * fa_jwt_verify with the JWKS from the process-wide cache, keyed by
@@ -75,8 +73,7 @@ typedef fhirauth_rc (*fa_jwks_fetch_fn)(void *arg, const char *uri,
 fhirauth_rc fa_jwt_verify_cached(const char *jwks_uri, fa_jwks_fetch_fn fetch,
                                  void *arg, const char *token,
                                  const struct fa_jwt_expect *x,
-                                 char **ret_claims, char *err,
-                                 size_t errlen);
+                                 char **ret_claims, char *err, size_t errlen);
 
 /* Forget every cached JWKS (for tests). */
 void fa_jwt_cache_clear(void);

@@ -60,9 +60,9 @@ hexval(unsigned char c)
     return -1;
 }
 
-#define DEC_BAD (-1)       /* a bad escape */
+#define DEC_BAD (-1) /* a bad escape */
 #define DEC_NOMEM (-2)
-#define DEC_LONG (-3)      /* longer than max once decoded */
+#define DEC_LONG (-3) /* longer than max once decoded */
 
 /*
  * Percent-decode s[0..len) ('+' is a space) into a new NUL-terminated
@@ -85,24 +85,24 @@ decode(const char *s, size_t len, size_t max, char **ret, size_t *ret_len)
     if (out == NULL)
         return DEC_NOMEM;
     for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
+        unsigned char c = (unsigned char) s[i];
 
         if (n == max) {
             fa_secret_free_len(out, size);
             return DEC_LONG;
         }
         if (c == '%') {
-            if (len - i < 3 || (hi = hexval((unsigned char)s[i + 1])) < 0
-                || (lo = hexval((unsigned char)s[i + 2])) < 0) {
+            if (len - i < 3 || (hi = hexval((unsigned char) s[i + 1])) < 0
+                || (lo = hexval((unsigned char) s[i + 2])) < 0) {
                 fa_secret_free_len(out, size);
                 return DEC_BAD;
             }
-            out[n++] = (char)(hi * 16 + lo);
+            out[n++] = (char) (hi * 16 + lo);
             i += 2;
         } else if (c == '+') {
             out[n++] = ' ';
         } else {
-            out[n++] = (char)c;
+            out[n++] = (char) c;
         }
     }
     out[n] = '\0';
@@ -118,7 +118,7 @@ printable(const char *s, size_t len)
     size_t i;
 
     for (i = 0; i < len; i++)
-        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+        if ((unsigned char) s[i] < 0x20 || (unsigned char) s[i] > 0x7e)
             return 0;
     return 1;
 }
@@ -146,7 +146,7 @@ query_pair(const char *p, size_t len, struct fa_redirect *r, char *err,
            size_t errlen)
 {
     const char *eq = memchr(p, '=', len);
-    size_t nlen = eq != NULL ? (size_t)(eq - p) : len, vlen, i;
+    size_t nlen = eq != NULL ? (size_t) (eq - p) : len, vlen, i;
     char *name = NULL, *value = NULL, **dst;
     int d;
 
@@ -167,14 +167,13 @@ query_pair(const char *p, size_t len, struct fa_redirect *r, char *err,
         return FA_LB_OK;
     }
     if (*dst != NULL) {
-        fa_err(err, errlen, "parameter %s given twice in the redirect",
-               name);
+        fa_err(err, errlen, "parameter %s given twice in the redirect", name);
         free(name);
         return FA_LB_BAD_REQUEST;
     }
-    d = eq != NULL ? decode(eq + 1, len - nlen - 1, FA_LB_VALUE_MAX, &value,
-                            &vlen)
-                   : decode("", 0, FA_LB_VALUE_MAX, &value, &vlen);
+    d = eq != NULL
+        ? decode(eq + 1, len - nlen - 1, FA_LB_VALUE_MAX, &value, &vlen)
+        : decode("", 0, FA_LB_VALUE_MAX, &value, &vlen);
     if (d == DEC_NOMEM) {
         free(name);
         return FA_LB_NOMEM;
@@ -188,12 +187,14 @@ query_pair(const char *p, size_t len, struct fa_redirect *r, char *err,
     if (dst == &r->error_description) {
         /* Free text for a human: made printable, never refused. */
         for (i = 0; i < vlen; i++)
-            if ((unsigned char)value[i] < 0x20
-                || (unsigned char)value[i] > 0x7e)
+            if ((unsigned char) value[i] < 0x20
+                || (unsigned char) value[i] > 0x7e)
                 value[i] = '?';
     } else if (vlen == 0 || !printable(value, vlen)) {
-        fa_err(err, errlen, "parameter %s in the redirect is empty or not "
-               "printable", name);
+        fa_err(err, errlen,
+               "parameter %s in the redirect is empty or not "
+               "printable",
+               name);
         fa_secret_free_len(value, vlen + 1);
         free(name);
         return FA_LB_BAD_REQUEST;
@@ -246,28 +247,27 @@ fa_lb_parse_request(const char *line, size_t len, const char *path,
     }
     /* Visible ASCII and single spaces only: no tabs, NULs or controls. */
     for (i = 0; i < len; i++)
-        if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] > 0x7e)
+        if ((unsigned char) line[i] < 0x20 || (unsigned char) line[i] > 0x7e)
             break;
     sp1 = memchr(line, ' ', len);
-    sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', len - (size_t)(sp1 + 1 - line))
+    sp2 = sp1 != NULL ? memchr(sp1 + 1, ' ', len - (size_t) (sp1 + 1 - line))
                       : NULL;
-    if (i < len || sp1 == NULL || sp2 == NULL || sp1 == line
-        || sp2 == sp1 + 1
-        || memchr(sp2 + 1, ' ', len - (size_t)(sp2 + 1 - line)) != NULL
-        || len - (size_t)(sp2 + 1 - line) != 8
+    if (i < len || sp1 == NULL || sp2 == NULL || sp1 == line || sp2 == sp1 + 1
+        || memchr(sp2 + 1, ' ', len - (size_t) (sp2 + 1 - line)) != NULL
+        || len - (size_t) (sp2 + 1 - line) != 8
         || memcmp(sp2 + 1, "HTTP/1.", 7) != 0) {
         fa_err(err, errlen, "malformed HTTP request line");
         return FA_LB_BAD_REQUEST;
     }
-    mlen = (size_t)(sp1 - line);
+    mlen = (size_t) (sp1 - line);
     target = sp1 + 1;
-    tlen = (size_t)(sp2 - target);
+    tlen = (size_t) (sp2 - target);
     if (target[0] != '/') {
         fa_err(err, errlen, "request target is not a path");
         return FA_LB_BAD_REQUEST;
     }
     q = memchr(target, '?', tlen);
-    plen = q != NULL ? (size_t)(q - target) : tlen;
+    plen = q != NULL ? (size_t) (q - target) : tlen;
     if (plen != strlen(path) || memcmp(target, path, plen) != 0)
         return FA_LB_NOT_FOUND;
     if (mlen != 3 || memcmp(line, "GET", 3) != 0) {
@@ -294,8 +294,9 @@ fa_lb_parse_pasted(const char *url, const char *redirect_uri,
     while (*url == ' ' || *url == '\t')
         url++;
     len = strlen(url);
-    while (len > 0 && (url[len - 1] == ' ' || url[len - 1] == '\t'
-                       || url[len - 1] == '\r' || url[len - 1] == '\n'))
+    while (len > 0
+           && (url[len - 1] == ' ' || url[len - 1] == '\t'
+               || url[len - 1] == '\r' || url[len - 1] == '\n'))
         len--;
     if (len > FA_LB_LINE_MAX) {
         fa_err(err, errlen, "the pasted address is longer than %d bytes",
@@ -313,7 +314,7 @@ fa_lb_parse_pasted(const char *url, const char *redirect_uri,
     qlen = len - rlen - 1;
     hash = memchr(q, '#', qlen);
     if (hash != NULL)
-        qlen = (size_t)(hash - q);
+        qlen = (size_t) (hash - q);
     return fa_lb_parse_query(q, qlen, ret, err, errlen);
 }
 
@@ -350,19 +351,19 @@ fa_lb_open(long port, int listening, struct fa_listener *ret, char *err,
         goto fail;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)port);
+    sa.sin_port = htons((unsigned short) port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+    if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
         saved = errno;
         close(fd);
         fa_err(err, errlen, "cannot use 127.0.0.1:%ld for the redirect: %s",
                port, strerror_r(saved, eb, sizeof(eb)));
         return port != 0 && (saved == EADDRINUSE || saved == EACCES)
-                   ? FHIRAUTH_ERR_CONFIG
-                   : FHIRAUTH_ERR_UNREACHABLE;
+            ? FHIRAUTH_ERR_CONFIG
+            : FHIRAUTH_ERR_UNREACHABLE;
     }
     if ((listening && listen(fd, 16) != 0)
-        || getsockname(fd, (struct sockaddr *)&sa, &salen) != 0
+        || getsockname(fd, (struct sockaddr *) &sa, &salen) != 0
         || sa.sin_family != AF_INET)
         goto fail;
     ret->fd = fd;
@@ -398,19 +399,19 @@ state_is(const struct fa_redirect *r, const char *state)
     if (r->state == NULL || strlen(r->state) != n)
         return 0;
     for (i = 0; i < n; i++)
-        diff |= (unsigned char)(r->state[i] ^ state[i]);
+        diff |= (unsigned char) (r->state[i] ^ state[i]);
     return diff == 0;
 }
 
 /* One browser connection being read. */
 struct lb_conn {
-    int fd;                          /* -1: a free slot */
-    long long deadline;              /* ms, CLOCK_MONOTONIC */
-    char line[FA_LB_LINE_MAX + 1];   /* the request line: a secret */
+    int fd;                        /* -1: a free slot */
+    long long deadline;            /* ms, CLOCK_MONOTONIC */
+    char line[FA_LB_LINE_MAX + 1]; /* the request line: a secret */
     size_t linelen;
-    int have_line;                   /* the request line is complete */
-    int overflow;                    /* the line was longer than we read */
-    size_t cur;                      /* bytes in the current header line */
+    int have_line; /* the request line is complete */
+    int overflow;  /* the line was longer than we read */
+    size_t cur;    /* bytes in the current header line */
     size_t total;
 };
 
@@ -420,7 +421,7 @@ now_ms(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -449,7 +450,7 @@ send_all(int fd, const char *buf, size_t len)
         n = send(fd, buf, len, MSG_NOSIGNAL);
         if (n > 0) {
             buf += n;
-            len -= (size_t)n;
+            len -= (size_t) n;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -462,7 +463,7 @@ send_all(int fd, const char *buf, size_t len)
         p.fd = fd;
         p.events = POLLOUT;
         p.revents = 0;
-        if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+        if (poll(&p, 1, (int) left) < 0 && errno != EINTR)
             return;
     }
 }
@@ -477,8 +478,9 @@ respond(int fd, const char *status, const char *title, const char *text)
     blen = snprintf(body, sizeof(body),
                     "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
                     "<title>%s</title></head>\n<body><h1>%s</h1>\n<p>%s</p>"
-                    "</body></html>\n", title, title, text);
-    if (blen < 0 || (size_t)blen >= sizeof(body))
+                    "</body></html>\n",
+                    title, title, text);
+    if (blen < 0 || (size_t) blen >= sizeof(body))
         return;
     /* The page's own address carries the code: no referrer, no caching,
      * no scripts, no framing. */
@@ -491,11 +493,12 @@ respond(int fd, const char *status, const char *title, const char *text)
                     "X-Content-Type-Options: nosniff\r\n"
                     "Content-Security-Policy: default-src 'none'; "
                     "frame-ancestors 'none'\r\n"
-                    "Connection: close\r\n\r\n", status, blen);
-    if (hlen < 0 || (size_t)hlen >= sizeof(head))
+                    "Connection: close\r\n\r\n",
+                    status, blen);
+    if (hlen < 0 || (size_t) hlen >= sizeof(head))
         return;
-    send_all(fd, head, (size_t)hlen);
-    send_all(fd, body, (size_t)blen);
+    send_all(fd, head, (size_t) hlen);
+    send_all(fd, body, (size_t) blen);
 }
 
 void
@@ -556,9 +559,8 @@ conn_feed(struct lb_conn *c, const char *p, size_t n)
  * *ret_next when poll() must wake up at the latest.
  */
 static int
-lb_poll_set(struct lb_conn *conns, int lfd, long long now,
-            long long deadline, struct pollfd *pfd, int *slot_of,
-            long long *ret_next)
+lb_poll_set(struct lb_conn *conns, int lfd, long long now, long long deadline,
+            struct pollfd *pfd, int *slot_of, long long *ret_next)
 {
     long long next = deadline;
     int i, n = 0;
@@ -600,7 +602,7 @@ lb_accept(struct lb_conn *conns, int lfd)
 
     fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0)
-        return;     /* gone already, or out of descriptors */
+        return; /* gone already, or out of descriptors */
     for (i = 0; i < LB_CONNS && conns[i].fd >= 0; i++)
         ;
     if (i == LB_CONNS) {
@@ -622,15 +624,14 @@ conn_read(struct lb_conn *c)
     int complete;
 
     got = recv(c->fd, buf, sizeof(buf), 0);
-    if (got < 0 && (errno == EINTR || errno == EAGAIN
-                    || errno == EWOULDBLOCK))
+    if (got < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
         return 0;
     if (got <= 0) {
         conn_close(c);
         return 0;
     }
-    complete = conn_feed(c, buf, (size_t)got);
-    explicit_bzero(buf, (size_t)got);
+    complete = conn_feed(c, buf, (size_t) got);
+    explicit_bzero(buf, (size_t) got);
     return complete;
 }
 
@@ -666,7 +667,7 @@ conn_answer(struct lb_conn *c, const char *path, const char *state,
     switch (r) {
     case FA_LB_OK:
         *ret_conn = c->fd;
-        c->fd = -1;     /* handed to the caller */
+        c->fd = -1; /* handed to the caller */
         conn_close(c);
         *ret_rc = FHIRAUTH_OK;
         done = 1;
@@ -694,7 +695,7 @@ conn_answer(struct lb_conn *c, const char *path, const char *state,
         break;
     }
     if (r != FA_LB_OK && r != FA_LB_NOMEM && err != NULL && errlen > 0)
-        err[0] = '\0';   /* a stray request is not our error */
+        err[0] = '\0'; /* a stray request is not our error */
     return done;
 }
 
@@ -729,13 +730,15 @@ fa_lb_wait(struct fa_listener *l, const char *path, const char *state,
     while (!done) {
         now = now_ms();
         if (now >= deadline) {
-            fa_err(err, errlen, "no answer from the browser within %ld "
-                   "seconds", seconds);
+            fa_err(err, errlen,
+                   "no answer from the browser within %ld "
+                   "seconds",
+                   seconds);
             rc = FHIRAUTH_ERR_LOGIN_NEEDED;
             break;
         }
         n = lb_poll_set(conns, l->fd, now, deadline, pfd, slot_of, &next);
-        if (poll(pfd, (nfds_t)n, (int)(next - now)) < 0) {
+        if (poll(pfd, (nfds_t) n, (int) (next - now)) < 0) {
             if (errno == EINTR)
                 continue;
             saved = errno;

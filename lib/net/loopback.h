@@ -25,16 +25,16 @@ struct fa_redirect {
     char *code;
     char *state;
     char *error;
-    char *error_description;   /* non-printable bytes replaced by '?' */
+    char *error_description; /* non-printable bytes replaced by '?' */
     char *iss;
 };
 void fa_redirect_free(struct fa_redirect *r);
 
 enum fa_lb_result {
-    FA_LB_OK = 0,        /* a request for our path: its query is parsed */
-    FA_LB_NOT_FOUND,     /* a request for another path (a favicon) */
-    FA_LB_BAD_METHOD,    /* our path, but not GET */
-    FA_LB_BAD_REQUEST,   /* malformed, oversized, or not our address */
+    FA_LB_OK = 0,      /* a request for our path: its query is parsed */
+    FA_LB_NOT_FOUND,   /* a request for another path (a favicon) */
+    FA_LB_BAD_METHOD,  /* our path, but not GET */
+    FA_LB_BAD_REQUEST, /* malformed, oversized, or not our address */
     FA_LB_NOMEM
 };
 
@@ -67,14 +67,13 @@ enum fa_lb_result fa_lb_parse_request(const char *line, size_t len,
  * redirect_uri followed by '?' and the query (a '#fragment' is dropped).
  * Anything else is FA_LB_BAD_REQUEST.
  */
-enum fa_lb_result fa_lb_parse_pasted(const char *url,
-                                     const char *redirect_uri,
+enum fa_lb_result fa_lb_parse_pasted(const char *url, const char *redirect_uri,
                                      struct fa_redirect *ret, char *err,
                                      size_t errlen);
 
 /* A socket bound to 127.0.0.1. */
 struct fa_listener {
-    int fd;             /* -1 when closed */
+    int fd; /* -1 when closed */
     unsigned port;
 };
 

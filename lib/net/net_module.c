@@ -33,15 +33,16 @@ same_size(const char *what, size_t engine, size_t module, char *err,
 {
     if (engine == module)
         return 0;
-    fa_err(err, errlen, "the network module (pam_fhir %s) and the library "
-           "disagree on the size of struct %s (library %zu, module %zu bytes): "
-           "they come from different builds", PACKAGE_VERSION, what, engine,
-           module);
+    fa_err(
+        err, errlen,
+        "the network module (pam_fhir %s) and the library "
+        "disagree on the size of struct %s (library %zu, module %zu bytes): "
+        "they come from different builds",
+        PACKAGE_VERSION, what, engine, module);
     return -1;
 }
 
-__attribute__((visibility("default")))
-const struct fa_net_ops *
+__attribute__((visibility("default"))) const struct fa_net_ops *
 fhirauth_net_open(const struct fa_net_hello *hello, char *err, size_t errlen)
 {
     struct fa_net_hello mine;
@@ -52,20 +53,23 @@ fhirauth_net_open(const struct fa_net_hello *hello, char *err, size_t errlen)
         return NULL;
     }
     if (hello->abi != mine.abi) {
-        fa_err(err, errlen, "the network module (pam_fhir %s, interface %u) "
-               "does not speak the library's interface %u", PACKAGE_VERSION,
-               mine.abi, hello->abi);
+        fa_err(err, errlen,
+               "the network module (pam_fhir %s, interface %u) "
+               "does not speak the library's interface %u",
+               PACKAGE_VERSION, mine.abi, hello->abi);
         return NULL;
     }
     if (hello->size != mine.size) {
-        fa_err(err, errlen, "the network module (pam_fhir %s) and the "
+        fa_err(err, errlen,
+               "the network module (pam_fhir %s) and the "
                "library disagree on the size of the handshake (library %u, "
                "module %u bytes): they come from different builds",
                PACKAGE_VERSION, hello->size, mine.size);
         return NULL;
     }
     if (hello->version == NULL || strcmp(hello->version, mine.version) != 0) {
-        fa_err(err, errlen, "the network module is of pam_fhir %s, the "
+        fa_err(err, errlen,
+               "the network module is of pam_fhir %s, the "
                "library of %.64s: both must come from the same build",
                PACKAGE_VERSION,
                hello->version != NULL ? hello->version : "(none)");

@@ -48,8 +48,8 @@ sanitize(char *dst, size_t dstlen, const char *src, size_t srclen, size_t max)
         cut = 1;
     }
     for (i = 0; i < srclen && o + 1 < dstlen; i++) {
-        unsigned char c = (unsigned char)src[i];
-        dst[o++] = (c >= 0x20 && c <= 0x7e) ? (char)c : '?';
+        unsigned char c = (unsigned char) src[i];
+        dst[o++] = (c >= 0x20 && c <= 0x7e) ? (char) c : '?';
     }
     if (cut || i < srclen) {
         /* Mark the cut even when dst was the limit. */
@@ -90,9 +90,9 @@ parse_object(const char *body, size_t len, const char *what,
         fa_err(err, errlen, "out of memory");
         return FHIRAUTH_ERR_NOMEM;
     }
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT
-                                    | JSON_TOKENER_VALIDATE_UTF8);
-    obj = json_tokener_parse_ex(tok, body, (int)len);
+    json_tokener_set_flags(tok,
+                           JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    obj = json_tokener_parse_ex(tok, body, (int) len);
     jerr = json_tokener_get_error(tok);
     end = json_tokener_get_parse_end(tok);
     json_tokener_free(tok);
@@ -108,8 +108,9 @@ parse_object(const char *body, size_t len, const char *what,
                    what, json_tokener_error_desc(jerr));
         return FHIRAUTH_ERR_PROTOCOL;
     }
-    while (end < len && (body[end] == ' ' || body[end] == '\t'
-                         || body[end] == '\n' || body[end] == '\r'))
+    while (end < len
+           && (body[end] == ' ' || body[end] == '\t' || body[end] == '\n'
+               || body[end] == '\r'))
         end++;
     if (end != len) {
         json_object_put(obj);
@@ -181,12 +182,12 @@ get_lifetime(struct json_object *obj, const char *key, long *ret)
 
         if (n < 0)
             return -2;
-        *ret = n > FA_LIFETIME_MAX ? FA_LIFETIME_MAX : (long)n;
+        *ret = n > FA_LIFETIME_MAX ? FA_LIFETIME_MAX : (long) n;
         return 1;
     }
     if (json_object_is_type(v, json_type_string)) {
         const char *s = json_object_get_string(v);
-        size_t len = (size_t)json_object_get_string_len(v), i;
+        size_t len = (size_t) json_object_get_string_len(v), i;
         long n = 0;
 
         if (len == 0)
@@ -224,8 +225,10 @@ oauth_error_object(struct json_object *obj, long status, char *oauth_error,
     char sdesc[FA_SERVER_TEXT_MAX + 8];
 
     if (fa_json_string(obj, "error", &code, &clen) != 1 || clen == 0) {
-        fa_err(err, errlen, "HTTP %ld from the token endpoint without an "
-               "OAuth error code", status);
+        fa_err(err, errlen,
+               "HTTP %ld from the token endpoint without an "
+               "OAuth error code",
+               status);
         return FHIRAUTH_ERR_PROTOCOL;
     }
     sanitize(scode, sizeof(scode), code, clen, FA_SERVER_TEXT_MAX / 2);
@@ -244,8 +247,8 @@ oauth_error_object(struct json_object *obj, long status, char *oauth_error,
 
 /* The success case of a token response, from a parsed object. */
 static fhirauth_rc
-token_success(struct json_object *obj, struct fa_token_response *r,
-              char *err, size_t errlen)
+token_success(struct json_object *obj, struct fa_token_response *r, char *err,
+              size_t errlen)
 {
     static const struct {
         const char *key;
@@ -259,8 +262,8 @@ token_success(struct json_object *obj, struct fa_token_response *r,
         { "id_token", offsetof(struct fa_token_response, id_token),
           FA_CS_NOSPACE, 1 },
         /* An empty scope is meaningful (nothing granted): keep it. */
-        { "scope", offsetof(struct fa_token_response, scope),
-          FA_CS_VSCHAR, 0 },
+        { "scope", offsetof(struct fa_token_response, scope), FA_CS_VSCHAR,
+          0 },
     };
     static const struct {
         const char *key;
@@ -317,8 +320,10 @@ token_success(struct json_object *obj, struct fa_token_response *r,
      * server, so refuse it here with a clear message instead. */
     if (len != 6 || strncasecmp(s, "Bearer", 6) != 0) {
         sanitize(stype, sizeof(stype), s, len, 32);
-        fa_err(err, errlen, "token response: token_type \"%s\" is not "
-               "supported (only Bearer)", stype);
+        fa_err(err, errlen,
+               "token response: token_type \"%s\" is not "
+               "supported (only Bearer)",
+               stype);
         return FHIRAUTH_ERR_PROTOCOL;
     }
     /* Stored normalized: every later user builds a "Bearer" header. */
@@ -342,7 +347,7 @@ token_success(struct json_object *obj, struct fa_token_response *r,
         r->refresh_expires_in = -1;
 
     for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        char **dst = (char **)(void *)((char *)r + fields[i].off);
+        char **dst = (char **) (void *) ((char *) r + fields[i].off);
 
         rc = copy_token_field(obj, fields[i].key, fields[i].cs,
                               fields[i].empty_is_absent, dst, err, errlen);
@@ -350,7 +355,7 @@ token_success(struct json_object *obj, struct fa_token_response *r,
             return rc;
     }
     for (i = 0; i < sizeof(context) / sizeof(context[0]); i++) {
-        char **dst = (char **)(void *)((char *)r + context[i].off);
+        char **dst = (char **) (void *) ((char *) r + context[i].off);
 
         if (fa_json_shown_string(obj, context[i].key, dst) != FHIRAUTH_OK)
             goto nomem;
@@ -409,38 +414,45 @@ fa_parse_token_response(long status, const char *body, size_t len,
          * a refusal too, only without a reason.  (Callers that hold a
          * session keep it: nothing says the grant is over.) */
         if ((status == 400 || status == 403) && blank(body, len)) {
-            fa_err(err, errlen, "HTTP %ld with an empty body from the token "
+            fa_err(err, errlen,
+                   "HTTP %ld with an empty body from the token "
                    "endpoint: the authorization server refused without "
-                   "saying why (no OAuth error)", status);
+                   "saying why (no OAuth error)",
+                   status);
             return FHIRAUTH_ERR_DENIED;
         }
         rc = parse_object(body, len, "token endpoint", &obj, err, errlen);
         if (rc == FHIRAUTH_ERR_PROTOCOL && status == 401) {
             /* A bare 401 is the AS refusing the client's credentials
              * (RFC 6749 §5.2 invalid_client with HTTP authentication). */
-            fa_err(err, errlen, "HTTP 401 from the token endpoint: client "
+            fa_err(err, errlen,
+                   "HTTP 401 from the token endpoint: client "
                    "authentication failed");
             return FHIRAUTH_ERR_DENIED;
         }
         if (rc != FHIRAUTH_OK) {
             if (rc == FHIRAUTH_ERR_PROTOCOL)
-                fa_err(err, errlen, "HTTP %ld from the token endpoint "
-                       "without an OAuth error", status);
+                fa_err(err, errlen,
+                       "HTTP %ld from the token endpoint "
+                       "without an OAuth error",
+                       status);
             return rc;
         }
-        rc = oauth_error_object(obj, status, oauth_error, oelen, err,
-                                errlen);
+        rc = oauth_error_object(obj, status, oauth_error, oelen, err, errlen);
         json_object_put(obj);
         if (rc == FHIRAUTH_ERR_PROTOCOL && status == 401) {
-            fa_err(err, errlen, "HTTP 401 from the token endpoint: client "
+            fa_err(err, errlen,
+                   "HTTP 401 from the token endpoint: client "
                    "authentication failed");
             return FHIRAUTH_ERR_DENIED;
         }
         return rc;
     }
     if (status < 200 || status > 299) {
-        fa_err(err, errlen, "unexpected HTTP status %ld from the token "
-               "endpoint", status);
+        fa_err(err, errlen,
+               "unexpected HTTP status %ld from the token "
+               "endpoint",
+               status);
         return FHIRAUTH_ERR_PROTOCOL;
     }
 
@@ -451,8 +463,7 @@ fa_parse_token_response(long status, const char *body, size_t len,
      * access_token is an error object whatever the status. */
     if (!json_object_object_get_ex(obj, "access_token", NULL)
         && json_object_object_get_ex(obj, "error", NULL)) {
-        rc = oauth_error_object(obj, status, oauth_error, oelen, err,
-                                errlen);
+        rc = oauth_error_object(obj, status, oauth_error, oelen, err, errlen);
         json_object_put(obj);
         return rc;
     }
@@ -472,8 +483,8 @@ fa_parse_token_response(long status, const char *body, size_t len,
 /* Copy an optional endpoint member, which must be an endpoint URL
  * (url.h: FA_URL_ENDPOINT, as the configuration's endpoint keys). */
 static fhirauth_rc
-copy_endpoint(struct json_object *obj, const char *key, char **dst,
-              char *err, size_t errlen)
+copy_endpoint(struct json_object *obj, const char *key, char **dst, char *err,
+              size_t errlen)
 {
     const char *s;
     char why[128];
@@ -553,14 +564,16 @@ check_issuer(struct json_object *obj, const char *expected, char **dst,
         if (r == 0)
             return FHIRAUTH_OK;
         if (r < 0) {
-            fa_err(err, errlen, "discovery document: issuer is not a "
+            fa_err(err, errlen,
+                   "discovery document: issuer is not a "
                    "string");
             return FHIRAUTH_ERR_PROTOCOL;
         }
-        if (fa_url_parse(s, len, FA_URL_BASE, NULL, why, sizeof(why))
-            != 0) {
-            fa_err(err, errlen, "discovery document: issuer is not a "
-                   "usable URL: %s", why);
+        if (fa_url_parse(s, len, FA_URL_BASE, NULL, why, sizeof(why)) != 0) {
+            fa_err(err, errlen,
+                   "discovery document: issuer is not a "
+                   "usable URL: %s",
+                   why);
             return FHIRAUTH_ERR_PROTOCOL;
         }
     } else if (r != 1 || len != strlen(expected)
@@ -625,7 +638,7 @@ fa_parse_discovery(const char *body, size_t len, const char *expected_issuer,
     for (i = 0;
          rc == FHIRAUTH_OK && i < sizeof(endpoints) / sizeof(endpoints[0]);
          i++) {
-        char **dst = (char **)(void *)((char *)&ep + endpoints[i].off);
+        char **dst = (char **) (void *) ((char *) &ep + endpoints[i].off);
 
         rc = copy_endpoint(obj, endpoints[i].key, dst, err, errlen);
     }
@@ -650,7 +663,7 @@ fa_parse_discovery(const char *body, size_t len, const char *expected_issuer,
 /* A code nobody approved within an hour is not going to be: the polling
  * loop ends there whatever the server says. */
 #define FA_DEVICE_LIFETIME_MAX 3600L
-#define FA_DEVICE_INTERVAL_DEFAULT 5L   /* §3.2 */
+#define FA_DEVICE_INTERVAL_DEFAULT 5L /* §3.2 */
 #define FA_DEVICE_INTERVAL_MAX 300L
 
 /*
@@ -660,34 +673,38 @@ fa_parse_discovery(const char *body, size_t len, const char *expected_issuer,
  */
 static fhirauth_rc
 device_string(struct json_object *obj, const char *key, size_t max,
-              enum fa_charset cs, const char **ret, size_t *retlen,
-              char *err, size_t errlen)
+              enum fa_charset cs, const char **ret, size_t *retlen, char *err,
+              size_t errlen)
 {
     switch (fa_json_string(obj, key, ret, retlen)) {
     case 1:
         break;
     case 0:
-        fa_err(err, errlen, "device authorization response without %s",
-               key);
+        fa_err(err, errlen, "device authorization response without %s", key);
         return FHIRAUTH_ERR_PROTOCOL;
     default:
-        fa_err(err, errlen, "device authorization response: %s is not a "
-               "string", key);
+        fa_err(err, errlen,
+               "device authorization response: %s is not a "
+               "string",
+               key);
         return FHIRAUTH_ERR_PROTOCOL;
     }
     if (*retlen == 0) {
-        fa_err(err, errlen, "device authorization response: %s is empty",
-               key);
+        fa_err(err, errlen, "device authorization response: %s is empty", key);
         return FHIRAUTH_ERR_PROTOCOL;
     }
     if (*retlen > max) {
-        fa_err(err, errlen, "device authorization response: %s is longer "
-               "than %zu bytes", key, max);
+        fa_err(err, errlen,
+               "device authorization response: %s is longer "
+               "than %zu bytes",
+               key, max);
         return FHIRAUTH_ERR_PROTOCOL;
     }
     if (!fa_charset_ok(*ret, *retlen, cs)) {
-        fa_err(err, errlen, "device authorization response: %s holds "
-               "invalid characters", key);
+        fa_err(err, errlen,
+               "device authorization response: %s holds "
+               "invalid characters",
+               key);
         return FHIRAUTH_ERR_PROTOCOL;
     }
     return FHIRAUTH_OK;
@@ -713,8 +730,10 @@ device_uri(struct json_object *obj, const char *key, char **dst, char *err,
     if (rc != FHIRAUTH_OK)
         return rc;
     if (fa_url_parse(s, len, FA_URL_ENDPOINT, NULL, why, sizeof(why)) != 0) {
-        fa_err(err, errlen, "device authorization response: %s is not a "
-               "usable URL: %s", key, why);
+        fa_err(err, errlen,
+               "device authorization response: %s is not a "
+               "usable URL: %s",
+               key, why);
         return FHIRAUTH_ERR_PROTOCOL;
     }
     *dst = fa_memdup(s, len);
@@ -777,12 +796,14 @@ device_success(struct json_object *obj, struct fa_device_auth *d, char *err,
 
     lr = get_lifetime(obj, "expires_in", &d->expires_in);
     if (lr == 0) {
-        fa_err(err, errlen, "device authorization response without "
+        fa_err(err, errlen,
+               "device authorization response without "
                "expires_in");
         return FHIRAUTH_ERR_PROTOCOL;
     }
     if (lr < 0 || d->expires_in == 0) {
-        fa_err(err, errlen, "device authorization response: expires_in is "
+        fa_err(err, errlen,
+               "device authorization response: expires_in is "
                "not a positive number");
         return FHIRAUTH_ERR_PROTOCOL;
     }
@@ -793,7 +814,8 @@ device_success(struct json_object *obj, struct fa_device_auth *d, char *err,
     if (lr == 0) {
         d->interval = FA_DEVICE_INTERVAL_DEFAULT;
     } else if (lr < 0) {
-        fa_err(err, errlen, "device authorization response: interval is "
+        fa_err(err, errlen,
+               "device authorization response: interval is "
                "not a number of seconds");
         return FHIRAUTH_ERR_PROTOCOL;
     }
@@ -841,13 +863,17 @@ fa_parse_device_response(long status, const char *body, size_t len,
     rc = parse_object(body, len, what, &obj, err, errlen);
     if (rc != FHIRAUTH_OK) {
         if (rc == FHIRAUTH_ERR_PROTOCOL && status == 401) {
-            fa_err(err, errlen, "HTTP 401 from the %s: client "
-                   "authentication failed", what);
+            fa_err(err, errlen,
+                   "HTTP 401 from the %s: client "
+                   "authentication failed",
+                   what);
             return FHIRAUTH_ERR_DENIED;
         }
         if (rc == FHIRAUTH_ERR_PROTOCOL && status >= 400)
-            fa_err(err, errlen, "HTTP %ld from the %s without an OAuth "
-                   "error", status, what);
+            fa_err(err, errlen,
+                   "HTTP %ld from the %s without an OAuth "
+                   "error",
+                   status, what);
         return rc;
     }
     /* §3.2: errors as RFC 6749 §5.2 (invalid_client, unauthorized_client
@@ -859,16 +885,19 @@ fa_parse_device_response(long status, const char *body, size_t len,
         if (fa_json_string(obj, "error", &code, &clen) != 1 || clen == 0) {
             json_object_put(obj);
             if (status == 401) {
-                fa_err(err, errlen, "HTTP 401 from the %s: client "
-                       "authentication failed", what);
+                fa_err(err, errlen,
+                       "HTTP 401 from the %s: client "
+                       "authentication failed",
+                       what);
                 return FHIRAUTH_ERR_DENIED;
             }
-            fa_err(err, errlen, "HTTP %ld from the %s without an OAuth "
-                   "error", status, what);
+            fa_err(err, errlen,
+                   "HTTP %ld from the %s without an OAuth "
+                   "error",
+                   status, what);
             return FHIRAUTH_ERR_PROTOCOL;
         }
-        rc = oauth_error_object(obj, status, oauth_error, oelen, err,
-                                errlen);
+        rc = oauth_error_object(obj, status, oauth_error, oelen, err, errlen);
         json_object_put(obj);
         /* invalid_grant means nothing here (no grant was presented): the
          * AS refused, which is all the caller needs to know. */
@@ -888,8 +917,8 @@ fa_parse_device_response(long status, const char *body, size_t len,
 /* ------------------------------------------------------------ userinfo */
 
 fhirauth_rc
-fa_parse_userinfo(long status, const char *body, size_t len,
-                  char **ret_claims, char *err, size_t errlen)
+fa_parse_userinfo(long status, const char *body, size_t len, char **ret_claims,
+                  char *err, size_t errlen)
 {
     struct json_object *obj = NULL, *out = NULL, *v;
     const char *s, *text;
@@ -909,18 +938,24 @@ fa_parse_userinfo(long status, const char *body, size_t len,
     if (status == 401 || status == 403) {
         /* RFC 6750 §3.1: invalid_token or insufficient_scope.  A token
          * the AS has just issued: the server does not vouch for anyone. */
-        fa_err(err, errlen, "the userinfo endpoint refused the new access "
-               "token (HTTP %ld)", status);
+        fa_err(err, errlen,
+               "the userinfo endpoint refused the new access "
+               "token (HTTP %ld)",
+               status);
         return FHIRAUTH_ERR_DENIED;
     }
     if (status < 200 || status > 299) {
-        fa_err(err, errlen, "unexpected HTTP status %ld from the userinfo "
-               "endpoint", status);
+        fa_err(err, errlen,
+               "unexpected HTTP status %ld from the userinfo "
+               "endpoint",
+               status);
         return FHIRAUTH_ERR_PROTOCOL;
     }
     if (len > FA_USERINFO_MAX_BODY) {
-        fa_err(err, errlen, "answer from the userinfo endpoint larger than "
-               "%d bytes", FA_USERINFO_MAX_BODY);
+        fa_err(err, errlen,
+               "answer from the userinfo endpoint larger than "
+               "%d bytes",
+               FA_USERINFO_MAX_BODY);
         return FHIRAUTH_ERR_PROTOCOL;
     }
     /* A signed or encrypted answer (application/jwt, OIDC Core §5.3.2) is
@@ -930,7 +965,8 @@ fa_parse_userinfo(long status, const char *body, size_t len,
         return rc;
     if (fa_json_string(obj, "sub", &s, &slen) != 1 || !fa_claim_fit(s, slen)) {
         fa_json_put_wiped(obj);
-        fa_err(err, errlen, "answer from the userinfo endpoint has no "
+        fa_err(err, errlen,
+               "answer from the userinfo endpoint has no "
                "usable sub");
         return FHIRAUTH_ERR_PROTOCOL;
     }
@@ -941,14 +977,15 @@ fa_parse_userinfo(long status, const char *body, size_t len,
      * every other claim; drop the rest (objects, numbers, booleans,
      * control characters, over-long values). */
     {
-        json_object_object_foreach(obj, key, val) {
+        json_object_object_foreach(obj, key, val)
+        {
             if (!json_object_is_type(val, json_type_string))
                 continue;
             s = json_object_get_string(val);
-            slen = (size_t)json_object_get_string_len(val);
+            slen = (size_t) json_object_get_string_len(val);
             if (strlen(key) > FA_CLAIM_MAX || !fa_claim_fit(s, slen))
                 continue;
-            v = json_object_new_string_len(s, (int)slen);
+            v = json_object_new_string_len(s, (int) slen);
             if (v == NULL || json_object_object_add(out, key, v) != 0) {
                 json_object_put(v);
                 goto nomem;

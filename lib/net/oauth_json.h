@@ -23,8 +23,8 @@
  */
 fhirauth_rc fa_parse_token_response(long status, const char *body, size_t len,
                                     struct fa_token_response *ret,
-                                    char *oauth_error, size_t oelen,
-                                    char *err, size_t errlen);
+                                    char *oauth_error, size_t oelen, char *err,
+                                    size_t errlen);
 
 /*
  * Parse a discovery document (OIDC, RFC 8414 or SMART).  The "issuer"
@@ -55,8 +55,8 @@ fhirauth_rc fa_parse_discovery(const char *body, size_t len,
  * device_code.  *ret is untouched on failure.
  */
 struct fa_device_auth;
-fhirauth_rc fa_parse_device_response(long status, const char *body,
-                                     size_t len, struct fa_device_auth *ret,
+fhirauth_rc fa_parse_device_response(long status, const char *body, size_t len,
+                                     struct fa_device_auth *ret,
                                      char *oauth_error, size_t oelen,
                                      char *err, size_t errlen);
 

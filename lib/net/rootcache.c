@@ -38,7 +38,7 @@
 #include "util.h"
 
 #ifndef FHIRAUTH_CACHE_DIR
-#define FHIRAUTH_CACHE_DIR "/var/cache/pam_fhir"
+# define FHIRAUTH_CACHE_DIR "/var/cache/pam_fhir"
 #endif
 
 #define MAGIC "pam_fhir-cache 1\n"
@@ -80,8 +80,8 @@ key_ok(const char *key)
     if (key == NULL || key[0] == '\0')
         return 0;
     for (i = 0; key[i] != '\0'; i++)
-        if (i >= KEY_MAX || (unsigned char)key[i] < 0x21
-            || (unsigned char)key[i] > 0x7e)
+        if (i >= KEY_MAX || (unsigned char) key[i] < 0x21
+            || (unsigned char) key[i] > 0x7e)
             return 0;
     return 1;
 }
@@ -97,10 +97,10 @@ entry_name(const char *kind, const char *key, char *buf, size_t len)
     if (EVP_Digest(key, strlen(key), md, &mdlen, EVP_sha256(), NULL) != 1)
         return -1;
     n = snprintf(buf, len, "%s-", kind);
-    if (n < 0 || (size_t)n >= len)
+    if (n < 0 || (size_t) n >= len)
         return -1;
     for (i = 0; i < mdlen; i++) {
-        if ((size_t)n + 3 > len)
+        if ((size_t) n + 3 > len)
             return -1;
         snprintf(buf + n, 3, "%02x", md[i]);
         n += 2;
@@ -161,7 +161,7 @@ read_entry(int fd, size_t *retlen)
             continue;
         if (n <= 0)
             break;
-        len += (size_t)n;
+        len += (size_t) n;
     }
     if (n < 0 || len > FA_RC_MAX_FILE) {
         free(buf);
@@ -183,18 +183,18 @@ parse_entry(const char *buf, size_t len, const char *key, long long now,
     long long expires = 0;
 
     if (memchr(buf, '\0', len) != NULL
-        || (size_t)(end - p) < sizeof(MAGIC) - 1
+        || (size_t) (end - p) < sizeof(MAGIC) - 1
         || memcmp(p, MAGIC, sizeof(MAGIC) - 1) != 0)
         return -1;
     p += sizeof(MAGIC) - 1;
-    if ((size_t)(end - p) < 4 + klen + 1 || memcmp(p, "key ", 4) != 0
+    if ((size_t) (end - p) < 4 + klen + 1 || memcmp(p, "key ", 4) != 0
         || memcmp(p + 4, key, klen) != 0 || p[4 + klen] != '\n')
         return -1;
     p += 4 + klen + 1;
-    if ((size_t)(end - p) < 8 || memcmp(p, "expires ", 8) != 0)
+    if ((size_t) (end - p) < 8 || memcmp(p, "expires ", 8) != 0)
         return -1;
     p += 8;
-    nl = memchr(p, '\n', (size_t)(end - p));
+    nl = memchr(p, '\n', (size_t) (end - p));
     if (nl == NULL || nl == p || nl - p > 19)
         return -1;
     for (; p < nl; p++) {
@@ -205,34 +205,32 @@ parse_entry(const char *buf, size_t len, const char *key, long long now,
     p = nl + 1;
     if (p >= end || *p != '\n' || p + 1 >= end)
         return -1;
-    if (expires <= now || expires > now + FA_CACHE_MAX_LIFETIME
-                                      + EXPIRY_SLACK)
+    if (expires <= now || expires > now + FA_CACHE_MAX_LIFETIME + EXPIRY_SLACK)
         return -1;
-    *body_off = (size_t)(p + 1 - buf);
+    *body_off = (size_t) (p + 1 - buf);
     *ret_expires = expires;
     return 0;
 }
 
 int
-fa_rootcache_get(const char *kind, const char *key, char **ret,
-                 size_t *retlen, long *ret_lifetime)
+fa_rootcache_get(const char *kind, const char *key, char **ret, size_t *retlen,
+                 long *ret_lifetime)
 {
     char name[128];
     char *buf, *body;
     size_t len = 0, off = 0;
-    long long now = (long long)time(NULL), expires = 0;
+    long long now = (long long) time(NULL), expires = 0;
     int dfd, fd;
 
-    if (geteuid() != 0 || kind == NULL || !key_ok(key)
-        || ret == NULL || retlen == NULL
-        || entry_name(kind, key, name, sizeof(name)) != 0)
+    if (geteuid() != 0 || kind == NULL || !key_ok(key) || ret == NULL
+        || retlen == NULL || entry_name(kind, key, name, sizeof(name)) != 0)
         return -1;
     dfd = open_dir(0);
     if (dfd < 0)
         return -1;
     /* O_NONBLOCK: a FIFO planted under the name must not hang us. */
-    fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY
-                               | O_NONBLOCK);
+    fd = openat(dfd, name,
+                O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     close(dfd);
     if (fd < 0)
         return -1;
@@ -257,8 +255,8 @@ fa_rootcache_get(const char *kind, const char *key, char **ret,
     /* parse_entry bounds expires - now by the cap and its slack. */
     if (ret_lifetime != NULL)
         *ret_lifetime = expires - now > FA_CACHE_MAX_LIFETIME
-                            ? FA_CACHE_MAX_LIFETIME
-                            : (long)(expires - now);
+            ? FA_CACHE_MAX_LIFETIME
+            : (long) (expires - now);
     return 0;
 }
 
@@ -274,7 +272,7 @@ write_all(int fd, const char *p, size_t n)
         if (w <= 0)
             return -1;
         p += w;
-        n -= (size_t)w;
+        n -= (size_t) w;
     }
     return 0;
 }
@@ -288,37 +286,38 @@ fa_rootcache_put(const char *kind, const char *key, const char *body,
     long long expires;
     int dfd, fd, n, ok;
 
-    if (geteuid() != 0 || kind == NULL || !key_ok(key)
-        || body == NULL || len == 0 || len > BODY_MAX || lifetime <= 0
+    if (geteuid() != 0 || kind == NULL || !key_ok(key) || body == NULL
+        || len == 0 || len > BODY_MAX || lifetime <= 0
         || memchr(body, '\0', len) != NULL
         || entry_name(kind, key, name, sizeof(name)) != 0)
         return;
     if (lifetime > FA_CACHE_MAX_LIFETIME)
         lifetime = FA_CACHE_MAX_LIFETIME;
-    expires = (long long)time(NULL) + lifetime;
+    expires = (long long) time(NULL) + lifetime;
     n = snprintf(hdr, sizeof(hdr), MAGIC "key %s\nexpires %lld\n\n", key,
                  expires);
-    if (n < 0 || (size_t)n >= sizeof(hdr))
+    if (n < 0 || (size_t) n >= sizeof(hdr))
         return;
     /* A name no other writer (another process, or another thread of a
      * host that runs PAM in threads) can be using. */
-    if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
+    if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t) sizeof(nonce))
         return;
     n = snprintf(tmp, sizeof(tmp), ".%s.%ld.%016llx.tmp", name,
-                 (long)getpid(), nonce);
-    if (n < 0 || (size_t)n >= sizeof(tmp))
+                 (long) getpid(), nonce);
+    if (n < 0 || (size_t) n >= sizeof(tmp))
         return;
     dfd = open_dir(1);
     if (dfd < 0)
         return;
-    fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
-                              | O_CLOEXEC | O_NOCTTY, 0600);
+    fd =
+        openat(dfd, tmp,
+               O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
+               0600);
     if (fd < 0) {
         close(dfd);
         return;
     }
-    ok = write_all(fd, hdr, strlen(hdr)) == 0
-         && write_all(fd, body, len) == 0;
+    ok = write_all(fd, hdr, strlen(hdr)) == 0 && write_all(fd, body, len) == 0;
     if (close(fd) != 0)
         ok = 0;
     if (!ok || renameat(dfd, tmp, dfd, name) != 0)

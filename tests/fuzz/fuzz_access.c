@@ -17,7 +17,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (s == NULL)
         return 0;
     if (fa_access_decode(s, &expiry, &token) == 0 && strlen(token) > size)
-        abort();   /* the token must point into the payload */
+        abort(); /* the token must point into the payload */
     free(s);
     return 0;
 }

@@ -29,7 +29,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     memset(&list, 0, sizeof(list));
     if (fa_config_profiles_text("fuzz.conf", text, size - 1, &list, err,
-                                sizeof(err)) == 0)
+                                sizeof(err))
+        == 0)
         fa_profile_list_free(&list);
     free(text);
     return 0;

@@ -15,9 +15,12 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const unsigned flags[] = {
-        FA_URL_ENDPOINT, FA_URL_BASE, FA_URL_MATCH, FA_URL_LOOKUP,
-        FA_URL_HTTP | FA_URL_ANY_SCHEME | FA_URL_USERINFO
-            | FA_URL_FRAGMENT | FA_URL_NO_QUERY,
+        FA_URL_ENDPOINT,
+        FA_URL_BASE,
+        FA_URL_MATCH,
+        FA_URL_LOOKUP,
+        FA_URL_HTTP | FA_URL_ANY_SCHEME | FA_URL_USERINFO | FA_URL_FRAGMENT
+            | FA_URL_NO_QUERY,
     };
     struct fa_url u;
     char why[128], err[512];
@@ -36,8 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (fa_url_parse(b, size, flags[i], &u, why, sizeof(why)) == 0
                 && (u.host_len == 0 || u.host < b || u.path < u.host
                     || u.path + u.path_len > b + size
-                    || (u.query != NULL
-                        && u.query + u.query_len > b + size)))
+                    || (u.query != NULL && u.query + u.query_len > b + size)))
                 abort();
         (void) split_url(s, true, &u, why, sizeof(why));
         (void) split_url(s, false, &u, why, sizeof(why));

@@ -23,8 +23,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     body = fuzz_body(data + 1, size - 1);
     if (body == NULL)
         return 0;
-    if (fa_parse_userinfo(statuses[data[0] % 8], body, size - 1, &claims,
-                          err, sizeof(err))
+    if (fa_parse_userinfo(statuses[data[0] % 8], body, size - 1, &claims, err,
+                          sizeof(err))
         == FHIRAUTH_OK) {
         /* What comes back is an object of filtered string claims with a
          * sub: anything else is a bug in the filter. */
@@ -34,11 +34,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             || !json_object_is_type(v, json_type_string))
             abort();
         {
-            json_object_object_foreach(o, key, val) {
-                (void)key;
+            json_object_object_foreach(o, key, val)
+            {
+                (void) key;
                 if (!json_object_is_type(val, json_type_string)
                     || !fa_claim_fit(json_object_get_string(val),
-                                     (size_t)json_object_get_string_len(val)))
+                                     (size_t) json_object_get_string_len(val)))
                     abort();
             }
         }

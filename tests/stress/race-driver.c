@@ -105,9 +105,10 @@ wait_gate(const char *gate)
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: race-driver [--config FILE] "
-                    "[--profile NAME[,NAME...]] [--threads N] "
-                    "[--min-valid S] [--gate FIFO]\n");
+    fprintf(stderr,
+            "usage: race-driver [--config FILE] "
+            "[--profile NAME[,NAME...]] [--threads N] "
+            "[--min-valid S] [--gate FIFO]\n");
     exit(2);
 }
 
@@ -163,9 +164,8 @@ main(int argc, char **argv)
     for (i = 0; i < n; i++) {
         w[i].index = (int) i;
         rc = config != NULL
-                 ? fhirauth_open_file(&w[i].h, config, profiles[i % k], 0,
-                                      &detail)
-                 : fhirauth_open(&w[i].h, profiles[i % k], 0, &detail);
+            ? fhirauth_open_file(&w[i].h, config, profiles[i % k], 0, &detail)
+            : fhirauth_open(&w[i].h, profiles[i % k], 0, &detail);
         if (rc != FHIRAUTH_OK) {
             fprintf(stderr, "race-driver: open: %s\n",
                     detail != NULL ? detail : fhirauth_strerror(rc));
@@ -187,8 +187,7 @@ main(int argc, char **argv)
         r = pthread_create(&w[i].tid, NULL, run, &w[i]);
         if (r != 0) {
             /* The barrier would never open: nothing sensible to do. */
-            fprintf(stderr, "race-driver: thread %ld: %s\n", i,
-                    strerror(r));
+            fprintf(stderr, "race-driver: thread %ld: %s\n", i, strerror(r));
             _exit(2);
         }
     }

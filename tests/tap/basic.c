@@ -134,7 +134,8 @@ skip(const char *fmt, ...)
     if (in_ci()) {
         failed++;
         printf("not ok %lu - missing prerequisite (CI=true, so not a "
-               "skip): ", run);
+               "skip): ",
+               run);
     } else {
         printf("ok %lu # skip ", run);
     }

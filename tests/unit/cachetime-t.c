@@ -65,8 +65,8 @@ test_lifetimes(void)
     is_int(FA_CACHE_DEFAULT_LIFETIME, life(NULL, NULL, NULL, NULL),
            "no headers: the default");
     is_int(300, life("max-age=300", NULL, NULL, NULL), "max-age=300");
-    is_int(300, life("public, max-age=300, must-revalidate", NULL, NULL,
-                     NULL), "max-age among other directives");
+    is_int(300, life("public, max-age=300, must-revalidate", NULL, NULL, NULL),
+           "max-age among other directives");
     is_int(300, life("MAX-AGE=300", NULL, NULL, NULL),
            "directive names are case-insensitive");
     is_int(300, life("max-age=\"300\"", NULL, NULL, NULL),
@@ -95,26 +95,28 @@ test_lifetimes(void)
     is_int(FA_CACHE_MAX_LIFETIME,
            life("max-age=99999999999999999999999", NULL, NULL, NULL),
            "a huge max-age is capped, not overflowed");
-    is_int(FA_CACHE_DEFAULT_LIFETIME, life("private, x-foo=\"a,b\"", NULL,
-                                           NULL, NULL),
+    is_int(FA_CACHE_DEFAULT_LIFETIME,
+           life("private, x-foo=\"a,b\"", NULL, NULL, NULL),
            "unknown directives are ignored");
     is_int(FA_CACHE_DEFAULT_LIFETIME, life("", NULL, NULL, NULL),
            "an empty Cache-Control: the default");
     /* Expires */
     is_int(600, life(NULL, "Wed, 02 Dec 2026 10:10:00 GMT", NULL, NULL),
            "Expires 10 minutes from now");
-    is_int(600, life(NULL, "Wed, 02 Dec 2026 10:10:00 GMT",
-                     "Wed, 02 Dec 2026 10:00:00 GMT", NULL),
+    is_int(600,
+           life(NULL, "Wed, 02 Dec 2026 10:10:00 GMT",
+                "Wed, 02 Dec 2026 10:00:00 GMT", NULL),
            "Expires counted from Date");
-    is_int(120, life(NULL, "Wed, 02 Dec 2026 10:10:00 GMT",
-                     "Wed, 02 Dec 2026 10:08:00 GMT", NULL),
+    is_int(120,
+           life(NULL, "Wed, 02 Dec 2026 10:10:00 GMT",
+                "Wed, 02 Dec 2026 10:08:00 GMT", NULL),
            "a server clock ahead of ours does not matter");
     is_int(0, life(NULL, "Sun, 06 Nov 1994 08:49:37 GMT", NULL, NULL),
            "Expires in the past: not kept");
-    is_int(0, life(NULL, "0", NULL, NULL),
-           "an invalid Expires means expired");
-    is_int(300, life("max-age=300", "Sun, 06 Nov 1994 08:49:37 GMT", NULL,
-                     NULL), "max-age wins over Expires");
+    is_int(0, life(NULL, "0", NULL, NULL), "an invalid Expires means expired");
+    is_int(300,
+           life("max-age=300", "Sun, 06 Nov 1994 08:49:37 GMT", NULL, NULL),
+           "max-age wins over Expires");
     is_int(600, life(NULL, "Wed, 02 Dec 2026 10:10:00 GMT", "garbage", NULL),
            "an unreadable Date: Expires counted from now");
     /* Age */

@@ -21,18 +21,21 @@ static const struct tcase cases[] = {
     /* RFC 6750 §3 and §3.1 examples */
     { "Bearer realm=\"example\"", 1, "RFC 6750: realm only (no error)" },
     { "Bearer realm=\"example\", error=\"invalid_token\", "
-      "error_description=\"The access token expired\"", 1,
-      "RFC 6750: invalid_token with a description" },
+      "error_description=\"The access token expired\"",
+      1, "RFC 6750: invalid_token with a description" },
     { "Bearer realm=\"example\", error=\"insufficient_scope\", "
-      "scope=\"patient/*.read\"", 0, "insufficient_scope" },
+      "scope=\"patient/*.read\"",
+      0, "insufficient_scope" },
     { "Bearer error=\"invalid_request\"", 0, "invalid_request" },
     { "Bearer error=\"something_else\"", 0, "an unknown error code" },
     { "Bearer error=\"\"", 0, "an empty error code" },
     /* RFC 7235 §4.1 example, and with a Bearer challenge in it */
     { "Newauth realm=\"apps\", type=1, title=\"Login to \\\"apps\\\"\", "
-      "Basic realm=\"simple\"", 0, "RFC 7235 example: no Bearer" },
+      "Basic realm=\"simple\"",
+      0, "RFC 7235 example: no Bearer" },
     { "Newauth realm=\"apps\", type=1, title=\"Login to \\\"apps\\\"\", "
-      "Bearer realm=\"simple\"", 1, "RFC 7235 example with Bearer last" },
+      "Bearer realm=\"simple\"",
+      1, "RFC 7235 example with Bearer last" },
     /* bare schemes and case */
     { "Bearer", 1, "Bearer alone" },
     { "bearer", 1, "scheme lower case" },
@@ -66,19 +69,19 @@ static const struct tcase cases[] = {
     { "Negotiate abc==, Bearer", 1, "token68 challenge, then Bearer" },
     { "Negotiate YIIB/+xyz, Bearer error=invalid_token", 1,
       "token68 with '/' and '+', then Bearer" },
-    { "Bearer error=\"insufficient_scope\", Bearer error=\"invalid_token\"",
-      1, "two Bearer challenges, one answerable" },
+    { "Bearer error=\"insufficient_scope\", Bearer error=\"invalid_token\"", 1,
+      "two Bearer challenges, one answerable" },
     { "Basic realm=\"a\",Bearer error=\"invalid_token\"", 1,
       "no space after the comma" },
     /* quoted strings */
     { "Bearer realm=\"a, b\", error=\"invalid_token\"", 1,
       "a comma inside a quoted string" },
     { "Bearer realm=\"a, error=\\\"insufficient_scope\\\"\", "
-      "error=\"invalid_token\"", 1,
-      "a fake error parameter inside a quoted string (retry)" },
+      "error=\"invalid_token\"",
+      1, "a fake error parameter inside a quoted string (retry)" },
     { "Bearer realm=\"a, error=\\\"invalid_token\\\"\", "
-      "error=\"insufficient_scope\"", 0,
-      "a fake error parameter inside a quoted string (no retry)" },
+      "error=\"insufficient_scope\"",
+      0, "a fake error parameter inside a quoted string (no retry)" },
     { "Bearer realm=\"x, Basic\"", 1, "a scheme name inside a quoted string" },
     { "Basic realm=\"x, Bearer\"", 0,
       "'Bearer' inside a quoted string is no challenge" },
@@ -90,7 +93,8 @@ static const struct tcase cases[] = {
       "an escaped closing quote leaves the string open" },
     { "Bearer realm=\"unterminated", 0, "no closing quote" },
     { "Bearer realm=\"x\\", 0, "a backslash at the very end" },
-    { "Bearer realm=\"\", error=\"invalid_token\"", 1, "an empty quoted string" },
+    { "Bearer realm=\"\", error=\"invalid_token\"", 1,
+      "an empty quoted string" },
     { "Bearer realm=\"caf\xc3\xa9\", error=invalid_token", 1,
       "obs-text (UTF-8) in a quoted string" },
     { "Bearer realm=\"a\001b\"", 0, "a control character in a quoted string" },

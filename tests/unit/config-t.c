@@ -103,8 +103,8 @@ write_file(const char *text, mode_t mode)
 }
 
 static int
-load(const char *sys, const char *user, const char *explicit_file,
-     bool root, const char *profile)
+load(const char *sys, const char *user, const char *explicit_file, bool root,
+     const char *profile)
 {
     struct fa_config_sources src;
 
@@ -165,34 +165,37 @@ test_grammar(void)
     is_string("abc", cfg.client_id, "  client_id");
     is_string("default", cfg.profile, "  profile is default");
 
-    is_int(0, parse("   issuer   =   https://as.example   \n"
-                    "\tclient_id\t=\tmy client\t\n", NULL),
+    is_int(0,
+           parse("   issuer   =   https://as.example   \n"
+                 "\tclient_id\t=\tmy client\t\n",
+                 NULL),
            "spaces and tabs around key and value");
     is_string("https://as.example", cfg.issuer, "  value trimmed");
     is_string("my client", cfg.client_id, "  inner space kept");
 
-    is_int(0, parse("# a comment\n"
-                    "   # an indented comment\n"
-                    "; a semicolon comment\n"
-                    "\t; indented too\n"
-                    "\n"
-                    "   \n"
-                    "issuer = https://as.example\n"
-                    "#issuer = https://other.example\n", NULL),
+    is_int(0,
+           parse("# a comment\n"
+                 "   # an indented comment\n"
+                 "; a semicolon comment\n"
+                 "\t; indented too\n"
+                 "\n"
+                 "   \n"
+                 "issuer = https://as.example\n"
+                 "#issuer = https://other.example\n",
+                 NULL),
            "comments and blank lines");
-    is_string("https://as.example", cfg.issuer,
-              "  commented-out key ignored");
+    is_string("https://as.example", cfg.issuer, "  commented-out key ignored");
 
-    is_int(0, parse("issuer = https://as.example\n"
-                    "scope = openid ;offline_access #x\n"
-                    "client_id = a=b\n", NULL),
+    is_int(0,
+           parse("issuer = https://as.example\n"
+                 "scope = openid ;offline_access #x\n"
+                 "client_id = a=b\n",
+                 NULL),
            "';', '#' and '=' inside a value");
-    is_string("openid ;offline_access #x", cfg.scope,
-              "  no inline comments");
+    is_string("openid ;offline_access #x", cfg.scope, "  no inline comments");
     is_string("a=b", cfg.client_id, "  value runs to end of line");
 
-    is_int(0, parse("issuer = https://as.example\r\nclient_id = c\r\n",
-                    NULL),
+    is_int(0, parse("issuer = https://as.example\r\nclient_id = c\r\n", NULL),
            "CRLF line endings");
     is_string("c", cfg.client_id, "  carriage return trimmed");
 
@@ -200,21 +203,26 @@ test_grammar(void)
            "last line without newline");
     is_string("https://as.example", cfg.issuer, "  last line read");
 
-    is_int(0, parse("issuer = https://as.example\n"
-                    "match = https://git.example/ https://x.example:8443/a\n",
-                    NULL),
+    is_int(0,
+           parse("issuer = https://as.example\n"
+                 "match = https://git.example/ https://x.example:8443/a\n",
+                 NULL),
            "list value");
     is_string("https://git.example/ https://x.example:8443/a", cfg.match,
               "  list stored as the raw string");
 
-    is_int(0, parse("issuer = https://as.example\ntimeout = 5\n"
-                    "timeout = 7\n", NULL),
+    is_int(0,
+           parse("issuer = https://as.example\ntimeout = 5\n"
+                 "timeout = 7\n",
+                 NULL),
            "key given twice");
     is_int(7, cfg.timeout, "  last one wins");
 
-    is_int(0, parse("issuer = https://as.example\ntimeout = 5\n"
-                    "timeout =\nusername_claim = sub\nusername_claim =\n"
-                    "keyring = user\nkeyring = \n", NULL),
+    is_int(0,
+           parse("issuer = https://as.example\ntimeout = 5\n"
+                 "timeout =\nusername_claim = sub\nusername_claim =\n"
+                 "keyring = user\nkeyring = \n",
+                 NULL),
            "empty values");
     is_int(30, cfg.timeout, "  empty number restores the default");
     is_string("preferred_username", cfg.username_claim,
@@ -228,8 +236,7 @@ test_grammar(void)
     is_int(-1, parse("issuer = https://as.example\n = value\n", NULL),
            "empty key");
     is_string("t.conf:2: expected 'key = value'", err, "  message");
-    is_int(-1, parse("issuer = https://as.example\n\ncolour = blue\n",
-                     NULL),
+    is_int(-1, parse("issuer = https://as.example\n\ncolour = blue\n", NULL),
            "unknown key");
     is_string("t.conf:3: unknown key 'colour'", err,
               "  message names file, line and key");
@@ -239,9 +246,10 @@ test_grammar(void)
     is_int(-1, parse("issuer = https://as.example\nscope = a\033b\n", NULL),
            "control character refused");
     is_string("t.conf:2: control character in line", err, "  message");
-    is_int(-1, fa_config_parse_text(&cfg, "t.conf",
-                                    "issuer = https://a.example\nx\0y\n",
-                                    31, NULL, err, sizeof(err)),
+    is_int(-1,
+           fa_config_parse_text(&cfg, "t.conf",
+                                "issuer = https://a.example\nx\0y\n", 31, NULL,
+                                err, sizeof(err)),
            "NUL byte refused");
     is_string("t.conf:2: NUL byte in line", err, "  message");
 }
@@ -277,20 +285,21 @@ test_lines(void)
     memset(text, '\n', FA_CONFIG_MAX_BYTES + 1);
     memcpy(text, issuer, n);
     text[FA_CONFIG_MAX_BYTES + 1] = '\0';
-    is_int(0, fa_config_parse_text(&cfg, "t.conf", text,
-                                   FA_CONFIG_MAX_BYTES, NULL, err,
-                                   sizeof(err)),
+    is_int(0,
+           fa_config_parse_text(&cfg, "t.conf", text, FA_CONFIG_MAX_BYTES,
+                                NULL, err, sizeof(err)),
            "text of exactly the cap accepted");
-    is_int(-1, fa_config_parse_text(&cfg, "t.conf", text,
-                                    FA_CONFIG_MAX_BYTES + 1, NULL, err,
-                                    sizeof(err)),
+    is_int(-1,
+           fa_config_parse_text(&cfg, "t.conf", text, FA_CONFIG_MAX_BYTES + 1,
+                                NULL, err, sizeof(err)),
            "text over the cap refused");
     is_string("t.conf: larger than 65536 bytes", err, "  message");
     free(text);
 
     is_int(-1, parse("", NULL), "empty text");
-    is_string("no issuer, fhir_base or token_endpoint configured for profile 'default'",
-              err, "  needs an issuer");
+    is_string(
+        "no issuer, fhir_base or token_endpoint configured for profile 'default'",
+        err, "  needs an issuer");
     is_int(0, parse("fhir_base = https://fhir.example/r4\n", NULL),
            "fhir_base alone is enough");
     is_int(0, parse("token_endpoint = https://as.example/token\n", NULL),
@@ -314,14 +323,16 @@ test_values(void)
     }
     is_int(-1, parse1("debug = maybe"), "bad boolean");
     is_string("t.conf:2: bad value for 'debug': 'maybe' (expected yes, no,"
-              " true, false, 1 or 0)", err, "  message");
+              " true, false, 1 or 0)",
+              err, "  message");
     is_int(-1, parse1("debug = yess"), "boolean prefix is not enough");
 
     ok(parse1("timeout = 1") == 0 && cfg.timeout == 1, "timeout 1");
     ok(parse1("timeout = 600") == 0 && cfg.timeout == 600, "timeout 600");
     is_int(-1, parse1("timeout = 0"), "timeout 0 refused");
     is_string("t.conf:2: bad value for 'timeout': '0' (expected a whole"
-              " number from 1 to 600)", err, "  message");
+              " number from 1 to 600)",
+              err, "  message");
     is_int(-1, parse1("timeout = 601"), "timeout 601 refused");
     is_int(-1, parse1("timeout = 30s"), "timeout with a unit refused");
     is_int(-1, parse1("timeout = 3 0"), "timeout with a space refused");
@@ -351,14 +362,16 @@ test_values(void)
        "keyring persistent");
     is_int(-1, parse1("keyring = thread"), "keyring thread refused");
     is_string("t.conf:2: bad value for 'keyring': 'thread' (expected"
-              " persistent, user or session)", err, "  message");
+              " persistent, user or session)",
+              err, "  message");
     ok(parse1("grant = password") == 0 && cfg.grant == FA_GRANT_PASSWORD,
        "grant password");
     ok(parse1("grant = device") == 0 && cfg.grant == FA_GRANT_DEVICE,
        "grant device");
     is_int(-1, parse1("grant = implicit"), "grant implicit refused");
     is_string("t.conf:2: bad value for 'grant': 'implicit' (expected"
-              " device or password)", err, "  message");
+              " device or password)",
+              err, "  message");
     ok(parse1("qr = on") == 0 && cfg.qr == FA_QR_ON, "qr on");
     ok(parse1("qr = off") == 0 && cfg.qr == FA_QR_OFF, "qr off");
     ok(parse1("qr = auto") == 0 && cfg.qr == FA_QR_AUTO, "qr auto");
@@ -367,12 +380,12 @@ test_values(void)
     is_int(-1, parse("issuer = http://as.example\n", NULL),
            "http issuer refused");
     is_string("t.conf:1: bad value for 'issuer': 'http://as.example':"
-              " only https:// URLs are allowed", err, "  message");
+              " only https:// URLs are allowed",
+              err, "  message");
     is_int(-1, parse1("fhir_base = https://"), "bare https:// refused");
     is_int(-1, parse1("token_endpoint = https://a.example/x y"),
            "URL with a space refused");
-    is_int(-1, parse1("jwks_uri = file:///etc/passwd"),
-           "file URL refused");
+    is_int(-1, parse1("jwks_uri = file:///etc/passwd"), "file URL refused");
     ok(parse1("token_endpoint = HTTPS://as.example/token") == 0
            && contains(cfg.token_endpoint, "as.example/token"),
        "scheme is case-insensitive");
@@ -385,11 +398,11 @@ test_values(void)
     is_int(-1, parse1("use_first_pass = yes"),
            "use_first_pass refused in a file");
     is_string("t.conf:2: 'use_first_pass' is a PAM module argument, not a"
-              " configuration file key", err, "  message");
+              " configuration file key",
+              err, "  message");
     is_int(-1, parse1("try_first_pass = yes"),
            "try_first_pass refused in a file");
-    is_int(-1, parse1("config = /etc/other.conf"),
-           "config refused in a file");
+    is_int(-1, parse1("config = /etc/other.conf"), "config refused in a file");
     is_int(-1, parse1("profile = work"), "profile refused in a file");
 }
 
@@ -403,9 +416,15 @@ static void
 test_url_keys(void)
 {
     static const char *const url_keys[] = {
-        "authorization_endpoint", "device_authorization_endpoint",
-        "fhir_base", "introspection_endpoint", "issuer", "jwks_uri",
-        "revocation_endpoint", "token_endpoint", "userinfo_endpoint",
+        "authorization_endpoint",
+        "device_authorization_endpoint",
+        "fhir_base",
+        "introspection_endpoint",
+        "issuer",
+        "jwks_uri",
+        "revocation_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
     };
     static const char *const base_keys[] = { "issuer", "fhir_base" };
     char line[256], want[512];
@@ -417,22 +436,24 @@ test_url_keys(void)
         snprintf(line, sizeof(line),
                  "%s = https://user:pw@as.example/token#frag", k);
         is_int(-1, parse1(line), "%s with user:pw@ and #frag refused", k);
-        snprintf(want, sizeof(want), "t.conf:2: bad value for '%s': a user"
+        snprintf(want, sizeof(want),
+                 "t.conf:2: bad value for '%s': a user"
                  " name or password does not belong in the URL (the URL is"
-                 " not repeated: it may hold a password)", k);
+                 " not repeated: it may hold a password)",
+                 k);
         is_string(want, err, "  message names file:line and key");
         ok(!contains(err, "pw@"), "  without the password");
 
-        snprintf(line, sizeof(line), "%s = https://user@as.example/token",
-                 k);
+        snprintf(line, sizeof(line), "%s = https://user@as.example/token", k);
         is_int(-1, parse1(line), "%s with a user name refused", k);
 
-        snprintf(line, sizeof(line), "%s = https://as.example/token#frag",
-                 k);
+        snprintf(line, sizeof(line), "%s = https://as.example/token#frag", k);
         is_int(-1, parse1(line), "%s with a fragment refused", k);
-        snprintf(want, sizeof(want), "t.conf:2: bad value for '%s':"
+        snprintf(want, sizeof(want),
+                 "t.conf:2: bad value for '%s':"
                  " 'https://as.example/token#frag': a fragment ('#') does"
-                 " not belong in the URL", k);
+                 " not belong in the URL",
+                 k);
         is_string(want, err, "  message names file:line and key");
 
         /* The same rules for a module argument (fhirauth_set_option). */
@@ -440,13 +461,15 @@ test_url_keys(void)
         if (fa_config_init(&cfg) != 0)
             bail("fa_config_init failed");
         err[0] = '\0';
-        is_int(-1, fa_config_set(&cfg, k, "https://u:pw@as.example/x", err,
-                                 sizeof(err)),
+        is_int(-1,
+               fa_config_set(&cfg, k, "https://u:pw@as.example/x", err,
+                             sizeof(err)),
                "%s=https://u:pw@... refused as a module argument", k);
         ok(contains(err, "user name or password") && !contains(err, "pw@"),
            "  message without the password: %s", err);
-        is_int(-1, fa_config_set(&cfg, k, "https://as.example/x#f", err,
-                                 sizeof(err)),
+        is_int(-1,
+               fa_config_set(&cfg, k, "https://as.example/x#f", err,
+                             sizeof(err)),
                "%s=...#f refused as a module argument", k);
         ok(contains(err, "fragment"), "  message: %s", err);
         fa_config_free(&cfg);
@@ -454,8 +477,8 @@ test_url_keys(void)
 
     /* A query: endpoints may have one (RFC 6749 §3.1), an issuer or a
      * FHIR base may not (a well-known suffix is appended to them). */
-    ok(parse1("authorization_endpoint = https://as.example/auth?tenant=a")
-           == 0 && contains(cfg.authorization_endpoint, "tenant=a"),
+    ok(parse1("authorization_endpoint = https://as.example/auth?tenant=a") == 0
+           && contains(cfg.authorization_endpoint, "tenant=a"),
        "an endpoint may have a query");
     for (i = 0; i < sizeof(base_keys) / sizeof(base_keys[0]); i++) {
         snprintf(line, sizeof(line), "%s = https://as.example/r?x=1",
@@ -464,8 +487,7 @@ test_url_keys(void)
         ok(contains(err, "query"), "  message: %s", err);
         snprintf(line, sizeof(line), "%s = https://as.example/r/",
                  base_keys[i]);
-        is_int(0, parse1(line), "%s with a trailing slash kept",
-               base_keys[i]);
+        is_int(0, parse1(line), "%s with a trailing slash kept", base_keys[i]);
     }
     is_int(-1, parse1("token_endpoint = https://as.example:0/token"),
            "port 0 refused");
@@ -521,8 +543,8 @@ test_all_keys(void)
     int n;
 
     for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        n = snprintf(text + pos, sizeof(text) - pos, "%s = %s\n",
-                     keys[i].key, keys[i].value);
+        n = snprintf(text + pos, sizeof(text) - pos, "%s = %s\n", keys[i].key,
+                     keys[i].value);
         if (n < 0 || (size_t) n >= sizeof(text) - pos)
             bail("test text too long");
         pos += (size_t) n;
@@ -560,8 +582,7 @@ test_all_keys(void)
               "  token_endpoint");
     is_string("https://as.example/revoke", cfg.revocation_endpoint,
               "  revocation_endpoint");
-    is_string("https://as.example/device",
-              cfg.device_authorization_endpoint,
+    is_string("https://as.example/device", cfg.device_authorization_endpoint,
               "  device_authorization_endpoint");
     is_string("https://as.example/introspect", cfg.introspection_endpoint,
               "  introspection_endpoint");
@@ -575,8 +596,8 @@ test_all_keys(void)
     fa_config_free(&cfg);
     fa_config_init(&cfg);
     for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (fa_config_set(&cfg, keys[i].key, keys[i].value, err,
-                          sizeof(err)) != 0)
+        if (fa_config_set(&cfg, keys[i].key, keys[i].value, err, sizeof(err))
+            != 0)
             break;
     is_int(sizeof(keys) / sizeof(keys[0]), i,
            "fa_config_set knows every file key");
@@ -585,22 +606,21 @@ test_all_keys(void)
 static void
 test_profiles(void)
 {
-    static const char text[] =
-        "# defaults for every profile\n"
-        "issuer = https://as.example\n"
-        "timeout = 10\n"
-        "scope = openid\n"
-        "\n"
-        "[profile work]\n"
-        "client_id = work-client\n"
-        "timeout = 20\n"
-        "\n"
-        "[ profile   home ]\n"
-        "issuer = https://home.example\n"
-        "client_id = home-client\n"
-        "\n"
-        "[profile my-ci_2.x]\n"
-        "fhir_base = https://fhir.example/r4\n";
+    static const char text[] = "# defaults for every profile\n"
+                               "issuer = https://as.example\n"
+                               "timeout = 10\n"
+                               "scope = openid\n"
+                               "\n"
+                               "[profile work]\n"
+                               "client_id = work-client\n"
+                               "timeout = 20\n"
+                               "\n"
+                               "[ profile   home ]\n"
+                               "issuer = https://home.example\n"
+                               "client_id = home-client\n"
+                               "\n"
+                               "[profile my-ci_2.x]\n"
+                               "fhir_base = https://fhir.example/r4\n";
 
     is_int(0, parse(text, "work"), "profile work");
     is_string("work", cfg.profile, "  profile name recorded");
@@ -624,36 +644,49 @@ test_profiles(void)
     is_string("no profile 'play' in t.conf", err, "  message");
     is_int(-1, parse(text, "Work"), "profile names are case-sensitive");
 
-    is_int(0, parse("default_profile = home\n"
-                    "issuer = https://as.example\n"
-                    "[profile work]\nclient_id = w\n"
-                    "[profile home]\nclient_id = h\n", NULL),
+    is_int(0,
+           parse("default_profile = home\n"
+                 "issuer = https://as.example\n"
+                 "[profile work]\nclient_id = w\n"
+                 "[profile home]\nclient_id = h\n",
+                 NULL),
            "default_profile");
     is_string("home", cfg.profile, "  picks its profile");
     is_string("h", cfg.client_id, "  with its keys");
-    is_int(0, parse("default_profile = home\n"
-                    "issuer = https://as.example\n"
-                    "[profile work]\nclient_id = w\n"
-                    "[profile home]\nclient_id = h\n", "work"),
+    is_int(0,
+           parse("default_profile = home\n"
+                 "issuer = https://as.example\n"
+                 "[profile work]\nclient_id = w\n"
+                 "[profile home]\nclient_id = h\n",
+                 "work"),
            "an explicit profile beats default_profile");
     is_string("w", cfg.client_id, "  with its keys");
-    is_int(-1, parse("default_profile = gone\n"
-                     "issuer = https://as.example\n"
-                     "[profile work]\n", NULL),
+    is_int(-1,
+           parse("default_profile = gone\n"
+                 "issuer = https://as.example\n"
+                 "[profile work]\n",
+                 NULL),
            "default_profile naming no profile");
     is_string("no profile 'gone' in t.conf", err, "  message");
-    is_int(-1, parse("issuer = https://as.example\n"
-                     "[profile work]\ndefault_profile = work\n", NULL),
+    is_int(-1,
+           parse("issuer = https://as.example\n"
+                 "[profile work]\ndefault_profile = work\n",
+                 NULL),
            "default_profile inside a section");
     is_string("t.conf:3: default_profile is only valid before the first"
-              " section", err, "  message");
-    is_int(-1, parse("default_profile = a/b\n"
-                     "issuer = https://as.example\n", NULL),
+              " section",
+              err, "  message");
+    is_int(-1,
+           parse("default_profile = a/b\n"
+                 "issuer = https://as.example\n",
+                 NULL),
            "default_profile with a bad name");
 
-    is_int(0, parse("issuer = https://as.example\n"
-                    "[profile default]\nclient_id = d\n"
-                    "[profile other]\nclient_id = o\n", NULL),
+    is_int(0,
+           parse("issuer = https://as.example\n"
+                 "[profile default]\nclient_id = d\n"
+                 "[profile other]\nclient_id = o\n",
+                 NULL),
            "an explicit [profile default]");
     is_string("d", cfg.client_id, "  is the default");
     is_int(0, parse("issuer = https://as.example\n", "default"),
@@ -663,18 +696,23 @@ test_profiles(void)
            "no sections: other profiles unknown");
     is_string("no profile 'work' in t.conf", err, "  message");
 
-    is_int(0, parse("[profile a]\nissuer = https://a.example\n"
-                    "[profile b]\nissuer = https://b.example\n"
-                    "[profile a]\nclient_id = again\n", "a"),
+    is_int(0,
+           parse("[profile a]\nissuer = https://a.example\n"
+                 "[profile b]\nissuer = https://b.example\n"
+                 "[profile a]\nclient_id = again\n",
+                 "a"),
            "a profile may appear twice");
     is_string("https://a.example", cfg.issuer, "  first part kept");
     is_string("again", cfg.client_id, "  second part added");
 
-    is_int(-1, parse("[profile a]\nissuer = https://a.example\n"
-                     "[profile b]\n", "b"),
+    is_int(-1,
+           parse("[profile a]\nissuer = https://a.example\n"
+                 "[profile b]\n",
+                 "b"),
            "a profile without issuer or fhir_base");
-    is_string("no issuer, fhir_base or token_endpoint configured for profile 'b'", err,
-              "  message");
+    is_string(
+        "no issuer, fhir_base or token_endpoint configured for profile 'b'",
+        err, "  message");
 
     is_int(-1, parse("[profile a b]\n", NULL), "profile name with a space");
     ok(contains(err, "t.conf:1: bad profile name 'a b'"), "  message: %s",
@@ -683,8 +721,8 @@ test_profiles(void)
     is_int(-1, parse("[profile ..]\n", NULL), "profile name ..");
     is_int(-1, parse("[profile -x]\n", NULL), "profile name -x");
     is_int(-1, parse("[profile]\n", NULL), "profile without a name");
-    is_string("t.conf:1: bad section header (expected '[profile NAME]')",
-              err, "  message");
+    is_string("t.conf:1: bad section header (expected '[profile NAME]')", err,
+              "  message");
     is_int(-1, parse("[work]\n", NULL), "section without 'profile'");
     is_int(-1, parse("[profilework]\n", NULL), "no space after profile");
     is_int(-1, parse("[profile work\n", NULL), "unclosed section");
@@ -692,8 +730,9 @@ test_profiles(void)
            "no comment after a section header");
     is_int(-1, parse("[profile " A32 A32 "a]\n", NULL),
            "65-character profile name refused");
-    is_int(0, parse("[profile " A32 A32 "]\nissuer = https://a.example\n",
-                    A32 A32),
+    is_int(0,
+           parse("[profile " A32 A32 "]\nissuer = https://a.example\n",
+                 A32 A32),
            "64-character profile name accepted");
     is_int(-1, parse("issuer = https://as.example\n", "../x"),
            "requested profile with a bad name");
@@ -701,12 +740,15 @@ test_profiles(void)
     is_int(-1, parse("issuer = https://as.example\n", ""),
            "empty requested profile");
 
-    is_int(-1, parse("issuer = https://as.example\n"
-                     "[profile a]\ntimeout = 0\n"
-                     "[profile b]\n", "b"),
+    is_int(-1,
+           parse("issuer = https://as.example\n"
+                 "[profile a]\ntimeout = 0\n"
+                 "[profile b]\n",
+                 "b"),
            "a bad value in another profile is still an error");
     is_string("t.conf:3: bad value for 'timeout': '0' (expected a whole"
-              " number from 1 to 600)", err, "  message");
+              " number from 1 to 600)",
+              err, "  message");
 }
 
 static void
@@ -731,8 +773,9 @@ test_set(void)
     is_int(0, fa_config_set(&cfg, "try_first_pass", "yes", err, sizeof(err)),
            "try_first_pass=yes");
     ok(cfg.try_first_pass, "  is true");
-    is_int(0, fa_config_set(&cfg, "config", "/etc/pam_fhir/ssh.conf", err,
-                            sizeof(err)),
+    is_int(0,
+           fa_config_set(&cfg, "config", "/etc/pam_fhir/ssh.conf", err,
+                         sizeof(err)),
            "config=FILE");
     is_string("/etc/pam_fhir/ssh.conf", cfg.config, "  stored");
     is_int(0, fa_config_set(&cfg, "profile", "work", err, sizeof(err)),
@@ -747,30 +790,33 @@ test_set(void)
     is_int(-1, fa_config_set(&cfg, "timeout", "1000", err, sizeof(err)),
            "timeout out of range");
     is_string("bad value for 'timeout': '1000' (expected a whole number"
-              " from 1 to 600)", err, "  message");
+              " from 1 to 600)",
+              err, "  message");
     is_int(45, cfg.timeout, "  old value kept");
-    is_int(-1, fa_config_set(&cfg, "issuer", "http://x.example", err,
-                             sizeof(err)),
+    is_int(-1,
+           fa_config_set(&cfg, "issuer", "http://x.example", err, sizeof(err)),
            "http issuer");
     is_int(-2, fa_config_set(&cfg, "colour", "blue", err, sizeof(err)),
            "unknown key is -2");
     is_string("unknown key 'colour'", err, "  message");
     is_int(-2, fa_config_set(&cfg, "default_profile", "x", err, sizeof(err)),
            "default_profile is a file key only");
-    is_int(-1, fa_config_set(&cfg, NULL, "x", err, sizeof(err)),
-           "NULL key");
-    is_int(0, fa_config_set(&cfg, "issuer", "https://a.example", err,
-                            sizeof(err)),
+    is_int(-1, fa_config_set(&cfg, NULL, "x", err, sizeof(err)), "NULL key");
+    is_int(0,
+           fa_config_set(&cfg, "issuer", "https://a.example", err,
+                         sizeof(err)),
            "set issuer");
-    is_int(0, fa_config_set(&cfg, "issuer", "https://b.example", err,
-                            sizeof(err)),
+    is_int(0,
+           fa_config_set(&cfg, "issuer", "https://b.example", err,
+                         sizeof(err)),
            "set issuer again");
     is_string("https://b.example", cfg.issuer, "  replaced (no leak)");
     is_int(0, fa_config_set(&cfg, "issuer", "", err, sizeof(err)),
            "empty issuer");
     ok(cfg.issuer == NULL, "  unset");
-    is_int(-1, fa_config_set(&cfg, "timeout", "abcdefghijklmnop", small,
-                             sizeof(small)),
+    is_int(-1,
+           fa_config_set(&cfg, "timeout", "abcdefghijklmnop", small,
+                         sizeof(small)),
            "error into a small buffer");
     is_int(15, (long long) strlen(small), "  truncated and terminated");
     is_int(-2, fa_config_set(&cfg, "colour", "x", NULL, 0),
@@ -780,12 +826,14 @@ test_set(void)
     fa_config_free(&cfg);
     fa_config_init(&cfg);
     fa_config_set(&cfg, "issuer", "https://kept.example", err, sizeof(err));
-    is_int(-1, fa_config_parse_text(&cfg, "t.conf", "timeout = 0\n", 12,
-                                    NULL, err, sizeof(err)),
+    is_int(-1,
+           fa_config_parse_text(&cfg, "t.conf", "timeout = 0\n", 12, NULL, err,
+                                sizeof(err)),
            "failed parse");
     is_string("https://kept.example", cfg.issuer, "  cfg untouched");
-    is_int(0, fa_config_parse_text(&cfg, "t.conf", "fhir_base = https://f.x\n",
-                                   24, NULL, err, sizeof(err)),
+    is_int(0,
+           fa_config_parse_text(&cfg, "t.conf", "fhir_base = https://f.x\n",
+                                24, NULL, err, sizeof(err)),
            "successful parse");
     ok(cfg.issuer == NULL, "  replaces cfg (no leak)");
     is_string("", err, "  err emptied on success");
@@ -804,8 +852,8 @@ test_files(void)
     bool root = geteuid() == 0;
     size_t n;
 
-    good = write_file("issuer = https://explicit.example\nclient_id = e\n",
-                      0644);
+    good =
+        write_file("issuer = https://explicit.example\nclient_id = e\n", 0644);
     is_int(0, load(NULL, NULL, good, false, NULL), "explicit file");
     is_string("https://explicit.example", cfg.issuer, "  read");
     is_string("default", cfg.profile, "  profile default");
@@ -885,8 +933,7 @@ test_files(void)
     ok(contains(err, "must be owned by root"), "  message: %s", err);
     is_int(-1, load(NULL, p, NULL, false, NULL),
            "user file owned by another user refused");
-    ok(contains(err, "must be owned by root or uid 0"), "  message: %s",
-       err);
+    ok(contains(err, "must be owned by root or uid 0"), "  message: %s", err);
 
     sys = write_file("default_profile = a\n"
                      "issuer = https://sys.example\n"
@@ -923,8 +970,7 @@ test_files(void)
            "profile only in the system file");
     is_string("sys-s", cfg.client_id, "  system profile");
     is_int(12, cfg.timeout, "  user top-level still applies");
-    is_int(0, load(sys, user, NULL, false, NULL),
-           "system default_profile");
+    is_int(0, load(sys, user, NULL, false, NULL), "system default_profile");
     is_string("a", cfg.profile, "  picks a");
     is_int(-1, load(sys, user, NULL, false, "zz"), "profile in neither");
     ok(contains(err, "no profile 'zz' in ") && contains(err, sys)
@@ -945,10 +991,12 @@ test_files(void)
     is_string("https://user-b.example", cfg.issuer, "  from the user file");
     is_int(-1, load(tmp_path("no-sys.conf"), user, NULL, false, "a"),
            "missing system file, user profile without issuer");
-    is_string("no issuer, fhir_base or token_endpoint configured for profile 'a'", err,
-              "  message");
-    is_int(-1, load(tmp_path("no-sys.conf"), tmp_path("no-user.conf"), NULL,
-                    false, NULL),
+    is_string(
+        "no issuer, fhir_base or token_endpoint configured for profile 'a'",
+        err, "  message");
+    is_int(-1,
+           load(tmp_path("no-sys.conf"), tmp_path("no-user.conf"), NULL, false,
+                NULL),
            "both files missing");
     ok(contains(err, "no-sys.conf: cannot open"), "  names the system file");
     p = write_file("issuer = https://u.example\n", 0644);

@@ -20,9 +20,9 @@ static char oerr[128];
 #define F_DC "\"device_code\":\"SECRET-dc-0123\""
 #define F_UC "\"user_code\":\"WDJB-MJHT\""
 #define F_VU "\"verification_uri\":\"https://as.example/device\""
-#define F_VUC                                                               \
-    "\"verification_uri_complete\":\"https://as.example/device?"            \
-    "user_code=WDJB-MJHT\""
+#define F_VUC                                                 \
+ "\"verification_uri_complete\":\"https://as.example/device?" \
+ "user_code=WDJB-MJHT\""
 #define F_EX "\"expires_in\":600"
 
 static fhirauth_rc
@@ -39,7 +39,7 @@ static int
 printable(const char *s)
 {
     for (; *s != '\0'; s++)
-        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+        if ((unsigned char) *s < 0x20 || (unsigned char) *s > 0x7e)
             return 0;
     return 1;
 }
@@ -56,7 +56,8 @@ refused(long status, const char *body, fhirauth_rc want, const char *what)
     ok(err[0] != '\0' && strstr(err, "SECRET") == NULL && printable(err),
        "%s: message without the device code (%s)", what, err);
     ok(d.device_code == NULL && d.user_code == NULL
-       && d.verification_uri == NULL, "%s: result untouched", what);
+           && d.verification_uri == NULL,
+       "%s: result untouched", what);
     fa_device_auth_free(&d);
 }
 
@@ -66,8 +67,11 @@ test_valid(void)
     struct fa_device_auth d;
 
     is_int(FHIRAUTH_OK,
-           dev(200, "{" F_DC "," F_UC "," F_VU "," F_VUC "," F_EX
-               ",\"interval\":7}", &d), "full answer");
+           dev(200,
+               "{" F_DC "," F_UC "," F_VU "," F_VUC "," F_EX
+               ",\"interval\":7}",
+               &d),
+           "full answer");
     is_string("SECRET-dc-0123", d.device_code, "full: device_code");
     is_string("WDJB-MJHT", d.user_code, "full: user_code");
     is_string("https://as.example/device", d.verification_uri,
@@ -80,8 +84,7 @@ test_valid(void)
     ok(d.device_code == NULL && d.user_code == NULL && d.expires_in == 0,
        "free resets");
 
-    is_int(FHIRAUTH_OK,
-           dev(200, "{" F_DC "," F_UC "," F_VU "," F_EX "}", &d),
+    is_int(FHIRAUTH_OK, dev(200, "{" F_DC "," F_UC "," F_VU "," F_EX "}", &d),
            "minimal answer");
     ok(d.verification_uri_complete == NULL,
        "minimal: no verification_uri_complete");
@@ -89,10 +92,12 @@ test_valid(void)
     fa_device_auth_free(&d);
 
     is_int(FHIRAUTH_OK,
-           dev(200, "{" F_DC "," F_UC "," F_VU "," F_EX
+           dev(200,
+               "{" F_DC "," F_UC "," F_VU "," F_EX
                ",\"verification_uri_complete\":null,\"interval\":null,"
                "\"message\":\"Go to https://as.example/device\","
-               "\"extra\":{\"a\":[1]}}", &d),
+               "\"extra\":{\"a\":[1]}}",
+               &d),
            "null optional members, unknown members");
     ok(d.verification_uri_complete == NULL && d.interval == 5,
        "null optional members: as absent");
@@ -100,39 +105,48 @@ test_valid(void)
 
     /* Google's device endpoint: verification_url, numbers as given. */
     is_int(FHIRAUTH_OK,
-           dev(200, "{\"device_code\":\"AH-1Ng\",\"user_code\":\"GQVQ-JKEC\","
+           dev(200,
+               "{\"device_code\":\"AH-1Ng\",\"user_code\":\"GQVQ-JKEC\","
                "\"verification_url\":\"https://www.google.com/device\","
-               "\"expires_in\":1800,\"interval\":5}", &d),
+               "\"expires_in\":1800,\"interval\":5}",
+               &d),
            "verification_url (Google)");
     is_string("https://www.google.com/device", d.verification_uri,
               "verification_url taken as verification_uri");
     fa_device_auth_free(&d);
 
     is_int(FHIRAUTH_OK,
-           dev(200, "{" F_DC "," F_UC "," F_VU
+           dev(200,
+               "{" F_DC "," F_UC "," F_VU
                ",\"verification_url\":\"https://other.example/x\"," F_EX "}",
-               &d), "both names");
+               &d),
+           "both names");
     is_string("https://as.example/device", d.verification_uri,
               "both names: verification_uri wins");
     fa_device_auth_free(&d);
 
     is_int(FHIRAUTH_OK,
-           dev(200, "{" F_DC "," F_UC "," F_VU
-               ",\"expires_in\":\"900\",\"interval\":\"3\"}", &d),
+           dev(200,
+               "{" F_DC "," F_UC "," F_VU
+               ",\"expires_in\":\"900\",\"interval\":\"3\"}",
+               &d),
            "numbers as digit strings");
     ok(d.expires_in == 900 && d.interval == 3, "digit strings: values");
     fa_device_auth_free(&d);
 
     is_int(FHIRAUTH_OK,
            dev(200, "{" F_DC "," F_UC "," F_VU "," F_EX ",\"interval\":0}",
-               &d), "interval 0");
+               &d),
+           "interval 0");
     is_int(1, d.interval, "interval 0: at least a second");
     fa_device_auth_free(&d);
 
     is_int(FHIRAUTH_OK,
-           dev(201, "{" F_DC ",\"user_code\":\"123 456\","
+           dev(201,
+               "{" F_DC ",\"user_code\":\"123 456\","
                "\"verification_uri\":\"HTTPS://AS.example:8443/d\"," F_EX "}",
-               &d), "201, blank in user_code, upper-case scheme, port");
+               &d),
+           "201, blank in user_code, upper-case scheme, port");
     is_string("123 456", d.user_code, "user_code with a blank kept");
     fa_device_auth_free(&d);
 }
@@ -146,16 +160,21 @@ test_huge(void)
     int r;
 
     is_int(FHIRAUTH_OK,
-           dev(200, "{" F_DC "," F_UC "," F_VU
+           dev(200,
+               "{" F_DC "," F_UC "," F_VU
                ",\"expires_in\":99999999999999999999,"
-               "\"interval\":99999999999}", &d), "huge numbers");
+               "\"interval\":99999999999}",
+               &d),
+           "huge numbers");
     is_int(3600, d.expires_in, "huge expires_in clamped to an hour");
     is_int(300, d.interval, "huge interval clamped to 300");
     fa_device_auth_free(&d);
 
     is_int(FHIRAUTH_OK,
-           dev(200, "{" F_DC "," F_UC "," F_VU
-               ",\"expires_in\":\"99999999999999999999999\"}", &d),
+           dev(200,
+               "{" F_DC "," F_UC "," F_VU
+               ",\"expires_in\":\"99999999999999999999999\"}",
+               &d),
            "huge expires_in as a string");
     is_int(3600, d.expires_in, "huge string clamped");
     fa_device_auth_free(&d);
@@ -171,14 +190,15 @@ test_huge(void)
             bail("out of memory");
         memset(code, 'S', n);
         code[n] = '\0';
-        r = snprintf(big, 8192, "{\"device_code\":\"%s\"," F_UC "," F_VU
-                     "," F_EX "}", code);
+        r = snprintf(big, 8192,
+                     "{\"device_code\":\"%s\"," F_UC "," F_VU "," F_EX "}",
+                     code);
         if (r < 0 || r >= 8192)
             bail("snprintf");
         err[0] = '\0';
         memset(&d, 0, sizeof(d));
         is_int(n == 4096 ? FHIRAUTH_OK : FHIRAUTH_ERR_PROTOCOL,
-               fa_parse_device_response(200, big, (size_t)r, &d, oerr,
+               fa_parse_device_response(200, big, (size_t) r, &d, oerr,
                                         sizeof(oerr), err, sizeof(err)),
                "device_code of %zu bytes", n);
         if (n > 4096)
@@ -194,8 +214,9 @@ test_huge(void)
 
         memset(code, 'A', n);
         code[n] = '\0';
-        r = snprintf(big, 8192, "{" F_DC ",\"user_code\":\"%s\"," F_VU
-                     "," F_EX "}", code);
+        r = snprintf(big, 8192,
+                     "{" F_DC ",\"user_code\":\"%s\"," F_VU "," F_EX "}",
+                     code);
         if (r < 0 || r >= 8192)
             bail("snprintf");
         is_int(n == 64 ? FHIRAUTH_OK : FHIRAUTH_ERR_PROTOCOL,
@@ -205,11 +226,12 @@ test_huge(void)
 
     /* A verification URI over 2048 bytes. */
     memset(big, 0, 8192);
-    r = snprintf(big, 8192, "{" F_DC "," F_UC ",\"verification_uri\":"
+    r = snprintf(big, 8192,
+                 "{" F_DC "," F_UC ",\"verification_uri\":"
                  "\"https://as.example/");
     if (r < 0)
         bail("snprintf");
-    n = (size_t)r;
+    n = (size_t) r;
     memset(big + n, 'p', 2100);
     n += 2100;
     memcpy(big + n, "\"," F_EX "}", sizeof("\"," F_EX "}"));
@@ -238,31 +260,35 @@ test_missing_and_types(void)
             FHIRAUTH_ERR_PROTOCOL, "empty device_code");
     refused(200, "{\"device_code\":42," F_UC "," F_VU "," F_EX "}",
             FHIRAUTH_ERR_PROTOCOL, "numeric device_code");
-    refused(200, "{\"device_code\":\"SECRET\\nx\"," F_UC "," F_VU "," F_EX
-            "}", FHIRAUTH_ERR_PROTOCOL, "newline in device_code");
+    refused(200, "{\"device_code\":\"SECRET\\nx\"," F_UC "," F_VU "," F_EX "}",
+            FHIRAUTH_ERR_PROTOCOL, "newline in device_code");
     refused(200, "{" F_DC "," F_VU "," F_EX "}", FHIRAUTH_ERR_PROTOCOL,
             "no user_code");
     refused(200, "{" F_DC ",\"user_code\":\"\"," F_VU "," F_EX "}",
             FHIRAUTH_ERR_PROTOCOL, "empty user_code");
     refused(200, "{" F_DC ",\"user_code\":[\"A\"]," F_VU "," F_EX "}",
             FHIRAUTH_ERR_PROTOCOL, "array user_code");
-    refused(200, "{" F_DC ",\"user_code\":\"AB\\u001b[2JCD\"," F_VU ","
-            F_EX "}", FHIRAUTH_ERR_PROTOCOL, "escape sequence in user_code");
+    refused(200,
+            "{" F_DC ",\"user_code\":\"AB\\u001b[2JCD\"," F_VU "," F_EX "}",
+            FHIRAUTH_ERR_PROTOCOL, "escape sequence in user_code");
     refused(200, "{" F_DC ",\"user_code\":\"AB\\r\\nCD\"," F_VU "," F_EX "}",
             FHIRAUTH_ERR_PROTOCOL, "CR/LF in user_code");
-    refused(200, "{" F_DC ",\"user_code\":\"\xc3\xa9t\xc3\xa9\"," F_VU ","
-            F_EX "}", FHIRAUTH_ERR_PROTOCOL, "non-ASCII user_code");
+    refused(200,
+            "{" F_DC ",\"user_code\":\"\xc3\xa9t\xc3\xa9\"," F_VU "," F_EX "}",
+            FHIRAUTH_ERR_PROTOCOL, "non-ASCII user_code");
     refused(200, "{" F_DC "," F_UC "," F_EX "}", FHIRAUTH_ERR_PROTOCOL,
             "no verification_uri");
     refused(200, "{" F_DC "," F_UC ",\"verification_uri\":7," F_EX "}",
             FHIRAUTH_ERR_PROTOCOL, "numeric verification_uri");
-    refused(200, "{" F_DC "," F_UC ",\"verification_uri\":7,"
+    refused(200,
+            "{" F_DC "," F_UC ",\"verification_uri\":7,"
             "\"verification_url\":\"https://as.example/d\"," F_EX "}",
             FHIRAUTH_ERR_PROTOCOL,
             "bad verification_uri not rescued by verification_url");
-    refused(200, "{" F_DC "," F_UC "," F_VU ",\"verification_uri_complete\":"
-            "true," F_EX "}", FHIRAUTH_ERR_PROTOCOL,
-            "boolean verification_uri_complete");
+    refused(200,
+            "{" F_DC "," F_UC "," F_VU ",\"verification_uri_complete\":"
+            "true," F_EX "}",
+            FHIRAUTH_ERR_PROTOCOL, "boolean verification_uri_complete");
     refused(200, "{" F_DC "," F_UC "," F_VU "}", FHIRAUTH_ERR_PROTOCOL,
             "no expires_in");
     refused(200, "{" F_DC "," F_UC "," F_VU ",\"expires_in\":null}",
@@ -316,22 +342,26 @@ test_uris(void)
     int r;
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        r = snprintf(body, sizeof(body), "{" F_DC "," F_UC
-                     ",\"verification_uri\":\"%s\"," F_EX "}", bad[i]);
-        if (r < 0 || (size_t)r >= sizeof(body))
+        r = snprintf(body, sizeof(body),
+                     "{" F_DC "," F_UC ",\"verification_uri\":\"%s\"," F_EX
+                     "}",
+                     bad[i]);
+        if (r < 0 || (size_t) r >= sizeof(body))
             bail("snprintf");
         refused(200, body, FHIRAUTH_ERR_PROTOCOL, bad[i]);
-        r = snprintf(body, sizeof(body), "{" F_DC "," F_UC "," F_VU
+        r = snprintf(body, sizeof(body),
+                     "{" F_DC "," F_UC "," F_VU
                      ",\"verification_uri_complete\":\"%s\"," F_EX "}",
                      bad[i]);
-        if (r < 0 || (size_t)r >= sizeof(body))
+        if (r < 0 || (size_t) r >= sizeof(body))
             bail("snprintf");
         r = snprintf(what, sizeof(what), "complete: %s", bad[i]);
-        if (r < 0 || (size_t)r >= sizeof(what))
+        if (r < 0 || (size_t) r >= sizeof(what))
             bail("snprintf");
         refused(200, body, FHIRAUTH_ERR_PROTOCOL, what);
     }
-    refused(200, "{" F_DC "," F_UC ",\"verification_url\":"
+    refused(200,
+            "{" F_DC "," F_UC ",\"verification_url\":"
             "\"http://www.google.com/device\"," F_EX "}",
             FHIRAUTH_ERR_PROTOCOL, "http verification_url");
 }
@@ -342,41 +372,40 @@ test_errors(void)
     struct fa_device_auth d;
 
     is_int(FHIRAUTH_ERR_DENIED,
-           dev(400, "{\"error\":\"unauthorized_client\",\"error_description"
-               "\":\"device flow not allowed\"}", &d),
+           dev(400,
+               "{\"error\":\"unauthorized_client\",\"error_description"
+               "\":\"device flow not allowed\"}",
+               &d),
            "unauthorized_client");
     is_string("unauthorized_client", oerr, "unauthorized_client: code");
     ok(strstr(err, "device flow not allowed") != NULL,
        "unauthorized_client: description (%s)", err);
     ok(d.device_code == NULL, "error: result untouched");
 
-    is_int(FHIRAUTH_ERR_DENIED,
-           dev(400, "{\"error\":\"invalid_scope\"}", &d), "invalid_scope");
+    is_int(FHIRAUTH_ERR_DENIED, dev(400, "{\"error\":\"invalid_scope\"}", &d),
+           "invalid_scope");
     is_string("invalid_scope", oerr, "invalid_scope: code");
 
-    is_int(FHIRAUTH_ERR_DENIED,
-           dev(400, "{\"error\":\"invalid_grant\"}", &d),
+    is_int(FHIRAUTH_ERR_DENIED, dev(400, "{\"error\":\"invalid_grant\"}", &d),
            "invalid_grant: denied, not login-needed");
 
-    is_int(FHIRAUTH_ERR_DENIED,
-           dev(401, "{\"error\":\"invalid_client\"}", &d), "invalid_client");
+    is_int(FHIRAUTH_ERR_DENIED, dev(401, "{\"error\":\"invalid_client\"}", &d),
+           "invalid_client");
     is_int(FHIRAUTH_ERR_DENIED, dev(401, "Unauthorized", &d),
            "bare 401: client authentication failed");
     ok(strstr(err, "client authentication") != NULL, "bare 401: %s", err);
-    is_int(FHIRAUTH_ERR_DENIED, dev(401, "{}", &d),
-           "401 without error code");
+    is_int(FHIRAUTH_ERR_DENIED, dev(401, "{}", &d), "401 without error code");
 
-    is_int(FHIRAUTH_ERR_DENIED,
-           dev(200, "{\"error\":\"access_denied\"}", &d),
+    is_int(FHIRAUTH_ERR_DENIED, dev(200, "{\"error\":\"access_denied\"}", &d),
            "error object with 200");
     is_string("access_denied", oerr, "200 error: code");
 
     refused(400, "{\"error_description\":\"x\"}", FHIRAUTH_ERR_PROTOCOL,
             "400 without error code");
-    refused(404, "<html>not found</html>", FHIRAUTH_ERR_PROTOCOL,
-            "404 HTML");
-    ok(strstr(err, "404") != NULL && strstr(err, "device authorization")
-       != NULL, "404: message names status and endpoint (%s)", err);
+    refused(404, "<html>not found</html>", FHIRAUTH_ERR_PROTOCOL, "404 HTML");
+    ok(strstr(err, "404") != NULL
+           && strstr(err, "device authorization") != NULL,
+       "404: message names status and endpoint (%s)", err);
     refused(500, "{\"error\":\"server_error\"}", FHIRAUTH_ERR_UNREACHABLE,
             "500");
     refused(503, "", FHIRAUTH_ERR_UNREACHABLE, "503");
@@ -385,15 +414,17 @@ test_errors(void)
     refused(100, "", FHIRAUTH_ERR_PROTOCOL, "100");
 
     /* Hostile error text: printable and capped. */
-    refused(400, "{\"error\":\"bad\\u001b]0;x\\u0007\",\"error_description"
-            "\":\"line1\\nline2\"}", FHIRAUTH_ERR_DENIED,
-            "control characters in the error");
+    refused(400,
+            "{\"error\":\"bad\\u001b]0;x\\u0007\",\"error_description"
+            "\":\"line1\\nline2\"}",
+            FHIRAUTH_ERR_DENIED, "control characters in the error");
     ok(strchr(err, '\n') == NULL && strchr(err, 0x1b) == NULL,
        "error text sanitized (%s)", err);
 
     is_int(FHIRAUTH_ERR_INTERNAL,
            fa_parse_device_response(200, "{}", 2, NULL, oerr, sizeof(oerr),
-                                    err, sizeof(err)), "NULL result");
+                                    err, sizeof(err)),
+           "NULL result");
 }
 
 /* §3.5: the polling answers go through the token parser. */
@@ -416,20 +447,21 @@ test_poll_answers(void)
     int n;
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        n = snprintf(body, sizeof(body), "{\"error\":\"%s\","
-                     "\"error_description\":\"d\"}", cases[i].code);
-        if (n < 0 || (size_t)n >= sizeof(body))
+        n = snprintf(body, sizeof(body),
+                     "{\"error\":\"%s\","
+                     "\"error_description\":\"d\"}",
+                     cases[i].code);
+        if (n < 0 || (size_t) n >= sizeof(body))
             bail("snprintf");
         memset(&r, 0, sizeof(r));
         err[0] = '\0';
         is_int(cases[i].want,
-               fa_parse_token_response(400, body, (size_t)n, &r, oerr,
+               fa_parse_token_response(400, body, (size_t) n, &r, oerr,
                                        sizeof(oerr), err, sizeof(err)),
                "poll answer %s", cases[i].code);
         is_string(cases[i].code, oerr, "poll answer %s: oauth_error",
                   cases[i].code);
-        ok(r.access_token == NULL, "poll answer %s: no token",
-           cases[i].code);
+        ok(r.access_token == NULL, "poll answer %s: no token", cases[i].code);
         fa_token_response_free(&r);
     }
 }

@@ -81,7 +81,7 @@ test_messages(void)
     int c;
 
     for (c = FA_REDIR_OK; c <= FA_REDIR_OTHER_PORT; c++)
-        ok(fa_http_redirect_why((enum fa_redir_check)c)[0] != '\0',
+        ok(fa_http_redirect_why((enum fa_redir_check) c)[0] != '\0',
            "reason %d has a message", c);
     is_string("it leaves https", fa_http_redirect_why(FA_REDIR_NOT_HTTPS),
               "the http:// reason");

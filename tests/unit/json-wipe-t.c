@@ -83,6 +83,6 @@ main(void)
     json_object_put(dc);
     json_object_put(el);
     json_object_put(num);
-    fa_json_put_wiped(NULL);   /* harmless */
+    fa_json_put_wiped(NULL); /* harmless */
     return test_status();
 }

@@ -73,8 +73,7 @@ free_kept(void)
     nkept = capkept = 0;
 }
 
-static char *
-fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
 
 static char *
 fmt(const char *f, ...)
@@ -88,11 +87,11 @@ fmt(const char *f, ...)
     va_end(ap);
     if (n < 0)
         bail("vsnprintf");
-    s = malloc((size_t)n + 1);
+    s = malloc((size_t) n + 1);
     if (s == NULL)
         bail("out of memory");
     va_start(ap, f);
-    if (vsnprintf(s, (size_t)n + 1, f, ap) != n)
+    if (vsnprintf(s, (size_t) n + 1, f, ap) != n)
         bail("vsnprintf");
     va_end(ap);
     return keep(s);
@@ -103,8 +102,9 @@ fmt(const char *f, ...)
 static char *
 b64u(const unsigned char *p, size_t n)
 {
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                            "0123456789-_";
+    static const char a[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        "0123456789-_";
     char *o = malloc(n / 3 * 4 + 5);
     size_t i, j = 0;
     uint32_t v;
@@ -112,18 +112,18 @@ b64u(const unsigned char *p, size_t n)
     if (o == NULL)
         bail("out of memory");
     for (i = 0; i + 2 < n; i += 3) {
-        v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        v = (uint32_t) p[i] << 16 | (uint32_t) p[i + 1] << 8 | p[i + 2];
         o[j++] = a[v >> 18 & 63];
         o[j++] = a[v >> 12 & 63];
         o[j++] = a[v >> 6 & 63];
         o[j++] = a[v & 63];
     }
     if (n - i == 1) {
-        v = (uint32_t)p[i] << 16;
+        v = (uint32_t) p[i] << 16;
         o[j++] = a[v >> 18 & 63];
         o[j++] = a[v >> 12 & 63];
     } else if (n - i == 2) {
-        v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+        v = (uint32_t) p[i] << 16 | (uint32_t) p[i + 1] << 8;
         o[j++] = a[v >> 18 & 63];
         o[j++] = a[v >> 12 & 63];
         o[j++] = a[v >> 6 & 63];
@@ -135,7 +135,7 @@ b64u(const unsigned char *p, size_t n)
 static char *
 b64s(const char *s)
 {
-    return b64u((const unsigned char *)s, strlen(s));
+    return b64u((const unsigned char *) s, strlen(s));
 }
 
 /* ---------------------------------------------------------------- keys */
@@ -155,7 +155,7 @@ bn_b64u(EVP_PKEY *k, const char *param, int pad)
     BN_free(bn);
     if (n <= 0)
         bail("BN_bn2bin");
-    return b64u(buf, (size_t)n);
+    return b64u(buf, (size_t) n);
 }
 
 /* A public JWK; extra is more members ("" or ",\"use\":\"sig\""). */
@@ -172,12 +172,12 @@ jwk(EVP_PKEY *k, const char *kid, const char *extra)
                    bn_b64u(k, OSSL_PKEY_PARAM_RSA_E, 0), extra);
     if (k == ec384)
         return fmt("{\"kty\":\"EC\",%s\"crv\":\"P-384\",\"x\":\"%s\","
-                   "\"y\":\"%s\"%s}", kidm,
-                   bn_b64u(k, OSSL_PKEY_PARAM_EC_PUB_X, 48),
+                   "\"y\":\"%s\"%s}",
+                   kidm, bn_b64u(k, OSSL_PKEY_PARAM_EC_PUB_X, 48),
                    bn_b64u(k, OSSL_PKEY_PARAM_EC_PUB_Y, 48), extra);
     return fmt("{\"kty\":\"EC\",%s\"crv\":\"P-256\",\"x\":\"%s\","
-               "\"y\":\"%s\"%s}", kidm,
-               bn_b64u(k, OSSL_PKEY_PARAM_EC_PUB_X, 32),
+               "\"y\":\"%s\"%s}",
+               kidm, bn_b64u(k, OSSL_PKEY_PARAM_EC_PUB_X, 32),
                bn_b64u(k, OSSL_PKEY_PARAM_EC_PUB_Y, 32), extra);
 }
 
@@ -220,10 +220,10 @@ pem_of(EVP_PKEY *k)
     if (b == NULL || PEM_write_bio_PUBKEY(b, k) != 1)
         bail("PEM_write_bio_PUBKEY");
     n = BIO_get_mem_data(b, &p);
-    s = malloc((size_t)n + 1);
+    s = malloc((size_t) n + 1);
     if (s == NULL)
         bail("out of memory");
-    memcpy(s, p, (size_t)n);
+    memcpy(s, p, (size_t) n);
     s[n] = '\0';
     BIO_free(b);
     return keep(s);
@@ -249,8 +249,8 @@ sign(EVP_PKEY *k, const char *how, const char *input)
 
     if (strcmp(how, "HS256-PEM") == 0) {
         pem = pem_of(k);
-        if (HMAC(EVP_sha256(), pem, (int)strlen(pem),
-                 (const unsigned char *)input, strlen(input), sig, &hlen)
+        if (HMAC(EVP_sha256(), pem, (int) strlen(pem),
+                 (const unsigned char *) input, strlen(input), sig, &hlen)
             == NULL)
             bail("HMAC");
         return b64u(sig, hlen);
@@ -258,28 +258,31 @@ sign(EVP_PKEY *k, const char *how, const char *input)
     md = EVP_MD_CTX_new();
     if (md == NULL
         || EVP_DigestSignInit_ex(md, &pctx, "SHA256", NULL, NULL, k, NULL)
-               != 1)
+            != 1)
         bail("EVP_DigestSignInit_ex");
     if (strncmp(how, "PS256", 5) == 0
         && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1
-            || EVP_PKEY_CTX_set_rsa_pss_saltlen(
-                   pctx, strcmp(how, "PS256-SALT0") == 0
-                             ? 0 : RSA_PSS_SALTLEN_DIGEST) != 1))
+            || EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
+                                                strcmp(how, "PS256-SALT0") == 0
+                                                    ? 0
+                                                    : RSA_PSS_SALTLEN_DIGEST)
+                != 1))
         bail("PSS");
-    if (EVP_DigestSign(md, sig, &siglen, (const unsigned char *)input,
-                       strlen(input)) != 1)
+    if (EVP_DigestSign(md, sig, &siglen, (const unsigned char *) input,
+                       strlen(input))
+        != 1)
         bail("EVP_DigestSign");
     EVP_MD_CTX_free(md);
     if (strcmp(how, "ES256") == 0) {
         p = sig;
-        es = d2i_ECDSA_SIG(NULL, &p, (long)siglen);
-        half = (EVP_PKEY_get_bits(k) + 7) / 8;   /* 32, or 48 for P-384 */
+        es = d2i_ECDSA_SIG(NULL, &p, (long) siglen);
+        half = (EVP_PKEY_get_bits(k) + 7) / 8; /* 32, or 48 for P-384 */
         if (es == NULL || half > 48
             || BN_bn2binpad(ECDSA_SIG_get0_r(es), raw, half) != half
             || BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + half, half) != half)
             bail("ECDSA_SIG");
         ECDSA_SIG_free(es);
-        return b64u(raw, 2 * (size_t)half);
+        return b64u(raw, 2 * (size_t) half);
     }
     return b64u(sig, siglen);
 }
@@ -354,7 +357,7 @@ leaks(const char *token)
         return strlen(token) > 8 && strstr(err, token) != NULL;
     d2 = strchr(d1 + 1, '.');
     /* a stretch of the payload and of the signature */
-    n = (d2 != NULL ? (size_t)(d2 - d1 - 1) : strlen(d1 + 1));
+    n = (d2 != NULL ? (size_t) (d2 - d1 - 1) : strlen(d1 + 1));
     if (n > 16) {
         snprintf(part, sizeof(part), "%.16s", d1 + 1);
         if (strstr(err, part) != NULL)
@@ -386,8 +389,8 @@ refused_n(const char *token, const char *jwks, const char *nonce,
     fhirauth_rc rc = verify_n(token, jwks, nonce);
 
     is_int(FHIRAUTH_ERR_PROTOCOL, rc, "%s: refused", what);
-    if (!ok(strstr(err, want) != NULL && strncmp(err, "id_token rejected: ",
-                                                 19) == 0,
+    if (!ok(strstr(err, want) != NULL
+                && strncmp(err, "id_token rejected: ", 19) == 0,
             "%s: says \"%s\"", what, want))
         diag("message: %s", err);
     ok(claims == NULL && !leaks(token), "%s: no claims, token not quoted",
@@ -405,7 +408,7 @@ refused(const char *token, const char *jwks, const char *want,
 
 /* ---------------------------------------------------------------- cases */
 
-static char *jwks_main;   /* rsa1 "r1", ec1 "e1" */
+static char *jwks_main; /* rsa1 "r1", ec1 "e1" */
 static const char *hdr_rs, *hdr_ps, *hdr_es;
 
 static void
@@ -435,8 +438,9 @@ test_valid(void)
     /* JWK members that allow the use; the kid picks among several */
     set = fmt("{\"keys\":[%s,%s,%s]}",
               jwk(rsa2, "r2", ",\"use\":\"sig\",\"alg\":\"RS256\""),
-              jwk(rsa1, "r1", ",\"use\":\"sig\",\"alg\":\"RS256\","
-                              "\"key_ops\":[\"verify\"]"),
+              jwk(rsa1, "r1",
+                  ",\"use\":\"sig\",\"alg\":\"RS256\","
+                  "\"key_ops\":[\"verify\"]"),
               jwk(ec1, "e1", ""));
     accepted(t, set, "use sig, alg RS256, key_ops verify, picked by kid");
     /* members the JWKS may carry that we do not understand */
@@ -445,28 +449,34 @@ test_valid(void)
               jwk(rsa1, "r1", ",\"x5t\":\"abc\""));
     accepted(t, set, "unknown key types and members ignored");
     /* the skew, both ways */
-    accepted(jws(hdr_rs, payload(ISS, "\"" CLIENT "\"", now - 60, now - 400,
-                                 ""), rsa1, "RS256"),
+    accepted(jws(hdr_rs,
+                 payload(ISS, "\"" CLIENT "\"", now - 60, now - 400, ""), rsa1,
+                 "RS256"),
              jwks_main, "expired 60 s ago: within the skew");
-    accepted(jws(hdr_rs, payload(ISS, "\"" CLIENT "\"", now + 300, now + 60,
-                                 ""), rsa1, "RS256"),
+    accepted(jws(hdr_rs,
+                 payload(ISS, "\"" CLIENT "\"", now + 300, now + 60, ""), rsa1,
+                 "RS256"),
              jwks_main, "issued 60 s ahead: within the skew");
-    accepted(jws(hdr_rs, payload(ISS, "\"" CLIENT "\"", now + 300, now,
-                                 ",\"nbf\":1.5"), rsa1, "RS256"),
+    accepted(jws(hdr_rs,
+                 payload(ISS, "\"" CLIENT "\"", now + 300, now,
+                         ",\"nbf\":1.5"),
+                 rsa1, "RS256"),
              jwks_main, "nbf in the past (a fraction)");
     /* audiences */
     accepted(jws(hdr_rs, payload(ISS, "[\"" CLIENT "\"]", now + 300, now, ""),
                  rsa1, "RS256"),
              jwks_main, "aud an array of one");
-    accepted(jws(hdr_rs, payload(ISS, "[\"other\",\"" CLIENT "\"]", now + 300,
-                                 now, ",\"azp\":\"" CLIENT "\""),
+    accepted(jws(hdr_rs,
+                 payload(ISS, "[\"other\",\"" CLIENT "\"]", now + 300, now,
+                         ",\"azp\":\"" CLIENT "\""),
                  rsa1, "RS256"),
              jwks_main, "several audiences with azp = client_id");
     /* nonce not asked for */
-    is_int(FHIRAUTH_OK, verify_n(jws(hdr_rs, payload(ISS, "\"" CLIENT "\"",
-                                                     now + 300, now, ""),
-                                     rsa1, "RS256"),
-                                 jwks_main, NULL),
+    is_int(FHIRAUTH_OK,
+           verify_n(jws(hdr_rs,
+                        payload(ISS, "\"" CLIENT "\"", now + 300, now, ""),
+                        rsa1, "RS256"),
+                    jwks_main, NULL),
            "no nonce expected: the token's nonce is not checked");
     /* a leading zero byte on n */
     {
@@ -480,7 +490,8 @@ test_valid(void)
         n = BN_bn2bin(bn, buf + 1);
         BN_free(bn);
         set = fmt("{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"r1\",\"n\":\"%s\","
-                  "\"e\":\"AQAB\"}]}", b64u(buf, (size_t)n + 1));
+                  "\"e\":\"AQAB\"}]}",
+                  b64u(buf, (size_t) n + 1));
         accepted(t, set, "n with a leading zero byte");
     }
 }
@@ -520,21 +531,23 @@ test_alg(void)
     refused(jws("{\"alg\":[\"RS256\"],\"kid\":\"r1\"}", pl, rsa1, "RS256"),
             jwks_main, "names no algorithm", "alg not a string");
     refused(jws("{\"alg\":\"RS256\",\"kid\":\"r1\",\"crit\":[\"exp\"],"
-                "\"exp\":1}", pl, rsa1, "RS256"),
+                "\"exp\":1}",
+                pl, rsa1, "RS256"),
             jwks_main, "critical extensions", "crit");
-    refused(jws("{\"alg\":\"RS256\",\"kid\":7}", pl, rsa1, "RS256"),
-            jwks_main, "kid) is not a string", "kid a number");
+    refused(jws("{\"alg\":\"RS256\",\"kid\":7}", pl, rsa1, "RS256"), jwks_main,
+            "kid) is not a string", "kid a number");
     /* one RSA key, two paddings: no cross-use */
     refused(jws(hdr_rs, pl, rsa1, "PS256"), jwks_main, "does not verify",
             "PS256 signature labelled RS256");
     refused(jws(hdr_ps, pl, rsa1, "RS256"), jwks_main, "does not verify",
             "RS256 signature labelled PS256");
-    refused(jws(hdr_ps, pl, rsa1, "PS256-SALT0"), jwks_main,
-            "does not verify", "PS256 with an empty salt");
+    refused(jws(hdr_ps, pl, rsa1, "PS256-SALT0"), jwks_main, "does not verify",
+            "PS256 with an empty salt");
     /* the token cannot bring its own key */
     refused(jws(fmt("{\"alg\":\"RS256\",\"kid\":\"r9\",\"jwk\":%s,"
                     "\"jku\":\"https://evil.test/jwks\"}",
-                    jwk(rsa2, "r9", "")), pl, rsa2, "RS256"),
+                    jwk(rsa2, "r9", "")),
+                pl, rsa2, "RS256"),
             jwks_main, "no key \"r9\"", "an embedded jwk or jku is not used");
 }
 
@@ -575,14 +588,17 @@ test_keys(void)
     refused(t_rs, set, "cannot verify RS256", "key_ops without verify");
     /* key substitution: the right kid, another key */
     set = fmt("{\"keys\":[%s,%s]}", jwk(rsa2, "r1", ""), jwk(ec2, "e1", ""));
-    refused(t_rs, set, "does not verify", "RS256, another RSA key under the kid");
-    refused(t_es, set, "does not verify", "ES256, another EC key under the kid");
+    refused(t_rs, set, "does not verify",
+            "RS256, another RSA key under the kid");
+    refused(t_es, set, "does not verify",
+            "ES256, another EC key under the kid");
     /* weak or broken keys */
     set = fmt("{\"keys\":[%s]}", jwk(rsa_small, "r1", ""));
-    refused(jws(hdr_rs, pl, rsa_small, "RS256"), set,
-            "RSA key has 1024 bits", "RSA-1024 refused");
+    refused(jws(hdr_rs, pl, rsa_small, "RS256"), set, "RSA key has 1024 bits",
+            "RSA-1024 refused");
     set = fmt("{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"r1\",\"n\":\"%s\","
-              "\"e\":\"AQ==\"}]}", bn_b64u(rsa1, OSSL_PKEY_PARAM_RSA_N, 0));
+              "\"e\":\"AQ==\"}]}",
+              bn_b64u(rsa1, OSSL_PKEY_PARAM_RSA_N, 0));
     refused(t_rs, set, "\"e\" is malformed", "JWK e with padding");
     set = fmt("{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"r1\",\"n\":\"A===\","
               "\"e\":\"AQAB\"}]}");
@@ -591,7 +607,8 @@ test_keys(void)
     set = fmt("{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"r1\",\"e\":\"AQAB\"}]}");
     refused(t_rs, set, "has no \"n\"", "JWK without n");
     set = fmt("{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"r1\",\"n\":\"%s\","
-              "\"e\":\"AQ\"}]}", bn_b64u(rsa1, OSSL_PKEY_PARAM_RSA_N, 0));
+              "\"e\":\"AQ\"}]}",
+              bn_b64u(rsa1, OSSL_PKEY_PARAM_RSA_N, 0));
     refused(t_rs, set, "not a valid public key", "RSA exponent 1");
     {
         /* an EC point off the curve: y + 1 */
@@ -602,15 +619,16 @@ test_keys(void)
             || BN_add_word(y, 1) != 1 || BN_bn2binpad(y, buf, 32) != 32)
             bail("y");
         BN_free(y);
-        set = fmt("{\"keys\":[{\"kty\":\"EC\",\"kid\":\"e1\",\"crv\":\"P-256\","
-                  "\"x\":\"%s\",\"y\":\"%s\"}]}",
-                  bn_b64u(ec1, OSSL_PKEY_PARAM_EC_PUB_X, 32), b64u(buf, 32));
+        set =
+            fmt("{\"keys\":[{\"kty\":\"EC\",\"kid\":\"e1\",\"crv\":\"P-256\","
+                "\"x\":\"%s\",\"y\":\"%s\"}]}",
+                bn_b64u(ec1, OSSL_PKEY_PARAM_EC_PUB_X, 32), b64u(buf, 32));
         refused(t_es, set, "not a valid P-256 public key",
                 "EC point not on the curve");
-        set = fmt("{\"keys\":[{\"kty\":\"EC\",\"kid\":\"e1\",\"crv\":\"P-256\","
-                  "\"x\":\"%s\",\"y\":\"%s\"}]}",
-                  bn_b64u(ec1, OSSL_PKEY_PARAM_EC_PUB_X, 0),
-                  b64u(buf + 1, 31));
+        set =
+            fmt("{\"keys\":[{\"kty\":\"EC\",\"kid\":\"e1\",\"crv\":\"P-256\","
+                "\"x\":\"%s\",\"y\":\"%s\"}]}",
+                bn_b64u(ec1, OSSL_PKEY_PARAM_EC_PUB_X, 0), b64u(buf + 1, 31));
         refused(t_es, set, "not 32 bytes", "EC coordinate too short");
     }
     /* JWKS documents that are not */
@@ -627,14 +645,14 @@ test_keys(void)
         refused(t_rs, fmt("%s]}", many), "more than 64 keys",
                 "JWKS with 65 keys");
     }
-    is_int(FHIRAUTH_OK, fa_jwt_jwks_check(jwks_main, strlen(jwks_main), err,
-                                          sizeof(err)),
+    is_int(FHIRAUTH_OK,
+           fa_jwt_jwks_check(jwks_main, strlen(jwks_main), err, sizeof(err)),
            "fa_jwt_jwks_check: a good JWKS");
-    is_int(FHIRAUTH_ERR_PROTOCOL, fa_jwt_jwks_check("{\"keys\":1}", 10, err,
-                                                    sizeof(err)),
+    is_int(FHIRAUTH_ERR_PROTOCOL,
+           fa_jwt_jwks_check("{\"keys\":1}", 10, err, sizeof(err)),
            "fa_jwt_jwks_check: keys not an array");
-    is_int(FHIRAUTH_ERR_PROTOCOL, fa_jwt_jwks_check("<html>", 6, err,
-                                                    sizeof(err)),
+    is_int(FHIRAUTH_ERR_PROTOCOL,
+           fa_jwt_jwks_check("<html>", 6, err, sizeof(err)),
            "fa_jwt_jwks_check: not JSON");
 }
 
@@ -651,16 +669,16 @@ flip_sig_bit(const char *token, size_t byte, int bit)
                     "0123456789-_";
 
     for (i = 0; d2[1 + i] != '\0'; i++) {
-        acc = acc << 6 | (uint32_t)(strchr(a, d2[1 + i]) - a);
+        acc = acc << 6 | (uint32_t) (strchr(a, d2[1 + i]) - a);
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            raw[n++] = (unsigned char)(acc >> bits);
+            raw[n++] = (unsigned char) (acc >> bits);
             acc &= (1U << bits) - 1;
         }
     }
-    raw[byte % n] ^= (unsigned char)(1 << bit);
-    return fmt("%.*s.%s", (int)(d2 - token), token, b64u(raw, n));
+    raw[byte % n] ^= (unsigned char) (1 << bit);
+    return fmt("%.*s.%s", (int) (d2 - token), token, b64u(raw, n));
 }
 
 static void
@@ -671,12 +689,18 @@ test_signature(void)
     t_rs = jws(hdr_rs, pl, rsa1, "RS256");
     t_es = jws(hdr_es, pl, ec1, "ES256");
     t_ps = jws(hdr_ps, pl, rsa1, "PS256");
-    refused(flip_sig_bit(t_rs, 100, 3), jwks_main, "RS256 signature does not "
-            "verify", "RS256, one signature bit flipped");
-    refused(flip_sig_bit(t_es, 40, 0), jwks_main, "ES256 signature does not "
-            "verify", "ES256, one signature bit flipped");
-    refused(flip_sig_bit(t_ps, 7, 7), jwks_main, "PS256 signature does not "
-            "verify", "PS256, one signature bit flipped");
+    refused(flip_sig_bit(t_rs, 100, 3), jwks_main,
+            "RS256 signature does not "
+            "verify",
+            "RS256, one signature bit flipped");
+    refused(flip_sig_bit(t_es, 40, 0), jwks_main,
+            "ES256 signature does not "
+            "verify",
+            "ES256, one signature bit flipped");
+    refused(flip_sig_bit(t_ps, 7, 7), jwks_main,
+            "PS256 signature does not "
+            "verify",
+            "PS256, one signature bit flipped");
     /* a changed payload under the old signature */
     in = fmt("%s.%s", b64s(hdr_rs),
              b64s(payload(ISS, "\"" CLIENT "\"", now + 300, now,
@@ -686,14 +710,17 @@ test_signature(void)
     /* ES256 signature shapes */
     refused(jws(hdr_es, pl, ec1, "ES256-DER"), jwks_main, "does not verify",
             "ES256 signature in DER form");
-    t = fmt("%.*s", (int)strlen(t_es) - 2, t_es);   /* 64 -> 63 bytes */
+    t = fmt("%.*s", (int) strlen(t_es) - 2, t_es); /* 64 -> 63 bytes */
     refused(t, jwks_main, "does not verify", "ES256 signature shortened");
-    refused(fmt("%s.%s", fmt("%s.%s", b64s(hdr_es), b64s(pl)),
-                b64u((const unsigned char *)
-                     "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
-                     "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
-                     "\0\0\0\0\0\0\0\0", 64)),
-            jwks_main, "does not verify", "ES256 signature r = s = 0");
+    refused(
+        fmt("%s.%s", fmt("%s.%s", b64s(hdr_es), b64s(pl)),
+            b64u(
+                (const unsigned char
+                     *) "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+                        "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+                        "\0\0\0\0\0\0\0\0",
+                64)),
+        jwks_main, "does not verify", "ES256 signature r = s = 0");
     /* RSA signature of the wrong length */
     t = fmt("%sAAAA", t_rs);
     refused(t, jwks_main, "does not verify", "RS256 signature 3 bytes longer");
@@ -707,28 +734,31 @@ test_claims(void)
 #define CL(pl) jws(hdr_rs, (pl), rsa1, "RS256")
     refused(CL(payload(ISS, aud, now - 121, now - 400, "")), jwks_main,
             "expired (exp", "expired beyond the skew");
-    refused(CL(fmt("{\"iss\":\"" ISS "\",\"sub\":\"a\",\"aud\":%s,\"iat\":%lld,"
-                   "\"nonce\":\"" NONCE "\"}", aud, now)),
+    refused(CL(fmt("{\"iss\":\"" ISS
+                   "\",\"sub\":\"a\",\"aud\":%s,\"iat\":%lld,"
+                   "\"nonce\":\"" NONCE "\"}",
+                   aud, now)),
             jwks_main, "no valid expiry", "no exp");
     refused(CL(fmt("{\"iss\":\"" ISS "\",\"sub\":\"a\",\"aud\":%s,\"exp\":"
-                   "\"%lld\",\"iat\":%lld,\"nonce\":\"" NONCE "\"}", aud,
-                   now + 300, now)),
+                   "\"%lld\",\"iat\":%lld,\"nonce\":\"" NONCE "\"}",
+                   aud, now + 300, now)),
             jwks_main, "no valid expiry", "exp a string");
     refused(CL(payload(ISS, aud, now + 300, now + 121, "")), jwks_main,
             "issued in the future", "iat beyond the skew");
     refused(CL(fmt("{\"iss\":\"" ISS "\",\"sub\":\"a\",\"aud\":%s,\"exp\":"
-                   "%lld,\"nonce\":\"" NONCE "\"}", aud, now + 300)),
+                   "%lld,\"nonce\":\"" NONCE "\"}",
+                   aud, now + 300)),
             jwks_main, "no valid issue time", "no iat");
     refused(CL(payload(ISS, aud, now + 300, now,
-                       fmt(",\"nbf\":%lld", now + 500))), jwks_main,
-            "not valid yet", "nbf in the future");
+                       fmt(",\"nbf\":%lld", now + 500))),
+            jwks_main, "not valid yet", "nbf in the future");
     refused(CL(payload("https://evil.test", aud, now + 300, now, "")),
             jwks_main, "issued by \"https://evil.test\", not by \"" ISS "\"",
             "wrong iss");
     refused(CL(payload(ISS "/", aud, now + 300, now, "")), jwks_main,
             "issued by", "iss with a trailing slash");
-    refused(CL(fmt("{\"sub\":\"a\",\"aud\":%s,\"exp\":%lld,\"iat\":%lld}",
-                   aud, now + 300, now)),
+    refused(CL(fmt("{\"sub\":\"a\",\"aud\":%s,\"exp\":%lld,\"iat\":%lld}", aud,
+                   now + 300, now)),
             jwks_main, "no issuer", "no iss");
     refused(CL(payload(ISS, "\"other-client\"", now + 300, now, "")),
             jwks_main, "not meant for client \"" CLIENT "\"", "wrong aud");
@@ -747,34 +777,37 @@ test_claims(void)
     refused(CL(payload(ISS, "7", now + 300, now, "")), jwks_main,
             "neither a string nor an array", "aud a number");
     refused(CL(fmt("{\"iss\":\"" ISS "\",\"sub\":\"a\",\"exp\":%lld,"
-                   "\"iat\":%lld}", now + 300, now)),
+                   "\"iat\":%lld}",
+                   now + 300, now)),
             jwks_main, "no audience", "no aud");
     refused_n(CL(good_payload()), jwks_main, "n-other",
               "nonce is not the one this login sent", "nonce mismatch");
-    refused_n(CL(good_payload()), jwks_main, NONCE "x",
-              "nonce is not the one", "nonce longer");
+    refused_n(CL(good_payload()), jwks_main, NONCE "x", "nonce is not the one",
+              "nonce longer");
     refused(CL(fmt("{\"iss\":\"" ISS "\",\"sub\":\"a\",\"aud\":%s,\"exp\":"
-                   "%lld,\"iat\":%lld}", aud, now + 300, now)),
+                   "%lld,\"iat\":%lld}",
+                   aud, now + 300, now)),
             jwks_main, "no nonce", "nonce missing");
     refused(CL(fmt("{\"iss\":\"" ISS "\",\"aud\":%s,\"exp\":%lld,\"iat\":%lld,"
-                   "\"nonce\":\"" NONCE "\"}", aud, now + 300, now)),
+                   "\"nonce\":\"" NONCE "\"}",
+                   aud, now + 300, now)),
             jwks_main, "no valid subject (sub)", "no sub");
     refused(CL(fmt("{\"iss\":\"" ISS "\",\"sub\":\"\",\"aud\":%s,\"exp\":"
-                   "%lld,\"iat\":%lld,\"nonce\":\"" NONCE "\"}", aud,
-                   now + 300, now)),
+                   "%lld,\"iat\":%lld,\"nonce\":\"" NONCE "\"}",
+                   aud, now + 300, now)),
             jwks_main, "no valid subject", "empty sub");
     refused(CL(fmt("{\"iss\":\"" ISS "\",\"sub\":42,\"aud\":%s,\"exp\":%lld,"
-                   "\"iat\":%lld,\"nonce\":\"" NONCE "\"}", aud, now + 300,
-                   now)),
+                   "\"iat\":%lld,\"nonce\":\"" NONCE "\"}",
+                   aud, now + 300, now)),
             jwks_main, "no valid subject", "sub a number");
     refused(CL(fmt("{\"iss\":\"" ISS "\",\"sub\":\"%0256d\",\"aud\":%s,"
-                   "\"exp\":%lld,\"iat\":%lld,\"nonce\":\"" NONCE "\"}", 0,
-                   aud, now + 300, now)),
+                   "\"exp\":%lld,\"iat\":%lld,\"nonce\":\"" NONCE "\"}",
+                   0, aud, now + 300, now)),
             jwks_main, "no valid subject", "sub of 256 characters");
     refused(CL(fmt("{\"iss\":\"" ISS "\",\"sub\":\"alice\",\"aud\":%s,"
                    "\"exp\":%lld,\"iat\":%lld,\"nonce\":\"" NONCE "\","
-                   "\"preferred_username\":\"root\\u0000x\"}", aud,
-                   now + 300, now)),
+                   "\"preferred_username\":\"root\\u0000x\"}",
+                   aud, now + 300, now)),
             jwks_main, "payload is not a JSON object",
             "an escaped NUL in a claim");
 #undef CL
@@ -808,21 +841,24 @@ test_malformed(void)
     /* "e30" is "{}"; "e31" decodes the same with a non-zero unused bit */
     refused(fmt("%s.e31.%s", h, s), jwks_main, "not base64url",
             "non-canonical base64url");
-    refused(fmt("%s.%sA.%s", h, p, s), jwks_main, "", "payload length 1 mod 4");
+    refused(fmt("%s.%sA.%s", h, p, s), jwks_main, "",
+            "payload length 1 mod 4");
     refused(fmt("%s.%s.%s", b64s("not json"), p, s), jwks_main,
             "header is not a JSON object", "header not JSON");
     refused(fmt("%s.%s.%s", b64s("[\"RS256\"]"), p, s), jwks_main,
             "header is not a JSON object", "header a JSON array");
     refused(fmt("%s.%s.%s", b64s("{\"alg\":\"RS256\",\"kid\":\"r1\"} x"), p,
-                s), jwks_main, "header is not a JSON object",
+                s),
+            jwks_main, "header is not a JSON object",
             "header with trailing data");
-    refused(fmt("%s.%s.%s", b64s("{\"alg\":\"RS256\",\"kid\":\"r1\",}"), p,
-                s), jwks_main, "header is not a JSON object",
+    refused(fmt("%s.%s.%s", b64s("{\"alg\":\"RS256\",\"kid\":\"r1\",}"), p, s),
+            jwks_main, "header is not a JSON object",
             "header with a trailing comma");
     refused(fmt("%s.%s.%s", b64s("{\"a\":[[[[[[[[[[1]]]]]]]]]]}"), p, s),
             jwks_main, "header is not a JSON object", "header nested deeply");
-    refused(fmt("%s.%s.%s", b64u((const unsigned char *)"{\"alg\":\"RS\xff\"}",
-                                 14), p, s),
+    refused(fmt("%s.%s.%s",
+                b64u((const unsigned char *) "{\"alg\":\"RS\xff\"}", 14), p,
+                s),
             jwks_main, "header is not a JSON object", "header not UTF-8");
     refused(jws(hdr_rs, "not json", rsa1, "RS256"), jwks_main,
             "payload is not a JSON object", "payload not JSON (signed)");
@@ -860,11 +896,11 @@ test_malformed(void)
 
 struct fake {
     int calls;
-    int fresh_calls;       /* calls that had to reach the server */
-    int stored;            /* non-fresh calls answer from a store */
-    const char *docs[4];   /* what each call returns (the last repeats) */
-    long lifetime;         /* what the server allows; 0: the default */
-    int no_store;          /* the server allows no reuse at all */
+    int fresh_calls;     /* calls that had to reach the server */
+    int stored;          /* non-fresh calls answer from a store */
+    const char *docs[4]; /* what each call returns (the last repeats) */
+    long lifetime;       /* what the server allows; 0: the default */
+    int no_store;        /* the server allows no reuse at all */
     fhirauth_rc rc;
 };
 
@@ -876,11 +912,11 @@ fake_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
     const char *doc;
     int i = f->calls < 4 ? f->calls : 3;
 
-    (void)uri;
+    (void) uri;
     f->calls++;
     *ret_lifetime = f->no_store ? 0
-                    : f->lifetime > 0 ? f->lifetime
-                                      : FA_CACHE_DEFAULT_LIFETIME;
+        : f->lifetime > 0       ? f->lifetime
+                                : FA_CACHE_DEFAULT_LIFETIME;
     /* With f->stored, answers other than fresh ones play a stored copy. */
     *ret_stored = f->stored && !fresh;
     if (fresh)
@@ -1127,8 +1163,9 @@ next_rand(void)
 static void
 test_mutations(unsigned iterations)
 {
-    const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                           "0123456789-_.=+/ \"{}[],:\\";
+    const char *alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        "0123456789-_.=+/ \"{}[],:\\";
     char *pl = good_payload();
     char *tokens[3];
     unsigned i, bad_accept = 0, handled = 0;
@@ -1149,16 +1186,16 @@ test_mutations(unsigned iterations)
         memcpy(m, orig, n + 1);
         k = 1 + next_rand() % 3;
         for (j = 0; j < k; j++) {
-            size_t at = (size_t)(next_rand() % n);
+            size_t at = (size_t) (next_rand() % n);
 
             switch (next_rand() % 3) {
-            case 0:   /* replace a character */
+            case 0: /* replace a character */
                 m[at] = alphabet[next_rand() % strlen(alphabet)];
                 break;
-            case 1:   /* delete one */
+            case 1: /* delete one */
                 memmove(m + at, m + at + 1, n - at);
                 break;
-            default:  /* truncate */
+            default: /* truncate */
                 m[at] = '\0';
                 break;
             }
@@ -1188,14 +1225,16 @@ test_mutations(unsigned iterations)
         free(m);
         handled++;
     }
-    ok(handled == iterations / 4, "mutations: %u changed JWKS "
-       "documents handled", handled);
+    ok(handled == iterations / 4,
+       "mutations: %u changed JWKS "
+       "documents handled",
+       handled);
 }
 
 static void
 setup(void)
 {
-    now = (long long)time(NULL);
+    now = (long long) time(NULL);
     make_keys();
     jwks_main = fmt("{\"keys\":[%s,%s]}", jwk(rsa1, "r1", ",\"use\":\"sig\""),
                     jwk(ec1, "e1", ",\"use\":\"sig\",\"alg\":\"ES256\""));
@@ -1233,7 +1272,7 @@ main(void)
     test_malformed();
     test_cache();
     test_net_op();
-    test_mutations((unsigned)iterations);
+    test_mutations((unsigned) iterations);
     teardown();
     return test_status();
 }
@@ -1274,7 +1313,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = verify(nl + 1, buf);
     }
     if (rc == FHIRAUTH_OK && data[0] % 2 == 0)
-        abort();   /* a token nobody signed was accepted */
+        abort(); /* a token nobody signed was accepted */
     free(claims);
     claims = NULL;
     free(buf);

@@ -26,14 +26,13 @@
 #include "util.h"
 
 #define NOBODY 65534
-#define WANT_PERM 0x3f2f0000u   /* possessor all; user v r w s a */
+#define WANT_PERM 0x3f2f0000u /* possessor all; user v r w s a */
 #define QUOTA_KEYS 16
 
 static char profile[32];
 static char qprofile[QUOTA_KEYS][40];
-static const enum fa_anchor anchors[3] = {
-    FA_ANCHOR_PERSISTENT, FA_ANCHOR_USER, FA_ANCHOR_SESSION
-};
+static const enum fa_anchor anchors[3] = { FA_ANCHOR_PERSISTENT,
+                                           FA_ANCHOR_USER, FA_ANCHOR_SESSION };
 static const char *const anchor_names[3] = { "persistent", "user", "session" };
 
 /* Remove everything this run created, whatever failed on the way. */
@@ -44,8 +43,7 @@ cleanup(void)
 
     for (k = FA_KEY_REFRESH; k <= FA_KEY_META; k++)
         for (i = 0; i < 3; i++)
-            (void) fa_ks_unlink(anchors[i], profile, (enum fa_key) k, NULL,
-                                0);
+            (void) fa_ks_unlink(anchors[i], profile, (enum fa_key) k, NULL, 0);
 }
 
 /* The serial of our key in a keyring, or -1. */
@@ -178,9 +176,10 @@ in_child(int (*fn)(void *), void *arg)
 static int
 become_nobody(uid_t saved)
 {
-    return setgroups(0, NULL) == 0
-        && setresgid(NOBODY, NOBODY, NOBODY) == 0
-        && setresuid(NOBODY, NOBODY, saved) == 0 ? 0 : -1;
+    return setgroups(0, NULL) == 0 && setresgid(NOBODY, NOBODY, NOBODY) == 0
+            && setresuid(NOBODY, NOBODY, saved) == 0
+        ? 0
+        : -1;
 }
 
 static int
@@ -284,7 +283,9 @@ child_same_user(void *arg)
 {
     (void) arg;
     return read_is(FA_ANCHOR_PERSISTENT, FA_KEY_ACCESS, "100 fork",
-                   FA_ANCHOR_PERSISTENT) ? 0 : 1;
+                   FA_ANCHOR_PERSISTENT)
+        ? 0
+        : 1;
 }
 
 /* Fill uid 65534's quota (20,000 bytes by default): EDQUOT must come back
@@ -337,12 +338,14 @@ child_no_persistent(void *arg)
 
     no_persistent = 1;
     if (fa_ks_store(FA_ANCHOR_PERSISTENT, profile, FA_KEY_META, "{}", 2, 0,
-                    NULL, 0) != FHIRAUTH_OK)
+                    NULL, 0)
+        != FHIRAUTH_OK)
         return 1;
     if (find(real, FA_KEY_META) != -1)
-        bad |= 2;               /* it went to the real persistent keyring */
+        bad |= 2; /* it went to the real persistent keyring */
     if (fa_ks_read(FA_ANCHOR_PERSISTENT, profile, FA_KEY_META, &data, &len,
-                   &where, NULL, 0) != FHIRAUTH_OK
+                   &where, NULL, 0)
+            != FHIRAUTH_OK
         || strcmp(data, "{}") != 0 || where != FA_ANCHOR_USER)
         bad |= 4;
     fa_secret_free_len(data, len);
@@ -442,8 +445,7 @@ test_format(void)
     is_int(-1, fa_access_decode("-5 abc", &exp, &tok),
            "decode: negative expiry");
     is_int(-1, fa_access_decode("+5 abc", &exp, &tok), "decode: sign");
-    is_int(-1, fa_access_decode("123  abc", &exp, &tok),
-           "decode: two spaces");
+    is_int(-1, fa_access_decode("123  abc", &exp, &tok), "decode: two spaces");
     is_int(-1, fa_access_decode("123\tabc", &exp, &tok), "decode: tab");
     is_int(-1, fa_access_decode("123 abc def", &exp, &tok),
            "decode: space in token");
@@ -451,8 +453,7 @@ test_format(void)
            "decode: trailing newline");
     is_int(-1, fa_access_decode("123 ab\x01c", &exp, &tok),
            "decode: control character");
-    is_int(-1, fa_access_decode("123 ab\x7f", &exp, &tok),
-           "decode: DEL");
+    is_int(-1, fa_access_decode("123 ab\x7f", &exp, &tok), "decode: DEL");
     is_int(-1, fa_access_decode("99999999999999999999 abc", &exp, &tok),
            "decode: overflowing expiry");
     is_int(-1, fa_access_decode(NULL, &exp, &tok), "decode: NULL");
@@ -481,10 +482,12 @@ test_anchor(int i)
     ok(k1 > 0, "%s: the key is in the %s keyring", an, an);
     is_int(0, describe_key(k1, &uid, &perm), "%s: describe", an);
     is_int(getuid(), (long long) uid, "%s: owned by the caller", an);
-    is_int(WANT_PERM, perm, "%s: permissions possessor+user only (%08lx)",
-           an, perm);
-    is_int(0, perm & (KEY_GRP_ALL | KEY_OTH_ALL), "%s: nothing for group "
-           "or other", an);
+    is_int(WANT_PERM, perm, "%s: permissions possessor+user only (%08lx)", an,
+           perm);
+    is_int(0, perm & (KEY_GRP_ALL | KEY_OTH_ALL),
+           "%s: nothing for group "
+           "or other",
+           an);
     left = seconds_left(k1);
     ok(left > 30 && left <= 40, "%s: timeout set (%lds)", an, left);
 
@@ -493,8 +496,7 @@ test_anchor(int i)
     is_int(FHIRAUTH_OK, rc, "%s: update (%s)", an, err);
     k2 = find(ring, FA_KEY_ACCESS);
     is_int(k1, k2, "%s: updated in place, same serial", an);
-    ok(read_is(a, FA_KEY_ACCESS, "200 second", a), "%s: new payload read",
-       an);
+    ok(read_is(a, FA_KEY_ACCESS, "200 second", a), "%s: new payload read", an);
     ok(is_perm(k2), "%s: timeout 0 means none", an);
     rc = fa_ks_store(a, profile, FA_KEY_ACCESS, "300 third", 9, 50, err,
                      sizeof(err));
@@ -505,8 +507,8 @@ test_anchor(int i)
     describe_key(k2, &uid, &perm);
     is_int(WANT_PERM, perm, "%s: permissions kept after an update", an);
 
-    is_int(FHIRAUTH_OK, fa_ks_unlink(a, profile, FA_KEY_ACCESS, err,
-                                     sizeof(err)),
+    is_int(FHIRAUTH_OK,
+           fa_ks_unlink(a, profile, FA_KEY_ACCESS, err, sizeof(err)),
            "%s: unlink (%s)", an, err);
     is_int(-1, find(ring, FA_KEY_ACCESS), "%s: gone from the keyring", an);
     is_int(FHIRAUTH_ERR_LOGIN_NEEDED, read_rc(a, FA_KEY_ACCESS),
@@ -527,19 +529,18 @@ test_search_order(void)
                FA_ANCHOR_SESSION),
        "persistent first, found in session");
     /* A user key found when the configured anchor is session. */
-    fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_REFRESH, "r-user", 6, 0,
-                NULL, 0);
+    fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_REFRESH, "r-user", 6, 0, NULL,
+                0);
     ok(read_is(FA_ANCHOR_SESSION, FA_KEY_REFRESH, "r-user", FA_ANCHOR_USER),
        "session first, found in user");
     /* A persistent key found when the configured anchor is session. */
     fa_ks_store(FA_ANCHOR_PERSISTENT, profile, FA_KEY_ACCESS, "1 p", 3, 0,
                 NULL, 0);
-    ok(read_is(FA_ANCHOR_SESSION, FA_KEY_ACCESS, "1 p",
-               FA_ANCHOR_PERSISTENT),
+    ok(read_is(FA_ANCHOR_SESSION, FA_KEY_ACCESS, "1 p", FA_ANCHOR_PERSISTENT),
        "session first, found in persistent");
     /* The configured anchor wins over the others. */
-    fa_ks_store(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, "2 s", 3, 0,
-                NULL, 0);
+    fa_ks_store(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, "2 s", 3, 0, NULL,
+                0);
     ok(read_is(FA_ANCHOR_SESSION, FA_KEY_ACCESS, "2 s", FA_ANCHOR_SESSION),
        "the configured anchor is searched first");
     ok(read_is(FA_ANCHOR_PERSISTENT, FA_KEY_ACCESS, "1 p",
@@ -547,14 +548,14 @@ test_search_order(void)
        "and the other way round");
 
     /* Unlink removes the key from every anchor. */
-    fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_ACCESS, "3 u", 3, 0, NULL,
-                0);
-    is_int(FHIRAUTH_OK, fa_ks_unlink(FA_ANCHOR_SESSION, profile,
-                                     FA_KEY_ACCESS, err, sizeof(err)),
+    fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_ACCESS, "3 u", 3, 0, NULL, 0);
+    is_int(FHIRAUTH_OK,
+           fa_ks_unlink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, err,
+                        sizeof(err)),
            "unlink everywhere (%s)", err);
     ok(find(ring_of(FA_ANCHOR_PERSISTENT), FA_KEY_ACCESS) == -1
-       && find(KEY_SPEC_USER_KEYRING, FA_KEY_ACCESS) == -1
-       && find(KEY_SPEC_SESSION_KEYRING, FA_KEY_ACCESS) == -1,
+           && find(KEY_SPEC_USER_KEYRING, FA_KEY_ACCESS) == -1
+           && find(KEY_SPEC_SESSION_KEYRING, FA_KEY_ACCESS) == -1,
        "no access key left in any anchor");
     fa_ks_unlink(FA_ANCHOR_PERSISTENT, profile, FA_KEY_META, NULL, 0);
     fa_ks_unlink(FA_ANCHOR_PERSISTENT, profile, FA_KEY_REFRESH, NULL, 0);
@@ -570,7 +571,8 @@ test_expiry(void)
 
     for (i = 0; i < 3; i++)
         if (fa_ks_store(anchors[i], profile, FA_KEY_ACCESS, "5 short", 7, 1,
-                        err, sizeof(err)) != FHIRAUTH_OK)
+                        err, sizeof(err))
+            != FHIRAUTH_OK)
             good = 0;
     ok(good, "stored with a 1 s timeout (%s)", err);
     sleep(2);
@@ -578,9 +580,9 @@ test_expiry(void)
         is_int(FHIRAUTH_ERR_LOGIN_NEEDED, read_rc(anchors[i], FA_KEY_ACCESS),
                "%s: expired key means login needed", anchor_names[i]);
     /* add_key() updates an expired key in place and revives it. */
-    is_int(FHIRAUTH_OK, fa_ks_store(FA_ANCHOR_PERSISTENT, profile,
-                                    FA_KEY_ACCESS, "6 again", 7, 30, err,
-                                    sizeof(err)),
+    is_int(FHIRAUTH_OK,
+           fa_ks_store(FA_ANCHOR_PERSISTENT, profile, FA_KEY_ACCESS, "6 again",
+                       7, 30, err, sizeof(err)),
            "store over an expired key (%s)", err);
     ok(read_is(FA_ANCHOR_PERSISTENT, FA_KEY_ACCESS, "6 again",
                FA_ANCHOR_PERSISTENT),
@@ -588,10 +590,9 @@ test_expiry(void)
     /* A search cannot find an expired key, so unlink cannot remove it:
      * revive the others too, so cleanup() leaves nothing for the kernel's
      * collector. */
-    fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_ACCESS, "6 u", 3, 30, NULL,
+    fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_ACCESS, "6 u", 3, 30, NULL, 0);
+    fa_ks_store(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, "6 s", 3, 30, NULL,
                 0);
-    fa_ks_store(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, "6 s", 3, 30,
-                NULL, 0);
 }
 
 static void
@@ -614,10 +615,10 @@ test_limits(void)
     rc = fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_META, big,
                      FA_KEY_MAX_PAYLOAD, 0, err, sizeof(err));
     is_int(FHIRAUTH_OK, rc, "the largest payload stored (%s)", err);
-    rc = fa_ks_read(FA_ANCHOR_USER, profile, FA_KEY_META, &data, &len,
-                    &where, err, sizeof(err));
+    rc = fa_ks_read(FA_ANCHOR_USER, profile, FA_KEY_META, &data, &len, &where,
+                    err, sizeof(err));
     ok(rc == FHIRAUTH_OK && len == FA_KEY_MAX_PAYLOAD
-       && memcmp(data, big, len) == 0 && data[len] == '\0',
+           && memcmp(data, big, len) == 0 && data[len] == '\0',
        "and read back whole, NUL-terminated");
     fa_secret_free_len(data, len);
 
@@ -674,8 +675,8 @@ test_processes(void)
     long total = 0;
     int i, st;
 
-    fa_ks_store(FA_ANCHOR_PERSISTENT, profile, FA_KEY_ACCESS, "100 fork", 8,
-                0, NULL, 0);
+    fa_ks_store(FA_ANCHOR_PERSISTENT, profile, FA_KEY_ACCESS, "100 fork", 8, 0,
+                NULL, 0);
     ok(read_is(FA_ANCHOR_PERSISTENT, FA_KEY_ACCESS, "100 fork",
                FA_ANCHOR_PERSISTENT),
        "read in the parent (caches the keyring id)");
@@ -702,8 +703,8 @@ test_processes(void)
         return;
     }
     for (i = 0; i < 3; i++) {
-        fa_ks_store(anchors[i], profile, FA_KEY_ACCESS, "100 mine", 8, 0,
-                    NULL, 0);
+        fa_ks_store(anchors[i], profile, FA_KEY_ACCESS, "100 mine", 8, 0, NULL,
+                    0);
         keys[i] = find(ring_of(anchors[i]), FA_KEY_ACCESS);
     }
     st = in_child(child_other_user, keys);
@@ -712,8 +713,8 @@ test_processes(void)
     for (i = 0; i < 3; i++)
         fa_ks_unlink(anchors[i], profile, FA_KEY_ACCESS, NULL, 0);
 
-    fa_ks_store(FA_ANCHOR_PERSISTENT, profile, FA_KEY_ACCESS, "100 switch",
-                10, 0, NULL, 0);
+    fa_ks_store(FA_ANCHOR_PERSISTENT, profile, FA_KEY_ACCESS, "100 switch", 10,
+                0, NULL, 0);
     is_int(0, in_child(child_switch_uid, NULL),
            "switching uid in one process never reaches root's keys");
 
@@ -738,8 +739,9 @@ quota_bytes(uid_t uid)
 
     if (f == NULL)
         return -1;
-    while ((n = fscanf(f, " %lu: %lu %lu/%lu %lu/%lu %lu/%lu", &u, &a, &b,
-                       &c, &d, &e, &used, &max)) == 8)
+    while ((n = fscanf(f, " %lu: %lu %lu/%lu %lu/%lu %lu/%lu", &u, &a, &b, &c,
+                       &d, &e, &used, &max))
+           == 8)
         if (u == (unsigned long) uid)
             r = (long) used;
     fclose(f);
@@ -762,14 +764,15 @@ child_shrink(void *arg)
     int result = 0;
 
     (void) arg;
-    if (setgroups(0, NULL) != 0 || setresgid(SHRINK_UID, SHRINK_UID,
-                                             SHRINK_UID) != 0
+    if (setgroups(0, NULL) != 0
+        || setresgid(SHRINK_UID, SHRINK_UID, SHRINK_UID) != 0
         || setresuid(SHRINK_UID, SHRINK_UID, SHRINK_UID) != 0
         || keyctl_join_session_keyring(NULL) == -1)
         return 100;
     memset(big, 's', sizeof(big));
     if (fa_ks_store(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, big,
-                    sizeof(big), 0, NULL, 0) != FHIRAUTH_OK)
+                    sizeof(big), 0, NULL, 0)
+        != FHIRAUTH_OK)
         return 101;
     before = quota_bytes(SHRINK_UID);
     if (fa_ks_shrink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, NULL, 0)
@@ -780,27 +783,33 @@ child_shrink(void *arg)
         result |= 2;
     /* A placeholder readers cannot decode, so treat as absent. */
     if (fa_ks_read(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, &data, &len,
-                   NULL, NULL, 0) != FHIRAUTH_OK
-        || len != 1 || fa_access_decode(data, &(time_t){ 0 },
-                                        &(const char *){ NULL }) == 0)
+                   NULL, NULL, 0)
+            != FHIRAUTH_OK
+        || len != 1
+        || fa_access_decode(data, &(time_t){ 0 }, &(const char *){ NULL })
+            == 0)
         result |= 4;
     fa_secret_free_len(data, len);
     /* An expired key. */
     if (fa_ks_store(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, big,
-                    sizeof(big), 1, NULL, 0) != FHIRAUTH_OK)
+                    sizeof(big), 1, NULL, 0)
+        != FHIRAUTH_OK)
         return 102;
     sleep(2);
     before = quota_bytes(SHRINK_UID);
     if (fa_ks_read(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, &data, &len,
-                   NULL, NULL, 0) != FHIRAUTH_ERR_LOGIN_NEEDED)
+                   NULL, NULL, 0)
+        != FHIRAUTH_ERR_LOGIN_NEEDED)
         result |= 8;
     if (fa_ks_shrink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, NULL, 0)
         != FHIRAUTH_OK)
         result |= 16;
     after = quota_bytes(SHRINK_UID);
     if (before - after < (long) sizeof(big) - 64) {
-        fprintf(stderr, "# expired key: %ld bytes charged before, "
-                "%ld after\n", before, after);
+        fprintf(stderr,
+                "# expired key: %ld bytes charged before, "
+                "%ld after\n",
+                before, after);
         result |= 32;
     }
     (void) fa_ks_unlink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, NULL, 0);
@@ -828,14 +837,14 @@ measure(void)
     double ns;
 
     fa_ks_store(FA_ANCHOR_PERSISTENT, profile, FA_KEY_ACCESS,
-                "1999999999 eyJhbGciOiJSUzI1NiJ9.measure.sig", 43, 0, NULL,
-                0);
+                "1999999999 eyJhbGciOiJSUzI1NiJ9.measure.sig", 43, 0, NULL, 0);
     clock_gettime(CLOCK_MONOTONIC, &a);
     for (i = 0; i < n; i++) {
         data = NULL;
         len = 0;
         if (fa_ks_read(FA_ANCHOR_PERSISTENT, profile, FA_KEY_ACCESS, &data,
-                       &len, NULL, NULL, 0) != FHIRAUTH_OK)
+                       &len, NULL, NULL, 0)
+            != FHIRAUTH_OK)
             bad++;
         fa_secret_free_len(data, len);
     }
@@ -858,7 +867,8 @@ foreign_child(void *arg)
     if (become_nobody(0) != 0)
         return 100;
     if (fa_ks_read(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, &data, &len,
-                   NULL, NULL, 0) != FHIRAUTH_ERR_LOGIN_NEEDED)
+                   NULL, NULL, 0)
+        != FHIRAUTH_ERR_LOGIN_NEEDED)
         result |= 1;
     fa_secret_free_len(data, len);
     (void) fa_ks_unlink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, NULL, 0);

@@ -33,7 +33,7 @@
 
 static char base[64] = "";
 static char run[128], tmp[128];
-static char udir[160];          /* where run and tmp put our locks */
+static char udir[160]; /* where run and tmp put our locks */
 static uid_t me;
 
 /*
@@ -49,8 +49,7 @@ user_dir(char *buf, size_t len, const char *parent)
     if (me == 0)
         n = snprintf(buf, len, "%s/%lu", parent, (unsigned long) me);
     else
-        n = snprintf(buf, len, "%s/pam_fhir-%lu", parent,
-                     (unsigned long) me);
+        n = snprintf(buf, len, "%s/pam_fhir-%lu", parent, (unsigned long) me);
     if (n < 0 || (size_t) n >= len)
         bail("path too long");
     return buf;
@@ -62,7 +61,7 @@ rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
     (void) st;
     (void) flag;
     (void) ftw;
-    (void) remove(p);           /* best effort: keep walking */
+    (void) remove(p); /* best effort: keep walking */
     return 0;
 }
 
@@ -120,7 +119,7 @@ same_file(int fd, const char *p)
     struct stat a, b;
 
     return fstat(fd, &a) == 0 && lstat(p, &b) == 0 && a.st_dev == b.st_dev
-           && a.st_ino == b.st_ino;
+        && a.st_ino == b.st_ino;
 }
 
 static fhirauth_rc
@@ -175,7 +174,9 @@ static int
 become(uid_t uid)
 {
     return setgroups(0, NULL) == 0 && setresgid(uid, uid, uid) == 0
-        && setresuid(uid, uid, uid) == 0 ? 0 : -1;
+            && setresuid(uid, uid, uid) == 0
+        ? 0
+        : -1;
 }
 
 /*
@@ -205,9 +206,9 @@ flock(int fd, int op)
 /* ---------------------------------------------------------- children */
 
 struct attempt {
-    uid_t uid;          /* switch to it first when not ours */
+    uid_t uid; /* switch to it first when not ours */
     long wait_ms;
-    long min_ms;        /* expected duration bounds */
+    long min_ms; /* expected duration bounds */
     long max_ms;
     fhirauth_rc want;
 };
@@ -265,7 +266,7 @@ child_worker(void *arg)
         }
         mfd = open(inside, O_WRONLY | O_CREAT | O_EXCL, 0600);
         if (mfd == -1)
-            return 2;           /* someone else is inside */
+            return 2; /* someone else is inside */
         close(mfd);
         cfd = open(counter, O_RDWR);
         if (cfd == -1)
@@ -318,10 +319,10 @@ test_basics(void)
     mkpath(p, sizeof(p), "%s/p.lock", udir);
     ok(same_file(fd, p), "the lock is %s", p);
     ok(lstat(udir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == me
-       && (st.st_mode & 07777) == 0700,
+           && (st.st_mode & 07777) == 0700,
        "per-user directory: ours, mode 0700");
     ok(lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == me
-       && (st.st_mode & 077) == 0,
+           && (st.st_mode & 077) == 0,
        "lock file: ours, regular, no group/other access");
     ok((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0, "close-on-exec");
 
@@ -329,8 +330,10 @@ test_basics(void)
     rc = take(me, "p", 100, run, tmp, &fd2, err, sizeof(err));
     dt = now_ms() - t0;
     is_int(FHIRAUTH_ERR_LOCK, rc, "second lock in the same process waits");
-    ok(strstr(err, "timed out waiting for the refresh lock (held by another "
-                   "process)") != NULL,
+    ok(strstr(err,
+              "timed out waiting for the refresh lock (held by another "
+              "process)")
+           != NULL,
        "message: %s", err);
     ok(dt >= 90 && dt < 2000, "waited about 100 ms (%lld)", dt);
     t0 = now_ms();
@@ -344,8 +347,7 @@ test_basics(void)
     is_int(0, in_child(child_attempt, &held),
            "another process times out while the lock is held");
     fa_lock_release(fd);
-    is_int(0, in_child(child_attempt, &free_),
-           "and gets it once released");
+    is_int(0, in_child(child_attempt, &free_), "and gets it once released");
 
     /* A waiter notices the release; the holder's unlock works even though
      * the waiter, forked while it held the lock, shares the descriptor. */
@@ -447,7 +449,8 @@ test_refusals(void)
     make_dir(r, 01777);
     make_dir(user_dir(d, sizeof(d), r), 0755);
     rc = take_in(r, "p", &fd, err, sizeof(err));
-    is_int(FHIRAUTH_ERR_LOCK, rc, "per-user directory with mode 0755 "
+    is_int(FHIRAUTH_ERR_LOCK, rc,
+           "per-user directory with mode 0755 "
            "refused");
     ok(strstr(err, "0755") != NULL, "message: %s", err);
 
@@ -458,8 +461,10 @@ test_refusals(void)
     close(fd);
     fd = -1;
     rc = take_in(r, "p", &fd, err, sizeof(err));
-    is_int(FHIRAUTH_ERR_LOCK, rc, "per-user directory that is a file "
-           "refused (%s)", err);
+    is_int(FHIRAUTH_ERR_LOCK, rc,
+           "per-user directory that is a file "
+           "refused (%s)",
+           err);
 
     if (me != 0) {
         skip("other owners need root");
@@ -534,7 +539,7 @@ test_fallback(void)
     fallback_case(q, "RUN_DIR a symlink to a good directory");
     mkpath(p, sizeof(p), "%s/pam_fhir-%lu", tmp, (unsigned long) me);
     ok(lstat(p, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == me
-       && (st.st_mode & 07777) == 0700,
+           && (st.st_mode & 07777) == 0700,
        "fallback directory: ours, mode 0700");
     if (me != 0) {
         skip("needs root");
@@ -571,11 +576,10 @@ test_other_uid(void)
            err);
     mkpath(p, sizeof(p), "%s/%d", run, NOBODY);
     ok(lstat(p, &st) == 0 && st.st_uid == NOBODY
-       && (st.st_mode & 07777) == 0700,
+           && (st.st_mode & 07777) == 0700,
        "the directory was given to the user");
     mkpath(p, sizeof(p), "%s/%d/p.lock", run, NOBODY);
-    ok(lstat(p, &st) == 0 && st.st_uid == NOBODY,
-       "and the lock file too");
+    ok(lstat(p, &st) == 0 && st.st_uid == NOBODY, "and the lock file too");
     is_int(0, in_child(child_attempt, &held),
            "the user's own process waits for it");
     fa_lock_release(fd);
@@ -666,12 +670,11 @@ test_leftovers(void)
         bail("link: %s", strerror(errno));
     rc = take(NOBODY, "hl", 100, run, tmp, &fd, err, sizeof(err));
     ok(rc == FHIRAUTH_ERR_LOCK && strstr(err, "links") != NULL,
-       "root refuses a lock file hard-linked to a root-owned file: %s",
-       err);
+       "root refuses a lock file hard-linked to a root-owned file: %s", err);
     fa_lock_release(fd);
     fd = -1;
     ok(stat(victim, &st) == 0 && st.st_uid == 0 && st.st_size == 7
-       && (st.st_mode & 07777) == 0644,
+           && (st.st_mode & 07777) == 0644,
        "the linked file is still root's, unchanged");
 
     /* Stale files with odd modes and content, as the user. */
@@ -683,7 +686,8 @@ test_leftovers(void)
                (unsigned) modes[i]);
     }
     ok(lstat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == NOBODY
-       && st.st_nlink == 1, "still one regular file of the user's");
+           && st.st_nlink == 1,
+       "still one regular file of the user's");
 
     /* Root created it for the user and died before giving it away. */
     leave_lock_file(p, 0, 0600, "");
@@ -711,7 +715,7 @@ test_leftovers(void)
     ok(fstat(held, &st) == 0 && st.st_uid == 0 && st.st_size == 7,
        "the root-owned file it found was not given to the user");
     ok(lstat(p, &now) == 0 && now.st_uid == NOBODY && now.st_nlink == 1
-       && now.st_ino != st.st_ino,
+           && now.st_ino != st.st_ino,
        "the lock file is a new one, made by the call and given to the "
        "user");
     close(held);
@@ -781,8 +785,10 @@ test_stress(void)
             good = 0;
         }
     }
-    ok(good, "%d workers, each inside alone, while the lock file is "
-       "replaced every round", WORKERS);
+    ok(good,
+       "%d workers, each inside alone, while the lock file is "
+       "replaced every round",
+       WORKERS);
     fd = open(counter, O_RDONLY);
     n = fd == -1 ? -1 : read(fd, buf, sizeof(buf) - 1);
     close(fd);
@@ -804,7 +810,8 @@ test_defaults(void)
            base + 5);
     mkpath(q, sizeof(q), "/tmp/pam_fhir-%lu/%s.lock", (unsigned long) me,
            base + 5);
-    ok(same_file(fd, p) || same_file(fd, q), "lock file in /run/pam_fhir "
+    ok(same_file(fd, p) || same_file(fd, q),
+       "lock file in /run/pam_fhir "
        "or /tmp");
     unlink(p);
     unlink(q);

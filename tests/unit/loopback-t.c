@@ -34,8 +34,7 @@ static enum fa_lb_result
 line(const char *l, struct fa_redirect *r)
 {
     err[0] = '\0';
-    return fa_lb_parse_request(l, strlen(l), FA_LB_PATH, r, err,
-                               sizeof(err));
+    return fa_lb_parse_request(l, strlen(l), FA_LB_PATH, r, err, sizeof(err));
 }
 
 static enum fa_lb_result
@@ -54,8 +53,7 @@ bad_query(const char *q, const char *what)
     enum fa_lb_result res = query(q, &r);
 
     is_int(FA_LB_BAD_REQUEST, res, "%s: refused", what);
-    ok(err[0] != '\0' && r.code == NULL && r.state == NULL
-           && r.error == NULL,
+    ok(err[0] != '\0' && r.code == NULL && r.state == NULL && r.error == NULL,
        "%s: a message, nothing kept (%s)", what, err);
     fa_redirect_free(&r);
 }
@@ -184,8 +182,7 @@ test_request_line(void)
     is_int(FA_LB_BAD_REQUEST,
            line("GET http://127.0.0.1:1/callback?code=a HTTP/1.1", &r),
            "absolute-form target");
-    is_int(FA_LB_BAD_REQUEST, line("GET /callback?code=a", &r),
-           "no version");
+    is_int(FA_LB_BAD_REQUEST, line("GET /callback?code=a", &r), "no version");
     is_int(FA_LB_BAD_REQUEST, line("GET /callback?code=a HTTP/2.0", &r),
            "HTTP/2 version");
     is_int(FA_LB_BAD_REQUEST, line("GET  /callback?code=a HTTP/1.1", &r),
@@ -201,8 +198,7 @@ test_request_line(void)
            fa_lb_parse_request("GET /callback?code=a\0b HTTP/1.1", 31,
                                FA_LB_PATH, &r, err, sizeof(err)),
            "NUL byte in the line");
-    is_int(FA_LB_BAD_REQUEST,
-           line("GET /callback?code=a&code=b HTTP/1.1", &r),
+    is_int(FA_LB_BAD_REQUEST, line("GET /callback?code=a&code=b HTTP/1.1", &r),
            "duplicate code in the request line");
     ok(r.code == NULL, "... nothing kept");
 
@@ -269,8 +265,7 @@ test_pasted(void)
     is_int(FA_LB_BAD_REQUEST, pasted("pc", &r), "just a code");
     is_int(FA_LB_BAD_REQUEST, pasted("", &r), "nothing");
     is_int(FA_LB_BAD_REQUEST,
-           pasted("http://127.0.0.1:4711/callback?code=a&code=b&state=ps",
-                  &r),
+           pasted("http://127.0.0.1:4711/callback?code=a&code=b&state=ps", &r),
            "duplicate code in a pasted URL");
     is_int(FA_LB_BAD_REQUEST,
            fa_lb_parse_pasted(NULL, "http://127.0.0.1:1/callback", &r, err,
@@ -290,9 +285,9 @@ connect_to(unsigned port)
         return -1;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)port);
+    sa.sin_port = htons((unsigned short) port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+    if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
         close(fd);
         return -1;
     }
@@ -311,26 +306,26 @@ browse(unsigned port, const char *const *pieces, int out)
     int fd = connect_to(port), i;
 
     if (fd < 0) {
-        (void)!write(out, "ERR\n", 4);
+        (void) !write(out, "ERR\n", 4);
         return;
     }
     /* An answer that never comes is an error, not a hang. */
-    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     for (i = 0; pieces[i] != NULL; i++) {
-        (void)!write(fd, pieces[i], strlen(pieces[i]));
+        (void) !write(fd, pieces[i], strlen(pieces[i]));
         /* cppcheck-suppress usleepCalled ; a test's short poll */
         usleep(50000);
     }
     while (len < sizeof(buf) - 1
            && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-        len += (size_t)n;
+        len += (size_t) n;
     buf[len] = '\0';
     close(fd);
     if (len > 12 && memcmp(buf, "HTTP/1.1 ", 9) == 0) {
         buf[12] = '\n';
-        (void)!write(out, buf + 9, 4);
+        (void) !write(out, buf + 9, 4);
     } else {
-        (void)!write(out, "ERR\n", 4);
+        (void) !write(out, "ERR\n", 4);
     }
 }
 
@@ -350,12 +345,10 @@ browser_child(unsigned port, int out)
     /* Another login's answer, and one without a state: refused, and the
      * wait goes on. */
     static const char *const wrong_state[] = {
-        "GET /callback?code=their-code&state=the-statf HTTP/1.1\r\n\r\n",
-        NULL
+        "GET /callback?code=their-code&state=the-statf HTTP/1.1\r\n\r\n", NULL
     };
     static const char *const short_state[] = {
-        "GET /callback?code=their-code&state=the-stat HTTP/1.1\r\n\r\n",
-        NULL
+        "GET /callback?code=their-code&state=the-stat HTTP/1.1\r\n\r\n", NULL
     };
     static const char *const no_state[] = {
         "GET /callback?code=their-code HTTP/1.1\r\n\r\n", NULL
@@ -402,7 +395,7 @@ test_listener(void)
     if (rc != FHIRAUTH_OK)
         bail("cannot listen: %s", err);
 
-    rc = fa_lb_open((long)l.port, 1, &l2, err, sizeof(err));
+    rc = fa_lb_open((long) l.port, 1, &l2, err, sizeof(err));
     is_int(FHIRAUTH_ERR_CONFIG, rc, "a fixed port in use: a config error");
     ok(strstr(err, "127.0.0.1") != NULL, "... naming the address (%s)", err);
 
@@ -420,7 +413,8 @@ test_listener(void)
     close(p[1]);
     rc = fa_lb_wait(&l, FA_LB_PATH, "the-state", 20, &r, &conn, err,
                     sizeof(err));
-    is_int(FHIRAUTH_OK, rc, "the redirect arrives past a spare connection, "
+    is_int(FHIRAUTH_OK, rc,
+           "the redirect arrives past a spare connection, "
            "a favicon, a POST, garbage and other states");
     is_string("the-code", r.code, "... with the code");
     is_string("the-state", r.state, "... and the state");
@@ -429,7 +423,7 @@ test_listener(void)
     fa_redirect_free(&r);
     while (len < sizeof(answers) - 1
            && (n = read(p[0], answers + len, sizeof(answers) - 1 - len)) > 0)
-        len += (size_t)n;
+        len += (size_t) n;
     answers[len] = '\0';
     close(p[0]);
     waitpid(pid, &status, 0);
@@ -465,13 +459,14 @@ test_listener(void)
                     sizeof(err));
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
-    is_int(FHIRAUTH_ERR_LOGIN_NEEDED, rc, "a flood of wrong states: the "
+    is_int(FHIRAUTH_ERR_LOGIN_NEEDED, rc,
+           "a flood of wrong states: the "
            "wait ends at its deadline");
     ok(time(NULL) - t0 <= 4, "... not later");
     ok(r.code == NULL && r.state == NULL, "... with nothing kept");
     fa_lb_close(&l);
     ok(l.fd == -1, "closed");
-    fa_lb_close(&l);   /* twice is harmless */
+    fa_lb_close(&l); /* twice is harmless */
 
     /* Pasting: the port is reserved but refuses connections. */
     rc = fa_lb_open(0, 0, &l, err, sizeof(err));
@@ -480,7 +475,7 @@ test_listener(void)
     ok(fd < 0 && errno == ECONNREFUSED, "... a browser there is refused");
     if (fd >= 0)
         close(fd);
-    rc = fa_lb_open((long)l.port, 1, &l2, err, sizeof(err));
+    rc = fa_lb_open((long) l.port, 1, &l2, err, sizeof(err));
     ok(rc != FHIRAUTH_OK, "... and nobody else can listen on it");
     if (rc == FHIRAUTH_OK)
         fa_lb_close(&l2);

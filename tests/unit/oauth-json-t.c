@@ -41,7 +41,7 @@ static int
 printable(const char *s)
 {
     for (; *s != '\0'; s++)
-        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+        if ((unsigned char) *s < 0x20 || (unsigned char) *s > 0x7e)
             return 0;
     return 1;
 }
@@ -67,13 +67,15 @@ test_token_success(void)
 
     is_int(FHIRAUTH_OK,
            tok(200, "{\"access_token\":\"at1\",\"token_type\":\"Bearer\"}",
-               &r), "minimal response");
+               &r),
+           "minimal response");
     is_string("at1", r.access_token, "minimal: access_token");
     is_string("Bearer", r.token_type, "minimal: token_type");
     is_int(-1, r.expires_in, "minimal: no expires_in is -1");
     is_int(-1, r.refresh_expires_in, "minimal: no refresh_expires_in");
     ok(r.refresh_token == NULL && r.id_token == NULL && r.scope == NULL
-       && r.patient == NULL, "minimal: optional fields NULL");
+           && r.patient == NULL,
+       "minimal: optional fields NULL");
     fa_token_response_free(&r);
 
     is_int(FHIRAUTH_OK,
@@ -85,7 +87,8 @@ test_token_success(void)
                "\"encounter\":\"e-9\",\"fhirUser\":"
                "\"https://fhir.example/Practitioner/7\",\"tenant\":\"t1\","
                "\"need_patient_banner\":true,\"extra\":{\"a\":[1,2]}}\n",
-               &r), "full response");
+               &r),
+           "full response");
     is_string("eyJ.a-b_c~d+e/f=", r.access_token, "full: access_token");
     is_string("Bearer", r.token_type, "full: bearer normalized");
     is_int(3600, r.expires_in, "full: expires_in");
@@ -102,35 +105,47 @@ test_token_success(void)
     ok(r.access_token == NULL && r.expires_in == -1, "free resets");
 
     is_int(FHIRAUTH_OK,
-           tok(200, "{\"access_token\":\"a\",\"token_type\":\"BEARER\","
-               "\"expires_in\":\"300\"}", &r), "expires_in as digits");
+           tok(200,
+               "{\"access_token\":\"a\",\"token_type\":\"BEARER\","
+               "\"expires_in\":\"300\"}",
+               &r),
+           "expires_in as digits");
     is_int(300, r.expires_in, "digits: value");
     fa_token_response_free(&r);
 
     is_int(FHIRAUTH_OK,
-           tok(200, "{\"access_token\":\"a\",\"token_type\":\"Bearer\","
-               "\"expires_in\":0}", &r), "expires_in 0");
+           tok(200,
+               "{\"access_token\":\"a\",\"token_type\":\"Bearer\","
+               "\"expires_in\":0}",
+               &r),
+           "expires_in 0");
     is_int(0, r.expires_in, "expires_in 0 kept");
     fa_token_response_free(&r);
 
     is_int(FHIRAUTH_OK,
-           tok(200, "{\"access_token\":\"a\",\"token_type\":\"Bearer\","
-               "\"expires_in\":99999999999999999999}", &r),
+           tok(200,
+               "{\"access_token\":\"a\",\"token_type\":\"Bearer\","
+               "\"expires_in\":99999999999999999999}",
+               &r),
            "huge expires_in");
     is_int(2147483647L, r.expires_in, "huge expires_in clamped");
     fa_token_response_free(&r);
 
     is_int(FHIRAUTH_OK,
-           tok(200, "{\"access_token\":\"a\",\"token_type\":\"Bearer\","
-               "\"expires_in\":\"99999999999999999999999\"}", &r),
+           tok(200,
+               "{\"access_token\":\"a\",\"token_type\":\"Bearer\","
+               "\"expires_in\":\"99999999999999999999999\"}",
+               &r),
            "huge expires_in string");
     is_int(2147483647L, r.expires_in, "huge string clamped");
     fa_token_response_free(&r);
 
     is_int(FHIRAUTH_OK,
-           tok(201, "{\"access_token\":\"a\",\"token_type\":\"Bearer\","
+           tok(201,
+               "{\"access_token\":\"a\",\"token_type\":\"Bearer\","
                "\"refresh_token\":null,\"id_token\":\"\",\"scope\":\"\"}",
-               &r), "null and empty optional fields");
+               &r),
+           "null and empty optional fields");
     ok(r.refresh_token == NULL, "null refresh_token is none");
     ok(r.id_token == NULL, "empty id_token is none");
     is_string("", r.scope, "empty scope kept");
@@ -139,24 +154,31 @@ test_token_success(void)
     /* Context values with a wrong type or control characters are dropped,
      * the login goes on. */
     is_int(FHIRAUTH_OK,
-           tok(200, "{\"access_token\":\"a\",\"token_type\":\"Bearer\","
+           tok(200,
+               "{\"access_token\":\"a\",\"token_type\":\"Bearer\","
                "\"patient\":123,\"encounter\":[\"x\"],\"fhirUser\":"
-               "\"a\\nb\",\"tenant\":\"\"}", &r),
+               "\"a\\nb\",\"tenant\":\"\"}",
+               &r),
            "mistyped SMART context is ignored");
     ok(r.patient == NULL && r.encounter == NULL && r.fhir_user == NULL
-       && r.tenant == NULL, "mistyped context left NULL");
+           && r.tenant == NULL,
+       "mistyped context left NULL");
     fa_token_response_free(&r);
 
     is_int(FHIRAUTH_OK,
-           tok(200, "{\"access_token\":\"a\",\"token_type\":\"Bearer\","
-               "\"refresh_expires_in\":\"soon\"}", &r),
+           tok(200,
+               "{\"access_token\":\"a\",\"token_type\":\"Bearer\","
+               "\"refresh_expires_in\":\"soon\"}",
+               &r),
            "malformed refresh_expires_in is ignored");
     is_int(-1, r.refresh_expires_in, "malformed refresh_expires_in is -1");
     fa_token_response_free(&r);
 
     is_int(FHIRAUTH_OK,
-           tok(200, "  {\"token_type\":\"Bearer\",\"access_token\":\"x\","
-               "\"access_token\":\"y\"}  \r\n\t", &r),
+           tok(200,
+               "  {\"token_type\":\"Bearer\",\"access_token\":\"x\","
+               "\"access_token\":\"y\"}  \r\n\t",
+               &r),
            "surrounding whitespace, duplicate member");
     is_string("y", r.access_token, "duplicate member: last wins");
     fa_token_response_free(&r);
@@ -177,14 +199,16 @@ test_token_malformed(void)
              FHIRAUTH_ERR_PROTOCOL, "numeric access_token");
     rejected(200, "{\"access_token\":null,\"token_type\":\"Bearer\"}",
              FHIRAUTH_ERR_PROTOCOL, "null access_token");
-    rejected(200, "{\"access_token\":\"SECRET\\r\\nX-Evil: 1\","
-             "\"token_type\":\"Bearer\"}", FHIRAUTH_ERR_PROTOCOL,
-             "CR/LF in access_token");
+    rejected(200,
+             "{\"access_token\":\"SECRET\\r\\nX-Evil: 1\","
+             "\"token_type\":\"Bearer\"}",
+             FHIRAUTH_ERR_PROTOCOL, "CR/LF in access_token");
     rejected(200, "{\"access_token\":\"SECRET a\",\"token_type\":\"Bearer\"}",
              FHIRAUTH_ERR_PROTOCOL, "blank in access_token");
-    rejected(200, "{\"access_token\":\"SECRET\\u0000x\","
-             "\"token_type\":\"Bearer\"}", FHIRAUTH_ERR_PROTOCOL,
-             "NUL inside access_token");
+    rejected(200,
+             "{\"access_token\":\"SECRET\\u0000x\","
+             "\"token_type\":\"Bearer\"}",
+             FHIRAUTH_ERR_PROTOCOL, "NUL inside access_token");
     rejected(200, "{\"access_token\":\"SECRET\"}", FHIRAUTH_ERR_PROTOCOL,
              "missing token_type");
     rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"mac\"}",
@@ -197,44 +221,55 @@ test_token_malformed(void)
              FHIRAUTH_ERR_PROTOCOL, "token_type Bearerx");
     rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":true}",
              FHIRAUTH_ERR_PROTOCOL, "boolean token_type");
-    rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-             "\"expires_in\":-5}", FHIRAUTH_ERR_PROTOCOL,
-             "negative expires_in");
-    rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-             "\"expires_in\":\"-5\"}", FHIRAUTH_ERR_PROTOCOL,
-             "negative expires_in string");
-    rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-             "\"expires_in\":\"12s\"}", FHIRAUTH_ERR_PROTOCOL,
-             "expires_in string with a unit");
-    rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-             "\"expires_in\":\" 12\"}", FHIRAUTH_ERR_PROTOCOL,
-             "expires_in string with a blank");
-    rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-             "\"expires_in\":\"\"}", FHIRAUTH_ERR_PROTOCOL,
-             "empty expires_in string");
-    rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-             "\"expires_in\":3600.5}", FHIRAUTH_ERR_PROTOCOL,
-             "fractional expires_in");
-    rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-             "\"expires_in\":true}", FHIRAUTH_ERR_PROTOCOL,
-             "boolean expires_in");
-    rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-             "\"refresh_token\":7}", FHIRAUTH_ERR_PROTOCOL,
-             "numeric refresh_token");
-    rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-             "\"refresh_token\":\"a\\u0001b\"}", FHIRAUTH_ERR_PROTOCOL,
-             "control character in refresh_token");
-    rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-             "\"id_token\":{}}", FHIRAUTH_ERR_PROTOCOL, "object id_token");
-    rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
-             "\"scope\":[\"openid\"]}", FHIRAUTH_ERR_PROTOCOL,
-             "array scope");
+    rejected(200,
+             "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
+             "\"expires_in\":-5}",
+             FHIRAUTH_ERR_PROTOCOL, "negative expires_in");
+    rejected(200,
+             "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
+             "\"expires_in\":\"-5\"}",
+             FHIRAUTH_ERR_PROTOCOL, "negative expires_in string");
+    rejected(200,
+             "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
+             "\"expires_in\":\"12s\"}",
+             FHIRAUTH_ERR_PROTOCOL, "expires_in string with a unit");
+    rejected(200,
+             "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
+             "\"expires_in\":\" 12\"}",
+             FHIRAUTH_ERR_PROTOCOL, "expires_in string with a blank");
+    rejected(200,
+             "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
+             "\"expires_in\":\"\"}",
+             FHIRAUTH_ERR_PROTOCOL, "empty expires_in string");
+    rejected(200,
+             "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
+             "\"expires_in\":3600.5}",
+             FHIRAUTH_ERR_PROTOCOL, "fractional expires_in");
+    rejected(200,
+             "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
+             "\"expires_in\":true}",
+             FHIRAUTH_ERR_PROTOCOL, "boolean expires_in");
+    rejected(200,
+             "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
+             "\"refresh_token\":7}",
+             FHIRAUTH_ERR_PROTOCOL, "numeric refresh_token");
+    rejected(200,
+             "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
+             "\"refresh_token\":\"a\\u0001b\"}",
+             FHIRAUTH_ERR_PROTOCOL, "control character in refresh_token");
+    rejected(200,
+             "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
+             "\"id_token\":{}}",
+             FHIRAUTH_ERR_PROTOCOL, "object id_token");
+    rejected(200,
+             "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\","
+             "\"scope\":[\"openid\"]}",
+             FHIRAUTH_ERR_PROTOCOL, "array scope");
 
     /* Not JSON, or not quite. */
     rejected(200, "access_token=SECRET&token_type=bearer",
              FHIRAUTH_ERR_PROTOCOL, "form-encoded answer");
-    rejected(200, "<html>SECRET</html>", FHIRAUTH_ERR_PROTOCOL,
-             "HTML answer");
+    rejected(200, "<html>SECRET</html>", FHIRAUTH_ERR_PROTOCOL, "HTML answer");
     rejected(200, "", FHIRAUTH_ERR_PROTOCOL, "empty body");
     rejected(200, "[\"SECRET\"]", FHIRAUTH_ERR_PROTOCOL, "array body");
     rejected(200, "\"SECRET\"", FHIRAUTH_ERR_PROTOCOL, "string body");
@@ -248,8 +283,10 @@ test_token_malformed(void)
              FHIRAUTH_ERR_PROTOCOL, "single quotes (non-strict JSON)");
     rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"Bearer\",}",
              FHIRAUTH_ERR_PROTOCOL, "trailing comma");
-    rejected(200, "{\"access_token\":\"SECRET\xff\",\"token_type\":"
-             "\"Bearer\"}", FHIRAUTH_ERR_PROTOCOL, "invalid UTF-8");
+    rejected(200,
+             "{\"access_token\":\"SECRET\xff\",\"token_type\":"
+             "\"Bearer\"}",
+             FHIRAUTH_ERR_PROTOCOL, "invalid UTF-8");
 
     /* A NUL byte inside the body (length counts past it). */
     {
@@ -279,8 +316,11 @@ test_token_malformed(void)
 
     /* Just under the depth limit is fine. */
     is_int(FHIRAUTH_OK,
-           tok(200, "{\"access_token\":\"a\",\"token_type\":\"Bearer\","
-               "\"x\":[[[[[[[[[[1]]]]]]]]]]}", &r), "moderate nesting");
+           tok(200,
+               "{\"access_token\":\"a\",\"token_type\":\"Bearer\","
+               "\"x\":[[[[[[[[[[1]]]]]]]]]]}",
+               &r),
+           "moderate nesting");
     fa_token_response_free(&r);
 
     /* A huge but well-formed token is accepted whole. */
@@ -318,8 +358,10 @@ test_token_errors(void)
     size_t n;
 
     is_int(FHIRAUTH_ERR_DENIED,
-           tok(400, "{\"error\":\"invalid_client\",\"error_description\":"
-               "\"Client authentication failed\"}", &r),
+           tok(400,
+               "{\"error\":\"invalid_client\",\"error_description\":"
+               "\"Client authentication failed\"}",
+               &r),
            "error with description");
     is_string("invalid_client: Client authentication failed", err,
               "error: description message");
@@ -333,8 +375,11 @@ test_token_errors(void)
     is_string("unauthorized_client", oerr, "oauth_error");
 
     is_int(FHIRAUTH_ERR_LOGIN_NEEDED,
-           tok(400, "{\"error\":\"invalid_grant\",\"error_description\":"
-               "\"Token is not active\"}", &r), "invalid_grant");
+           tok(400,
+               "{\"error\":\"invalid_grant\",\"error_description\":"
+               "\"Token is not active\"}",
+               &r),
+           "invalid_grant");
     is_string("invalid_grant: Token is not active", err,
               "invalid_grant message");
     is_string("invalid_grant", oerr, "invalid_grant code");
@@ -343,13 +388,14 @@ test_token_errors(void)
            tok(200, "{\"error\":\"invalid_grant\"}", &r),
            "error object with status 200");
 
-    is_int(FHIRAUTH_ERR_DENIED,
-           tok(403, "{\"error\":\"access_denied\"}", &r),
+    is_int(FHIRAUTH_ERR_DENIED, tok(403, "{\"error\":\"access_denied\"}", &r),
            "error object with status 403");
 
     is_int(FHIRAUTH_ERR_DENIED,
-           tok(400, "{\"error\":\"invalid_request\",\"error_description\":"
-               "\"bad\\r\\nFAKE LOG LINE\\u001b[31m\\u00e9\"}", &r),
+           tok(400,
+               "{\"error\":\"invalid_request\",\"error_description\":"
+               "\"bad\\r\\nFAKE LOG LINE\\u001b[31m\\u00e9\"}",
+               &r),
            "control characters in error_description");
     ok(printable(err), "sanitized to printable ASCII: %s", err);
     ok(strstr(err, "bad??FAKE LOG LINE?[31m?") != NULL,
@@ -363,8 +409,7 @@ test_token_errors(void)
     memset(big + 46, 'd', n);
     memcpy(big + 46 + n, "\"}", 3);
     is_int(FHIRAUTH_ERR_DENIED, tok(400, big, &r), "huge error_description");
-    ok(strlen(err) < 260, "error_description capped (%zu chars)",
-       strlen(err));
+    ok(strlen(err) < 260, "error_description capped (%zu chars)", strlen(err));
     ok(strstr(err, "...") != NULL, "cut marked");
     free(big);
 
@@ -376,8 +421,7 @@ test_token_errors(void)
     memset(big + 10, 'e', n);
     memcpy(big + 10 + n, "\"}", 3);
     is_int(FHIRAUTH_ERR_DENIED, tok(400, big, &r), "huge error code");
-    ok(strlen(oerr) < sizeof(oerr) && strlen(err) < 260,
-       "error code capped");
+    ok(strlen(oerr) < sizeof(oerr) && strlen(err) < 260, "error code capped");
     free(big);
 
     is_int(FHIRAUTH_ERR_UNREACHABLE, tok(500, "oops", &r), "HTTP 500");
@@ -453,7 +497,8 @@ test_discovery(void)
            disc(oidc_doc, "https://evil.example/realms/x", 0, &ep),
            "issuer mismatch");
     is_string("issuer mismatch: expected https://evil.example/realms/x, got "
-              "https://as.example/realms/x", err, "mismatch message");
+              "https://as.example/realms/x",
+              err, "mismatch message");
     ok(ep.token_endpoint == NULL, "mismatch: result untouched");
 
     is_int(FHIRAUTH_ERR_PROTOCOL,
@@ -464,14 +509,17 @@ test_discovery(void)
            "case difference is a mismatch");
     is_int(FHIRAUTH_ERR_PROTOCOL,
            disc("{\"token_endpoint\":\"https://as.example/token\"}",
-                "https://as.example", 0, &ep), "issuer missing");
+                "https://as.example", 0, &ep),
+           "issuer missing");
     ok(strstr(err, "(none)") != NULL, "missing issuer named: %s", err);
     is_int(FHIRAUTH_ERR_PROTOCOL,
-           disc("{\"issuer\":[\"https://as.example\"]}",
-                "https://as.example", 0, &ep), "issuer not a string");
+           disc("{\"issuer\":[\"https://as.example\"]}", "https://as.example",
+                0, &ep),
+           "issuer not a string");
     is_int(FHIRAUTH_ERR_PROTOCOL,
            disc("{\"issuer\":\"https://as.example\\u0000x\"}",
-                "https://as.example", 0, &ep), "issuer with NUL");
+                "https://as.example", 0, &ep),
+           "issuer with NUL");
     is_int(FHIRAUTH_ERR_PROTOCOL,
            disc("{\"issuer\":\"x\\r\\ny\"}", "https://as.example", 0, &ep),
            "issuer with CR/LF");
@@ -480,7 +528,8 @@ test_discovery(void)
     /* SMART: no expected issuer. */
     is_int(FHIRAUTH_OK,
            disc("{\"token_endpoint\":\"https://as.example/token\","
-                "\"capabilities\":[\"launch-standalone\"]}", NULL, 0, &ep),
+                "\"capabilities\":[\"launch-standalone\"]}",
+                NULL, 0, &ep),
            "SMART document without issuer");
     ok(ep.issuer == NULL, "SMART: issuer stays NULL");
     is_string("https://as.example/token", ep.token_endpoint,
@@ -488,7 +537,8 @@ test_discovery(void)
     fa_endpoints_free(&ep);
     is_int(FHIRAUTH_OK,
            disc("{\"issuer\":\"https://as.example\",\"token_endpoint\":"
-                "\"https://as.example/token\"}", NULL, 0, &ep),
+                "\"https://as.example/token\"}",
+                NULL, 0, &ep),
            "SMART document with issuer");
     is_string("https://as.example", ep.issuer, "SMART: issuer taken");
     fa_endpoints_free(&ep);
@@ -503,51 +553,62 @@ test_discovery(void)
     /* Endpoints must be https. */
     is_int(FHIRAUTH_ERR_PROTOCOL,
            disc("{\"issuer\":\"https://as.example\",\"token_endpoint\":"
-                "\"http://as.example/token\"}", "https://as.example", 0, &ep),
+                "\"http://as.example/token\"}",
+                "https://as.example", 0, &ep),
            "http:// token_endpoint rejected");
     ok(strstr(err, "token_endpoint") != NULL, "field named: %s", err);
     is_int(FHIRAUTH_ERR_PROTOCOL,
            disc("{\"issuer\":\"https://as.example\",\"jwks_uri\":"
-                "\"file:///etc/passwd\"}", "https://as.example", 0, &ep),
+                "\"file:///etc/passwd\"}",
+                "https://as.example", 0, &ep),
            "file: jwks_uri rejected");
     is_int(FHIRAUTH_ERR_PROTOCOL,
            disc("{\"issuer\":\"https://as.example\",\"token_endpoint\":"
-                "\"https://\"}", "https://as.example", 0, &ep),
+                "\"https://\"}",
+                "https://as.example", 0, &ep),
            "https:// without host rejected");
     is_int(FHIRAUTH_ERR_PROTOCOL,
            disc("{\"issuer\":\"https://as.example\",\"token_endpoint\":"
-                "\"https://user:pw@as.example/token\"}", "https://as.example",
-                0, &ep), "userinfo rejected");
+                "\"https://user:pw@as.example/token\"}",
+                "https://as.example", 0, &ep),
+           "userinfo rejected");
     is_int(FHIRAUTH_ERR_PROTOCOL,
            disc("{\"issuer\":\"https://as.example\",\"token_endpoint\":"
-                "\"https://as.example/token#frag\"}", "https://as.example",
-                0, &ep), "fragment rejected");
+                "\"https://as.example/token#frag\"}",
+                "https://as.example", 0, &ep),
+           "fragment rejected");
     is_int(FHIRAUTH_ERR_PROTOCOL,
            disc("{\"issuer\":\"https://as.example\",\"token_endpoint\":"
-                "\"https://as.example/to ken\"}", "https://as.example", 0,
-                &ep), "blank in URL rejected");
+                "\"https://as.example/to ken\"}",
+                "https://as.example", 0, &ep),
+           "blank in URL rejected");
     is_int(FHIRAUTH_ERR_PROTOCOL,
            disc("{\"issuer\":\"https://as.example\",\"revocation_endpoint\":"
-                "17}", "https://as.example", 0, &ep),
+                "17}",
+                "https://as.example", 0, &ep),
            "numeric endpoint rejected");
     /* The rules of every URL (lib/url.c), not a looser set of their own. */
     is_int(FHIRAUTH_ERR_PROTOCOL,
            disc("{\"issuer\":\"https://as.example\",\"token_endpoint\":"
-                "\"https://as.example:0/token\"}", "https://as.example", 0,
-                &ep), "port 0 rejected");
-    ok(strstr(err, "token_endpoint") != NULL && strstr(err, "bad port")
-           != NULL, "  field and rule named: %s", err);
+                "\"https://as.example:0/token\"}",
+                "https://as.example", 0, &ep),
+           "port 0 rejected");
+    ok(strstr(err, "token_endpoint") != NULL
+           && strstr(err, "bad port") != NULL,
+       "  field and rule named: %s", err);
     is_int(FHIRAUTH_ERR_PROTOCOL,
            disc("{\"issuer\":\"https://as.example\",\"jwks_uri\":"
-                "\"https://as.example/a/../certs\"}", "https://as.example", 0,
-                &ep), "'..' segment rejected");
+                "\"https://as.example/a/../certs\"}",
+                "https://as.example", 0, &ep),
+           "'..' segment rejected");
     is_int(FHIRAUTH_ERR_PROTOCOL,
            disc("{\"issuer\":\"https://as.example?x=1\"}", NULL, 0, &ep),
            "SMART: issuer with a query refused");
     is_int(FHIRAUTH_OK,
            disc("{\"issuer\":\"https://as.example\",\"token_endpoint\":"
                 "\"HTTPS://as.example:8443/t?x=1\",\"revocation_endpoint\":"
-                "null}", "https://as.example", 0, &ep),
+                "null}",
+                "https://as.example", 0, &ep),
            "upper-case scheme, port and query accepted, null ignored");
     ok(ep.revocation_endpoint == NULL, "null endpoint is absent");
     fa_endpoints_free(&ep);
@@ -557,37 +618,43 @@ test_discovery(void)
            "confidential, no methods listed");
     is_int(FA_AUTH_BASIC, ep.client_auth, "default client_secret_basic");
     fa_endpoints_free(&ep);
-#define METHODS(list)                                                       \
-    "{\"issuer\":\"https://as.example\","                                   \
-    "\"token_endpoint_auth_methods_supported\":" list "}"
+#define METHODS(list)                  \
+ "{\"issuer\":\"https://as.example\"," \
+ "\"token_endpoint_auth_methods_supported\":" list "}"
     is_int(FHIRAUTH_OK,
            disc(METHODS("[\"private_key_jwt\",\"client_secret_post\"]"),
-                "https://as.example", 1, &ep), "only post listed");
+                "https://as.example", 1, &ep),
+           "only post listed");
     is_int(FA_AUTH_POST, ep.client_auth, "client_secret_post chosen");
     fa_endpoints_free(&ep);
     is_int(FHIRAUTH_OK,
            disc(METHODS("[\"client_secret_post\",\"client_secret_basic\"]"),
-                "https://as.example", 1, &ep), "both listed");
+                "https://as.example", 1, &ep),
+           "both listed");
     is_int(FA_AUTH_BASIC, ep.client_auth, "basic preferred when both");
     fa_endpoints_free(&ep);
     is_int(FHIRAUTH_OK,
            disc(METHODS("[\"client_secret_post\"]"), "https://as.example", 0,
-                &ep), "post listed, public client");
+                &ep),
+           "post listed, public client");
     is_int(FA_AUTH_NONE, ep.client_auth, "public client stays none");
     fa_endpoints_free(&ep);
     is_int(FHIRAUTH_OK,
            disc(METHODS("[\"private_key_jwt\"]"), "https://as.example", 1,
-                &ep), "neither listed");
+                &ep),
+           "neither listed");
     is_int(FA_AUTH_BASIC, ep.client_auth, "neither: basic");
     fa_endpoints_free(&ep);
     is_int(FHIRAUTH_OK,
            disc(METHODS("\"client_secret_post\""), "https://as.example", 1,
-                &ep), "methods not an array");
+                &ep),
+           "methods not an array");
     is_int(FA_AUTH_BASIC, ep.client_auth, "malformed methods: basic");
     fa_endpoints_free(&ep);
     is_int(FHIRAUTH_OK,
            disc(METHODS("[1,null,\"client_secret_post\"]"),
-                "https://as.example", 1, &ep), "non-string methods skipped");
+                "https://as.example", 1, &ep),
+           "non-string methods skipped");
     is_int(FA_AUTH_POST, ep.client_auth, "post found among junk");
     fa_endpoints_free(&ep);
 
@@ -625,22 +692,25 @@ test_userinfo(void)
     char *c = NULL, *big;
     size_t n;
 
-    is_int(FHIRAUTH_OK, ui(200, "{\"sub\":\"alice-0001\","
-                              "\"preferred_username\":\"alice\","
-                              "\"email_verified\":true,\"n\":1,"
-                              "\"address\":{\"country\":\"x\"},"
-                              "\"bad\":\"a\\u0007b\",\"empty\":\"\","
-                              "\"utf\":\"j\\u00fcrgen\","
-                              "\"url\":\"https://x/y\"}", &c),
+    is_int(FHIRAUTH_OK,
+           ui(200,
+              "{\"sub\":\"alice-0001\","
+              "\"preferred_username\":\"alice\","
+              "\"email_verified\":true,\"n\":1,"
+              "\"address\":{\"country\":\"x\"},"
+              "\"bad\":\"a\\u0007b\",\"empty\":\"\","
+              "\"utf\":\"j\\u00fcrgen\","
+              "\"url\":\"https://x/y\"}",
+              &c),
            "userinfo: accepted");
     ok(c != NULL && strstr(c, "\"preferred_username\":\"alice\"") != NULL
-       && strstr(c, "\"sub\":\"alice-0001\"") != NULL,
+           && strstr(c, "\"sub\":\"alice-0001\"") != NULL,
        "string claims kept: %s", c ? c : "(null)");
     ok(c != NULL && strstr(c, "email_verified") == NULL
-       && strstr(c, "address") == NULL && strstr(c, "\"n\"") == NULL,
+           && strstr(c, "address") == NULL && strstr(c, "\"n\"") == NULL,
        "non-string claims dropped");
     ok(c != NULL && strstr(c, "bad") == NULL && strstr(c, "empty") == NULL
-       && strstr(c, "utf") == NULL,
+           && strstr(c, "utf") == NULL,
        "control characters, empty and non-ASCII values dropped");
     ok(c != NULL && strstr(c, "\"url\"") != NULL, "a URL is kept");
     free(c);
@@ -648,8 +718,7 @@ test_userinfo(void)
     is_int(FHIRAUTH_ERR_PROTOCOL, ui(200, "{\"name\":\"x\"}", &c),
            "userinfo without sub");
     ok(c == NULL, "nothing returned on failure");
-    is_int(FHIRAUTH_ERR_PROTOCOL, ui(200, "{\"sub\":7}", &c),
-           "a number sub");
+    is_int(FHIRAUTH_ERR_PROTOCOL, ui(200, "{\"sub\":7}", &c), "a number sub");
     is_int(FHIRAUTH_ERR_PROTOCOL, ui(200, "{\"sub\":\"a\\nb\"}", &c),
            "a sub with a newline");
     is_int(FHIRAUTH_ERR_PROTOCOL, ui(200, "{\"sub\":\"\"}", &c),
@@ -660,8 +729,10 @@ test_userinfo(void)
     is_int(FHIRAUTH_ERR_PROTOCOL, ui(200, "{\"sub\":\"a\"} x", &c),
            "trailing data");
     is_int(FHIRAUTH_ERR_PROTOCOL,
-           ui(200, "{\"sub\":\"a\",\"d\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}",
-              &c), "nested too deeply");
+           ui(200,
+              "{\"sub\":\"a\",\"d\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}",
+              &c),
+           "nested too deeply");
     is_int(FHIRAUTH_ERR_UNREACHABLE, ui(503, "", &c), "503: unreachable");
     is_int(FHIRAUTH_ERR_UNREACHABLE, ui(429, "", &c), "429: unreachable");
     is_int(FHIRAUTH_ERR_DENIED, ui(401, "", &c), "401: denied");

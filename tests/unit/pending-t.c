@@ -57,10 +57,18 @@ test_prefix(void)
 static void
 test_serial(void)
 {
-    static const char *const bad[] = {
-        "", "0", "0123", "-5", "+5", " 5", "5 ", "5x", "2147483648",
-        "99999999999", "12345678901234567890", "0x10"
-    };
+    static const char *const bad[] = { "",
+                                       "0",
+                                       "0123",
+                                       "-5",
+                                       "+5",
+                                       " 5",
+                                       "5 ",
+                                       "5x",
+                                       "2147483648",
+                                       "99999999999",
+                                       "12345678901234567890",
+                                       "0x10" };
     long v = 0;
     size_t i;
 
@@ -78,32 +86,53 @@ test_described(void)
 {
     const char *pa = "pam_fhir:stash:alice:";
 
-    ok(fa_ks_described_matches("user;0;0;3f0b0000;pam_fhir:stash:alice:0a",
-                               0, pa) == 0, "alice's stash matches");
-    ok(fa_ks_described_matches("user;0;0;3f0b0000;pam_fhir:stash:alice:0a",
-                               0, "pam_fhir:stash:al:") == -1,
+    ok(fa_ks_described_matches("user;0;0;3f0b0000;pam_fhir:stash:alice:0a", 0,
+                               pa)
+           == 0,
+       "alice's stash matches");
+    ok(fa_ks_described_matches("user;0;0;3f0b0000;pam_fhir:stash:alice:0a", 0,
+                               "pam_fhir:stash:al:")
+           == -1,
        "user al cannot take alice's stash");
-    ok(fa_ks_described_matches("user;0;0;3f0b0000;pam_fhir:stash:al:0a", 0,
-                               pa) == -1, "alice cannot take al's stash");
-    ok(fa_ks_described_matches("logon;0;0;3f0b0000;pam_fhir:stash:alice:0a",
-                               0, pa) == -1, "another key type refused");
-    ok(fa_ks_described_matches("users;0;0;3f0b0000;pam_fhir:stash:alice:0a",
-                               0, pa) == -1, "type 'users' refused");
+    ok(fa_ks_described_matches("user;0;0;3f0b0000;pam_fhir:stash:al:0a", 0, pa)
+           == -1,
+       "alice cannot take al's stash");
+    ok(fa_ks_described_matches("logon;0;0;3f0b0000;pam_fhir:stash:alice:0a", 0,
+                               pa)
+           == -1,
+       "another key type refused");
+    ok(fa_ks_described_matches("users;0;0;3f0b0000;pam_fhir:stash:alice:0a", 0,
+                               pa)
+           == -1,
+       "type 'users' refused");
     ok(fa_ks_described_matches("user;1000;0;3f0b0000;pam_fhir:stash:alice:"
-                               "0a", 0, pa) == -1, "another owner refused");
+                               "0a",
+                               0, pa)
+           == -1,
+       "another owner refused");
     ok(fa_ks_described_matches("user;1000;0;3f0b0000;pam_fhir:stash:alice:"
-                               "0a", 1000, pa) == 0, "owner compared");
-    ok(fa_ks_described_matches("user;;0;3f0b0000;pam_fhir:stash:alice:0a",
-                               0, pa) == -1, "empty uid refused");
-    ok(fa_ks_described_matches("user;0x;0;3f0b0000;pam_fhir:stash:alice:0a",
-                               0, pa) == -1, "malformed uid refused");
+                               "0a",
+                               1000, pa)
+           == 0,
+       "owner compared");
+    ok(fa_ks_described_matches("user;;0;3f0b0000;pam_fhir:stash:alice:0a", 0,
+                               pa)
+           == -1,
+       "empty uid refused");
+    ok(fa_ks_described_matches("user;0x;0;3f0b0000;pam_fhir:stash:alice:0a", 0,
+                               pa)
+           == -1,
+       "malformed uid refused");
     ok(fa_ks_described_matches("user;0;0;3f0b0000", 0, pa) == -1,
        "too few fields refused");
-    ok(fa_ks_described_matches("user;0;0;3f0b0000;x;pam_fhir:stash:alice:",
-                               0, pa) == -1, "prefix must start the "
+    ok(fa_ks_described_matches("user;0;0;3f0b0000;x;pam_fhir:stash:alice:", 0,
+                               pa)
+           == -1,
+       "prefix must start the "
        "description");
-    ok(fa_ks_described_matches("user;0;0;1;pam_fhir:stash:alice:a;b", 0,
-                               pa) == 0, "a ';' in the description is fine");
+    ok(fa_ks_described_matches("user;0;0;1;pam_fhir:stash:alice:a;b", 0, pa)
+           == 0,
+       "a ';' in the description is fine");
     ok(fa_ks_described_matches(NULL, 0, pa) == -1, "NULL refused");
 }
 
@@ -142,12 +171,17 @@ test_usermap(void)
     is_int(-1, map("sub-1 alice extra\n", "sub-1", "alice"),
            "a three-field line fails");
     err[0] = '\0';
-    is_int(-1, fa_usermap_match("/etc/m", "a b\nc\n", 6, "a", "b", err,
-                                sizeof(err)), "malformed line 2");
-    ok(strstr(err, "/etc/m line 2") != NULL, "message names file and line "
-       "(%s)", err);
-    is_int(-1, fa_usermap_match("m", "a b\0c d\n", 8, "c", "d", err,
-                                sizeof(err)), "NUL byte refused");
+    is_int(-1,
+           fa_usermap_match("/etc/m", "a b\nc\n", 6, "a", "b", err,
+                            sizeof(err)),
+           "malformed line 2");
+    ok(strstr(err, "/etc/m line 2") != NULL,
+       "message names file and line "
+       "(%s)",
+       err);
+    is_int(-1,
+           fa_usermap_match("m", "a b\0c d\n", 8, "c", "d", err, sizeof(err)),
+           "NUL byte refused");
 }
 
 /* A pending session as a login would leave it. */
@@ -179,7 +213,11 @@ test_codec(void)
     char *json = NULL;
     size_t len = 0;
     static const char *const damaged[] = {
-        "", "{", "[]", "null", "{\"v\":1}",
+        "",
+        "{",
+        "[]",
+        "null",
+        "{\"v\":1}",
         "{\"v\":2,\"obtained_at\":1,\"expires_in\":1,"
         "\"refresh_expires_in\":-1,\"access_token\":\"a\","
         "\"token_type\":\"Bearer\",\"meta\":\"{}\"}",
@@ -257,11 +295,12 @@ open_handle(void)
     f = fopen(conf, "w");
     if (f == NULL)
         bail("cannot write %s", conf);
-    fprintf(f, "[profile t]\nissuer = https://127.0.0.1:9/\n"
-               "client_id = cli\n");
+    fprintf(f,
+            "[profile t]\nissuer = https://127.0.0.1:9/\n"
+            "client_id = cli\n");
     fclose(f);
-    if (fhirauth_open_file(&h, conf, "t", FHIRAUTH_OPEN_DEFER_STORE,
-                           &detail) != FHIRAUTH_OK)
+    if (fhirauth_open_file(&h, conf, "t", FHIRAUTH_OPEN_DEFER_STORE, &detail)
+        != FHIRAUTH_OK)
         bail("cannot open a handle: %s", detail ? detail : "?");
     return h;
 }
@@ -293,9 +332,11 @@ test_identity(void)
     is_int(1, fhirauth_has_pending(h), "pending");
     is_int(FHIRAUTH_ERR_DENIED, fhirauth_identity_check(h, "alice"),
            "no id_token and no userinfo_endpoint: DENIED");
-    ok(strstr(fhirauth_detail(h), "no id_token and has no "
-              "userinfo_endpoint") != NULL
-       && strstr(fhirauth_detail(h), "add 'profile' to scope") != NULL,
+    ok(strstr(fhirauth_detail(h),
+              "no id_token and has no "
+              "userinfo_endpoint")
+               != NULL
+           && strstr(fhirauth_detail(h), "add 'profile' to scope") != NULL,
        "and says why, with the scope to add: %s", fhirauth_detail(h));
     is_int(FHIRAUTH_OK, fhirauth_set_option(h, "require_id_token", "yes"),
            "require_id_token = yes");
@@ -308,24 +349,29 @@ test_identity(void)
     make_pending(h, "{\"sub\":\"sub-1\"}");
     is_int(FHIRAUTH_ERR_DENIED, fhirauth_identity_check(h, "alice"),
            "an id_token without the claim, no userinfo_endpoint: DENIED");
-    ok(strstr(fhirauth_detail(h), "the id_token has no string claim "
-              "'preferred_username'") != NULL, "detail: %s",
-       fhirauth_detail(h));
+    ok(strstr(fhirauth_detail(h),
+              "the id_token has no string claim "
+              "'preferred_username'")
+           != NULL,
+       "detail: %s", fhirauth_detail(h));
     fhirauth_set_option(h, "scope", "openid profile");
     fhirauth_identity_check(h, "alice");
-    ok(strstr(fhirauth_detail(h), "did not send it for the scope "
-              "'profile'") != NULL, "with profile asked for: %s",
-       fhirauth_detail(h));
+    ok(strstr(fhirauth_detail(h),
+              "did not send it for the scope "
+              "'profile'")
+           != NULL,
+       "with profile asked for: %s", fhirauth_detail(h));
     fhirauth_set_option(h, "scope", "openid");
 
-    make_pending(h, "{\"sub\":\"sub-1\",\"preferred_username\":\"alice\","
-                    "\"email\":\"a@x\"}");
+    make_pending(h,
+                 "{\"sub\":\"sub-1\",\"preferred_username\":\"alice\","
+                 "\"email\":\"a@x\"}");
     is_int(FHIRAUTH_OK, fhirauth_identity_check(h, "alice"), "alice OK");
     is_int(FHIRAUTH_ERR_DENIED, fhirauth_identity_check(h, "bob"),
            "bob DENIED");
     is_string("the authorization server vouched for 'alice' "
-              "(preferred_username), not for 'bob'", fhirauth_detail(h),
-              "the detail names both");
+              "(preferred_username), not for 'bob'",
+              fhirauth_detail(h), "the detail names both");
     is_int(FHIRAUTH_ERR_DENIED, fhirauth_identity_check(h, "alic"),
            "a prefix is not the user");
     is_int(FHIRAUTH_OK, fhirauth_set_option(h, "username_claim", "sub"),
@@ -356,8 +402,8 @@ test_identity(void)
                "usermap maps sub-1 to alice");
         is_int(FHIRAUTH_ERR_DENIED, fhirauth_identity_check(h, "bob"),
                "but not to bob");
-        ok(strstr(fhirauth_detail(h), "'sub-1' (sub)") != NULL,
-           "detail: %s", fhirauth_detail(h));
+        ok(strstr(fhirauth_detail(h), "'sub-1' (sub)") != NULL, "detail: %s",
+           fhirauth_detail(h));
         chmod(path, 0664);
         is_int(FHIRAUTH_ERR_CONFIG, fhirauth_identity_check(h, "alice"),
                "a group-writable usermap is refused");
@@ -410,8 +456,8 @@ test_stash(void)
     is_int(FHIRAUTH_ERR_DENIED, fhirauth_stash_take(h2, "t", serial),
            "a prefix of the user name cannot take it");
     is_int(0, fhirauth_has_pending(h2), "nothing taken");
-    is_int(FHIRAUTH_ERR_INVALID_ARGUMENT,
-           fhirauth_stash_take(h2, user, "12a"), "a bad serial");
+    is_int(FHIRAUTH_ERR_INVALID_ARGUMENT, fhirauth_stash_take(h2, user, "12a"),
+           "a bad serial");
     is_int(FHIRAUTH_OK, fhirauth_stash_take(h2, user, serial),
            "the right user takes it: %s", fhirauth_detail(h2));
     is_int(1, fhirauth_has_pending(h2), "now pending");

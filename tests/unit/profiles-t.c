@@ -43,7 +43,7 @@ contains(const char *haystack, const char *needle)
     return haystack != NULL && strstr(haystack, needle) != NULL;
 }
 
-static const char *conf;   /* the configuration in use */
+static const char *conf; /* the configuration in use */
 
 /* The profile for url ("" for no match), or "ERR:<rc>" on failure; the
  * detail of a failure lands in last_detail. */
@@ -135,8 +135,7 @@ test_matching(void)
           "port-specific prefix, no path" },
         { "https://git.example.org:8080/", "", "another port: no match" },
         { "http://git.example.org/", "", "another scheme (http:80)" },
-        { "http://git.example.org:443/", "",
-          "http on port 443 is not https" },
+        { "http://git.example.org:443/", "", "http on port 443 is not https" },
         { "http://plain.example", "plain", "http default port 80" },
         { "http://plain.example:80/x", "plain", "http explicit port 80" },
         { "https://plain.example/", "", "https is not http" },
@@ -241,8 +240,7 @@ test_garbage(void)
         is_string("untouched", profile, "  output untouched on failure");
         free(detail);
         is_int(FHIRAUTH_ERR_INVALID_ARGUMENT,
-               fhirauth_profile_for_url(conf, "https://x.example", NULL,
-                                        NULL),
+               fhirauth_profile_for_url(conf, "https://x.example", NULL, NULL),
                "NULL output pointer refused (detail optional)");
     }
 }
@@ -265,9 +263,11 @@ test_bad_prefixes(void)
     size_t i;
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        snprintf(text, sizeof(text), "issuer = https://as.example\n"
+        snprintf(text, sizeof(text),
+                 "issuer = https://as.example\n"
                  "[profile good]\nmatch = https://good.example\n"
-                 "[profile broken]\nmatch = %s\n", cases[i].match);
+                 "[profile broken]\nmatch = %s\n",
+                 cases[i].match);
         snprintf(name, sizeof(name), "bad-prefix-%zu.conf", i);
         conf = write_conf(name, text);
         is_string("ERR:2", lookup("https://good.example/"),
@@ -276,13 +276,13 @@ test_bad_prefixes(void)
                && contains(last_detail, cases[i].why),
            "  detail names profile and reason: %s", last_detail);
     }
-    snprintf(text, sizeof(text), "issuer = https://as.example\n"
+    snprintf(text, sizeof(text),
+             "issuer = https://as.example\n"
              "match = https://alice:pw1234@git.example.org\n");
     conf = write_conf("bad-user.conf", text);
     is_string("ERR:2", lookup("https://git.example.org/"),
               "a user name in a match URL is refused");
-    ok(contains(last_detail, "user name")
-           && !contains(last_detail, "pw1234"),
+    ok(contains(last_detail, "user name") && !contains(last_detail, "pw1234"),
        "  the detail does not repeat it: %s", last_detail);
 }
 
@@ -347,8 +347,10 @@ test_ties_and_files(void)
     /* config_file NULL: PAM_FHIR_CONFIG, else ~/.config/pam_fhir/config. */
     conf = NULL;
     setenv("PAM_FHIR_CONFIG",
-           write_conf("env.conf", "issuer = https://as.example\n"
-                      "[profile env]\nmatch = https://env.example\n"), 1);
+           write_conf("env.conf",
+                      "issuer = https://as.example\n"
+                      "[profile env]\nmatch = https://env.example\n"),
+           1);
     is_string("env", lookup("https://env.example/"),
               "config_file NULL reads $PAM_FHIR_CONFIG");
     unsetenv("PAM_FHIR_CONFIG");
@@ -383,8 +385,9 @@ test_profile_list(void)
         "[profile c]\nmatch =\n";
 
     memset(&l, 0, sizeof(l));
-    is_int(0, fa_config_profiles_text("list.conf", text, strlen(text), &l,
-                                      err, sizeof(err)),
+    is_int(0,
+           fa_config_profiles_text("list.conf", text, strlen(text), &l, err,
+                                   sizeof(err)),
            "profile list from text");
     is_int(3, (long long) l.n, "  three profiles (b repeated once)");
     if (l.n == 3) {
@@ -419,8 +422,9 @@ test_profile_list(void)
        "  has the one profile 'default'");
     fa_profile_list_free(&l);
 
-    is_int(-1, fa_config_profiles_text("e.conf", "x = 1\n", 6, &l, err,
-                                       sizeof(err)),
+    is_int(-1,
+           fa_config_profiles_text("e.conf", "x = 1\n", 6, &l, err,
+                                   sizeof(err)),
            "an unknown key fails the list");
     ok(contains(err, "e.conf:1") && l.v == NULL, "  with file and line: %s",
        err);
@@ -453,8 +457,7 @@ test_two_files(void)
     is_int(0, fa_config_profiles(&src, &l, err, sizeof(err)),
            "system and user file: %s", err);
     ok(l.n == 3 && strcmp(l.v[0].name, "a") == 0
-           && strcmp(l.v[1].name, "s") == 0
-           && strcmp(l.v[2].name, "u") == 0,
+           && strcmp(l.v[1].name, "s") == 0 && strcmp(l.v[2].name, "u") == 0,
        "  profiles of both, system file's first");
     ok(l.n == 3 && l.v[0].match != NULL
            && strcmp(l.v[0].match, "https://user.example") == 0,
@@ -466,26 +469,24 @@ static void
 test_option_text(void)
 {
     static const char *const numbers[] = {
-        "assumed_lifetime", "min_valid", "minimum_uid", "redirect_port",
-        "timeout",
+        "assumed_lifetime", "min_valid", "minimum_uid",
+        "redirect_port",    "timeout",
     };
     struct fhirauth h;
     char err[512];
-    static const char text[] =
-        "issuer = https://as.example\n"
-        "debug = yes\n"
-        "timeout = 7\n"
-        "keyring = session\n"
-        "qr = off\n"
-        "git_username = git-bot\n";
+    static const char text[] = "issuer = https://as.example\n"
+                               "debug = yes\n"
+                               "timeout = 7\n"
+                               "keyring = session\n"
+                               "qr = off\n"
+                               "git_username = git-bot\n";
     size_t i;
 
     memset(&h, 0, sizeof(h));
     if (fa_config_init(&h.cfg) != 0)
         bail("fa_config_init");
     is_string("30", fhirauth_option(&h, "timeout"), "default number");
-    is_string("oauth2", fhirauth_option(&h, "git_username"),
-              "default string");
+    is_string("oauth2", fhirauth_option(&h, "git_username"), "default string");
     is_string("no", fhirauth_option(&h, "debug"), "default boolean");
     is_string("persistent", fhirauth_option(&h, "keyring"), "default choice");
     for (i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
@@ -493,12 +494,12 @@ test_option_text(void)
            "number option %s has text", numbers[i]);
 
     if (fa_config_parse_text(&h.cfg, "o.conf", text, strlen(text), NULL, err,
-                             sizeof(err)) != 0)
+                             sizeof(err))
+        != 0)
         bail("parse: %s", err);
     is_string("https://as.example", fhirauth_option(&h, "issuer"),
               "string as it is");
-    is_string("git-bot", fhirauth_option(&h, "git_username"),
-              "git_username");
+    is_string("git-bot", fhirauth_option(&h, "git_username"), "git_username");
     is_string("yes", fhirauth_option(&h, "debug"), "boolean yes");
     is_string("no", fhirauth_option(&h, "revoke_on_close"), "boolean no");
     is_string("7", fhirauth_option(&h, "timeout"), "number in decimal");
@@ -515,8 +516,7 @@ test_option_text(void)
     ok(fhirauth_option(&h, NULL) == NULL, "NULL key: NULL");
 
     if (fa_config_set(&h.cfg, "timeout", "120", err, sizeof(err)) != 0
-        || fa_config_set(&h.cfg, "minimum_uid", "1000", err, sizeof(err))
-               != 0)
+        || fa_config_set(&h.cfg, "minimum_uid", "1000", err, sizeof(err)) != 0)
         bail("set: %s", err);
     is_string("120", fhirauth_option(&h, "timeout"),
               "an override changes the text");
@@ -534,7 +534,8 @@ main(void)
     plan_lazy();
     unsetenv("PAM_FHIR_CONFIG");
     if (snprintf(tmpdir, sizeof(tmpdir), "%s/profiles-t.XXXXXX",
-                 t != NULL && t[0] == '/' ? t : "/tmp") >= (int) sizeof(tmpdir)
+                 t != NULL && t[0] == '/' ? t : "/tmp")
+            >= (int) sizeof(tmpdir)
         || mkdtemp(tmpdir) == NULL)
         bail("mkdtemp: %s", strerror(errno));
 

@@ -31,8 +31,9 @@ main(void)
 
     is_int(FHIRAUTH_OK, fa_meta_encode(&m, &json), "encode");
     ok(json != NULL && strstr(json, "\"v\":1") != NULL, "versioned");
-    is_int(FHIRAUTH_OK, fa_meta_decode(json, strlen(json), &back, err,
-                                       sizeof(err)), "decode");
+    is_int(FHIRAUTH_OK,
+           fa_meta_decode(json, strlen(json), &back, err, sizeof(err)),
+           "decode");
     is_string("https://as.example", back.ep.issuer, "issuer");
     is_string("https://as.example/token", back.ep.token_endpoint, "token ep");
     is_string("https://as.example/revoke", back.ep.revocation_endpoint,
@@ -53,11 +54,11 @@ main(void)
     is_int(0, fa_meta_merge_response(&back, &r), "no change, no write");
     fa_meta_free(&back);
 
-    is_int(FHIRAUTH_ERR_KEYRING, fa_meta_decode("{", 1, &back, err,
-                                                sizeof(err)),
+    is_int(FHIRAUTH_ERR_KEYRING,
+           fa_meta_decode("{", 1, &back, err, sizeof(err)),
            "truncated JSON refused");
-    is_int(FHIRAUTH_ERR_KEYRING, fa_meta_decode("[]", 2, &back, err,
-                                                sizeof(err)),
+    is_int(FHIRAUTH_ERR_KEYRING,
+           fa_meta_decode("[]", 2, &back, err, sizeof(err)),
            "non-object refused");
     is_int(FHIRAUTH_ERR_KEYRING,
            fa_meta_decode("{\"v\":1}", 7, &back, err, sizeof(err)),

@@ -145,7 +145,7 @@ struct parts_case {
     unsigned flags;
     const char *scheme, *host;
     long port;
-    const char *path, *query;   /* query NULL: none */
+    const char *path, *query; /* query NULL: none */
     bool userinfo;
 };
 
@@ -153,19 +153,17 @@ static const struct parts_case parts[] = {
     { "HTTPS://AS.example/token", E, "https", "AS.example", 443, "/token",
       NULL, false },
     { "https://as.example", E, "https", "as.example", 443, "", NULL, false },
-    { "https://as.example:8443/a/b/?x=1&y=%2F", E, "https", "as.example",
-      8443, "/a/b/", "x=1&y=%2F", false },
+    { "https://as.example:8443/a/b/?x=1&y=%2F", E, "https", "as.example", 8443,
+      "/a/b/", "x=1&y=%2F", false },
     { "https://as.example?", E, "https", "as.example", 443, "", "", false },
-    { "https://[::1]:8443/x", E, "https", "[::1]", 8443, "/x", NULL,
+    { "https://[::1]:8443/x", E, "https", "[::1]", 8443, "/x", NULL, false },
+    { "http://git.example/org/", M, "http", "git.example", 80, "/org/", NULL,
       false },
-    { "http://git.example/org/", M, "http", "git.example", 80, "/org/",
-      NULL, false },
     { "ssh://git.example:2222/r", L, "ssh", "git.example", 2222, "/r", NULL,
       false },
-    { "ssh://git.example/r", L, "ssh", "git.example", 0, "/r", NULL,
-      false },
-    { "https://al:pw@git.example/x?q#f", L, "https", "git.example", 443,
-      "/x", "q", true },
+    { "ssh://git.example/r", L, "ssh", "git.example", 0, "/r", NULL, false },
+    { "https://al:pw@git.example/x?q#f", L, "https", "git.example", 443, "/x",
+      "q", true },
 };
 
 static void
@@ -181,8 +179,9 @@ test_table(void)
         /* Control and non-ASCII bytes shown as '?' in the test name. */
         for (k = 0, n = 0; c->url[k] != '\0' && n < sizeof(shown) - 1; k++)
             shown[n++] = (unsigned char) c->url[k] < 0x20
-                                 || (unsigned char) c->url[k] >= 0x7f
-                             ? '?' : c->url[k];
+                    || (unsigned char) c->url[k] >= 0x7f
+                ? '?'
+                : c->url[k];
         shown[n] = '\0';
         why[0] = '\0';
         r = fa_url_parse(c->url, strlen(c->url), c->flags, NULL, why,
@@ -207,8 +206,9 @@ test_parts(void)
     for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
         const struct parts_case *c = &parts[i];
 
-        if (!is_int(0, fa_url_parse(c->url, strlen(c->url), c->flags, &u,
-                                    NULL, 0),
+        if (!is_int(0,
+                    fa_url_parse(c->url, strlen(c->url), c->flags, &u, NULL,
+                                 0),
                     "parts of %s", c->url))
             continue;
         snprintf(host, sizeof(host), "%.*s", (int) u.host_len, u.host);
@@ -220,8 +220,7 @@ test_parts(void)
         if (c->query == NULL) {
             ok(u.query == NULL, "  no query");
         } else {
-            snprintf(query, sizeof(query), "%.*s", (int) u.query_len,
-                     u.query);
+            snprintf(query, sizeof(query), "%.*s", (int) u.query_len, u.query);
             is_string(c->query, query, "  query");
         }
         is_int(c->userinfo, u.userinfo, "  user part");
@@ -262,8 +261,9 @@ test_limits(void)
 
     /* Only len bytes count: a NUL inside them is refused, what follows
      * them is not read. */
-    is_int(-1, fa_url_parse("https://a\0b.example/", 20, E, NULL, why,
-                            sizeof(why)),
+    is_int(-1,
+           fa_url_parse("https://a\0b.example/", 20, E, NULL, why,
+                        sizeof(why)),
            "a NUL inside the length refused");
     ok(strstr(why, "control") != NULL, "  because: %s", why);
     n = strlen("https://as.example/x");
@@ -278,13 +278,13 @@ test_limits(void)
     ok(strstr(why, "empty") != NULL, "  because: %s", why);
 
     /* The reason never repeats the URL: it may hold a password. */
-    is_int(-1, fa_url_parse("https://alice:s3cret@as.example:99999/", 38, E,
-                            NULL, why, sizeof(why)),
+    is_int(-1,
+           fa_url_parse("https://alice:s3cret@as.example:99999/", 38, E, NULL,
+                        why, sizeof(why)),
            "URL with a password refused");
     ok(strstr(why, "s3cret") == NULL && strstr(why, "alice") == NULL,
        "  the reason does not repeat it: %s", why);
-    is_int(-1, fa_url_parse("https://as.example/x#frag", 25, E, NULL, NULL,
-                            0),
+    is_int(-1, fa_url_parse("https://as.example/x#frag", 25, E, NULL, NULL, 0),
            "a NULL reason buffer is fine");
 }
 
