@@ -113,8 +113,9 @@ struct fa_net_ops {
 /*
  * The handshake: what the engine hands fhirauth_net_open(), so that the
  * module can refuse an engine it was not built with (another version, or
- * the same version built with other headers or flags) before any
- * structure crosses between them.  abi and size come first and never
+ * the same version whose structures differ in size: a change of layout
+ * that keeps every size is not seen) before any structure crosses
+ * between them.  abi and size come first and never
  * move: a module reads nothing else unless both match.  The sizes are of
  * every structure passed across (fa_config through fa_net_ctx).
  */
