@@ -13,9 +13,9 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 PKJWT_N=34
-DPOP_NONCE_N=50
-DPOP_ON_N=44
-plan $((PKJWT_N + 1 + DPOP_NONCE_N + 1 + DPOP_ON_N + 1 + 4 + 3))
+DPOP_NONCE_N=52
+DPOP_ON_N=46
+plan $((PKJWT_N + 1 + DPOP_NONCE_N + 1 + DPOP_ON_N + 1 + 4 + 4))
 
 fa_test_dir
 SELF=$FA_SERVERS/src/selftest
@@ -52,30 +52,31 @@ check_results() {
         diag "$(tail -20 "$FA_TMP/$name.err")"
 }
 
+# Three authorization servers start side by side (a start is mostly node
+# loading its modules): a second one with --dpop nonce and a FHIR server
+# of its own, one in the standard configuration, and the test bed's with
+# --dpop on and the private_key_jwt client.  Tokens live 60 s: a slow
+# machine must not see them expire mid-check.
+_fa_launch as-nonce as.js --port 0 --log "$FA_TMP/as-nonce.log" \
+    --key "$FA_TMP/server.key" --cert "$FA_TMP/server.pem" --access-ttl 60 \
+    --dpop nonce --client-credentials on
+_fa_launch as-std as.js --port 0 --log "$FA_TMP/as-std.log" \
+    --key "$FA_TMP/server.key" --cert "$FA_TMP/server.pem"
+
 # The private_key_jwt client's keys: the private JWK Set for the
 # self-check, the public one for the AS.
 node "$SELF/pkjwt.js" --make-keys "$FA_TMP/jwt" || bail "cannot make the client's keys"
 FA_JWT_CLIENT_KEYS=$FA_TMP/jwt/jwt-client.jwks
 export FA_JWT_CLIENT_KEYS
 
-# Three authorization servers start side by side (a start is mostly
-# waiting for node): the test bed's with --dpop on, a second one with
-# --dpop nonce and a FHIR server of its own, and one in the standard
-# configuration.  Tokens live 60 s: a slow machine must not see them
-# expire mid-check.
-_fa_launch as-nonce as.js --port 0 --log "$FA_TMP/as-nonce.log" \
-    --key "$FA_TMP/server.key" --cert "$FA_TMP/server.pem" --access-ttl 60 \
-    --dpop nonce --client-credentials on
-_fa_launch as-std as.js --port 0 --log "$FA_TMP/as-std.log" \
-    --key "$FA_TMP/server.key" --cert "$FA_TMP/server.pem"
-fa_start_servers --ttl 60 --dpop on --client-credentials \
-    --jwt-client-jwks "$FA_TMP/jwt/jwt-client.pub.jwks"
 _fa_wait_up as-nonce
 AS_NONCE=https://127.0.0.1:$FA_AS_NONCE_PORT
 _fa_launch fhir-nonce fhir.js --port 0 --log "$FA_TMP/fhir-nonce.log" \
     --key "$FA_TMP/server.key" --cert "$FA_TMP/server.pem" --ca "$FA_CA" \
     --issuer "$AS_NONCE" --introspection-endpoint "$AS_NONCE/token/introspection" \
     --dpop nonce
+fa_start_servers --ttl 60 --dpop on --client-credentials \
+    --jwt-client-jwks "$FA_TMP/jwt/jwt-client.pub.jwks"
 
 # The self-checks run side by side too: each has servers or clients of
 # its own (pkjwt.js the client fhir-jwt, dpop.js --mode on fhir-cli and
@@ -111,3 +112,7 @@ like "$disc" '"token_endpoint_auth_signing_alg_values_supported":\["HS256","RS25
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$FA_CA" \
     -d 'grant_type=client_credentials' -u fhir-conf:conf-secret "$AS_STD/token")
 is "$code" 400 "standard AS: no client_credentials grant"
+tt=$(curl -s --cacert "$FA_CA" -H 'DPoP: not.a.proof' -d grant_type=password \
+    -d client_id=fhir-cli -d username=alice -d password=alice-secret "$AS_STD/token" |
+    fa_json token_type)
+is "$tt" Bearer "standard AS: a DPoP header is ignored (token_type Bearer)"

@@ -46,7 +46,7 @@ async function checks() {
   const key = await newKey('P-256');
   const other = await newKey('P-256');
 
-  plan(NONCE ? 50 : 44);
+  plan(NONCE ? 52 : 46);
 
   ok((disc.dpop_signing_alg_values_supported || []).includes('ES256'),
     'discovery: dpop_signing_alg_values_supported has ES256');
@@ -129,6 +129,19 @@ async function checks() {
     r = await asPost(tokenUrl, passwordForm, key, { nonce: randomId() });
     is(asStatus(r), '400 invalid_dpop_proof', 'AS: a nonce when it gives none: invalid_dpop_proof');
   }
+
+  // A confidential client's refresh token is not bound (oidc-provider
+  // binds only a public client's): each refresh binds to its own proof.
+  r = await asPost(tokenUrl, { ...passwordForm, client_id: undefined }, key, {}, {},
+    { basic: ['fhir-conf', 'conf-secret'] });
+  const confRt = r.json?.refresh_token ?? 'none';
+  r = await introspect(confRt);
+  ok(r.json?.active === true && r.json?.cnf === undefined,
+    'AS: a confidential client\'s refresh token (fhir-conf) is not bound', r.json);
+  r = await asPost(tokenUrl, { ...refreshForm(confRt), client_id: undefined }, other, {}, {},
+    { basic: ['fhir-conf', 'conf-secret'] });
+  r = await introspect(r.json?.access_token ?? 'none');
+  is(r.json?.cnf?.jkt, other.thumbprint, '... its refresh with another key: a token bound to that key');
 
   r = await request('POST', tokenUrl, { form: passwordForm });
   is(r.json?.token_type, 'Bearer', 'AS: password grant without a proof: token_type Bearer');
