@@ -83,7 +83,8 @@
 // valid proof gets token_type "DPoP" and an access token bound to the
 // proof's key (cnf.jkt in introspection); a public client's refresh token
 // is bound too (cnf.jkt when introspected), so a refresh without a proof
-// of that key is invalid_grant.  Proof jti values are remembered (a
+// of that key is invalid_grant (a confidential client's is not: each
+// refresh binds to its own proof).  Proof jti values are remembered (a
 // replay is invalid_grant); a bad proof is 400 invalid_dpop_proof.  A
 // request without a proof still gets a Bearer token.  The password grant
 // (ours) does what oidc-provider's own grants do.  Proof algorithms:
