@@ -390,16 +390,33 @@ fa_make_certs() {
 }
 
 # _fa_start NAME SCRIPT ARGS...: start a node server, wait for its port file
-# and for it to answer; sets FA_<NAME>_PID and FA_<NAME>_PORT.
+# and for it to answer; sets FA_<NAME>_PID and FA_<NAME>_PORT.  The two
+# halves apart, for servers that start while others do: _fa_launch NAME
+# SCRIPT ARGS... starts it in the background, _fa_wait_up NAME waits.
 _fa_start() {
-    local name=$1 script=$2 pid port i up=NAME
+    _fa_launch "$@"
+    _fa_wait_up "$1"
+}
+
+_fa_up_name() {
+    printf '%s' "$1" | tr '[:lower:]-' '[:upper:]_'
+}
+
+_fa_launch() {
+    local name=$1 script=$2
     shift 2
-    up=$(printf '%s' "$name" | tr '[:lower:]-' '[:upper:]_')
     rm -f "$FA_TMP/$name.port"
     node "$FA_SERVERS/src/$script" --port-file "$FA_TMP/$name.port" "$@" \
         >>"$FA_TMP/$name.out" 2>&1 </dev/null &
-    pid=$!
-    _fa_pids+=("$pid")
+    _fa_pids+=("$!")
+    printf -v "_fa_launched_$(_fa_up_name "$name")" '%s' "$!"
+}
+
+_fa_wait_up() {
+    local name=$1 pid port i up launched
+    up=$(_fa_up_name "$name")
+    launched=_fa_launched_$up
+    pid=${!launched:-}
     for ((i = 0; i < 300; i++)); do
         [ -s "$FA_TMP/$name.port" ] && break
         kill -0 "$pid" 2>/dev/null || break
@@ -478,6 +495,13 @@ fa_test_dir() {
 #   --id-token-claims J  a JSON object of claims the AS puts over every
 #                      account's own (in the id_token when the scope asks
 #                      for them): hostile claim values for a test
+#   --dpop on|nonce    DPoP (RFC 9449) at the AS and the FHIR server (as.js
+#                      and fhir.js --dpop): bound tokens, proofs checked;
+#                      nonce: both demand nonces of their own (default off)
+#   --jwt-client-jwks F  the AS registers the private_key_jwt client
+#                      fhir-jwt with the public JWK Set in file F
+#   --client-credentials  the AS has the client_credentials grant and the
+#                      system/* scopes (for fhir-conf, fhir-post, fhir-jwt)
 # Calling it again restarts the servers with the new options (the same
 # temporary directory and CA; the old issuer's keys are cleared).
 # With --fault the fault server is a proxy in front of the AS and is the
@@ -491,6 +515,7 @@ fa_start_servers() {
     local timeout=5 scope="openid offline_access profile patient/*.read" fault='' as_state=''
     local claims=standard pw_id_token=on userinfo_sub=''
     local id_claims='' keep_fhir='' as_port='' consent_page=''
+    local dpop=off jwt_jwks='' client_credentials=''
     while [ $# -gt 0 ]; do
         case $1 in
             --ttl) ttl=$2; shift ;;
@@ -508,6 +533,9 @@ fa_start_servers() {
             --password-id-token) pw_id_token=$2; shift ;;
             --userinfo-sub) userinfo_sub=$2; shift ;;
             --consent-page) consent_page=1 ;;
+            --dpop) dpop=$2; shift ;;
+            --jwt-client-jwks) jwt_jwks=$2; shift ;;
+            --client-credentials) client_credentials=1 ;;
             *) bail "fa_start_servers: unknown option $1" ;;
         esac
         shift
@@ -519,13 +547,15 @@ fa_start_servers() {
 
     if [ -z "$FA_TMP" ]; then
         fa_test_dir
-    else
-        # A restart.  The FHIR server (2 s of the 3 a start costs) stays
-        # when its arguments do not change: the AS comes back on its old
-        # port unless a fault proxy is or was the issuer.
+    elif [ -n "${FA_AS_PID:-}" ]; then
+        # A restart (FA_TMP alone: fa_test_dir came first, for files the
+        # servers need, and nothing runs yet).  The FHIR server (2 s of
+        # the 3 a start costs) stays when its arguments do not change: the
+        # AS comes back on its old port unless a fault proxy is or was the
+        # issuer.
         keep_fhir=
         if [ -z "$fault" ] && [ "$FA_ISSUER" = "$FA_AS_URL" ] && [ -n "${FA_FHIR_PID:-}" ] &&
-            kill -0 "$FA_FHIR_PID" 2>/dev/null; then
+            [ "$dpop" = "${_fa_fhir_dpop:-off}" ] && kill -0 "$FA_FHIR_PID" 2>/dev/null; then
             keep_fhir=$FA_FHIR_PID
             as_port=$FA_AS_PORT
         fi
@@ -551,6 +581,9 @@ fa_start_servers() {
     [ -n "$id_claims" ] && as_args+=(--id-token-claims "$id_claims")
     [ -n "$userinfo_sub" ] && as_args+=(--userinfo-sub "$userinfo_sub")
     [ -n "$consent_page" ] && as_args+=(--consent-page on)
+    [ "$dpop" != off ] && as_args+=(--dpop "$dpop")
+    [ -n "$jwt_jwks" ] && as_args+=(--jwt-client-jwks "$jwt_jwks")
+    [ -n "$client_credentials" ] && as_args+=(--client-credentials on)
     rm -rf "$FA_TMP/as-state"
     [ -n "$as_state" ] && as_args+=(--state-dir "$FA_TMP/as-state")
 
@@ -586,7 +619,8 @@ fa_start_servers() {
     else
         _fa_start fhir fhir.js --key "$FA_TMP/server.key" --cert "$FA_TMP/server.pem" \
             --ca "$FA_CA" --issuer "$FA_ISSUER" --log "$FA_FHIR_LOG" \
-            --introspection-endpoint "$FA_AS_URL/token/introspection"
+            --introspection-endpoint "$FA_AS_URL/token/introspection" --dpop "$dpop"
+        _fa_fhir_dpop=$dpop
     fi
     FA_FHIR=https://127.0.0.1:$FA_FHIR_PORT/fhir
     export FA_ISSUER FA_AS_URL FA_FHIR

@@ -11,6 +11,8 @@
 //          [--cache-max-age S] [--state-dir DIR] [--id-token-claims JSON]
 //          [--claims standard|tuned] [--password-id-token on|off]
 //          [--userinfo-sub SUB] [--consent-page on|off]
+//          [--dpop on|nonce|off] [--jwt-client-jwks FILE|JSON]
+//          [--client-credentials on|off]
 //
 // Every option may also come from the JSON config file (same names in
 // camelCase: port, portFile, key, cert, log, accessTokenTtl, refreshTokenTtl,
@@ -20,7 +22,8 @@
 // FA_AS_AUTH_METHODS, FA_AS_DEVICE_TTL, FA_AS_DEVICE_INTERVAL,
 // FA_AS_DEVICE_SLOW_DOWN, FA_AS_DEVICE_CONTROL, FA_AS_CACHE_MAX_AGE,
 // FA_AS_SECRETS_LOG, FA_AS_STATE_DIR, FA_AS_ID_TOKEN_CLAIMS, FA_AS_CLAIMS,
-// FA_AS_PASSWORD_ID_TOKEN, FA_AS_USERINFO_SUB, FA_AS_CONSENT_PAGE).
+// FA_AS_PASSWORD_ID_TOKEN, FA_AS_USERINFO_SUB, FA_AS_CONSENT_PAGE,
+// FA_AS_DPOP, FA_AS_JWT_CLIENT_JWKS, FA_AS_CLIENT_CREDENTIALS).
 // Precedence: command
 // line > environment > config file > defaults.
 //
@@ -67,6 +70,45 @@
 // the client and the scope, with an Allow and a Deny button (Deny is the
 // abort: access_denied), as a browser user meets it at a real AS.
 //
+// DPoP (RFC 9449), --dpop (default off: oidc-provider's feature is
+// disabled and a DPoP header is ignored, as before): "on" enables
+// features.dPoP without server nonces (no DPoP-Nonce is ever sent, and a
+// proof with a nonce is invalid_dpop_proof); "nonce" also makes the AS
+// demand a nonce of its own in every proof, at every endpoint that takes
+// one (a proof without one, or with one it did not give, is answered 400
+// use_dpop_nonce, the error in the JSON body, no WWW-Authenticate, with a
+// DPoP-Nonce header; a nonce is oidc-provider's, good for a few minutes,
+// and a newer one comes in DPoP-Nonce on answers meanwhile).  A token
+// request (password, refresh, device, client_credentials) that carries a
+// valid proof gets token_type "DPoP" and an access token bound to the
+// proof's key (cnf.jkt in introspection); a public client's refresh token
+// is bound too (cnf.jkt when introspected), so a refresh without a proof
+// of that key is invalid_grant (a confidential client's is not: each
+// refresh binds to its own proof).  Proof jti values are remembered (a
+// replay is invalid_grant); a bad proof is 400 invalid_dpop_proof.  A
+// request without a proof still gets a Bearer token.  The password grant
+// (ours) does what oidc-provider's own grants do.  Proof algorithms:
+// oidc-provider's default list (ES256, EdDSA).  UserInfo then takes a
+// bound token only as "Authorization: DPoP" with a proof (ath included).
+//
+// --jwt-client-jwks FILE|JSON (default none) registers the client
+// "fhir-jwt" with token_endpoint_auth_method private_key_jwt (RFC 7523,
+// OIDC Core §9) whose public keys are this JWK Set (a file, or the JSON
+// itself when it starts with "{"); it may use the password, refresh,
+// device and (with --client-credentials on) client_credentials grants,
+// the device authorization and revocation endpoints.  Assertions may be
+// signed RS256, RS384, ES256 or ES384 (enabledJWA.clientAuthSigningAlgValues
+// then lists exactly these); aud may be the token endpoint URL, the
+// issuer or the endpoint's own URL; a jti used before is refused
+// (invalid_client), as oidc-provider always does.
+//
+// --client-credentials on (default off) enables the client_credentials
+// grant (features.clientCredentials) for fhir-conf, fhir-post and fhir-jwt,
+// with the SMART Backend Services scopes system/*.rs, system/*.read and
+// system/Patient.rs declared.  Its access tokens are opaque (resource
+// indicators stay off) and the FHIR server introspects them like any other
+// (they have no sub).
+//
 // Port 0 picks a free port; the chosen port is written to --port-file once
 // the server listens (written to a temporary name and renamed, so a reader
 // never sees a partial file).  The issuer is exactly https://127.0.0.1:PORT,
@@ -84,6 +126,9 @@
 //   {"ts":...,"event":"discovery","ok":true}   {"ts":...,"event":"jwks","ok":true}
 // and one per UserInfo request:
 //   {"ts":...,"event":"userinfo","ok":true,"status":200}
+// With --dpop on or nonce a token line also has "dpop" (whether the
+// request carried a proof) and, when it succeeded, "token_type"; with
+// --jwt-client-jwks, "client_assertion" (whether it carried one).
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -92,6 +137,9 @@ import path from 'node:path';
 import querystring from 'node:querystring';
 
 import Provider, { errors } from 'oidc-provider';
+// The proof check oidc-provider's own grants use (nonces, replay window),
+// for the password grant registered here.
+import dpopValidate, { DPOP_OK_WINDOW } from 'oidc-provider/lib/helpers/validate_dpop.js';
 
 import FileAdapter, { openFileStore } from './file-adapter.js';
 
@@ -148,6 +196,13 @@ const DEFAULTS = {
   userinfoSub: null,
   // true: a consent page with Allow and Deny; false: automatic consent.
   consentPage: false,
+  // DPoP (RFC 9449): off, on (no server nonces) or nonce (required).
+  dpop: 'off',
+  // A JWK Set (a file name, JSON text or an object): the public keys of
+  // the private_key_jwt client fhir-jwt, registered only then.
+  jwtClientJwks: null,
+  // The client_credentials grant and the system/* scopes.
+  clientCredentials: false,
   // Added to the discovery document (e.g. to drop an endpoint for a test:
   // {"revocation_endpoint": null} removes it).
   discoveryOverrides: {},
@@ -203,6 +258,9 @@ function parseArgs(argv) {
     '--password-id-token': 'passwordIdToken',
     '--userinfo-sub': 'userinfoSub',
     '--consent-page': 'consentPage',
+    '--dpop': 'dpop',
+    '--jwt-client-jwks': 'jwtClientJwks',
+    '--client-credentials': 'clientCredentials',
   };
   for (let i = 0; i < argv.length; i += 1) {
     let arg = argv[i];
@@ -214,7 +272,12 @@ function parseArgs(argv) {
     }
     if (arg === '--help' || arg === '-h') {
       process.stdout.write(fs.readFileSync(new URL(import.meta.url)).toString()
-        .split('\n').filter((l) => l.startsWith('//')).slice(0, 58)
+        .split('\n').slice(1).reduce((acc, l) => {
+          // The header comment: the comment lines up to the first other line.
+          if (acc.done || !l.startsWith('//')) return { ...acc, done: true };
+          acc.lines.push(l);
+          return acc;
+        }, { lines: [], done: false }).lines
         .map((l) => l.replace(/^\/\/ ?/, ''))
         .join('\n'));
       process.stdout.write('\n');
@@ -262,6 +325,9 @@ function fromEnv(env) {
     FA_AS_PASSWORD_ID_TOKEN: 'passwordIdToken',
     FA_AS_USERINFO_SUB: 'userinfoSub',
     FA_AS_CONSENT_PAGE: 'consentPage',
+    FA_AS_DPOP: 'dpop',
+    FA_AS_JWT_CLIENT_JWKS: 'jwtClientJwks',
+    FA_AS_CLIENT_CREDENTIALS: 'clientCredentials',
   };
   for (const [k, v] of Object.entries(map)) {
     if (env[k] !== undefined && env[k] !== '') out[v] = env[k];
@@ -326,6 +392,35 @@ function loadConfig() {
   conf.passwordIdToken = toBool(conf.passwordIdToken);
   conf.consentPage = toBool(conf.consentPage);
   if (conf.userinfoSub === '') conf.userinfoSub = null;
+  conf.dpop = String(conf.dpop).toLowerCase();
+  if (!['on', 'nonce', 'off'].includes(conf.dpop)) {
+    throw usageError(`dpop must be on, nonce or off: ${conf.dpop}`);
+  }
+  conf.clientCredentials = toBool(conf.clientCredentials);
+  if (conf.jwtClientJwks === '') conf.jwtClientJwks = null;
+  if (typeof conf.jwtClientJwks === 'string') {
+    const text = conf.jwtClientJwks.trim().startsWith('{') ? conf.jwtClientJwks
+      : fs.readFileSync(conf.jwtClientJwks, 'utf8');
+    try {
+      conf.jwtClientJwks = JSON.parse(text);
+    } catch (e) {
+      throw usageError(`jwt client JWKS: not JSON: ${e.message}`);
+    }
+  }
+  if (conf.jwtClientJwks !== null && (typeof conf.jwtClientJwks !== 'object'
+      || !Array.isArray(conf.jwtClientJwks.keys) || conf.jwtClientJwks.keys.length === 0)) {
+    throw usageError('jwt client JWKS: not a JWK Set with keys');
+  }
+  if (conf.jwtClientJwks) {
+    for (const k of conf.jwtClientJwks.keys) {
+      if (k.d !== undefined || k.p !== undefined || k.k !== undefined) {
+        throw usageError('jwt client JWKS: public keys only');
+      }
+    }
+  }
+  if (conf.clientCredentials) {
+    conf.scopes = [...new Set([...conf.scopes, 'system/*.rs', 'system/*.read', 'system/Patient.rs'])];
+  }
   if (typeof conf.tokenEndpointAuthMethods === 'string') {
     conf.tokenEndpointAuthMethods = conf.tokenEndpointAuthMethods.split(/[\s,]+/).filter(Boolean);
   }
@@ -492,8 +587,28 @@ async function main() {
       response_types: [],
       redirect_uris: [],
     },
+    ...(conf.jwtClientJwks ? [{
+      // --jwt-client-jwks: a confidential client that proves itself with
+      // a signed assertion (RFC 7523 private_key_jwt).
+      client_id: 'fhir-jwt',
+      client_name: 'confidential client (private_key_jwt)',
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: conf.jwtClientJwks,
+      grant_types: ['password', 'refresh_token',
+        'urn:ietf:params:oauth:grant-type:device_code'],
+      response_types: [],
+      redirect_uris: [],
+      id_token_signed_response_alg: conf.idTokenAlg,
+    }] : []),
     ...conf.extraClients,
   ];
+  if (conf.clientCredentials) {
+    for (const c of clients) {
+      if (['fhir-conf', 'fhir-post', 'fhir-jwt'].includes(c.client_id)) {
+        c.grant_types = [...c.grant_types, 'client_credentials'];
+      }
+    }
+  }
 
   const keys = stateKeys(conf.stateDir);
   const configuration = {
@@ -532,6 +647,8 @@ async function main() {
       IdToken: conf.idTokenTtl,
       // A function: /test/device-settings may change it at run time.
       DeviceCode: () => conf.deviceCodeTtl,
+      // client_credentials (--client-credentials on) as other access tokens.
+      ClientCredentials: conf.accessTokenTtl,
       AuthorizationCode: 60,
       Interaction: 600,
       Session: 3600,
@@ -574,7 +691,20 @@ async function main() {
         },
       },
       resourceIndicators: { enabled: false },
+      ...(conf.clientCredentials ? { clientCredentials: { enabled: true } } : {}),
+      ...(conf.dpop !== 'off' ? {
+        dPoP: {
+          enabled: true,
+          ...(conf.dpop === 'nonce' ? {
+            nonceSecret: crypto.randomBytes(32),
+            requireNonce: () => true,
+          } : {}),
+        },
+      } : {}),
     },
+    ...(conf.jwtClientJwks ? {
+      enabledJWA: { clientAuthSigningAlgValues: ['RS256', 'RS384', 'ES256', 'ES384'] },
+    } : {}),
     interactions: {
       url(ctx, interaction) {
         return `/interaction/${interaction.uid}`;
@@ -596,6 +726,9 @@ async function main() {
   const passwordParams = new Set(['username', 'password', 'scope']);
   async function passwordGrant(ctx, next) {
     const { params, client } = ctx.oidc;
+    // As oidc-provider's grants: the DPoP proof first (undefined when the
+    // feature is off or the request has none).
+    const dPoP = await dpopValidate(ctx);
     for (const p of ['username', 'password']) {
       if (!params[p]) throw new errors.InvalidRequest(`missing required parameter '${p}'`);
     }
@@ -638,6 +771,15 @@ async function main() {
       gty: 'password',
       scope: grant.getOIDCScopeFiltered(new Set(requested)),
     });
+    if (dPoP) {
+      const unique = await ctx.oidc.provider.ReplayDetection.unique(
+        client.clientId,
+        dPoP.jti,
+        Math.floor(Date.now() / 1000) + DPOP_OK_WINDOW,
+      );
+      if (!unique) throw new errors.InvalidGrant('DPoP proof JWT Replay detected');
+      at.setThumbprint('jkt', dPoP.thumbprint);
+    }
     ctx.oidc.entity('AccessToken', at);
     const accessToken = await at.save();
 
@@ -652,6 +794,9 @@ async function main() {
         rotations: 0,
         scope,
       });
+      // A public client's refresh token is bound to the DPoP key, as
+      // oidc-provider's own grants bind it.
+      if (client.clientAuthMethod === 'none' && at.jkt) rt.jkt = at.jkt;
       ctx.oidc.entity('RefreshToken', rt);
       refreshToken = await rt.save();
     }
@@ -897,6 +1042,11 @@ async function main() {
         detail: ctx.status === 200 ? undefined : (ctx.state.faDetail ?? undefined),
         rotated: ctx.status === 200 && oidc.params?.grant_type === 'refresh_token'
           ? Boolean(oidc.entities?.RotatedRefreshToken) : undefined,
+        // --dpop: whether the request had a proof, what token_type came back.
+        dpop: conf.dpop !== 'off' ? Boolean(ctx.get('DPoP')) : undefined,
+        token_type: conf.dpop !== 'off' && ctx.status === 200 ? (body.token_type ?? null) : undefined,
+        // --jwt-client-jwks: whether the client authenticated with an assertion.
+        client_assertion: conf.jwtClientJwks ? typeof oidc.params?.client_assertion === 'string' : undefined,
       });
     } else if (route === 'revocation') {
       const body = ctx.body && typeof ctx.body === 'object' ? ctx.body : {};

@@ -7,6 +7,7 @@
 //          [--client-id fhir-rs] [--client-secret rs-secret]
 //          [--introspection-endpoint URL] [--require-scope on|off]
 //          [--require-token on|off] [--challenge bearer|none|basic]
+//          [--dpop on|nonce|off] [--dpop-nonce-ttl S]
 //
 // Environment: FA_FHIR_PORT, FA_FHIR_PORT_FILE, FA_FHIR_KEY, FA_FHIR_CERT,
 // FA_FHIR_CA, FA_FHIR_ISSUER, FA_FHIR_LOG, FA_FHIR_CLIENT_ID,
@@ -35,11 +36,36 @@
 // bearer (the default, RFC 6750), none (no WWW-Authenticate at all, as
 // some proxies answer, the SMART launcher's among them) or basic (only a
 // challenge of another scheme).
+//
+// --dpop (default off: only Bearer, and a DPoP-bound token, whose
+// introspection says token_type "DPoP", is refused as before) makes the
+// server take DPoP-bound tokens (RFC 9449 §7) as well as bearer tokens:
+// "Authorization: DPoP TOKEN" with one "DPoP: PROOF" header.  The proof
+// must be a JWT with typ dpop+jwt, a public JWK in its header (no private
+// parts), a valid signature by that key (ES256, ES384, EdDSA, RS256,
+// PS256), htm = the request's method, htu = https://HOST/PATH of the
+// request (the Host header it came with, no query or fragment; a query or
+// fragment in htu is ignored), iat within 60 s of now, a jti not seen in
+// the last 120 s, ath = base64url(SHA-256(the access token)), and the
+// key's RFC 7638 thumbprint equal to the token's cnf.jkt from
+// introspection.  A failure is 401 with `WWW-Authenticate: DPoP
+// error="invalid_dpop_proof"` (the proof) or `error="invalid_token"` (the
+// token: inactive, expired, not DPoP-bound), with an error_description.
+// A DPoP-bound token presented as Bearer is 401 invalid_token.  A 401
+// without any token carries two challenges: `Bearer realm="fhir"` and
+// `DPoP algs="..."`.  With "nonce" the proof must also carry this
+// server's current nonce (its own, not the AS's): otherwise 401
+// `WWW-Authenticate: DPoP error="use_dpop_nonce"` with a `DPoP-Nonce`
+// header; a nonce is good for --dpop-nonce-ttl S (default 60) after the
+// next one replaced it, and every answer to a proof with an older nonce
+// than the current one carries the current one in DPoP-Nonce.
 
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 
 import core from '@asymmetrik/node-fhir-server-core';
+import { jwtVerify, EmbeddedJWK, calculateJwkThumbprint } from 'jose';
 
 const { Server, constants } = core;
 const R4 = constants.VERSIONS['4_0_1'];
@@ -67,6 +93,8 @@ function parseArgs(argv) {
     '--require-scope': 'requireScope',
     '--require-token': 'requireToken',
     '--challenge': 'challenge',
+    '--dpop': 'dpop',
+    '--dpop-nonce-ttl': 'dpopNonceTtl',
   };
   const out = {};
   for (let i = 0; i < argv.length; i += 1) {
@@ -106,6 +134,8 @@ function loadConfig() {
     requireScope: 'on',
     requireToken: 'on',
     challenge: 'bearer',
+    dpop: 'off',
+    dpopNonceTtl: 60,
     ...parseArgs(process.argv.slice(2)),
   };
   conf.port = Number(conf.port);
@@ -115,6 +145,12 @@ function loadConfig() {
   conf.requireScope = !off(conf.requireScope);
   conf.requireToken = !off(conf.requireToken);
   if (!['bearer', 'none', 'basic'].includes(conf.challenge)) throw usageError('--challenge: bearer, none or basic');
+  conf.dpop = String(conf.dpop).toLowerCase();
+  if (!['on', 'nonce', 'off'].includes(conf.dpop)) throw usageError('--dpop: on, nonce or off');
+  conf.dpopNonceTtl = Number(conf.dpopNonceTtl);
+  if (!Number.isInteger(conf.dpopNonceTtl) || conf.dpopNonceTtl < 1) {
+    throw usageError('--dpop-nonce-ttl: a whole number of seconds, at least 1');
+  }
   if (conf.requireToken && !conf.issuer && !conf.introspectionEndpoint) {
     throw usageError('--issuer (or --introspection-endpoint) is required');
   }
@@ -315,21 +351,108 @@ async function main() {
     return { 'WWW-Authenticate': bearer };
   }
 
-  // Returns null when the request may go on, else [status, body, headers].
-  async function checkBearer(req) {
-    const authz = req.headers.authorization || '';
-    const m = /^Bearer[ ]+([A-Za-z0-9\-._~+/]+=*)$/i.exec(authz);
-    if (!authz) {
-      return [401, outcome('login', 'no access token'), challenge('Bearer realm="fhir"'), 'missing'];
+  // ---------------------------------------------------- DPoP (--dpop)
+  const DPOP_ALGS = ['ES256', 'ES384', 'EdDSA', 'RS256', 'PS256'];
+  const DPOP_IAT_WINDOW = 60;
+  const DPOP_JTI_KEEP = 2 * DPOP_IAT_WINDOW;
+  const seenJti = new Map(); // jti -> when it may be forgotten (s)
+  let nonces = []; // [current, previous]
+  const newNonce = () => crypto.randomBytes(18).toString('base64url');
+  if (conf.dpop === 'nonce') {
+    nonces = [newNonce()];
+    setInterval(() => { nonces = [newNonce(), nonces[0]]; }, conf.dpopNonceTtl * 1000).unref();
+  }
+
+  // The proof of a request that presents TOKEN with the DPoP scheme:
+  // { thumbprint, nonce (the DPoP-Nonce to send, if any) } or
+  // { error, why, nonce }.
+  async function checkProof(req, token, pathname) {
+    const fail = (why, error = 'invalid_dpop_proof', nonce) => ({ error, why, nonce });
+    const proof = req.headers.dpop;
+    if (!proof) return fail('no DPoP proof');
+    if (typeof proof !== 'string' || proof.includes(',')) return fail('more than one DPoP proof');
+    let payload;
+    let protectedHeader;
+    try {
+      ({ payload, protectedHeader } = await jwtVerify(proof, EmbeddedJWK, {
+        typ: 'dpop+jwt', algorithms: DPOP_ALGS,
+      }));
+    } catch (err) {
+      return fail(`bad proof (${err.code || err.message})`);
     }
-    if (!m) {
+    const now = Math.floor(Date.now() / 1000);
+    if (typeof payload.jti !== 'string' || payload.jti === '') return fail('no jti');
+    if (typeof payload.iat !== 'number') return fail('no iat');
+    if (Math.abs(now - payload.iat) > DPOP_IAT_WINDOW) return fail('iat out of window');
+    if (payload.htm !== req.method) return fail('htm mismatch');
+    let htu;
+    try {
+      htu = new URL(payload.htu);
+      htu.search = '';
+      htu.hash = '';
+    } catch {
+      return fail('htu is not a URL');
+    }
+    let expected;
+    try {
+      expected = new URL(`https://${req.headers.host}${pathname}`);
+    } catch {
+      return fail('bad Host header');
+    }
+    if (htu.href !== expected.href) return fail('htu mismatch');
+    const ath = crypto.createHash('sha256').update(token).digest('base64url');
+    if (payload.ath !== ath) return fail('ath mismatch');
+    let nonce;
+    if (conf.dpop === 'nonce') {
+      if (typeof payload.nonce !== 'string' || !nonces.includes(payload.nonce)) {
+        return fail(payload.nonce === undefined ? 'nonce required' : 'stale nonce',
+          'use_dpop_nonce', nonces[0]);
+      }
+      if (payload.nonce !== nonces[0]) [nonce] = nonces;
+    }
+    for (const [j, until] of seenJti) {
+      if (until > now && seenJti.size < 10000) break;
+      seenJti.delete(j);
+    }
+    if (seenJti.has(payload.jti)) return fail('jti replayed');
+    seenJti.set(payload.jti, now + DPOP_JTI_KEEP);
+    const thumbprint = await calculateJwkThumbprint(protectedHeader.jwk, 'sha256');
+    return { thumbprint, nonce };
+  }
+
+  // Returns null when the request may go on, else [status, body, headers].
+  async function checkBearer(req, res, pathname) {
+    const authz = req.headers.authorization || '';
+    const m = /^(Bearer|DPoP)[ ]+([A-Za-z0-9\-._~+/]+=*)$/i.exec(authz);
+    if (!authz) {
+      const h = challenge('Bearer realm="fhir"');
+      if (conf.dpop !== 'off' && h['WWW-Authenticate'] && conf.challenge === 'bearer') {
+        h['WWW-Authenticate'] = [h['WWW-Authenticate'], `DPoP algs="${DPOP_ALGS.join(' ')}"`];
+      }
+      return [401, outcome('login', 'no access token'), h, 'missing'];
+    }
+    if (!m || (conf.dpop === 'off' && m[1].toLowerCase() !== 'bearer')) {
       return [400, outcome('invalid', 'malformed Authorization header'),
         { 'WWW-Authenticate': 'Bearer realm="fhir", error="invalid_request"' }, 'malformed'];
+    }
+    const dpop = m[1].toLowerCase() === 'dpop';
+    const token = m[2];
+    let proof;
+    if (dpop) {
+      proof = await checkProof(req, token, pathname);
+      if (proof.error) {
+        const h = {
+          'WWW-Authenticate': `DPoP algs="${DPOP_ALGS.join(' ')}", error="${proof.error}", error_description="${proof.why}"`,
+        };
+        if (proof.nonce) h['DPoP-Nonce'] = proof.nonce;
+        return [401, outcome('login', `invalid DPoP proof: ${proof.why}`), h, `dpop: ${proof.why}`];
+      }
+      if (proof.nonce) res.setHeader('DPoP-Nonce', proof.nonce);
     }
     let answer;
     try {
       const endpoint = await introspectionEndpoint();
-      const r = await postForm(agent, endpoint, { token: m[1], token_type_hint: 'access_token' },
+      const r = await postForm(agent, endpoint, { token, token_type_hint: 'access_token' },
         [conf.clientId, conf.clientSecret]);
       if (r.status !== 200) throw new Error(`introspection: HTTP ${r.status}`);
       answer = JSON.parse(r.body);
@@ -339,9 +462,21 @@ async function main() {
     }
     const now = Math.floor(Date.now() / 1000);
     const invalid = (why) => [401, outcome('login', `invalid token: ${why}`),
-      challenge(`Bearer realm="fhir", error="invalid_token", error_description="${why}"`), why];
+      dpop ? { 'WWW-Authenticate': `DPoP error="invalid_token", error_description="${why}"` }
+        : challenge(`Bearer realm="fhir", error="invalid_token", error_description="${why}"`), why];
     if (answer.active !== true) return invalid('inactive');
-    if (typeof answer.token_type !== 'string' || answer.token_type.toLowerCase() !== 'bearer') {
+    const tokenType = typeof answer.token_type === 'string' ? answer.token_type.toLowerCase() : '';
+    const jkt = answer.cnf && typeof answer.cnf.jkt === 'string' ? answer.cnf.jkt : null;
+    if (dpop) {
+      if (tokenType !== 'dpop' || !jkt) return invalid('not a DPoP-bound token');
+      if (jkt !== proof.thumbprint) {
+        return [401, outcome('login', 'invalid DPoP proof: the key is not the token\'s'),
+          { 'WWW-Authenticate': 'DPoP error="invalid_dpop_proof", error_description="key mismatch"' },
+          'dpop: key mismatch'];
+      }
+    } else if (conf.dpop !== 'off' && (tokenType === 'dpop' || jkt)) {
+      return invalid('DPoP-bound token presented as Bearer');
+    } else if (tokenType !== 'bearer') {
       return invalid('not an access token');
     }
     if (typeof answer.exp === 'number' && answer.exp <= now) return invalid('expired');
@@ -349,7 +484,7 @@ async function main() {
       const scopes = typeof answer.scope === 'string' ? answer.scope.split(' ') : [];
       if (!scopes.some((s) => READ_SCOPE.test(s))) {
         return [403, outcome('forbidden', 'insufficient scope'),
-          { 'WWW-Authenticate': 'Bearer realm="fhir", error="insufficient_scope", scope="patient/*.read"' }, 'insufficient_scope'];
+          { 'WWW-Authenticate': `${dpop ? 'DPoP' : 'Bearer realm="fhir",'} error="insufficient_scope", scope="patient/*.read"` }, 'insufficient_scope'];
       }
     }
     req.faSubject = answer.sub;
@@ -377,7 +512,7 @@ async function main() {
     if (rest !== '/metadata' && conf.requireToken) {
       let refusal;
       try {
-        refusal = await checkBearer(req);
+        refusal = await checkBearer(req, res, p);
       } catch (err) {
         refusal = [500, outcome('exception', err.message), {}, 'error'];
       }
