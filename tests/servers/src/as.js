@@ -128,7 +128,8 @@
 //   {"ts":...,"event":"userinfo","ok":true,"status":200}
 // With --dpop on or nonce a token line also has "dpop" (whether the
 // request carried a proof) and, when it succeeded, "token_type"; with
-// --jwt-client-jwks, "client_assertion" (whether it carried one).
+// --jwt-client-jwks, "client_assertion" (whether it carried one), as
+// have the revocation and device_authorization lines.
 
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -1046,7 +1047,7 @@ async function main() {
         dpop: conf.dpop !== 'off' ? Boolean(ctx.get('DPoP')) : undefined,
         token_type: conf.dpop !== 'off' && ctx.status === 200 ? (body.token_type ?? null) : undefined,
         // --jwt-client-jwks: whether the client authenticated with an assertion.
-        client_assertion: conf.jwtClientJwks ? typeof oidc.params?.client_assertion === 'string' : undefined,
+        client_assertion: conf.jwtClientJwks ? typeof (oidc.params?.client_assertion ?? oidc.body?.client_assertion) === 'string' : undefined,
       });
     } else if (route === 'revocation') {
       const body = ctx.body && typeof ctx.body === 'object' ? ctx.body : {};
@@ -1059,6 +1060,7 @@ async function main() {
         error: ctx.status === 200 ? null : (body.error ?? null),
         kind: oidc.entities?.RefreshToken ? 'refresh_token'
           : (oidc.entities?.AccessToken ? 'access_token' : null),
+        client_assertion: conf.jwtClientJwks ? typeof (oidc.params?.client_assertion ?? oidc.body?.client_assertion) === 'string' : undefined,
       });
     } else if (route === 'introspection') {
       const body = ctx.body && typeof ctx.body === 'object' ? ctx.body : {};
@@ -1098,6 +1100,7 @@ async function main() {
         client_id: oidc.client?.clientId ?? null,
         ok: ctx.status === 200,
         status: ctx.status,
+        client_assertion: conf.jwtClientJwks ? typeof (oidc.params?.client_assertion ?? oidc.body?.client_assertion) === 'string' : undefined,
       });
     }
   });
