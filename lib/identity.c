@@ -255,25 +255,25 @@ userinfo_claims(fhirauth *h, json_object *idc, json_object **ret)
 
     *ret = NULL;
     if (h->pending->resp.access_token == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_INTERNAL,
+        return fa_fail(&h->err, FHIRAUTH_ERR_INTERNAL,
                        "no access token for "
                        "userinfo");
     rc = fa_handle_net(h, &ops, &ctx);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (ops->userinfo == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_MODULE,
+        return fa_fail(&h->err, FHIRAUTH_ERR_MODULE,
                        "the network module has no "
                        "userinfo request");
     rc = ops->userinfo(&ctx, &h->pending->meta.ep,
-                       h->pending->resp.access_token, &text, h->detail,
-                       sizeof(h->detail));
+                       h->pending->resp.access_token, &text, h->err.msg,
+                       sizeof(h->err.msg));
     if (rc != FHIRAUTH_OK)
         return rc;
     uic = parse_claims(text);
     free(text);
     if (uic == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
     if (idc != NULL) {
         id_sub = string_claim(idc, "sub");
         ui_sub = string_claim(uic, "sub");
@@ -281,7 +281,7 @@ userinfo_claims(fhirauth *h, json_object *idc, json_object **ret)
             shown(a, sizeof(a), ui_sub != NULL ? ui_sub : "");
             shown(b, sizeof(b), id_sub != NULL ? id_sub : "");
             json_object_put(uic);
-            return fa_fail(h, FHIRAUTH_ERR_DENIED,
+            return fa_fail(&h->err, FHIRAUTH_ERR_DENIED,
                            "userinfo is about sub "
                            "'%s', the id_token about '%s'",
                            a, b);
@@ -301,9 +301,9 @@ note_userinfo(fhirauth *h, json_object *uic, const char *value)
 
     if (m->subject == NULL && sub != NULL
         && (m->subject = strdup(sub)) == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
     if (m->username == NULL && (m->username = strdup(value)) == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
     return FHIRAUTH_OK;
 }
 
@@ -362,7 +362,7 @@ claim_missing(fhirauth *h, const char *claim_name, int how, const char *ushow)
                      scope);
     if (r < 0 || (size_t) r >= sizeof(hint))
         hint[0] = '\0';
-    return fa_fail(h, FHIRAUTH_ERR_DENIED,
+    return fa_fail(&h->err, FHIRAUTH_ERR_DENIED,
                    "%s, so it does not vouch for "
                    "'%s' (%s)",
                    lead, ushow, hint);
@@ -381,20 +381,20 @@ fhirauth_identity_check(fhirauth *h, const char *user)
 
     if (h == NULL || user == NULL || user[0] == '\0')
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    fa_clear_detail(h);
+    fa_err_clear(&h->err);
     if (h->pending == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED, "no pending login");
+        return fa_fail(&h->err, FHIRAUTH_ERR_LOGIN_NEEDED, "no pending login");
     claim_name = h->cfg.username_claim != NULL ? h->cfg.username_claim
                                                : "preferred_username";
     shown(ushow, sizeof(ushow), user);
     if (h->pending->claims != NULL) {
         idc = parse_claims(h->pending->claims);
         if (idc == NULL)
-            return fa_fail(h, FHIRAUTH_ERR_PROTOCOL,
+            return fa_fail(&h->err, FHIRAUTH_ERR_PROTOCOL,
                            "unreadable id_token claims");
         value = string_claim(idc, claim_name);
     } else if (h->cfg.require_id_token) {
-        return fa_fail(h, FHIRAUTH_ERR_DENIED,
+        return fa_fail(&h->err, FHIRAUTH_ERR_DENIED,
                        "no verified id_token, and "
                        "require_id_token = yes");
     }
@@ -420,14 +420,14 @@ fhirauth_identity_check(fhirauth *h, const char *user)
         goto found;
     }
     if (h->cfg.usermap != NULL) {
-        if (read_usermap(h->cfg.usermap, &map, &maplen, h->detail,
-                         sizeof(h->detail))
+        if (read_usermap(h->cfg.usermap, &map, &maplen, h->err.msg,
+                         sizeof(h->err.msg))
             != 0) {
             rc = FHIRAUTH_ERR_CONFIG;
             goto out;
         }
         m = fa_usermap_match(h->cfg.usermap, map, maplen, value, user,
-                             h->detail, sizeof(h->detail));
+                             h->err.msg, sizeof(h->err.msg));
         free(map);
         if (m < 0) {
             rc = FHIRAUTH_ERR_CONFIG;
@@ -439,7 +439,7 @@ fhirauth_identity_check(fhirauth *h, const char *user)
         }
     }
     shown(show, sizeof(show), value);
-    rc = fa_fail(h, FHIRAUTH_ERR_DENIED,
+    rc = fa_fail(&h->err, FHIRAUTH_ERR_DENIED,
                  "the authorization server vouched "
                  "for '%s' (%s%s), not for '%s'",
                  show, claim_name, uic != NULL ? " from userinfo" : "", ushow);

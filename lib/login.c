@@ -42,20 +42,21 @@ identify(fhirauth *h, const struct fa_net_ops *ops,
      * from UserInfo, unless the site insists on a signed one. */
     if (resp->id_token == NULL || ops->verify_id_token == NULL) {
         if (h->cfg.require_id_token)
-            return fa_fail(h, FHIRAUTH_ERR_DENIED,
+            return fa_fail(&h->err, FHIRAUTH_ERR_DENIED,
                            "the server issued no "
                            "id_token (require_id_token = yes; the scope "
                            "must include openid)");
         return FHIRAUTH_OK;
     }
     rc = ops->verify_id_token(ctx, &meta->ep, resp->id_token, nonce, &text,
-                              h->detail, sizeof(h->detail));
+                              h->err.msg, sizeof(h->err.msg));
     if (rc != FHIRAUTH_OK)
         return rc;
     claims = json_tokener_parse(text);
     if (claims == NULL) {
         free(text);
-        return fa_fail(h, FHIRAUTH_ERR_PROTOCOL, "unreadable id_token claims");
+        return fa_fail(&h->err, FHIRAUTH_ERR_PROTOCOL,
+                       "unreadable id_token claims");
     }
     /* What is kept of the claims is shown by status and the env and json
      * formats: through the launch context's filter (printable ASCII, else
@@ -71,11 +72,11 @@ identify(fhirauth *h, const struct fa_net_ops *ops,
     json_object_put(claims);
     if (rc != FHIRAUTH_OK) {
         free(text);
-        return fa_fail(h, rc, "out of memory");
+        return fa_fail(&h->err, rc, "out of memory");
     }
     if (meta->subject == NULL) {
         free(text);
-        return fa_fail(h, FHIRAUTH_ERR_PROTOCOL,
+        return fa_fail(&h->err, FHIRAUTH_ERR_PROTOCOL,
                        "the id_token has no sub "
                        "(or one that is not printable ASCII)");
     }
@@ -106,7 +107,7 @@ build_session(fhirauth *h, const struct fa_net_ops *ops,
     if ((h->cfg.client_id != NULL && meta->client_id == NULL)
         || (h->cfg.scope != NULL && meta->scope == NULL)
         || (username != NULL && meta->username == NULL))
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
     rc = identify(h, ops, ctx, resp, nonce, meta, ret_claims);
     if (rc != FHIRAUTH_OK) {
         /* Tokens for an identity we refused must not stay live at the AS
@@ -157,7 +158,7 @@ fa_login_run(fhirauth *h, const struct fa_grant_step *step, void *arg)
     struct fa_grant_result out;
     fhirauth_rc rc;
 
-    fa_clear_detail(h);
+    fa_err_clear(&h->err);
     memset(&ep, 0, sizeof(ep));
     memset(&out, 0, sizeof(out));
     rc = fa_handle_net(h, &ops, &ctx);
@@ -168,7 +169,7 @@ fa_login_run(fhirauth *h, const struct fa_grant_step *step, void *arg)
         if (rc != FHIRAUTH_OK)
             return rc;
     }
-    rc = ops->discover(&ctx, &ep, h->detail, sizeof(h->detail));
+    rc = ops->discover(&ctx, &ep, h->err.msg, sizeof(h->err.msg));
     if (rc != FHIRAUTH_OK)
         goto out;
     rc = step->grant(h, ops, &ctx, &ep, arg, &out);
@@ -198,7 +199,8 @@ password_grant(fhirauth *h, const struct fa_net_ops *ops,
 
     oerr[0] = '\0';
     rc = ops->password_grant(ctx, ep, a->username, a->password, &out->resp,
-                             oerr, sizeof(oerr), h->detail, sizeof(h->detail));
+                             oerr, sizeof(oerr), h->err.msg,
+                             sizeof(h->err.msg));
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
         rc = FHIRAUTH_ERR_DENIED; /* invalid_grant here: bad password */
     out->username = a->username;
@@ -283,7 +285,7 @@ revoke_by_discovery(fhirauth *h, const char *token, const char *hint,
     int revoked = 0;
 
     if (fa_handle_net(h, &ops, &ctx) != FHIRAUTH_OK) {
-        fa_strlcpy(why, h->detail, whylen);
+        fa_strlcpy(why, h->err.msg, whylen);
         return 0;
     }
     memset(&sys_ep, 0, sizeof(sys_ep));
@@ -318,7 +320,7 @@ logout_revoke(fhirauth *h, const struct fa_meta *meta, const char *token,
         return 0;
     }
     if (fa_handle_net(h, &ops, &ctx) != FHIRAUTH_OK) {
-        fa_strlcpy(why, h->detail, whylen);
+        fa_strlcpy(why, h->err.msg, whylen);
         return 0;
     }
     return ops->revoke(&ctx, &meta->ep, token, hint, why, whylen)
@@ -333,8 +335,8 @@ logout_unlink(fhirauth *h)
     fhirauth_rc rc, urc = FHIRAUTH_OK;
 
     for (k = FA_KEY_REFRESH; k <= FA_KEY_META; k++) {
-        rc = fa_ks_unlink(h->cfg.keyring, h->cfg.profile, k, h->detail,
-                          sizeof(h->detail));
+        rc = fa_ks_unlink(h->cfg.keyring, h->cfg.profile, k, h->err.msg,
+                          sizeof(h->err.msg));
         if (rc != FHIRAUTH_OK && urc == FHIRAUTH_OK)
             urc = rc;
     }
@@ -354,7 +356,7 @@ fhirauth_logout(fhirauth *h, int *ret_revoked)
 
     if (h == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    fa_clear_detail(h);
+    fa_err_clear(&h->err);
     why[0] = '\0';
     memset(&meta, 0, sizeof(meta));
     rc = fa_take_lock(h, &fd);
@@ -364,7 +366,7 @@ fhirauth_logout(fhirauth *h, int *ret_revoked)
     logout_read_token(h, &token, &tlen, &hint);
     if (!have_meta && token == NULL) {
         fa_lock_release(fd);
-        return fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED,
+        return fa_fail(&h->err, FHIRAUTH_ERR_LOGIN_NEEDED,
                        "no session for profile %s", h->cfg.profile);
     }
     revoked = logout_revoke(h, have_meta ? &meta : NULL, token, hint, why,
@@ -378,12 +380,12 @@ fhirauth_logout(fhirauth *h, int *ret_revoked)
     if (rc != FHIRAUTH_OK)
         return rc;
     if (!revoked)
-        fa_fail(h, FHIRAUTH_OK,
+        fa_warn(&h->err,
                 "warning: not revoked at the server (%s); "
                 "the local keys are removed",
                 why);
     else
-        fa_clear_detail(h);
+        fa_err_clear(&h->err);
     if (ret_revoked != NULL)
         *ret_revoked = revoked;
     return FHIRAUTH_OK;
@@ -429,14 +431,15 @@ fhirauth_status_json(fhirauth *h, char **ret_json)
 
     if (h == NULL || ret_json == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    fa_clear_detail(h);
+    fa_err_clear(&h->err);
     rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
-                    &where, h->detail, sizeof(h->detail));
+                    &where, h->err.msg, sizeof(h->err.msg));
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
-        return fa_fail(h, rc, "no session for profile %s", h->cfg.profile);
+        return fa_fail(&h->err, rc, "no session for profile %s",
+                       h->cfg.profile);
     if (rc != FHIRAUTH_OK)
         return rc;
-    rc = fa_meta_decode(data, len, &meta, h->detail, sizeof(h->detail));
+    rc = fa_meta_decode(data, len, &meta, h->err.msg, sizeof(h->err.msg));
     fa_secret_free_len(data, len);
     if (rc != FHIRAUTH_OK)
         return rc;
@@ -488,7 +491,7 @@ fhirauth_status_json(fhirauth *h, char **ret_json)
     json_object_put(o);
     fa_meta_free(&meta);
     if (out == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
     *ret_json = out;
     return FHIRAUTH_OK;
 }

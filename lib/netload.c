@@ -194,7 +194,7 @@ fa_handle_net(fhirauth *h, const struct fa_net_ops **ret_ops,
 {
     fhirauth_rc rc;
 
-    rc = fa_net_load(ret_ops, h->detail, sizeof(h->detail));
+    rc = fa_net_load(ret_ops, h->err.msg, sizeof(h->err.msg));
     if (rc != FHIRAUTH_OK)
         return rc;
     ret_ctx->cfg = &h->cfg;

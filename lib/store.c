@@ -69,11 +69,11 @@ fa_store_session(fhirauth *h, const struct fa_token_response *resp,
     if (resp->refresh_token == NULL)
         (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
                             NULL, 0);
-    fa_clear_detail(h);
+    fa_err_clear(&h->err);
     rc = fa_save_tokens(h, resp, meta, FA_SAVE_META | FA_SAVE_LOGIN, now, NULL,
                         &dropped);
     fa_lock_release(fd);
-    fa_strlcpy(saved, h->detail, sizeof(saved));
+    fa_strlcpy(saved, h->err.msg, sizeof(saved));
     if (rc != FHIRAUTH_OK) {
         /* Tokens we do not keep must not stay live at the AS: the new
          * refresh token, and the old one when its keys are gone too
@@ -86,9 +86,9 @@ fa_store_session(fhirauth *h, const struct fa_token_response *resp,
                 fa_revoke_replaced(ops, &ctx, &meta->ep, old);
         }
         if (dropped)
-            fa_fail(h, rc, "%s; nothing of the session was kept", saved);
+            fa_fail(&h->err, rc, "%s; nothing of the session was kept", saved);
         else
-            fa_strlcpy(h->detail, saved, sizeof(h->detail));
+            fa_strlcpy(h->err.msg, saved, sizeof(h->err.msg));
     } else if (old != NULL
                && (resp->refresh_token == NULL
                    || strcmp(old, resp->refresh_token) != 0)) {
@@ -96,7 +96,7 @@ fa_store_session(fhirauth *h, const struct fa_token_response *resp,
         if (fa_handle_net(h, &ops, &ctx) == FHIRAUTH_OK)
             fa_revoke_replaced(ops, &ctx, &meta->ep, old);
         /* Keep a warning about the quota, drop the module's message. */
-        fa_strlcpy(h->detail, saved, sizeof(h->detail));
+        fa_strlcpy(h->err.msg, saved, sizeof(h->err.msg));
     }
     fa_secret_free_len(old, oldlen);
     return rc;
