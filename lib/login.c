@@ -231,10 +231,10 @@ logout_read_meta(fhirauth *h, struct fa_meta *meta)
     int have_meta;
 
     if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
-                   NULL, NULL, 0)
+                   NULL, NULL)
         != FHIRAUTH_OK)
         return 0;
-    have_meta = fa_meta_decode(data, len, meta, NULL, 0) == FHIRAUTH_OK;
+    have_meta = fa_meta_decode(data, len, meta, NULL) == FHIRAUTH_OK;
     fa_secret_free_len(data, len);
     /* Out of memory here only loses the configured overrides. */
     if (have_meta)
@@ -256,13 +256,13 @@ logout_read_token(fhirauth *h, char **ret_token, size_t *ret_len,
 
     *ret_hint = "refresh_token";
     if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, ret_token,
-                   ret_len, NULL, NULL, 0)
+                   ret_len, NULL, NULL)
         == FHIRAUTH_OK)
         return;
     /* No refresh token: revoke the access token, if any. */
     *ret_hint = "access_token";
     if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data, &len,
-                   NULL, NULL, 0)
+                   NULL, NULL)
         == FHIRAUTH_OK) {
         if (fa_access_decode(data, &expiry, &access) == 0) {
             *ret_token = strdup(access);
@@ -335,8 +335,7 @@ logout_unlink(fhirauth *h)
     fhirauth_rc rc, urc = FHIRAUTH_OK;
 
     for (k = FA_KEY_REFRESH; k <= FA_KEY_META; k++) {
-        rc = fa_ks_unlink(h->cfg.keyring, h->cfg.profile, k, h->err.msg,
-                          sizeof(h->err.msg));
+        rc = fa_ks_unlink(h->cfg.keyring, h->cfg.profile, k, &h->err);
         if (rc != FHIRAUTH_OK && urc == FHIRAUTH_OK)
             urc = rc;
     }
@@ -433,25 +432,25 @@ fhirauth_status_json(fhirauth *h, char **ret_json)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     fa_err_clear(&h->err);
     rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
-                    &where, h->err.msg, sizeof(h->err.msg));
+                    &where, &h->err);
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
         return fa_fail(&h->err, rc, "no session for profile %s",
                        h->cfg.profile);
     if (rc != FHIRAUTH_OK)
         return rc;
-    rc = fa_meta_decode(data, len, &meta, h->err.msg, sizeof(h->err.msg));
+    rc = fa_meta_decode(data, len, &meta, &h->err);
     fa_secret_free_len(data, len);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data, &len,
-                   NULL, NULL, 0)
+                   NULL, NULL)
         == FHIRAUTH_OK) {
         if (fa_access_decode(data, &expiry, &token) != 0)
             expiry = 0;
         fa_secret_free_len(data, len);
     }
     has_refresh = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
-                             &data, &len, NULL, NULL, 0)
+                             &data, &len, NULL, NULL)
         == FHIRAUTH_OK;
     if (has_refresh)
         fa_secret_free_len(data, len);

@@ -340,7 +340,7 @@ fa_pending_decode(const char *json, size_t len, struct fa_pending *p)
     if (p->resp.access_token == NULL || p->resp.token_type == NULL
         || meta == NULL)
         goto out;
-    rc = fa_meta_decode(meta, strlen(meta), &p->meta, NULL, 0);
+    rc = fa_meta_decode(meta, strlen(meta), &p->meta, NULL);
     if (rc == FHIRAUTH_ERR_NOMEM)
         goto out;
     if (rc != FHIRAUTH_OK) {
@@ -430,8 +430,8 @@ fhirauth_stash_put(fhirauth *h, const char *user, char **ret_serial)
                        "cannot encode the stash (out of memory, or "
                        "over %d bytes)",
                        FA_KEY_MAX_PAYLOAD);
-    rc = fa_ks_private_put(desc, json, len, FA_STASH_TIMEOUT, &serial,
-                           h->err.msg, sizeof(h->err.msg));
+    rc =
+        fa_ks_private_put(desc, json, len, FA_STASH_TIMEOUT, &serial, &h->err);
     fa_secret_free_len(json, len);
     if (rc != FHIRAUTH_OK)
         return rc;
@@ -464,8 +464,7 @@ fhirauth_stash_take(fhirauth *h, const char *user, const char *serial)
         return fa_fail(&h->err, FHIRAUTH_ERR_INVALID_ARGUMENT,
                        "a user name "
                        "unfit for a key description");
-    rc = fa_ks_private_take(key, prefix, &data, &len, h->err.msg,
-                            sizeof(h->err.msg));
+    rc = fa_ks_private_take(key, prefix, &data, &len, &h->err);
     if (rc == FHIRAUTH_ERR_DENIED)
         return fa_fail(&h->err, rc, "key %ld is not a stash for this user",
                        key);

@@ -34,10 +34,10 @@ replaced_refresh(fhirauth *h, const struct fa_meta *fresh, size_t *ret_len)
 
     *ret_len = 0;
     if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
-                   NULL, NULL, 0)
+                   NULL, NULL)
         != FHIRAUTH_OK)
         return NULL;
-    if (fa_meta_decode(data, len, &meta, NULL, 0) != FHIRAUTH_OK) {
+    if (fa_meta_decode(data, len, &meta, NULL) != FHIRAUTH_OK) {
         fa_secret_free_len(data, len);
         return NULL;
     }
@@ -45,7 +45,7 @@ replaced_refresh(fhirauth *h, const struct fa_meta *fresh, size_t *ret_len)
     if (meta.ep.issuer != NULL && fresh->ep.issuer != NULL
         && strcmp(meta.ep.issuer, fresh->ep.issuer) == 0)
         (void) fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, &old,
-                          ret_len, NULL, NULL, 0);
+                          ret_len, NULL, NULL);
     fa_meta_free(&meta);
     return old;
 }
@@ -68,7 +68,7 @@ fa_store_session(fhirauth *h, const struct fa_token_response *resp,
     old = replaced_refresh(h, meta, &oldlen);
     if (resp->refresh_token == NULL)
         (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
-                            NULL, 0);
+                            NULL);
     fa_err_clear(&h->err);
     rc = fa_save_tokens(h, resp, meta, FA_SAVE_META | FA_SAVE_LOGIN, now, NULL,
                         &dropped);

@@ -47,7 +47,7 @@ read_access(fhirauth *h, time_t now, long min_valid, char **ret_token,
 
     *ret_expiry = 0;
     rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data, &len,
-                    NULL, h->err.msg, sizeof(h->err.msg));
+                    NULL, &h->err);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (fa_access_decode(data, &expiry, &tok) != 0) {
@@ -77,7 +77,7 @@ fhirauth_rc
 fa_take_lock(fhirauth *h, int *ret_fd)
 {
     return fa_lock_acquire(getuid(), h->cfg.profile, lock_wait_ms(h), NULL,
-                           NULL, ret_fd, h->err.msg, sizeof(h->err.msg));
+                           NULL, ret_fd, &h->err);
 }
 
 /* A waiter for the refresh lock, and the token a sibling may store. */
@@ -119,15 +119,15 @@ store_key(fhirauth *h, enum fa_key which, const char *data, size_t len,
     fhirauth_rc rc;
 
     rc = fa_ks_store(h->cfg.keyring, h->cfg.profile, which, data, len, timeout,
-                     h->err.msg, sizeof(h->err.msg));
+                     &h->err);
     if (rc != FHIRAUTH_ERR_QUOTA || *room_made || which == FA_KEY_ACCESS)
         return rc;
     *room_made = 1;
-    if (fa_ks_shrink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL, 0)
+    if (fa_ks_shrink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL)
         != FHIRAUTH_OK)
         return rc; /* the quota message stays */
     return fa_ks_store(h->cfg.keyring, h->cfg.profile, which, data, len,
-                       timeout, h->err.msg, sizeof(h->err.msg));
+                       timeout, &h->err);
 }
 
 #define QUOTA_SYSCTLS "kernel.keys.maxbytes, kernel.keys.maxkeys"
@@ -161,7 +161,7 @@ save_refresh(fhirauth *h, const char *token, unsigned timeout,
          * the access token in hand still works until it expires.
          */
         (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
-                            NULL, 0);
+                            NULL);
         st->lost_refresh = 1;
         rc = FHIRAUTH_OK;
     }
@@ -224,7 +224,7 @@ save_access(fhirauth *h, const struct fa_token_response *r, long life,
          * cached before this one must not be served after it. */
         if (!st->room)
             (void) fa_ks_shrink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS,
-                                NULL, 0);
+                                NULL);
         st->uncached = 1;
         rc = FHIRAUTH_OK;
     }
@@ -260,11 +260,9 @@ save_warning(fhirauth *h, const struct save_state *st)
 static void
 drop_session(fhirauth *h)
 {
-    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL,
-                        0);
-    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_META, NULL, 0);
-    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL,
-                        0);
+    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL);
+    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_META, NULL);
+    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL);
 }
 
 fhirauth_rc
@@ -325,16 +323,15 @@ read_session(fhirauth *h, char **ret_refresh, size_t *ret_rlen,
     fhirauth_rc rc;
 
     rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
-                    NULL, h->err.msg, sizeof(h->err.msg));
+                    NULL, &h->err);
     if (rc != FHIRAUTH_OK)
         return rc;
-    rc = fa_meta_decode(data, len, meta, h->err.msg, sizeof(h->err.msg));
+    rc = fa_meta_decode(data, len, meta, &h->err);
     fa_secret_free_len(data, len);
     if (rc != FHIRAUTH_OK)
         return rc;
-    rc =
-        fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, ret_refresh,
-                   ret_rlen, NULL, h->err.msg, sizeof(h->err.msg));
+    rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
+                    ret_refresh, ret_rlen, NULL, &h->err);
     /* Without a refresh token the metadata stays filled in, so the
      * caller can tell "no session" from "no refresh token". */
     if (rc != FHIRAUTH_OK && rc != FHIRAUTH_ERR_LOGIN_NEEDED)
@@ -424,7 +421,7 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
         /* invalid_grant: a process on another host or one that ignored
          * the lock may have rotated the token; look once more. */
         if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, &again,
-                       &alen, NULL, NULL, 0)
+                       &alen, NULL, NULL)
                 != FHIRAUTH_OK
             || (alen == rlen && memcmp(again, refresh, rlen) == 0)) {
             fa_secret_free_len(again, alen);
@@ -441,8 +438,8 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED) {
         /* The AS ended the grant: drop what can no longer be used, so
          * later calls answer at once instead of asking the AS again. */
-        fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL, 0);
-        fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL, 0);
+        fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL);
+        fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL);
         fa_fail(&h->err, rc, "the session has ended (%s): log in again",
                 oerr[0] ? oerr : "invalid_grant");
         goto out;
@@ -515,9 +512,9 @@ fhirauth_token(fhirauth *h, long min_valid, char **ret_token,
     w.min_valid = min_valid;
     w.token = NULL;
     w.expiry = 0;
-    rc = fa_lock_acquire_unless(getuid(), h->cfg.profile, lock_wait_ms(h),
-                                NULL, NULL, sibling_refreshed, &w, &fd,
-                                h->err.msg, sizeof(h->err.msg));
+    rc =
+        fa_lock_acquire_unless(getuid(), h->cfg.profile, lock_wait_ms(h), NULL,
+                               NULL, sibling_refreshed, &w, &fd, &h->err);
     if (rc == FHIRAUTH_OK && fd == -1) {
         /* Refreshed by the process that held the lock. */
         fa_err_clear(&h->err);
@@ -588,12 +585,12 @@ fhirauth_invalidate(fhirauth *h, const char *token)
     if (rc != FHIRAUTH_OK)
         return rc;
     rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data, &len,
-                    NULL, h->err.msg, sizeof(h->err.msg));
+                    NULL, &h->err);
     if (rc == FHIRAUTH_OK) {
         if (fa_access_decode(data, &expiry, &cached) == 0
             && same_secret(cached, token))
             rc = fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS,
-                              h->err.msg, sizeof(h->err.msg));
+                              &h->err);
         fa_secret_free_len(data, len);
     } else if (rc == FHIRAUTH_ERR_LOGIN_NEEDED) {
         fa_err_clear(&h->err);

@@ -1,7 +1,11 @@
 /* nomem-t.c - every allocation failure reaches the caller as
  * FHIRAUTH_ERR_NOMEM: the Nth allocation fails, for N = 1, 2, ... until
  * a call makes fewer than N, in fhirauth_open_file() (the configuration
- * parser), fhirauth_set_option() and fhirauth_token() on a cached token.
+ * parser), fhirauth_set_option(), fhirauth_profile_for_url() and
+ * fhirauth_token() on a cached token.  Not fhirauth_status_json(): the
+ * session metadata is parsed by json-c, whose parser this Debian release
+ * does not make safe against a failing allocation (it dereferences a
+ * failed copy of a member name).
  * Each call either succeeds or says NOMEM (never CONFIG, PROTOCOL or
  * LOGIN_NEEDED), does not crash, and leaves nothing allocated.
  *
@@ -68,7 +72,7 @@ cleanup(void)
     for (a = FA_ANCHOR_PERSISTENT; a <= FA_ANCHOR_SESSION; a++)
         for (k = FA_KEY_REFRESH; k <= FA_KEY_META; k++)
             (void) fa_ks_unlink((enum fa_anchor) a, profile, (enum fa_key) k,
-                                NULL, 0);
+                                NULL);
     if (conf[0] != '\0')
         unlink(conf);
 }
@@ -131,6 +135,7 @@ write_conf(void)
             "scope = openid fhirUser offline_access\n"
             "fhir_base = https://127.0.0.1:9/fhir\n"
             "min_valid = 30\n"
+            "match = https://git.example/\n"
             "[profile other]\n"
             "issuer = https://other.example/\n"
             "client_id = x\n",
@@ -225,6 +230,31 @@ store_session(fhirauth *h)
         bail("cannot store a session: %s", fhirauth_detail(h));
 }
 
+/* The profiles of the files and their match prefixes (git's URL). */
+static void
+test_profile_for_url(void)
+{
+    struct tally t = { "fhirauth_profile_for_url", 0, 0, 0, 0 };
+    char *profile_found, *detail, msg[FA_DETAIL_MAX];
+    fhirauth_rc rc;
+    long n;
+
+    for (n = 1; n < MAX_N; n++) {
+        profile_found = NULL;
+        detail = NULL;
+        arm(n);
+        rc = fhirauth_profile_for_url(conf, "https://git.example/r.git",
+                                      &profile_found, &detail);
+        snprintf(msg, sizeof(msg), "%s", detail != NULL ? detail : "");
+        free(profile_found);
+        free(detail);
+        count(&t, n, rc, msg);
+        if (disarm() == 0)
+            break;
+    }
+    report(&t);
+}
+
 static void
 test_token(void)
 {
@@ -263,6 +293,7 @@ main(int argc, char **argv)
     plan_lazy();
     test_open();
     test_set_option();
+    test_profile_for_url();
     test_token();
     return test_status();
 }
