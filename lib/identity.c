@@ -269,8 +269,7 @@ userinfo_claims(fhirauth *h, json_object *idc, json_object **ret)
                        "the network module has no "
                        "userinfo request");
     rc = ops->userinfo(&ctx, &h->pending->meta.ep,
-                       h->pending->resp.access_token, &text, h->err.msg,
-                       sizeof(h->err.msg));
+                       h->pending->resp.access_token, &text, &h->err);
     if (rc != FHIRAUTH_OK)
         return rc;
     uic = parse_claims(text);

@@ -49,7 +49,7 @@ identify(fhirauth *h, const struct fa_net_ops *ops,
         return FHIRAUTH_OK;
     }
     rc = ops->verify_id_token(ctx, &meta->ep, resp->id_token, nonce, &text,
-                              h->err.msg, sizeof(h->err.msg));
+                              &h->err);
     if (rc != FHIRAUTH_OK)
         return rc;
     claims = json_tokener_parse(text);
@@ -169,7 +169,7 @@ fa_login_run(fhirauth *h, const struct fa_grant_step *step, void *arg)
         if (rc != FHIRAUTH_OK)
             return rc;
     }
-    rc = ops->discover(&ctx, &ep, h->err.msg, sizeof(h->err.msg));
+    rc = ops->discover(&ctx, &ep, &h->err);
     if (rc != FHIRAUTH_OK)
         goto out;
     rc = step->grant(h, ops, &ctx, &ep, arg, &out);
@@ -199,8 +199,7 @@ password_grant(fhirauth *h, const struct fa_net_ops *ops,
 
     oerr[0] = '\0';
     rc = ops->password_grant(ctx, ep, a->username, a->password, &out->resp,
-                             oerr, sizeof(oerr), h->err.msg,
-                             sizeof(h->err.msg));
+                             oerr, sizeof(oerr), &h->err);
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
         rc = FHIRAUTH_ERR_DENIED; /* invalid_grant here: bad password */
     out->username = a->username;
@@ -277,7 +276,7 @@ logout_read_token(fhirauth *h, char **ret_token, size_t *ret_len,
  * 1 when revoked, else 0 and why says why not. */
 static int
 revoke_by_discovery(fhirauth *h, const char *token, const char *hint,
-                    char *why, size_t whylen)
+                    struct fa_err *why)
 {
     const struct fa_net_ops *ops;
     struct fa_net_ctx ctx;
@@ -285,15 +284,15 @@ revoke_by_discovery(fhirauth *h, const char *token, const char *hint,
     int revoked = 0;
 
     if (fa_handle_net(h, &ops, &ctx) != FHIRAUTH_OK) {
-        fa_strlcpy(why, h->err.msg, whylen);
+        *why = h->err;
         return 0;
     }
     memset(&sys_ep, 0, sizeof(sys_ep));
-    if (ops->discover(&ctx, &sys_ep, why, whylen) == FHIRAUTH_OK) {
+    if (ops->discover(&ctx, &sys_ep, why) == FHIRAUTH_OK) {
         if (sys_ep.revocation_endpoint == NULL)
-            fa_strlcpy(why, "the server has no revocation endpoint", whylen);
-        else if (ops->revoke(&ctx, &sys_ep, token, hint, why, whylen)
-                 == FHIRAUTH_OK)
+            fa_fail(why, FHIRAUTH_ERR_UNSUPPORTED,
+                    "the server has no revocation endpoint");
+        else if (ops->revoke(&ctx, &sys_ep, token, hint, why) == FHIRAUTH_OK)
             revoked = 1;
     } /* else why says what discovery found wrong */
     fa_endpoints_free(&sys_ep);
@@ -304,27 +303,27 @@ revoke_by_discovery(fhirauth *h, const char *token, const char *hint,
  * session has no metadata.  1 when revoked, else 0 and why says why not. */
 static int
 logout_revoke(fhirauth *h, const struct fa_meta *meta, const char *token,
-              const char *hint, char *why, size_t whylen)
+              const char *hint, struct fa_err *why)
 {
     const struct fa_net_ops *ops;
     struct fa_net_ctx ctx;
 
     if (token == NULL) {
-        fa_strlcpy(why, "no token to revoke", whylen);
+        fa_fail(why, FHIRAUTH_ERR_LOGIN_NEEDED, "no token to revoke");
         return 0;
     }
     if ((h->flags & FHIRAUTH_OPEN_SYSTEM_ONLY) != 0)
-        return revoke_by_discovery(h, token, hint, why, whylen);
+        return revoke_by_discovery(h, token, hint, why);
     if (meta == NULL || meta->ep.revocation_endpoint == NULL) {
-        fa_strlcpy(why, "the server has no revocation endpoint", whylen);
+        fa_fail(why, FHIRAUTH_ERR_UNSUPPORTED,
+                "the server has no revocation endpoint");
         return 0;
     }
     if (fa_handle_net(h, &ops, &ctx) != FHIRAUTH_OK) {
-        fa_strlcpy(why, h->err.msg, whylen);
+        *why = h->err;
         return 0;
     }
-    return ops->revoke(&ctx, &meta->ep, token, hint, why, whylen)
-        == FHIRAUTH_OK;
+    return ops->revoke(&ctx, &meta->ep, token, hint, why) == FHIRAUTH_OK;
 }
 
 /* Unlink the profile's three keys; the first failure, with its detail. */
@@ -349,14 +348,14 @@ fhirauth_logout(fhirauth *h, int *ret_revoked)
     char *token = NULL;
     size_t tlen = 0;
     const char *hint;
-    char why[FA_DETAIL_MAX];
+    struct fa_err why;
     int revoked, have_meta, fd;
     fhirauth_rc rc;
 
     if (h == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     fa_err_clear(&h->err);
-    why[0] = '\0';
+    fa_err_clear(&why);
     memset(&meta, 0, sizeof(meta));
     rc = fa_take_lock(h, &fd);
     if (rc != FHIRAUTH_OK)
@@ -368,8 +367,7 @@ fhirauth_logout(fhirauth *h, int *ret_revoked)
         return fa_fail(&h->err, FHIRAUTH_ERR_LOGIN_NEEDED,
                        "no session for profile %s", h->cfg.profile);
     }
-    revoked = logout_revoke(h, have_meta ? &meta : NULL, token, hint, why,
-                            sizeof(why));
+    revoked = logout_revoke(h, have_meta ? &meta : NULL, token, hint, &why);
     /* Unlink whatever the server said: the user asked for the keys to go. */
     rc = logout_unlink(h);
     fa_lock_release(fd);
@@ -382,7 +380,7 @@ fhirauth_logout(fhirauth *h, int *ret_revoked)
         fa_warn(&h->err,
                 "warning: not revoked at the server (%s); "
                 "the local keys are removed",
-                why);
+                why.msg);
     else
         fa_err_clear(&h->err);
     if (ret_revoked != NULL)

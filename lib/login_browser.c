@@ -73,7 +73,7 @@ browser_grant(fhirauth *h, const struct fa_net_ops *ops,
     nio.wait_seconds = BROWSER_WAIT_SECONDS;
     oerr[0] = '\0';
     rc = ops->browser_login(ctx, ep, &nio, a->nonce, &out->resp, oerr,
-                            sizeof(oerr), h->err.msg, sizeof(h->err.msg));
+                            sizeof(oerr), &h->err);
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
         rc = FHIRAUTH_ERR_DENIED; /* invalid_grant: a bad or used code */
     out->nonce = a->nonce;

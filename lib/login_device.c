@@ -67,7 +67,7 @@ device_grant(fhirauth *h, const struct fa_net_ops *ops,
                        "the server offers no "
                        "device authorization endpoint");
     memset(&dev, 0, sizeof(dev));
-    rc = ops->device_start(ctx, ep, &dev, h->err.msg, sizeof(h->err.msg));
+    rc = ops->device_start(ctx, ep, &dev, &h->err);
     if (rc != FHIRAUTH_OK)
         goto out;
     info.verification_uri = dev.verification_uri;
@@ -105,7 +105,7 @@ device_grant(fhirauth *h, const struct fa_net_ops *ops,
         oerr[0] = '\0';
         fa_token_response_free(&out->resp);
         rc = ops->device_poll(ctx, ep, &dev, &out->resp, oerr, sizeof(oerr),
-                              h->err.msg, sizeof(h->err.msg));
+                              &h->err);
         if (rc == FHIRAUTH_OK)
             break;
         /* RFC 8628 §3.5: after a connection timeout poll less often and

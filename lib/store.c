@@ -16,11 +16,9 @@ void
 fa_revoke_replaced(const struct fa_net_ops *ops, const struct fa_net_ctx *ctx,
                    const struct fa_endpoints *ep, const char *token)
 {
-    char ignored[FA_DETAIL_MAX];
-
+    /* Best effort: what went wrong is of no use to anyone. */
     if (ep->revocation_endpoint != NULL)
-        (void) ops->revoke(ctx, ep, token, "refresh_token", ignored,
-                           sizeof(ignored));
+        (void) ops->revoke(ctx, ep, token, "refresh_token", NULL);
 }
 
 /* The old session's refresh token, if it came from the same issuer and

@@ -415,7 +415,7 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
         memset(&resp, 0, sizeof(resp));
         oerr[0] = '\0';
         rc = ops->refresh_grant(&ctx, &meta.ep, refresh, &resp, oerr,
-                                sizeof(oerr), h->err.msg, sizeof(h->err.msg));
+                                sizeof(oerr), &h->err);
         if (rc != FHIRAUTH_ERR_LOGIN_NEEDED || tries > 0)
             break;
         /* invalid_grant: a process on another host or one that ignored

@@ -109,6 +109,14 @@ fa_nomem(struct fa_err *e)
     return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
 }
 
+fhirauth_rc
+fa_err_rc(struct fa_err *e, fhirauth_rc rc)
+{
+    if (e != NULL)
+        e->rc = rc;
+    return rc;
+}
+
 int
 fa_parse_long(const char *s, long min, long max, long *ret)
 {

@@ -36,6 +36,9 @@ void fa_warn(struct fa_err *e, const char *fmt, ...)
 /* fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory"): every allocation
  * failure's one result. */
 fhirauth_rc fa_nomem(struct fa_err *e);
+/* Record rc for the message a callee that still takes a plain message
+ * buffer wrote into e->msg; returns rc. */
+fhirauth_rc fa_err_rc(struct fa_err *e, fhirauth_rc rc);
 
 /* Wipe a NUL-terminated secret with explicit_bzero, then free it. */
 void fa_secret_free(char *s);

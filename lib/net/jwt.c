@@ -1237,6 +1237,7 @@ http_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
 {
     const struct fa_net_ctx *ctx = arg;
     struct fa_http_resp resp;
+    struct fa_err he;
     char *text = NULL;
     size_t len = 0;
     fhirauth_rc rc;
@@ -1251,8 +1252,10 @@ http_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
         }
         free(text);
     }
-    rc = fa_http_get_metadata(ctx, uri, &resp, err, errlen);
+    fa_err_clear(&he);
+    rc = fa_http_get_metadata(ctx, uri, &resp, &he);
     if (rc != FHIRAUTH_OK) {
+        fa_err(err, errlen, "%s", he.msg);
         fa_http_resp_free(&resp);
         return rc;
     }
@@ -1288,42 +1291,40 @@ http_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
 fhirauth_rc
 fa_net_verify_id_token(const struct fa_net_ctx *ctx,
                        const struct fa_endpoints *ep, const char *id_token,
-                       const char *nonce, char **ret_claims, char *err,
-                       size_t errlen)
+                       const char *nonce, char **ret_claims, struct fa_err *e)
 {
     struct fa_jwt_expect x;
+    struct fa_err none;
+    fhirauth_rc rc;
 
+    if (e == NULL)
+        e = &none;
     if (ctx == NULL || ctx->cfg == NULL || ep == NULL || id_token == NULL
-        || ret_claims == NULL) {
-        fa_err(err, errlen, "verify id_token: missing argument");
-        return FHIRAUTH_ERR_INTERNAL;
-    }
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
+        || ret_claims == NULL)
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                       "verify id_token: missing argument");
+    fa_err_clear(e);
     x.issuer = ep->issuer != NULL ? ep->issuer : ctx->cfg->issuer;
     x.client_id = ctx->cfg->client_id;
     x.nonce = nonce;
     x.now = (long long) time(NULL);
-    if (x.issuer == NULL) {
-        fa_err(err, errlen,
-               "cannot verify the id_token: no issuer is known "
-               "(set issuer in the configuration)");
-        return FHIRAUTH_ERR_CONFIG;
-    }
-    if (x.client_id == NULL) {
-        fa_err(err, errlen,
-               "cannot verify the id_token: no client_id is "
-               "configured");
-        return FHIRAUTH_ERR_CONFIG;
-    }
-    if (ep->jwks_uri == NULL) {
-        fa_err(err, errlen,
-               "cannot verify the id_token: the server names "
-               "no jwks_uri (set jwks_uri in the configuration)");
-        return FHIRAUTH_ERR_PROTOCOL;
-    }
-    /* The cast drops const for the callback's generic argument only. */
-    return fa_jwt_verify_cached(ep->jwks_uri, http_fetch,
-                                (void *) (uintptr_t) ctx, id_token, &x,
-                                ret_claims, err, errlen);
+    if (x.issuer == NULL)
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "cannot verify the id_token: no issuer is known "
+                       "(set issuer in the configuration)");
+    if (x.client_id == NULL)
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "cannot verify the id_token: no client_id is "
+                       "configured");
+    if (ep->jwks_uri == NULL)
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "cannot verify the id_token: the server names "
+                       "no jwks_uri (set jwks_uri in the configuration)");
+    /* The verifier below still writes its reasons into a plain buffer:
+     * the context's.  The cast drops const for the callback's generic
+     * argument only. */
+    rc = fa_jwt_verify_cached(ep->jwks_uri, http_fetch,
+                              (void *) (uintptr_t) ctx, id_token, &x,
+                              ret_claims, e->msg, sizeof(e->msg));
+    return fa_err_rc(e, rc);
 }

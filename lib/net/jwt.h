@@ -84,8 +84,7 @@ void fa_jwt_cache_clear(void);
 fhirauth_rc fa_net_verify_id_token(const struct fa_net_ctx *ctx,
                                    const struct fa_endpoints *ep,
                                    const char *id_token, const char *nonce,
-                                   char **ret_claims, char *err,
-                                   size_t errlen);
+                                   char **ret_claims, struct fa_err *e);
 
 #pragma GCC visibility pop
 

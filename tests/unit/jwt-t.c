@@ -300,6 +300,7 @@ jws(const char *header, const char *payload, EVP_PKEY *k, const char *how)
 
 static long long now;
 static char err[512];
+static struct fa_err ectx;
 static char *claims;
 static int no_key;
 
@@ -1122,22 +1123,19 @@ test_net_op(void)
     cfg.client_id = client;
     ep.jwks_uri = uri;
     is_int(FHIRAUTH_ERR_CONFIG,
-           fa_net_verify_id_token(&ctx, &ep, "a.b.c", NULL, &c, err,
-                                  sizeof(err)),
+           fa_net_verify_id_token(&ctx, &ep, "a.b.c", NULL, &c, &ectx),
            "net op: no issuer known");
     ep.issuer = issuer;
     ep.jwks_uri = NULL;
     is_int(FHIRAUTH_ERR_PROTOCOL,
-           fa_net_verify_id_token(&ctx, &ep, "a.b.c", NULL, &c, err,
-                                  sizeof(err)),
+           fa_net_verify_id_token(&ctx, &ep, "a.b.c", NULL, &c, &ectx),
            "net op: no jwks_uri");
-    ok(strstr(err, "jwks_uri") != NULL, "net op: says so (%s)", err);
+    ok(strstr(ectx.msg, "jwks_uri") != NULL, "net op: says so (%s)", ectx.msg);
     ep.jwks_uri = uri;
     /* cppcheck-suppress redundantAssignment ; read through ctx.cfg */
     cfg.client_id = NULL;
     is_int(FHIRAUTH_ERR_CONFIG,
-           fa_net_verify_id_token(&ctx, &ep, "a.b.c", NULL, &c, err,
-                                  sizeof(err)),
+           fa_net_verify_id_token(&ctx, &ep, "a.b.c", NULL, &c, &ectx),
            "net op: no client_id");
     ok(c == NULL, "net op: no claims");
 }
