@@ -179,7 +179,7 @@ read_pasted(const struct fa_browser_io *io, const char *redirect_uri,
         return fa_fail(e, FHIRAUTH_ERR_CANCELLED,
                        "login cancelled: no redirect address given");
     }
-    r = fa_lb_parse_pasted(pasted, redirect_uri, rd, e->msg, sizeof(e->msg));
+    r = fa_lb_parse_pasted(pasted, redirect_uri, rd, e);
     fa_secret_free(pasted);
     switch (r) {
     case FA_LB_OK:
@@ -236,10 +236,8 @@ fa_net_browser_login(const struct fa_net_ctx *ctx,
         goto out;
     }
     /* Pasting: the port is only reserved, see fa_lb_open. */
-    /* loopback.c still writes into a plain buffer: the context's. */
-    rc = fa_lb_open(ctx->cfg->redirect_port, io->read_redirect == NULL, &l,
-                    e->msg, sizeof(e->msg));
-    if (fa_err_rc(e, rc) != FHIRAUTH_OK)
+    rc = fa_lb_open(ctx->cfg->redirect_port, io->read_redirect == NULL, &l, e);
+    if (rc != FHIRAUTH_OK)
         goto out;
     n = snprintf(redirect_uri, sizeof(redirect_uri), "http://127.0.0.1:%u%s",
                  l.port, FA_LB_PATH);
@@ -263,11 +261,11 @@ fa_net_browser_login(const struct fa_net_ctx *ctx,
     if (io->read_redirect == NULL)
         rc = fa_lb_wait(&l, FA_LB_PATH, state,
                         io->wait_seconds > 0 ? io->wait_seconds : WAIT_DEFAULT,
-                        &rd, &conn, e->msg, sizeof(e->msg));
+                        &rd, &conn, e);
     else
         rc = read_pasted(io, redirect_uri, &rd, e);
     fa_lb_close(&l);
-    if (fa_err_rc(e, rc) != FHIRAUTH_OK)
+    if (rc != FHIRAUTH_OK)
         goto out;
 
     rc = check_response(&rd, state, ep->issuer, oauth_error, oelen, e);
