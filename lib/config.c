@@ -321,10 +321,11 @@ cf_parse_bool(const char *s, long *ret)
 /*
  * Parse value for option o and, when cfg is not NULL, store it.  An empty
  * value restores the default, so a later file can undo an earlier one.
- * Returns 0, -1 for a bad value (why says what is allowed, or for a URL
- * which rule it breaks: cf_bad_value) or -2 when out of memory.
+ * Returns FHIRAUTH_OK, FHIRAUTH_ERR_CONFIG for a bad value (why says what
+ * is allowed, or for a URL which rule it breaks: cf_bad_value) or
+ * FHIRAUTH_ERR_NOMEM.
  */
-static int
+static fhirauth_rc
 cf_set(struct fa_config *cfg, const struct cf_option *o, const char *value,
        char *why, size_t whylen)
 {
@@ -334,11 +335,13 @@ cf_set(struct fa_config *cfg, const struct cf_option *o, const char *value,
 
     if (value[0] == '\0') {
         if (cfg == NULL)
-            return 0;
+            return FHIRAUTH_OK;
         if (cf_is_string(o))
-            return cf_store_string(cfg, o, o->def_str) == 0 ? 0 : -2;
+            return cf_store_string(cfg, o, o->def_str) == 0
+                ? FHIRAUTH_OK
+                : FHIRAUTH_ERR_NOMEM;
         cf_store_number(cfg, o, o->def);
-        return 0;
+        return FHIRAUTH_OK;
     }
     switch (o->type) {
     case CF_STRING:
@@ -349,7 +352,7 @@ cf_set(struct fa_config *cfg, const struct cf_option *o, const char *value,
                          o->type == CF_URL ? FA_URL_ENDPOINT : FA_URL_BASE,
                          NULL, why, whylen)
             != 0)
-            return -1;
+            return FHIRAUTH_ERR_CONFIG;
         break;
     case CF_NAME:
         if (!fa_profile_name_valid(value)) {
@@ -357,26 +360,26 @@ cf_set(struct fa_config *cfg, const struct cf_option *o, const char *value,
                    "a profile name: letters, digits, '.', '_' and '-',"
                    " not starting with '.' or '-', at most %d characters",
                    FA_PROFILE_MAX);
-            return -1;
+            return FHIRAUTH_ERR_CONFIG;
         }
         break;
     case CF_BOOL:
         if (!cf_parse_bool(value, &v)) {
             fa_err(why, whylen, "yes, no, true, false, 1 or 0");
-            return -1;
+            return FHIRAUTH_ERR_CONFIG;
         }
         if (cfg != NULL)
             cf_store_number(cfg, o, v);
-        return 0;
+        return FHIRAUTH_OK;
     case CF_LONG:
         if (fa_parse_long(value, o->min, o->max, &v) != 0) {
             fa_err(why, whylen, "a whole number from %ld to %ld", o->min,
                    o->max);
-            return -1;
+            return FHIRAUTH_ERR_CONFIG;
         }
         if (cfg != NULL)
             cf_store_number(cfg, o, v);
-        return 0;
+        return FHIRAUTH_OK;
     case CF_ANCHOR:
     case CF_GRANT:
     case CF_QR:
@@ -385,18 +388,19 @@ cf_set(struct fa_config *cfg, const struct cf_option *o, const char *value,
             if (cf_eq_nocase(value, names[i])) {
                 if (cfg != NULL)
                     cf_store_number(cfg, o, (long) i);
-                return 0;
+                return FHIRAUTH_OK;
             }
         }
         if (n == 2)
             fa_err(why, whylen, "%s or %s", names[0], names[1]);
         else
             fa_err(why, whylen, "%s, %s or %s", names[0], names[1], names[2]);
-        return -1;
+        return FHIRAUTH_ERR_CONFIG;
     }
     if (cfg == NULL)
-        return 0;
-    return cf_store_string(cfg, o, value) == 0 ? 0 : -2;
+        return FHIRAUTH_OK;
+    return cf_store_string(cfg, o, value) == 0 ? FHIRAUTH_OK
+                                               : FHIRAUTH_ERR_NOMEM;
 }
 
 /*
@@ -405,8 +409,8 @@ cf_set(struct fa_config *cfg, const struct cf_option *o, const char *value,
  * (no '@' anywhere in it): a proxy-style user:password@ must not reach a
  * log.
  */
-static void
-cf_bad_value(char *err, size_t errlen, const char *file, unsigned long line,
+static fhirauth_rc
+cf_bad_value(struct fa_err *e, const char *file, unsigned long line,
              const struct cf_option *o, const char *value, const char *why)
 {
     char detail[CF_LINE_MAX + 256];
@@ -421,10 +425,11 @@ cf_bad_value(char *err, size_t errlen, const char *file, unsigned long line,
     else
         fa_err(detail, sizeof(detail), "'%s': %s", value, why);
     if (file != NULL)
-        fa_err(err, errlen, "%s:%lu: bad value for '%s': %s", file, line,
-               o->name, detail);
-    else
-        fa_err(err, errlen, "bad value for '%s': %s", o->name, detail);
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "%s:%lu: bad value for '%s': %s", file, line, o->name,
+                       detail);
+    return fa_fail(e, FHIRAUTH_ERR_CONFIG, "bad value for '%s': %s", o->name,
+                   detail);
 }
 
 int
@@ -518,40 +523,32 @@ fa_config_text(const struct fa_config *cfg, const char *key)
     return v >= 0 && (size_t) v < n ? names[v] : NULL;
 }
 
-int
+fhirauth_rc
 fa_config_set(struct fa_config *cfg, const char *key, const char *value,
-              char *err, size_t errlen)
+              struct fa_err *e)
 {
     const struct cf_option *o;
     char why[256];
+    fhirauth_rc rc;
 
-    if (cfg == NULL || key == NULL) {
-        fa_err(err, errlen, "no option given");
-        return -1;
-    }
+    if (cfg == NULL || key == NULL)
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT, "no option given");
     o = cf_find(key);
-    if (o == NULL) {
-        fa_err(err, errlen, "unknown key '%s'", key);
-        return -2;
-    }
+    if (o == NULL)
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT, "unknown key '%s'",
+                       key);
     /* A bare key is how PAM arguments switch a boolean on. */
     if (value == NULL) {
-        if (o->type != CF_BOOL) {
-            fa_err(err, errlen, "'%s' needs a value", key);
-            return -1;
-        }
+        if (o->type != CF_BOOL)
+            return fa_fail(e, FHIRAUTH_ERR_CONFIG, "'%s' needs a value", key);
         value = "yes";
     }
-    switch (cf_set(cfg, o, value, why, sizeof(why))) {
-    case 0:
-        return 0;
-    case -1:
-        cf_bad_value(err, errlen, NULL, 0, o, value, why);
-        return -1;
-    default:
-        fa_err(err, errlen, "out of memory");
-        return -1;
-    }
+    rc = cf_set(cfg, o, value, why, sizeof(why));
+    if (rc == FHIRAUTH_ERR_CONFIG)
+        return cf_bad_value(e, NULL, 0, o, value, why);
+    if (rc != FHIRAUTH_OK)
+        return fa_nomem(e);
+    return FHIRAUTH_OK;
 }
 
 /*
@@ -648,9 +645,9 @@ cf_list_add(struct fa_profile_list *l, const char *name)
  * and records the file's sections and default_profile; the other passes
  * apply the keys of one scope to cfg and cannot fail except for memory.
  */
-static int
+static fhirauth_rc
 cf_walk(struct cf_file *f, enum cf_pass pass, struct fa_config *cfg,
-        const char *profile, bool *found, char *err, size_t errlen)
+        const char *profile, bool *found, struct fa_err *e)
 {
     char line[CF_LINE_MAX + 1];
     char why[256];
@@ -664,25 +661,26 @@ cf_walk(struct cf_file *f, enum cf_pass pass, struct fa_config *cfg,
         size_t n = nl != NULL ? (size_t) (nl - start) : f->len - pos;
         const struct cf_option *o;
         char *a = NULL, *b = NULL;
-        int kind, r;
+        fhirauth_rc r;
+        int kind;
 
         pos += n + (nl != NULL ? 1 : 0);
         lineno++;
         if (n > CF_LINE_MAX) {
-            fa_err(err, errlen, "%s:%lu: line longer than %d bytes", f->name,
-                   lineno, CF_LINE_MAX);
-            return -1;
+            return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                           "%s:%lu: line longer than %d bytes", f->name,
+                           lineno, CF_LINE_MAX);
         }
         if (memchr(start, '\0', n) != NULL) {
-            fa_err(err, errlen, "%s:%lu: NUL byte in line", f->name, lineno);
-            return -1;
+            return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s:%lu: NUL byte in line",
+                           f->name, lineno);
         }
         memcpy(line, start, n);
         line[n] = '\0';
         kind = cf_split(line, &a, &b, why, sizeof(why));
         if (kind < 0) {
-            fa_err(err, errlen, "%s:%lu: %s", f->name, lineno, why);
-            return -1;
+            return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s:%lu: %s", f->name,
+                           lineno, why);
         }
         if (kind == 0)
             continue;
@@ -690,10 +688,8 @@ cf_walk(struct cf_file *f, enum cf_pass pass, struct fa_config *cfg,
             in_top = false;
             f->has_sections = true;
             if (pass == CF_PASS_CHECK && f->names != NULL
-                && cf_list_add(f->names, a) != 0) {
-                fa_err(err, errlen, "out of memory");
-                return -1;
-            }
+                && cf_list_add(f->names, a) != 0)
+                return fa_nomem(e);
             selected = profile != NULL && strcmp(a, profile) == 0;
             if (selected && found != NULL)
                 *found = true;
@@ -703,39 +699,34 @@ cf_walk(struct cf_file *f, enum cf_pass pass, struct fa_config *cfg,
             if (pass != CF_PASS_CHECK)
                 continue;
             if (!in_top) {
-                fa_err(err, errlen,
-                       "%s:%lu: default_profile is only valid"
-                       " before the first section",
-                       f->name, lineno);
-                return -1;
+                return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                               "%s:%lu: default_profile is only valid"
+                               " before the first section",
+                               f->name, lineno);
             }
             if (!fa_profile_name_valid(b)) {
-                fa_err(err, errlen,
-                       "%s:%lu: bad value for"
-                       " 'default_profile': '%s' (expected a profile name)",
-                       f->name, lineno, b);
-                return -1;
+                return fa_fail(
+                    e, FHIRAUTH_ERR_CONFIG,
+                    "%s:%lu: bad value for"
+                    " 'default_profile': '%s' (expected a profile name)",
+                    f->name, lineno, b);
             }
             free(f->default_profile);
             f->default_profile = strdup(b);
-            if (f->default_profile == NULL) {
-                fa_err(err, errlen, "out of memory");
-                return -1;
-            }
+            if (f->default_profile == NULL)
+                return fa_nomem(e);
             continue;
         }
         o = cf_find(a);
         if (o == NULL) {
-            fa_err(err, errlen, "%s:%lu: unknown key '%s'", f->name, lineno,
-                   a);
-            return -1;
+            return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s:%lu: unknown key '%s'",
+                           f->name, lineno, a);
         }
         if (o->arg_only) {
-            fa_err(err, errlen,
-                   "%s:%lu: '%s' is a PAM module argument,"
-                   " not a configuration file key",
-                   f->name, lineno, a);
-            return -1;
+            return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                           "%s:%lu: '%s' is a PAM module argument,"
+                           " not a configuration file key",
+                           f->name, lineno, a);
         }
         if (pass == CF_PASS_CHECK)
             r = cf_set(NULL, o, b, why, sizeof(why));
@@ -744,16 +735,12 @@ cf_walk(struct cf_file *f, enum cf_pass pass, struct fa_config *cfg,
             r = cf_set(cfg, o, b, why, sizeof(why));
         else
             continue;
-        if (r == -1) {
-            cf_bad_value(err, errlen, f->name, lineno, o, b, why);
-            return -1;
-        }
-        if (r != 0) {
-            fa_err(err, errlen, "out of memory");
-            return -1;
-        }
+        if (r == FHIRAUTH_ERR_CONFIG)
+            return cf_bad_value(e, f->name, lineno, o, b, why);
+        if (r != FHIRAUTH_OK)
+            return fa_nomem(e);
     }
-    return 0;
+    return FHIRAUTH_OK;
 }
 
 /*
@@ -761,23 +748,23 @@ cf_walk(struct cf_file *f, enum cf_pass pass, struct fa_config *cfg,
  * precedence.  On success cfg's old contents are freed and replaced; on
  * failure cfg is left as it was.
  */
-static int
+static fhirauth_rc
 cf_resolve(struct fa_config *cfg, struct cf_file *files, size_t nfiles,
-           const char *profile, char *err, size_t errlen)
+           const char *profile, struct fa_err *e)
 {
     struct fa_config c;
     const char *name = profile;
     bool found = false, sectionless = false;
+    fhirauth_rc rc;
     size_t i;
 
-    if (profile != NULL && !fa_profile_name_valid(profile)) {
-        fa_err(err, errlen, "bad profile name '%s'", profile);
-        return -1;
-    }
+    if (profile != NULL && !fa_profile_name_valid(profile))
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG, "bad profile name '%s'",
+                       profile);
     for (i = 0; i < nfiles; i++) {
-        if (cf_walk(&files[i], CF_PASS_CHECK, NULL, NULL, NULL, err, errlen)
-            != 0)
-            return -1;
+        rc = cf_walk(&files[i], CF_PASS_CHECK, NULL, NULL, NULL, e);
+        if (rc != FHIRAUTH_OK)
+            return rc;
         if (!files[i].has_sections)
             sectionless = true;
         /* A later file's default_profile overrides an earlier one's. */
@@ -786,111 +773,116 @@ cf_resolve(struct fa_config *cfg, struct cf_file *files, size_t nfiles,
     }
     if (name == NULL)
         name = "default";
-    if (fa_config_init(&c) != 0) {
-        fa_err(err, errlen, "out of memory");
-        return -1;
-    }
+    if (fa_config_init(&c) != 0)
+        return fa_nomem(e);
     for (i = 0; i < nfiles; i++) {
-        if (cf_walk(&files[i], CF_PASS_TOP, &c, name, &found, err, errlen) != 0
-            || cf_walk(&files[i], CF_PASS_PROFILE, &c, name, &found, err,
-                       errlen)
-                != 0)
+        rc = cf_walk(&files[i], CF_PASS_TOP, &c, name, &found, e);
+        if (rc == FHIRAUTH_OK)
+            rc = cf_walk(&files[i], CF_PASS_PROFILE, &c, name, &found, e);
+        if (rc != FHIRAUTH_OK)
             goto fail;
     }
     /* Without sections a file's single profile is "default". */
     if (!found && !(sectionless && strcmp(name, "default") == 0)) {
         if (nfiles == 1)
-            fa_err(err, errlen, "no profile '%s' in %s", name, files[0].name);
+            rc = fa_fail(e, FHIRAUTH_ERR_CONFIG, "no profile '%s' in %s", name,
+                         files[0].name);
         else
-            fa_err(err, errlen, "no profile '%s' in %s or %s", name,
-                   files[0].name, files[1].name);
+            rc = fa_fail(e, FHIRAUTH_ERR_CONFIG, "no profile '%s' in %s or %s",
+                         name, files[0].name, files[1].name);
         goto fail;
     }
     /* A server without discovery is described by its endpoints alone. */
     if (c.issuer == NULL && c.fhir_base == NULL && c.token_endpoint == NULL) {
-        fa_err(err, errlen,
-               "no issuer, fhir_base or token_endpoint "
-               "configured for profile '%s'",
-               name);
+        rc = fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                     "no issuer, fhir_base or token_endpoint "
+                     "configured for profile '%s'",
+                     name);
         goto fail;
     }
     fa_secret_free(c.profile);
     c.profile = strdup(name);
     if (c.profile == NULL) {
-        fa_err(err, errlen, "out of memory");
+        rc = fa_nomem(e);
         goto fail;
     }
     fa_config_free(cfg);
     *cfg = c;
-    return 0;
+    return FHIRAUTH_OK;
 
 fail:
     fa_config_free(&c);
-    return -1;
+    return rc;
 }
 
 /*
  * Read a configuration file after checking what it is and who may have
- * written it.  Returns 0 with the contents in *ret_text (caller frees),
- * 1 when the file does not exist, -1 with err set otherwise.
+ * written it.  FHIRAUTH_OK with the contents in *ret_text (caller frees),
+ * or with *ret_text NULL when the file does not exist; otherwise
+ * FHIRAUTH_ERR_CONFIG (or NOMEM) with e set.
  */
-static int
+static fhirauth_rc
 cf_read_file(const char *path, bool root_only, char **ret_text,
-             size_t *ret_len, char *err, size_t errlen)
+             size_t *ret_len, struct fa_err *e)
 {
     struct stat st;
     char *text = NULL;
     size_t len = 0;
     uid_t euid = geteuid();
-    int fd, e;
+    fhirauth_rc rc;
+    int fd, en;
 
+    *ret_text = NULL;
     /* O_NONBLOCK: a FIFO planted at the path must not hang the caller
      * before fstat can refuse it. */
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
-        e = errno;
-        if (e == ENOENT || e == ENOTDIR)
-            return 1;
-        if (e == ELOOP)
-            fa_err(err, errlen, "%s: is a symbolic link (refused)", path);
-        else
-            fa_err(err, errlen, "%s: cannot open: %s", path, strerror(e));
-        return -1;
+        en = errno;
+        if (en == ENOENT || en == ENOTDIR)
+            return FHIRAUTH_OK;
+        if (en == ELOOP)
+            return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                           "%s: is a symbolic link (refused)", path);
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s: cannot open: %s", path,
+                       strerror(en));
     }
     if (fstat(fd, &st) != 0) {
-        fa_err(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+        rc = fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s: cannot stat: %s", path,
+                     strerror(errno));
         goto fail;
     }
     if (!S_ISREG(st.st_mode)) {
-        fa_err(err, errlen, "%s: not a regular file", path);
+        rc = fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s: not a regular file", path);
         goto fail;
     }
     if (root_only && st.st_uid != 0) {
-        fa_err(err, errlen, "%s: must be owned by root (owner is uid %lu)",
-               path, (unsigned long) st.st_uid);
+        rc = fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                     "%s: must be owned by root (owner is uid %lu)", path,
+                     (unsigned long) st.st_uid);
         goto fail;
     }
     if (!root_only && st.st_uid != 0 && st.st_uid != euid) {
-        fa_err(err, errlen,
-               "%s: must be owned by root or uid %lu (owner is"
-               " uid %lu)",
-               path, (unsigned long) euid, (unsigned long) st.st_uid);
+        rc = fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                     "%s: must be owned by root or uid %lu (owner is"
+                     " uid %lu)",
+                     path, (unsigned long) euid, (unsigned long) st.st_uid);
         goto fail;
     }
     if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        fa_err(err, errlen, "%s: writable by group or others (mode %04o)",
-               path, (unsigned) (st.st_mode & 07777));
+        rc = fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                     "%s: writable by group or others (mode %04o)", path,
+                     (unsigned) (st.st_mode & 07777));
         goto fail;
     }
     if (st.st_size > FA_CONFIG_MAX_BYTES) {
-        fa_err(err, errlen, "%s: larger than %d bytes", path,
-               FA_CONFIG_MAX_BYTES);
+        rc = fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s: larger than %d bytes", path,
+                     FA_CONFIG_MAX_BYTES);
         goto fail;
     }
     /* One byte more than the cap notices a file that grew after fstat. */
     text = malloc(FA_CONFIG_MAX_BYTES + 1);
     if (text == NULL) {
-        fa_err(err, errlen, "out of memory");
+        rc = fa_nomem(e);
         goto fail;
     }
     while (len < FA_CONFIG_MAX_BYTES + 1) {
@@ -899,7 +891,8 @@ cf_read_file(const char *path, bool root_only, char **ret_text,
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            fa_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+            rc = fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s: cannot read: %s", path,
+                         strerror(errno));
             goto fail;
         }
         if (r == 0)
@@ -907,94 +900,92 @@ cf_read_file(const char *path, bool root_only, char **ret_text,
         len += (size_t) r;
     }
     if (len > FA_CONFIG_MAX_BYTES) {
-        fa_err(err, errlen, "%s: larger than %d bytes", path,
-               FA_CONFIG_MAX_BYTES);
+        rc = fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s: larger than %d bytes", path,
+                     FA_CONFIG_MAX_BYTES);
         goto fail;
     }
     close(fd);
     *ret_text = text;
     *ret_len = len;
-    return 0;
+    return FHIRAUTH_OK;
 
 fail:
     free(text);
     close(fd);
-    return -1;
+    return rc;
 }
 
 /*
  * Read the files the sources name, in increasing precedence, into files[]
- * (texts[] holds what to free).  Returns 0, or -1 with err set.
+ * (texts[] holds what to free).  FHIRAUTH_OK, or the failure with e set.
  */
-static int
+static fhirauth_rc
 cf_read_sources(const struct fa_config_sources *src, struct cf_file *files,
-                char **texts, size_t *ret_nfiles, char *err, size_t errlen)
+                char **texts, size_t *ret_nfiles, struct fa_err *e)
 {
     size_t nfiles = 0, i;
     const char *sys;
-    int r;
+    fhirauth_rc rc;
 
     if (src->explicit_file != NULL) {
-        r = cf_read_file(src->explicit_file, src->require_root_owned,
-                         &texts[0], &files[0].len, err, errlen);
-        if (r == 1)
-            fa_err(err, errlen, "%s: cannot open: %s", src->explicit_file,
-                   strerror(ENOENT));
-        if (r != 0)
-            return -1;
+        rc = cf_read_file(src->explicit_file, src->require_root_owned,
+                          &texts[0], &files[0].len, e);
+        if (rc != FHIRAUTH_OK)
+            return rc;
+        if (texts[0] == NULL)
+            return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s: cannot open: %s",
+                           src->explicit_file, strerror(ENOENT));
         files[0].name = src->explicit_file;
         nfiles = 1;
     } else {
         sys = src->system_file != NULL ? src->system_file
                                        : FHIRAUTH_SYSCONF_FILE;
         /* The system file decides for every user: it is always root's. */
-        r = cf_read_file(sys, true, &texts[0], &files[0].len, err, errlen);
-        if (r < 0)
-            return -1;
-        if (r == 0)
+        rc = cf_read_file(sys, true, &texts[0], &files[0].len, e);
+        if (rc != FHIRAUTH_OK)
+            return rc;
+        if (texts[0] != NULL)
             files[nfiles++].name = sys;
         if (src->user_file != NULL) {
-            r = cf_read_file(src->user_file, false, &texts[nfiles],
-                             &files[nfiles].len, err, errlen);
-            if (r < 0)
-                return -1;
-            if (r == 0)
+            rc = cf_read_file(src->user_file, false, &texts[nfiles],
+                              &files[nfiles].len, e);
+            if (rc != FHIRAUTH_OK)
+                return rc;
+            if (texts[nfiles] != NULL)
                 files[nfiles++].name = src->user_file;
         }
-        if (nfiles == 0) {
-            fa_err(err, errlen, "%s: cannot open: %s", sys, strerror(ENOENT));
-            return -1;
-        }
+        if (nfiles == 0)
+            return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s: cannot open: %s", sys,
+                           strerror(ENOENT));
     }
     for (i = 0; i < nfiles; i++)
         files[i].text = texts[i];
     *ret_nfiles = nfiles;
-    return 0;
+    return FHIRAUTH_OK;
 }
 
-int
+fhirauth_rc
 fa_config_load(struct fa_config *cfg, const struct fa_config_sources *src,
-               const char *profile, char *err, size_t errlen)
+               const char *profile, struct fa_err *e)
 {
     struct cf_file files[2];
     char *texts[2] = { NULL, NULL };
     size_t nfiles = 0, i;
-    int ret = -1;
+    fhirauth_rc rc;
 
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
-    if (cfg == NULL || src == NULL) {
-        fa_err(err, errlen, "no configuration sources given");
-        return -1;
-    }
+    fa_err_clear(e);
+    if (cfg == NULL || src == NULL)
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "no configuration sources given");
     memset(files, 0, sizeof(files));
-    if (cf_read_sources(src, files, texts, &nfiles, err, errlen) == 0)
-        ret = cf_resolve(cfg, files, nfiles, profile, err, errlen);
+    rc = cf_read_sources(src, files, texts, &nfiles, e);
+    if (rc == FHIRAUTH_OK)
+        rc = cf_resolve(cfg, files, nfiles, profile, e);
     for (i = 0; i < 2; i++) {
         free(texts[i]);
         free(files[i].default_profile);
     }
-    return ret;
+    return rc;
 }
 
 void
@@ -1017,20 +1008,21 @@ fa_profile_list_free(struct fa_profile_list *l)
  * The profiles of files (increasing precedence) and the match value each
  * ends up with.  On success *ret is replaced; on failure left alone.
  */
-static int
+static fhirauth_rc
 cf_list(struct cf_file *files, size_t nfiles, struct fa_profile_list *ret,
-        char *err, size_t errlen)
+        struct fa_err *e)
 {
     struct fa_profile_list l;
     struct fa_config c;
     const char *def = "default";
+    fhirauth_rc rc;
     size_t i, k;
 
     memset(&l, 0, sizeof(l));
     for (i = 0; i < nfiles; i++) {
         files[i].names = &l;
-        if (cf_walk(&files[i], CF_PASS_CHECK, NULL, NULL, NULL, err, errlen)
-            != 0)
+        rc = cf_walk(&files[i], CF_PASS_CHECK, NULL, NULL, NULL, e);
+        if (rc != FHIRAUTH_OK)
             goto fail;
         files[i].names = NULL;
         /* Without sections a file's single profile is "default". */
@@ -1045,12 +1037,11 @@ cf_list(struct cf_file *files, size_t nfiles, struct fa_profile_list *ret,
         if (fa_config_init(&c) != 0)
             goto nomem;
         for (i = 0; i < nfiles; i++) {
-            if (cf_walk(&files[i], CF_PASS_TOP, &c, l.v[k].name, NULL, err,
-                        errlen)
-                    != 0
-                || cf_walk(&files[i], CF_PASS_PROFILE, &c, l.v[k].name, NULL,
-                           err, errlen)
-                    != 0) {
+            rc = cf_walk(&files[i], CF_PASS_TOP, &c, l.v[k].name, NULL, e);
+            if (rc == FHIRAUTH_OK)
+                rc = cf_walk(&files[i], CF_PASS_PROFILE, &c, l.v[k].name, NULL,
+                             e);
+            if (rc != FHIRAUTH_OK) {
                 fa_config_free(&c);
                 goto fail;
             }
@@ -1061,92 +1052,89 @@ cf_list(struct cf_file *files, size_t nfiles, struct fa_profile_list *ret,
     }
     fa_profile_list_free(ret);
     *ret = l;
-    return 0;
+    return FHIRAUTH_OK;
 
 nomem:
-    fa_err(err, errlen, "out of memory");
+    rc = fa_nomem(e);
 fail:
     for (i = 0; i < nfiles; i++)
         files[i].names = NULL;
     fa_profile_list_free(&l);
-    return -1;
+    return rc;
 }
 
-int
+fhirauth_rc
 fa_config_profiles(const struct fa_config_sources *src,
-                   struct fa_profile_list *ret, char *err, size_t errlen)
+                   struct fa_profile_list *ret, struct fa_err *e)
 {
     struct cf_file files[2];
     char *texts[2] = { NULL, NULL };
     size_t nfiles = 0, i;
-    int r = -1;
+    fhirauth_rc rc;
 
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
-    if (src == NULL || ret == NULL) {
-        fa_err(err, errlen, "no configuration sources given");
-        return -1;
-    }
+    fa_err_clear(e);
+    if (src == NULL || ret == NULL)
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "no configuration sources given");
     memset(files, 0, sizeof(files));
-    if (cf_read_sources(src, files, texts, &nfiles, err, errlen) == 0)
-        r = cf_list(files, nfiles, ret, err, errlen);
+    rc = cf_read_sources(src, files, texts, &nfiles, e);
+    if (rc == FHIRAUTH_OK)
+        rc = cf_list(files, nfiles, ret, e);
     for (i = 0; i < 2; i++) {
         free(texts[i]);
         free(files[i].default_profile);
     }
-    return r;
+    return rc;
 }
 
 /* Text given in memory (tests, fuzzing) as one file, with the file
  * size cap. */
-static int
+static fhirauth_rc
 cf_text_file(struct cf_file *file, const char *name, const char *text,
-             size_t len, int have_out, char *err, size_t errlen)
+             size_t len, int have_out, struct fa_err *e)
 {
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
-    if (!have_out || (text == NULL && len > 0)) {
-        fa_err(err, errlen, "no configuration given");
-        return -1;
-    }
+    fa_err_clear(e);
+    if (!have_out || (text == NULL && len > 0))
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "no configuration given");
     if (name == NULL)
         name = "(text)";
-    if (len > FA_CONFIG_MAX_BYTES) {
-        fa_err(err, errlen, "%s: larger than %d bytes", name,
-               FA_CONFIG_MAX_BYTES);
-        return -1;
-    }
+    if (len > FA_CONFIG_MAX_BYTES)
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s: larger than %d bytes",
+                       name, FA_CONFIG_MAX_BYTES);
     memset(file, 0, sizeof(*file));
     file->name = name;
     file->text = text != NULL ? text : "";
     file->len = len;
-    return 0;
+    return FHIRAUTH_OK;
 }
 
-int
+fhirauth_rc
 fa_config_profiles_text(const char *name, const char *text, size_t len,
-                        struct fa_profile_list *ret, char *err, size_t errlen)
+                        struct fa_profile_list *ret, struct fa_err *e)
 {
     struct cf_file file;
-    int r;
+    fhirauth_rc rc;
 
-    if (cf_text_file(&file, name, text, len, ret != NULL, err, errlen) != 0)
-        return -1;
-    r = cf_list(&file, 1, ret, err, errlen);
+    rc = cf_text_file(&file, name, text, len, ret != NULL, e);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    rc = cf_list(&file, 1, ret, e);
     free(file.default_profile);
-    return r;
+    return rc;
 }
 
-int
+fhirauth_rc
 fa_config_parse_text(struct fa_config *cfg, const char *name, const char *text,
-                     size_t len, const char *profile, char *err, size_t errlen)
+                     size_t len, const char *profile, struct fa_err *e)
 {
     struct cf_file file;
-    int ret;
+    fhirauth_rc rc;
 
-    if (cf_text_file(&file, name, text, len, cfg != NULL, err, errlen) != 0)
-        return -1;
-    ret = cf_resolve(cfg, &file, 1, profile, err, errlen);
+    rc = cf_text_file(&file, name, text, len, cfg != NULL, e);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    rc = cf_resolve(cfg, &file, 1, profile, e);
     free(file.default_profile);
-    return ret;
+    return rc;
 }

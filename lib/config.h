@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util.h"
+
 #pragma GCC visibility push(hidden)
 
 enum fa_anchor { FA_ANCHOR_PERSISTENT = 0, FA_ANCHOR_USER, FA_ANCHOR_SESSION };
@@ -75,24 +77,27 @@ struct fa_config_sources {
 
 /*
  * Load the profile (NULL: default_profile, else "default") from the
- * sources.  On error returns -1 and writes a message naming file and line
- * into err (at most errlen bytes, always terminated).  A missing user file
+ * sources.  FHIRAUTH_OK, or FHIRAUTH_ERR_CONFIG with a message naming
+ * file and line in e, or FHIRAUTH_ERR_NOMEM.  A missing user file
  * is not an error; a missing system file is an error only when no other
  * file supplied the profile.
  */
-int fa_config_load(struct fa_config *cfg, const struct fa_config_sources *src,
-                   const char *profile, char *err, size_t errlen);
+fhirauth_rc fa_config_load(struct fa_config *cfg,
+                           const struct fa_config_sources *src,
+                           const char *profile, struct fa_err *e);
 
 /* Parse one "key=value" or bare "key" override (PAM arguments) into cfg.
- * Returns 0, or -1 with a message in err; an unknown key is -2. */
-int fa_config_set(struct fa_config *cfg, const char *key, const char *value,
-                  char *err, size_t errlen);
+ * FHIRAUTH_OK; FHIRAUTH_ERR_INVALID_ARGUMENT for an unknown key (or none);
+ * FHIRAUTH_ERR_CONFIG for a value the key does not take;
+ * FHIRAUTH_ERR_NOMEM.  The message in e. */
+fhirauth_rc fa_config_set(struct fa_config *cfg, const char *key,
+                          const char *value, struct fa_err *e);
 
 /* Parse configuration text (for tests and fuzzing): as fa_config_load
  * with one file of the given name and contents. */
-int fa_config_parse_text(struct fa_config *cfg, const char *name,
-                         const char *text, size_t len, const char *profile,
-                         char *err, size_t errlen);
+fhirauth_rc fa_config_parse_text(struct fa_config *cfg, const char *name,
+                                 const char *text, size_t len,
+                                 const char *profile, struct fa_err *e);
 
 /* Set every field to its default (strings NULL or their default copy). */
 int fa_config_init(struct fa_config *cfg);
@@ -126,14 +131,14 @@ struct fa_profile_list {
  * and "default" for a file without sections.  Reads and checks the files
  * as fa_config_load does (same errors), but does not require a profile to
  * name a server.  On success *ret is filled (free it with
- * fa_profile_list_free); on error -1 with a message in err.
+ * fa_profile_list_free); else the failure, with its message in e.
  */
-int fa_config_profiles(const struct fa_config_sources *src,
-                       struct fa_profile_list *ret, char *err, size_t errlen);
+fhirauth_rc fa_config_profiles(const struct fa_config_sources *src,
+                               struct fa_profile_list *ret, struct fa_err *e);
 /* The same for configuration text (tests). */
-int fa_config_profiles_text(const char *name, const char *text, size_t len,
-                            struct fa_profile_list *ret, char *err,
-                            size_t errlen);
+fhirauth_rc fa_config_profiles_text(const char *name, const char *text,
+                                    size_t len, struct fa_profile_list *ret,
+                                    struct fa_err *e);
 /* Free the list's strings and zero it; NULL is accepted. */
 void fa_profile_list_free(struct fa_profile_list *l);
 

@@ -1,31 +1,12 @@
-/* errors.c - messages for fhirauth_rc, the handle's detail message, and
+/* errors.c - messages for fhirauth_rc and
  * the library's version. */
 #include "autoconf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "errors.h"
 #include "fhirauth.h"
 #include "handle.h"
-
-void
-fa_clear_detail(fhirauth *h)
-{
-    h->detail[0] = '\0';
-}
-
-fhirauth_rc
-fa_fail(fhirauth *h, fhirauth_rc rc, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    if (vsnprintf(h->detail, sizeof(h->detail), fmt, ap) < 0)
-        h->detail[0] = '\0';
-    va_end(ap);
-    return rc;
-}
 
 /* A switch without default: so the compiler flags a code without a message. */
 const char *

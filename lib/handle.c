@@ -22,7 +22,7 @@ fhirauth_load_network(fhirauth *h)
 
     if (h == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    fa_clear_detail(h);
+    fa_err_clear(&h->err);
     return fa_handle_net(h, &ops, &ctx);
 }
 
@@ -83,28 +83,26 @@ open_with(fhirauth **ret_h, const char *explicit_file, const char *profile,
           unsigned flags, char **ret_detail)
 {
     struct fa_config_sources src;
-    char err[FA_DETAIL_MAX];
     char *user_file = NULL;
     fhirauth *h;
     fhirauth_rc rc = FHIRAUTH_OK;
 
     if (ret_h == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    err[0] = '\0';
     h = calloc(1, sizeof(*h));
     if (h == NULL)
         return FHIRAUTH_ERR_NOMEM;
     h->flags = flags;
     fa_config_sources_for(&src, explicit_file, flags, &user_file);
-    if (fa_config_init(&h->cfg) != 0) {
-        rc = FHIRAUTH_ERR_NOMEM;
-    } else if (fa_config_load(&h->cfg, &src, profile, err, sizeof(err)) != 0) {
-        rc = FHIRAUTH_ERR_CONFIG;
-    }
+    if (fa_config_init(&h->cfg) != 0)
+        rc = fa_nomem(&h->err);
+    else
+        rc = fa_config_load(&h->cfg, &src, profile, &h->err);
     free(user_file);
     if (rc != FHIRAUTH_OK) {
         if (ret_detail != NULL)
-            *ret_detail = strdup(err[0] ? err : fhirauth_strerror(rc));
+            *ret_detail = strdup(
+                h->err.msg[0] != '\0' ? h->err.msg : fhirauth_strerror(rc));
         fhirauth_close(h);
         return rc;
     }
@@ -142,23 +140,15 @@ fhirauth_close(fhirauth *h)
 fhirauth_rc
 fhirauth_set_option(fhirauth *h, const char *key, const char *value)
 {
-    int r;
-
     if (h == NULL || key == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    fa_clear_detail(h);
+    fa_err_clear(&h->err);
     /* These choose what is loaded, so they belong to fhirauth_open(). */
     if (strcmp(key, "profile") == 0 || strcmp(key, "config") == 0) {
-        fa_fail(h, FHIRAUTH_ERR_INVALID_ARGUMENT,
-                "'%s' must be given when "
-                "the handle is opened",
-                key);
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_fail(&h->err, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "'%s' must be given when the handle is opened", key);
     }
-    r = fa_config_set(&h->cfg, key, value, h->detail, sizeof(h->detail));
-    if (r == -2)
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    return r == 0 ? FHIRAUTH_OK : FHIRAUTH_ERR_CONFIG;
+    return fa_config_set(&h->cfg, key, value, &h->err);
 }
 
 const char *
@@ -170,7 +160,7 @@ fhirauth_profile(const fhirauth *h)
 const char *
 fhirauth_detail(const fhirauth *h)
 {
-    return h != NULL ? h->detail : "";
+    return h != NULL ? h->err.msg : "";
 }
 
 void

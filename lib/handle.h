@@ -3,14 +3,12 @@
 #define FHIRAUTH_HANDLE_H
 
 #include "config.h"
-#include "errors.h"
 #include "fhirauth.h"
 #include "fhirauth-private.h"
 #include "net.h"
+#include "util.h"
 
 #pragma GCC visibility push(hidden)
-
-#define FA_DETAIL_MAX 512
 
 struct fa_pending;
 
@@ -18,7 +16,7 @@ struct fhirauth {
     struct fa_config cfg;
     struct fa_pending *pending; /* NULL: nothing deferred (pending.h) */
     unsigned flags;             /* FHIRAUTH_OPEN_* */
-    char detail[FA_DETAIL_MAX]; /* last call's error or warning */
+    struct fa_err err;          /* the last call's failure or warning */
 };
 
 /* The configuration files a handle opened with these arguments reads

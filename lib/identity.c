@@ -37,9 +37,10 @@ field_is(const char *s, size_t n, const char *t)
     return strlen(t) == n && memcmp(s, t, n) == 0;
 }
 
-int
+fhirauth_rc
 fa_usermap_match(const char *name, const char *text, size_t len,
-                 const char *value, const char *user, char *err, size_t errlen)
+                 const char *value, const char *user, int *ret_found,
+                 struct fa_err *e)
 {
     const char *p, *end, *eol;
     const char *f[2];
@@ -47,13 +48,13 @@ fa_usermap_match(const char *name, const char *text, size_t len,
     unsigned long line = 0;
     int found = 0;
 
+    *ret_found = 0;
     if (text == NULL || value == NULL || user == NULL)
-        return -1;
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT, "no usermap given");
     p = text;
     end = text + len;
     if (memchr(text, '\0', len) != NULL) {
-        fa_err(err, errlen, "%s: a NUL byte", name);
-        return -1;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s: a NUL byte", name);
     }
     while (p < end) {
         line++;
@@ -72,22 +73,20 @@ fa_usermap_match(const char *name, const char *text, size_t len,
             while (p < eol && !is_space(*p))
                 p++;
             if (nf == 2) {
-                fa_err(err, errlen,
-                       "%s line %lu: more than "
-                       "'claim-value local-user'",
-                       name, line);
-                return -1;
+                return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                               "%s line %lu: more than "
+                               "'claim-value local-user'",
+                               name, line);
             }
             f[nf] = s;
             fl[nf] = (size_t) (p - s);
             nf++;
         }
         if (nf == 1) {
-            fa_err(err, errlen,
-                   "%s line %lu: expected 'claim-value "
-                   "local-user'",
-                   name, line);
-            return -1;
+            return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                           "%s line %lu: expected 'claim-value "
+                           "local-user'",
+                           name, line);
         }
         /* Read on to the end, so a malformed line later fails closed. */
         if (nf == 2 && field_is(f[0], fl[0], value)
@@ -95,47 +94,50 @@ fa_usermap_match(const char *name, const char *text, size_t len,
             found = 1;
         p = eol < end ? eol + 1 : end;
     }
-    return found;
+    *ret_found = found;
+    return FHIRAUTH_OK;
 }
 
 /*
  * Read the usermap as pam-u2f reads its configuration: no symlink, a
  * regular file, owned by root, not writable by group or others, bounded.
  */
-static int
-read_usermap(const char *path, char **ret, size_t *ret_len, char *err,
-             size_t errlen)
+static fhirauth_rc
+read_usermap(const char *path, char **ret, size_t *ret_len, struct fa_err *e)
 {
     struct stat st;
     char *buf;
     size_t got = 0;
     ssize_t n = 0;
+    fhirauth_rc rc;
     int fd;
 
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
     if (fd == -1) {
-        fa_err(err, errlen, "usermap %s: %s", path, strerror(errno));
-        return -1;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG, "usermap %s: %s", path,
+                       strerror(errno));
     }
     if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-        fa_err(err, errlen, "usermap %s: not a regular file", path);
+        rc = fa_fail(e, FHIRAUTH_ERR_CONFIG, "usermap %s: not a regular file",
+                     path);
         goto fail;
     }
     if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        fa_err(err, errlen,
-               "usermap %s: must be owned by root and not "
-               "writable by group or others",
-               path);
+        rc = fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                     "usermap %s: must be owned by root and not "
+                     "writable by group or others",
+                     path);
         goto fail;
     }
     if (st.st_size > USERMAP_MAX_BYTES) {
-        fa_err(err, errlen, "usermap %s: larger than %d bytes", path,
-               USERMAP_MAX_BYTES);
+        rc =
+            fa_fail(e, FHIRAUTH_ERR_CONFIG, "usermap %s: larger than %d bytes",
+                    path, USERMAP_MAX_BYTES);
         goto fail;
     }
     buf = malloc((size_t) st.st_size + 1);
     if (buf == NULL) {
-        fa_err(err, errlen, "usermap %s: out of memory", path);
+        rc = fa_fail(e, FHIRAUTH_ERR_NOMEM, "usermap %s: out of memory", path);
         goto fail;
     }
     while (got < (size_t) st.st_size) {
@@ -147,7 +149,8 @@ read_usermap(const char *path, char **ret, size_t *ret_len, char *err,
         got += (size_t) n;
     }
     if (n < 0) {
-        fa_err(err, errlen, "usermap %s: %s", path, strerror(errno));
+        rc = fa_fail(e, FHIRAUTH_ERR_CONFIG, "usermap %s: %s", path,
+                     strerror(errno));
         free(buf);
         goto fail;
     }
@@ -155,10 +158,10 @@ read_usermap(const char *path, char **ret, size_t *ret_len, char *err,
     close(fd);
     *ret = buf;
     *ret_len = got;
-    return 0;
+    return FHIRAUTH_OK;
 fail:
     close(fd);
-    return -1;
+    return rc;
 }
 
 /* Server-chosen text made fit for a message (and the PAM module's log):
@@ -255,25 +258,24 @@ userinfo_claims(fhirauth *h, json_object *idc, json_object **ret)
 
     *ret = NULL;
     if (h->pending->resp.access_token == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_INTERNAL,
+        return fa_fail(&h->err, FHIRAUTH_ERR_INTERNAL,
                        "no access token for "
                        "userinfo");
     rc = fa_handle_net(h, &ops, &ctx);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (ops->userinfo == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_MODULE,
+        return fa_fail(&h->err, FHIRAUTH_ERR_MODULE,
                        "the network module has no "
                        "userinfo request");
     rc = ops->userinfo(&ctx, &h->pending->meta.ep,
-                       h->pending->resp.access_token, &text, h->detail,
-                       sizeof(h->detail));
+                       h->pending->resp.access_token, &text, &h->err);
     if (rc != FHIRAUTH_OK)
         return rc;
     uic = parse_claims(text);
     free(text);
     if (uic == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
     if (idc != NULL) {
         id_sub = string_claim(idc, "sub");
         ui_sub = string_claim(uic, "sub");
@@ -281,7 +283,7 @@ userinfo_claims(fhirauth *h, json_object *idc, json_object **ret)
             shown(a, sizeof(a), ui_sub != NULL ? ui_sub : "");
             shown(b, sizeof(b), id_sub != NULL ? id_sub : "");
             json_object_put(uic);
-            return fa_fail(h, FHIRAUTH_ERR_DENIED,
+            return fa_fail(&h->err, FHIRAUTH_ERR_DENIED,
                            "userinfo is about sub "
                            "'%s', the id_token about '%s'",
                            a, b);
@@ -301,9 +303,9 @@ note_userinfo(fhirauth *h, json_object *uic, const char *value)
 
     if (m->subject == NULL && sub != NULL
         && (m->subject = strdup(sub)) == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
     if (m->username == NULL && (m->username = strdup(value)) == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
     return FHIRAUTH_OK;
 }
 
@@ -362,7 +364,7 @@ claim_missing(fhirauth *h, const char *claim_name, int how, const char *ushow)
                      scope);
     if (r < 0 || (size_t) r >= sizeof(hint))
         hint[0] = '\0';
-    return fa_fail(h, FHIRAUTH_ERR_DENIED,
+    return fa_fail(&h->err, FHIRAUTH_ERR_DENIED,
                    "%s, so it does not vouch for "
                    "'%s' (%s)",
                    lead, ushow, hint);
@@ -381,20 +383,20 @@ fhirauth_identity_check(fhirauth *h, const char *user)
 
     if (h == NULL || user == NULL || user[0] == '\0')
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    fa_clear_detail(h);
+    fa_err_clear(&h->err);
     if (h->pending == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED, "no pending login");
+        return fa_fail(&h->err, FHIRAUTH_ERR_LOGIN_NEEDED, "no pending login");
     claim_name = h->cfg.username_claim != NULL ? h->cfg.username_claim
                                                : "preferred_username";
     shown(ushow, sizeof(ushow), user);
     if (h->pending->claims != NULL) {
         idc = parse_claims(h->pending->claims);
         if (idc == NULL)
-            return fa_fail(h, FHIRAUTH_ERR_PROTOCOL,
+            return fa_fail(&h->err, FHIRAUTH_ERR_PROTOCOL,
                            "unreadable id_token claims");
         value = string_claim(idc, claim_name);
     } else if (h->cfg.require_id_token) {
-        return fa_fail(h, FHIRAUTH_ERR_DENIED,
+        return fa_fail(&h->err, FHIRAUTH_ERR_DENIED,
                        "no verified id_token, and "
                        "require_id_token = yes");
     }
@@ -420,26 +422,21 @@ fhirauth_identity_check(fhirauth *h, const char *user)
         goto found;
     }
     if (h->cfg.usermap != NULL) {
-        if (read_usermap(h->cfg.usermap, &map, &maplen, h->detail,
-                         sizeof(h->detail))
-            != 0) {
-            rc = FHIRAUTH_ERR_CONFIG;
+        rc = read_usermap(h->cfg.usermap, &map, &maplen, &h->err);
+        if (rc != FHIRAUTH_OK)
             goto out;
-        }
-        m = fa_usermap_match(h->cfg.usermap, map, maplen, value, user,
-                             h->detail, sizeof(h->detail));
+        rc = fa_usermap_match(h->cfg.usermap, map, maplen, value, user, &m,
+                              &h->err);
         free(map);
-        if (m < 0) {
-            rc = FHIRAUTH_ERR_CONFIG;
+        if (rc != FHIRAUTH_OK)
             goto out;
-        }
         if (m == 1) {
             rc = FHIRAUTH_OK;
             goto found;
         }
     }
     shown(show, sizeof(show), value);
-    rc = fa_fail(h, FHIRAUTH_ERR_DENIED,
+    rc = fa_fail(&h->err, FHIRAUTH_ERR_DENIED,
                  "the authorization server vouched "
                  "for '%s' (%s%s), not for '%s'",
                  show, claim_name, uic != NULL ? " from userinfo" : "", ushow);

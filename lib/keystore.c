@@ -170,19 +170,21 @@ absent(int e)
 }
 
 static fhirauth_rc
-ks_fail(int e, const char *what, const char *desc, char *err, size_t errlen)
+ks_fail(int en, const char *what, const char *desc, struct fa_err *e)
 {
-    if (e == EDQUOT) {
-        fa_err(err, errlen,
-               "%s %s: the user's kernel keyring quota is exhausted; "
-               "raise the sysctl kernel.keys.maxbytes (and "
-               "kernel.keys.maxkeys; root_maxbytes/root_maxkeys for "
-               "root) or remove unused keys",
-               what, desc);
-        return FHIRAUTH_ERR_QUOTA;
-    }
-    fa_err(err, errlen, "%s %s: %s", what, desc, strerror(e));
-    return FHIRAUTH_ERR_KEYRING;
+    if (en == EDQUOT)
+        return fa_fail(e, FHIRAUTH_ERR_QUOTA,
+                       "%s %s: the user's kernel keyring quota is exhausted; "
+                       "raise the sysctl kernel.keys.maxbytes (and "
+                       "kernel.keys.maxkeys; root_maxbytes/root_maxkeys for "
+                       "root) or remove unused keys",
+                       what, desc);
+    /* The kernel, or keyutils, could not allocate. */
+    if (en == ENOMEM)
+        return fa_fail(e, FHIRAUTH_ERR_NOMEM, "%s %s: %s", what, desc,
+                       strerror(en));
+    return fa_fail(e, FHIRAUTH_ERR_KEYRING, "%s %s: %s", what, desc,
+                   strerror(en));
 }
 
 /* The configured anchor first, then the others (persistent, user,
@@ -306,26 +308,26 @@ search_anchor(enum fa_anchor a, const char *desc, key_serial_t *ret_ring,
  */
 static fhirauth_rc
 read_key(key_serial_t key, const char *desc, char **ret_data, size_t *ret_len,
-         char *err, size_t errlen)
+         struct fa_err *e)
 {
     size_t cap = KS_READ_GUESS;
     char *buf;
     long n;
-    int e, tries;
+    int en, tries;
 
     for (tries = 0; tries < 3; tries++) {
         buf = malloc(cap + 1);
         if (buf == NULL) {
-            fa_err(err, errlen, "reading %s: out of memory", desc);
-            return FHIRAUTH_ERR_NOMEM;
+            return fa_fail(e, FHIRAUTH_ERR_NOMEM, "reading %s: out of memory",
+                           desc);
         }
         n = keyctl_read(key, buf, cap);
         if (n < 0) {
-            e = errno;
+            en = errno;
             free(buf); /* the kernel copied nothing */
-            if (absent(e))
+            if (absent(en))
                 return FHIRAUTH_ERR_LOGIN_NEEDED;
-            return ks_fail(e, "reading", desc, err, errlen);
+            return ks_fail(en, "reading", desc, e);
         }
         if ((size_t) n <= cap) {
             buf[n] = '\0';
@@ -336,16 +338,15 @@ read_key(key_serial_t key, const char *desc, char **ret_data, size_t *ret_len,
         /* The kernel filled the buffer with part of the payload. */
         fa_secret_free_len(buf, cap);
         if (n > FA_KEY_MAX_PAYLOAD) {
-            fa_err(err, errlen,
-                   "reading %s: key too large (%ld bytes, "
-                   "at most %d)",
-                   desc, n, FA_KEY_MAX_PAYLOAD);
-            return FHIRAUTH_ERR_KEYRING;
+            return fa_fail(e, FHIRAUTH_ERR_KEYRING,
+                           "reading %s: key too large (%ld bytes, "
+                           "at most %d)",
+                           desc, n, FA_KEY_MAX_PAYLOAD);
         }
         cap = (size_t) n; /* and again: it may change meanwhile */
     }
-    fa_err(err, errlen, "reading %s: the key kept changing size", desc);
-    return FHIRAUTH_ERR_KEYRING;
+    return fa_fail(e, FHIRAUTH_ERR_KEYRING,
+                   "reading %s: the key kept changing size", desc);
 }
 
 /*
@@ -358,7 +359,7 @@ read_key(key_serial_t key, const char *desc, char **ret_data, size_t *ret_len,
 fhirauth_rc
 fa_ks_read(enum fa_anchor anchor, const char *profile, enum fa_key which,
            char **ret_data, size_t *ret_len, enum fa_anchor *ret_anchor,
-           char *err, size_t errlen)
+           struct fa_err *e)
 {
     char desc[KS_DESC_MAX];
     enum fa_anchor order[3];
@@ -369,11 +370,10 @@ fa_ks_read(enum fa_anchor anchor, const char *profile, enum fa_key which,
     if (ret_data == NULL || ret_len == NULL
         || fa_ks_describe(desc, sizeof(desc), profile, which) != 0
         || anchor_order(anchor, order) != 0) {
-        fa_err(err, errlen,
-               "bad keyring request (profile name: letters, "
-               "digits, '.', '_', '-', at most %d)",
-               FA_PROFILE_MAX);
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "bad keyring request (profile name: letters, "
+                       "digits, '.', '_', '-', at most %d)",
+                       FA_PROFILE_MAX);
     }
     for (i = 0; i < 3; i++) {
         key = search_anchor(order[i], desc, &ring, &user_done);
@@ -386,7 +386,7 @@ fa_ks_read(enum fa_anchor anchor, const char *profile, enum fa_key which,
                 hard = errno;
             continue;
         }
-        rc = read_key(key, desc, ret_data, ret_len, err, errlen);
+        rc = read_key(key, desc, ret_data, ret_len, e);
         if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
             continue; /* expired or removed since the search */
         if (rc == FHIRAUTH_OK && ret_anchor != NULL)
@@ -395,12 +395,11 @@ fa_ks_read(enum fa_anchor anchor, const char *profile, enum fa_key which,
         return rc;
     }
     if (hard != 0)
-        return ks_fail(hard, "searching the keyring for", desc, err, errlen);
-    fa_err(err, errlen,
-           "no %s key in the persistent, user or session "
-           "keyring",
-           desc);
-    return FHIRAUTH_ERR_LOGIN_NEEDED;
+        return ks_fail(hard, "searching the keyring for", desc, e);
+    return fa_fail(e, FHIRAUTH_ERR_LOGIN_NEEDED,
+                   "no %s key in the persistent, user or session "
+                   "keyring",
+                   desc);
 }
 
 /*
@@ -440,7 +439,7 @@ ours(unsigned long owner)
  */
 static fhirauth_rc
 write_ring(enum fa_anchor anchor, const char *desc, key_serial_t *ret_ring,
-           char *err, size_t errlen)
+           struct fa_err *e)
 {
     key_serial_t s, u;
     unsigned long owner;
@@ -449,8 +448,7 @@ write_ring(enum fa_anchor anchor, const char *desc, key_serial_t *ret_ring,
     case FA_ANCHOR_PERSISTENT:
         *ret_ring = persistent_fetch(getuid());
         if (*ret_ring == -1)
-            return ks_fail(errno, "finding the keyring for", desc, err,
-                           errlen);
+            return ks_fail(errno, "finding the keyring for", desc, e);
         return FHIRAUTH_OK;
     case FA_ANCHOR_USER:
         *ret_ring = KEY_SPEC_USER_KEYRING;
@@ -458,35 +456,32 @@ write_ring(enum fa_anchor anchor, const char *desc, key_serial_t *ret_ring,
     case FA_ANCHOR_SESSION:
         s = keyctl_get_keyring_ID(KEY_SPEC_SESSION_KEYRING, 0);
         if (s == -1)
-            return ks_fail(errno, "finding the keyring for", desc, err,
-                           errlen);
+            return ks_fail(errno, "finding the keyring for", desc, e);
         if (key_owner(s, &owner) != 0) {
-            fa_err(err, errlen,
-                   "storing %s: keyring = session, but the "
-                   "session keyring's owner cannot be determined: "
-                   "refusing it",
-                   desc);
-            return FHIRAUTH_ERR_KEYRING;
+            return fa_fail(e, FHIRAUTH_ERR_KEYRING,
+                           "storing %s: keyring = session, but the "
+                           "session keyring's owner cannot be determined: "
+                           "refusing it",
+                           desc);
         }
         if (owner != (unsigned long) getuid()) {
-            fa_err(err, errlen,
-                   "storing %s: keyring = session, but the "
-                   "session keyring belongs to uid %lu, not to uid %lu, "
-                   "and other users' processes that share it could read "
-                   "the tokens (sshd, su or a root shell without "
-                   "pam_keyinit): refusing it; use keyring = persistent "
-                   "or user, or a session keyring of your own "
-                   "(pam_keyinit, keyctl new_session)",
-                   desc, owner, (unsigned long) getuid());
-            return FHIRAUTH_ERR_KEYRING;
+            return fa_fail(
+                e, FHIRAUTH_ERR_KEYRING,
+                "storing %s: keyring = session, but the "
+                "session keyring belongs to uid %lu, not to uid %lu, "
+                "and other users' processes that share it could read "
+                "the tokens (sshd, su or a root shell without "
+                "pam_keyinit): refusing it; use keyring = persistent "
+                "or user, or a session keyring of your own "
+                "(pam_keyinit, keyctl new_session)",
+                desc, owner, (unsigned long) getuid());
         }
         u = keyctl_get_keyring_ID(KEY_SPEC_USER_SESSION_KEYRING, 0);
         *ret_ring =
             s == u ? KEY_SPEC_USER_SESSION_KEYRING : KEY_SPEC_SESSION_KEYRING;
         return FHIRAUTH_OK;
     }
-    fa_err(err, errlen, "bad keyring request");
-    return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT, "bad keyring request");
 }
 
 /*
@@ -500,7 +495,7 @@ write_ring(enum fa_anchor anchor, const char *desc, key_serial_t *ret_ring,
  * other uids), and possession reads our keys in it anyway.
  */
 static fhirauth_rc
-check_existing(key_serial_t ring, const char *desc, char *err, size_t errlen)
+check_existing(key_serial_t ring, const char *desc, struct fa_err *e)
 {
     key_serial_t key;
     unsigned long owner;
@@ -509,20 +504,20 @@ check_existing(key_serial_t ring, const char *desc, char *err, size_t errlen)
     if (key == -1)
         return FHIRAUTH_OK;
     if (key_owner(key, &owner) != 0) {
-        fa_err(err, errlen,
-               "storing %s: a key of that name is there "
-               "whose owner cannot be determined: refusing to write into "
-               "it",
-               desc);
-        return FHIRAUTH_ERR_KEYRING;
+        return fa_fail(
+            e, FHIRAUTH_ERR_KEYRING,
+            "storing %s: a key of that name is there "
+            "whose owner cannot be determined: refusing to write into "
+            "it",
+            desc);
     }
     if (!ours(owner)) {
-        fa_err(err, errlen,
-               "storing %s: a key of that name belonging to "
-               "uid %lu is there (planted by a process of that uid that "
-               "shares the keyring?): refusing to write into it",
-               desc, owner);
-        return FHIRAUTH_ERR_KEYRING;
+        return fa_fail(
+            e, FHIRAUTH_ERR_KEYRING,
+            "storing %s: a key of that name belonging to "
+            "uid %lu is there (planted by a process of that uid that "
+            "shares the keyring?): refusing to write into it",
+            desc, owner);
     }
     return FHIRAUTH_OK;
 }
@@ -530,19 +525,18 @@ check_existing(key_serial_t ring, const char *desc, char *err, size_t errlen)
 /* After add_key(): the key written must be ours.  If it is not, take it
  * out of the ring so that nothing reads it as ours. */
 static fhirauth_rc
-check_written(key_serial_t ring, key_serial_t key, const char *desc, char *err,
-              size_t errlen)
+check_written(key_serial_t ring, key_serial_t key, const char *desc,
+              struct fa_err *e)
 {
     unsigned long owner;
 
     if (key_owner(key, &owner) == 0 && ours(owner))
         return FHIRAUTH_OK;
     (void) keyctl_unlink(key, ring);
-    fa_err(err, errlen,
-           "storing %s: the key written belongs to another "
-           "uid: unlinked, the session is not stored",
-           desc);
-    return FHIRAUTH_ERR_KEYRING;
+    return fa_fail(e, FHIRAUTH_ERR_KEYRING,
+                   "storing %s: the key written belongs to another "
+                   "uid: unlinked, the session is not stored",
+                   desc);
 }
 
 /*
@@ -558,14 +552,14 @@ static long
 setperm_via_process_keyring(key_serial_t key)
 {
     long r;
-    int e;
+    int en;
 
     if (keyctl_link(KEY_SPEC_USER_KEYRING, KEY_SPEC_PROCESS_KEYRING) == -1)
         return -1;
     r = keyctl_setperm(key, KS_PERM);
-    e = errno;
+    en = errno;
     (void) keyctl_unlink(KEY_SPEC_USER_KEYRING, KEY_SPEC_PROCESS_KEYRING);
-    errno = e;
+    errno = en;
     return r;
 }
 
@@ -579,8 +573,7 @@ setperm_via_process_keyring(key_serial_t key)
  */
 fhirauth_rc
 fa_ks_store(enum fa_anchor anchor, const char *profile, enum fa_key which,
-            const void *data, size_t len, unsigned timeout, char *err,
-            size_t errlen)
+            const void *data, size_t len, unsigned timeout, struct fa_err *e)
 {
     char desc[KS_DESC_MAX];
     key_serial_t ring, key;
@@ -588,36 +581,34 @@ fa_ks_store(enum fa_anchor anchor, const char *profile, enum fa_key which,
 
     if (fa_ks_describe(desc, sizeof(desc), profile, which) != 0
         || (unsigned) anchor > FA_ANCHOR_SESSION || data == NULL || len == 0) {
-        fa_err(err, errlen,
-               "bad keyring request (profile name: letters, "
-               "digits, '.', '_', '-', at most %d; non-empty payload)",
-               FA_PROFILE_MAX);
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "bad keyring request (profile name: letters, "
+                       "digits, '.', '_', '-', at most %d; non-empty payload)",
+                       FA_PROFILE_MAX);
     }
     if (len > FA_KEY_MAX_PAYLOAD) {
-        fa_err(err, errlen,
-               "storing %s: payload too large (%zu bytes, at "
-               "most %d)",
-               desc, len, FA_KEY_MAX_PAYLOAD);
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "storing %s: payload too large (%zu bytes, at "
+                       "most %d)",
+                       desc, len, FA_KEY_MAX_PAYLOAD);
     }
-    rc = write_ring(anchor, desc, &ring, err, errlen);
+    rc = write_ring(anchor, desc, &ring, e);
     if (rc == FHIRAUTH_OK)
-        rc = check_existing(ring, desc, err, errlen);
+        rc = check_existing(ring, desc, e);
     if (rc != FHIRAUTH_OK)
         return rc;
     key = (key_serial_t) add_key(KS_TYPE, desc, data, len, ring);
     if (key == -1)
-        return ks_fail(errno, "storing", desc, err, errlen);
-    rc = check_written(ring, key, desc, err, errlen);
+        return ks_fail(errno, "storing", desc, e);
+    rc = check_written(ring, key, desc, e);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (keyctl_setperm(key, KS_PERM) == -1
         && !(errno == EACCES && ring == KEY_SPEC_USER_KEYRING
              && setperm_via_process_keyring(key) == 0))
-        return ks_fail(errno, "setting the permissions of", desc, err, errlen);
+        return ks_fail(errno, "setting the permissions of", desc, e);
     if (keyctl_set_timeout(key, timeout) == -1)
-        return ks_fail(errno, "setting the timeout of", desc, err, errlen);
+        return ks_fail(errno, "setting the timeout of", desc, e);
     return FHIRAUTH_OK;
 }
 
@@ -633,7 +624,7 @@ fa_ks_store(enum fa_anchor anchor, const char *profile, enum fa_key which,
  */
 fhirauth_rc
 fa_ks_shrink(enum fa_anchor anchor, const char *profile, enum fa_key which,
-             char *err, size_t errlen)
+             struct fa_err *e)
 {
     char desc[KS_DESC_MAX];
     key_serial_t ring, key;
@@ -641,18 +632,18 @@ fa_ks_shrink(enum fa_anchor anchor, const char *profile, enum fa_key which,
 
     if (fa_ks_describe(desc, sizeof(desc), profile, which) != 0
         || (unsigned) anchor > FA_ANCHOR_SESSION) {
-        fa_err(err, errlen, "bad keyring request");
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "bad keyring request");
     }
-    rc = write_ring(anchor, desc, &ring, err, errlen);
+    rc = write_ring(anchor, desc, &ring, e);
     if (rc == FHIRAUTH_OK)
-        rc = check_existing(ring, desc, err, errlen);
+        rc = check_existing(ring, desc, e);
     if (rc != FHIRAUTH_OK)
         return rc;
     key = (key_serial_t) add_key(KS_TYPE, desc, "0", 1, ring);
     if (key == -1)
-        return ks_fail(errno, "shrinking", desc, err, errlen);
-    if (check_written(ring, key, desc, err, errlen) != FHIRAUTH_OK)
+        return ks_fail(errno, "shrinking", desc, e);
+    if (check_written(ring, key, desc, e) != FHIRAUTH_OK)
         return FHIRAUTH_ERR_KEYRING;
     if (keyctl_setperm(key, KS_PERM) == -1 && errno == EACCES
         && ring == KEY_SPEC_USER_KEYRING)
@@ -671,7 +662,7 @@ fa_ks_shrink(enum fa_anchor anchor, const char *profile, enum fa_key which,
  */
 fhirauth_rc
 fa_ks_unlink(enum fa_anchor anchor, const char *profile, enum fa_key which,
-             char *err, size_t errlen)
+             struct fa_err *e)
 {
     char desc[KS_DESC_MAX];
     enum fa_anchor order[3];
@@ -680,11 +671,10 @@ fa_ks_unlink(enum fa_anchor anchor, const char *profile, enum fa_key which,
 
     if (fa_ks_describe(desc, sizeof(desc), profile, which) != 0
         || anchor_order(anchor, order) != 0) {
-        fa_err(err, errlen,
-               "bad keyring request (profile name: letters, "
-               "digits, '.', '_', '-', at most %d)",
-               FA_PROFILE_MAX);
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "bad keyring request (profile name: letters, "
+                       "digits, '.', '_', '-', at most %d)",
+                       FA_PROFILE_MAX);
     }
     for (i = 0; i < 3; i++) {
         int had_user = user_done;
@@ -714,7 +704,7 @@ fa_ks_unlink(enum fa_anchor anchor, const char *profile, enum fa_key which,
         }
     }
     if (hard != 0)
-        return ks_fail(hard, "removing", desc, err, errlen);
+        return ks_fail(hard, "removing", desc, e);
     return FHIRAUTH_OK;
 }
 
@@ -801,34 +791,33 @@ fa_access_decode(const char *payload, time_t *ret_expiry,
  */
 fhirauth_rc
 fa_ks_private_put(const char *desc, const void *data, size_t len,
-                  unsigned timeout, long *ret_serial, char *err, size_t errlen)
+                  unsigned timeout, long *ret_serial, struct fa_err *e)
 {
     key_serial_t key;
-    int e;
+    int en;
 
     if (desc == NULL || data == NULL || len == 0 || timeout == 0
         || ret_serial == NULL) {
-        fa_err(err, errlen, "bad keyring request");
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "bad keyring request");
     }
     if (len > FA_KEY_MAX_PAYLOAD) {
-        fa_err(err, errlen,
-               "storing %s: payload too large (%zu bytes, at "
-               "most %d)",
-               desc, len, FA_KEY_MAX_PAYLOAD);
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "storing %s: payload too large (%zu bytes, at "
+                       "most %d)",
+                       desc, len, FA_KEY_MAX_PAYLOAD);
     }
     key = (key_serial_t) add_key(KS_TYPE, desc, data, len,
                                  KEY_SPEC_PROCESS_KEYRING);
     if (key == -1)
-        return ks_fail(errno, "storing", desc, err, errlen);
+        return ks_fail(errno, "storing", desc, e);
     if (keyctl_setperm(key, FA_KS_PRIVATE_PERM) == -1
         || keyctl_set_timeout(key, timeout) == -1
         || keyctl_link(key, KEY_SPEC_USER_KEYRING) == -1) {
-        e = errno;
+        en = errno;
         (void) keyctl_invalidate(key);
         (void) keyctl_unlink(key, KEY_SPEC_PROCESS_KEYRING);
-        return ks_fail(e, "setting up", desc, err, errlen);
+        return ks_fail(en, "setting up", desc, e);
     }
     (void) keyctl_unlink(key, KEY_SPEC_PROCESS_KEYRING);
     *ret_serial = (long) key;
@@ -872,7 +861,7 @@ fa_ks_described_matches(const char *described, unsigned long uid,
 
 fhirauth_rc
 fa_ks_private_take(long serial, const char *desc_prefix, char **ret_data,
-                   size_t *ret_len, char *err, size_t errlen)
+                   size_t *ret_len, struct fa_err *e)
 {
     key_serial_t key;
     char *described = NULL;
@@ -880,31 +869,31 @@ fa_ks_private_take(long serial, const char *desc_prefix, char **ret_data,
 
     if (serial <= 0 || serial > INT32_MAX || desc_prefix == NULL
         || ret_data == NULL || ret_len == NULL) {
-        fa_err(err, errlen, "bad keyring request");
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "bad keyring request");
     }
     key = (key_serial_t) serial;
     /* The owner's user bits suffice: no possession needed. */
     if (keyctl_describe_alloc(key, &described) == -1) {
         if (absent(errno) || errno == EACCES) {
-            fa_err(err, errlen, "no key %ld in reach", serial);
-            rc = FHIRAUTH_ERR_LOGIN_NEEDED;
+            rc = fa_fail(e, FHIRAUTH_ERR_LOGIN_NEEDED, "no key %ld in reach",
+                         serial);
         } else {
-            rc = ks_fail(errno, "describing", desc_prefix, err, errlen);
+            rc = ks_fail(errno, "describing", desc_prefix, e);
         }
         goto out;
     }
     if (fa_ks_described_matches(described, (unsigned long) geteuid(),
                                 desc_prefix)
         != 0) {
-        fa_err(err, errlen, "key %ld is not a %s... key", serial, desc_prefix);
-        rc = FHIRAUTH_ERR_DENIED;
+        rc = fa_fail(e, FHIRAUTH_ERR_DENIED, "key %ld is not a %s... key",
+                     serial, desc_prefix);
         goto out;
     }
-    rc = read_key(key, desc_prefix, ret_data, ret_len, err, errlen);
+    rc = read_key(key, desc_prefix, ret_data, ret_len, e);
     if (rc == FHIRAUTH_OK && keyctl_invalidate(key) == -1 && !absent(errno)
         && keyctl_unlink(key, KEY_SPEC_USER_KEYRING) == -1 && !absent(errno)) {
-        rc = ks_fail(errno, "removing", desc_prefix, err, errlen);
+        rc = ks_fail(errno, "removing", desc_prefix, e);
         fa_secret_free_len(*ret_data, *ret_len);
         *ret_data = NULL;
         *ret_len = 0;

@@ -23,11 +23,11 @@ enum fa_key { FA_KEY_REFRESH = 0, FA_KEY_ACCESS, FA_KEY_META };
  * then the timeout (seconds, 0 = none) set again because every update
  * clears it.  The kernel makes the caller's filesystem uid/gid the owner.
  * EDQUOT -> FHIRAUTH_ERR_QUOTA with a message naming kernel.keys.maxbytes
- * in err.
+ * in e.
  */
 fhirauth_rc fa_ks_store(enum fa_anchor anchor, const char *profile,
                         enum fa_key which, const void *data, size_t len,
-                        unsigned timeout, char *err, size_t errlen);
+                        unsigned timeout, struct fa_err *e);
 
 /*
  * Give back at once most of the quota a key holds: its payload replaced in
@@ -37,7 +37,7 @@ fhirauth_rc fa_ks_store(enum fa_anchor anchor, const char *profile,
  * key and not even the placeholder fits.
  */
 fhirauth_rc fa_ks_shrink(enum fa_anchor anchor, const char *profile,
-                         enum fa_key which, char *err, size_t errlen);
+                         enum fa_key which, struct fa_err *e);
 
 /*
  * Read a key, searching the given anchor first and then the others.
@@ -47,11 +47,11 @@ fhirauth_rc fa_ks_shrink(enum fa_anchor anchor, const char *profile,
  */
 fhirauth_rc fa_ks_read(enum fa_anchor anchor, const char *profile,
                        enum fa_key which, char **ret_data, size_t *ret_len,
-                       enum fa_anchor *ret_anchor, char *err, size_t errlen);
+                       enum fa_anchor *ret_anchor, struct fa_err *e);
 
 /* Unlink the key from every anchor it is found in; absent keys are fine. */
 fhirauth_rc fa_ks_unlink(enum fa_anchor anchor, const char *profile,
-                         enum fa_key which, char *err, size_t errlen);
+                         enum fa_key which, struct fa_err *e);
 
 /* The description "pam_fhir:PROFILE:refresh|access|meta" into buf. */
 int fa_ks_describe(char *buf, size_t len, const char *profile,
@@ -75,8 +75,8 @@ int fa_access_decode(const char *payload, time_t *ret_expiry,
  * made in the process keyring and linked into the user keyring only once
  * its mode is set; *ret_serial its serial. */
 fhirauth_rc fa_ks_private_put(const char *desc, const void *data, size_t len,
-                              unsigned timeout, long *ret_serial, char *err,
-                              size_t errlen);
+                              unsigned timeout, long *ret_serial,
+                              struct fa_err *e);
 
 /*
  * Read and remove the key serial, after checking that it is a "user" key
@@ -85,8 +85,8 @@ fhirauth_rc fa_ks_private_put(const char *desc, const void *data, size_t len,
  * FHIRAUTH_ERR_DENIED (left alone).  *ret_data as fa_ks_read's.
  */
 fhirauth_rc fa_ks_private_take(long serial, const char *desc_prefix,
-                               char **ret_data, size_t *ret_len, char *err,
-                               size_t errlen);
+                               char **ret_data, size_t *ret_len,
+                               struct fa_err *e);
 
 /* Check keyctl_describe() output ("type;uid;gid;perm;description"):
  * 0 when the type is "user", the uid is uid and the description starts

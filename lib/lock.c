@@ -82,7 +82,7 @@ open_run_dir(const char *path)
  */
 static int
 open_user_dir(int pfd, const char *parent, const char *name, uid_t uid,
-              char *err, size_t errlen)
+              struct fa_err *e)
 {
     struct stat st;
     int dfd, created = 0;
@@ -90,26 +90,29 @@ open_user_dir(int pfd, const char *parent, const char *name, uid_t uid,
     if (mkdirat(pfd, name, 0700) == 0)
         created = 1;
     else if (errno != EEXIST) {
-        fa_err(err, errlen, "cannot create the lock directory %s/%s: %s",
-               parent, name, strerror(errno));
+        fa_fail(e, FHIRAUTH_ERR_LOCK,
+                "cannot create the lock directory %s/%s: %s", parent, name,
+                strerror(errno));
         return -1;
     }
     /* lstat first, for a message that says what is wrong. */
     if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-        fa_err(err, errlen, "cannot examine the lock directory %s/%s: %s",
-               parent, name, strerror(errno));
+        fa_fail(e, FHIRAUTH_ERR_LOCK,
+                "cannot examine the lock directory %s/%s: %s", parent, name,
+                strerror(errno));
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
-        fa_err(err, errlen, "the lock directory %s/%s is %s: refusing it",
-               parent, name,
-               S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
+        fa_fail(e, FHIRAUTH_ERR_LOCK,
+                "the lock directory %s/%s is %s: refusing it", parent, name,
+                S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
         return -1;
     }
     dfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd == -1 || fstat(dfd, &st) == -1) {
-        fa_err(err, errlen, "cannot open the lock directory %s/%s: %s", parent,
-               name, strerror(errno));
+        fa_fail(e, FHIRAUTH_ERR_LOCK,
+                "cannot open the lock directory %s/%s: %s", parent, name,
+                strerror(errno));
         if (dfd != -1)
             close(dfd);
         return -1;
@@ -120,27 +123,27 @@ open_user_dir(int pfd, const char *parent, const char *name, uid_t uid,
         if ((st.st_uid != uid && fchown(dfd, uid, (gid_t) -1) == -1)
             || ((st.st_mode & 07777) != 0700 && fchmod(dfd, 0700) == -1)
             || fstat(dfd, &st) == -1) {
-            fa_err(err, errlen,
-                   "cannot set up the lock directory %s/%s: "
-                   "%s",
-                   parent, name, strerror(errno));
+            fa_fail(e, FHIRAUTH_ERR_LOCK,
+                    "cannot set up the lock directory %s/%s: "
+                    "%s",
+                    parent, name, strerror(errno));
             close(dfd);
             return -1;
         }
     }
     if (st.st_uid != uid) {
-        fa_err(err, errlen,
-               "the lock directory %s/%s belongs to uid %lu, "
-               "not %lu: refusing it",
-               parent, name, (unsigned long) st.st_uid, (unsigned long) uid);
+        fa_fail(e, FHIRAUTH_ERR_LOCK,
+                "the lock directory %s/%s belongs to uid %lu, "
+                "not %lu: refusing it",
+                parent, name, (unsigned long) st.st_uid, (unsigned long) uid);
         close(dfd);
         return -1;
     }
     if ((st.st_mode & 07777) != 0700) {
-        fa_err(err, errlen,
-               "the lock directory %s/%s has mode %04o, not "
-               "0700: refusing it",
-               parent, name, (unsigned) (st.st_mode & 07777));
+        fa_fail(e, FHIRAUTH_ERR_LOCK,
+                "the lock directory %s/%s has mode %04o, not "
+                "0700: refusing it",
+                parent, name, (unsigned) (st.st_mode & 07777));
         close(dfd);
         return -1;
     }
@@ -175,19 +178,24 @@ repair_unopenable(int dfd, const char *file, uid_t uid)
     return -1;
 }
 
+/* try_lock()'s results other than a descriptor. */
+#define LOCK_FAILED (-1) /* a hard error: FHIRAUTH_ERR_LOCK in e */
+#define LOCK_BUSY (-2)   /* held, or the locked file was stale: wait */
+#define LOCK_AGAIN (-3)  /* a file we could not open was repaired: retry */
+
 /*
  * One attempt.  A fresh descriptor each time: the file may have been
- * replaced since the last one.  Returns the locked fd, -1 on a hard error
- * (err set), -2 when the lock is held or the locked file turned out to
- * be stale (try again), -3 when a file we could not open was repaired or
- * a root-owned leftover removed (try again at once).
+ * replaced since the last one.  Returns the locked fd, LOCK_FAILED,
+ * LOCK_BUSY when the lock is held or the locked file turned out to be
+ * stale (try again), LOCK_AGAIN when a file we could not open was
+ * repaired or a root-owned leftover removed (try again at once).
  *
  * Opened read-only: flock(2) needs no write access, so a lock file left
  * with mode 0400 or 0444 still works, and nothing is ever written to it.
  */
 static int
 try_lock(int dfd, const char *where, const char *file, uid_t uid,
-         int *repaired, char *err, size_t errlen)
+         int *repaired, struct fa_err *e)
 {
     struct stat st, now;
     int fd, created = 0;
@@ -208,32 +216,33 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
         fd = openat(dfd, file,
                     O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd == -1 && errno == ENOENT)
-            return -2;
+            return LOCK_BUSY;
     }
     if (fd == -1 && errno == EACCES && !*repaired) {
         *repaired = 1;
         if (repair_unopenable(dfd, file, uid) == 0)
-            return -3;
+            return LOCK_AGAIN;
         errno = EACCES;
     }
     if (fd == -1) {
-        fa_err(err, errlen, "cannot open the lock file %s/%s: %s", where, file,
-               errno == ELOOP ? "it is a symbolic link" : strerror(errno));
-        return -1;
+        fa_fail(e, FHIRAUTH_ERR_LOCK, "cannot open the lock file %s/%s: %s",
+                where, file,
+                errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+        return LOCK_FAILED;
     }
     if (fstat(fd, &st) == -1) {
-        fa_err(err, errlen, "cannot examine the lock file %s/%s: %s", where,
-               file, strerror(errno));
+        fa_fail(e, FHIRAUTH_ERR_LOCK, "cannot examine the lock file %s/%s: %s",
+                where, file, strerror(errno));
         close(fd);
-        return -1;
+        return LOCK_FAILED;
     }
     if (!S_ISREG(st.st_mode)) {
-        fa_err(err, errlen,
-               "the lock file %s/%s is not a regular file: "
-               "refusing it",
-               where, file);
+        fa_fail(e, FHIRAUTH_ERR_LOCK,
+                "the lock file %s/%s is not a regular file: "
+                "refusing it",
+                where, file);
         close(fd);
-        return -1;
+        return LOCK_FAILED;
     }
     /*
      * No name: someone removed the file since our open, try again.  A
@@ -243,15 +252,15 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
      */
     if (st.st_nlink == 0) {
         close(fd);
-        return -2;
+        return LOCK_BUSY;
     }
     if (st.st_nlink > 1) {
-        fa_err(err, errlen,
-               "the lock file %s/%s has %lu links (a hard "
-               "link to another file?): refusing it",
-               where, file, (unsigned long) st.st_nlink);
+        fa_fail(e, FHIRAUTH_ERR_LOCK,
+                "the lock file %s/%s has %lu links (a hard "
+                "link to another file?): refusing it",
+                where, file, (unsigned long) st.st_nlink);
         close(fd);
-        return -1;
+        return LOCK_FAILED;
     }
     if (st.st_uid != uid) {
         /*
@@ -272,29 +281,29 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
         } else if (!created && st.st_uid == 0 && geteuid() == 0) {
             close(fd);
             if (*repaired)
-                return -2;
+                return LOCK_BUSY;
             *repaired = 1;
             (void) unlinkat(dfd, file, 0);
-            return -3;
+            return LOCK_AGAIN;
         } else {
-            fa_err(err, errlen,
-                   "the lock file %s/%s belongs to uid %lu, "
-                   "not %lu: refusing it",
-                   where, file, (unsigned long) st.st_uid,
-                   (unsigned long) uid);
+            fa_fail(e, FHIRAUTH_ERR_LOCK,
+                    "the lock file %s/%s belongs to uid %lu, "
+                    "not %lu: refusing it",
+                    where, file, (unsigned long) st.st_uid,
+                    (unsigned long) uid);
             close(fd);
-            return -1;
+            return LOCK_FAILED;
         }
     }
     if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
         if (errno == EWOULDBLOCK || errno == EINTR) {
             close(fd);
-            return -2;
+            return LOCK_BUSY;
         }
-        fa_err(err, errlen, "cannot lock %s/%s: %s", where, file,
-               strerror(errno));
+        fa_fail(e, FHIRAUTH_ERR_LOCK, "cannot lock %s/%s: %s", where, file,
+                strerror(errno));
         close(fd);
-        return -1;
+        return LOCK_FAILED;
     }
     /*
      * Someone may have unlinked or replaced the file between our open and
@@ -310,23 +319,23 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
         return fd;
     }
     close(fd);
-    return -2;
+    return LOCK_BUSY;
 }
 
 fhirauth_rc
 fa_lock_acquire(uid_t uid, const char *profile, long wait_ms,
                 const char *run_dir, const char *tmp_dir, int *ret_fd,
-                char *err, size_t errlen)
+                struct fa_err *e)
 {
     return fa_lock_acquire_unless(uid, profile, wait_ms, run_dir, tmp_dir,
-                                  NULL, NULL, ret_fd, err, errlen);
+                                  NULL, NULL, ret_fd, e);
 }
 
 fhirauth_rc
 fa_lock_acquire_unless(uid_t uid, const char *profile, long wait_ms,
                        const char *run_dir, const char *tmp_dir,
                        int (*done)(void *arg), void *arg, int *ret_fd,
-                       char *err, size_t errlen)
+                       struct fa_err *e)
 {
     char name[64], file[FA_PROFILE_MAX + 8], where[4096];
     const char *parent;
@@ -335,11 +344,10 @@ fa_lock_acquire_unless(uid_t uid, const char *profile, long wait_ms,
     int pfd, dfd, fd, n, repaired = 0;
 
     if (!fa_profile_name_valid(profile) || ret_fd == NULL || wait_ms < 0) {
-        fa_err(err, errlen,
-               "bad lock request (profile name: letters, "
-               "digits, '.', '_', '-', at most %d)",
-               FA_PROFILE_MAX);
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "bad lock request (profile name: letters, "
+                       "digits, '.', '_', '-', at most %d)",
+                       FA_PROFILE_MAX);
     }
     if (wait_ms > LOCK_WAIT_MAX_MS)
         wait_ms = LOCK_WAIT_MAX_MS;
@@ -356,43 +364,41 @@ fa_lock_acquire_unless(uid_t uid, const char *profile, long wait_ms,
         parent = tmp_dir;
         pfd = open(tmp_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (pfd == -1) {
-            fa_err(err, errlen, "cannot open %s for the refresh lock: %s",
-                   tmp_dir, strerror(errno));
-            return FHIRAUTH_ERR_LOCK;
+            return fa_fail(e, FHIRAUTH_ERR_LOCK,
+                           "cannot open %s for the refresh lock: %s", tmp_dir,
+                           strerror(errno));
         }
         n = snprintf(name, sizeof(name), "pam_fhir-%lu", (unsigned long) uid);
     }
     if (n < 0 || (size_t) n >= sizeof(name)) {
         close(pfd);
-        fa_err(err, errlen, "lock directory name too long");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                       "lock directory name too long");
     }
     n = snprintf(where, sizeof(where), "%s/%s", parent, name);
     if (n < 0 || (size_t) n >= sizeof(where)) {
         close(pfd);
-        fa_err(err, errlen, "lock directory path too long");
-        return FHIRAUTH_ERR_LOCK;
+        return fa_fail(e, FHIRAUTH_ERR_LOCK, "lock directory path too long");
     }
     n = snprintf(file, sizeof(file), "%s.lock", profile);
     if (n < 0 || (size_t) n >= sizeof(file)) {
         close(pfd);
-        fa_err(err, errlen, "lock file name too long");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL, "lock file name too long");
     }
 
-    dfd = open_user_dir(pfd, parent, name, uid, err, errlen);
+    dfd = open_user_dir(pfd, parent, name, uid, e);
     close(pfd);
     if (dfd == -1)
         return FHIRAUTH_ERR_LOCK;
 
     deadline = now_ms() + wait_ms;
     for (;;) {
-        fd = try_lock(dfd, where, file, uid, &repaired, err, errlen);
+        fd = try_lock(dfd, where, file, uid, &repaired, e);
         if (fd >= 0)
             break;
-        if (fd == -3)
+        if (fd == LOCK_AGAIN)
             continue;
-        if (fd == -1) {
+        if (fd == LOCK_FAILED) {
             close(dfd);
             return FHIRAUTH_ERR_LOCK;
         }
@@ -408,11 +414,10 @@ fa_lock_acquire_unless(uid_t uid, const char *profile, long wait_ms,
         left = (long) (deadline - now_ms());
         if (left <= 0) {
             close(dfd);
-            fa_err(err, errlen,
-                   "timed out waiting for the refresh lock "
-                   "(held by another process): %s/%s",
-                   where, file);
-            return FHIRAUTH_ERR_LOCK;
+            return fa_fail(e, FHIRAUTH_ERR_LOCK,
+                           "timed out waiting for the refresh lock "
+                           "(held by another process): %s/%s",
+                           where, file);
         }
         /* Short pauses first (a refresh by a sibling may be nearly
          * done), then at most LOCK_POLL_MAX_MS so a waiter notices a

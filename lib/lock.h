@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "fhirauth.h"
+#include "util.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -18,7 +19,7 @@
  */
 fhirauth_rc fa_lock_acquire(uid_t uid, const char *profile, long wait_ms,
                             const char *run_dir, const char *tmp_dir,
-                            int *ret_fd, char *err, size_t errlen);
+                            int *ret_fd, struct fa_err *e);
 
 /*
  * fa_lock_acquire(), but while the lock is held by another process,
@@ -30,8 +31,7 @@ fhirauth_rc fa_lock_acquire(uid_t uid, const char *profile, long wait_ms,
 fhirauth_rc fa_lock_acquire_unless(uid_t uid, const char *profile,
                                    long wait_ms, const char *run_dir,
                                    const char *tmp_dir, int (*done)(void *arg),
-                                   void *arg, int *ret_fd, char *err,
-                                   size_t errlen);
+                                   void *arg, int *ret_fd, struct fa_err *e);
 void fa_lock_release(int fd);
 
 #pragma GCC visibility pop

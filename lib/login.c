@@ -42,20 +42,21 @@ identify(fhirauth *h, const struct fa_net_ops *ops,
      * from UserInfo, unless the site insists on a signed one. */
     if (resp->id_token == NULL || ops->verify_id_token == NULL) {
         if (h->cfg.require_id_token)
-            return fa_fail(h, FHIRAUTH_ERR_DENIED,
+            return fa_fail(&h->err, FHIRAUTH_ERR_DENIED,
                            "the server issued no "
                            "id_token (require_id_token = yes; the scope "
                            "must include openid)");
         return FHIRAUTH_OK;
     }
     rc = ops->verify_id_token(ctx, &meta->ep, resp->id_token, nonce, &text,
-                              h->detail, sizeof(h->detail));
+                              &h->err);
     if (rc != FHIRAUTH_OK)
         return rc;
     claims = json_tokener_parse(text);
     if (claims == NULL) {
         free(text);
-        return fa_fail(h, FHIRAUTH_ERR_PROTOCOL, "unreadable id_token claims");
+        return fa_fail(&h->err, FHIRAUTH_ERR_PROTOCOL,
+                       "unreadable id_token claims");
     }
     /* What is kept of the claims is shown by status and the env and json
      * formats: through the launch context's filter (printable ASCII, else
@@ -71,11 +72,11 @@ identify(fhirauth *h, const struct fa_net_ops *ops,
     json_object_put(claims);
     if (rc != FHIRAUTH_OK) {
         free(text);
-        return fa_fail(h, rc, "out of memory");
+        return fa_fail(&h->err, rc, "out of memory");
     }
     if (meta->subject == NULL) {
         free(text);
-        return fa_fail(h, FHIRAUTH_ERR_PROTOCOL,
+        return fa_fail(&h->err, FHIRAUTH_ERR_PROTOCOL,
                        "the id_token has no sub "
                        "(or one that is not printable ASCII)");
     }
@@ -106,7 +107,7 @@ build_session(fhirauth *h, const struct fa_net_ops *ops,
     if ((h->cfg.client_id != NULL && meta->client_id == NULL)
         || (h->cfg.scope != NULL && meta->scope == NULL)
         || (username != NULL && meta->username == NULL))
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
     rc = identify(h, ops, ctx, resp, nonce, meta, ret_claims);
     if (rc != FHIRAUTH_OK) {
         /* Tokens for an identity we refused must not stay live at the AS
@@ -157,7 +158,7 @@ fa_login_run(fhirauth *h, const struct fa_grant_step *step, void *arg)
     struct fa_grant_result out;
     fhirauth_rc rc;
 
-    fa_clear_detail(h);
+    fa_err_clear(&h->err);
     memset(&ep, 0, sizeof(ep));
     memset(&out, 0, sizeof(out));
     rc = fa_handle_net(h, &ops, &ctx);
@@ -168,7 +169,7 @@ fa_login_run(fhirauth *h, const struct fa_grant_step *step, void *arg)
         if (rc != FHIRAUTH_OK)
             return rc;
     }
-    rc = ops->discover(&ctx, &ep, h->detail, sizeof(h->detail));
+    rc = ops->discover(&ctx, &ep, &h->err);
     if (rc != FHIRAUTH_OK)
         goto out;
     rc = step->grant(h, ops, &ctx, &ep, arg, &out);
@@ -198,7 +199,7 @@ password_grant(fhirauth *h, const struct fa_net_ops *ops,
 
     oerr[0] = '\0';
     rc = ops->password_grant(ctx, ep, a->username, a->password, &out->resp,
-                             oerr, sizeof(oerr), h->detail, sizeof(h->detail));
+                             oerr, sizeof(oerr), &h->err);
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
         rc = FHIRAUTH_ERR_DENIED; /* invalid_grant here: bad password */
     out->username = a->username;
@@ -229,10 +230,10 @@ logout_read_meta(fhirauth *h, struct fa_meta *meta)
     int have_meta;
 
     if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
-                   NULL, NULL, 0)
+                   NULL, NULL)
         != FHIRAUTH_OK)
         return 0;
-    have_meta = fa_meta_decode(data, len, meta, NULL, 0) == FHIRAUTH_OK;
+    have_meta = fa_meta_decode(data, len, meta, NULL) == FHIRAUTH_OK;
     fa_secret_free_len(data, len);
     /* Out of memory here only loses the configured overrides. */
     if (have_meta)
@@ -254,13 +255,13 @@ logout_read_token(fhirauth *h, char **ret_token, size_t *ret_len,
 
     *ret_hint = "refresh_token";
     if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, ret_token,
-                   ret_len, NULL, NULL, 0)
+                   ret_len, NULL, NULL)
         == FHIRAUTH_OK)
         return;
     /* No refresh token: revoke the access token, if any. */
     *ret_hint = "access_token";
     if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data, &len,
-                   NULL, NULL, 0)
+                   NULL, NULL)
         == FHIRAUTH_OK) {
         if (fa_access_decode(data, &expiry, &access) == 0) {
             *ret_token = strdup(access);
@@ -275,7 +276,7 @@ logout_read_token(fhirauth *h, char **ret_token, size_t *ret_len,
  * 1 when revoked, else 0 and why says why not. */
 static int
 revoke_by_discovery(fhirauth *h, const char *token, const char *hint,
-                    char *why, size_t whylen)
+                    struct fa_err *why)
 {
     const struct fa_net_ops *ops;
     struct fa_net_ctx ctx;
@@ -283,15 +284,15 @@ revoke_by_discovery(fhirauth *h, const char *token, const char *hint,
     int revoked = 0;
 
     if (fa_handle_net(h, &ops, &ctx) != FHIRAUTH_OK) {
-        fa_strlcpy(why, h->detail, whylen);
+        *why = h->err;
         return 0;
     }
     memset(&sys_ep, 0, sizeof(sys_ep));
-    if (ops->discover(&ctx, &sys_ep, why, whylen) == FHIRAUTH_OK) {
+    if (ops->discover(&ctx, &sys_ep, why) == FHIRAUTH_OK) {
         if (sys_ep.revocation_endpoint == NULL)
-            fa_strlcpy(why, "the server has no revocation endpoint", whylen);
-        else if (ops->revoke(&ctx, &sys_ep, token, hint, why, whylen)
-                 == FHIRAUTH_OK)
+            fa_fail(why, FHIRAUTH_ERR_UNSUPPORTED,
+                    "the server has no revocation endpoint");
+        else if (ops->revoke(&ctx, &sys_ep, token, hint, why) == FHIRAUTH_OK)
             revoked = 1;
     } /* else why says what discovery found wrong */
     fa_endpoints_free(&sys_ep);
@@ -302,27 +303,27 @@ revoke_by_discovery(fhirauth *h, const char *token, const char *hint,
  * session has no metadata.  1 when revoked, else 0 and why says why not. */
 static int
 logout_revoke(fhirauth *h, const struct fa_meta *meta, const char *token,
-              const char *hint, char *why, size_t whylen)
+              const char *hint, struct fa_err *why)
 {
     const struct fa_net_ops *ops;
     struct fa_net_ctx ctx;
 
     if (token == NULL) {
-        fa_strlcpy(why, "no token to revoke", whylen);
+        fa_fail(why, FHIRAUTH_ERR_LOGIN_NEEDED, "no token to revoke");
         return 0;
     }
     if ((h->flags & FHIRAUTH_OPEN_SYSTEM_ONLY) != 0)
-        return revoke_by_discovery(h, token, hint, why, whylen);
+        return revoke_by_discovery(h, token, hint, why);
     if (meta == NULL || meta->ep.revocation_endpoint == NULL) {
-        fa_strlcpy(why, "the server has no revocation endpoint", whylen);
+        fa_fail(why, FHIRAUTH_ERR_UNSUPPORTED,
+                "the server has no revocation endpoint");
         return 0;
     }
     if (fa_handle_net(h, &ops, &ctx) != FHIRAUTH_OK) {
-        fa_strlcpy(why, h->detail, whylen);
+        *why = h->err;
         return 0;
     }
-    return ops->revoke(&ctx, &meta->ep, token, hint, why, whylen)
-        == FHIRAUTH_OK;
+    return ops->revoke(&ctx, &meta->ep, token, hint, why) == FHIRAUTH_OK;
 }
 
 /* Unlink the profile's three keys; the first failure, with its detail. */
@@ -333,8 +334,7 @@ logout_unlink(fhirauth *h)
     fhirauth_rc rc, urc = FHIRAUTH_OK;
 
     for (k = FA_KEY_REFRESH; k <= FA_KEY_META; k++) {
-        rc = fa_ks_unlink(h->cfg.keyring, h->cfg.profile, k, h->detail,
-                          sizeof(h->detail));
+        rc = fa_ks_unlink(h->cfg.keyring, h->cfg.profile, k, &h->err);
         if (rc != FHIRAUTH_OK && urc == FHIRAUTH_OK)
             urc = rc;
     }
@@ -348,14 +348,14 @@ fhirauth_logout(fhirauth *h, int *ret_revoked)
     char *token = NULL;
     size_t tlen = 0;
     const char *hint;
-    char why[FA_DETAIL_MAX];
+    struct fa_err why;
     int revoked, have_meta, fd;
     fhirauth_rc rc;
 
     if (h == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    fa_clear_detail(h);
-    why[0] = '\0';
+    fa_err_clear(&h->err);
+    fa_err_clear(&why);
     memset(&meta, 0, sizeof(meta));
     rc = fa_take_lock(h, &fd);
     if (rc != FHIRAUTH_OK)
@@ -364,11 +364,10 @@ fhirauth_logout(fhirauth *h, int *ret_revoked)
     logout_read_token(h, &token, &tlen, &hint);
     if (!have_meta && token == NULL) {
         fa_lock_release(fd);
-        return fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED,
+        return fa_fail(&h->err, FHIRAUTH_ERR_LOGIN_NEEDED,
                        "no session for profile %s", h->cfg.profile);
     }
-    revoked = logout_revoke(h, have_meta ? &meta : NULL, token, hint, why,
-                            sizeof(why));
+    revoked = logout_revoke(h, have_meta ? &meta : NULL, token, hint, &why);
     /* Unlink whatever the server said: the user asked for the keys to go. */
     rc = logout_unlink(h);
     fa_lock_release(fd);
@@ -378,12 +377,12 @@ fhirauth_logout(fhirauth *h, int *ret_revoked)
     if (rc != FHIRAUTH_OK)
         return rc;
     if (!revoked)
-        fa_fail(h, FHIRAUTH_OK,
+        fa_warn(&h->err,
                 "warning: not revoked at the server (%s); "
                 "the local keys are removed",
-                why);
+                why.msg);
     else
-        fa_clear_detail(h);
+        fa_err_clear(&h->err);
     if (ret_revoked != NULL)
         *ret_revoked = revoked;
     return FHIRAUTH_OK;
@@ -429,26 +428,27 @@ fhirauth_status_json(fhirauth *h, char **ret_json)
 
     if (h == NULL || ret_json == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    fa_clear_detail(h);
+    fa_err_clear(&h->err);
     rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
-                    &where, h->detail, sizeof(h->detail));
+                    &where, &h->err);
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
-        return fa_fail(h, rc, "no session for profile %s", h->cfg.profile);
+        return fa_fail(&h->err, rc, "no session for profile %s",
+                       h->cfg.profile);
     if (rc != FHIRAUTH_OK)
         return rc;
-    rc = fa_meta_decode(data, len, &meta, h->detail, sizeof(h->detail));
+    rc = fa_meta_decode(data, len, &meta, &h->err);
     fa_secret_free_len(data, len);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data, &len,
-                   NULL, NULL, 0)
+                   NULL, NULL)
         == FHIRAUTH_OK) {
         if (fa_access_decode(data, &expiry, &token) != 0)
             expiry = 0;
         fa_secret_free_len(data, len);
     }
     has_refresh = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
-                             &data, &len, NULL, NULL, 0)
+                             &data, &len, NULL, NULL)
         == FHIRAUTH_OK;
     if (has_refresh)
         fa_secret_free_len(data, len);
@@ -488,7 +488,7 @@ fhirauth_status_json(fhirauth *h, char **ret_json)
     json_object_put(o);
     fa_meta_free(&meta);
     if (out == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
     *ret_json = out;
     return FHIRAUTH_OK;
 }

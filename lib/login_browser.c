@@ -45,11 +45,11 @@ browser_ready(fhirauth *h, const struct fa_net_ops *ops, void *arg)
     struct browser_login *a = arg;
 
     if (ops->browser_login == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED,
+        return fa_fail(&h->err, FHIRAUTH_ERR_UNSUPPORTED,
                        "this build cannot do "
                        "the browser flow");
     if (make_nonce(a->nonce, sizeof(a->nonce)) != 0)
-        return fa_fail(h, FHIRAUTH_ERR_INTERNAL, "no random numbers");
+        return fa_fail(&h->err, FHIRAUTH_ERR_INTERNAL, "no random numbers");
     return FHIRAUTH_OK;
 }
 
@@ -64,7 +64,7 @@ browser_grant(fhirauth *h, const struct fa_net_ops *ops,
     fhirauth_rc rc;
 
     if (ep->authorization_endpoint == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED,
+        return fa_fail(&h->err, FHIRAUTH_ERR_UNSUPPORTED,
                        "the server offers no "
                        "authorization endpoint");
     nio.open_url = a->io->open_url;
@@ -73,7 +73,7 @@ browser_grant(fhirauth *h, const struct fa_net_ops *ops,
     nio.wait_seconds = BROWSER_WAIT_SECONDS;
     oerr[0] = '\0';
     rc = ops->browser_login(ctx, ep, &nio, a->nonce, &out->resp, oerr,
-                            sizeof(oerr), h->detail, sizeof(h->detail));
+                            sizeof(oerr), &h->err);
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
         rc = FHIRAUTH_ERR_DENIED; /* invalid_grant: a bad or used code */
     out->nonce = a->nonce;

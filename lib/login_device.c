@@ -38,7 +38,7 @@ device_ready(fhirauth *h, const struct fa_net_ops *ops, void *varg)
 {
     (void) varg;
     if (ops->device_start == NULL || ops->device_poll == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED,
+        return fa_fail(&h->err, FHIRAUTH_ERR_UNSUPPORTED,
                        "this build cannot do "
                        "the device flow");
     return FHIRAUTH_OK;
@@ -63,11 +63,11 @@ device_grant(fhirauth *h, const struct fa_net_ops *ops,
     fhirauth_rc rc;
 
     if (ep->device_authorization_endpoint == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_UNSUPPORTED,
+        return fa_fail(&h->err, FHIRAUTH_ERR_UNSUPPORTED,
                        "the server offers no "
                        "device authorization endpoint");
     memset(&dev, 0, sizeof(dev));
-    rc = ops->device_start(ctx, ep, &dev, h->detail, sizeof(h->detail));
+    rc = ops->device_start(ctx, ep, &dev, &h->err);
     if (rc != FHIRAUTH_OK)
         goto out;
     info.verification_uri = dev.verification_uri;
@@ -75,7 +75,7 @@ device_grant(fhirauth *h, const struct fa_net_ops *ops,
     info.user_code = dev.user_code;
     info.expires_in = dev.expires_in;
     if (cb(FHIRAUTH_DEVICE_SHOW, &info, arg) != 0) {
-        rc = fa_fail(h, FHIRAUTH_ERR_CANCELLED, "login cancelled");
+        rc = fa_fail(&h->err, FHIRAUTH_ERR_CANCELLED, "login cancelled");
         goto out;
     }
     interval = dev.interval > MIN_INTERVAL ? dev.interval : MIN_INTERVAL;
@@ -88,31 +88,31 @@ device_grant(fhirauth *h, const struct fa_net_ops *ops,
         if (time(NULL) >= deadline) {
             /* Still failing to reach the server: say that, not "denied". */
             if (last[0] != '\0')
-                rc = fa_fail(h, FHIRAUTH_ERR_UNREACHABLE,
+                rc = fa_fail(&h->err, FHIRAUTH_ERR_UNREACHABLE,
                              "the code expired "
                              "while the server could not be reached: %s",
                              last);
             else
-                rc = fa_fail(h, FHIRAUTH_ERR_DENIED,
+                rc = fa_fail(&h->err, FHIRAUTH_ERR_DENIED,
                              "the code expired "
                              "before it was approved");
             goto out;
         }
         if (cb(FHIRAUTH_DEVICE_WAIT, &info, arg) != 0) {
-            rc = fa_fail(h, FHIRAUTH_ERR_CANCELLED, "login cancelled");
+            rc = fa_fail(&h->err, FHIRAUTH_ERR_CANCELLED, "login cancelled");
             goto out;
         }
         oerr[0] = '\0';
         fa_token_response_free(&out->resp);
         rc = ops->device_poll(ctx, ep, &dev, &out->resp, oerr, sizeof(oerr),
-                              h->detail, sizeof(h->detail));
+                              &h->err);
         if (rc == FHIRAUTH_OK)
             break;
         /* RFC 8628 §3.5: after a connection timeout poll less often and
          * retry; the same for refused connections, 5xx and 429, all of
          * which may pass while the user is still approving. */
         if (rc == FHIRAUTH_ERR_UNREACHABLE) {
-            fa_strlcpy(last, h->detail, sizeof(last));
+            fa_strlcpy(last, h->err.msg, sizeof(last));
             interval = interval * 2 < MAX_BACKOFF ? interval * 2 : MAX_BACKOFF;
             continue;
         }
@@ -128,7 +128,7 @@ device_grant(fhirauth *h, const struct fa_net_ops *ops,
             rc = FHIRAUTH_ERR_DENIED;
         goto out;
     }
-    fa_clear_detail(h);
+    fa_err_clear(&h->err);
 out:
     fa_device_auth_free(&dev);
     return rc;

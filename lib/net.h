@@ -13,8 +13,9 @@
 
 #pragma GCC visibility push(hidden)
 
-/* 2: userinfo; 3: the handshake of fhirauth_net_open() */
-#define FA_NET_ABI 3
+/* 2: userinfo; 3: the handshake of fhirauth_net_open(); 4: the
+ * operations report into the caller's struct fa_err (util.h) */
+#define FA_NET_ABI 4
 
 /* What every network call needs to know about its caller. */
 struct fa_net_ctx {
@@ -48,29 +49,27 @@ struct fa_net_ops {
      * configuration, RFC 8414's path as fallback, or with only fhir_base
      * the SMART document; config endpoint overrides win. */
     fhirauth_rc (*discover)(const struct fa_net_ctx *ctx,
-                            struct fa_endpoints *ret, char *err,
-                            size_t errlen);
+                            struct fa_endpoints *ret, struct fa_err *e);
     fhirauth_rc (*password_grant)(const struct fa_net_ctx *ctx,
                                   const struct fa_endpoints *ep,
                                   const char *username, const char *password,
                                   struct fa_token_response *ret,
-                                  char *oauth_error, size_t oelen, char *err,
-                                  size_t errlen);
+                                  char *oauth_error, size_t oelen,
+                                  struct fa_err *e);
     fhirauth_rc (*refresh_grant)(const struct fa_net_ctx *ctx,
                                  const struct fa_endpoints *ep,
                                  const char *refresh_token,
                                  struct fa_token_response *ret,
-                                 char *oauth_error, size_t oelen, char *err,
-                                 size_t errlen);
+                                 char *oauth_error, size_t oelen,
+                                 struct fa_err *e);
     /* RFC 7009; hint "refresh_token" or "access_token" (may be NULL). */
     fhirauth_rc (*revoke)(const struct fa_net_ctx *ctx,
                           const struct fa_endpoints *ep, const char *token,
-                          const char *hint, char *err, size_t errlen);
+                          const char *hint, struct fa_err *e);
     /* RFC 8628 §3.1-3.2: start a device authorization. */
     fhirauth_rc (*device_start)(const struct fa_net_ctx *ctx,
                                 const struct fa_endpoints *ep,
-                                struct fa_device_auth *ret, char *err,
-                                size_t errlen);
+                                struct fa_device_auth *ret, struct fa_err *e);
     /* RFC 8628 §3.4-3.5: one poll of the token endpoint.  Pending,
      * slow_down, access_denied and expired_token come back as
      * FHIRAUTH_ERR_DENIED with the code in oauth_error; the caller owns
@@ -79,8 +78,8 @@ struct fa_net_ops {
                                const struct fa_endpoints *ep,
                                const struct fa_device_auth *d,
                                struct fa_token_response *ret,
-                               char *oauth_error, size_t oelen, char *err,
-                               size_t errlen);
+                               char *oauth_error, size_t oelen,
+                               struct fa_err *e);
     /* Authorization code + PKCE S256 (RFC 7636) with a loopback redirect
      * (RFC 8252 §7.3), a state of >= 128 random bits, the nonce in the
      * request, SMART aud=fhir_base; then the code exchange. */
@@ -89,8 +88,8 @@ struct fa_net_ops {
                                  const struct fa_browser_io *io,
                                  const char *nonce,
                                  struct fa_token_response *ret,
-                                 char *oauth_error, size_t oelen, char *err,
-                                 size_t errlen);
+                                 char *oauth_error, size_t oelen,
+                                 struct fa_err *e);
     /* Verify an id_token (OIDC Core §3.1.3.7): signature against the
      * AS's JWKS (RS256, ES256, PS256; never none or HMAC), iss, aud =
      * client_id, azp, exp/iat with a small skew, nonce when given.  On
@@ -98,8 +97,7 @@ struct fa_net_ops {
     fhirauth_rc (*verify_id_token)(const struct fa_net_ctx *ctx,
                                    const struct fa_endpoints *ep,
                                    const char *id_token, const char *nonce,
-                                   char **ret_claims, char *err,
-                                   size_t errlen);
+                                   char **ret_claims, struct fa_err *e);
     /* OIDC Core §5.3: GET ep->userinfo_endpoint with the access token as
      * a bearer token (no redirects, the usual TLS rules), the answer
      * parsed by fa_parse_userinfo (net/oauth_json.h): on success *ret_claims is a
@@ -107,7 +105,7 @@ struct fa_net_ops {
     fhirauth_rc (*userinfo)(const struct fa_net_ctx *ctx,
                             const struct fa_endpoints *ep,
                             const char *access_token, char **ret_claims,
-                            char *err, size_t errlen);
+                            struct fa_err *e);
 };
 
 /*
@@ -117,7 +115,8 @@ struct fa_net_ops {
  * that keeps every size is not seen) before any structure crosses
  * between them.  abi and size come first and never
  * move: a module reads nothing else unless both match.  The sizes are of
- * every structure passed across (fa_config through fa_net_ctx).
+ * every structure passed across (fa_config through fa_net_ctx, and the
+ * error context every operation writes into).
  */
 struct fa_net_hello {
     unsigned abi;               /* FA_NET_ABI */
@@ -130,6 +129,7 @@ struct fa_net_hello {
     size_t device_auth_size;    /* sizeof(struct fa_device_auth) */
     size_t browser_io_size;     /* sizeof(struct fa_browser_io) */
     size_t ops_size;            /* sizeof(struct fa_net_ops) */
+    size_t err_size;            /* sizeof(struct fa_err) */
 };
 
 /* This side's hello: each half fills it as it was compiled. */
@@ -146,11 +146,11 @@ fa_net_hello_init(struct fa_net_hello *h, const char *version)
     h->device_auth_size = sizeof(struct fa_device_auth);
     h->browser_io_size = sizeof(struct fa_browser_io);
     h->ops_size = sizeof(struct fa_net_ops);
+    h->err_size = sizeof(struct fa_err);
 }
 
 /* Load the module once per process (pthread_once) and return its ops. */
-fhirauth_rc fa_net_load(const struct fa_net_ops **ret, char *err,
-                        size_t errlen);
+fhirauth_rc fa_net_load(const struct fa_net_ops **ret, struct fa_err *e);
 
 /* netload.c: the network half for h's calls, loaded on first use;
  * h's detail set on failure. */

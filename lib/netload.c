@@ -174,15 +174,14 @@ load(void)
 }
 
 fhirauth_rc
-fa_net_load(const struct fa_net_ops **ret, char *err, size_t errlen)
+fa_net_load(const struct fa_net_ops **ret, struct fa_err *e)
 {
     if (pthread_once(&load_once, load) != 0) {
-        fa_err(err, errlen, "cannot initialise the network module");
-        return FHIRAUTH_ERR_MODULE;
+        return fa_fail(e, FHIRAUTH_ERR_MODULE,
+                       "cannot initialise the network module");
     }
     if (loaded_ops == NULL) {
-        fa_err(err, errlen, "%s", load_error);
-        return FHIRAUTH_ERR_MODULE;
+        return fa_fail(e, FHIRAUTH_ERR_MODULE, "%s", load_error);
     }
     *ret = loaded_ops;
     return FHIRAUTH_OK;
@@ -194,7 +193,7 @@ fa_handle_net(fhirauth *h, const struct fa_net_ops **ret_ops,
 {
     fhirauth_rc rc;
 
-    rc = fa_net_load(ret_ops, h->detail, sizeof(h->detail));
+    rc = fa_net_load(ret_ops, &h->err);
     if (rc != FHIRAUTH_OK)
         return rc;
     ret_ctx->cfg = &h->cfg;

@@ -108,7 +108,7 @@ fa_pending_keep(fhirauth *h, const struct fa_token_response *resp,
     if (p == NULL || copy_response(&p->resp, resp) != 0) {
         free(p);
         fa_secret_free(claims);
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
     p->meta = *meta;
     memset(meta, 0, sizeof(*meta));
@@ -340,7 +340,7 @@ fa_pending_decode(const char *json, size_t len, struct fa_pending *p)
     if (p->resp.access_token == NULL || p->resp.token_type == NULL
         || meta == NULL)
         goto out;
-    rc = fa_meta_decode(meta, strlen(meta), &p->meta, NULL, 0);
+    rc = fa_meta_decode(meta, strlen(meta), &p->meta, NULL);
     if (rc == FHIRAUTH_ERR_NOMEM)
         goto out;
     if (rc != FHIRAUTH_OK) {
@@ -400,44 +400,45 @@ fhirauth_stash_put(fhirauth *h, const char *user, char **ret_serial)
 
     if (h == NULL || user == NULL || ret_serial == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    fa_clear_detail(h);
+    fa_err_clear(&h->err);
     if (h->pending == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED,
+        return fa_fail(&h->err, FHIRAUTH_ERR_LOGIN_NEEDED,
                        "no pending login "
                        "to stash");
     if (fa_stash_prefix(desc, sizeof(desc), user) != 0)
-        return fa_fail(h, FHIRAUTH_ERR_INVALID_ARGUMENT,
+        return fa_fail(&h->err, FHIRAUTH_ERR_INVALID_ARGUMENT,
                        "a user name "
                        "unfit for a key description");
     /* The user keyring is the real uid's: under a set-uid caller (su)
      * that is the invoking user's, whose processes possess it and so
      * could read the stash. */
     if (getuid() != geteuid())
-        return fa_fail(h, FHIRAUTH_ERR_INVALID_ARGUMENT,
+        return fa_fail(&h->err, FHIRAUTH_ERR_INVALID_ARGUMENT,
                        "no stash while "
                        "the real and effective uid differ (a set-uid "
                        "caller): keep the handle instead");
     if (make_nonce(nonce, sizeof(nonce)) != 0)
-        return fa_fail(h, FHIRAUTH_ERR_INTERNAL, "no random bytes: %s",
+        return fa_fail(&h->err, FHIRAUTH_ERR_INTERNAL, "no random bytes: %s",
                        strerror(errno));
     plen = strlen(desc);
     if (fa_strlcpy(desc + plen, nonce, sizeof(desc) - plen) != 0)
-        return fa_fail(h, FHIRAUTH_ERR_INTERNAL, "key description too long");
+        return fa_fail(&h->err, FHIRAUTH_ERR_INTERNAL,
+                       "key description too long");
     rc = fa_pending_encode(h->pending, &json, &len);
     if (rc != FHIRAUTH_OK)
-        return fa_fail(h, rc,
+        return fa_fail(&h->err, rc,
                        "cannot encode the stash (out of memory, or "
                        "over %d bytes)",
                        FA_KEY_MAX_PAYLOAD);
-    rc = fa_ks_private_put(desc, json, len, FA_STASH_TIMEOUT, &serial,
-                           h->detail, sizeof(h->detail));
+    rc =
+        fa_ks_private_put(desc, json, len, FA_STASH_TIMEOUT, &serial, &h->err);
     fa_secret_free_len(json, len);
     if (rc != FHIRAUTH_OK)
         return rc;
     n = snprintf(num, sizeof(num), "%ld", serial);
     out = n > 0 && (size_t) n < sizeof(num) ? strdup(num) : NULL;
     if (out == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
     *ret_serial = out;
     return FHIRAUTH_OK;
 }
@@ -454,36 +455,36 @@ fhirauth_stash_take(fhirauth *h, const char *user, const char *serial)
 
     if (h == NULL || user == NULL || serial == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    fa_clear_detail(h);
+    fa_err_clear(&h->err);
     if (fa_stash_parse_serial(serial, &key) != 0)
-        return fa_fail(h, FHIRAUTH_ERR_INVALID_ARGUMENT,
+        return fa_fail(&h->err, FHIRAUTH_ERR_INVALID_ARGUMENT,
                        "a malformed "
                        "stash serial");
     if (fa_stash_prefix(prefix, sizeof(prefix), user) != 0)
-        return fa_fail(h, FHIRAUTH_ERR_INVALID_ARGUMENT,
+        return fa_fail(&h->err, FHIRAUTH_ERR_INVALID_ARGUMENT,
                        "a user name "
                        "unfit for a key description");
-    rc = fa_ks_private_take(key, prefix, &data, &len, h->detail,
-                            sizeof(h->detail));
+    rc = fa_ks_private_take(key, prefix, &data, &len, &h->err);
     if (rc == FHIRAUTH_ERR_DENIED)
-        return fa_fail(h, rc, "key %ld is not a stash for this user", key);
+        return fa_fail(&h->err, rc, "key %ld is not a stash for this user",
+                       key);
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
-        return fa_fail(h, rc, "no stash %ld (taken, or expired)", key);
+        return fa_fail(&h->err, rc, "no stash %ld (taken, or expired)", key);
     if (rc != FHIRAUTH_OK)
         return rc;
     p = calloc(1, sizeof(*p));
     if (p == NULL) {
         fa_secret_free_len(data, len);
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
     rc = fa_pending_decode(data, len, p);
     fa_secret_free_len(data, len);
     if (rc != FHIRAUTH_OK) {
         free(p);
         if (rc == FHIRAUTH_ERR_NOMEM)
-            return fa_fail(h, rc, "out of memory");
-        return fa_fail(h, FHIRAUTH_ERR_KEYRING, "the stash %ld is damaged",
-                       key);
+            return fa_fail(&h->err, rc, "out of memory");
+        return fa_fail(&h->err, FHIRAUTH_ERR_KEYRING,
+                       "the stash %ld is damaged", key);
     }
     pending_set(h, p);
     return FHIRAUTH_OK;
@@ -511,10 +512,10 @@ fhirauth_store_pending(fhirauth *h)
 
     if (h == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    fa_clear_detail(h);
+    fa_err_clear(&h->err);
     p = h->pending;
     if (p == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED,
+        return fa_fail(&h->err, FHIRAUTH_ERR_LOGIN_NEEDED,
                        "no pending login "
                        "to store");
     /* The answer's lifetimes count from when it came, not from now. */

@@ -114,26 +114,27 @@ match_score(const struct fa_url *m, const struct fa_url *u)
 }
 
 /*
- * The best score of the prefixes in a profile's match value (-1: none
- * matches), or -2 with err set when one of them is not a valid prefix.
+ * The best score of the prefixes in a profile's match value into *ret
+ * (-1: none matches).  FHIRAUTH_ERR_CONFIG when one of them is not a valid
+ * prefix, FHIRAUTH_ERR_NOMEM; the message in e.
  */
-static long
+static fhirauth_rc
 profile_score(const char *profile, const char *match, const struct fa_url *u,
-              char *err, size_t errlen)
+              long *ret, struct fa_err *e)
 {
     struct fa_url m;
     char why[128];
     char *copy, *tok, *next;
     long best = -1, score;
+    fhirauth_rc rc = FHIRAUTH_OK;
     unsigned idx = 0;
 
+    *ret = -1;
     if (match == NULL)
-        return -1;
+        return FHIRAUTH_OK;
     copy = strdup(match);
-    if (copy == NULL) {
-        fa_err(err, errlen, "out of memory");
-        return -2;
-    }
+    if (copy == NULL)
+        return fa_nomem(e);
     for (tok = copy; *tok != '\0'; tok = next) {
         size_t n = strcspn(tok, " \t");
 
@@ -146,12 +147,13 @@ profile_score(const char *profile, const char *match, const struct fa_url *u,
         if (split_url(tok, true, &m, why, sizeof(why)) != 0) {
             /* A user part might hold a password: not repeated. */
             if (strchr(tok, '@') != NULL)
-                fa_err(err, errlen, "profile '%s': match URL %u: %s", profile,
-                       idx, why);
+                rc = fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                             "profile '%s': match URL %u: %s", profile, idx,
+                             why);
             else
-                fa_err(err, errlen, "profile '%s': bad match URL '%s': %s",
-                       profile, tok, why);
-            best = -2;
+                rc = fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                             "profile '%s': bad match URL '%s': %s", profile,
+                             tok, why);
             break;
         }
         score = match_score(&m, u);
@@ -159,15 +161,17 @@ profile_score(const char *profile, const char *match, const struct fa_url *u,
             best = score;
     }
     free(copy);
-    return best;
+    *ret = best;
+    return rc;
 }
 
 static fhirauth_rc
-set_detail(char **ret_detail, fhirauth_rc rc, const char *err)
+set_detail(char **ret_detail, const struct fa_err *e)
 {
     if (ret_detail != NULL)
-        *ret_detail = strdup(err[0] != '\0' ? err : fhirauth_strerror(rc));
-    return rc;
+        *ret_detail =
+            strdup(e->msg[0] != '\0' ? e->msg : fhirauth_strerror(e->rc));
+    return e->rc;
 }
 
 fhirauth_rc
@@ -177,42 +181,39 @@ fhirauth_profile_for_url(const char *config_file, const char *url,
     struct fa_config_sources src;
     struct fa_profile_list list;
     struct fa_url u;
-    char err[FA_DETAIL_MAX], why[128];
+    struct fa_err e;
+    char why[128];
     char *user_file = NULL, *found = NULL;
     const char *best_name = NULL;
     long best = -1, score;
     fhirauth_rc rc = FHIRAUTH_OK;
     size_t i;
 
-    err[0] = '\0';
+    fa_err_clear(&e);
     if (url == NULL || ret_profile == NULL) {
-        fa_err(err, sizeof(err), "no URL given");
-        return set_detail(ret_detail, FHIRAUTH_ERR_INVALID_ARGUMENT, err);
+        fa_fail(&e, FHIRAUTH_ERR_INVALID_ARGUMENT, "no URL given");
+        return set_detail(ret_detail, &e);
     }
     /* The URL itself is not repeated: it may carry a password. */
     if (split_url(url, false, &u, why, sizeof(why)) != 0) {
-        fa_err(err, sizeof(err), "bad URL: %s", why);
-        return set_detail(ret_detail, FHIRAUTH_ERR_INVALID_ARGUMENT, err);
+        fa_fail(&e, FHIRAUTH_ERR_INVALID_ARGUMENT, "bad URL: %s", why);
+        return set_detail(ret_detail, &e);
     }
 
     /* The sources of fhirauth_open_file() / fhirauth_open(). */
     fa_config_sources_for(&src, config_file, 0, &user_file);
     memset(&list, 0, sizeof(list));
-    if (fa_config_profiles(&src, &list, err, sizeof(err)) != 0) {
-        free(user_file);
-        return set_detail(ret_detail, FHIRAUTH_ERR_CONFIG, err);
-    }
+    rc = fa_config_profiles(&src, &list, &e);
     free(user_file);
+    if (rc != FHIRAUTH_OK)
+        return set_detail(ret_detail, &e);
 
     /* The most specific prefix wins; on a tie the default profile, else
      * the profile that comes first. */
     for (i = 0; i < list.n; i++) {
-        score = profile_score(list.v[i].name, list.v[i].match, &u, err,
-                              sizeof(err));
-        if (score == -2) {
-            rc = FHIRAUTH_ERR_CONFIG;
+        rc = profile_score(list.v[i].name, list.v[i].match, &u, &score, &e);
+        if (rc != FHIRAUTH_OK)
             break;
-        }
         if (score > best
             || (score == best && score >= 0
                 && strcmp(list.v[i].name, list.default_profile) == 0)) {
@@ -221,13 +222,11 @@ fhirauth_profile_for_url(const char *config_file, const char *url,
         }
     }
     if (rc == FHIRAUTH_OK && best_name != NULL
-        && (found = strdup(best_name)) == NULL) {
-        fa_err(err, sizeof(err), "out of memory");
-        rc = FHIRAUTH_ERR_NOMEM;
-    }
+        && (found = strdup(best_name)) == NULL)
+        rc = fa_nomem(&e);
     fa_profile_list_free(&list);
     if (rc != FHIRAUTH_OK)
-        return set_detail(ret_detail, rc, err);
+        return set_detail(ret_detail, &e);
     *ret_profile = found;
     return FHIRAUTH_OK;
 }

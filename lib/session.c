@@ -114,8 +114,8 @@ fail:
 }
 
 fhirauth_rc
-fa_meta_decode(const char *json, size_t len, struct fa_meta *m, char *err,
-               size_t errlen)
+fa_meta_decode(const char *json, size_t len, struct fa_meta *m,
+               struct fa_err *e)
 {
     json_tokener *tok;
     json_object *o, *v;
@@ -126,12 +126,12 @@ fa_meta_decode(const char *json, size_t len, struct fa_meta *m, char *err,
     memset(m, 0, sizeof(*m));
     tok = json_tokener_new_ex(META_MAX_DEPTH);
     if (tok == NULL)
-        return FHIRAUTH_ERR_NOMEM;
+        return fa_nomem(e);
     o = json_tokener_parse_ex(tok, json, (int) len);
     if (o == NULL || json_tokener_get_parse_end(tok) != len
         || !json_object_is_type(o, json_type_object)) {
-        fa_err(err, errlen, "the session metadata key is damaged");
-        rc = FHIRAUTH_ERR_KEYRING;
+        rc = fa_fail(e, FHIRAUTH_ERR_KEYRING,
+                     "the session metadata key is damaged");
         goto out;
     }
     for (i = 0; i < sizeof(str_fields) / sizeof(str_fields[0]); i++) {
@@ -141,7 +141,7 @@ fa_meta_decode(const char *json, size_t len, struct fa_meta *m, char *err,
         s = json_object_get_string(v);
         *field(m, &str_fields[i]) = strdup(s);
         if (*field(m, &str_fields[i]) == NULL) {
-            rc = FHIRAUTH_ERR_NOMEM;
+            rc = fa_nomem(e);
             goto out;
         }
     }
@@ -160,8 +160,8 @@ fa_meta_decode(const char *json, size_t len, struct fa_meta *m, char *err,
         && json_object_is_type(v, json_type_int))
         m->refresh_expires_at = json_object_get_int64(v);
     if (m->ep.token_endpoint == NULL) {
-        fa_err(err, errlen, "the session metadata has no token endpoint");
-        rc = FHIRAUTH_ERR_KEYRING;
+        rc = fa_fail(e, FHIRAUTH_ERR_KEYRING,
+                     "the session metadata has no token endpoint");
     }
 out:
     if (o != NULL)

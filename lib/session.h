@@ -7,6 +7,7 @@
 
 #include "fhirauth.h"
 #include "oauth.h"
+#include "util.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -28,7 +29,7 @@ struct fa_meta {
 fhirauth_rc fa_meta_encode(const struct fa_meta *m, char **ret_json);
 /* Parse the key's payload; unknown members are ignored (newer writers). */
 fhirauth_rc fa_meta_decode(const char *json, size_t len, struct fa_meta *m,
-                           char *err, size_t errlen);
+                           struct fa_err *e);
 void fa_meta_free(struct fa_meta *m);
 
 /* Fill the SMART context and scope of m from a token answer, keeping what

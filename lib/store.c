@@ -16,11 +16,9 @@ void
 fa_revoke_replaced(const struct fa_net_ops *ops, const struct fa_net_ctx *ctx,
                    const struct fa_endpoints *ep, const char *token)
 {
-    char ignored[FA_DETAIL_MAX];
-
+    /* Best effort: what went wrong is of no use to anyone. */
     if (ep->revocation_endpoint != NULL)
-        (void) ops->revoke(ctx, ep, token, "refresh_token", ignored,
-                           sizeof(ignored));
+        (void) ops->revoke(ctx, ep, token, "refresh_token", NULL);
 }
 
 /* The old session's refresh token, if it came from the same issuer and
@@ -34,10 +32,10 @@ replaced_refresh(fhirauth *h, const struct fa_meta *fresh, size_t *ret_len)
 
     *ret_len = 0;
     if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
-                   NULL, NULL, 0)
+                   NULL, NULL)
         != FHIRAUTH_OK)
         return NULL;
-    if (fa_meta_decode(data, len, &meta, NULL, 0) != FHIRAUTH_OK) {
+    if (fa_meta_decode(data, len, &meta, NULL) != FHIRAUTH_OK) {
         fa_secret_free_len(data, len);
         return NULL;
     }
@@ -45,7 +43,7 @@ replaced_refresh(fhirauth *h, const struct fa_meta *fresh, size_t *ret_len)
     if (meta.ep.issuer != NULL && fresh->ep.issuer != NULL
         && strcmp(meta.ep.issuer, fresh->ep.issuer) == 0)
         (void) fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, &old,
-                          ret_len, NULL, NULL, 0);
+                          ret_len, NULL, NULL);
     fa_meta_free(&meta);
     return old;
 }
@@ -68,12 +66,12 @@ fa_store_session(fhirauth *h, const struct fa_token_response *resp,
     old = replaced_refresh(h, meta, &oldlen);
     if (resp->refresh_token == NULL)
         (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
-                            NULL, 0);
-    fa_clear_detail(h);
+                            NULL);
+    fa_err_clear(&h->err);
     rc = fa_save_tokens(h, resp, meta, FA_SAVE_META | FA_SAVE_LOGIN, now, NULL,
                         &dropped);
     fa_lock_release(fd);
-    fa_strlcpy(saved, h->detail, sizeof(saved));
+    fa_strlcpy(saved, h->err.msg, sizeof(saved));
     if (rc != FHIRAUTH_OK) {
         /* Tokens we do not keep must not stay live at the AS: the new
          * refresh token, and the old one when its keys are gone too
@@ -86,9 +84,9 @@ fa_store_session(fhirauth *h, const struct fa_token_response *resp,
                 fa_revoke_replaced(ops, &ctx, &meta->ep, old);
         }
         if (dropped)
-            fa_fail(h, rc, "%s; nothing of the session was kept", saved);
+            fa_fail(&h->err, rc, "%s; nothing of the session was kept", saved);
         else
-            fa_strlcpy(h->detail, saved, sizeof(h->detail));
+            fa_strlcpy(h->err.msg, saved, sizeof(h->err.msg));
     } else if (old != NULL
                && (resp->refresh_token == NULL
                    || strcmp(old, resp->refresh_token) != 0)) {
@@ -96,7 +94,7 @@ fa_store_session(fhirauth *h, const struct fa_token_response *resp,
         if (fa_handle_net(h, &ops, &ctx) == FHIRAUTH_OK)
             fa_revoke_replaced(ops, &ctx, &meta->ep, old);
         /* Keep a warning about the quota, drop the module's message. */
-        fa_strlcpy(h->detail, saved, sizeof(h->detail));
+        fa_strlcpy(h->err.msg, saved, sizeof(h->err.msg));
     }
     fa_secret_free_len(old, oldlen);
     return rc;

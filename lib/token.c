@@ -47,7 +47,7 @@ read_access(fhirauth *h, time_t now, long min_valid, char **ret_token,
 
     *ret_expiry = 0;
     rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data, &len,
-                    NULL, h->detail, sizeof(h->detail));
+                    NULL, &h->err);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (fa_access_decode(data, &expiry, &tok) != 0) {
@@ -77,7 +77,7 @@ fhirauth_rc
 fa_take_lock(fhirauth *h, int *ret_fd)
 {
     return fa_lock_acquire(getuid(), h->cfg.profile, lock_wait_ms(h), NULL,
-                           NULL, ret_fd, h->detail, sizeof(h->detail));
+                           NULL, ret_fd, &h->err);
 }
 
 /* A waiter for the refresh lock, and the token a sibling may store. */
@@ -119,15 +119,15 @@ store_key(fhirauth *h, enum fa_key which, const char *data, size_t len,
     fhirauth_rc rc;
 
     rc = fa_ks_store(h->cfg.keyring, h->cfg.profile, which, data, len, timeout,
-                     h->detail, sizeof(h->detail));
+                     &h->err);
     if (rc != FHIRAUTH_ERR_QUOTA || *room_made || which == FA_KEY_ACCESS)
         return rc;
     *room_made = 1;
-    if (fa_ks_shrink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL, 0)
+    if (fa_ks_shrink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL)
         != FHIRAUTH_OK)
         return rc; /* the quota message stays */
     return fa_ks_store(h->cfg.keyring, h->cfg.profile, which, data, len,
-                       timeout, h->detail, sizeof(h->detail));
+                       timeout, &h->err);
 }
 
 #define QUOTA_SYSCTLS "kernel.keys.maxbytes, kernel.keys.maxkeys"
@@ -161,7 +161,7 @@ save_refresh(fhirauth *h, const char *token, unsigned timeout,
          * the access token in hand still works until it expires.
          */
         (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
-                            NULL, 0);
+                            NULL);
         st->lost_refresh = 1;
         rc = FHIRAUTH_OK;
     }
@@ -180,7 +180,7 @@ save_meta(fhirauth *h, const struct fa_token_response *r, struct fa_meta *meta,
 
     changed = fa_meta_merge_response(meta, r);
     if (changed < 0)
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
     if (!write && !changed)
         return FHIRAUTH_OK;
     rc = fa_meta_encode(meta, &json);
@@ -209,10 +209,11 @@ save_access(fhirauth *h, const struct fa_token_response *r, long life,
     plen = strlen(r->access_token) + 32;
     payload = malloc(plen);
     if (payload == NULL)
-        return fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
     if (fa_access_encode(payload, plen, expiry, r->access_token) != 0) {
         fa_secret_free_len(payload, plen);
-        return fa_fail(h, FHIRAUTH_ERR_INTERNAL, "cannot encode the token");
+        return fa_fail(&h->err, FHIRAUTH_ERR_INTERNAL,
+                       "cannot encode the token");
     }
     /* The kernel drops the key when the token expires. */
     rc = store_key(h, FA_KEY_ACCESS, payload, strlen(payload),
@@ -223,7 +224,7 @@ save_access(fhirauth *h, const struct fa_token_response *r, long life,
          * cached before this one must not be served after it. */
         if (!st->room)
             (void) fa_ks_shrink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS,
-                                NULL, 0);
+                                NULL);
         st->uncached = 1;
         rc = FHIRAUTH_OK;
     }
@@ -236,19 +237,19 @@ static void
 save_warning(fhirauth *h, const struct save_state *st)
 {
     if (st->lost_refresh)
-        fa_fail(h, FHIRAUTH_OK,
+        fa_warn(&h->err,
                 "warning: the new refresh token does not "
                 "fit in the user's kernel keyring quota (" QUOTA_SYSCTLS
                 "): the session ends when this access token expires; "
                 "remove unused keys or raise the limits, then log in again");
     else if (st->uncached)
-        fa_fail(h, FHIRAUTH_OK,
+        fa_warn(&h->err,
                 "warning: the access token was not cached: "
                 "the user's kernel keyring quota is full (" QUOTA_SYSCTLS
                 "); the session is kept, the next call refreshes again");
     else if (st->stale_meta)
-        fa_fail(
-            h, FHIRAUTH_OK,
+        fa_warn(
+            &h->err,
             "warning: the session metadata was not "
             "updated: the user's kernel keyring quota is full (" QUOTA_SYSCTLS
             ")");
@@ -259,11 +260,9 @@ save_warning(fhirauth *h, const struct save_state *st)
 static void
 drop_session(fhirauth *h)
 {
-    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL,
-                        0);
-    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_META, NULL, 0);
-    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL,
-                        0);
+    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL);
+    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_META, NULL);
+    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL);
 }
 
 fhirauth_rc
@@ -324,15 +323,15 @@ read_session(fhirauth *h, char **ret_refresh, size_t *ret_rlen,
     fhirauth_rc rc;
 
     rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
-                    NULL, h->detail, sizeof(h->detail));
+                    NULL, &h->err);
     if (rc != FHIRAUTH_OK)
         return rc;
-    rc = fa_meta_decode(data, len, meta, h->detail, sizeof(h->detail));
+    rc = fa_meta_decode(data, len, meta, &h->err);
     fa_secret_free_len(data, len);
     if (rc != FHIRAUTH_OK)
         return rc;
     rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
-                    ret_refresh, ret_rlen, NULL, h->detail, sizeof(h->detail));
+                    ret_refresh, ret_rlen, NULL, &h->err);
     /* Without a refresh token the metadata stays filled in, so the
      * caller can tell "no session" from "no refresh token". */
     if (rc != FHIRAUTH_OK && rc != FHIRAUTH_ERR_LOGIN_NEEDED)
@@ -380,13 +379,13 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
          * fit in a full keyring quota (see fa_save_tokens()), or it was
          * removed by hand.  Asking for the scope would not help. */
         if (fa_has_word(meta.scope, "offline_access"))
-            rc = fa_fail(h, rc,
+            rc = fa_fail(&h->err, rc,
                          "the cached token expires too soon and the "
                          "session's refresh token is gone (the server ended "
                          "the session, it did not fit in the kernel keyring "
                          "quota, or it was removed): log in again");
         else
-            rc = fa_fail(h, rc,
+            rc = fa_fail(&h->err, rc,
                          "the cached token expires too soon and the "
                          "session has no refresh token (ask for the "
                          "offline_access scope)");
@@ -394,15 +393,16 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
         return rc;
     }
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
-        return fa_fail(h, rc, "no session for profile %s", h->cfg.profile);
+        return fa_fail(&h->err, rc, "no session for profile %s",
+                       h->cfg.profile);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (fa_endpoints_apply_config(&meta.ep, &h->cfg) != 0) {
-        rc = fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        rc = fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
         goto out;
     }
     if (!session_matches(h, &meta)) {
-        rc = fa_fail(h, FHIRAUTH_ERR_LOGIN_NEEDED,
+        rc = fa_fail(&h->err, FHIRAUTH_ERR_LOGIN_NEEDED,
                      "the session was made for another server or client: "
                      "log in again");
         goto out;
@@ -415,13 +415,13 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
         memset(&resp, 0, sizeof(resp));
         oerr[0] = '\0';
         rc = ops->refresh_grant(&ctx, &meta.ep, refresh, &resp, oerr,
-                                sizeof(oerr), h->detail, sizeof(h->detail));
+                                sizeof(oerr), &h->err);
         if (rc != FHIRAUTH_ERR_LOGIN_NEEDED || tries > 0)
             break;
         /* invalid_grant: a process on another host or one that ignored
          * the lock may have rotated the token; look once more. */
         if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, &again,
-                       &alen, NULL, NULL, 0)
+                       &alen, NULL, NULL)
                 != FHIRAUTH_OK
             || (alen == rlen && memcmp(again, refresh, rlen) == 0)) {
             fa_secret_free_len(again, alen);
@@ -438,9 +438,9 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED) {
         /* The AS ended the grant: drop what can no longer be used, so
          * later calls answer at once instead of asking the AS again. */
-        fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL, 0);
-        fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL, 0);
-        fa_fail(h, rc, "the session has ended (%s): log in again",
+        fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL);
+        fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL);
+        fa_fail(&h->err, rc, "the session has ended (%s): log in again",
                 oerr[0] ? oerr : "invalid_grant");
         goto out;
     }
@@ -449,9 +449,9 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
          * is over, maybe not; nothing is deleted, and the user is told. */
         char why[FA_DETAIL_MAX];
 
-        if (snprintf(why, sizeof(why), "%s", h->detail) < 0)
+        if (snprintf(why, sizeof(why), "%s", h->err.msg) < 0)
             why[0] = '\0';
-        fa_fail(h, rc,
+        fa_fail(&h->err, rc,
                 "%s; the session is kept: log in again if this "
                 "persists",
                 why);
@@ -459,14 +459,14 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     }
     if (rc != FHIRAUTH_OK)
         goto out;
-    fa_clear_detail(h);
+    fa_err_clear(&h->err);
     rc = fa_save_tokens(h, &resp, &meta, 0, now, ret_expiry, NULL);
     if (rc != FHIRAUTH_OK)
         goto out;
     /* The detail now holds nothing or a warning about the quota. */
     *ret_token = strdup(resp.access_token);
     if (*ret_token == NULL)
-        rc = fa_fail(h, FHIRAUTH_ERR_NOMEM, "out of memory");
+        rc = fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
 out:
     fa_token_response_free(&resp);
     fa_secret_free_len(refresh, rlen);
@@ -497,7 +497,7 @@ fhirauth_token(fhirauth *h, long min_valid, char **ret_token,
 
     if (h == NULL || ret_token == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    fa_clear_detail(h);
+    fa_err_clear(&h->err);
     if (min_valid < 0)
         min_valid = h->cfg.min_valid;
     now = time(NULL);
@@ -512,17 +512,17 @@ fhirauth_token(fhirauth *h, long min_valid, char **ret_token,
     w.min_valid = min_valid;
     w.token = NULL;
     w.expiry = 0;
-    rc = fa_lock_acquire_unless(getuid(), h->cfg.profile, lock_wait_ms(h),
-                                NULL, NULL, sibling_refreshed, &w, &fd,
-                                h->detail, sizeof(h->detail));
+    rc =
+        fa_lock_acquire_unless(getuid(), h->cfg.profile, lock_wait_ms(h), NULL,
+                               NULL, sibling_refreshed, &w, &fd, &h->err);
     if (rc == FHIRAUTH_OK && fd == -1) {
         /* Refreshed by the process that held the lock. */
-        fa_clear_detail(h);
+        fa_err_clear(&h->err);
         token = w.token;
         expiry = w.expiry;
     } else if (rc == FHIRAUTH_OK) {
         /* Someone may have refreshed while we waited for the lock. */
-        fa_clear_detail(h);
+        fa_err_clear(&h->err);
         rc = read_access(h, time(NULL), min_valid, &token, &expiry);
         if (rc == FHIRAUTH_ERR_LOGIN_NEEDED) {
             cached = expiry;
@@ -533,15 +533,15 @@ fhirauth_token(fhirauth *h, long min_valid, char **ret_token,
     if (rc != FHIRAUTH_OK && transient(rc) && cached > time(NULL)) {
         /* Nothing is lost while the AS is away: serve the cached token
          * that is still valid, if shorter than asked, with a warning. */
-        fa_strlcpy(saved, h->detail, sizeof(saved));
+        fa_strlcpy(saved, h->err.msg, sizeof(saved));
         if (read_access(h, time(NULL), 1, &token, &expiry) == FHIRAUTH_OK) {
-            fa_fail(h, FHIRAUTH_OK,
+            fa_warn(&h->err,
                     "warning: could not refresh (%s); "
                     "using the cached token, valid until %lld",
                     saved, (long long) expiry);
             rc = FHIRAUTH_OK;
         } else {
-            fa_strlcpy(h->detail, saved, sizeof(h->detail));
+            fa_strlcpy(h->err.msg, saved, sizeof(h->err.msg));
         }
     }
     if (rc != FHIRAUTH_OK)
@@ -579,21 +579,21 @@ fhirauth_invalidate(fhirauth *h, const char *token)
 
     if (h == NULL || token == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    fa_clear_detail(h);
+    fa_err_clear(&h->err);
     /* Under the lock, so a token refreshed meanwhile is not thrown away. */
     rc = fa_take_lock(h, &fd);
     if (rc != FHIRAUTH_OK)
         return rc;
     rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data, &len,
-                    NULL, h->detail, sizeof(h->detail));
+                    NULL, &h->err);
     if (rc == FHIRAUTH_OK) {
         if (fa_access_decode(data, &expiry, &cached) == 0
             && same_secret(cached, token))
             rc = fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS,
-                              h->detail, sizeof(h->detail));
+                              &h->err);
         fa_secret_free_len(data, len);
     } else if (rc == FHIRAUTH_ERR_LOGIN_NEEDED) {
-        fa_clear_detail(h);
+        fa_err_clear(&h->err);
         rc = FHIRAUTH_OK; /* nothing cached: nothing to forget */
     }
     fa_lock_release(fd);

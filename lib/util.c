@@ -61,6 +61,62 @@ fa_err(char *err, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
+void
+fa_err_clear(struct fa_err *e)
+{
+    if (e == NULL)
+        return;
+    e->rc = FHIRAUTH_OK;
+    e->msg[0] = '\0';
+}
+
+static void
+err_vset(struct fa_err *e, fhirauth_rc rc, const char *fmt, va_list ap)
+{
+    e->rc = rc;
+    if (vsnprintf(e->msg, sizeof(e->msg), fmt, ap) < 0)
+        e->msg[0] = '\0';
+}
+
+fhirauth_rc
+fa_fail(struct fa_err *e, fhirauth_rc rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (e == NULL)
+        return rc;
+    va_start(ap, fmt);
+    err_vset(e, rc, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+void
+fa_warn(struct fa_err *e, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (e == NULL)
+        return;
+    va_start(ap, fmt);
+    err_vset(e, FHIRAUTH_OK, fmt, ap);
+    va_end(ap);
+}
+
+fhirauth_rc
+fa_nomem(struct fa_err *e)
+{
+    return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
+}
+
+fhirauth_rc
+fa_err_rc(struct fa_err *e, fhirauth_rc rc)
+{
+    if (e != NULL)
+        e->rc = rc;
+    return rc;
+}
+
 int
 fa_parse_long(const char *s, long min, long max, long *ret)
 {

@@ -5,7 +5,40 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#include "fhirauth.h"
+
 #pragma GCC visibility push(hidden)
+
+/* The longest message a call leaves for fhirauth_detail(). */
+#define FA_DETAIL_MAX 512
+
+/*
+ * A call's error context (HACKING.md, "Errors"): the handle owns one, and
+ * every function of the engine and of the network module that can fail
+ * takes a pointer to the caller's.  A failure records its result and
+ * message with fa_fail() (and returns the result, so `return
+ * fa_fail(...)`); a warning that does not fail is a message with
+ * FHIRAUTH_OK (fa_warn()), which fhirauth_detail() shows after a
+ * successful call.  A NULL context is allowed: nothing is recorded.
+ */
+struct fa_err {
+    fhirauth_rc rc;          /* the failure recorded; FHIRAUTH_OK if none */
+    char msg[FA_DETAIL_MAX]; /* the failure's message, or a warning */
+};
+/* Forget what a previous call left. */
+void fa_err_clear(struct fa_err *e);
+/* Record a failure; returns rc. */
+fhirauth_rc fa_fail(struct fa_err *e, fhirauth_rc rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A warning: the message, with the result left at FHIRAUTH_OK. */
+void fa_warn(struct fa_err *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory"): every allocation
+ * failure's one result. */
+fhirauth_rc fa_nomem(struct fa_err *e);
+/* Record rc for the message a callee that still takes a plain message
+ * buffer wrote into e->msg; returns rc. */
+fhirauth_rc fa_err_rc(struct fa_err *e, fhirauth_rc rc);
 
 /* Wipe a NUL-terminated secret with explicit_bzero, then free it. */
 void fa_secret_free(char *s);

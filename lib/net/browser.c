@@ -83,7 +83,7 @@ make_secrets(char *verifier, char *challenge, char *state, size_t len)
 static fhirauth_rc
 auth_url(const struct fa_config *cfg, const struct fa_endpoints *ep,
          const char *redirect_uri, const char *state, const char *nonce,
-         const char *challenge, struct fa_buf *url, char *err, size_t errlen)
+         const char *challenge, struct fa_buf *url, struct fa_err *e)
 {
     struct fa_form q;
     const char *scope = cfg->scope != NULL ? cfg->scope : "openid";
@@ -117,11 +117,10 @@ auth_url(const struct fa_config *cfg, const struct fa_endpoints *ep,
         || fa_buf_append(url, strchr(ae, '?') != NULL ? "&" : "?", 1) != 0
         || fa_buf_append(url, q.buf.data, q.buf.len) != 0) {
         fa_buf_wipe(url);
-        fa_err(err, errlen,
-               "cannot build the authorization URL (out of "
-               "memory, or longer than %d bytes)",
-               URL_MAX);
-        rc = FHIRAUTH_ERR_NOMEM;
+        rc = fa_fail(e, FHIRAUTH_ERR_NOMEM,
+                     "cannot build the authorization URL (out of "
+                     "memory, or longer than %d bytes)",
+                     URL_MAX);
     }
     fa_form_wipe(&q);
     return rc;
@@ -134,38 +133,36 @@ auth_url(const struct fa_config *cfg, const struct fa_endpoints *ep,
  */
 static fhirauth_rc
 check_response(const struct fa_redirect *rd, const char *state,
-               const char *issuer, char *oauth_error, size_t oelen, char *err,
-               size_t errlen)
+               const char *issuer, char *oauth_error, size_t oelen,
+               struct fa_err *e)
 {
     size_t n = strlen(state);
 
     if (rd->state == NULL || strlen(rd->state) != n
         || CRYPTO_memcmp(rd->state, state, n) != 0) {
-        fa_err(err, errlen,
-               "state mismatch in the redirect: possible CSRF "
-               "(a response to another login?); nothing was stored");
-        return FHIRAUTH_ERR_DENIED;
+        return fa_fail(e, FHIRAUTH_ERR_DENIED,
+                       "state mismatch in the redirect: possible CSRF "
+                       "(a response to another login?); nothing was stored");
     }
     if (rd->iss != NULL && issuer != NULL && strcmp(rd->iss, issuer) != 0) {
-        fa_err(err, errlen,
-               "the redirect names another issuer than %s "
-               "(RFC 9207): possible mix-up attack",
-               issuer);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "the redirect names another issuer than %s "
+                       "(RFC 9207): possible mix-up attack",
+                       issuer);
     }
     if (rd->error != NULL) {
         if (oauth_error != NULL && oelen > 0)
             fa_strlcpy(oauth_error, rd->error, oelen);
-        fa_err(err, errlen, "the authorization server refused: %.64s%s%.200s",
-               rd->error, rd->error_description != NULL ? ": " : "",
-               rd->error_description != NULL ? rd->error_description : "");
-        return FHIRAUTH_ERR_DENIED;
+        return fa_fail(e, FHIRAUTH_ERR_DENIED,
+                       "the authorization server refused: %.64s%s%.200s",
+                       rd->error, rd->error_description != NULL ? ": " : "",
+                       rd->error_description != NULL ? rd->error_description
+                                                     : "");
     }
     if (rd->code == NULL) {
-        fa_err(err, errlen,
-               "the redirect carries neither a code nor an "
-               "error");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "the redirect carries neither a code nor an "
+                       "error");
     }
     return FHIRAUTH_OK;
 }
@@ -173,28 +170,27 @@ check_response(const struct fa_redirect *rd, const char *state,
 /* The redirect, pasted by the user. */
 static fhirauth_rc
 read_pasted(const struct fa_browser_io *io, const char *redirect_uri,
-            struct fa_redirect *rd, char *err, size_t errlen)
+            struct fa_redirect *rd, struct fa_err *e)
 {
     char *pasted = io->read_redirect(io->arg);
     enum fa_lb_result r;
 
     if (pasted == NULL) {
-        fa_err(err, errlen, "login cancelled: no redirect address given");
-        return FHIRAUTH_ERR_CANCELLED;
+        return fa_fail(e, FHIRAUTH_ERR_CANCELLED,
+                       "login cancelled: no redirect address given");
     }
-    r = fa_lb_parse_pasted(pasted, redirect_uri, rd, err, errlen);
+    r = fa_lb_parse_pasted(pasted, redirect_uri, rd, e);
     fa_secret_free(pasted);
     switch (r) {
     case FA_LB_OK:
         return FHIRAUTH_OK;
     case FA_LB_NOMEM:
-        fa_err(err, errlen, "out of memory");
-        return FHIRAUTH_ERR_NOMEM;
+        return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     case FA_LB_NOT_FOUND:
     case FA_LB_BAD_METHOD:
     case FA_LB_BAD_REQUEST:
     default:
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_err_rc(e, FHIRAUTH_ERR_INVALID_ARGUMENT);
     }
 }
 
@@ -203,11 +199,12 @@ fa_net_browser_login(const struct fa_net_ctx *ctx,
                      const struct fa_endpoints *ep,
                      const struct fa_browser_io *io, const char *nonce,
                      struct fa_token_response *ret, char *oauth_error,
-                     size_t oelen, char *err, size_t errlen)
+                     size_t oelen, struct fa_err *e)
 {
     struct fa_listener l = { -1, 0 };
     struct fa_redirect rd;
     struct fa_buf url;
+    struct fa_err none;
     char verifier[B64URL_LEN + 2], challenge[B64URL_LEN + 2];
     char state[B64URL_LEN + 2], redirect_uri[64];
     int conn = -1, n;
@@ -216,69 +213,65 @@ fa_net_browser_login(const struct fa_net_ctx *ctx,
     memset(&rd, 0, sizeof(rd));
     if (oauth_error != NULL && oelen > 0)
         oauth_error[0] = '\0';
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
+    if (e == NULL)
+        e = &none;
+    fa_err_clear(e);
     if (ctx == NULL || ctx->cfg == NULL || ep == NULL || io == NULL
         || io->open_url == NULL || nonce == NULL || ret == NULL) {
-        fa_err(err, errlen, "browser login: missing argument");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                       "browser login: missing argument");
     }
     if (ep->authorization_endpoint == NULL || ep->token_endpoint == NULL) {
-        fa_err(err, errlen, "no %s known",
-               ep->authorization_endpoint == NULL ? "authorization_endpoint"
-                                                  : "token_endpoint");
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG, "no %s known",
+                       ep->authorization_endpoint == NULL
+                           ? "authorization_endpoint"
+                           : "token_endpoint");
     }
     if (ctx->cfg->client_id == NULL) {
-        fa_err(err, errlen, "no client_id configured");
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG, "no client_id configured");
     }
     if (make_secrets(verifier, challenge, state, sizeof(verifier)) != 0) {
-        fa_err(err, errlen, "no random numbers from OpenSSL");
-        rc = FHIRAUTH_ERR_INTERNAL;
+        rc = fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                     "no random numbers from OpenSSL");
         goto out;
     }
     /* Pasting: the port is only reserved, see fa_lb_open. */
-    rc = fa_lb_open(ctx->cfg->redirect_port, io->read_redirect == NULL, &l,
-                    err, errlen);
+    rc = fa_lb_open(ctx->cfg->redirect_port, io->read_redirect == NULL, &l, e);
     if (rc != FHIRAUTH_OK)
         goto out;
     n = snprintf(redirect_uri, sizeof(redirect_uri), "http://127.0.0.1:%u%s",
                  l.port, FA_LB_PATH);
     if (n < 0 || (size_t) n >= sizeof(redirect_uri)) {
-        fa_err(err, errlen, "redirect_uri too long");
-        rc = FHIRAUTH_ERR_INTERNAL;
+        rc = fa_fail(e, FHIRAUTH_ERR_INTERNAL, "redirect_uri too long");
         goto out;
     }
-    rc = auth_url(ctx->cfg, ep, redirect_uri, state, nonce, challenge, &url,
-                  err, errlen);
+    rc =
+        auth_url(ctx->cfg, ep, redirect_uri, state, nonce, challenge, &url, e);
     if (rc != FHIRAUTH_OK)
         goto out;
     n = io->open_url(url.data, io->arg);
     fa_buf_wipe(&url);
     if (n != 0) {
-        fa_err(err, errlen,
-               "login cancelled: the authorization URL could "
-               "not be opened");
-        rc = FHIRAUTH_ERR_CANCELLED;
+        rc = fa_fail(e, FHIRAUTH_ERR_CANCELLED,
+                     "login cancelled: the authorization URL could "
+                     "not be opened");
         goto out;
     }
 
     if (io->read_redirect == NULL)
         rc = fa_lb_wait(&l, FA_LB_PATH, state,
                         io->wait_seconds > 0 ? io->wait_seconds : WAIT_DEFAULT,
-                        &rd, &conn, err, errlen);
+                        &rd, &conn, e);
     else
-        rc = read_pasted(io, redirect_uri, &rd, err, errlen);
+        rc = read_pasted(io, redirect_uri, &rd, e);
     fa_lb_close(&l);
     if (rc != FHIRAUTH_OK)
         goto out;
 
-    rc = check_response(&rd, state, ep->issuer, oauth_error, oelen, err,
-                        errlen);
+    rc = check_response(&rd, state, ep->issuer, oauth_error, oelen, e);
     if (rc == FHIRAUTH_OK)
         rc = fa_net_code_grant(ctx, ep, rd.code, redirect_uri, verifier, ret,
-                               oauth_error, oelen, err, errlen);
+                               oauth_error, oelen, e);
     /* The browser learns the outcome of the exchange, never a token. */
     if (rc == FHIRAUTH_OK)
         fa_lb_answer(conn, 1, "Logged in",

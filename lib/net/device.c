@@ -27,34 +27,32 @@
 fhirauth_rc
 fa_net_device_start(const struct fa_net_ctx *ctx,
                     const struct fa_endpoints *ep, struct fa_device_auth *ret,
-                    char *err, size_t errlen)
+                    struct fa_err *e)
 {
     struct fa_form form;
     struct fa_http_resp resp;
     char *auth = NULL;
-    char oerr[64], why[512], host[256];
+    struct fa_err why;
+    char oerr[64], host[256];
     fhirauth_rc rc;
 
     if (ctx == NULL || ctx->cfg == NULL || ep == NULL || ret == NULL) {
-        fa_err(err, errlen, "device authorization: missing argument");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                       "device authorization: missing argument");
     }
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
+    fa_err_clear(e);
     if (ep->device_authorization_endpoint == NULL) {
-        fa_err(err, errlen,
-               "the server offers no device authorization "
-               "endpoint");
-        return FHIRAUTH_ERR_UNSUPPORTED;
+        return fa_fail(e, FHIRAUTH_ERR_UNSUPPORTED,
+                       "the server offers no device authorization "
+                       "endpoint");
     }
     fa_form_init(&form);
     if (ctx->cfg->scope != NULL)
         fa_form_add(&form, "scope", ctx->cfg->scope);
     fa_grant_audience(ctx->cfg, &form);
-    rc = fa_grant_client_auth(ctx, ep, &form, &auth, err, errlen);
+    rc = fa_grant_client_auth(ctx, ep, &form, &auth, e);
     if (rc == FHIRAUTH_OK && form.failed) {
-        fa_err(err, errlen, "out of memory");
-        rc = FHIRAUTH_ERR_NOMEM;
+        rc = fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
     if (rc != FHIRAUTH_OK) {
         fa_secret_free(auth);
@@ -62,21 +60,20 @@ fa_net_device_start(const struct fa_net_ctx *ctx,
         return rc;
     }
     rc = fa_http_post_form(ctx, ep->device_authorization_endpoint,
-                           form.buf.data, form.buf.len, auth, &resp, err,
-                           errlen);
+                           form.buf.data, form.buf.len, auth, &resp, e);
     fa_secret_free(auth);
     fa_form_wipe(&form);
     if (rc != FHIRAUTH_OK) {
         fa_http_resp_free(&resp);
         return rc;
     }
-    why[0] = '\0';
+    fa_err_clear(&why);
     rc = fa_parse_device_response(resp.status, resp.body.data, resp.body.len,
-                                  ret, oerr, sizeof(oerr), why, sizeof(why));
+                                  ret, oerr, sizeof(oerr), &why);
     fa_http_resp_free(&resp);
     if (rc != FHIRAUTH_OK) {
         fa_http_host(ep->device_authorization_endpoint, host, sizeof(host));
-        fa_err(err, errlen, "device authorization at %s: %s", host, why);
+        fa_fail(e, rc, "device authorization at %s: %s", host, why.msg);
     }
     return rc;
 }
@@ -93,48 +90,47 @@ fhirauth_rc
 fa_net_device_poll(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
                    const struct fa_device_auth *d,
                    struct fa_token_response *ret, char *oauth_error,
-                   size_t oelen, char *err, size_t errlen)
+                   size_t oelen, struct fa_err *e)
 {
     struct fa_form form;
-    char oerr[64], why[512];
+    struct fa_err why;
+    char oerr[64];
     fhirauth_rc rc;
 
     if (oauth_error != NULL && oelen > 0)
         oauth_error[0] = '\0';
     if (ctx == NULL || ctx->cfg == NULL || ep == NULL || d == NULL
         || ret == NULL) {
-        fa_err(err, errlen, "device poll: missing argument");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                       "device poll: missing argument");
     }
     if (ep->token_endpoint == NULL) {
-        fa_err(err, errlen, "no token_endpoint known");
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG, "no token_endpoint known");
     }
     if (d->device_code == NULL || d->device_code[0] == '\0') {
-        fa_err(err, errlen, "device poll: no device code");
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "device poll: no device code");
     }
     fa_form_init(&form);
     fa_form_add(&form, "grant_type", DEVICE_GRANT_TYPE);
     fa_form_add(&form, "device_code", d->device_code);
     fa_grant_audience(ctx->cfg, &form);
-    why[0] = '\0';
-    rc = fa_grant_token_request(ctx, ep, &form, ret, oerr, sizeof(oerr), why,
-                                sizeof(why));
+    fa_err_clear(&why);
+    rc = fa_grant_token_request(ctx, ep, &form, ret, oerr, sizeof(oerr), &why);
     fa_form_wipe(&form);
     if (oauth_error != NULL && oelen > 0)
         fa_strlcpy(oauth_error, oerr, oelen);
     if (rc == FHIRAUTH_OK)
         return rc;
     if (strcmp(oerr, "access_denied") == 0)
-        fa_err(err, errlen,
-               "the login was denied at the authorization "
-               "server (%s)",
-               why);
+        fa_fail(e, rc,
+                "the login was denied at the authorization "
+                "server (%s)",
+                why.msg);
     else if (strcmp(oerr, "expired_token") == 0)
-        fa_err(err, errlen, "the code expired before it was approved (%s)",
-               why);
+        fa_fail(e, rc, "the code expired before it was approved (%s)",
+                why.msg);
     else
-        fa_err(err, errlen, "%s", why);
+        fa_fail(e, rc, "%s", why.msg);
     return rc;
 }

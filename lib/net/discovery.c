@@ -93,15 +93,14 @@ cached(const struct fa_net_ctx *ctx, const char *key, const char *issuer,
 {
     char *text = NULL;
     size_t len = 0;
-    char why[256];
+    struct fa_err why;
     fhirauth_rc rc;
 
     if (!fa_rootcache_active(ctx->system_only)
         || fa_rootcache_get(FA_RC_DISCOVERY, key, &text, &len, NULL) != 0)
         return -1;
     rc = fa_parse_discovery(text, len, issuer,
-                            ctx->cfg->client_secret_file != NULL, ep, why,
-                            sizeof(why));
+                            ctx->cfg->client_secret_file != NULL, ep, &why);
     free(text);
     if (rc != FHIRAUTH_OK) {
         fa_endpoints_free(ep);
@@ -124,37 +123,36 @@ cached(const struct fa_net_ctx *ctx, const char *key, const char *issuer,
  */
 static fhirauth_rc
 fetch(const struct fa_net_ctx *ctx, const char *url, const char *issuer,
-      const char *key, struct fa_endpoints *ep, long *status, char *err,
-      size_t errlen)
+      const char *key, struct fa_endpoints *ep, long *status, struct fa_err *e)
 {
     struct fa_http_resp resp;
-    char why[512];
+    struct fa_err why;
     fhirauth_rc rc;
 
     *status = 0;
-    rc = fa_http_get_metadata(ctx, url, &resp, err, errlen);
+    rc = fa_http_get_metadata(ctx, url, &resp, e);
     if (rc != FHIRAUTH_OK) {
         fa_http_resp_free(&resp);
         return rc;
     }
     *status = resp.status;
     if (resp.status >= 200 && resp.status <= 299) {
-        why[0] = '\0';
-        rc = fa_parse_discovery(resp.body.data, resp.body.len, issuer,
-                                ctx->cfg->client_secret_file != NULL, ep, why,
-                                sizeof(why));
+        fa_err_clear(&why);
+        rc =
+            fa_parse_discovery(resp.body.data, resp.body.len, issuer,
+                               ctx->cfg->client_secret_file != NULL, ep, &why);
         if (rc != FHIRAUTH_OK)
-            fa_err(err, errlen, "discovery at %s: %s", url, why);
+            fa_fail(e, rc, "discovery at %s: %s", url, why.msg);
         else if (fa_rootcache_active(ctx->system_only))
             fa_rootcache_put(FA_RC_DISCOVERY, key, resp.body.data,
                              resp.body.len, resp.lifetime);
     } else if (resp.status >= 500 || resp.status == 429) {
-        fa_err(err, errlen, "discovery at %s: server error HTTP %ld", url,
-               resp.status);
-        rc = FHIRAUTH_ERR_UNREACHABLE;
+        rc = fa_fail(e, FHIRAUTH_ERR_UNREACHABLE,
+                     "discovery at %s: server error HTTP %ld", url,
+                     resp.status);
     } else {
-        fa_err(err, errlen, "discovery at %s: HTTP %ld", url, resp.status);
-        rc = FHIRAUTH_ERR_PROTOCOL;
+        rc = fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "discovery at %s: HTTP %ld",
+                     url, resp.status);
     }
     fa_http_resp_free(&resp);
     return rc;
@@ -163,7 +161,7 @@ fetch(const struct fa_net_ctx *ctx, const char *url, const char *issuer,
 /* The OpenID Connect document, then RFC 8414's on a 404. */
 static fhirauth_rc
 discover_issuer(const struct fa_net_ctx *ctx, struct fa_endpoints *ep,
-                char *err, size_t errlen)
+                struct fa_err *e)
 {
     const char *issuer = ctx->cfg->issuer;
     char *url;
@@ -173,36 +171,34 @@ discover_issuer(const struct fa_net_ctx *ctx, struct fa_endpoints *ep,
     url = well_known(issuer, OIDC_SUFFIX);
     if (url == NULL)
         goto nomem;
-    rc = fetch(ctx, url, issuer, issuer, ep, &status, err, errlen);
+    rc = fetch(ctx, url, issuer, issuer, ep, &status, e);
     free(url);
     if (status != 404)
         return rc;
     /* The fallback's outcome is the whole story: no stale 404 message
      * left behind to read as a warning after a success. */
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
+    fa_err_clear(e);
     url = rfc8414_url(issuer);
     if (url == NULL) {
-        fa_err(err, errlen, "issuer %s is not a URL", issuer);
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG, "issuer %s is not a URL",
+                       issuer);
     }
-    rc = fetch(ctx, url, issuer, issuer, ep, &status, err, errlen);
+    rc = fetch(ctx, url, issuer, issuer, ep, &status, e);
     free(url);
     if (status == 404)
-        fa_err(err, errlen,
-               "no discovery document for issuer %s (HTTP 404 "
-               "for both the OpenID Connect and the RFC 8414 location)",
-               issuer);
+        fa_fail(e, rc,
+                "no discovery document for issuer %s (HTTP 404 "
+                "for both the OpenID Connect and the RFC 8414 location)",
+                issuer);
     return rc;
 
 nomem:
-    fa_err(err, errlen, "out of memory");
-    return FHIRAUTH_ERR_NOMEM;
+    return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
 }
 
 fhirauth_rc
 fa_net_discover(const struct fa_net_ctx *ctx, struct fa_endpoints *ret,
-                char *err, size_t errlen)
+                struct fa_err *e)
 {
     const struct fa_config *cfg;
     struct fa_endpoints ep;
@@ -211,11 +207,9 @@ fa_net_discover(const struct fa_net_ctx *ctx, struct fa_endpoints *ret,
     fhirauth_rc rc;
 
     if (ctx == NULL || ctx->cfg == NULL || ret == NULL) {
-        fa_err(err, errlen, "discover: missing argument");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL, "discover: missing argument");
     }
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
+    fa_err_clear(e);
     cfg = ctx->cfg;
     memset(&ep, 0, sizeof(ep));
     if (cfg->issuer != NULL) {
@@ -223,7 +217,7 @@ fa_net_discover(const struct fa_net_ctx *ctx, struct fa_endpoints *ret,
         if (cached(ctx, cfg->issuer, cfg->issuer, &ep) == 0)
             rc = FHIRAUTH_OK;
         else
-            rc = discover_issuer(ctx, &ep, err, errlen);
+            rc = discover_issuer(ctx, &ep, e);
     } else if (cfg->token_endpoint != NULL) {
         /* Everything is configured: no request at all.  RFC 8414's default
          * client authentication applies. */
@@ -235,34 +229,31 @@ fa_net_discover(const struct fa_net_ctx *ctx, struct fa_endpoints *ret,
          * need not carry an issuer, and when it does we take it. */
         url = well_known(cfg->fhir_base, SMART_SUFFIX);
         if (url == NULL) {
-            fa_err(err, errlen, "out of memory");
-            return FHIRAUTH_ERR_NOMEM;
+            return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
         }
         if (cached(ctx, url, NULL, &ep) == 0)
             rc = FHIRAUTH_OK;
         else
-            rc = fetch(ctx, url, NULL, url, &ep, &status, err, errlen);
+            rc = fetch(ctx, url, NULL, url, &ep, &status, e);
         free(url);
     } else {
-        fa_err(err, errlen,
-               "no issuer, fhir_base or token_endpoint "
-               "configured");
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "no issuer, fhir_base or token_endpoint "
+                       "configured");
     }
     if (rc != FHIRAUTH_OK)
         return rc;
 
     if (fa_endpoints_apply_config(&ep, cfg) != 0) {
         fa_endpoints_free(&ep);
-        fa_err(err, errlen, "out of memory");
-        return FHIRAUTH_ERR_NOMEM;
+        return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
     if (ep.token_endpoint == NULL) {
         fa_endpoints_free(&ep);
-        fa_err(err, errlen,
-               "the discovery document names no "
-               "token_endpoint (set token_endpoint in the configuration)");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(
+            e, FHIRAUTH_ERR_PROTOCOL,
+            "the discovery document names no "
+            "token_endpoint (set token_endpoint in the configuration)");
     }
     *ret = ep;
     return FHIRAUTH_OK;

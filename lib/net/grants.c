@@ -27,7 +27,7 @@
  */
 static fhirauth_rc
 client_auth(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
-            struct fa_form *form, char **ret_header, char *err, size_t errlen)
+            struct fa_form *form, char **ret_header, struct fa_err *e)
 {
     const struct fa_config *cfg = ctx->cfg;
     char *secret = NULL;
@@ -35,22 +35,20 @@ client_auth(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
 
     *ret_header = NULL;
     if (cfg->client_id == NULL) {
-        fa_err(err, errlen, "no client_id configured");
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG, "no client_id configured");
     }
     if (cfg->client_secret_file == NULL) {
         fa_form_add(form, "client_id", cfg->client_id);
         return FHIRAUTH_OK;
     }
-    rc = fa_http_read_secret(cfg->client_secret_file, &secret, err, errlen);
+    rc = fa_http_read_secret(cfg->client_secret_file, &secret, e);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (ep->client_auth == FA_AUTH_POST) {
         fa_form_add(form, "client_id", cfg->client_id);
         fa_form_add(form, "client_secret", secret);
     } else {
-        rc = fa_http_basic_auth(cfg->client_id, secret, ret_header, err,
-                                errlen);
+        rc = fa_http_basic_auth(cfg->client_id, secret, ret_header, e);
     }
     fa_secret_free(secret);
     return rc;
@@ -76,7 +74,7 @@ audience_params(const struct fa_config *cfg, struct fa_form *form)
 static fhirauth_rc
 token_request(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
               struct fa_form *form, struct fa_token_response *ret,
-              char *oauth_error, size_t oelen, char *err, size_t errlen)
+              char *oauth_error, size_t oelen, struct fa_err *e)
 {
     struct fa_http_resp resp;
     char *auth = NULL;
@@ -84,38 +82,35 @@ token_request(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
 
     if (oauth_error != NULL && oelen > 0)
         oauth_error[0] = '\0';
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
-    rc = client_auth(ctx, ep, form, &auth, err, errlen);
+    fa_err_clear(e);
+    rc = client_auth(ctx, ep, form, &auth, e);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (form->failed) {
         fa_secret_free(auth);
-        fa_err(err, errlen, "out of memory");
-        return FHIRAUTH_ERR_NOMEM;
+        return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
     rc = fa_http_post_form(ctx, ep->token_endpoint, form->buf.data,
-                           form->buf.len, auth, &resp, err, errlen);
+                           form->buf.len, auth, &resp, e);
     fa_secret_free(auth);
     if (rc == FHIRAUTH_OK)
         rc =
             fa_parse_token_response(resp.status, resp.body.data, resp.body.len,
-                                    ret, oauth_error, oelen, err, errlen);
+                                    ret, oauth_error, oelen, e);
     fa_http_resp_free(&resp);
     return rc;
 }
 
 static fhirauth_rc
 check_args(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
-           const void *ret, char *err, size_t errlen)
+           const void *ret, struct fa_err *e)
 {
     if (ctx == NULL || ctx->cfg == NULL || ep == NULL || ret == NULL) {
-        fa_err(err, errlen, "token request: missing argument");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                       "token request: missing argument");
     }
     if (ep->token_endpoint == NULL) {
-        fa_err(err, errlen, "no token_endpoint known");
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG, "no token_endpoint known");
     }
     return FHIRAUTH_OK;
 }
@@ -124,18 +119,17 @@ fhirauth_rc
 fa_net_password_grant(const struct fa_net_ctx *ctx,
                       const struct fa_endpoints *ep, const char *username,
                       const char *password, struct fa_token_response *ret,
-                      char *oauth_error, size_t oelen, char *err,
-                      size_t errlen)
+                      char *oauth_error, size_t oelen, struct fa_err *e)
 {
     struct fa_form form;
     fhirauth_rc rc;
 
-    rc = check_args(ctx, ep, ret, err, errlen);
+    rc = check_args(ctx, ep, ret, e);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (username == NULL || password == NULL) {
-        fa_err(err, errlen, "password grant: no username or password");
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "password grant: no username or password");
     }
     fa_form_init(&form);
     fa_form_add(&form, "grant_type", "password");
@@ -144,7 +138,7 @@ fa_net_password_grant(const struct fa_net_ctx *ctx,
     if (ctx->cfg->scope != NULL)
         fa_form_add(&form, "scope", ctx->cfg->scope);
     audience_params(ctx->cfg, &form);
-    rc = token_request(ctx, ep, &form, ret, oauth_error, oelen, err, errlen);
+    rc = token_request(ctx, ep, &form, ret, oauth_error, oelen, e);
     fa_form_wipe(&form);
     return rc;
 }
@@ -153,17 +147,17 @@ fhirauth_rc
 fa_net_refresh_grant(const struct fa_net_ctx *ctx,
                      const struct fa_endpoints *ep, const char *refresh_token,
                      struct fa_token_response *ret, char *oauth_error,
-                     size_t oelen, char *err, size_t errlen)
+                     size_t oelen, struct fa_err *e)
 {
     struct fa_form form;
     fhirauth_rc rc;
 
-    rc = check_args(ctx, ep, ret, err, errlen);
+    rc = check_args(ctx, ep, ret, e);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (refresh_token == NULL || refresh_token[0] == '\0') {
-        fa_err(err, errlen, "refresh grant: no refresh token");
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "refresh grant: no refresh token");
     }
     fa_form_init(&form);
     fa_form_add(&form, "grant_type", "refresh_token");
@@ -172,7 +166,7 @@ fa_net_refresh_grant(const struct fa_net_ctx *ctx,
      * originally granted, which is what we want; asking again could
      * narrow it or be refused. */
     audience_params(ctx->cfg, &form);
-    rc = token_request(ctx, ep, &form, ret, oauth_error, oelen, err, errlen);
+    rc = token_request(ctx, ep, &form, ret, oauth_error, oelen, e);
     fa_form_wipe(&form);
     return rc;
 }
@@ -187,20 +181,19 @@ fhirauth_rc
 fa_net_code_grant(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
                   const char *code, const char *redirect_uri,
                   const char *code_verifier, struct fa_token_response *ret,
-                  char *oauth_error, size_t oelen, char *err, size_t errlen)
+                  char *oauth_error, size_t oelen, struct fa_err *e)
 {
     struct fa_form form;
     fhirauth_rc rc;
 
-    rc = check_args(ctx, ep, ret, err, errlen);
+    rc = check_args(ctx, ep, ret, e);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (code == NULL || code[0] == '\0' || redirect_uri == NULL
         || code_verifier == NULL) {
-        fa_err(err, errlen,
-               "code exchange: missing code, redirect_uri or "
-               "code_verifier");
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "code exchange: missing code, redirect_uri or "
+                       "code_verifier");
     }
     fa_form_init(&form);
     fa_form_add(&form, "grant_type", "authorization_code");
@@ -208,7 +201,7 @@ fa_net_code_grant(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
     fa_form_add(&form, "redirect_uri", redirect_uri);
     fa_form_add(&form, "code_verifier", code_verifier);
     audience_params(ctx->cfg, &form);
-    rc = token_request(ctx, ep, &form, ret, oauth_error, oelen, err, errlen);
+    rc = token_request(ctx, ep, &form, ret, oauth_error, oelen, e);
     fa_form_wipe(&form);
     return rc;
 }
@@ -223,45 +216,41 @@ fa_net_code_grant(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
  */
 fhirauth_rc
 fa_net_revoke(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
-              const char *token, const char *hint, char *err, size_t errlen)
+              const char *token, const char *hint, struct fa_err *e)
 {
     struct fa_form form;
     struct fa_http_resp resp;
     struct fa_token_response unused;
     char *auth = NULL;
-    char oerr[64], why[512], host[256];
+    struct fa_err why;
+    char oerr[64], host[256];
     long status;
     fhirauth_rc rc;
 
     if (ctx == NULL || ctx->cfg == NULL || ep == NULL) {
-        fa_err(err, errlen, "revoke: missing argument");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL, "revoke: missing argument");
     }
     if (token == NULL || token[0] == '\0') {
-        fa_err(err, errlen, "revoke: no token");
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT, "revoke: no token");
     }
     if (hint != NULL && strcmp(hint, "refresh_token") != 0
         && strcmp(hint, "access_token") != 0) {
-        fa_err(err, errlen, "revoke: unknown token_type_hint");
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "revoke: unknown token_type_hint");
     }
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
+    fa_err_clear(e);
     if (ep->revocation_endpoint == NULL) {
-        fa_err(err, errlen,
-               "revocation not supported by the AS (no "
-               "revocation_endpoint)");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "revocation not supported by the AS (no "
+                       "revocation_endpoint)");
     }
     fa_form_init(&form);
     fa_form_add(&form, "token", token);
     if (hint != NULL)
         fa_form_add(&form, "token_type_hint", hint);
-    rc = client_auth(ctx, ep, &form, &auth, err, errlen);
+    rc = client_auth(ctx, ep, &form, &auth, e);
     if (rc == FHIRAUTH_OK && form.failed) {
-        fa_err(err, errlen, "out of memory");
-        rc = FHIRAUTH_ERR_NOMEM;
+        rc = fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
     if (rc != FHIRAUTH_OK) {
         fa_secret_free(auth);
@@ -269,7 +258,7 @@ fa_net_revoke(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
         return rc;
     }
     rc = fa_http_post_form(ctx, ep->revocation_endpoint, form.buf.data,
-                           form.buf.len, auth, &resp, err, errlen);
+                           form.buf.len, auth, &resp, e);
     fa_secret_free(auth);
     fa_form_wipe(&form);
     if (rc != FHIRAUTH_OK) {
@@ -285,30 +274,29 @@ fa_net_revoke(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
     /* Errors have the token endpoint's form (§2.2.1): reuse its parser.
      * It does not touch unused unless the status is 2xx. */
     memset(&unused, 0, sizeof(unused));
-    why[0] = '\0';
+    fa_err_clear(&why);
     status = resp.status;
-    rc =
-        fa_parse_token_response(status, resp.body.data, resp.body.len, &unused,
-                                oerr, sizeof(oerr), why, sizeof(why));
+    rc = fa_parse_token_response(status, resp.body.data, resp.body.len,
+                                 &unused, oerr, sizeof(oerr), &why);
     fa_token_response_free(&unused);
     fa_http_resp_free(&resp);
     fa_http_host(ep->revocation_endpoint, host, sizeof(host));
     if (strcmp(oerr, "unsupported_token_type") == 0) {
-        fa_err(err, errlen, "revocation not supported by the AS (%s)", why);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "revocation not supported by the AS (%s)", why.msg);
     }
     /* invalid_grant is not a revocation error; whatever the AS meant by
      * it, the session is not what failed here. */
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
         rc = FHIRAUTH_ERR_DENIED;
     if (oerr[0] != '\0')
-        fa_err(err, errlen, "revocation at %s: %s", host, why);
+        fa_fail(e, rc, "revocation at %s: %s", host, why.msg);
     else /* the parser's words name the token endpoint: say it here */
-        fa_err(err, errlen, "revocation at %s: HTTP %ld%s", host, status,
-               rc == FHIRAUTH_ERR_UNREACHABLE  ? " (server error)"
-                   : rc == FHIRAUTH_ERR_DENIED ? " (client authentication "
-                                                 "failed)"
-                                               : " without an OAuth error");
+        fa_fail(e, rc, "revocation at %s: HTTP %ld%s", host, status,
+                rc == FHIRAUTH_ERR_UNREACHABLE  ? " (server error)"
+                    : rc == FHIRAUTH_ERR_DENIED ? " (client authentication "
+                                                  "failed)"
+                                                : " without an OAuth error");
     return rc;
 }
 
@@ -317,9 +305,9 @@ fa_net_revoke(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
 fhirauth_rc
 fa_grant_client_auth(const struct fa_net_ctx *ctx,
                      const struct fa_endpoints *ep, struct fa_form *form,
-                     char **ret_header, char *err, size_t errlen)
+                     char **ret_header, struct fa_err *e)
 {
-    return client_auth(ctx, ep, form, ret_header, err, errlen);
+    return client_auth(ctx, ep, form, ret_header, e);
 }
 
 void
@@ -332,9 +320,9 @@ fhirauth_rc
 fa_grant_token_request(const struct fa_net_ctx *ctx,
                        const struct fa_endpoints *ep, struct fa_form *form,
                        struct fa_token_response *ret, char *oauth_error,
-                       size_t oelen, char *err, size_t errlen)
+                       size_t oelen, struct fa_err *e)
 {
-    return token_request(ctx, ep, form, ret, oauth_error, oelen, err, errlen);
+    return token_request(ctx, ep, form, ret, oauth_error, oelen, e);
 }
 
 /*
@@ -345,53 +333,49 @@ fa_grant_token_request(const struct fa_net_ctx *ctx,
  */
 fhirauth_rc
 fa_net_userinfo(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
-                const char *access_token, char **ret_claims, char *err,
-                size_t errlen)
+                const char *access_token, char **ret_claims, struct fa_err *e)
 {
     static const char prefix[] = "Authorization: Bearer ";
     struct fa_http_resp resp;
-    char why[512], host[256];
+    struct fa_err why;
+    char host[256];
     char *auth;
     size_t n;
     int r;
     fhirauth_rc rc;
 
     if (ctx == NULL || ctx->cfg == NULL || ep == NULL || ret_claims == NULL) {
-        fa_err(err, errlen, "userinfo: missing argument");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL, "userinfo: missing argument");
     }
     if (access_token == NULL || access_token[0] == '\0') {
-        fa_err(err, errlen, "userinfo: no access token");
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "userinfo: no access token");
     }
     if (ep->userinfo_endpoint == NULL) {
-        fa_err(err, errlen,
-               "the server has no userinfo_endpoint (set "
-               "userinfo_endpoint in the configuration)");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "the server has no userinfo_endpoint (set "
+                       "userinfo_endpoint in the configuration)");
     }
     n = sizeof(prefix) + strlen(access_token);
     auth = malloc(n);
     if (auth == NULL) {
-        fa_err(err, errlen, "out of memory");
-        return FHIRAUTH_ERR_NOMEM;
+        return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
     r = snprintf(auth, n, "%s%s", prefix, access_token);
     if (r < 0 || (size_t) r >= n) {
         fa_secret_free(auth);
-        fa_err(err, errlen, "userinfo: cannot build the request");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                       "userinfo: cannot build the request");
     }
-    rc =
-        fa_http_get_auth(ctx, ep->userinfo_endpoint, auth, &resp, err, errlen);
+    rc = fa_http_get_auth(ctx, ep->userinfo_endpoint, auth, &resp, e);
     fa_secret_free(auth);
     if (rc == FHIRAUTH_OK) {
-        why[0] = '\0';
+        fa_err_clear(&why);
         rc = fa_parse_userinfo(resp.status, resp.body.data, resp.body.len,
-                               ret_claims, why, sizeof(why));
+                               ret_claims, &why);
         if (rc != FHIRAUTH_OK) {
             fa_http_host(ep->userinfo_endpoint, host, sizeof(host));
-            fa_err(err, errlen, "userinfo at %s: %s", host, why);
+            fa_fail(e, rc, "userinfo at %s: %s", host, why.msg);
         }
     }
     fa_http_resp_free(&resp);

@@ -13,22 +13,21 @@
 #pragma GCC visibility push(hidden)
 
 fhirauth_rc fa_net_discover(const struct fa_net_ctx *ctx,
-                            struct fa_endpoints *ret, char *err,
-                            size_t errlen);
+                            struct fa_endpoints *ret, struct fa_err *e);
 
 fhirauth_rc fa_net_password_grant(const struct fa_net_ctx *ctx,
                                   const struct fa_endpoints *ep,
                                   const char *username, const char *password,
                                   struct fa_token_response *ret,
-                                  char *oauth_error, size_t oelen, char *err,
-                                  size_t errlen);
+                                  char *oauth_error, size_t oelen,
+                                  struct fa_err *e);
 
 fhirauth_rc fa_net_refresh_grant(const struct fa_net_ctx *ctx,
                                  const struct fa_endpoints *ep,
                                  const char *refresh_token,
                                  struct fa_token_response *ret,
-                                 char *oauth_error, size_t oelen, char *err,
-                                 size_t errlen);
+                                 char *oauth_error, size_t oelen,
+                                 struct fa_err *e);
 
 /* RFC 6749 §4.1.3 + RFC 7636: the authorization code exchange of the
  * browser flow (browser.c). */
@@ -37,7 +36,7 @@ fhirauth_rc fa_net_code_grant(const struct fa_net_ctx *ctx,
                               const char *redirect_uri,
                               const char *code_verifier,
                               struct fa_token_response *ret, char *oauth_error,
-                              size_t oelen, char *err, size_t errlen);
+                              size_t oelen, struct fa_err *e);
 
 /* The authorization code flow with PKCE and a loopback redirect
  * (browser.c; the contract of fa_net_ops.browser_login). */
@@ -46,30 +45,29 @@ fhirauth_rc fa_net_browser_login(const struct fa_net_ctx *ctx,
                                  const struct fa_browser_io *io,
                                  const char *nonce,
                                  struct fa_token_response *ret,
-                                 char *oauth_error, size_t oelen, char *err,
-                                 size_t errlen);
+                                 char *oauth_error, size_t oelen,
+                                 struct fa_err *e);
 
 fhirauth_rc fa_net_revoke(const struct fa_net_ctx *ctx,
                           const struct fa_endpoints *ep, const char *token,
-                          const char *hint, char *err, size_t errlen);
+                          const char *hint, struct fa_err *e);
 
 /* OIDC Core §5.3: the UserInfo request (grants.c). */
 fhirauth_rc fa_net_userinfo(const struct fa_net_ctx *ctx,
                             const struct fa_endpoints *ep,
                             const char *access_token, char **ret_claims,
-                            char *err, size_t errlen);
+                            struct fa_err *e);
 
 /* RFC 8628 (device.c). */
 fhirauth_rc fa_net_device_start(const struct fa_net_ctx *ctx,
                                 const struct fa_endpoints *ep,
-                                struct fa_device_auth *ret, char *err,
-                                size_t errlen);
+                                struct fa_device_auth *ret, struct fa_err *e);
 fhirauth_rc fa_net_device_poll(const struct fa_net_ctx *ctx,
                                const struct fa_endpoints *ep,
                                const struct fa_device_auth *d,
                                struct fa_token_response *ret,
-                               char *oauth_error, size_t oelen, char *err,
-                               size_t errlen);
+                               char *oauth_error, size_t oelen,
+                               struct fa_err *e);
 
 /* Shared with the device flow (device.c).  Client authentication per
  * RFC 6749 §2.3: client_id in the form for a public client, else the
@@ -79,7 +77,7 @@ struct fa_form;
 fhirauth_rc fa_grant_client_auth(const struct fa_net_ctx *ctx,
                                  const struct fa_endpoints *ep,
                                  struct fa_form *form, char **ret_header,
-                                 char *err, size_t errlen);
+                                 struct fa_err *e);
 /* resource (RFC 8707) and aud, when configured. */
 void fa_grant_audience(const struct fa_config *cfg, struct fa_form *form);
 /* Add client authentication, POST form to the token endpoint, parse the
@@ -88,8 +86,8 @@ fhirauth_rc fa_grant_token_request(const struct fa_net_ctx *ctx,
                                    const struct fa_endpoints *ep,
                                    struct fa_form *form,
                                    struct fa_token_response *ret,
-                                   char *oauth_error, size_t oelen, char *err,
-                                   size_t errlen);
+                                   char *oauth_error, size_t oelen,
+                                   struct fa_err *e);
 
 #pragma GCC visibility pop
 

@@ -110,20 +110,19 @@ clean_copy(char *dst, size_t len, const char *src)
  *    or the CLI run with the variable set) never logs our sessions' keys.
  */
 static fhirauth_rc
-net_init(const struct fa_net_ctx *ctx, char *err, size_t errlen)
+net_init(const struct fa_net_ctx *ctx, struct fa_err *e)
 {
     if (ctx->system_only && getenv("SSLKEYLOGFILE") != NULL) {
-        fa_err(err, errlen,
-               "SSLKEYLOGFILE is set in the environment: "
-               "refusing to use TLS from a PAM stack (libcurl would write "
-               "TLS secrets to that file)");
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(
+            e, FHIRAUTH_ERR_CONFIG,
+            "SSLKEYLOGFILE is set in the environment: "
+            "refusing to use TLS from a PAM stack (libcurl would write "
+            "TLS secrets to that file)");
     }
     if (pthread_once(&init_once, global_init) != 0
         || init_result != CURLE_OK) {
-        fa_err(err, errlen, "cannot initialise libcurl: %s",
-               curl_easy_strerror(init_result));
-        return FHIRAUTH_ERR_MODULE;
+        return fa_fail(e, FHIRAUTH_ERR_MODULE, "cannot initialise libcurl: %s",
+                       curl_easy_strerror(init_result));
     }
     return FHIRAUTH_OK;
 }
@@ -406,26 +405,24 @@ fa_http_redirect_why(enum fa_redir_check c)
  * carries libcurl's own explanation, never a secret. */
 static fhirauth_rc
 transfer_error(CURLcode cc, const struct transfer *t, const char *host,
-               const char *errbuf, char *err, size_t errlen)
+               const char *errbuf, struct fa_err *e)
 {
     char why[CURL_ERROR_SIZE];
 
     clean_copy(why, sizeof(why),
                errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
     if (t->overflow || cc == CURLE_FILESIZE_EXCEEDED) {
-        fa_err(err, errlen, "answer from %s larger than %d bytes", host,
-               FA_HTTP_MAX_BODY);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "answer from %s larger than %d bytes", host,
+                       FA_HTTP_MAX_BODY);
     }
     if (t->nomem) {
-        fa_err(err, errlen, "out of memory");
-        return FHIRAUTH_ERR_NOMEM;
+        return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
     /* A switch on int: -Wswitch-enum would demand every CURLcode. */
     switch ((int) cc) {
     case CURLE_OUT_OF_MEMORY:
-        fa_err(err, errlen, "out of memory");
-        return FHIRAUTH_ERR_NOMEM;
+        return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_ENGINE_NOTFOUND:
@@ -440,30 +437,28 @@ transfer_error(CURLcode cc, const struct transfer *t, const char *host,
     case CURLE_SSL_INVALIDCERTSTATUS:
     case CURLE_SSL_CLIENTCERT:
     case CURLE_USE_SSL_FAILED:
-        fa_err(err, errlen, "TLS failure with %s: %s", host, why);
-        return FHIRAUTH_ERR_TLS;
+        return fa_fail(e, FHIRAUTH_ERR_TLS, "TLS failure with %s: %s", host,
+                       why);
     case CURLE_SSL_CACERT_BADFILE:
         /* Our own ca_file or ca_path is unusable: a local mistake. */
-        fa_err(err, errlen,
-               "cannot use the CA certificates (ca_file, "
-               "ca_path) for %s: %s",
-               host, why);
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "cannot use the CA certificates (ca_file, "
+                       "ca_path) for %s: %s",
+                       host, why);
     case CURLE_UNSUPPORTED_PROTOCOL:
-        fa_err(err, errlen,
-               "refusing to contact %s: %s (only https URLs "
-               "are allowed)",
-               host, why);
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "refusing to contact %s: %s (only https URLs "
+                       "are allowed)",
+                       host, why);
     case CURLE_URL_MALFORMAT:
-        fa_err(err, errlen, "malformed URL for %s: %s", host, why);
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG, "malformed URL for %s: %s",
+                       host, why);
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_BAD_CONTENT_ENCODING:
     case CURLE_TOO_MANY_REDIRECTS:
     case CURLE_HTTP_RETURNED_ERROR:
-        fa_err(err, errlen, "malformed answer from %s: %s", host, why);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "malformed answer from %s: %s", host, why);
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_CONNECT:
@@ -479,8 +474,8 @@ transfer_error(CURLcode cc, const struct transfer *t, const char *host,
         /* Transport trouble, and anything we cannot classify: the caller
          * keeps what it has and retries later, which is the safe
          * reading of an unknown failure. */
-        fa_err(err, errlen, "cannot reach %s: %s", host, why);
-        return FHIRAUTH_ERR_UNREACHABLE;
+        return fa_fail(e, FHIRAUTH_ERR_UNREACHABLE, "cannot reach %s: %s",
+                       host, why);
     }
 }
 
@@ -519,8 +514,8 @@ wipe_headers(struct curl_slist *list)
 
 static fhirauth_rc
 configure(const struct fa_net_ctx *ctx, CURL *c, const char *url,
-          struct curl_slist *hdrs, struct transfer *t, char *errbuf, char *err,
-          size_t errlen)
+          struct curl_slist *hdrs, struct transfer *t, char *errbuf,
+          struct fa_err *e)
 {
     const struct fa_config *cfg = ctx->cfg;
     const char *optname;
@@ -577,11 +572,12 @@ configure(const struct fa_net_ctx *ctx, CURL *c, const char *url,
 
 setopt_failed:
     /* Most likely a libcurl older than 7.85 (CURLOPT_PROTOCOLS_STR). */
-    fa_err(err, errlen, "libcurl %s refused %s: %s",
-           curl_version_info(CURLVERSION_NOW)->version, optname,
-           curl_easy_strerror(cc));
-    return cc == CURLE_OUT_OF_MEMORY ? FHIRAUTH_ERR_NOMEM
-                                     : FHIRAUTH_ERR_MODULE;
+    return fa_fail(e,
+                   cc == CURLE_OUT_OF_MEMORY ? FHIRAUTH_ERR_NOMEM
+                                             : FHIRAUTH_ERR_MODULE,
+                   "libcurl %s refused %s: %s",
+                   curl_version_info(CURLVERSION_NOW)->version, optname,
+                   curl_easy_strerror(cc));
 }
 
 /* The URL as libcurl writes it, without its fragment (which is never
@@ -633,7 +629,7 @@ struct hops {
  */
 static fhirauth_rc
 judge_redirect(CURL *c, long status, const char *first, struct hops *h,
-               const char *host, char **next, char *err, size_t errlen)
+               const char *host, char **next, struct fa_err *e)
 {
     char *loc = NULL, *norm;
     char where[256];
@@ -645,53 +641,49 @@ judge_redirect(CURL *c, long status, const char *first, struct hops *h,
         loc = NULL;
     clean_url(loc, where, sizeof(where));
     if (h->max == 0) {
-        fa_err(err, errlen,
-               "unexpected redirect from %s to %s (HTTP %ld; "
-               "redirects are never followed for this request)",
-               host, where, status);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "unexpected redirect from %s to %s (HTTP %ld; "
+                       "redirects are never followed for this request)",
+                       host, where, status);
     }
     if (loc == NULL
         || (status != 301 && status != 302 && status != 303 && status != 307
             && status != 308)) {
-        fa_err(err, errlen, "unexpected HTTP %ld from %s%s", status, host,
-               loc == NULL ? " (a redirect without a Location)" : "");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "unexpected HTTP %ld from %s%s", status, host,
+                       loc == NULL ? " (a redirect without a Location)" : "");
     }
     chk = fa_http_redirect_check(first, loc);
     if (chk != FA_REDIR_OK) {
-        fa_err(err, errlen,
-               "refusing the redirect from %s to %s (HTTP "
-               "%ld): %s; only redirects to the same https origin are "
-               "followed",
-               host, where, status, fa_http_redirect_why(chk));
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "refusing the redirect from %s to %s (HTTP "
+                       "%ld): %s; only redirects to the same https origin are "
+                       "followed",
+                       host, where, status, fa_http_redirect_why(chk));
     }
     norm = normal_url(loc);
     if (norm == NULL) {
-        fa_err(err, errlen,
-               "refusing the redirect from %s to %s (HTTP "
-               "%ld): %s",
-               host, where, status, fa_http_redirect_why(FA_REDIR_BAD_URL));
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "refusing the redirect from %s to %s (HTTP "
+                       "%ld): %s",
+                       host, where, status,
+                       fa_http_redirect_why(FA_REDIR_BAD_URL));
     }
     for (i = 0; i <= h->n && h->seen[i] != NULL; i++) {
         if (strcmp(h->seen[i], norm) == 0) {
             curl_free(norm);
-            fa_err(err, errlen,
-                   "refusing the redirect from %s to %s (HTTP "
-                   "%ld): a redirect loop",
-                   host, where, status);
-            return FHIRAUTH_ERR_PROTOCOL;
+            return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                           "refusing the redirect from %s to %s (HTTP "
+                           "%ld): a redirect loop",
+                           host, where, status);
         }
     }
     if (h->n >= h->max) {
         curl_free(norm);
-        fa_err(err, errlen,
-               "refusing the redirect from %s to %s (HTTP "
-               "%ld): more than %d redirects",
-               host, where, status, h->max);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "refusing the redirect from %s to %s (HTTP "
+                       "%ld): more than %d redirects",
+                       host, where, status, h->max);
     }
     h->n++;
     h->seen[h->n] = norm;
@@ -702,7 +694,7 @@ judge_redirect(CURL *c, long status, const char *first, struct hops *h,
 static fhirauth_rc
 perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
         size_t formlen, const char *authorization, int max_redirects,
-        struct fa_http_resp *resp, char *err, size_t errlen)
+        struct fa_http_resp *resp, struct fa_err *e)
 {
     CURL *c = NULL;
     struct curl_slist *hdrs = NULL;
@@ -728,11 +720,11 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
                                                 : max_redirects;
     fa_http_host(url, host, sizeof(host));
     if (ctx == NULL || ctx->cfg == NULL || url == NULL) {
-        fa_err(err, errlen, "no configuration or URL for the request");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                       "no configuration or URL for the request");
     }
     timeout = ctx->cfg->timeout > 0 ? ctx->cfg->timeout : FA_TIMEOUT_DEFAULT;
-    rc = net_init(ctx, err, errlen);
+    rc = net_init(ctx, e);
     if (rc != FHIRAUTH_OK)
         return rc;
 
@@ -751,21 +743,21 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
                 || add_header(&hdrs, "Expect:") != 0))
         || (authorization != NULL && add_header(&hdrs, authorization) != 0)) {
         rc = FHIRAUTH_ERR_NOMEM;
-        fa_err(err, errlen, "out of memory");
+        fa_fail(e, rc, "out of memory");
         goto out;
     }
     if (h.max > 0 && (h.seen[0] = normal_url(url)) == NULL) {
         rc = FHIRAUTH_ERR_CONFIG;
-        fa_err(err, errlen, "malformed URL for %s", host);
+        fa_fail(e, rc, "malformed URL for %s", host);
         goto out;
     }
     c = curl_easy_init();
     if (c == NULL) {
         rc = FHIRAUTH_ERR_NOMEM;
-        fa_err(err, errlen, "cannot create a libcurl handle");
+        fa_fail(e, rc, "cannot create a libcurl handle");
         goto out;
     }
-    rc = configure(ctx, c, url, hdrs, &t, errbuf, err, errlen);
+    rc = configure(ctx, c, url, hdrs, &t, errbuf, e);
     if (rc != FHIRAUTH_OK)
         goto out;
     if (form != NULL) {
@@ -783,18 +775,18 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
     for (;;) {
         cc = curl_easy_perform(c);
         if (cc != CURLE_OK) {
-            rc = transfer_error(cc, &t, host, errbuf, err, errlen);
+            rc = transfer_error(cc, &t, host, errbuf, e);
             goto out;
         }
         if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK
             || status < 100 || status > 599) {
             rc = FHIRAUTH_ERR_PROTOCOL;
-            fa_err(err, errlen, "no valid HTTP status from %s", host);
+            fa_fail(e, rc, "no valid HTTP status from %s", host);
             goto out;
         }
         if (status < 300 || status > 399)
             break;
-        rc = judge_redirect(c, status, url, &h, host, &next, err, errlen);
+        rc = judge_redirect(c, status, url, &h, host, &next, e);
         if (rc != FHIRAUTH_OK)
             goto out;
         /* The next hop on the same handle, so every option set above
@@ -803,10 +795,10 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
         left = (long long) timeout * 1000 - elapsed_ms(&start);
         if (left <= 0) {
             rc = FHIRAUTH_ERR_UNREACHABLE;
-            fa_err(err, errlen,
-                   "cannot reach %s: timed out after a "
-                   "redirect",
-                   host);
+            fa_fail(e, rc,
+                    "cannot reach %s: timed out after a "
+                    "redirect",
+                    host);
             goto out;
         }
         SETOPT(c, CURLOPT_URL, next);
@@ -829,9 +821,10 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
     goto out;
 
 setopt_failed:
-    fa_err(err, errlen, "libcurl refused %s: %s", optname,
-           curl_easy_strerror(cc));
-    rc = cc == CURLE_OUT_OF_MEMORY ? FHIRAUTH_ERR_NOMEM : FHIRAUTH_ERR_MODULE;
+    rc = fa_fail(e,
+                 cc == CURLE_OUT_OF_MEMORY ? FHIRAUTH_ERR_NOMEM
+                                           : FHIRAUTH_ERR_MODULE,
+                 "libcurl refused %s: %s", optname, curl_easy_strerror(cc));
 out:
     if (c != NULL)
         curl_easy_cleanup(c);
@@ -845,43 +838,40 @@ out:
 
 fhirauth_rc
 fa_http_get(const struct fa_net_ctx *ctx, const char *url,
-            struct fa_http_resp *resp, char *err, size_t errlen)
+            struct fa_http_resp *resp, struct fa_err *e)
 {
-    return perform(ctx, url, NULL, 0, NULL, 0, resp, err, errlen);
+    return perform(ctx, url, NULL, 0, NULL, 0, resp, e);
 }
 
 fhirauth_rc
 fa_http_get_metadata(const struct fa_net_ctx *ctx, const char *url,
-                     struct fa_http_resp *resp, char *err, size_t errlen)
+                     struct fa_http_resp *resp, struct fa_err *e)
 {
-    return perform(ctx, url, NULL, 0, NULL, FA_HTTP_MAX_REDIRECTS, resp, err,
-                   errlen);
+    return perform(ctx, url, NULL, 0, NULL, FA_HTTP_MAX_REDIRECTS, resp, e);
 }
 
 fhirauth_rc
 fa_http_get_auth(const struct fa_net_ctx *ctx, const char *url,
                  const char *authorization, struct fa_http_resp *resp,
-                 char *err, size_t errlen)
+                 struct fa_err *e)
 {
-    return perform(ctx, url, NULL, 0, authorization, 0, resp, err, errlen);
+    return perform(ctx, url, NULL, 0, authorization, 0, resp, e);
 }
 
 fhirauth_rc
 fa_http_post_form(const struct fa_net_ctx *ctx, const char *url,
                   const char *form, size_t formlen, const char *authorization,
-                  struct fa_http_resp *resp, char *err, size_t errlen)
+                  struct fa_http_resp *resp, struct fa_err *e)
 {
     if (form == NULL) {
         resp->status = 0;
         resp->lifetime = 0;
         fa_buf_init(&resp->body, FA_HTTP_MAX_BODY);
-        fa_err(err, errlen, "no form body to send");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL, "no form body to send");
     }
     /* Never a redirect: a token, revocation or device request must not
      * be replayed anywhere else. */
-    return perform(ctx, url, form, formlen, authorization, 0, resp, err,
-                   errlen);
+    return perform(ctx, url, form, formlen, authorization, 0, resp, e);
 }
 
 void
@@ -950,7 +940,7 @@ fa_form_wipe(struct fa_form *f)
 }
 
 fhirauth_rc
-fa_http_read_secret(const char *path, char **ret, char *err, size_t errlen)
+fa_http_read_secret(const char *path, char **ret, struct fa_err *e)
 {
     struct stat st;
     char *buf;
@@ -960,35 +950,33 @@ fa_http_read_secret(const char *path, char **ret, char *err, size_t errlen)
     int fd, saved;
 
     if (path == NULL) {
-        fa_err(err, errlen, "no client_secret_file configured");
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "no client_secret_file configured");
     }
     /* O_NONBLOCK: opening a FIFO planted under that name must not hang;
      * it is refused as "not a regular file" just after. */
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         saved = errno;
-        fa_err(err, errlen, "cannot open client_secret_file %s: %s", path,
-               strerror_r(saved, eb, sizeof(eb)));
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "cannot open client_secret_file %s: %s", path,
+                       strerror_r(saved, eb, sizeof(eb)));
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        fa_err(err, errlen, "client_secret_file %s is not a regular file",
-               path);
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "client_secret_file %s is not a regular file", path);
     }
     if (st.st_size > FA_SECRET_MAX) {
         close(fd);
-        fa_err(err, errlen, "client_secret_file %s is larger than %d bytes",
-               path, FA_SECRET_MAX);
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "client_secret_file %s is larger than %d bytes", path,
+                       FA_SECRET_MAX);
     }
     buf = malloc(FA_SECRET_MAX + 2);
     if (buf == NULL) {
         close(fd);
-        fa_err(err, errlen, "out of memory");
-        return FHIRAUTH_ERR_NOMEM;
+        return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
     /* Read one byte more than allowed to notice a file that grew. */
     while (len <= FA_SECRET_MAX) {
@@ -999,9 +987,9 @@ fa_http_read_secret(const char *path, char **ret, char *err, size_t errlen)
             saved = errno;
             close(fd);
             fa_secret_free_len(buf, FA_SECRET_MAX + 2);
-            fa_err(err, errlen, "cannot read client_secret_file %s: %s", path,
-                   strerror_r(saved, eb, sizeof(eb)));
-            return FHIRAUTH_ERR_CONFIG;
+            return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                           "cannot read client_secret_file %s: %s", path,
+                           strerror_r(saved, eb, sizeof(eb)));
         }
         if (n == 0)
             break;
@@ -1010,9 +998,9 @@ fa_http_read_secret(const char *path, char **ret, char *err, size_t errlen)
     close(fd);
     if (len > FA_SECRET_MAX) {
         fa_secret_free_len(buf, FA_SECRET_MAX + 2);
-        fa_err(err, errlen, "client_secret_file %s is larger than %d bytes",
-               path, FA_SECRET_MAX);
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "client_secret_file %s is larger than %d bytes", path,
+                       FA_SECRET_MAX);
     }
     if (len > 0 && buf[len - 1] == '\n')
         len--;
@@ -1025,11 +1013,10 @@ fa_http_read_secret(const char *path, char **ret, char *err, size_t errlen)
             break;
     if (len == 0 || i < len) {
         fa_secret_free_len(buf, FA_SECRET_MAX + 2);
-        fa_err(err, errlen,
-               "client_secret_file %s must hold one line of "
-               "printable characters",
-               path);
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "client_secret_file %s must hold one line of "
+                       "printable characters",
+                       path);
     }
     buf[len] = '\0';
     *ret = buf;
@@ -1038,7 +1025,7 @@ fa_http_read_secret(const char *path, char **ret, char *err, size_t errlen)
 
 fhirauth_rc
 fa_http_basic_auth(const char *client_id, const char *secret, char **ret,
-                   char *err, size_t errlen)
+                   struct fa_err *e)
 {
     static const char prefix[] = "Authorization: Basic ";
     char *eid = NULL, *esec = NULL, *header = NULL;
@@ -1048,10 +1035,9 @@ fa_http_basic_auth(const char *client_id, const char *secret, char **ret,
 
     fa_buf_init(&plain, FA_FORM_MAX);
     if (client_id == NULL || secret == NULL) {
-        fa_err(err, errlen,
-               "client authentication needs client_id and a "
-               "secret");
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "client authentication needs client_id and a "
+                       "secret");
     }
     /* RFC 6749 §2.3.1: both are form-urlencoded before base64, so a ':'
      * in the client_id cannot shift the split. */
@@ -1074,14 +1060,14 @@ fa_http_basic_auth(const char *client_id, const char *secret, char **ret,
         fa_secret_free_len(header, sizeof(prefix) + b64len + 1);
         header = NULL;
         rc = FHIRAUTH_ERR_INTERNAL;
-        fa_err(err, errlen, "base64 encoding failed");
+        fa_fail(e, rc, "base64 encoding failed");
         goto out_noerr;
     }
     *ret = header;
     rc = FHIRAUTH_OK;
     goto out_noerr;
 out:
-    fa_err(err, errlen, "out of memory");
+    rc = fa_nomem(e);
 out_noerr:
     escape_free(eid);
     escape_free(esec);

@@ -30,13 +30,12 @@ void fa_http_resp_free(struct fa_http_resp *r);
  * and must be freed with fa_http_resp_free whatever the result.
  */
 fhirauth_rc fa_http_get(const struct fa_net_ctx *ctx, const char *url,
-                        struct fa_http_resp *resp, char *err, size_t errlen);
+                        struct fa_http_resp *resp, struct fa_err *e);
 /* The same with a complete Authorization header line (a secret, wiped
  * after the transfer): the UserInfo request. */
 fhirauth_rc fa_http_get_auth(const struct fa_net_ctx *ctx, const char *url,
                              const char *authorization,
-                             struct fa_http_resp *resp, char *err,
-                             size_t errlen);
+                             struct fa_http_resp *resp, struct fa_err *e);
 
 /* Most redirects fa_http_get_metadata follows for one document. */
 #define FA_HTTP_MAX_REDIRECTS 3
@@ -56,8 +55,7 @@ fhirauth_rc fa_http_get_auth(const struct fa_net_ctx *ctx, const char *url,
  * Never use this for token, revocation, device or userinfo requests.
  */
 fhirauth_rc fa_http_get_metadata(const struct fa_net_ctx *ctx, const char *url,
-                                 struct fa_http_resp *resp, char *err,
-                                 size_t errlen);
+                                 struct fa_http_resp *resp, struct fa_err *e);
 
 /* Is a redirect from `from` to `to` (absolute URLs) one that
  * fa_http_get_metadata may follow?  FA_REDIR_OK when to is https and has
@@ -84,8 +82,7 @@ const char *fa_http_redirect_why(enum fa_redir_check c);
 fhirauth_rc fa_http_post_form(const struct fa_net_ctx *ctx, const char *url,
                               const char *form, size_t formlen,
                               const char *authorization,
-                              struct fa_http_resp *resp, char *err,
-                              size_t errlen);
+                              struct fa_http_resp *resp, struct fa_err *e);
 
 /* A form body under construction (it holds secrets: wiped). */
 struct fa_form {
@@ -103,15 +100,15 @@ void fa_form_wipe(struct fa_form *f);
  * at most 4 KiB; one trailing newline dropped).  *ret is freed with
  * fa_secret_free.  FHIRAUTH_ERR_CONFIG when unreadable or empty.
  */
-fhirauth_rc fa_http_read_secret(const char *path, char **ret, char *err,
-                                size_t errlen);
+fhirauth_rc fa_http_read_secret(const char *path, char **ret,
+                                struct fa_err *e);
 
 /*
  * "Authorization: Basic base64(urlenc(client_id):urlenc(secret))", the
  * RFC 6749 §2.3.1 encoding.  *ret is freed with fa_secret_free.
  */
 fhirauth_rc fa_http_basic_auth(const char *client_id, const char *secret,
-                               char **ret, char *err, size_t errlen);
+                               char **ret, struct fa_err *e);
 
 /* The host (and port) of url for messages, into buf; "the server" when it
  * cannot be parsed. */

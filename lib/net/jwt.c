@@ -276,34 +276,35 @@ get_time(struct json_object *o, const char *name, long long *ret)
 
 /* The "keys" array of a JWKS, or NULL (message in err). */
 static struct json_object *
-jwks_keys(struct json_object *jwks, char *err, size_t errlen)
+jwks_keys(struct json_object *jwks, struct fa_err *e)
 {
     struct json_object *keys;
 
     if (!json_object_object_get_ex(jwks, "keys", &keys)
         || !json_object_is_type(keys, json_type_array)) {
-        fa_err(err, errlen, "the JWKS has no \"keys\" array");
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "the JWKS has no \"keys\" array");
         return NULL;
     }
     if (json_object_array_length(keys) > FA_JWT_MAX_KEYS) {
-        fa_err(err, errlen, "the JWKS has more than %d keys", FA_JWT_MAX_KEYS);
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "the JWKS has more than %d keys",
+                FA_JWT_MAX_KEYS);
         return NULL;
     }
     return keys;
 }
 
 fhirauth_rc
-fa_jwt_jwks_check(const char *jwks, size_t len, char *err, size_t errlen)
+fa_jwt_jwks_check(const char *jwks, size_t len, struct fa_err *e)
 {
     struct json_object *o;
     fhirauth_rc rc = FHIRAUTH_OK;
 
     o = jwks == NULL ? NULL : parse_object(jwks, len, FA_JWKS_DEPTH);
     if (o == NULL) {
-        fa_err(err, errlen, "the JWKS is not a JSON object");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "the JWKS is not a JSON object");
     }
-    if (jwks_keys(o, err, errlen) == NULL)
+    if (jwks_keys(o, e) == NULL)
         rc = FHIRAUTH_ERR_PROTOCOL;
     json_object_put(o);
     return rc;
@@ -384,7 +385,7 @@ key_type(struct json_object *k, char *buf, size_t len)
  */
 static struct json_object *
 select_key(struct json_object *keys, const char *algname, enum fa_alg alg,
-           const char *kid, int *no_key, char *err, size_t errlen)
+           const char *kid, int *no_key, struct fa_err *e)
 {
     struct json_object *k, *chosen = NULL, *named = NULL;
     const char *kkid;
@@ -416,26 +417,28 @@ select_key(struct json_object *keys, const char *algname, enum fa_alg alg,
             return chosen;
         if (named != NULL) {
             key_type(named, ktype, sizeof(ktype));
-            fa_err(err, errlen,
-                   "the JWKS key \"%s\" (%s) cannot verify "
-                   "%s signatures",
-                   ckid, ktype, algname);
+            fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                    "the JWKS key \"%s\" (%s) cannot verify "
+                    "%s signatures",
+                    ckid, ktype, algname);
             return NULL;
         }
         *no_key = 1;
-        fa_err(err, errlen, "no key \"%s\" in the server's JWKS", ckid);
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "no key \"%s\" in the server's JWKS",
+                ckid);
         return NULL;
     }
     if (fitting == 1)
         return chosen;
     if (fitting == 0) {
         *no_key = 1;
-        fa_err(err, errlen, "the server's JWKS has no key for %s", algname);
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                "the server's JWKS has no key for %s", algname);
     } else {
-        fa_err(err, errlen,
-               "it names no key (kid) and the JWKS "
-               "has %d keys for %s",
-               fitting, algname);
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                "it names no key (kid) and the JWKS "
+                "has %d keys for %s",
+                fitting, algname);
     }
     return NULL;
 }
@@ -444,21 +447,21 @@ select_key(struct json_object *keys, const char *algname, enum fa_alg alg,
  * or malformed, -2 out of memory. */
 static int
 jwk_bytes(struct json_object *k, const char *name, size_t max,
-          unsigned char **ret, size_t *retlen, char *err, size_t errlen)
+          unsigned char **ret, size_t *retlen, struct fa_err *e)
 {
     const char *s;
     int r;
 
     if (get_string(k, name, &s) <= 0) {
-        fa_err(err, errlen, "the JWKS key has no \"%s\"", name);
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "the JWKS key has no \"%s\"", name);
         return -1;
     }
     r = b64url_decode(s, strlen(s), max, ret, retlen);
     if (r == -1)
-        fa_err(err, errlen,
-               "the JWKS key's \"%s\" is malformed or too "
-               "long",
-               name);
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                "the JWKS key's \"%s\" is malformed or too "
+                "long",
+                name);
     return r;
 }
 
@@ -495,9 +498,9 @@ pkey_fromdata(const char *type, OSSL_PARAM *params)
 
 /* An RSA JWK (n, e) as an EVP_PKEY. */
 static fhirauth_rc
-rsa_key(struct json_object *k, EVP_PKEY **ret, char *err, size_t errlen)
+rsa_key(struct json_object *k, EVP_PKEY **ret, struct fa_err *e)
 {
-    unsigned char *n = NULL, *e = NULL;
+    unsigned char *n = NULL, *ex = NULL;
     size_t nlen = 0, elen = 0;
     BIGNUM *bn = NULL, *be = NULL;
     OSSL_PARAM_BLD *bld = NULL;
@@ -507,23 +510,23 @@ rsa_key(struct json_object *k, EVP_PKEY **ret, char *err, size_t errlen)
     int bits, r;
 
     /* A leading zero byte is tolerated in n (some servers send one). */
-    r = jwk_bytes(k, "n", FA_RSA_MAX_BITS / 8 + 1, &n, &nlen, err, errlen);
+    r = jwk_bytes(k, "n", FA_RSA_MAX_BITS / 8 + 1, &n, &nlen, e);
     if (r == 0)
-        r = jwk_bytes(k, "e", 8, &e, &elen, err, errlen);
+        r = jwk_bytes(k, "e", 8, &ex, &elen, e);
     if (r == -2)
         goto nomem;
     if (r != 0)
         goto out;
     bn = BN_bin2bn(n, (int) nlen, NULL);
-    be = BN_bin2bn(e, (int) elen, NULL);
+    be = BN_bin2bn(ex, (int) elen, NULL);
     if (bn == NULL || be == NULL)
         goto nomem;
     bits = BN_num_bits(bn);
     if (bits < FA_RSA_MIN_BITS || bits > FA_RSA_MAX_BITS) {
-        fa_err(err, errlen,
-               "the JWKS RSA key has %d bits (%d to %d "
-               "allowed)",
-               bits, FA_RSA_MIN_BITS, FA_RSA_MAX_BITS);
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                "the JWKS RSA key has %d bits (%d to %d "
+                "allowed)",
+                bits, FA_RSA_MIN_BITS, FA_RSA_MAX_BITS);
         goto out;
     }
     /* An odd modulus, an odd exponent of at least 3 (e = 1 would make
@@ -531,7 +534,8 @@ rsa_key(struct json_object *k, EVP_PKEY **ret, char *err, size_t errlen)
      * check (EVP_PKEY_public_check) costs ~5 ms of primality testing and
      * guards only against the AS's own broken keys. */
     if (!BN_is_odd(bn) || !BN_is_odd(be) || BN_num_bits(be) < 2) {
-        fa_err(err, errlen, "the JWKS RSA key is not a valid public key");
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                "the JWKS RSA key is not a valid public key");
         goto out;
     }
     bld = OSSL_PARAM_BLD_new();
@@ -542,28 +546,28 @@ rsa_key(struct json_object *k, EVP_PKEY **ret, char *err, size_t errlen)
         goto nomem;
     pkey = pkey_fromdata("RSA", params);
     if (pkey == NULL) {
-        fa_err(err, errlen, "the JWKS RSA key is not a valid public key");
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                "the JWKS RSA key is not a valid public key");
         goto out;
     }
     *ret = pkey;
     rc = FHIRAUTH_OK;
     goto out;
 nomem:
-    fa_err(err, errlen, "out of memory");
-    rc = FHIRAUTH_ERR_NOMEM;
+    rc = fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
 out:
     OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);
     BN_free(bn);
     BN_free(be);
     free(n);
-    free(e);
+    free(ex);
     return rc;
 }
 
 /* An EC P-256 JWK (x, y) as an EVP_PKEY. */
 static fhirauth_rc
-ec_key(struct json_object *k, EVP_PKEY **ret, char *err, size_t errlen)
+ec_key(struct json_object *k, EVP_PKEY **ret, struct fa_err *e)
 {
     unsigned char *x = NULL, *y = NULL, point[65];
     size_t xlen = 0, ylen = 0;
@@ -573,21 +577,20 @@ ec_key(struct json_object *k, EVP_PKEY **ret, char *err, size_t errlen)
     fhirauth_rc rc = FHIRAUTH_ERR_PROTOCOL;
     int r;
 
-    r = jwk_bytes(k, "x", 32, &x, &xlen, err, errlen);
+    r = jwk_bytes(k, "x", 32, &x, &xlen, e);
     if (r == 0)
-        r = jwk_bytes(k, "y", 32, &y, &ylen, err, errlen);
+        r = jwk_bytes(k, "y", 32, &y, &ylen, e);
     if (r == -2) {
-        fa_err(err, errlen, "out of memory");
-        rc = FHIRAUTH_ERR_NOMEM;
+        rc = fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
         goto out;
     }
     if (r != 0)
         goto out;
     /* RFC 7518 §6.2.1.2: the full coordinate length, leading zeros kept */
     if (xlen != 32 || ylen != 32) {
-        fa_err(err, errlen,
-               "the JWKS EC key's coordinates are not 32 "
-               "bytes");
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                "the JWKS EC key's coordinates are not 32 "
+                "bytes");
         goto out;
     }
     point[0] = 0x04; /* uncompressed (SEC 1 §2.3.3) */
@@ -601,9 +604,9 @@ ec_key(struct json_object *k, EVP_PKEY **ret, char *err, size_t errlen)
     pkey = pkey_fromdata("EC", params);
     if (pkey == NULL || !public_check(pkey)) {
         EVP_PKEY_free(pkey);
-        fa_err(err, errlen,
-               "the JWKS EC key is not a valid P-256 public "
-               "key");
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                "the JWKS EC key is not a valid P-256 public "
+                "key");
         goto out;
     }
     *ret = pkey;
@@ -709,8 +712,8 @@ out:
 
 /* OIDC Core §3.1.3.7 steps 2-5 and 9-11, and RFC 7519 §4.1.5 (nbf). */
 static fhirauth_rc
-check_claims(struct json_object *c, const struct fa_jwt_expect *x, char *err,
-             size_t errlen)
+check_claims(struct json_object *c, const struct fa_jwt_expect *x,
+             struct fa_err *e)
 {
     struct json_object *aud, *v;
     const char *s, *azp;
@@ -721,22 +724,19 @@ check_claims(struct json_object *c, const struct fa_jwt_expect *x, char *err,
 
     r = get_string(c, "iss", &s);
     if (r <= 0) {
-        fa_err(err, errlen, "no issuer (iss)");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "no issuer (iss)");
     }
     if (strcmp(s, x->issuer) != 0) {
         clean(a, sizeof(a), s);
         clean(b, sizeof(b), x->issuer);
-        fa_err(err, errlen,
-               "issued by \"%s\", not by "
-               "\"%s\"",
-               a, b);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "issued by \"%s\", not by "
+                       "\"%s\"",
+                       a, b);
     }
 
     if (!json_object_object_get_ex(c, "aud", &aud)) {
-        fa_err(err, errlen, "no audience (aud)");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "no audience (aud)");
     }
     if (json_object_is_type(aud, json_type_string)) {
         naud = 1;
@@ -746,89 +746,78 @@ check_claims(struct json_object *c, const struct fa_jwt_expect *x, char *err,
         for (i = 0; i < n; i++) {
             v = json_object_array_get_idx(aud, i);
             if (!json_object_is_type(v, json_type_string)) {
-                fa_err(err, errlen,
-                       "its audience (aud) holds "
-                       "something other than strings");
-                return FHIRAUTH_ERR_PROTOCOL;
+                return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                               "its audience (aud) holds "
+                               "something other than strings");
             }
             if (strcmp(json_object_get_string(v), x->client_id) == 0)
                 found = 1;
         }
     } else {
-        fa_err(err, errlen,
-               "its audience (aud) is neither a "
-               "string nor an array");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "its audience (aud) is neither a "
+                       "string nor an array");
     }
     clean(b, sizeof(b), x->client_id);
     if (!found) {
-        fa_err(err, errlen,
-               "not meant for client \"%s\" "
-               "(aud)",
-               b);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "not meant for client \"%s\" "
+                       "(aud)",
+                       b);
     }
     r = get_string(c, "azp", &azp);
     if (r < 0 || (r == 0 && naud > 1)) {
-        fa_err(err, errlen,
-               "several audiences and no "
-               "authorized party (azp)");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "several audiences and no "
+                       "authorized party (azp)");
     }
     if (r > 0 && strcmp(azp, x->client_id) != 0) {
         clean(a, sizeof(a), azp);
-        fa_err(err, errlen,
-               "issued to \"%s\" (azp), not to "
-               "client \"%s\"",
-               a, b);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "issued to \"%s\" (azp), not to "
+                       "client \"%s\"",
+                       a, b);
     }
 
     if (get_time(c, "exp", &exp) <= 0) {
-        fa_err(err, errlen, "no valid expiry (exp)");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "no valid expiry (exp)");
     }
     if (exp <= x->now - FA_JWT_SKEW) {
-        fa_err(err, errlen,
-               "expired (exp %lld, now %lld, "
-               "%d s of clock skew allowed)",
-               exp, x->now, FA_JWT_SKEW);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "expired (exp %lld, now %lld, "
+                       "%d s of clock skew allowed)",
+                       exp, x->now, FA_JWT_SKEW);
     }
     if (get_time(c, "iat", &iat) <= 0) {
-        fa_err(err, errlen, "no valid issue time (iat)");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "no valid issue time (iat)");
     }
     if (iat > x->now + FA_JWT_SKEW) {
-        fa_err(err, errlen,
-               "issued in the future (iat "
-               "%lld, now %lld, %d s of clock skew allowed): check the "
-               "clocks",
-               iat, x->now, FA_JWT_SKEW);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(
+            e, FHIRAUTH_ERR_PROTOCOL,
+            "issued in the future (iat "
+            "%lld, now %lld, %d s of clock skew allowed): check the "
+            "clocks",
+            iat, x->now, FA_JWT_SKEW);
     }
     r = get_time(c, "nbf", &nbf);
     if (r < 0 || (r > 0 && nbf > x->now + FA_JWT_SKEW)) {
-        fa_err(err, errlen, "not valid yet (nbf)");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "not valid yet (nbf)");
     }
 
     if (x->nonce != NULL) {
         r = get_string(c, "nonce", &s);
         if (r <= 0 || strlen(s) != strlen(x->nonce)
             || CRYPTO_memcmp(s, x->nonce, strlen(s)) != 0) {
-            fa_err(err, errlen,
-                   r <= 0 ? "no nonce"
-                          : "its nonce is not the "
-                            "one this login sent");
-            return FHIRAUTH_ERR_PROTOCOL;
+            return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                           r <= 0 ? "no nonce"
+                                  : "its nonce is not the "
+                                    "one this login sent");
         }
     }
 
     r = get_string(c, "sub", &s);
     if (r <= 0 || s[0] == '\0' || strlen(s) > FA_SUB_MAX) {
-        fa_err(err, errlen, "no valid subject (sub)");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "no valid subject (sub)");
     }
     return FHIRAUTH_OK;
 }
@@ -837,19 +826,17 @@ check_claims(struct json_object *c, const struct fa_jwt_expect *x, char *err,
 
 /* Prefix every message of fa_jwt_verify. */
 static fhirauth_rc
-rejected(fhirauth_rc rc, const char *why, char *err, size_t errlen)
+rejected(fhirauth_rc rc, const char *why, struct fa_err *e)
 {
     if (rc == FHIRAUTH_ERR_NOMEM)
-        fa_err(err, errlen, "out of memory");
-    else
-        fa_err(err, errlen, "id_token rejected: %s", why);
-    return rc;
+        return fa_nomem(e);
+    return fa_fail(e, rc, "id_token rejected: %s", why);
 }
 
 fhirauth_rc
 fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
               const struct fa_jwt_expect *x, char **ret_claims,
-              int *ret_no_key, char *err, size_t errlen)
+              int *ret_no_key, struct fa_err *e)
 {
     const char *dot1, *dot2, *algname = NULL, *kid = NULL;
     unsigned char *hdr = NULL, *payload = NULL, *sig = NULL;
@@ -858,24 +845,25 @@ fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
                        *crit;
     EVP_PKEY *pkey = NULL;
     enum fa_alg alg = FA_RS256;
-    char why[FA_WHY_MAX], calg[80];
+    struct fa_err why;
+    char calg[80];
     int no_key = 0, r;
     fhirauth_rc rc = FHIRAUTH_ERR_PROTOCOL;
 
-    why[0] = '\0';
+    fa_err_clear(&why);
     if (ret_no_key != NULL)
         *ret_no_key = 0;
     if (token == NULL || x == NULL || x->issuer == NULL || x->client_id == NULL
         || ret_claims == NULL) {
-        fa_err(err, errlen, "verify id_token: missing argument");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                       "verify id_token: missing argument");
     }
 
     /* Structure: three parts, strict base64url. */
     len = strnlen(token, FA_JWT_MAX_TOKEN + 1);
     if (len > FA_JWT_MAX_TOKEN) {
-        fa_err(why, sizeof(why), "longer than %d characters",
-               FA_JWT_MAX_TOKEN);
+        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL, "longer than %d characters",
+                FA_JWT_MAX_TOKEN);
         goto fail;
     }
     dot1 = memchr(token, '.', len);
@@ -884,14 +872,14 @@ fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
         : memchr(dot1 + 1, '.', len - (size_t) (dot1 + 1 - token));
     if (dot1 == NULL || dot2 == NULL
         || memchr(dot2 + 1, '.', len - (size_t) (dot2 + 1 - token)) != NULL) {
-        fa_err(why, sizeof(why),
-               "not a signed JWT in compact form (three "
-               "parts separated by dots)");
+        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
+                "not a signed JWT in compact form (three "
+                "parts separated by dots)");
         goto fail;
     }
     if (dot1 == token || dot2 == dot1 + 1
         || (size_t) (dot2 + 1 - token) == len) {
-        fa_err(why, sizeof(why), "a part of the JWT is empty");
+        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL, "a part of the JWT is empty");
         goto fail;
     }
     r = b64url_decode(token, (size_t) (dot1 - token), FA_JWT_MAX_HEADER, &hdr,
@@ -907,20 +895,22 @@ fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
         goto fail;
     }
     if (r != 0) {
-        fa_err(why, sizeof(why),
-               "a part of the JWT is not base64url or "
-               "is too long");
+        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
+                "a part of the JWT is not base64url or "
+                "is too long");
         goto fail;
     }
 
     /* The header. */
     h = parse_object((const char *) hdr, hlen, FA_JWT_HEADER_DEPTH);
     if (h == NULL) {
-        fa_err(why, sizeof(why), "its header is not a JSON object");
+        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
+                "its header is not a JSON object");
         goto fail;
     }
     if (get_string(h, "alg", &algname) <= 0) {
-        fa_err(why, sizeof(why), "its header names no algorithm (alg)");
+        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
+                "its header names no algorithm (alg)");
         goto fail;
     }
     for (i = 0; i < sizeof(allowed_algs) / sizeof(allowed_algs[0]); i++)
@@ -928,38 +918,40 @@ fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
             break;
     if (i == sizeof(allowed_algs) / sizeof(allowed_algs[0])) {
         clean(calg, sizeof(calg), algname);
-        fa_err(why, sizeof(why),
-               "algorithm \"%s\" is not allowed (RS256, "
-               "PS256 or ES256)",
-               calg);
+        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
+                "algorithm \"%s\" is not allowed (RS256, "
+                "PS256 or ES256)",
+                calg);
         goto fail;
     }
     alg = allowed_algs[i].alg;
     if (json_object_object_get_ex(h, "crit", &crit)) {
-        fa_err(why, sizeof(why),
-               "its header has critical extensions (crit) "
-               "we do not implement");
+        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
+                "its header has critical extensions (crit) "
+                "we do not implement");
         goto fail;
     }
     if (get_string(h, "kid", &kid) < 0) {
-        fa_err(why, sizeof(why), "its key id (kid) is not a string");
+        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
+                "its key id (kid) is not a string");
         goto fail;
     }
 
     /* The key. */
     set = jwks == NULL ? NULL : parse_object(jwks, jwkslen, FA_JWKS_DEPTH);
     if (set == NULL) {
-        fa_err(why, sizeof(why), "the server's JWKS is not a JSON object");
+        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
+                "the server's JWKS is not a JSON object");
         goto fail;
     }
-    keys = jwks_keys(set, why, sizeof(why));
+    keys = jwks_keys(set, &why);
     if (keys == NULL)
         goto fail;
-    key = select_key(keys, algname, alg, kid, &no_key, why, sizeof(why));
+    key = select_key(keys, algname, alg, kid, &no_key, &why);
     if (key == NULL)
         goto fail;
-    rc = alg == FA_ES256 ? ec_key(key, &pkey, why, sizeof(why))
-                         : rsa_key(key, &pkey, why, sizeof(why));
+    rc =
+        alg == FA_ES256 ? ec_key(key, &pkey, &why) : rsa_key(key, &pkey, &why);
     if (rc != FHIRAUTH_OK)
         goto fail;
     rc = FHIRAUTH_ERR_PROTOCOL;
@@ -967,25 +959,26 @@ fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
     /* The signature, over the first two parts as sent. */
     r = verify_signature(pkey, alg, token, (size_t) (dot2 - token), sig, slen);
     if (r == -2) {
-        fa_err(why, sizeof(why), "OpenSSL cannot verify %s signatures",
-               algname);
+        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
+                "OpenSSL cannot verify %s signatures", algname);
         goto fail;
     }
     if (r != 1) {
-        fa_err(why, sizeof(why),
-               "its %s signature does not verify with the "
-               "server's key",
-               algname);
+        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
+                "its %s signature does not verify with the "
+                "server's key",
+                algname);
         goto fail;
     }
 
     /* The claims. */
     claims = parse_object((const char *) payload, plen, FA_JWT_CLAIMS_DEPTH);
     if (claims == NULL) {
-        fa_err(why, sizeof(why), "its payload is not a JSON object");
+        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
+                "its payload is not a JSON object");
         goto fail;
     }
-    rc = check_claims(claims, x, why, sizeof(why));
+    rc = check_claims(claims, x, &why);
     if (rc != FHIRAUTH_OK)
         goto fail;
 
@@ -996,8 +989,7 @@ fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
 fail:
     if (ret_no_key != NULL)
         *ret_no_key = no_key;
-    rc = rejected(rc == FHIRAUTH_OK ? FHIRAUTH_ERR_PROTOCOL : rc, why, err,
-                  errlen);
+    rc = rejected(rc == FHIRAUTH_OK ? FHIRAUTH_ERR_PROTOCOL : rc, why.msg, e);
 out:
     json_object_put(claims);
     json_object_put(set);
@@ -1159,27 +1151,25 @@ cache_put(const char *uri, const char *text, size_t len, long long now,
 static fhirauth_rc
 refresh_jwks(const char *uri, fa_jwks_fetch_fn fetch, void *arg, int fresh,
              long long now, char **ret, size_t *retlen, int *ret_stored,
-             char *err, size_t errlen)
+             struct fa_err *e)
 {
     char *text = NULL;
     size_t len = 0;
-    char why[FA_WHY_MAX];
+    struct fa_err why;
     long lifetime = 0;
     fhirauth_rc rc;
 
     *ret_stored = 0;
-    rc = fetch(arg, uri, fresh, &text, &len, ret_stored, &lifetime, err,
-               errlen);
+    rc = fetch(arg, uri, fresh, &text, &len, ret_stored, &lifetime, e);
     if (rc != FHIRAUTH_OK) {
         free(text);
         return rc;
     }
-    why[0] = '\0';
-    rc = fa_jwt_jwks_check(text, len, why, sizeof(why));
+    fa_err_clear(&why);
+    rc = fa_jwt_jwks_check(text, len, &why);
     if (rc != FHIRAUTH_OK) {
         free(text);
-        fa_err(err, errlen, "cannot verify the id_token: %s", why);
-        return rc;
+        return fa_fail(e, rc, "cannot verify the id_token: %s", why.msg);
     }
     cache_put(uri, text, len, now, lifetime);
     *ret = text;
@@ -1190,7 +1180,7 @@ refresh_jwks(const char *uri, fa_jwks_fetch_fn fetch, void *arg, int fresh,
 fhirauth_rc
 fa_jwt_verify_cached(const char *jwks_uri, fa_jwks_fetch_fn fetch, void *arg,
                      const char *token, const struct fa_jwt_expect *x,
-                     char **ret_claims, char *err, size_t errlen)
+                     char **ret_claims, struct fa_err *e)
 {
     char *text;
     size_t len = 0;
@@ -1198,27 +1188,27 @@ fa_jwt_verify_cached(const char *jwks_uri, fa_jwks_fetch_fn fetch, void *arg,
     fhirauth_rc rc;
 
     if (jwks_uri == NULL || fetch == NULL || x == NULL) {
-        fa_err(err, errlen, "verify id_token: missing argument");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                       "verify id_token: missing argument");
     }
     text = cache_get(jwks_uri, x->now, &len);
     if (text == NULL) {
         rc = refresh_jwks(jwks_uri, fetch, arg, 0, x->now, &text, &len,
-                          &stored, err, errlen);
+                          &stored, e);
         if (rc != FHIRAUTH_OK)
             return rc;
         fresh = !stored;
     }
-    rc = fa_jwt_verify(token, text, len, x, ret_claims, &no_key, err, errlen);
+    rc = fa_jwt_verify(token, text, len, x, ret_claims, &no_key, e);
     free(text);
     if (rc != FHIRAUTH_ERR_PROTOCOL || !no_key || fresh)
         return rc;
     /* No key fits: the AS may have rotated its keys since we cached. */
-    rc = refresh_jwks(jwks_uri, fetch, arg, 1, x->now, &text, &len, &stored,
-                      err, errlen);
+    rc =
+        refresh_jwks(jwks_uri, fetch, arg, 1, x->now, &text, &len, &stored, e);
     if (rc != FHIRAUTH_OK)
         return rc;
-    rc = fa_jwt_verify(token, text, len, x, ret_claims, NULL, err, errlen);
+    rc = fa_jwt_verify(token, text, len, x, ret_claims, NULL, e);
     free(text);
     return rc;
 }
@@ -1233,7 +1223,7 @@ fa_jwt_verify_cached(const char *jwks_uri, fa_jwks_fetch_fn fetch, void *arg,
  * a stored one that does not pass is ignored. */
 static fhirauth_rc
 http_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
-           int *ret_stored, long *ret_lifetime, char *err, size_t errlen)
+           int *ret_stored, long *ret_lifetime, struct fa_err *e)
 {
     const struct fa_net_ctx *ctx = arg;
     struct fa_http_resp resp;
@@ -1243,7 +1233,7 @@ http_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
 
     if (!fresh && fa_rootcache_active(ctx->system_only)
         && fa_rootcache_get(FA_RC_JWKS, uri, &text, &len, ret_lifetime) == 0) {
-        if (fa_jwt_jwks_check(text, len, NULL, 0) == FHIRAUTH_OK) {
+        if (fa_jwt_jwks_check(text, len, NULL) == FHIRAUTH_OK) {
             *ret = text;
             *retlen = len;
             *ret_stored = 1;
@@ -1251,32 +1241,33 @@ http_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
         }
         free(text);
     }
-    rc = fa_http_get_metadata(ctx, uri, &resp, err, errlen);
+    rc = fa_http_get_metadata(ctx, uri, &resp, e);
     if (rc != FHIRAUTH_OK) {
         fa_http_resp_free(&resp);
         return rc;
     }
     if (resp.status < 200 || resp.status > 299) {
-        fa_err(err, errlen, "JWKS at %s: %sHTTP %ld", uri,
-               resp.status >= 500 || resp.status == 429 ? "server error " : "",
-               resp.status);
-        rc = resp.status >= 500 || resp.status == 429
-            ? FHIRAUTH_ERR_UNREACHABLE
-            : FHIRAUTH_ERR_PROTOCOL;
+        rc = fa_fail(e,
+                     resp.status >= 500 || resp.status == 429
+                         ? FHIRAUTH_ERR_UNREACHABLE
+                         : FHIRAUTH_ERR_PROTOCOL,
+                     "JWKS at %s: %sHTTP %ld", uri,
+                     resp.status >= 500 || resp.status == 429 ? "server error "
+                                                              : "",
+                     resp.status);
         fa_http_resp_free(&resp);
         return rc;
     }
     text = malloc(resp.body.len + 1);
     if (text == NULL) {
         fa_http_resp_free(&resp);
-        fa_err(err, errlen, "out of memory");
-        return FHIRAUTH_ERR_NOMEM;
+        return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
     if (resp.body.len > 0)
         memcpy(text, resp.body.data, resp.body.len);
     text[resp.body.len] = '\0';
     if (fa_rootcache_active(ctx->system_only)
-        && fa_jwt_jwks_check(text, resp.body.len, NULL, 0) == FHIRAUTH_OK)
+        && fa_jwt_jwks_check(text, resp.body.len, NULL) == FHIRAUTH_OK)
         fa_rootcache_put(FA_RC_JWKS, uri, text, resp.body.len, resp.lifetime);
     *ret = text;
     *retlen = resp.body.len;
@@ -1288,42 +1279,35 @@ http_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
 fhirauth_rc
 fa_net_verify_id_token(const struct fa_net_ctx *ctx,
                        const struct fa_endpoints *ep, const char *id_token,
-                       const char *nonce, char **ret_claims, char *err,
-                       size_t errlen)
+                       const char *nonce, char **ret_claims, struct fa_err *e)
 {
     struct fa_jwt_expect x;
+    fhirauth_rc rc;
 
     if (ctx == NULL || ctx->cfg == NULL || ep == NULL || id_token == NULL
-        || ret_claims == NULL) {
-        fa_err(err, errlen, "verify id_token: missing argument");
-        return FHIRAUTH_ERR_INTERNAL;
-    }
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
+        || ret_claims == NULL)
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                       "verify id_token: missing argument");
+    fa_err_clear(e);
     x.issuer = ep->issuer != NULL ? ep->issuer : ctx->cfg->issuer;
     x.client_id = ctx->cfg->client_id;
     x.nonce = nonce;
     x.now = (long long) time(NULL);
-    if (x.issuer == NULL) {
-        fa_err(err, errlen,
-               "cannot verify the id_token: no issuer is known "
-               "(set issuer in the configuration)");
-        return FHIRAUTH_ERR_CONFIG;
-    }
-    if (x.client_id == NULL) {
-        fa_err(err, errlen,
-               "cannot verify the id_token: no client_id is "
-               "configured");
-        return FHIRAUTH_ERR_CONFIG;
-    }
-    if (ep->jwks_uri == NULL) {
-        fa_err(err, errlen,
-               "cannot verify the id_token: the server names "
-               "no jwks_uri (set jwks_uri in the configuration)");
-        return FHIRAUTH_ERR_PROTOCOL;
-    }
+    if (x.issuer == NULL)
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "cannot verify the id_token: no issuer is known "
+                       "(set issuer in the configuration)");
+    if (x.client_id == NULL)
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "cannot verify the id_token: no client_id is "
+                       "configured");
+    if (ep->jwks_uri == NULL)
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "cannot verify the id_token: the server names "
+                       "no jwks_uri (set jwks_uri in the configuration)");
     /* The cast drops const for the callback's generic argument only. */
-    return fa_jwt_verify_cached(ep->jwks_uri, http_fetch,
-                                (void *) (uintptr_t) ctx, id_token, &x,
-                                ret_claims, err, errlen);
+    rc = fa_jwt_verify_cached(ep->jwks_uri, http_fetch,
+                              (void *) (uintptr_t) ctx, id_token, &x,
+                              ret_claims, e);
+    return rc;
 }

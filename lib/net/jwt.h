@@ -43,12 +43,11 @@ struct fa_jwt_expect {
  */
 fhirauth_rc fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
                           const struct fa_jwt_expect *x, char **ret_claims,
-                          int *ret_no_key, char *err, size_t errlen);
+                          int *ret_no_key, struct fa_err *e);
 
 /* Is this a JWKS document we can use (a JSON object with a "keys"
  * array of at most FA_JWT_MAX_KEYS entries)? */
-fhirauth_rc fa_jwt_jwks_check(const char *jwks, size_t len, char *err,
-                              size_t errlen);
+fhirauth_rc fa_jwt_jwks_check(const char *jwks, size_t len, struct fa_err *e);
 
 /* Fetch the JWKS at uri: *ret (malloc, NUL-terminated) and *retlen.
  * With fresh set it must come from the server; otherwise a stored copy
@@ -59,7 +58,7 @@ fhirauth_rc fa_jwt_jwks_check(const char *jwks, size_t len, char *err,
 typedef fhirauth_rc (*fa_jwks_fetch_fn)(void *arg, const char *uri, int fresh,
                                         char **ret, size_t *retlen,
                                         int *ret_stored, long *ret_lifetime,
-                                        char *err, size_t errlen);
+                                        struct fa_err *e);
 
 /*
  * fa_jwt_verify with the JWKS from the process-wide cache, keyed by
@@ -73,7 +72,7 @@ typedef fhirauth_rc (*fa_jwks_fetch_fn)(void *arg, const char *uri, int fresh,
 fhirauth_rc fa_jwt_verify_cached(const char *jwks_uri, fa_jwks_fetch_fn fetch,
                                  void *arg, const char *token,
                                  const struct fa_jwt_expect *x,
-                                 char **ret_claims, char *err, size_t errlen);
+                                 char **ret_claims, struct fa_err *e);
 
 /* Forget every cached JWKS (for tests). */
 void fa_jwt_cache_clear(void);
@@ -84,8 +83,7 @@ void fa_jwt_cache_clear(void);
 fhirauth_rc fa_net_verify_id_token(const struct fa_net_ctx *ctx,
                                    const struct fa_endpoints *ep,
                                    const char *id_token, const char *nonce,
-                                   char **ret_claims, char *err,
-                                   size_t errlen);
+                                   char **ret_claims, struct fa_err *e);
 
 #pragma GCC visibility pop
 

@@ -142,8 +142,7 @@ slot(struct fa_redirect *r, const char *name)
 
 /* One name=value pair of the query. */
 static enum fa_lb_result
-query_pair(const char *p, size_t len, struct fa_redirect *r, char *err,
-           size_t errlen)
+query_pair(const char *p, size_t len, struct fa_redirect *r, struct fa_err *e)
 {
     const char *eq = memchr(p, '=', len);
     size_t nlen = eq != NULL ? (size_t) (eq - p) : len, vlen, i;
@@ -158,7 +157,8 @@ query_pair(const char *p, size_t len, struct fa_redirect *r, char *err,
         return FA_LB_OK;
     if (d == DEC_BAD || strlen(name) != vlen) {
         free(name);
-        fa_err(err, errlen, "malformed parameter name in the redirect");
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                "malformed parameter name in the redirect");
         return FA_LB_BAD_REQUEST;
     }
     dst = slot(r, name);
@@ -167,7 +167,8 @@ query_pair(const char *p, size_t len, struct fa_redirect *r, char *err,
         return FA_LB_OK;
     }
     if (*dst != NULL) {
-        fa_err(err, errlen, "parameter %s given twice in the redirect", name);
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                "parameter %s given twice in the redirect", name);
         free(name);
         return FA_LB_BAD_REQUEST;
     }
@@ -179,8 +180,8 @@ query_pair(const char *p, size_t len, struct fa_redirect *r, char *err,
         return FA_LB_NOMEM;
     }
     if (d != 0) {
-        fa_err(err, errlen, "parameter %s in the redirect is %s", name,
-               d == DEC_LONG ? "too long" : "malformed");
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "parameter %s in the redirect is %s",
+                name, d == DEC_LONG ? "too long" : "malformed");
         free(name);
         return FA_LB_BAD_REQUEST;
     }
@@ -191,10 +192,10 @@ query_pair(const char *p, size_t len, struct fa_redirect *r, char *err,
                 || (unsigned char) value[i] > 0x7e)
                 value[i] = '?';
     } else if (vlen == 0 || !printable(value, vlen)) {
-        fa_err(err, errlen,
-               "parameter %s in the redirect is empty or not "
-               "printable",
-               name);
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                "parameter %s in the redirect is empty or not "
+                "printable",
+                name);
         fa_secret_free_len(value, vlen + 1);
         free(name);
         return FA_LB_BAD_REQUEST;
@@ -206,7 +207,7 @@ query_pair(const char *p, size_t len, struct fa_redirect *r, char *err,
 
 enum fa_lb_result
 fa_lb_parse_query(const char *query, size_t len, struct fa_redirect *ret,
-                  char *err, size_t errlen)
+                  struct fa_err *e)
 {
     size_t i = 0, j;
     enum fa_lb_result r;
@@ -215,14 +216,15 @@ fa_lb_parse_query(const char *query, size_t len, struct fa_redirect *ret,
     if (query == NULL)
         return FA_LB_OK;
     if (len > FA_LB_LINE_MAX) {
-        fa_err(err, errlen, "redirect longer than %d bytes", FA_LB_LINE_MAX);
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "redirect longer than %d bytes",
+                FA_LB_LINE_MAX);
         return FA_LB_BAD_REQUEST;
     }
     while (i < len) {
         for (j = i; j < len && query[j] != '&'; j++)
             ;
         if (j > i) {
-            r = query_pair(query + i, j - i, ret, err, errlen);
+            r = query_pair(query + i, j - i, ret, e);
             if (r != FA_LB_OK) {
                 fa_redirect_free(ret);
                 return r;
@@ -235,14 +237,14 @@ fa_lb_parse_query(const char *query, size_t len, struct fa_redirect *ret,
 
 enum fa_lb_result
 fa_lb_parse_request(const char *line, size_t len, const char *path,
-                    struct fa_redirect *ret, char *err, size_t errlen)
+                    struct fa_redirect *ret, struct fa_err *e)
 {
     const char *sp1, *sp2, *target, *q;
     size_t mlen, tlen, plen, i;
 
     memset(ret, 0, sizeof(*ret));
     if (line == NULL || path == NULL || len > FA_LB_LINE_MAX) {
-        fa_err(err, errlen, "request line missing or too long");
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "request line missing or too long");
         return FA_LB_BAD_REQUEST;
     }
     /* Visible ASCII and single spaces only: no tabs, NULs or controls. */
@@ -256,14 +258,14 @@ fa_lb_parse_request(const char *line, size_t len, const char *path,
         || memchr(sp2 + 1, ' ', len - (size_t) (sp2 + 1 - line)) != NULL
         || len - (size_t) (sp2 + 1 - line) != 8
         || memcmp(sp2 + 1, "HTTP/1.", 7) != 0) {
-        fa_err(err, errlen, "malformed HTTP request line");
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "malformed HTTP request line");
         return FA_LB_BAD_REQUEST;
     }
     mlen = (size_t) (sp1 - line);
     target = sp1 + 1;
     tlen = (size_t) (sp2 - target);
     if (target[0] != '/') {
-        fa_err(err, errlen, "request target is not a path");
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "request target is not a path");
         return FA_LB_BAD_REQUEST;
     }
     q = memchr(target, '?', tlen);
@@ -271,24 +273,24 @@ fa_lb_parse_request(const char *line, size_t len, const char *path,
     if (plen != strlen(path) || memcmp(target, path, plen) != 0)
         return FA_LB_NOT_FOUND;
     if (mlen != 3 || memcmp(line, "GET", 3) != 0) {
-        fa_err(err, errlen, "the redirect must be a GET");
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "the redirect must be a GET");
         return FA_LB_BAD_METHOD;
     }
     if (q == NULL)
         return FA_LB_OK;
-    return fa_lb_parse_query(q + 1, tlen - plen - 1, ret, err, errlen);
+    return fa_lb_parse_query(q + 1, tlen - plen - 1, ret, e);
 }
 
 enum fa_lb_result
 fa_lb_parse_pasted(const char *url, const char *redirect_uri,
-                   struct fa_redirect *ret, char *err, size_t errlen)
+                   struct fa_redirect *ret, struct fa_err *e)
 {
     size_t len, rlen, qlen;
     const char *q, *hash;
 
     memset(ret, 0, sizeof(*ret));
     if (url == NULL || redirect_uri == NULL) {
-        fa_err(err, errlen, "no redirect address given");
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "no redirect address given");
         return FA_LB_BAD_REQUEST;
     }
     while (*url == ' ' || *url == '\t')
@@ -299,15 +301,15 @@ fa_lb_parse_pasted(const char *url, const char *redirect_uri,
                || url[len - 1] == '\r' || url[len - 1] == '\n'))
         len--;
     if (len > FA_LB_LINE_MAX) {
-        fa_err(err, errlen, "the pasted address is longer than %d bytes",
-               FA_LB_LINE_MAX);
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                "the pasted address is longer than %d bytes", FA_LB_LINE_MAX);
         return FA_LB_BAD_REQUEST;
     }
     rlen = strlen(redirect_uri);
     if (len <= rlen || memcmp(url, redirect_uri, rlen) != 0
         || url[rlen] != '?') {
-        fa_err(err, errlen, "the pasted address does not start with %s?",
-               redirect_uri);
+        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                "the pasted address does not start with %s?", redirect_uri);
         return FA_LB_BAD_REQUEST;
     }
     q = url + rlen + 1;
@@ -315,14 +317,13 @@ fa_lb_parse_pasted(const char *url, const char *redirect_uri,
     hash = memchr(q, '#', qlen);
     if (hash != NULL)
         qlen = (size_t) (hash - q);
-    return fa_lb_parse_query(q, qlen, ret, err, errlen);
+    return fa_lb_parse_query(q, qlen, ret, e);
 }
 
 /* ------------------------------------------------------------ listener */
 
 fhirauth_rc
-fa_lb_open(long port, int listening, struct fa_listener *ret, char *err,
-           size_t errlen)
+fa_lb_open(long port, int listening, struct fa_listener *ret, struct fa_err *e)
 {
     struct sockaddr_in sa;
     socklen_t salen = sizeof(sa);
@@ -332,15 +333,15 @@ fa_lb_open(long port, int listening, struct fa_listener *ret, char *err,
     ret->fd = -1;
     ret->port = 0;
     if (port < 0 || port > 65535) {
-        fa_err(err, errlen, "redirect_port %ld is not a port", port);
-        return FHIRAUTH_ERR_CONFIG;
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "redirect_port %ld is not a port", port);
     }
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         saved = errno;
-        fa_err(err, errlen, "cannot open a socket for the redirect: %s",
-               strerror_r(saved, eb, sizeof(eb)));
-        return FHIRAUTH_ERR_UNREACHABLE;
+        return fa_fail(e, FHIRAUTH_ERR_UNREACHABLE,
+                       "cannot open a socket for the redirect: %s",
+                       strerror_r(saved, eb, sizeof(eb)));
     }
     /* SO_REUSEADDR lets a fixed redirect_port be used again while the
      * last login's connections sit in TIME_WAIT.  Only for a listening
@@ -356,11 +357,12 @@ fa_lb_open(long port, int listening, struct fa_listener *ret, char *err,
     if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0) {
         saved = errno;
         close(fd);
-        fa_err(err, errlen, "cannot use 127.0.0.1:%ld for the redirect: %s",
-               port, strerror_r(saved, eb, sizeof(eb)));
-        return port != 0 && (saved == EADDRINUSE || saved == EACCES)
-            ? FHIRAUTH_ERR_CONFIG
-            : FHIRAUTH_ERR_UNREACHABLE;
+        return fa_fail(e,
+                       port != 0 && (saved == EADDRINUSE || saved == EACCES)
+                           ? FHIRAUTH_ERR_CONFIG
+                           : FHIRAUTH_ERR_UNREACHABLE,
+                       "cannot use 127.0.0.1:%ld for the redirect: %s", port,
+                       strerror_r(saved, eb, sizeof(eb)));
     }
     if ((listening && listen(fd, 16) != 0)
         || getsockname(fd, (struct sockaddr *) &sa, &salen) != 0
@@ -373,9 +375,9 @@ fa_lb_open(long port, int listening, struct fa_listener *ret, char *err,
 fail:
     saved = errno;
     close(fd);
-    fa_err(err, errlen, "cannot listen on 127.0.0.1 for the redirect: %s",
-           strerror_r(saved, eb, sizeof(eb)));
-    return FHIRAUTH_ERR_UNREACHABLE;
+    return fa_fail(e, FHIRAUTH_ERR_UNREACHABLE,
+                   "cannot listen on 127.0.0.1 for the redirect: %s",
+                   strerror_r(saved, eb, sizeof(eb)));
 }
 
 void
@@ -644,7 +646,7 @@ conn_read(struct lb_conn *c)
 static int
 conn_answer(struct lb_conn *c, const char *path, const char *state,
             struct fa_redirect *ret, int *ret_conn, fhirauth_rc *ret_rc,
-            char *err, size_t errlen)
+            struct fa_err *e)
 {
     enum fa_lb_result r;
     int done = 0;
@@ -655,7 +657,7 @@ conn_answer(struct lb_conn *c, const char *path, const char *state,
         conn_close(c);
         return 0;
     }
-    r = fa_lb_parse_request(c->line, c->linelen, path, ret, err, errlen);
+    r = fa_lb_parse_request(c->line, c->linelen, path, ret, e);
     if (r == FA_LB_OK && !state_is(ret, state)) {
         /* Not this login's answer: refused, and forgotten. */
         fa_redirect_free(ret);
@@ -689,20 +691,19 @@ conn_answer(struct lb_conn *c, const char *path, const char *state,
     case FA_LB_NOMEM:
     default:
         conn_close(c);
-        fa_err(err, errlen, "out of memory");
-        *ret_rc = FHIRAUTH_ERR_NOMEM;
+        *ret_rc = fa_nomem(e);
         done = 1;
         break;
     }
-    if (r != FA_LB_OK && r != FA_LB_NOMEM && err != NULL && errlen > 0)
-        err[0] = '\0'; /* a stray request is not our error */
+    if (r != FA_LB_OK && r != FA_LB_NOMEM)
+        fa_err_clear(e); /* a stray request is not our error */
     return done;
 }
 
 fhirauth_rc
 fa_lb_wait(struct fa_listener *l, const char *path, const char *state,
-           long seconds, struct fa_redirect *ret, int *ret_conn, char *err,
-           size_t errlen)
+           long seconds, struct fa_redirect *ret, int *ret_conn,
+           struct fa_err *e)
 {
     struct lb_conn *conns;
     struct pollfd pfd[LB_CONNS + 1];
@@ -715,13 +716,12 @@ fa_lb_wait(struct fa_listener *l, const char *path, const char *state,
     memset(ret, 0, sizeof(*ret));
     *ret_conn = -1;
     if (l == NULL || l->fd < 0 || path == NULL || state == NULL) {
-        fa_err(err, errlen, "no listener for the redirect");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                       "no listener for the redirect");
     }
     conns = calloc(LB_CONNS, sizeof(*conns));
     if (conns == NULL) {
-        fa_err(err, errlen, "out of memory");
-        return FHIRAUTH_ERR_NOMEM;
+        return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
     for (i = 0; i < LB_CONNS; i++)
         conns[i].fd = -1;
@@ -730,11 +730,10 @@ fa_lb_wait(struct fa_listener *l, const char *path, const char *state,
     while (!done) {
         now = now_ms();
         if (now >= deadline) {
-            fa_err(err, errlen,
-                   "no answer from the browser within %ld "
-                   "seconds",
-                   seconds);
-            rc = FHIRAUTH_ERR_LOGIN_NEEDED;
+            rc = fa_fail(e, FHIRAUTH_ERR_LOGIN_NEEDED,
+                         "no answer from the browser within %ld "
+                         "seconds",
+                         seconds);
             break;
         }
         n = lb_poll_set(conns, l->fd, now, deadline, pfd, slot_of, &next);
@@ -742,9 +741,9 @@ fa_lb_wait(struct fa_listener *l, const char *path, const char *state,
             if (errno == EINTR)
                 continue;
             saved = errno;
-            fa_err(err, errlen, "waiting for the browser: %s",
-                   strerror_r(saved, eb, sizeof(eb)));
-            rc = FHIRAUTH_ERR_INTERNAL;
+            rc = fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                         "waiting for the browser: %s",
+                         strerror_r(saved, eb, sizeof(eb)));
             break;
         }
         for (k = 0; k < n && !done; k++) {
@@ -754,7 +753,7 @@ fa_lb_wait(struct fa_listener *l, const char *path, const char *state,
                 lb_accept(conns, l->fd);
             else if (conn_read(&conns[slot_of[k]]))
                 done = conn_answer(&conns[slot_of[k]], path, state, ret,
-                                   ret_conn, &rc, err, errlen);
+                                   ret_conn, &rc, e);
         }
     }
     for (i = 0; i < LB_CONNS; i++)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "fhirauth.h"
+#include "util.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -48,8 +49,7 @@ enum fa_lb_result {
  * FA_LB_BAD_REQUEST.  ret is cleared first and freed on failure.
  */
 enum fa_lb_result fa_lb_parse_query(const char *query, size_t len,
-                                    struct fa_redirect *ret, char *err,
-                                    size_t errlen);
+                                    struct fa_redirect *ret, struct fa_err *e);
 
 /*
  * An HTTP request line without its line end, len bytes:
@@ -59,8 +59,8 @@ enum fa_lb_result fa_lb_parse_query(const char *query, size_t len,
  */
 enum fa_lb_result fa_lb_parse_request(const char *line, size_t len,
                                       const char *path,
-                                      struct fa_redirect *ret, char *err,
-                                      size_t errlen);
+                                      struct fa_redirect *ret,
+                                      struct fa_err *e);
 
 /*
  * A URL the user pasted: surrounding blanks are dropped; it must be
@@ -68,8 +68,8 @@ enum fa_lb_result fa_lb_parse_request(const char *line, size_t len,
  * Anything else is FA_LB_BAD_REQUEST.
  */
 enum fa_lb_result fa_lb_parse_pasted(const char *url, const char *redirect_uri,
-                                     struct fa_redirect *ret, char *err,
-                                     size_t errlen);
+                                     struct fa_redirect *ret,
+                                     struct fa_err *e);
 
 /* A socket bound to 127.0.0.1. */
 struct fa_listener {
@@ -86,7 +86,7 @@ struct fa_listener {
  * FHIRAUTH_ERR_CONFIG when a fixed port is taken or forbidden.
  */
 fhirauth_rc fa_lb_open(long port, int listening, struct fa_listener *ret,
-                       char *err, size_t errlen);
+                       struct fa_err *e);
 void fa_lb_close(struct fa_listener *l);
 
 /*
@@ -105,8 +105,8 @@ void fa_lb_close(struct fa_listener *l);
  */
 fhirauth_rc fa_lb_wait(struct fa_listener *l, const char *path,
                        const char *state, long seconds,
-                       struct fa_redirect *ret, int *ret_conn, char *err,
-                       size_t errlen);
+                       struct fa_redirect *ret, int *ret_conn,
+                       struct fa_err *e);
 
 /* Send a small HTML page (status 200 when ok, else 400; title and text
  * are our own constants, not escaped) and close conn. */

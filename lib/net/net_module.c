@@ -86,8 +86,8 @@ fhirauth_net_open(const struct fa_net_hello *hello, char *err, size_t errlen)
                      mine.device_auth_size, err, errlen)
         || same_size("fa_browser_io", hello->browser_io_size,
                      mine.browser_io_size, err, errlen)
-        || same_size("fa_net_ops", hello->ops_size, mine.ops_size, err,
-                     errlen))
+        || same_size("fa_net_ops", hello->ops_size, mine.ops_size, err, errlen)
+        || same_size("fa_err", hello->err_size, mine.err_size, err, errlen))
         return NULL;
     return &ops;
 }

@@ -69,7 +69,7 @@ sanitize(char *dst, size_t dstlen, const char *src, size_t srclen, size_t max)
  */
 static fhirauth_rc
 parse_object(const char *body, size_t len, const char *what,
-             struct json_object **ret, char *err, size_t errlen)
+             struct json_object **ret, struct fa_err *e)
 {
     struct json_tokener *tok;
     struct json_object *obj;
@@ -77,18 +77,17 @@ parse_object(const char *body, size_t len, const char *what,
     size_t end;
 
     if (body == NULL || len == 0) {
-        fa_err(err, errlen, "empty answer from the %s", what);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "empty answer from the %s",
+                       what);
     }
     if (len > FA_HTTP_MAX_BODY) {
-        fa_err(err, errlen, "answer from the %s larger than %d bytes", what,
-               FA_HTTP_MAX_BODY);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "answer from the %s larger than %d bytes", what,
+                       FA_HTTP_MAX_BODY);
     }
     tok = json_tokener_new_ex(FA_JSON_MAX_DEPTH);
     if (tok == NULL) {
-        fa_err(err, errlen, "out of memory");
-        return FHIRAUTH_ERR_NOMEM;
+        return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
     json_tokener_set_flags(tok,
                            JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
@@ -99,13 +98,15 @@ parse_object(const char *body, size_t len, const char *what,
     if (obj == NULL || jerr != json_tokener_success) {
         json_object_put(obj);
         if (jerr == json_tokener_error_depth)
-            fa_err(err, errlen, "answer from the %s is nested too deeply",
-                   what);
+            fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                    "answer from the %s is nested too deeply", what);
         else if (jerr == json_tokener_continue)
-            fa_err(err, errlen, "answer from the %s is truncated JSON", what);
+            fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                    "answer from the %s is truncated JSON", what);
         else
-            fa_err(err, errlen, "answer from the %s is not valid JSON (%s)",
-                   what, json_tokener_error_desc(jerr));
+            fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                    "answer from the %s is not valid JSON (%s)", what,
+                    json_tokener_error_desc(jerr));
         return FHIRAUTH_ERR_PROTOCOL;
     }
     while (end < len
@@ -114,14 +115,13 @@ parse_object(const char *body, size_t len, const char *what,
         end++;
     if (end != len) {
         json_object_put(obj);
-        fa_err(err, errlen, "answer from the %s has data after the JSON",
-               what);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "answer from the %s has data after the JSON", what);
     }
     if (!json_object_is_type(obj, json_type_object)) {
         json_object_put(obj);
-        fa_err(err, errlen, "answer from the %s is not a JSON object", what);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "answer from the %s is not a JSON object", what);
     }
     *ret = obj;
     return FHIRAUTH_OK;
@@ -135,7 +135,7 @@ parse_object(const char *body, size_t len, const char *what,
  */
 static fhirauth_rc
 copy_token_field(struct json_object *obj, const char *key, enum fa_charset cs,
-                 int empty_is_absent, char **dst, char *err, size_t errlen)
+                 int empty_is_absent, char **dst, struct fa_err *e)
 {
     const char *s;
     size_t len;
@@ -145,20 +145,18 @@ copy_token_field(struct json_object *obj, const char *key, enum fa_charset cs,
     if (r == 0)
         return FHIRAUTH_OK;
     if (r < 0) {
-        fa_err(err, errlen, "token response: %s is not a string", key);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "token response: %s is not a string", key);
     }
     if (len == 0 && empty_is_absent)
         return FHIRAUTH_OK;
     if (!fa_charset_ok(s, len, cs)) {
-        fa_err(err, errlen, "token response: %s holds invalid characters",
-               key);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "token response: %s holds invalid characters", key);
     }
     *dst = fa_memdup(s, len);
     if (*dst == NULL) {
-        fa_err(err, errlen, "out of memory");
-        return FHIRAUTH_ERR_NOMEM;
+        return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
     return FHIRAUTH_OK;
 }
@@ -217,38 +215,37 @@ get_lifetime(struct json_object *obj, const char *key, long *ret)
  */
 static fhirauth_rc
 oauth_error_object(struct json_object *obj, long status, char *oauth_error,
-                   size_t oelen, char *err, size_t errlen)
+                   size_t oelen, struct fa_err *e)
 {
     const char *code, *desc;
     size_t clen, dlen;
     char scode[FA_SERVER_TEXT_MAX / 2 + 8];
     char sdesc[FA_SERVER_TEXT_MAX + 8];
+    fhirauth_rc rc;
 
     if (fa_json_string(obj, "error", &code, &clen) != 1 || clen == 0) {
-        fa_err(err, errlen,
-               "HTTP %ld from the token endpoint without an "
-               "OAuth error code",
-               status);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "HTTP %ld from the token endpoint without an "
+                       "OAuth error code",
+                       status);
     }
     sanitize(scode, sizeof(scode), code, clen, FA_SERVER_TEXT_MAX / 2);
     sanitize(oauth_error, oelen, code, clen, FA_SERVER_TEXT_MAX / 2);
+    rc = clen == strlen("invalid_grant") && strcmp(code, "invalid_grant") == 0
+        ? FHIRAUTH_ERR_LOGIN_NEEDED
+        : FHIRAUTH_ERR_DENIED;
     if (fa_json_string(obj, "error_description", &desc, &dlen) == 1
         && dlen > 0) {
         sanitize(sdesc, sizeof(sdesc), desc, dlen, FA_SERVER_TEXT_MAX);
-        fa_err(err, errlen, "%s: %s", scode, sdesc);
-    } else {
-        fa_err(err, errlen, "%s", scode);
+        return fa_fail(e, rc, "%s: %s", scode, sdesc);
     }
-    if (clen == strlen("invalid_grant") && strcmp(code, "invalid_grant") == 0)
-        return FHIRAUTH_ERR_LOGIN_NEEDED;
-    return FHIRAUTH_ERR_DENIED;
+    return fa_fail(e, rc, "%s", scode);
 }
 
 /* The success case of a token response, from a parsed object. */
 static fhirauth_rc
-token_success(struct json_object *obj, struct fa_token_response *r, char *err,
-              size_t errlen)
+token_success(struct json_object *obj, struct fa_token_response *r,
+              struct fa_err *e)
 {
     static const struct {
         const char *key;
@@ -284,21 +281,21 @@ token_success(struct json_object *obj, struct fa_token_response *r, char *err,
     case 1:
         break;
     case 0:
-        fa_err(err, errlen, "token response without access_token");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "token response without access_token");
     default:
-        fa_err(err, errlen, "token response: access_token is not a string");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "token response: access_token is not a string");
     }
     if (len == 0) {
-        fa_err(err, errlen, "token response: access_token is empty");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "token response: access_token is empty");
     }
     /* It goes into "Authorization: Bearer ...": no blanks, no CR/LF. */
     if (!fa_charset_ok(s, len, FA_CS_NOSPACE)) {
-        fa_err(err, errlen,
-               "token response: access_token holds invalid characters");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(
+            e, FHIRAUTH_ERR_PROTOCOL,
+            "token response: access_token holds invalid characters");
     }
     r->access_token = fa_memdup(s, len);
     if (r->access_token == NULL)
@@ -308,11 +305,11 @@ token_success(struct json_object *obj, struct fa_token_response *r, char *err,
     case 1:
         break;
     case 0:
-        fa_err(err, errlen, "token response without token_type");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "token response without token_type");
     default:
-        fa_err(err, errlen, "token response: token_type is not a string");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "token response: token_type is not a string");
     }
     /* RFC 6750 §4 and RFC 6749 §5.1: case-insensitive.  DPoP, MAC and the
      * rest need proof-of-possession support we do not have: a DPoP-bound
@@ -320,11 +317,10 @@ token_success(struct json_object *obj, struct fa_token_response *r, char *err,
      * server, so refuse it here with a clear message instead. */
     if (len != 6 || strncasecmp(s, "Bearer", 6) != 0) {
         sanitize(stype, sizeof(stype), s, len, 32);
-        fa_err(err, errlen,
-               "token response: token_type \"%s\" is not "
-               "supported (only Bearer)",
-               stype);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "token response: token_type \"%s\" is not "
+                       "supported (only Bearer)",
+                       stype);
     }
     /* Stored normalized: every later user builds a "Bearer" header. */
     r->token_type = fa_strdup("Bearer");
@@ -333,12 +329,12 @@ token_success(struct json_object *obj, struct fa_token_response *r, char *err,
 
     lr = get_lifetime(obj, "expires_in", &r->expires_in);
     if (lr == -1) {
-        fa_err(err, errlen, "token response: expires_in is not a number");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "token response: expires_in is not a number");
     }
     if (lr == -2) {
-        fa_err(err, errlen, "token response: expires_in is negative");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "token response: expires_in is negative");
     }
     /* Keycloak's refresh_expires_in is an extension (0 there means an
      * offline token without a limit) and only informational for us: a
@@ -350,7 +346,7 @@ token_success(struct json_object *obj, struct fa_token_response *r, char *err,
         char **dst = (char **) (void *) ((char *) r + fields[i].off);
 
         rc = copy_token_field(obj, fields[i].key, fields[i].cs,
-                              fields[i].empty_is_absent, dst, err, errlen);
+                              fields[i].empty_is_absent, dst, e);
         if (rc != FHIRAUTH_OK)
             return rc;
     }
@@ -363,8 +359,7 @@ token_success(struct json_object *obj, struct fa_token_response *r, char *err,
     return FHIRAUTH_OK;
 
 nomem:
-    fa_err(err, errlen, "out of memory");
-    return FHIRAUTH_ERR_NOMEM;
+    return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
 }
 
 /* Is the body empty, or only blanks? */
@@ -385,7 +380,7 @@ blank(const char *body, size_t len)
 fhirauth_rc
 fa_parse_token_response(long status, const char *body, size_t len,
                         struct fa_token_response *ret, char *oauth_error,
-                        size_t oelen, char *err, size_t errlen)
+                        size_t oelen, struct fa_err *e)
 {
     struct fa_token_response r;
     struct json_object *obj = NULL;
@@ -394,17 +389,16 @@ fa_parse_token_response(long status, const char *body, size_t len,
     if (oauth_error != NULL && oelen > 0)
         oauth_error[0] = '\0';
     if (ret == NULL) {
-        fa_err(err, errlen, "fa_parse_token_response: no result pointer");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                       "fa_parse_token_response: no result pointer");
     }
     /* Server trouble: transient, nothing is lost, retry later. */
     if (status >= 500 && status <= 599) {
-        fa_err(err, errlen, "server error HTTP %ld", status);
-        return FHIRAUTH_ERR_UNREACHABLE;
+        return fa_fail(e, FHIRAUTH_ERR_UNREACHABLE, "server error HTTP %ld",
+                       status);
     }
     if (status == 429) {
-        fa_err(err, errlen, "server busy HTTP 429");
-        return FHIRAUTH_ERR_UNREACHABLE;
+        return fa_fail(e, FHIRAUTH_ERR_UNREACHABLE, "server busy HTTP 429");
     }
     if (status >= 400 && status <= 499) {
         /* RFC 6749 §5.2 names 400 and 401; 403 and friends carrying an
@@ -414,63 +408,60 @@ fa_parse_token_response(long status, const char *body, size_t len,
          * a refusal too, only without a reason.  (Callers that hold a
          * session keep it: nothing says the grant is over.) */
         if ((status == 400 || status == 403) && blank(body, len)) {
-            fa_err(err, errlen,
-                   "HTTP %ld with an empty body from the token "
-                   "endpoint: the authorization server refused without "
-                   "saying why (no OAuth error)",
-                   status);
-            return FHIRAUTH_ERR_DENIED;
+            return fa_fail(
+                e, FHIRAUTH_ERR_DENIED,
+                "HTTP %ld with an empty body from the token "
+                "endpoint: the authorization server refused without "
+                "saying why (no OAuth error)",
+                status);
         }
-        rc = parse_object(body, len, "token endpoint", &obj, err, errlen);
+        rc = parse_object(body, len, "token endpoint", &obj, e);
         if (rc == FHIRAUTH_ERR_PROTOCOL && status == 401) {
             /* A bare 401 is the AS refusing the client's credentials
              * (RFC 6749 §5.2 invalid_client with HTTP authentication). */
-            fa_err(err, errlen,
-                   "HTTP 401 from the token endpoint: client "
-                   "authentication failed");
-            return FHIRAUTH_ERR_DENIED;
+            return fa_fail(e, FHIRAUTH_ERR_DENIED,
+                           "HTTP 401 from the token endpoint: client "
+                           "authentication failed");
         }
         if (rc != FHIRAUTH_OK) {
             if (rc == FHIRAUTH_ERR_PROTOCOL)
-                fa_err(err, errlen,
-                       "HTTP %ld from the token endpoint "
-                       "without an OAuth error",
-                       status);
+                fa_fail(e, rc,
+                        "HTTP %ld from the token endpoint "
+                        "without an OAuth error",
+                        status);
             return rc;
         }
-        rc = oauth_error_object(obj, status, oauth_error, oelen, err, errlen);
+        rc = oauth_error_object(obj, status, oauth_error, oelen, e);
         json_object_put(obj);
         if (rc == FHIRAUTH_ERR_PROTOCOL && status == 401) {
-            fa_err(err, errlen,
-                   "HTTP 401 from the token endpoint: client "
-                   "authentication failed");
-            return FHIRAUTH_ERR_DENIED;
+            return fa_fail(e, FHIRAUTH_ERR_DENIED,
+                           "HTTP 401 from the token endpoint: client "
+                           "authentication failed");
         }
         return rc;
     }
     if (status < 200 || status > 299) {
-        fa_err(err, errlen,
-               "unexpected HTTP status %ld from the token "
-               "endpoint",
-               status);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "unexpected HTTP status %ld from the token "
+                       "endpoint",
+                       status);
     }
 
-    rc = parse_object(body, len, "token endpoint", &obj, err, errlen);
+    rc = parse_object(body, len, "token endpoint", &obj, e);
     if (rc != FHIRAUTH_OK)
         return rc;
     /* A few servers answer errors with 200: an "error" member and no
      * access_token is an error object whatever the status. */
     if (!json_object_object_get_ex(obj, "access_token", NULL)
         && json_object_object_get_ex(obj, "error", NULL)) {
-        rc = oauth_error_object(obj, status, oauth_error, oelen, err, errlen);
+        rc = oauth_error_object(obj, status, oauth_error, oelen, e);
         json_object_put(obj);
         return rc;
     }
     memset(&r, 0, sizeof(r));
     r.expires_in = -1;
     r.refresh_expires_in = -1;
-    rc = token_success(obj, &r, err, errlen);
+    rc = token_success(obj, &r, e);
     fa_json_put_wiped(obj);
     if (rc != FHIRAUTH_OK) {
         fa_token_response_free(&r);
@@ -483,8 +474,8 @@ fa_parse_token_response(long status, const char *body, size_t len,
 /* Copy an optional endpoint member, which must be an endpoint URL
  * (url.h: FA_URL_ENDPOINT, as the configuration's endpoint keys). */
 static fhirauth_rc
-copy_endpoint(struct json_object *obj, const char *key, char **dst, char *err,
-              size_t errlen)
+copy_endpoint(struct json_object *obj, const char *key, char **dst,
+              struct fa_err *e)
 {
     const char *s;
     char why[128];
@@ -495,18 +486,17 @@ copy_endpoint(struct json_object *obj, const char *key, char **dst, char *err,
     if (r == 0)
         return FHIRAUTH_OK;
     if (r < 0) {
-        fa_err(err, errlen, "discovery document: %s is not a string", key);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "discovery document: %s is not a string", key);
     }
     if (fa_url_parse(s, len, FA_URL_ENDPOINT, NULL, why, sizeof(why)) != 0) {
-        fa_err(err, errlen, "discovery document: %s is not a usable URL: %s",
-               key, why);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "discovery document: %s is not a usable URL: %s", key,
+                       why);
     }
     *dst = fa_memdup(s, len);
     if (*dst == NULL) {
-        fa_err(err, errlen, "out of memory");
-        return FHIRAUTH_ERR_NOMEM;
+        return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
     return FHIRAUTH_OK;
 }
@@ -548,7 +538,7 @@ choose_client_auth(struct json_object *obj, int has_secret)
 /* The issuer member, checked against the configured one. */
 static fhirauth_rc
 check_issuer(struct json_object *obj, const char *expected, char **dst,
-             char *err, size_t errlen)
+             struct fa_err *e)
 {
     const char *s = NULL;
     size_t len = 0;
@@ -564,17 +554,15 @@ check_issuer(struct json_object *obj, const char *expected, char **dst,
         if (r == 0)
             return FHIRAUTH_OK;
         if (r < 0) {
-            fa_err(err, errlen,
-                   "discovery document: issuer is not a "
-                   "string");
-            return FHIRAUTH_ERR_PROTOCOL;
+            return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                           "discovery document: issuer is not a "
+                           "string");
         }
         if (fa_url_parse(s, len, FA_URL_BASE, NULL, why, sizeof(why)) != 0) {
-            fa_err(err, errlen,
-                   "discovery document: issuer is not a "
-                   "usable URL: %s",
-                   why);
-            return FHIRAUTH_ERR_PROTOCOL;
+            return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                           "discovery document: issuer is not a "
+                           "usable URL: %s",
+                           why);
         }
     } else if (r != 1 || len != strlen(expected)
                || memcmp(s, expected, len) != 0) {
@@ -587,22 +575,19 @@ check_issuer(struct json_object *obj, const char *expected, char **dst,
         else
             fa_strlcpy(sgot, r == 0 ? "(none)" : "(not a string)",
                        sizeof(sgot));
-        fa_err(err, errlen, "issuer mismatch: expected %s, got %s", sexp,
-               sgot);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "issuer mismatch: expected %s, got %s", sexp, sgot);
     }
     *dst = fa_memdup(s, len);
     if (*dst == NULL) {
-        fa_err(err, errlen, "out of memory");
-        return FHIRAUTH_ERR_NOMEM;
+        return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
     return FHIRAUTH_OK;
 }
 
 fhirauth_rc
 fa_parse_discovery(const char *body, size_t len, const char *expected_issuer,
-                   int has_secret, struct fa_endpoints *ret, char *err,
-                   size_t errlen)
+                   int has_secret, struct fa_endpoints *ret, struct fa_err *e)
 {
     static const struct {
         const char *key;
@@ -627,20 +612,20 @@ fa_parse_discovery(const char *body, size_t len, const char *expected_issuer,
     size_t i;
 
     if (ret == NULL) {
-        fa_err(err, errlen, "fa_parse_discovery: no result pointer");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                       "fa_parse_discovery: no result pointer");
     }
-    rc = parse_object(body, len, "discovery endpoint", &obj, err, errlen);
+    rc = parse_object(body, len, "discovery endpoint", &obj, e);
     if (rc != FHIRAUTH_OK)
         return rc;
     memset(&ep, 0, sizeof(ep));
-    rc = check_issuer(obj, expected_issuer, &ep.issuer, err, errlen);
+    rc = check_issuer(obj, expected_issuer, &ep.issuer, e);
     for (i = 0;
          rc == FHIRAUTH_OK && i < sizeof(endpoints) / sizeof(endpoints[0]);
          i++) {
         char **dst = (char **) (void *) ((char *) &ep + endpoints[i].off);
 
-        rc = copy_endpoint(obj, endpoints[i].key, dst, err, errlen);
+        rc = copy_endpoint(obj, endpoints[i].key, dst, e);
     }
     if (rc == FHIRAUTH_OK)
         ep.client_auth = choose_client_auth(obj, has_secret);
@@ -673,39 +658,36 @@ fa_parse_discovery(const char *body, size_t len, const char *expected_issuer,
  */
 static fhirauth_rc
 device_string(struct json_object *obj, const char *key, size_t max,
-              enum fa_charset cs, const char **ret, size_t *retlen, char *err,
-              size_t errlen)
+              enum fa_charset cs, const char **ret, size_t *retlen,
+              struct fa_err *e)
 {
     switch (fa_json_string(obj, key, ret, retlen)) {
     case 1:
         break;
     case 0:
-        fa_err(err, errlen, "device authorization response without %s", key);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "device authorization response without %s", key);
     default:
-        fa_err(err, errlen,
-               "device authorization response: %s is not a "
-               "string",
-               key);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "device authorization response: %s is not a "
+                       "string",
+                       key);
     }
     if (*retlen == 0) {
-        fa_err(err, errlen, "device authorization response: %s is empty", key);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "device authorization response: %s is empty", key);
     }
     if (*retlen > max) {
-        fa_err(err, errlen,
-               "device authorization response: %s is longer "
-               "than %zu bytes",
-               key, max);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "device authorization response: %s is longer "
+                       "than %zu bytes",
+                       key, max);
     }
     if (!fa_charset_ok(*ret, *retlen, cs)) {
-        fa_err(err, errlen,
-               "device authorization response: %s holds "
-               "invalid characters",
-               key);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "device authorization response: %s holds "
+                       "invalid characters",
+                       key);
     }
     return FHIRAUTH_OK;
 }
@@ -717,8 +699,8 @@ device_string(struct json_object *obj, const char *key, size_t max,
  * page there, and the test AS is https too.
  */
 static fhirauth_rc
-device_uri(struct json_object *obj, const char *key, char **dst, char *err,
-           size_t errlen)
+device_uri(struct json_object *obj, const char *key, char **dst,
+           struct fa_err *e)
 {
     const char *s;
     char why[128];
@@ -726,28 +708,26 @@ device_uri(struct json_object *obj, const char *key, char **dst, char *err,
     fhirauth_rc rc;
 
     rc = device_string(obj, key, FA_VERIFICATION_URI_MAX, FA_CS_NOSPACE, &s,
-                       &len, err, errlen);
+                       &len, e);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (fa_url_parse(s, len, FA_URL_ENDPOINT, NULL, why, sizeof(why)) != 0) {
-        fa_err(err, errlen,
-               "device authorization response: %s is not a "
-               "usable URL: %s",
-               key, why);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "device authorization response: %s is not a "
+                       "usable URL: %s",
+                       key, why);
     }
     *dst = fa_memdup(s, len);
     if (*dst == NULL) {
-        fa_err(err, errlen, "out of memory");
-        return FHIRAUTH_ERR_NOMEM;
+        return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
     return FHIRAUTH_OK;
 }
 
 /* The success case of a device answer, from a parsed object. */
 static fhirauth_rc
-device_success(struct json_object *obj, struct fa_device_auth *d, char *err,
-               size_t errlen)
+device_success(struct json_object *obj, struct fa_device_auth *d,
+               struct fa_err *e)
 {
     const char *s;
     size_t len;
@@ -756,7 +736,7 @@ device_success(struct json_object *obj, struct fa_device_auth *d, char *err,
 
     /* Opaque to us; it goes into a form body, percent-encoded. */
     rc = device_string(obj, "device_code", FA_DEVICE_CODE_MAX, FA_CS_VSCHAR,
-                       &s, &len, err, errlen);
+                       &s, &len, e);
     if (rc != FHIRAUTH_OK)
         return rc;
     d->device_code = fa_memdup(s, len);
@@ -766,7 +746,7 @@ device_success(struct json_object *obj, struct fa_device_auth *d, char *err,
     /* Shown on terminals and in PAM prompts: printable ASCII only, so no
      * escape sequence or line break can forge what the user reads. */
     rc = device_string(obj, "user_code", FA_USER_CODE_MAX, FA_CS_VSCHAR, &s,
-                       &len, err, errlen);
+                       &len, e);
     if (rc != FHIRAUTH_OK)
         return rc;
     d->user_code = fa_memdup(s, len);
@@ -778,34 +758,30 @@ device_success(struct json_object *obj, struct fa_device_auth *d, char *err,
      * error even when verification_url is present. */
     if (json_object_object_get_ex(obj, "verification_uri", NULL)
         || !json_object_object_get_ex(obj, "verification_url", NULL))
-        rc = device_uri(obj, "verification_uri", &d->verification_uri, err,
-                        errlen);
+        rc = device_uri(obj, "verification_uri", &d->verification_uri, e);
     else
-        rc = device_uri(obj, "verification_url", &d->verification_uri, err,
-                        errlen);
+        rc = device_uri(obj, "verification_url", &d->verification_uri, e);
     if (rc != FHIRAUTH_OK)
         return rc;
 
     /* Optional, but when present it must be as good as the other. */
     if (fa_json_string(obj, "verification_uri_complete", &s, &len) != 0) {
         rc = device_uri(obj, "verification_uri_complete",
-                        &d->verification_uri_complete, err, errlen);
+                        &d->verification_uri_complete, e);
         if (rc != FHIRAUTH_OK)
             return rc;
     }
 
     lr = get_lifetime(obj, "expires_in", &d->expires_in);
     if (lr == 0) {
-        fa_err(err, errlen,
-               "device authorization response without "
-               "expires_in");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "device authorization response without "
+                       "expires_in");
     }
     if (lr < 0 || d->expires_in == 0) {
-        fa_err(err, errlen,
-               "device authorization response: expires_in is "
-               "not a positive number");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "device authorization response: expires_in is "
+                       "not a positive number");
     }
     if (d->expires_in > FA_DEVICE_LIFETIME_MAX)
         d->expires_in = FA_DEVICE_LIFETIME_MAX;
@@ -814,10 +790,9 @@ device_success(struct json_object *obj, struct fa_device_auth *d, char *err,
     if (lr == 0) {
         d->interval = FA_DEVICE_INTERVAL_DEFAULT;
     } else if (lr < 0) {
-        fa_err(err, errlen,
-               "device authorization response: interval is "
-               "not a number of seconds");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "device authorization response: interval is "
+                       "not a number of seconds");
     }
     /* Never poll more than once a second, nor wait longer than the cap
      * between polls, whatever the server asks. */
@@ -828,14 +803,13 @@ device_success(struct json_object *obj, struct fa_device_auth *d, char *err,
     return FHIRAUTH_OK;
 
 nomem:
-    fa_err(err, errlen, "out of memory");
-    return FHIRAUTH_ERR_NOMEM;
+    return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
 }
 
 fhirauth_rc
 fa_parse_device_response(long status, const char *body, size_t len,
                          struct fa_device_auth *ret, char *oauth_error,
-                         size_t oelen, char *err, size_t errlen)
+                         size_t oelen, struct fa_err *e)
 {
     static const char what[] = "device authorization endpoint";
     struct fa_device_auth d;
@@ -847,33 +821,31 @@ fa_parse_device_response(long status, const char *body, size_t len,
     if (oauth_error != NULL && oelen > 0)
         oauth_error[0] = '\0';
     if (ret == NULL) {
-        fa_err(err, errlen, "fa_parse_device_response: no result pointer");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                       "fa_parse_device_response: no result pointer");
     }
     if ((status >= 500 && status <= 599) || status == 429) {
-        fa_err(err, errlen, "%s HTTP %ld from the %s",
-               status == 429 ? "server busy" : "server error", status, what);
-        return FHIRAUTH_ERR_UNREACHABLE;
+        return fa_fail(e, FHIRAUTH_ERR_UNREACHABLE, "%s HTTP %ld from the %s",
+                       status == 429 ? "server busy" : "server error", status,
+                       what);
     }
     if ((status < 200 || status > 299) && (status < 400 || status > 499)) {
-        fa_err(err, errlen, "unexpected HTTP status %ld from the %s", status,
-               what);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "unexpected HTTP status %ld from the %s", status, what);
     }
-    rc = parse_object(body, len, what, &obj, err, errlen);
+    rc = parse_object(body, len, what, &obj, e);
     if (rc != FHIRAUTH_OK) {
         if (rc == FHIRAUTH_ERR_PROTOCOL && status == 401) {
-            fa_err(err, errlen,
-                   "HTTP 401 from the %s: client "
-                   "authentication failed",
-                   what);
-            return FHIRAUTH_ERR_DENIED;
+            return fa_fail(e, FHIRAUTH_ERR_DENIED,
+                           "HTTP 401 from the %s: client "
+                           "authentication failed",
+                           what);
         }
         if (rc == FHIRAUTH_ERR_PROTOCOL && status >= 400)
-            fa_err(err, errlen,
-                   "HTTP %ld from the %s without an OAuth "
-                   "error",
-                   status, what);
+            fa_fail(e, rc,
+                    "HTTP %ld from the %s without an OAuth "
+                    "error",
+                    status, what);
         return rc;
     }
     /* §3.2: errors as RFC 6749 §5.2 (invalid_client, unauthorized_client
@@ -885,26 +857,24 @@ fa_parse_device_response(long status, const char *body, size_t len,
         if (fa_json_string(obj, "error", &code, &clen) != 1 || clen == 0) {
             json_object_put(obj);
             if (status == 401) {
-                fa_err(err, errlen,
-                       "HTTP 401 from the %s: client "
-                       "authentication failed",
-                       what);
-                return FHIRAUTH_ERR_DENIED;
+                return fa_fail(e, FHIRAUTH_ERR_DENIED,
+                               "HTTP 401 from the %s: client "
+                               "authentication failed",
+                               what);
             }
-            fa_err(err, errlen,
-                   "HTTP %ld from the %s without an OAuth "
-                   "error",
-                   status, what);
-            return FHIRAUTH_ERR_PROTOCOL;
+            return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                           "HTTP %ld from the %s without an OAuth "
+                           "error",
+                           status, what);
         }
-        rc = oauth_error_object(obj, status, oauth_error, oelen, err, errlen);
+        rc = oauth_error_object(obj, status, oauth_error, oelen, e);
         json_object_put(obj);
         /* invalid_grant means nothing here (no grant was presented): the
          * AS refused, which is all the caller needs to know. */
         return rc == FHIRAUTH_ERR_LOGIN_NEEDED ? FHIRAUTH_ERR_DENIED : rc;
     }
     memset(&d, 0, sizeof(d));
-    rc = device_success(obj, &d, err, errlen);
+    rc = device_success(obj, &d, e);
     fa_json_put_wiped(obj);
     if (rc != FHIRAUTH_OK) {
         fa_device_auth_free(&d);
@@ -918,7 +888,7 @@ fa_parse_device_response(long status, const char *body, size_t len,
 
 fhirauth_rc
 fa_parse_userinfo(long status, const char *body, size_t len, char **ret_claims,
-                  char *err, size_t errlen)
+                  struct fa_err *e)
 {
     struct json_object *obj = NULL, *out = NULL, *v;
     const char *s, *text;
@@ -927,48 +897,43 @@ fa_parse_userinfo(long status, const char *body, size_t len, char **ret_claims,
     fhirauth_rc rc;
 
     if (ret_claims == NULL) {
-        fa_err(err, errlen, "fa_parse_userinfo: no result pointer");
-        return FHIRAUTH_ERR_INTERNAL;
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
+                       "fa_parse_userinfo: no result pointer");
     }
     if ((status >= 500 && status <= 599) || status == 429) {
-        fa_err(err, errlen, "userinfo endpoint: server error HTTP %ld",
-               status);
-        return FHIRAUTH_ERR_UNREACHABLE;
+        return fa_fail(e, FHIRAUTH_ERR_UNREACHABLE,
+                       "userinfo endpoint: server error HTTP %ld", status);
     }
     if (status == 401 || status == 403) {
         /* RFC 6750 §3.1: invalid_token or insufficient_scope.  A token
          * the AS has just issued: the server does not vouch for anyone. */
-        fa_err(err, errlen,
-               "the userinfo endpoint refused the new access "
-               "token (HTTP %ld)",
-               status);
-        return FHIRAUTH_ERR_DENIED;
+        return fa_fail(e, FHIRAUTH_ERR_DENIED,
+                       "the userinfo endpoint refused the new access "
+                       "token (HTTP %ld)",
+                       status);
     }
     if (status < 200 || status > 299) {
-        fa_err(err, errlen,
-               "unexpected HTTP status %ld from the userinfo "
-               "endpoint",
-               status);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "unexpected HTTP status %ld from the userinfo "
+                       "endpoint",
+                       status);
     }
     if (len > FA_USERINFO_MAX_BODY) {
-        fa_err(err, errlen,
-               "answer from the userinfo endpoint larger than "
-               "%d bytes",
-               FA_USERINFO_MAX_BODY);
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "answer from the userinfo endpoint larger than "
+                       "%d bytes",
+                       FA_USERINFO_MAX_BODY);
     }
     /* A signed or encrypted answer (application/jwt, OIDC Core §5.3.2) is
      * never asked for: it fails here as "not valid JSON". */
-    rc = parse_object(body, len, "userinfo endpoint", &obj, err, errlen);
+    rc = parse_object(body, len, "userinfo endpoint", &obj, e);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (fa_json_string(obj, "sub", &s, &slen) != 1 || !fa_claim_fit(s, slen)) {
         fa_json_put_wiped(obj);
-        fa_err(err, errlen,
-               "answer from the userinfo endpoint has no "
-               "usable sub");
-        return FHIRAUTH_ERR_PROTOCOL;
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "answer from the userinfo endpoint has no "
+                       "usable sub");
     }
     out = json_object_new_object();
     if (out == NULL)
@@ -1006,6 +971,5 @@ nomem:
     if (out != NULL)
         fa_json_put_wiped(out);
     fa_json_put_wiped(obj);
-    fa_err(err, errlen, "out of memory");
-    return FHIRAUTH_ERR_NOMEM;
+    return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
 }

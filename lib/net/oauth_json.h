@@ -9,6 +9,7 @@
 
 #include "fhirauth.h"
 #include "oauth.h"
+#include "util.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -23,8 +24,8 @@
  */
 fhirauth_rc fa_parse_token_response(long status, const char *body, size_t len,
                                     struct fa_token_response *ret,
-                                    char *oauth_error, size_t oelen, char *err,
-                                    size_t errlen);
+                                    char *oauth_error, size_t oelen,
+                                    struct fa_err *e);
 
 /*
  * Parse a discovery document (OIDC, RFC 8414 or SMART).  The "issuer"
@@ -35,8 +36,7 @@ fhirauth_rc fa_parse_token_response(long status, const char *body, size_t len,
  */
 fhirauth_rc fa_parse_discovery(const char *body, size_t len,
                                const char *expected_issuer, int has_secret,
-                               struct fa_endpoints *ret, char *err,
-                               size_t errlen);
+                               struct fa_endpoints *ret, struct fa_err *e);
 
 /*
  * Parse a device authorization endpoint answer (RFC 8628 §3.2).  2xx with
@@ -58,7 +58,7 @@ struct fa_device_auth;
 fhirauth_rc fa_parse_device_response(long status, const char *body, size_t len,
                                      struct fa_device_auth *ret,
                                      char *oauth_error, size_t oelen,
-                                     char *err, size_t errlen);
+                                     struct fa_err *e);
 
 /* Longest UserInfo answer accepted: a few hundred bytes are usual. */
 #define FA_USERINFO_MAX_BODY (64 * 1024)
@@ -74,7 +74,7 @@ fhirauth_rc fa_parse_device_response(long status, const char *body, size_t len,
  * *ret_claims is untouched on failure.
  */
 fhirauth_rc fa_parse_userinfo(long status, const char *body, size_t len,
-                              char **ret_claims, char *err, size_t errlen);
+                              char **ret_claims, struct fa_err *e);
 
 #pragma GCC visibility pop
 

@@ -12,7 +12,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const char *const profiles[] = { NULL, "default", "work" };
     struct fa_config cfg;
     struct fa_profile_list list;
-    char err[512];
+    struct fa_err ectx;
     char *text;
 
     if (size == 0)
@@ -23,14 +23,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&cfg, 0, sizeof(cfg));
     if (fa_config_init(&cfg) == 0) {
         (void) fa_config_parse_text(&cfg, "fuzz.conf", text, size - 1,
-                                    profiles[data[0] % 3], err, sizeof(err));
+                                    profiles[data[0] % 3], &ectx);
         (void) fa_config_text(&cfg, "server");
         fa_config_free(&cfg);
     }
     memset(&list, 0, sizeof(list));
-    if (fa_config_profiles_text("fuzz.conf", text, size - 1, &list, err,
-                                sizeof(err))
-        == 0)
+    if (fa_config_profiles_text("fuzz.conf", text, size - 1, &list, &ectx)
+        == FHIRAUTH_OK)
         fa_profile_list_free(&list);
     free(text);
     return 0;

@@ -13,7 +13,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const long statuses[] = { 200, 400, 429, 500, 201, 302, 403, 0 };
     struct fa_device_auth d;
-    char oerr[64], err[256];
+    struct fa_err ectx;
+    char oerr[64];
     char *body;
 
     if (size == 0)
@@ -23,7 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memset(&d, 0, sizeof(d));
     if (fa_parse_device_response(statuses[data[0] % 8], body, size - 1, &d,
-                                 oerr, sizeof(oerr), err, sizeof(err))
+                                 oerr, sizeof(oerr), &ectx)
         == FHIRAUTH_OK)
         fa_device_auth_free(&d);
     free(body);

@@ -11,7 +11,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fa_endpoints ep;
-    char err[256];
+    struct fa_err ectx;
     char *body;
 
     if (size == 0)
@@ -22,7 +22,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&ep, 0, sizeof(ep));
     if (fa_parse_discovery(body, size - 1,
                            (data[0] & 2) ? "https://as.example.test" : NULL,
-                           data[0] & 1, &ep, err, sizeof(err))
+                           data[0] & 1, &ep, &ectx)
         == FHIRAUTH_OK)
         fa_endpoints_free(&ep);
     free(body);

@@ -8,12 +8,12 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char err[256];
+    struct fa_err ectx;
     char *body = fuzz_body(data, size);
 
     if (body == NULL)
         return 0;
-    (void) fa_jwt_jwks_check(body, size, err, sizeof(err));
+    (void) fa_jwt_jwks_check(body, size, &ectx);
     free(body);
     return 0;
 }

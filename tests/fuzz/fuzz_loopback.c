@@ -12,7 +12,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fa_redirect r;
-    char err[256];
+    struct fa_err ectx;
     char *s;
     enum fa_lb_result rc;
 
@@ -24,15 +24,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&r, 0, sizeof(r));
     switch (data[0] % 3) {
     case 0:
-        rc =
-            fa_lb_parse_request(s, size - 1, FA_LB_PATH, &r, err, sizeof(err));
+        rc = fa_lb_parse_request(s, size - 1, FA_LB_PATH, &r, &ectx);
         break;
     case 1:
-        rc = fa_lb_parse_query(s, size - 1, &r, err, sizeof(err));
+        rc = fa_lb_parse_query(s, size - 1, &r, &ectx);
         break;
     default:
-        rc = fa_lb_parse_pasted(s, "http://127.0.0.1:8765" FA_LB_PATH, &r, err,
-                                sizeof(err));
+        rc = fa_lb_parse_pasted(s, "http://127.0.0.1:8765" FA_LB_PATH, &r,
+                                &ectx);
         break;
     }
     if (rc == FA_LB_OK)

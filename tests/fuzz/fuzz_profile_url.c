@@ -23,7 +23,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             | FA_URL_NO_QUERY,
     };
     struct fa_url u;
-    char why[128], err[512];
+    struct fa_err ectx;
+    char why[128];
+    long score;
     char *s = fuzz_cstr(data, size), *b = fuzz_body(data, size), *nl;
     size_t i;
 
@@ -46,7 +48,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         *nl = '\0';
         if (split_url(nl + 1, false, &u, why, sizeof(why)) == 0)
-            (void) profile_score("fuzz", s, &u, err, sizeof(err));
+            (void) profile_score("fuzz", s, &u, &score, &ectx);
     }
     free(s);
     free(b);

@@ -12,7 +12,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const long statuses[] = { 200, 400, 401, 500, 503, 302, 201, 0 };
     struct fa_token_response r;
-    char oerr[64], err[256];
+    struct fa_err ectx;
+    char oerr[64];
     char *body;
 
     if (size == 0)
@@ -22,7 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memset(&r, 0, sizeof(r));
     if (fa_parse_token_response(statuses[data[0] % 8], body, size - 1, &r,
-                                oerr, sizeof(oerr), err, sizeof(err))
+                                oerr, sizeof(oerr), &ectx)
         == FHIRAUTH_OK)
         fa_token_response_free(&r);
     free(body);

@@ -14,7 +14,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const long statuses[] = { 200, 401, 403, 500, 429, 302, 201, 0 };
-    char err[256];
+    struct fa_err ectx;
     char *body, *claims = NULL;
     json_object *o, *v;
 
@@ -23,8 +23,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     body = fuzz_body(data + 1, size - 1);
     if (body == NULL)
         return 0;
-    if (fa_parse_userinfo(statuses[data[0] % 8], body, size - 1, &claims, err,
-                          sizeof(err))
+    if (fa_parse_userinfo(statuses[data[0] % 8], body, size - 1, &claims,
+                          &ectx)
         == FHIRAUTH_OK) {
         /* What comes back is an object of filtered string claims with a
          * sub: anything else is a bug in the filter. */

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 static struct fa_config cfg;
-static char err[1024];
+static struct fa_err ectx;
 static char tmpdir[256];
 
 /* Every temporary path, removed at the end. */
@@ -30,9 +30,9 @@ parse(const char *text, const char *profile)
     fa_config_free(&cfg);
     if (fa_config_init(&cfg) != 0)
         bail("fa_config_init failed");
-    err[0] = '\0';
+    fa_err_clear(&ectx);
     return fa_config_parse_text(&cfg, "t.conf", text, strlen(text), profile,
-                                err, sizeof(err));
+                                &ectx);
 }
 
 /* Parse issuer plus one more line and return the result. */
@@ -116,8 +116,8 @@ load(const char *sys, const char *user, const char *explicit_file, bool root,
     fa_config_free(&cfg);
     if (fa_config_init(&cfg) != 0)
         bail("fa_config_init failed");
-    err[0] = '\0';
-    return fa_config_load(&cfg, &src, profile, err, sizeof(err));
+    fa_err_clear(&ectx);
+    return fa_config_load(&cfg, &src, profile, &ectx);
 }
 
 static void
@@ -230,28 +230,32 @@ test_grammar(void)
     is_int(FA_ANCHOR_PERSISTENT, cfg.keyring,
            "  empty enum restores the default");
 
-    is_int(-1, parse("issuer = https://as.example\njust words\n", NULL),
+    is_int(FHIRAUTH_ERR_CONFIG,
+           parse("issuer = https://as.example\njust words\n", NULL),
            "line without =");
-    is_string("t.conf:2: expected 'key = value'", err, "  message");
-    is_int(-1, parse("issuer = https://as.example\n = value\n", NULL),
+    is_string("t.conf:2: expected 'key = value'", ectx.msg, "  message");
+    is_int(FHIRAUTH_ERR_CONFIG,
+           parse("issuer = https://as.example\n = value\n", NULL),
            "empty key");
-    is_string("t.conf:2: expected 'key = value'", err, "  message");
-    is_int(-1, parse("issuer = https://as.example\n\ncolour = blue\n", NULL),
+    is_string("t.conf:2: expected 'key = value'", ectx.msg, "  message");
+    is_int(FHIRAUTH_ERR_CONFIG,
+           parse("issuer = https://as.example\n\ncolour = blue\n", NULL),
            "unknown key");
-    is_string("t.conf:3: unknown key 'colour'", err,
+    is_string("t.conf:3: unknown key 'colour'", ectx.msg,
               "  message names file, line and key");
-    is_int(-1, parse("Issuer = https://as.example\n", NULL),
+    is_int(FHIRAUTH_ERR_CONFIG, parse("Issuer = https://as.example\n", NULL),
            "keys are case-sensitive");
-    is_string("t.conf:1: unknown key 'Issuer'", err, "  message");
-    is_int(-1, parse("issuer = https://as.example\nscope = a\033b\n", NULL),
+    is_string("t.conf:1: unknown key 'Issuer'", ectx.msg, "  message");
+    is_int(FHIRAUTH_ERR_CONFIG,
+           parse("issuer = https://as.example\nscope = a\033b\n", NULL),
            "control character refused");
-    is_string("t.conf:2: control character in line", err, "  message");
-    is_int(-1,
+    is_string("t.conf:2: control character in line", ectx.msg, "  message");
+    is_int(FHIRAUTH_ERR_CONFIG,
            fa_config_parse_text(&cfg, "t.conf",
                                 "issuer = https://a.example\nx\0y\n", 31, NULL,
-                                err, sizeof(err)),
+                                &ectx),
            "NUL byte refused");
-    is_string("t.conf:2: NUL byte in line", err, "  message");
+    is_string("t.conf:2: NUL byte in line", ectx.msg, "  message");
 }
 
 static void
@@ -275,8 +279,8 @@ test_lines(void)
     text[n + 4096] = 'x';
     text[n + 4097] = '\n';
     text[n + 4098] = '\0';
-    is_int(-1, parse(text, NULL), "4097-byte line refused");
-    is_string("t.conf:2: line longer than 4096 bytes", err, "  message");
+    is_int(FHIRAUTH_ERR_CONFIG, parse(text, NULL), "4097-byte line refused");
+    is_string("t.conf:2: line longer than 4096 bytes", ectx.msg, "  message");
     free(text);
 
     text = malloc(FA_CONFIG_MAX_BYTES + 2);
@@ -287,19 +291,19 @@ test_lines(void)
     text[FA_CONFIG_MAX_BYTES + 1] = '\0';
     is_int(0,
            fa_config_parse_text(&cfg, "t.conf", text, FA_CONFIG_MAX_BYTES,
-                                NULL, err, sizeof(err)),
+                                NULL, &ectx),
            "text of exactly the cap accepted");
-    is_int(-1,
+    is_int(FHIRAUTH_ERR_CONFIG,
            fa_config_parse_text(&cfg, "t.conf", text, FA_CONFIG_MAX_BYTES + 1,
-                                NULL, err, sizeof(err)),
+                                NULL, &ectx),
            "text over the cap refused");
-    is_string("t.conf: larger than 65536 bytes", err, "  message");
+    is_string("t.conf: larger than 65536 bytes", ectx.msg, "  message");
     free(text);
 
-    is_int(-1, parse("", NULL), "empty text");
+    is_int(FHIRAUTH_ERR_CONFIG, parse("", NULL), "empty text");
     is_string(
         "no issuer, fhir_base or token_endpoint configured for profile 'default'",
-        err, "  needs an issuer");
+        ectx.msg, "  needs an issuer");
     is_int(0, parse("fhir_base = https://fhir.example/r4\n", NULL),
            "fhir_base alone is enough");
     is_int(0, parse("token_endpoint = https://as.example/token\n", NULL),
@@ -321,37 +325,46 @@ test_values(void)
         snprintf(line, sizeof(line), "revoke_on_close = %s", no[i]);
         ok(parse1(line) == 0 && !cfg.revoke_on_close, "boolean %s", no[i]);
     }
-    is_int(-1, parse1("debug = maybe"), "bad boolean");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("debug = maybe"), "bad boolean");
     is_string("t.conf:2: bad value for 'debug': 'maybe' (expected yes, no,"
               " true, false, 1 or 0)",
-              err, "  message");
-    is_int(-1, parse1("debug = yess"), "boolean prefix is not enough");
+              ectx.msg, "  message");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("debug = yess"),
+           "boolean prefix is not enough");
 
     ok(parse1("timeout = 1") == 0 && cfg.timeout == 1, "timeout 1");
     ok(parse1("timeout = 600") == 0 && cfg.timeout == 600, "timeout 600");
-    is_int(-1, parse1("timeout = 0"), "timeout 0 refused");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("timeout = 0"), "timeout 0 refused");
     is_string("t.conf:2: bad value for 'timeout': '0' (expected a whole"
               " number from 1 to 600)",
-              err, "  message");
-    is_int(-1, parse1("timeout = 601"), "timeout 601 refused");
-    is_int(-1, parse1("timeout = 30s"), "timeout with a unit refused");
-    is_int(-1, parse1("timeout = 3 0"), "timeout with a space refused");
-    is_int(-1, parse1("timeout = 99999999999999999999999"),
+              ectx.msg, "  message");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("timeout = 601"),
+           "timeout 601 refused");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("timeout = 30s"),
+           "timeout with a unit refused");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("timeout = 3 0"),
+           "timeout with a space refused");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("timeout = 99999999999999999999999"),
            "timeout overflow refused");
     ok(parse1("min_valid = 0") == 0 && cfg.min_valid == 0, "min_valid 0");
     ok(parse1("min_valid = 86400") == 0 && cfg.min_valid == 86400,
        "min_valid 86400");
-    is_int(-1, parse1("min_valid = 86401"), "min_valid 86401 refused");
-    is_int(-1, parse1("min_valid = -1"), "min_valid -1 refused");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("min_valid = 86401"),
+           "min_valid 86401 refused");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("min_valid = -1"),
+           "min_valid -1 refused");
     ok(parse1("assumed_lifetime = 120") == 0 && cfg.assumed_lifetime == 120,
        "assumed_lifetime");
-    is_int(-1, parse1("assumed_lifetime = 0"), "assumed_lifetime 0 refused");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("assumed_lifetime = 0"),
+           "assumed_lifetime 0 refused");
     ok(parse1("redirect_port = 65535") == 0 && cfg.redirect_port == 65535,
        "redirect_port 65535");
-    is_int(-1, parse1("redirect_port = 65536"), "redirect_port 65536");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("redirect_port = 65536"),
+           "redirect_port 65536");
     ok(parse1("minimum_uid = 1000") == 0 && cfg.minimum_uid == 1000,
        "minimum_uid");
-    is_int(-1, parse1("minimum_uid = -5"), "negative minimum_uid refused");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("minimum_uid = -5"),
+           "negative minimum_uid refused");
 
     ok(parse1("keyring = user") == 0 && cfg.keyring == FA_ANCHOR_USER,
        "keyring user");
@@ -360,32 +373,38 @@ test_values(void)
     ok(parse1("keyring = persistent") == 0
            && cfg.keyring == FA_ANCHOR_PERSISTENT,
        "keyring persistent");
-    is_int(-1, parse1("keyring = thread"), "keyring thread refused");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("keyring = thread"),
+           "keyring thread refused");
     is_string("t.conf:2: bad value for 'keyring': 'thread' (expected"
               " persistent, user or session)",
-              err, "  message");
+              ectx.msg, "  message");
     ok(parse1("grant = password") == 0 && cfg.grant == FA_GRANT_PASSWORD,
        "grant password");
     ok(parse1("grant = device") == 0 && cfg.grant == FA_GRANT_DEVICE,
        "grant device");
-    is_int(-1, parse1("grant = implicit"), "grant implicit refused");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("grant = implicit"),
+           "grant implicit refused");
     is_string("t.conf:2: bad value for 'grant': 'implicit' (expected"
               " device or password)",
-              err, "  message");
+              ectx.msg, "  message");
     ok(parse1("qr = on") == 0 && cfg.qr == FA_QR_ON, "qr on");
     ok(parse1("qr = off") == 0 && cfg.qr == FA_QR_OFF, "qr off");
     ok(parse1("qr = auto") == 0 && cfg.qr == FA_QR_AUTO, "qr auto");
-    is_int(-1, parse1("qr = sometimes"), "qr sometimes refused");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("qr = sometimes"),
+           "qr sometimes refused");
 
-    is_int(-1, parse("issuer = http://as.example\n", NULL),
+    is_int(FHIRAUTH_ERR_CONFIG, parse("issuer = http://as.example\n", NULL),
            "http issuer refused");
     is_string("t.conf:1: bad value for 'issuer': 'http://as.example':"
               " only https:// URLs are allowed",
-              err, "  message");
-    is_int(-1, parse1("fhir_base = https://"), "bare https:// refused");
-    is_int(-1, parse1("token_endpoint = https://a.example/x y"),
+              ectx.msg, "  message");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("fhir_base = https://"),
+           "bare https:// refused");
+    is_int(FHIRAUTH_ERR_CONFIG,
+           parse1("token_endpoint = https://a.example/x y"),
            "URL with a space refused");
-    is_int(-1, parse1("jwks_uri = file:///etc/passwd"), "file URL refused");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("jwks_uri = file:///etc/passwd"),
+           "file URL refused");
     ok(parse1("token_endpoint = HTTPS://as.example/token") == 0
            && contains(cfg.token_endpoint, "as.example/token"),
        "scheme is case-insensitive");
@@ -395,15 +414,17 @@ test_values(void)
     ok(parse1("proxy = none") == 0 && contains(cfg.proxy, "none"),
        "proxy none");
 
-    is_int(-1, parse1("use_first_pass = yes"),
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("use_first_pass = yes"),
            "use_first_pass refused in a file");
     is_string("t.conf:2: 'use_first_pass' is a PAM module argument, not a"
               " configuration file key",
-              err, "  message");
-    is_int(-1, parse1("try_first_pass = yes"),
+              ectx.msg, "  message");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("try_first_pass = yes"),
            "try_first_pass refused in a file");
-    is_int(-1, parse1("config = /etc/other.conf"), "config refused in a file");
-    is_int(-1, parse1("profile = work"), "profile refused in a file");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("config = /etc/other.conf"),
+           "config refused in a file");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("profile = work"),
+           "profile refused in a file");
 }
 
 /*
@@ -435,43 +456,45 @@ test_url_keys(void)
 
         snprintf(line, sizeof(line),
                  "%s = https://user:pw@as.example/token#frag", k);
-        is_int(-1, parse1(line), "%s with user:pw@ and #frag refused", k);
+        is_int(FHIRAUTH_ERR_CONFIG, parse1(line),
+               "%s with user:pw@ and #frag refused", k);
         snprintf(want, sizeof(want),
                  "t.conf:2: bad value for '%s': a user"
                  " name or password does not belong in the URL (the URL is"
                  " not repeated: it may hold a password)",
                  k);
-        is_string(want, err, "  message names file:line and key");
-        ok(!contains(err, "pw@"), "  without the password");
+        is_string(want, ectx.msg, "  message names file:line and key");
+        ok(!contains(ectx.msg, "pw@"), "  without the password");
 
         snprintf(line, sizeof(line), "%s = https://user@as.example/token", k);
-        is_int(-1, parse1(line), "%s with a user name refused", k);
+        is_int(FHIRAUTH_ERR_CONFIG, parse1(line),
+               "%s with a user name refused", k);
 
         snprintf(line, sizeof(line), "%s = https://as.example/token#frag", k);
-        is_int(-1, parse1(line), "%s with a fragment refused", k);
+        is_int(FHIRAUTH_ERR_CONFIG, parse1(line), "%s with a fragment refused",
+               k);
         snprintf(want, sizeof(want),
                  "t.conf:2: bad value for '%s':"
                  " 'https://as.example/token#frag': a fragment ('#') does"
                  " not belong in the URL",
                  k);
-        is_string(want, err, "  message names file:line and key");
+        is_string(want, ectx.msg, "  message names file:line and key");
 
         /* The same rules for a module argument (fhirauth_set_option). */
         fa_config_free(&cfg);
         if (fa_config_init(&cfg) != 0)
             bail("fa_config_init failed");
-        err[0] = '\0';
-        is_int(-1,
-               fa_config_set(&cfg, k, "https://u:pw@as.example/x", err,
-                             sizeof(err)),
+        fa_err_clear(&ectx);
+        is_int(FHIRAUTH_ERR_CONFIG,
+               fa_config_set(&cfg, k, "https://u:pw@as.example/x", &ectx),
                "%s=https://u:pw@... refused as a module argument", k);
-        ok(contains(err, "user name or password") && !contains(err, "pw@"),
-           "  message without the password: %s", err);
-        is_int(-1,
-               fa_config_set(&cfg, k, "https://as.example/x#f", err,
-                             sizeof(err)),
+        ok(contains(ectx.msg, "user name or password")
+               && !contains(ectx.msg, "pw@"),
+           "  message without the password: %s", ectx.msg);
+        is_int(FHIRAUTH_ERR_CONFIG,
+               fa_config_set(&cfg, k, "https://as.example/x#f", &ectx),
                "%s=...#f refused as a module argument", k);
-        ok(contains(err, "fragment"), "  message: %s", err);
+        ok(contains(ectx.msg, "fragment"), "  message: %s", ectx.msg);
         fa_config_free(&cfg);
     }
 
@@ -483,15 +506,17 @@ test_url_keys(void)
     for (i = 0; i < sizeof(base_keys) / sizeof(base_keys[0]); i++) {
         snprintf(line, sizeof(line), "%s = https://as.example/r?x=1",
                  base_keys[i]);
-        is_int(-1, parse1(line), "%s with a query refused", base_keys[i]);
-        ok(contains(err, "query"), "  message: %s", err);
+        is_int(FHIRAUTH_ERR_CONFIG, parse1(line), "%s with a query refused",
+               base_keys[i]);
+        ok(contains(ectx.msg, "query"), "  message: %s", ectx.msg);
         snprintf(line, sizeof(line), "%s = https://as.example/r/",
                  base_keys[i]);
         is_int(0, parse1(line), "%s with a trailing slash kept", base_keys[i]);
     }
-    is_int(-1, parse1("token_endpoint = https://as.example:0/token"),
+    is_int(FHIRAUTH_ERR_CONFIG,
+           parse1("token_endpoint = https://as.example:0/token"),
            "port 0 refused");
-    ok(contains(err, "bad port"), "  message: %s", err);
+    ok(contains(ectx.msg, "bad port"), "  message: %s", ectx.msg);
     ok(parse1("proxy = http://user:pw@proxy.example:3128") == 0
            && contains(cfg.proxy, "3128"),
        "proxy is not a URL key: it may carry credentials");
@@ -596,8 +621,7 @@ test_all_keys(void)
     fa_config_free(&cfg);
     fa_config_init(&cfg);
     for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (fa_config_set(&cfg, keys[i].key, keys[i].value, err, sizeof(err))
-            != 0)
+        if (fa_config_set(&cfg, keys[i].key, keys[i].value, &ectx) != 0)
             break;
     is_int(sizeof(keys) / sizeof(keys[0]), i,
            "fa_config_set knows every file key");
@@ -638,11 +662,13 @@ test_profiles(void)
     ok(cfg.client_id == NULL, "  no client_id from other profiles");
     is_string("https://fhir.example/r4", cfg.fhir_base, "  own fhir_base");
 
-    is_int(-1, parse(text, NULL), "sections but no default_profile");
-    is_string("no profile 'default' in t.conf", err, "  message");
-    is_int(-1, parse(text, "play"), "unknown profile");
-    is_string("no profile 'play' in t.conf", err, "  message");
-    is_int(-1, parse(text, "Work"), "profile names are case-sensitive");
+    is_int(FHIRAUTH_ERR_CONFIG, parse(text, NULL),
+           "sections but no default_profile");
+    is_string("no profile 'default' in t.conf", ectx.msg, "  message");
+    is_int(FHIRAUTH_ERR_CONFIG, parse(text, "play"), "unknown profile");
+    is_string("no profile 'play' in t.conf", ectx.msg, "  message");
+    is_int(FHIRAUTH_ERR_CONFIG, parse(text, "Work"),
+           "profile names are case-sensitive");
 
     is_int(0,
            parse("default_profile = home\n"
@@ -661,22 +687,22 @@ test_profiles(void)
                  "work"),
            "an explicit profile beats default_profile");
     is_string("w", cfg.client_id, "  with its keys");
-    is_int(-1,
+    is_int(FHIRAUTH_ERR_CONFIG,
            parse("default_profile = gone\n"
                  "issuer = https://as.example\n"
                  "[profile work]\n",
                  NULL),
            "default_profile naming no profile");
-    is_string("no profile 'gone' in t.conf", err, "  message");
-    is_int(-1,
+    is_string("no profile 'gone' in t.conf", ectx.msg, "  message");
+    is_int(FHIRAUTH_ERR_CONFIG,
            parse("issuer = https://as.example\n"
                  "[profile work]\ndefault_profile = work\n",
                  NULL),
            "default_profile inside a section");
     is_string("t.conf:3: default_profile is only valid before the first"
               " section",
-              err, "  message");
-    is_int(-1,
+              ectx.msg, "  message");
+    is_int(FHIRAUTH_ERR_CONFIG,
            parse("default_profile = a/b\n"
                  "issuer = https://as.example\n",
                  NULL),
@@ -692,9 +718,9 @@ test_profiles(void)
     is_int(0, parse("issuer = https://as.example\n", "default"),
            "no sections: profile default");
     is_string("default", cfg.profile, "  named default");
-    is_int(-1, parse("issuer = https://as.example\n", "work"),
+    is_int(FHIRAUTH_ERR_CONFIG, parse("issuer = https://as.example\n", "work"),
            "no sections: other profiles unknown");
-    is_string("no profile 'work' in t.conf", err, "  message");
+    is_string("no profile 'work' in t.conf", ectx.msg, "  message");
 
     is_int(0,
            parse("[profile a]\nissuer = https://a.example\n"
@@ -705,42 +731,50 @@ test_profiles(void)
     is_string("https://a.example", cfg.issuer, "  first part kept");
     is_string("again", cfg.client_id, "  second part added");
 
-    is_int(-1,
+    is_int(FHIRAUTH_ERR_CONFIG,
            parse("[profile a]\nissuer = https://a.example\n"
                  "[profile b]\n",
                  "b"),
            "a profile without issuer or fhir_base");
     is_string(
         "no issuer, fhir_base or token_endpoint configured for profile 'b'",
-        err, "  message");
+        ectx.msg, "  message");
 
-    is_int(-1, parse("[profile a b]\n", NULL), "profile name with a space");
-    ok(contains(err, "t.conf:1: bad profile name 'a b'"), "  message: %s",
-       err);
-    is_int(-1, parse("[profile a/b]\n", NULL), "profile name with /");
-    is_int(-1, parse("[profile ..]\n", NULL), "profile name ..");
-    is_int(-1, parse("[profile -x]\n", NULL), "profile name -x");
-    is_int(-1, parse("[profile]\n", NULL), "profile without a name");
-    is_string("t.conf:1: bad section header (expected '[profile NAME]')", err,
-              "  message");
-    is_int(-1, parse("[work]\n", NULL), "section without 'profile'");
-    is_int(-1, parse("[profilework]\n", NULL), "no space after profile");
-    is_int(-1, parse("[profile work\n", NULL), "unclosed section");
-    is_int(-1, parse("[profile work] # x\n", NULL),
+    is_int(FHIRAUTH_ERR_CONFIG, parse("[profile a b]\n", NULL),
+           "profile name with a space");
+    ok(contains(ectx.msg, "t.conf:1: bad profile name 'a b'"), "  message: %s",
+       ectx.msg);
+    is_int(FHIRAUTH_ERR_CONFIG, parse("[profile a/b]\n", NULL),
+           "profile name with /");
+    is_int(FHIRAUTH_ERR_CONFIG, parse("[profile ..]\n", NULL),
+           "profile name ..");
+    is_int(FHIRAUTH_ERR_CONFIG, parse("[profile -x]\n", NULL),
+           "profile name -x");
+    is_int(FHIRAUTH_ERR_CONFIG, parse("[profile]\n", NULL),
+           "profile without a name");
+    is_string("t.conf:1: bad section header (expected '[profile NAME]')",
+              ectx.msg, "  message");
+    is_int(FHIRAUTH_ERR_CONFIG, parse("[work]\n", NULL),
+           "section without 'profile'");
+    is_int(FHIRAUTH_ERR_CONFIG, parse("[profilework]\n", NULL),
+           "no space after profile");
+    is_int(FHIRAUTH_ERR_CONFIG, parse("[profile work\n", NULL),
+           "unclosed section");
+    is_int(FHIRAUTH_ERR_CONFIG, parse("[profile work] # x\n", NULL),
            "no comment after a section header");
-    is_int(-1, parse("[profile " A32 A32 "a]\n", NULL),
+    is_int(FHIRAUTH_ERR_CONFIG, parse("[profile " A32 A32 "a]\n", NULL),
            "65-character profile name refused");
     is_int(0,
            parse("[profile " A32 A32 "]\nissuer = https://a.example\n",
                  A32 A32),
            "64-character profile name accepted");
-    is_int(-1, parse("issuer = https://as.example\n", "../x"),
+    is_int(FHIRAUTH_ERR_CONFIG, parse("issuer = https://as.example\n", "../x"),
            "requested profile with a bad name");
-    is_string("bad profile name '../x'", err, "  message");
-    is_int(-1, parse("issuer = https://as.example\n", ""),
+    is_string("bad profile name '../x'", ectx.msg, "  message");
+    is_int(FHIRAUTH_ERR_CONFIG, parse("issuer = https://as.example\n", ""),
            "empty requested profile");
 
-    is_int(-1,
+    is_int(FHIRAUTH_ERR_CONFIG,
            parse("issuer = https://as.example\n"
                  "[profile a]\ntimeout = 0\n"
                  "[profile b]\n",
@@ -748,100 +782,93 @@ test_profiles(void)
            "a bad value in another profile is still an error");
     is_string("t.conf:3: bad value for 'timeout': '0' (expected a whole"
               " number from 1 to 600)",
-              err, "  message");
+              ectx.msg, "  message");
 }
 
 static void
 test_set(void)
 {
-    char small[16];
+    char big[FA_DETAIL_MAX + 64];
 
     fa_config_free(&cfg);
     fa_config_init(&cfg);
-    is_int(0, fa_config_set(&cfg, "timeout", "45", err, sizeof(err)),
-           "set timeout");
+    is_int(0, fa_config_set(&cfg, "timeout", "45", &ectx), "set timeout");
     is_int(45, cfg.timeout, "  applied");
-    is_int(0, fa_config_set(&cfg, "debug", NULL, err, sizeof(err)),
-           "bare debug");
+    is_int(0, fa_config_set(&cfg, "debug", NULL, &ectx), "bare debug");
     ok(cfg.debug, "  is true");
-    is_int(0, fa_config_set(&cfg, "debug", "no", err, sizeof(err)),
-           "debug=no");
+    is_int(0, fa_config_set(&cfg, "debug", "no", &ectx), "debug=no");
     ok(!cfg.debug, "  is false");
-    is_int(0, fa_config_set(&cfg, "use_first_pass", NULL, err, sizeof(err)),
+    is_int(0, fa_config_set(&cfg, "use_first_pass", NULL, &ectx),
            "bare use_first_pass");
     ok(cfg.use_first_pass, "  is true");
-    is_int(0, fa_config_set(&cfg, "try_first_pass", "yes", err, sizeof(err)),
+    is_int(0, fa_config_set(&cfg, "try_first_pass", "yes", &ectx),
            "try_first_pass=yes");
     ok(cfg.try_first_pass, "  is true");
-    is_int(0,
-           fa_config_set(&cfg, "config", "/etc/pam_fhir/ssh.conf", err,
-                         sizeof(err)),
+    is_int(0, fa_config_set(&cfg, "config", "/etc/pam_fhir/ssh.conf", &ectx),
            "config=FILE");
     is_string("/etc/pam_fhir/ssh.conf", cfg.config, "  stored");
-    is_int(0, fa_config_set(&cfg, "profile", "work", err, sizeof(err)),
-           "profile=work");
+    is_int(0, fa_config_set(&cfg, "profile", "work", &ectx), "profile=work");
     is_string("work", cfg.profile, "  stored");
-    is_int(-1, fa_config_set(&cfg, "profile", "../etc", err, sizeof(err)),
+    is_int(FHIRAUTH_ERR_CONFIG,
+           fa_config_set(&cfg, "profile", "../etc", &ectx),
            "profile with a bad name");
     is_string("work", cfg.profile, "  old value kept");
-    is_int(-1, fa_config_set(&cfg, "timeout", NULL, err, sizeof(err)),
+    is_int(FHIRAUTH_ERR_CONFIG, fa_config_set(&cfg, "timeout", NULL, &ectx),
            "bare timeout");
-    is_string("'timeout' needs a value", err, "  message");
-    is_int(-1, fa_config_set(&cfg, "timeout", "1000", err, sizeof(err)),
+    is_string("'timeout' needs a value", ectx.msg, "  message");
+    is_int(FHIRAUTH_ERR_CONFIG, fa_config_set(&cfg, "timeout", "1000", &ectx),
            "timeout out of range");
     is_string("bad value for 'timeout': '1000' (expected a whole number"
               " from 1 to 600)",
-              err, "  message");
+              ectx.msg, "  message");
     is_int(45, cfg.timeout, "  old value kept");
-    is_int(-1,
-           fa_config_set(&cfg, "issuer", "http://x.example", err, sizeof(err)),
+    is_int(FHIRAUTH_ERR_CONFIG,
+           fa_config_set(&cfg, "issuer", "http://x.example", &ectx),
            "http issuer");
-    is_int(-2, fa_config_set(&cfg, "colour", "blue", err, sizeof(err)),
-           "unknown key is -2");
-    is_string("unknown key 'colour'", err, "  message");
-    is_int(-2, fa_config_set(&cfg, "default_profile", "x", err, sizeof(err)),
+    is_int(FHIRAUTH_ERR_INVALID_ARGUMENT,
+           fa_config_set(&cfg, "colour", "blue", &ectx), "unknown key is -2");
+    is_string("unknown key 'colour'", ectx.msg, "  message");
+    is_int(FHIRAUTH_ERR_INVALID_ARGUMENT,
+           fa_config_set(&cfg, "default_profile", "x", &ectx),
            "default_profile is a file key only");
-    is_int(-1, fa_config_set(&cfg, NULL, "x", err, sizeof(err)), "NULL key");
-    is_int(0,
-           fa_config_set(&cfg, "issuer", "https://a.example", err,
-                         sizeof(err)),
+    is_int(FHIRAUTH_ERR_INVALID_ARGUMENT,
+           fa_config_set(&cfg, NULL, "x", &ectx), "NULL key");
+    is_int(0, fa_config_set(&cfg, "issuer", "https://a.example", &ectx),
            "set issuer");
-    is_int(0,
-           fa_config_set(&cfg, "issuer", "https://b.example", err,
-                         sizeof(err)),
+    is_int(0, fa_config_set(&cfg, "issuer", "https://b.example", &ectx),
            "set issuer again");
     is_string("https://b.example", cfg.issuer, "  replaced (no leak)");
-    is_int(0, fa_config_set(&cfg, "issuer", "", err, sizeof(err)),
-           "empty issuer");
+    is_int(0, fa_config_set(&cfg, "issuer", "", &ectx), "empty issuer");
     ok(cfg.issuer == NULL, "  unset");
-    is_int(-1,
-           fa_config_set(&cfg, "timeout", "abcdefghijklmnop", small,
-                         sizeof(small)),
-           "error into a small buffer");
-    is_int(15, (long long) strlen(small), "  truncated and terminated");
-    is_int(-2, fa_config_set(&cfg, "colour", "x", NULL, 0),
-           "NULL error buffer");
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    is_int(FHIRAUTH_ERR_CONFIG, fa_config_set(&cfg, "timeout", big, &ectx),
+           "a message longer than the context");
+    is_int(FA_DETAIL_MAX - 1, (long long) strlen(ectx.msg),
+           "  truncated and terminated");
+    is_int(FHIRAUTH_ERR_INVALID_ARGUMENT,
+           fa_config_set(&cfg, "colour", "x", NULL), "no error context");
 
     /* A failed parse leaves the caller's configuration alone. */
     fa_config_free(&cfg);
     fa_config_init(&cfg);
-    fa_config_set(&cfg, "issuer", "https://kept.example", err, sizeof(err));
-    is_int(-1,
-           fa_config_parse_text(&cfg, "t.conf", "timeout = 0\n", 12, NULL, err,
-                                sizeof(err)),
+    fa_config_set(&cfg, "issuer", "https://kept.example", &ectx);
+    is_int(FHIRAUTH_ERR_CONFIG,
+           fa_config_parse_text(&cfg, "t.conf", "timeout = 0\n", 12, NULL,
+                                &ectx),
            "failed parse");
     is_string("https://kept.example", cfg.issuer, "  cfg untouched");
     is_int(0,
            fa_config_parse_text(&cfg, "t.conf", "fhir_base = https://f.x\n",
-                                24, NULL, err, sizeof(err)),
+                                24, NULL, &ectx),
            "successful parse");
     ok(cfg.issuer == NULL, "  replaces cfg (no leak)");
-    is_string("", err, "  err emptied on success");
+    is_string("", ectx.msg, "  ectx.msg emptied on success");
 
     /* Module arguments applied after load override the file. */
     is_int(0, parse("issuer = https://as.example\ntimeout = 10\n", NULL),
            "file timeout 10");
-    fa_config_set(&cfg, "timeout", "20", err, sizeof(err));
+    fa_config_set(&cfg, "timeout", "20", &ectx);
     is_int(20, cfg.timeout, "  argument overrides");
 }
 
@@ -858,41 +885,48 @@ test_files(void)
     is_string("https://explicit.example", cfg.issuer, "  read");
     is_string("default", cfg.profile, "  profile default");
 
-    is_int(-1, load(NULL, NULL, tmp_path("missing.conf"), false, NULL),
+    is_int(FHIRAUTH_ERR_CONFIG,
+           load(NULL, NULL, tmp_path("missing.conf"), false, NULL),
            "missing explicit file");
-    ok(contains(err, "missing.conf: cannot open: No such file"),
-       "  message: %s", err);
+    ok(contains(ectx.msg, "missing.conf: cannot open: No such file"),
+       "  message: %s", ectx.msg);
 
     p = write_file("issuer = https://as.example\ncolour = red\n", 0644);
-    is_int(-1, load(NULL, NULL, p, false, NULL), "error in a file");
-    ok(contains(err, p) && contains(err, ":2: unknown key 'colour'"),
-       "  message names file and line: %s", err);
+    is_int(FHIRAUTH_ERR_CONFIG, load(NULL, NULL, p, false, NULL),
+           "error in a file");
+    ok(contains(ectx.msg, p) && contains(ectx.msg, ":2: unknown key 'colour'"),
+       "  message names file and line: %s", ectx.msg);
 
     p = write_file("issuer = https://as.example\n", 0666);
-    is_int(-1, load(NULL, NULL, p, false, NULL), "world-writable refused");
-    ok(contains(err, "writable by group or others"), "  message: %s", err);
+    is_int(FHIRAUTH_ERR_CONFIG, load(NULL, NULL, p, false, NULL),
+           "world-writable refused");
+    ok(contains(ectx.msg, "writable by group or others"), "  message: %s",
+       ectx.msg);
     p = write_file("issuer = https://as.example\n", 0620);
-    is_int(-1, load(NULL, NULL, p, false, NULL), "group-writable refused");
+    is_int(FHIRAUTH_ERR_CONFIG, load(NULL, NULL, p, false, NULL),
+           "group-writable refused");
     p = write_file("issuer = https://as.example\n", 0600);
     is_int(0, load(NULL, NULL, p, false, NULL), "mode 0600 accepted");
 
     p = tmp_path("link.conf");
     if (symlink(good, p) != 0)
         bail("symlink: %s", strerror(errno));
-    is_int(-1, load(NULL, NULL, p, false, NULL), "symbolic link refused");
-    ok(contains(err, "is a symbolic link"), "  message: %s", err);
+    is_int(FHIRAUTH_ERR_CONFIG, load(NULL, NULL, p, false, NULL),
+           "symbolic link refused");
+    ok(contains(ectx.msg, "is a symbolic link"), "  message: %s", ectx.msg);
 
     dir = tmp_path("dir.conf");
     if (mkdir(dir, 0755) != 0)
         bail("mkdir: %s", strerror(errno));
-    is_int(-1, load(NULL, NULL, dir, false, NULL), "directory refused");
-    ok(contains(err, "not a regular file"), "  message: %s", err);
+    is_int(FHIRAUTH_ERR_CONFIG, load(NULL, NULL, dir, false, NULL),
+           "directory refused");
+    ok(contains(ectx.msg, "not a regular file"), "  message: %s", ectx.msg);
     p = tmp_path("fifo.conf");
     if (mkfifo(p, 0644) != 0)
         bail("mkfifo: %s", strerror(errno));
-    is_int(-1, load(NULL, NULL, p, false, NULL),
+    is_int(FHIRAUTH_ERR_CONFIG, load(NULL, NULL, p, false, NULL),
            "FIFO refused (without blocking)");
-    ok(contains(err, "not a regular file"), "  message: %s", err);
+    ok(contains(ectx.msg, "not a regular file"), "  message: %s", ectx.msg);
 
     /* Exactly the cap: the issuer, then blank lines. */
     big = malloc(FA_CONFIG_MAX_BYTES + 1);
@@ -904,18 +938,22 @@ test_files(void)
     p = write_file_len(big, FA_CONFIG_MAX_BYTES, 0644);
     is_int(0, load(NULL, NULL, p, false, NULL), "file of exactly the cap");
     p = write_file_len(big, FA_CONFIG_MAX_BYTES + 1, 0644);
-    is_int(-1, load(NULL, NULL, p, false, NULL), "file over the cap");
-    ok(contains(err, "larger than 65536 bytes"), "  message: %s", err);
+    is_int(FHIRAUTH_ERR_CONFIG, load(NULL, NULL, p, false, NULL),
+           "file over the cap");
+    ok(contains(ectx.msg, "larger than 65536 bytes"), "  message: %s",
+       ectx.msg);
     free(big);
 
     /* The system file (and a flagged explicit file) must be root's. */
     if (!root) {
-        is_int(-1, load(NULL, NULL, good, true, NULL),
+        is_int(FHIRAUTH_ERR_CONFIG, load(NULL, NULL, good, true, NULL),
                "explicit file not owned by root refused");
-        ok(contains(err, "must be owned by root"), "  message: %s", err);
-        is_int(-1, load(good, NULL, NULL, false, NULL),
+        ok(contains(ectx.msg, "must be owned by root"), "  message: %s",
+           ectx.msg);
+        is_int(FHIRAUTH_ERR_CONFIG, load(good, NULL, NULL, false, NULL),
                "system file not owned by root refused");
-        ok(contains(err, "must be owned by root"), "  message: %s", err);
+        ok(contains(ectx.msg, "must be owned by root"), "  message: %s",
+           ectx.msg);
         skip("not root: cannot make root-owned system files");
         return;
     }
@@ -924,16 +962,17 @@ test_files(void)
     p = write_file("issuer = https://as.example\n", 0644);
     if (chown(p, 1, 1) != 0)
         bail("chown: %s", strerror(errno));
-    is_int(-1, load(NULL, NULL, p, true, NULL),
+    is_int(FHIRAUTH_ERR_CONFIG, load(NULL, NULL, p, true, NULL),
            "explicit file owned by uid 1 refused when root is required");
-    ok(contains(err, "must be owned by root (owner is uid 1)"),
-       "  message: %s", err);
-    is_int(-1, load(p, NULL, NULL, false, NULL),
+    ok(contains(ectx.msg, "must be owned by root (owner is uid 1)"),
+       "  message: %s", ectx.msg);
+    is_int(FHIRAUTH_ERR_CONFIG, load(p, NULL, NULL, false, NULL),
            "system file owned by uid 1 refused");
-    ok(contains(err, "must be owned by root"), "  message: %s", err);
-    is_int(-1, load(NULL, p, NULL, false, NULL),
+    ok(contains(ectx.msg, "must be owned by root"), "  message: %s", ectx.msg);
+    is_int(FHIRAUTH_ERR_CONFIG, load(NULL, p, NULL, false, NULL),
            "user file owned by another user refused");
-    ok(contains(err, "must be owned by root or uid 0"), "  message: %s", err);
+    ok(contains(ectx.msg, "must be owned by root or uid 0"), "  message: %s",
+       ectx.msg);
 
     sys = write_file("default_profile = a\n"
                      "issuer = https://sys.example\n"
@@ -972,10 +1011,11 @@ test_files(void)
     is_int(12, cfg.timeout, "  user top-level still applies");
     is_int(0, load(sys, user, NULL, false, NULL), "system default_profile");
     is_string("a", cfg.profile, "  picks a");
-    is_int(-1, load(sys, user, NULL, false, "zz"), "profile in neither");
-    ok(contains(err, "no profile 'zz' in ") && contains(err, sys)
-           && contains(err, user),
-       "  message names both files: %s", err);
+    is_int(FHIRAUTH_ERR_CONFIG, load(sys, user, NULL, false, "zz"),
+           "profile in neither");
+    ok(contains(ectx.msg, "no profile 'zz' in ") && contains(ectx.msg, sys)
+           && contains(ectx.msg, user),
+       "  message names both files: %s", ectx.msg);
 
     p = write_file("default_profile = s\n", 0644);
     is_int(0, load(sys, p, NULL, false, NULL),
@@ -989,16 +1029,18 @@ test_files(void)
     is_int(0, load(tmp_path("no-sys.conf"), user, NULL, false, "b"),
            "missing system file, user file has the profile");
     is_string("https://user-b.example", cfg.issuer, "  from the user file");
-    is_int(-1, load(tmp_path("no-sys.conf"), user, NULL, false, "a"),
+    is_int(FHIRAUTH_ERR_CONFIG,
+           load(tmp_path("no-sys.conf"), user, NULL, false, "a"),
            "missing system file, user profile without issuer");
     is_string(
         "no issuer, fhir_base or token_endpoint configured for profile 'a'",
-        err, "  message");
-    is_int(-1,
+        ectx.msg, "  message");
+    is_int(FHIRAUTH_ERR_CONFIG,
            load(tmp_path("no-sys.conf"), tmp_path("no-user.conf"), NULL, false,
                 NULL),
            "both files missing");
-    ok(contains(err, "no-sys.conf: cannot open"), "  names the system file");
+    ok(contains(ectx.msg, "no-sys.conf: cannot open"),
+       "  names the system file");
     p = write_file("issuer = https://u.example\n", 0644);
     is_int(0, load(tmp_path("no-sys.conf"), p, NULL, false, NULL),
            "missing system file, sectionless user file supplies issuer");
@@ -1010,21 +1052,23 @@ test_files(void)
 
     p = write_file("issuer = https://as.example\nuse_first_pass = yes\n",
                    0644);
-    is_int(-1, load(sys, p, NULL, false, "a"),
+    is_int(FHIRAUTH_ERR_CONFIG, load(sys, p, NULL, false, "a"),
            "PAM-only key in the user file");
-    ok(contains(err, p) && contains(err, ":2: 'use_first_pass'"),
-       "  message: %s", err);
+    ok(contains(ectx.msg, p) && contains(ectx.msg, ":2: 'use_first_pass'"),
+       "  message: %s", ectx.msg);
     p = write_file("timeout = 0\n", 0644);
-    is_int(-1, load(sys, p, NULL, false, "a"), "bad value in the user file");
-    ok(contains(err, p) && contains(err, ":1: bad value for 'timeout'"),
-       "  message: %s", err);
+    is_int(FHIRAUTH_ERR_CONFIG, load(sys, p, NULL, false, "a"),
+           "bad value in the user file");
+    ok(contains(ectx.msg, p)
+           && contains(ectx.msg, ":1: bad value for 'timeout'"),
+       "  message: %s", ectx.msg);
     p = write_file("issuer = https://as.example\n", 0666);
-    is_int(-1, load(sys, p, NULL, false, "a"),
+    is_int(FHIRAUTH_ERR_CONFIG, load(sys, p, NULL, false, "a"),
            "world-writable user file refused");
     p = tmp_path("sys-link.conf");
     if (symlink(sys, p) != 0)
         bail("symlink: %s", strerror(errno));
-    is_int(-1, load(p, NULL, NULL, false, "a"),
+    is_int(FHIRAUTH_ERR_CONFIG, load(p, NULL, NULL, false, "a"),
            "symbolic link as system file refused");
 }
 

@@ -13,7 +13,7 @@
 #include "util.h"
 #include "../tap/basic.h"
 
-static char err[512];
+static struct fa_err ectx;
 static char oerr[128];
 
 /* The fields of a valid answer, each replaceable. */
@@ -28,10 +28,10 @@ static char oerr[128];
 static fhirauth_rc
 dev(long status, const char *body, struct fa_device_auth *d)
 {
-    err[0] = '\0';
+    fa_err_clear(&ectx);
     memset(d, 0, sizeof(*d));
     return fa_parse_device_response(status, body, strlen(body), d, oerr,
-                                    sizeof(oerr), err, sizeof(err));
+                                    sizeof(oerr), &ectx);
 }
 
 /* Is every byte of s printable ASCII? */
@@ -53,8 +53,9 @@ refused(long status, const char *body, fhirauth_rc want, const char *what)
     fhirauth_rc rc = dev(status, body, &d);
 
     is_int(want, rc, "%s: code", what);
-    ok(err[0] != '\0' && strstr(err, "SECRET") == NULL && printable(err),
-       "%s: message without the device code (%s)", what, err);
+    ok(ectx.msg[0] != '\0' && strstr(ectx.msg, "SECRET") == NULL
+           && printable(ectx.msg),
+       "%s: message without the device code (%s)", what, ectx.msg);
     ok(d.device_code == NULL && d.user_code == NULL
            && d.verification_uri == NULL,
        "%s: result untouched", what);
@@ -195,15 +196,16 @@ test_huge(void)
                      code);
         if (r < 0 || r >= 8192)
             bail("snprintf");
-        err[0] = '\0';
+        fa_err_clear(&ectx);
         memset(&d, 0, sizeof(d));
         is_int(n == 4096 ? FHIRAUTH_OK : FHIRAUTH_ERR_PROTOCOL,
                fa_parse_device_response(200, big, (size_t) r, &d, oerr,
-                                        sizeof(oerr), err, sizeof(err)),
+                                        sizeof(oerr), &ectx),
                "device_code of %zu bytes", n);
         if (n > 4096)
-            ok(strstr(err, "SSSS") == NULL && strstr(err, "device_code"),
-               "long device_code: message without it (%s)", err);
+            ok(strstr(ectx.msg, "SSSS") == NULL
+                   && strstr(ectx.msg, "device_code"),
+               "long device_code: message without it (%s)", ectx.msg);
         fa_device_auth_free(&d);
         free(code);
     }
@@ -378,8 +380,8 @@ test_errors(void)
                &d),
            "unauthorized_client");
     is_string("unauthorized_client", oerr, "unauthorized_client: code");
-    ok(strstr(err, "device flow not allowed") != NULL,
-       "unauthorized_client: description (%s)", err);
+    ok(strstr(ectx.msg, "device flow not allowed") != NULL,
+       "unauthorized_client: description (%s)", ectx.msg);
     ok(d.device_code == NULL, "error: result untouched");
 
     is_int(FHIRAUTH_ERR_DENIED, dev(400, "{\"error\":\"invalid_scope\"}", &d),
@@ -393,7 +395,8 @@ test_errors(void)
            "invalid_client");
     is_int(FHIRAUTH_ERR_DENIED, dev(401, "Unauthorized", &d),
            "bare 401: client authentication failed");
-    ok(strstr(err, "client authentication") != NULL, "bare 401: %s", err);
+    ok(strstr(ectx.msg, "client authentication") != NULL, "bare 401: %s",
+       ectx.msg);
     is_int(FHIRAUTH_ERR_DENIED, dev(401, "{}", &d), "401 without error code");
 
     is_int(FHIRAUTH_ERR_DENIED, dev(200, "{\"error\":\"access_denied\"}", &d),
@@ -403,9 +406,9 @@ test_errors(void)
     refused(400, "{\"error_description\":\"x\"}", FHIRAUTH_ERR_PROTOCOL,
             "400 without error code");
     refused(404, "<html>not found</html>", FHIRAUTH_ERR_PROTOCOL, "404 HTML");
-    ok(strstr(err, "404") != NULL
-           && strstr(err, "device authorization") != NULL,
-       "404: message names status and endpoint (%s)", err);
+    ok(strstr(ectx.msg, "404") != NULL
+           && strstr(ectx.msg, "device authorization") != NULL,
+       "404: message names status and endpoint (%s)", ectx.msg);
     refused(500, "{\"error\":\"server_error\"}", FHIRAUTH_ERR_UNREACHABLE,
             "500");
     refused(503, "", FHIRAUTH_ERR_UNREACHABLE, "503");
@@ -418,12 +421,12 @@ test_errors(void)
             "{\"error\":\"bad\\u001b]0;x\\u0007\",\"error_description"
             "\":\"line1\\nline2\"}",
             FHIRAUTH_ERR_DENIED, "control characters in the error");
-    ok(strchr(err, '\n') == NULL && strchr(err, 0x1b) == NULL,
-       "error text sanitized (%s)", err);
+    ok(strchr(ectx.msg, '\n') == NULL && strchr(ectx.msg, 0x1b) == NULL,
+       "error text sanitized (%s)", ectx.msg);
 
     is_int(FHIRAUTH_ERR_INTERNAL,
            fa_parse_device_response(200, "{}", 2, NULL, oerr, sizeof(oerr),
-                                    err, sizeof(err)),
+                                    &ectx),
            "NULL result");
 }
 
@@ -454,10 +457,10 @@ test_poll_answers(void)
         if (n < 0 || (size_t) n >= sizeof(body))
             bail("snprintf");
         memset(&r, 0, sizeof(r));
-        err[0] = '\0';
+        fa_err_clear(&ectx);
         is_int(cases[i].want,
                fa_parse_token_response(400, body, (size_t) n, &r, oerr,
-                                       sizeof(oerr), err, sizeof(err)),
+                                       sizeof(oerr), &ectx),
                "poll answer %s", cases[i].code);
         is_string(cases[i].code, oerr, "poll answer %s: oauth_error",
                   cases[i].code);

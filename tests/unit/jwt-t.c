@@ -299,7 +299,7 @@ jws(const char *header, const char *payload, EVP_PKEY *k, const char *how)
 /* ---------------------------------------------------------------- verifying */
 
 static long long now;
-static char err[512];
+static struct fa_err ectx;
 static char *claims;
 static int no_key;
 
@@ -332,10 +332,10 @@ verify_n(const char *token, const char *jwks, const char *nonce)
     x.now = now;
     free(claims);
     claims = NULL;
-    err[0] = '\0';
+    fa_err_clear(&ectx);
     no_key = -1;
     rc = fa_jwt_verify(token, jwks, jwks == NULL ? 0 : strlen(jwks), &x,
-                       &claims, &no_key, err, sizeof(err));
+                       &claims, &no_key, &ectx);
     return rc;
 }
 
@@ -354,18 +354,18 @@ leaks(const char *token)
     size_t n;
 
     if (d1 == NULL)
-        return strlen(token) > 8 && strstr(err, token) != NULL;
+        return strlen(token) > 8 && strstr(ectx.msg, token) != NULL;
     d2 = strchr(d1 + 1, '.');
     /* a stretch of the payload and of the signature */
     n = (d2 != NULL ? (size_t) (d2 - d1 - 1) : strlen(d1 + 1));
     if (n > 16) {
         snprintf(part, sizeof(part), "%.16s", d1 + 1);
-        if (strstr(err, part) != NULL)
+        if (strstr(ectx.msg, part) != NULL)
             return 1;
     }
     if (d2 != NULL && strlen(d2 + 1) > 16) {
         snprintf(part, sizeof(part), "%.16s", d2 + 1);
-        if (strstr(err, part) != NULL)
+        if (strstr(ectx.msg, part) != NULL)
             return 1;
     }
     return 0;
@@ -377,7 +377,7 @@ accepted(const char *token, const char *jwks, const char *what)
     fhirauth_rc rc = verify(token, jwks);
 
     if (!is_int(FHIRAUTH_OK, rc, "%s: accepted", what))
-        diag("message: %s", err);
+        diag("message: %s", ectx.msg);
 }
 
 /* Refused with FHIRAUTH_ERR_PROTOCOL, a message containing want, no
@@ -389,14 +389,14 @@ refused_n(const char *token, const char *jwks, const char *nonce,
     fhirauth_rc rc = verify_n(token, jwks, nonce);
 
     is_int(FHIRAUTH_ERR_PROTOCOL, rc, "%s: refused", what);
-    if (!ok(strstr(err, want) != NULL
-                && strncmp(err, "id_token rejected: ", 19) == 0,
+    if (!ok(strstr(ectx.msg, want) != NULL
+                && strncmp(ectx.msg, "id_token rejected: ", 19) == 0,
             "%s: says \"%s\"", what, want))
-        diag("message: %s", err);
+        diag("message: %s", ectx.msg);
     ok(claims == NULL && !leaks(token), "%s: no claims, token not quoted",
        what);
     if (getenv("FA_JWT_VERBOSE") != NULL)
-        diag("%s", err);
+        diag("%s", ectx.msg);
 }
 
 static void
@@ -645,14 +645,11 @@ test_keys(void)
         refused(t_rs, fmt("%s]}", many), "more than 64 keys",
                 "JWKS with 65 keys");
     }
-    is_int(FHIRAUTH_OK,
-           fa_jwt_jwks_check(jwks_main, strlen(jwks_main), err, sizeof(err)),
+    is_int(FHIRAUTH_OK, fa_jwt_jwks_check(jwks_main, strlen(jwks_main), &ectx),
            "fa_jwt_jwks_check: a good JWKS");
-    is_int(FHIRAUTH_ERR_PROTOCOL,
-           fa_jwt_jwks_check("{\"keys\":1}", 10, err, sizeof(err)),
+    is_int(FHIRAUTH_ERR_PROTOCOL, fa_jwt_jwks_check("{\"keys\":1}", 10, &ectx),
            "fa_jwt_jwks_check: keys not an array");
-    is_int(FHIRAUTH_ERR_PROTOCOL,
-           fa_jwt_jwks_check("<html>", 6, err, sizeof(err)),
+    is_int(FHIRAUTH_ERR_PROTOCOL, fa_jwt_jwks_check("<html>", 6, &ectx),
            "fa_jwt_jwks_check: not JSON");
 }
 
@@ -887,7 +884,7 @@ test_malformed(void)
 
         is_int(FHIRAUTH_ERR_INTERNAL,
                fa_jwt_verify(t, jwks_main, strlen(jwks_main), &x, &claims,
-                             NULL, err, sizeof(err)),
+                             NULL, &ectx),
                "no issuer to check against: an internal error");
     }
 }
@@ -906,7 +903,7 @@ struct fake {
 
 static fhirauth_rc
 fake_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
-           int *ret_stored, long *ret_lifetime, char *e, size_t elen)
+           int *ret_stored, long *ret_lifetime, struct fa_err *e)
 {
     struct fake *f = arg;
     const char *doc;
@@ -921,16 +918,14 @@ fake_fetch(void *arg, const char *uri, int fresh, char **ret, size_t *retlen,
     *ret_stored = f->stored && !fresh;
     if (fresh)
         f->fresh_calls++;
-    if (f->rc != FHIRAUTH_OK) {
-        fa_err(e, elen, "cannot reach the server");
-        return f->rc;
-    }
+    if (f->rc != FHIRAUTH_OK)
+        return fa_fail(e, f->rc, "cannot reach the server");
     while (i > 0 && f->docs[i] == NULL)
         i--;
     doc = f->docs[i];
     *ret = strdup(doc);
     if (*ret == NULL)
-        return FHIRAUTH_ERR_NOMEM;
+        return fa_nomem(e);
     *retlen = strlen(doc);
     return FHIRAUTH_OK;
 }
@@ -943,9 +938,8 @@ cached(const char *uri, struct fake *f, const char *token)
     x.now = now;
     free(claims);
     claims = NULL;
-    err[0] = '\0';
-    return fa_jwt_verify_cached(uri, fake_fetch, f, token, &x, &claims, err,
-                                sizeof(err));
+    fa_err_clear(&ectx);
+    return fa_jwt_verify_cached(uri, fake_fetch, f, token, &x, &claims, &ectx);
 }
 
 /* A token signed with rsa1 (kid r1), issued at the current "now". */
@@ -988,7 +982,8 @@ test_cache(void)
     is_int(FHIRAUTH_ERR_PROTOCOL, cached("https://a.test/jwks", &f, tz),
            "cache: unknown kid refused");
     is_int(3, f.calls, "cache: after exactly one refetch");
-    ok(strstr(err, "no key \"zz\"") != NULL, "cache: says so (%s)", err);
+    ok(strstr(ectx.msg, "no key \"zz\"") != NULL, "cache: says so (%s)",
+       ectx.msg);
     /* a bad signature is not a reason to refetch */
     is_int(FHIRAUTH_ERR_PROTOCOL,
            cached("https://a.test/jwks", &f, flip_sig_bit(t2, 1, 1)),
@@ -1016,7 +1011,8 @@ test_cache(void)
     f.docs[1] = set1;
     is_int(FHIRAUTH_ERR_PROTOCOL, cached("https://a.test/jwks", &f, t1),
            "cache: a JWKS that is not JSON is refused");
-    ok(strstr(err, "not a JSON object") != NULL, "cache: says so (%s)", err);
+    ok(strstr(ectx.msg, "not a JSON object") != NULL, "cache: says so (%s)",
+       ectx.msg);
     is_int(FHIRAUTH_OK, cached("https://a.test/jwks", &f, t1),
            "cache: nothing bad was cached");
     is_int(2, f.calls, "cache: one fetch each");
@@ -1122,22 +1118,19 @@ test_net_op(void)
     cfg.client_id = client;
     ep.jwks_uri = uri;
     is_int(FHIRAUTH_ERR_CONFIG,
-           fa_net_verify_id_token(&ctx, &ep, "a.b.c", NULL, &c, err,
-                                  sizeof(err)),
+           fa_net_verify_id_token(&ctx, &ep, "a.b.c", NULL, &c, &ectx),
            "net op: no issuer known");
     ep.issuer = issuer;
     ep.jwks_uri = NULL;
     is_int(FHIRAUTH_ERR_PROTOCOL,
-           fa_net_verify_id_token(&ctx, &ep, "a.b.c", NULL, &c, err,
-                                  sizeof(err)),
+           fa_net_verify_id_token(&ctx, &ep, "a.b.c", NULL, &c, &ectx),
            "net op: no jwks_uri");
-    ok(strstr(err, "jwks_uri") != NULL, "net op: says so (%s)", err);
+    ok(strstr(ectx.msg, "jwks_uri") != NULL, "net op: says so (%s)", ectx.msg);
     ep.jwks_uri = uri;
     /* cppcheck-suppress redundantAssignment ; read through ctx.cfg */
     cfg.client_id = NULL;
     is_int(FHIRAUTH_ERR_CONFIG,
-           fa_net_verify_id_token(&ctx, &ep, "a.b.c", NULL, &c, err,
-                                  sizeof(err)),
+           fa_net_verify_id_token(&ctx, &ep, "a.b.c", NULL, &c, &ectx),
            "net op: no client_id");
     ok(c == NULL, "net op: no claims");
 }

@@ -43,7 +43,7 @@ cleanup(void)
 
     for (k = FA_KEY_REFRESH; k <= FA_KEY_META; k++)
         for (i = 0; i < 3; i++)
-            (void) fa_ks_unlink(anchors[i], profile, (enum fa_key) k, NULL, 0);
+            (void) fa_ks_unlink(anchors[i], profile, (enum fa_key) k, NULL);
 }
 
 /* The serial of our key in a keyring, or -1. */
@@ -192,7 +192,7 @@ read_is(enum fa_anchor a, enum fa_key which, const char *want,
     fhirauth_rc rc;
     int r;
 
-    rc = fa_ks_read(a, profile, which, &data, &len, &got, NULL, 0);
+    rc = fa_ks_read(a, profile, which, &data, &len, &got, NULL);
     r = rc == FHIRAUTH_OK && len == strlen(want) && strcmp(data, want) == 0
         && got == want_anchor;
     fa_secret_free_len(data, len);
@@ -206,7 +206,7 @@ read_rc(enum fa_anchor a, enum fa_key which)
     size_t len = 0;
     fhirauth_rc rc;
 
-    rc = fa_ks_read(a, profile, which, &data, &len, NULL, NULL, 0);
+    rc = fa_ks_read(a, profile, which, &data, &len, NULL, NULL);
     fa_secret_free_len(data, len);
     return rc;
 }
@@ -295,7 +295,7 @@ static int
 child_quota(void *arg)
 {
     static char big[8000];
-    char err[512] = "";
+    struct fa_err ectx = { FHIRAUTH_OK, "" };
     fhirauth_rc rc = FHIRAUTH_OK;
     int i, n, result;
 
@@ -305,21 +305,21 @@ child_quota(void *arg)
     memset(big, 'q', sizeof(big));
     for (n = 0; n < QUOTA_KEYS; n++) {
         rc = fa_ks_store(FA_ANCHOR_USER, qprofile[n], FA_KEY_META, big,
-                         sizeof(big), 0, err, sizeof(err));
+                         sizeof(big), 0, &ectx);
         if (rc != FHIRAUTH_OK)
             break;
     }
-    if (rc == FHIRAUTH_ERR_QUOTA && strstr(err, "kernel.keys.maxbytes"))
+    if (rc == FHIRAUTH_ERR_QUOTA && strstr(ectx.msg, "kernel.keys.maxbytes"))
         result = 0;
     else
         result = rc == FHIRAUTH_OK ? 1 : 2;
     for (i = 0; i <= n && i < QUOTA_KEYS; i++)
-        if (fa_ks_unlink(FA_ANCHOR_USER, qprofile[i], FA_KEY_META, NULL, 0)
+        if (fa_ks_unlink(FA_ANCHOR_USER, qprofile[i], FA_KEY_META, NULL)
             != FHIRAUTH_OK)
             result |= 4;
     for (i = 0; i < QUOTA_KEYS; i++)
         if (fa_ks_read(FA_ANCHOR_USER, qprofile[i], FA_KEY_META,
-                       &(char *){ NULL }, &(size_t){ 0 }, NULL, NULL, 0)
+                       &(char *){ NULL }, &(size_t){ 0 }, NULL, NULL)
             != FHIRAUTH_ERR_LOGIN_NEEDED)
             result |= 8;
     return result;
@@ -338,18 +338,18 @@ child_no_persistent(void *arg)
 
     no_persistent = 1;
     if (fa_ks_store(FA_ANCHOR_PERSISTENT, profile, FA_KEY_META, "{}", 2, 0,
-                    NULL, 0)
+                    NULL)
         != FHIRAUTH_OK)
         return 1;
     if (find(real, FA_KEY_META) != -1)
         bad |= 2; /* it went to the real persistent keyring */
     if (fa_ks_read(FA_ANCHOR_PERSISTENT, profile, FA_KEY_META, &data, &len,
-                   &where, NULL, 0)
+                   &where, NULL)
             != FHIRAUTH_OK
         || strcmp(data, "{}") != 0 || where != FA_ANCHOR_USER)
         bad |= 4;
     fa_secret_free_len(data, len);
-    if (fa_ks_unlink(FA_ANCHOR_PERSISTENT, profile, FA_KEY_META, NULL, 0)
+    if (fa_ks_unlink(FA_ANCHOR_PERSISTENT, profile, FA_KEY_META, NULL)
             != FHIRAUTH_OK
         || find(KEY_SPEC_USER_KEYRING, FA_KEY_META) != -1)
         bad |= 8;
@@ -470,13 +470,12 @@ test_anchor(int i)
     const char *an = anchor_names[i];
     key_serial_t ring = ring_of(a), k1, k2;
     unsigned long uid = 99, perm = 0;
-    char err[512] = "";
+    struct fa_err ectx = { FHIRAUTH_OK, "" };
     fhirauth_rc rc;
     long left;
 
-    rc = fa_ks_store(a, profile, FA_KEY_ACCESS, "100 first", 9, 40, err,
-                     sizeof(err));
-    is_int(FHIRAUTH_OK, rc, "%s: store (%s)", an, err);
+    rc = fa_ks_store(a, profile, FA_KEY_ACCESS, "100 first", 9, 40, &ectx);
+    is_int(FHIRAUTH_OK, rc, "%s: store (%s)", an, ectx.msg);
     ok(read_is(a, FA_KEY_ACCESS, "100 first", a), "%s: read back", an);
     k1 = find(ring, FA_KEY_ACCESS);
     ok(k1 > 0, "%s: the key is in the %s keyring", an, an);
@@ -491,15 +490,13 @@ test_anchor(int i)
     left = seconds_left(k1);
     ok(left > 30 && left <= 40, "%s: timeout set (%lds)", an, left);
 
-    rc = fa_ks_store(a, profile, FA_KEY_ACCESS, "200 second", 10, 0, err,
-                     sizeof(err));
-    is_int(FHIRAUTH_OK, rc, "%s: update (%s)", an, err);
+    rc = fa_ks_store(a, profile, FA_KEY_ACCESS, "200 second", 10, 0, &ectx);
+    is_int(FHIRAUTH_OK, rc, "%s: update (%s)", an, ectx.msg);
     k2 = find(ring, FA_KEY_ACCESS);
     is_int(k1, k2, "%s: updated in place, same serial", an);
     ok(read_is(a, FA_KEY_ACCESS, "200 second", a), "%s: new payload read", an);
     ok(is_perm(k2), "%s: timeout 0 means none", an);
-    rc = fa_ks_store(a, profile, FA_KEY_ACCESS, "300 third", 9, 50, err,
-                     sizeof(err));
+    rc = fa_ks_store(a, profile, FA_KEY_ACCESS, "300 third", 9, 50, &ectx);
     left = seconds_left(k2);
     ok(rc == FHIRAUTH_OK && left > 40 && left <= 50,
        "%s: timeout set again after an update (%lds)", an, left);
@@ -507,40 +504,37 @@ test_anchor(int i)
     describe_key(k2, &uid, &perm);
     is_int(WANT_PERM, perm, "%s: permissions kept after an update", an);
 
-    is_int(FHIRAUTH_OK,
-           fa_ks_unlink(a, profile, FA_KEY_ACCESS, err, sizeof(err)),
-           "%s: unlink (%s)", an, err);
+    is_int(FHIRAUTH_OK, fa_ks_unlink(a, profile, FA_KEY_ACCESS, &ectx),
+           "%s: unlink (%s)", an, ectx.msg);
     is_int(-1, find(ring, FA_KEY_ACCESS), "%s: gone from the keyring", an);
     is_int(FHIRAUTH_ERR_LOGIN_NEEDED, read_rc(a, FA_KEY_ACCESS),
            "%s: read after unlink: login needed", an);
-    is_int(FHIRAUTH_OK, fa_ks_unlink(a, profile, FA_KEY_ACCESS, NULL, 0),
+    is_int(FHIRAUTH_OK, fa_ks_unlink(a, profile, FA_KEY_ACCESS, NULL),
            "%s: unlinking an absent key is fine", an);
 }
 
 static void
 test_search_order(void)
 {
-    char err[512] = "";
+    struct fa_err ectx = { FHIRAUTH_OK, "" };
 
     /* A session key found when the configured anchor is persistent. */
     fa_ks_store(FA_ANCHOR_SESSION, profile, FA_KEY_META, "{\"s\":1}", 7, 0,
-                NULL, 0);
+                NULL);
     ok(read_is(FA_ANCHOR_PERSISTENT, FA_KEY_META, "{\"s\":1}",
                FA_ANCHOR_SESSION),
        "persistent first, found in session");
     /* A user key found when the configured anchor is session. */
-    fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_REFRESH, "r-user", 6, 0, NULL,
-                0);
+    fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_REFRESH, "r-user", 6, 0, NULL);
     ok(read_is(FA_ANCHOR_SESSION, FA_KEY_REFRESH, "r-user", FA_ANCHOR_USER),
        "session first, found in user");
     /* A persistent key found when the configured anchor is session. */
     fa_ks_store(FA_ANCHOR_PERSISTENT, profile, FA_KEY_ACCESS, "1 p", 3, 0,
-                NULL, 0);
+                NULL);
     ok(read_is(FA_ANCHOR_SESSION, FA_KEY_ACCESS, "1 p", FA_ANCHOR_PERSISTENT),
        "session first, found in persistent");
     /* The configured anchor wins over the others. */
-    fa_ks_store(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, "2 s", 3, 0, NULL,
-                0);
+    fa_ks_store(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, "2 s", 3, 0, NULL);
     ok(read_is(FA_ANCHOR_SESSION, FA_KEY_ACCESS, "2 s", FA_ANCHOR_SESSION),
        "the configured anchor is searched first");
     ok(read_is(FA_ANCHOR_PERSISTENT, FA_KEY_ACCESS, "1 p",
@@ -548,17 +542,16 @@ test_search_order(void)
        "and the other way round");
 
     /* Unlink removes the key from every anchor. */
-    fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_ACCESS, "3 u", 3, 0, NULL, 0);
+    fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_ACCESS, "3 u", 3, 0, NULL);
     is_int(FHIRAUTH_OK,
-           fa_ks_unlink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, err,
-                        sizeof(err)),
-           "unlink everywhere (%s)", err);
+           fa_ks_unlink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, &ectx),
+           "unlink everywhere (%s)", ectx.msg);
     ok(find(ring_of(FA_ANCHOR_PERSISTENT), FA_KEY_ACCESS) == -1
            && find(KEY_SPEC_USER_KEYRING, FA_KEY_ACCESS) == -1
            && find(KEY_SPEC_SESSION_KEYRING, FA_KEY_ACCESS) == -1,
        "no access key left in any anchor");
-    fa_ks_unlink(FA_ANCHOR_PERSISTENT, profile, FA_KEY_META, NULL, 0);
-    fa_ks_unlink(FA_ANCHOR_PERSISTENT, profile, FA_KEY_REFRESH, NULL, 0);
+    fa_ks_unlink(FA_ANCHOR_PERSISTENT, profile, FA_KEY_META, NULL);
+    fa_ks_unlink(FA_ANCHOR_PERSISTENT, profile, FA_KEY_REFRESH, NULL);
     is_int(FHIRAUTH_ERR_LOGIN_NEEDED, read_rc(FA_ANCHOR_USER, FA_KEY_META),
            "meta gone");
 }
@@ -566,15 +559,15 @@ test_search_order(void)
 static void
 test_expiry(void)
 {
-    char err[512] = "";
+    struct fa_err ectx = { FHIRAUTH_OK, "" };
     int i, good = 1;
 
     for (i = 0; i < 3; i++)
         if (fa_ks_store(anchors[i], profile, FA_KEY_ACCESS, "5 short", 7, 1,
-                        err, sizeof(err))
+                        &ectx)
             != FHIRAUTH_OK)
             good = 0;
-    ok(good, "stored with a 1 s timeout (%s)", err);
+    ok(good, "stored with a 1 s timeout (%s)", ectx.msg);
     sleep(2);
     for (i = 0; i < 3; i++)
         is_int(FHIRAUTH_ERR_LOGIN_NEEDED, read_rc(anchors[i], FA_KEY_ACCESS),
@@ -582,24 +575,24 @@ test_expiry(void)
     /* add_key() updates an expired key in place and revives it. */
     is_int(FHIRAUTH_OK,
            fa_ks_store(FA_ANCHOR_PERSISTENT, profile, FA_KEY_ACCESS, "6 again",
-                       7, 30, err, sizeof(err)),
-           "store over an expired key (%s)", err);
+                       7, 30, &ectx),
+           "store over an expired key (%s)", ectx.msg);
     ok(read_is(FA_ANCHOR_PERSISTENT, FA_KEY_ACCESS, "6 again",
                FA_ANCHOR_PERSISTENT),
        "and read it back");
     /* A search cannot find an expired key, so unlink cannot remove it:
      * revive the others too, so cleanup() leaves nothing for the kernel's
      * collector. */
-    fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_ACCESS, "6 u", 3, 30, NULL, 0);
-    fa_ks_store(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, "6 s", 3, 30, NULL,
-                0);
+    fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_ACCESS, "6 u", 3, 30, NULL);
+    fa_ks_store(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, "6 s", 3, 30, NULL);
 }
 
 static void
 test_limits(void)
 {
     static char big[FA_KEY_MAX_PAYLOAD + 2];
-    char err[512] = "", desc[128], *data = NULL;
+    struct fa_err ectx = { FHIRAUTH_OK, "" };
+    char desc[128], *data = NULL;
     size_t len = 0;
     enum fa_anchor where = FA_ANCHOR_SESSION;
     fhirauth_rc rc;
@@ -608,15 +601,15 @@ test_limits(void)
     memset(big, 'b', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     rc = fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_META, big,
-                     FA_KEY_MAX_PAYLOAD + 1, 0, err, sizeof(err));
+                     FA_KEY_MAX_PAYLOAD + 1, 0, &ectx);
     is_int(FHIRAUTH_ERR_INVALID_ARGUMENT, rc, "too large a payload refused");
-    ok(strstr(err, "too large") != NULL, "message: %s", err);
-    err[0] = '\0';
+    ok(strstr(ectx.msg, "too large") != NULL, "message: %s", ectx.msg);
+    fa_err_clear(&ectx);
     rc = fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_META, big,
-                     FA_KEY_MAX_PAYLOAD, 0, err, sizeof(err));
-    is_int(FHIRAUTH_OK, rc, "the largest payload stored (%s)", err);
+                     FA_KEY_MAX_PAYLOAD, 0, &ectx);
+    is_int(FHIRAUTH_OK, rc, "the largest payload stored (%s)", ectx.msg);
     rc = fa_ks_read(FA_ANCHOR_USER, profile, FA_KEY_META, &data, &len, &where,
-                    err, sizeof(err));
+                    &ectx);
     ok(rc == FHIRAUTH_OK && len == FA_KEY_MAX_PAYLOAD
            && memcmp(data, big, len) == 0 && data[len] == '\0',
        "and read back whole, NUL-terminated");
@@ -629,39 +622,38 @@ test_limits(void)
     data = NULL;
     len = 0;
     rc = fa_ks_read(FA_ANCHOR_USER, profile, FA_KEY_META, &data, &len, NULL,
-                    err, sizeof(err));
-    ok(k > 0 && rc == FHIRAUTH_ERR_KEYRING && strstr(err, "too large"),
-       "too large a key refused on read: %s", err);
+                    &ectx);
+    ok(k > 0 && rc == FHIRAUTH_ERR_KEYRING && strstr(ectx.msg, "too large"),
+       "too large a key refused on read: %s", ectx.msg);
     ok(data == NULL && len == 0, "outputs untouched");
-    fa_ks_unlink(FA_ANCHOR_USER, profile, FA_KEY_META, NULL, 0);
+    fa_ks_unlink(FA_ANCHOR_USER, profile, FA_KEY_META, NULL);
 
     data = NULL;
     is_int(FHIRAUTH_ERR_INVALID_ARGUMENT,
            fa_ks_store(FA_ANCHOR_USER, "bad/name", FA_KEY_META, "x", 1, 0,
-                       NULL, 0),
+                       NULL),
            "store: bad profile refused");
     is_int(FHIRAUTH_ERR_INVALID_ARGUMENT,
            fa_ks_read(FA_ANCHOR_USER, "bad name", FA_KEY_META, &data, &len,
-                      NULL, err, sizeof(err)),
+                      NULL, &ectx),
            "read: bad profile refused");
     is_int(FHIRAUTH_ERR_INVALID_ARGUMENT,
-           fa_ks_unlink(FA_ANCHOR_USER, "", FA_KEY_META, NULL, 0),
+           fa_ks_unlink(FA_ANCHOR_USER, "", FA_KEY_META, NULL),
            "unlink: bad profile refused");
     is_int(FHIRAUTH_ERR_INVALID_ARGUMENT,
-           fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_META, "", 0, 0, NULL,
-                       0),
+           fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_META, "", 0, 0, NULL),
            "store: empty payload refused");
     is_int(FHIRAUTH_ERR_INVALID_ARGUMENT,
            fa_ks_store((enum fa_anchor) 7, profile, FA_KEY_META, "x", 1, 0,
-                       NULL, 0),
+                       NULL),
            "store: unknown anchor refused");
     is_int(FHIRAUTH_ERR_INVALID_ARGUMENT,
            fa_ks_read((enum fa_anchor) 7, profile, FA_KEY_META, &data, &len,
-                      NULL, NULL, 0),
+                      NULL, NULL),
            "read: unknown anchor refused");
     is_int(FHIRAUTH_ERR_INVALID_ARGUMENT,
            fa_ks_read(FA_ANCHOR_USER, profile, (enum fa_key) 5, &data, &len,
-                      NULL, NULL, 0),
+                      NULL, NULL),
            "read: unknown key refused");
     ok(data == NULL, "no data on failure");
 }
@@ -676,7 +668,7 @@ test_processes(void)
     int i, st;
 
     fa_ks_store(FA_ANCHOR_PERSISTENT, profile, FA_KEY_ACCESS, "100 fork", 8, 0,
-                NULL, 0);
+                NULL);
     ok(read_is(FA_ANCHOR_PERSISTENT, FA_KEY_ACCESS, "100 fork",
                FA_ANCHOR_PERSISTENT),
        "read in the parent (caches the keyring id)");
@@ -687,7 +679,7 @@ test_processes(void)
            "no persistent keyrings in the kernel: the user keyring is used");
 
     fa_ks_store(FA_ANCHOR_PERSISTENT, profile, FA_KEY_ACCESS, "100 threads",
-                11, 0, NULL, 0);
+                11, 0, NULL);
     for (i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, reader_thread, NULL);
     for (i = 0; i < 4; i++) {
@@ -703,18 +695,18 @@ test_processes(void)
         return;
     }
     for (i = 0; i < 3; i++) {
-        fa_ks_store(anchors[i], profile, FA_KEY_ACCESS, "100 mine", 8, 0, NULL,
-                    0);
+        fa_ks_store(anchors[i], profile, FA_KEY_ACCESS, "100 mine", 8, 0,
+                    NULL);
         keys[i] = find(ring_of(anchors[i]), FA_KEY_ACCESS);
     }
     st = in_child(child_other_user, keys);
     is_int(0, st, "uid %d cannot read our keys (EACCES) nor find them",
            NOBODY);
     for (i = 0; i < 3; i++)
-        fa_ks_unlink(anchors[i], profile, FA_KEY_ACCESS, NULL, 0);
+        fa_ks_unlink(anchors[i], profile, FA_KEY_ACCESS, NULL);
 
     fa_ks_store(FA_ANCHOR_PERSISTENT, profile, FA_KEY_ACCESS, "100 switch", 10,
-                0, NULL, 0);
+                0, NULL);
     is_int(0, in_child(child_switch_uid, NULL),
            "switching uid in one process never reaches root's keys");
 
@@ -771,11 +763,11 @@ child_shrink(void *arg)
         return 100;
     memset(big, 's', sizeof(big));
     if (fa_ks_store(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, big,
-                    sizeof(big), 0, NULL, 0)
+                    sizeof(big), 0, NULL)
         != FHIRAUTH_OK)
         return 101;
     before = quota_bytes(SHRINK_UID);
-    if (fa_ks_shrink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, NULL, 0)
+    if (fa_ks_shrink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, NULL)
         != FHIRAUTH_OK)
         result |= 1;
     after = quota_bytes(SHRINK_UID);
@@ -783,7 +775,7 @@ child_shrink(void *arg)
         result |= 2;
     /* A placeholder readers cannot decode, so treat as absent. */
     if (fa_ks_read(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, &data, &len,
-                   NULL, NULL, 0)
+                   NULL, NULL)
             != FHIRAUTH_OK
         || len != 1
         || fa_access_decode(data, &(time_t){ 0 }, &(const char *){ NULL })
@@ -792,16 +784,16 @@ child_shrink(void *arg)
     fa_secret_free_len(data, len);
     /* An expired key. */
     if (fa_ks_store(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, big,
-                    sizeof(big), 1, NULL, 0)
+                    sizeof(big), 1, NULL)
         != FHIRAUTH_OK)
         return 102;
     sleep(2);
     before = quota_bytes(SHRINK_UID);
     if (fa_ks_read(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, &data, &len,
-                   NULL, NULL, 0)
+                   NULL, NULL)
         != FHIRAUTH_ERR_LOGIN_NEEDED)
         result |= 8;
-    if (fa_ks_shrink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, NULL, 0)
+    if (fa_ks_shrink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, NULL)
         != FHIRAUTH_OK)
         result |= 16;
     after = quota_bytes(SHRINK_UID);
@@ -812,7 +804,7 @@ child_shrink(void *arg)
                 before, after);
         result |= 32;
     }
-    (void) fa_ks_unlink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, NULL, 0);
+    (void) fa_ks_unlink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, NULL);
     return result;
 }
 
@@ -837,13 +829,13 @@ measure(void)
     double ns;
 
     fa_ks_store(FA_ANCHOR_PERSISTENT, profile, FA_KEY_ACCESS,
-                "1999999999 eyJhbGciOiJSUzI1NiJ9.measure.sig", 43, 0, NULL, 0);
+                "1999999999 eyJhbGciOiJSUzI1NiJ9.measure.sig", 43, 0, NULL);
     clock_gettime(CLOCK_MONOTONIC, &a);
     for (i = 0; i < n; i++) {
         data = NULL;
         len = 0;
         if (fa_ks_read(FA_ANCHOR_PERSISTENT, profile, FA_KEY_ACCESS, &data,
-                       &len, NULL, NULL, 0)
+                       &len, NULL, NULL)
             != FHIRAUTH_OK)
             bad++;
         fa_secret_free_len(data, len);
@@ -867,11 +859,11 @@ foreign_child(void *arg)
     if (become_nobody(0) != 0)
         return 100;
     if (fa_ks_read(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, &data, &len,
-                   NULL, NULL, 0)
+                   NULL, NULL)
         != FHIRAUTH_ERR_LOGIN_NEEDED)
         result |= 1;
     fa_secret_free_len(data, len);
-    (void) fa_ks_unlink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, NULL, 0);
+    (void) fa_ks_unlink(FA_ANCHOR_SESSION, profile, FA_KEY_ACCESS, NULL);
     return result;
 }
 

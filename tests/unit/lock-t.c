@@ -124,21 +124,19 @@ same_file(int fd, const char *p)
 
 static fhirauth_rc
 take(uid_t uid, const char *profile, long wait_ms, const char *r,
-     const char *t, int *fd, char *err, size_t errlen)
+     const char *t, int *fd, struct fa_err *e)
 {
-    if (err != NULL && errlen > 0)
-        err[0] = '\0';
-    return fa_lock_acquire(uid, profile, wait_ms, r, t, fd, err, errlen);
+    fa_err_clear(e);
+    return fa_lock_acquire(uid, profile, wait_ms, r, t, fd, e);
 }
 
 /* Take a lock whose per-user directory lives in parent (see user_dir). */
 static fhirauth_rc
-take_in(const char *parent, const char *profile, int *fd, char *err,
-        size_t errlen)
+take_in(const char *parent, const char *profile, int *fd, struct fa_err *e)
 {
     if (me == 0)
-        return take(me, profile, 100, parent, tmp, fd, err, errlen);
-    return take(me, profile, 100, "/nonexistent", parent, fd, err, errlen);
+        return take(me, profile, 100, parent, tmp, fd, e);
+    return take(me, profile, 100, "/nonexistent", parent, fd, e);
 }
 
 /* Fork, run fn in the child, return its exit status (-1: killed). */
@@ -217,7 +215,7 @@ static int
 child_attempt(void *arg)
 {
     const struct attempt *a = arg;
-    char err[512];
+    struct fa_err ectx;
     long long t0, dt;
     fhirauth_rc rc;
     int fd = -1;
@@ -225,12 +223,13 @@ child_attempt(void *arg)
     if (a->uid != geteuid() && become(a->uid) != 0)
         return 100;
     t0 = now_ms();
-    rc = take(a->uid, "p", a->wait_ms, run, tmp, &fd, err, sizeof(err));
+    rc = take(a->uid, "p", a->wait_ms, run, tmp, &fd, &ectx);
     dt = now_ms() - t0;
     fa_lock_release(fd);
     if (rc != a->want)
         return 1;
-    if (rc == FHIRAUTH_ERR_LOCK && strstr(err, "timed out waiting") == NULL)
+    if (rc == FHIRAUTH_ERR_LOCK
+        && strstr(ectx.msg, "timed out waiting") == NULL)
         return 2;
     if (dt < a->min_ms || dt > a->max_ms)
         return 3;
@@ -248,7 +247,8 @@ child_attempt(void *arg)
 static int
 child_worker(void *arg)
 {
-    char counter[160], inside[160], lockp[192], buf[32], err[512];
+    char counter[160], inside[160], lockp[192], buf[32];
+    struct fa_err ectx;
     int i, fd, cfd, mfd;
     long v;
     ssize_t n;
@@ -259,9 +259,8 @@ child_worker(void *arg)
     mkpath(lockp, sizeof(lockp), "%s/stress.lock", udir);
     for (i = 0; i < ROUNDS; i++) {
         fd = -1;
-        if (take(me, "stress", 20000, run, tmp, &fd, err, sizeof(err))
-            != FHIRAUTH_OK) {
-            fprintf(stderr, "# worker: %s\n", err);
+        if (take(me, "stress", 20000, run, tmp, &fd, &ectx) != FHIRAUTH_OK) {
+            fprintf(stderr, "# worker: %s\n", ectx.msg);
             return 1;
         }
         mfd = open(inside, O_WRONLY | O_CREAT | O_EXCL, 0600);
@@ -292,7 +291,8 @@ child_worker(void *arg)
 static void
 test_basics(void)
 {
-    char err[512], p[192];
+    struct fa_err ectx;
+    char p[192];
     struct stat st;
     long long t0, dt;
     int fd = -7, fd2 = -7;
@@ -303,18 +303,16 @@ test_basics(void)
     pid_t pid;
 
     is_int(FHIRAUTH_ERR_INVALID_ARGUMENT,
-           take(me, "a/b", 100, run, tmp, &fd, err, sizeof(err)),
+           take(me, "a/b", 100, run, tmp, &fd, &ectx),
            "profile with '/' refused");
     is_int(FHIRAUTH_ERR_INVALID_ARGUMENT,
-           take(me, "", 100, run, tmp, &fd, err, sizeof(err)),
-           "empty profile refused");
+           take(me, "", 100, run, tmp, &fd, &ectx), "empty profile refused");
     is_int(FHIRAUTH_ERR_INVALID_ARGUMENT,
-           take(me, "p", -1, run, tmp, &fd, err, sizeof(err)),
-           "negative wait refused");
+           take(me, "p", -1, run, tmp, &fd, &ectx), "negative wait refused");
     is_int(-7, fd, "fd untouched on failure");
 
-    rc = take(me, "p", 1000, run, tmp, &fd, err, sizeof(err));
-    is_int(FHIRAUTH_OK, rc, "lock acquired (%s)", err);
+    rc = take(me, "p", 1000, run, tmp, &fd, &ectx);
+    is_int(FHIRAUTH_OK, rc, "lock acquired (%s)", ectx.msg);
     ok(fd >= 0, "a descriptor");
     mkpath(p, sizeof(p), "%s/p.lock", udir);
     ok(same_file(fd, p), "the lock is %s", p);
@@ -327,20 +325,20 @@ test_basics(void)
     ok((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0, "close-on-exec");
 
     t0 = now_ms();
-    rc = take(me, "p", 100, run, tmp, &fd2, err, sizeof(err));
+    rc = take(me, "p", 100, run, tmp, &fd2, &ectx);
     dt = now_ms() - t0;
     is_int(FHIRAUTH_ERR_LOCK, rc, "second lock in the same process waits");
-    ok(strstr(err,
+    ok(strstr(ectx.msg,
               "timed out waiting for the refresh lock (held by another "
               "process)")
            != NULL,
-       "message: %s", err);
+       "message: %s", ectx.msg);
     ok(dt >= 90 && dt < 2000, "waited about 100 ms (%lld)", dt);
     t0 = now_ms();
-    rc = take(me, "p", 0, run, tmp, &fd2, err, sizeof(err));
+    rc = take(me, "p", 0, run, tmp, &fd2, &ectx);
     ok(rc == FHIRAUTH_ERR_LOCK && now_ms() - t0 < 500,
        "wait 0: one attempt only");
-    is_int(FHIRAUTH_OK, take(me, "q", 0, run, tmp, &fd2, err, sizeof(err)),
+    is_int(FHIRAUTH_OK, take(me, "q", 0, run, tmp, &fd2, &ectx),
            "another profile's lock is separate");
     fa_lock_release(fd2);
 
@@ -352,7 +350,7 @@ test_basics(void)
     /* A waiter notices the release; the holder's unlock works even though
      * the waiter, forked while it held the lock, shares the descriptor. */
     fd = -1;
-    take(me, "p", 0, run, tmp, &fd, NULL, 0);
+    take(me, "p", 0, run, tmp, &fd, NULL);
     pid = start_child(child_attempt, &wake);
     sleep_ms(300);
     fa_lock_release(fd);
@@ -381,20 +379,20 @@ asked_done(void *arg)
 static void
 test_unless(void)
 {
-    char err[512];
+    struct fa_err ectx;
     struct asked never = { 0, 0 }, third = { 0, 3 }, first = { 0, 1 };
     long long t0, dt;
     int fd = -1, fd2 = -7;
     fhirauth_rc rc;
 
     rc = fa_lock_acquire_unless(me, "u", 1000, run, tmp, asked_done, &first,
-                                &fd, err, sizeof(err));
+                                &fd, &ectx);
     ok(rc == FHIRAUTH_OK && fd >= 0 && first.calls == 0,
        "a free lock is taken without asking done()");
 
     t0 = now_ms();
     rc = fa_lock_acquire_unless(me, "u", 5000, run, tmp, asked_done, &third,
-                                &fd2, err, sizeof(err));
+                                &fd2, &ectx);
     dt = now_ms() - t0;
     is_int(FHIRAUTH_OK, rc, "held lock, done() says yes: OK");
     is_int(-1, fd2, "without the lock (fd -1)");
@@ -403,7 +401,7 @@ test_unless(void)
 
     fd2 = -7;
     rc = fa_lock_acquire_unless(me, "u", 100, run, tmp, asked_done, &never,
-                                &fd2, err, sizeof(err));
+                                &fd2, &ectx);
     ok(rc == FHIRAUTH_ERR_LOCK && fd2 == -7 && never.calls > 1,
        "done() never yes: times out as before (%d calls)", never.calls);
     fa_lock_release(fd);
@@ -412,7 +410,8 @@ test_unless(void)
 static void
 test_refusals(void)
 {
-    char err[512], p[192], q[192], r[160], d[192];
+    struct fa_err ectx;
+    char p[192], q[192], r[160], d[192];
     int fd = -1;
     fhirauth_rc rc;
 
@@ -421,17 +420,17 @@ test_refusals(void)
     mkpath(p, sizeof(p), "%s/sym.lock", udir);
     if (symlink(q, p) != 0)
         bail("symlink: %s", strerror(errno));
-    rc = take(me, "sym", 100, run, tmp, &fd, err, sizeof(err));
+    rc = take(me, "sym", 100, run, tmp, &fd, &ectx);
     is_int(FHIRAUTH_ERR_LOCK, rc, "symlinked lock file refused");
-    ok(strstr(err, "symbolic link") != NULL, "message: %s", err);
+    ok(strstr(ectx.msg, "symbolic link") != NULL, "message: %s", ectx.msg);
     ok(access(q, F_OK) != 0, "its target was not created");
 
     /* The lock file is a directory. */
     mkpath(p, sizeof(p), "%s/dir.lock", udir);
     make_dir(p, 0700);
-    rc = take(me, "dir", 100, run, tmp, &fd, err, sizeof(err));
+    rc = take(me, "dir", 100, run, tmp, &fd, &ectx);
     is_int(FHIRAUTH_ERR_LOCK, rc, "a directory as lock file refused (%s)",
-           err);
+           ectx.msg);
 
     /* The per-user directory is a symlink to a good directory. */
     mkpath(r, sizeof(r), "%s/runsym", base);
@@ -440,19 +439,19 @@ test_refusals(void)
     make_dir(q, 0700);
     if (symlink(q, user_dir(d, sizeof(d), r)) != 0)
         bail("symlink: %s", strerror(errno));
-    rc = take_in(r, "p", &fd, err, sizeof(err));
+    rc = take_in(r, "p", &fd, &ectx);
     is_int(FHIRAUTH_ERR_LOCK, rc, "symlinked per-user directory refused");
-    ok(strstr(err, "symbolic link") != NULL, "message: %s", err);
+    ok(strstr(ectx.msg, "symbolic link") != NULL, "message: %s", ectx.msg);
 
     /* The per-user directory has mode 0755. */
     mkpath(r, sizeof(r), "%s/run755", base);
     make_dir(r, 01777);
     make_dir(user_dir(d, sizeof(d), r), 0755);
-    rc = take_in(r, "p", &fd, err, sizeof(err));
+    rc = take_in(r, "p", &fd, &ectx);
     is_int(FHIRAUTH_ERR_LOCK, rc,
            "per-user directory with mode 0755 "
            "refused");
-    ok(strstr(err, "0755") != NULL, "message: %s", err);
+    ok(strstr(ectx.msg, "0755") != NULL, "message: %s", ectx.msg);
 
     /* The per-user directory is a file. */
     mkpath(r, sizeof(r), "%s/runfile", base);
@@ -460,11 +459,11 @@ test_refusals(void)
     fd = open(user_dir(d, sizeof(d), r), O_WRONLY | O_CREAT | O_EXCL, 0600);
     close(fd);
     fd = -1;
-    rc = take_in(r, "p", &fd, err, sizeof(err));
+    rc = take_in(r, "p", &fd, &ectx);
     is_int(FHIRAUTH_ERR_LOCK, rc,
            "per-user directory that is a file "
            "refused (%s)",
-           err);
+           ectx.msg);
 
     if (me != 0) {
         skip("other owners need root");
@@ -478,9 +477,9 @@ test_refusals(void)
     make_dir(user_dir(d, sizeof(d), r), 0700);
     if (chown(d, NOBODY, NOBODY) != 0)
         bail("chown: %s", strerror(errno));
-    rc = take_in(r, "p", &fd, err, sizeof(err));
-    ok(rc == FHIRAUTH_ERR_LOCK && strstr(err, "belongs to uid 65534"),
-       "per-user directory owned by another user refused: %s", err);
+    rc = take_in(r, "p", &fd, &ectx);
+    ok(rc == FHIRAUTH_ERR_LOCK && strstr(ectx.msg, "belongs to uid 65534"),
+       "per-user directory owned by another user refused: %s", ectx.msg);
 
     /* The lock file belongs to someone else. */
     mkpath(p, sizeof(p), "%s/other.lock", udir);
@@ -489,9 +488,9 @@ test_refusals(void)
         bail("other.lock: %s", strerror(errno));
     close(fd);
     fd = -1;
-    rc = take(me, "other", 100, run, tmp, &fd, err, sizeof(err));
-    ok(rc == FHIRAUTH_ERR_LOCK && strstr(err, "belongs to uid 65534"),
-       "lock file owned by another user refused: %s", err);
+    rc = take(me, "other", 100, run, tmp, &fd, &ectx);
+    ok(rc == FHIRAUTH_ERR_LOCK && strstr(ectx.msg, "belongs to uid 65534"),
+       "lock file owned by another user refused: %s", ectx.msg);
 
     /* The fallback per-user directory belongs to someone else. */
     mkpath(r, sizeof(r), "%s/tmpother", base);
@@ -500,23 +499,24 @@ test_refusals(void)
     make_dir(p, 0700);
     if (chown(p, NOBODY, NOBODY) != 0)
         bail("chown: %s", strerror(errno));
-    rc = take(me, "p", 100, "/nonexistent", r, &fd, err, sizeof(err));
-    ok(rc == FHIRAUTH_ERR_LOCK && strstr(err, "belongs to uid 65534"),
-       "fallback directory owned by another user refused: %s", err);
+    rc = take(me, "p", 100, "/nonexistent", r, &fd, &ectx);
+    ok(rc == FHIRAUTH_ERR_LOCK && strstr(ectx.msg, "belongs to uid 65534"),
+       "fallback directory owned by another user refused: %s", ectx.msg);
 }
 
 /* RUN_DIR not usable: the lock goes to TMP_DIR/pam_fhir-UID. */
 static void
 fallback_case(const char *r, const char *what)
 {
-    char err[512], p[192];
+    struct fa_err ectx;
+    char p[192];
     int fd = -1;
     fhirauth_rc rc;
 
-    rc = take(me, "fb", 100, r, tmp, &fd, err, sizeof(err));
+    rc = take(me, "fb", 100, r, tmp, &fd, &ectx);
     mkpath(p, sizeof(p), "%s/pam_fhir-%lu/fb.lock", tmp, (unsigned long) me);
     ok(rc == FHIRAUTH_OK && same_file(fd, p), "%s: falls back to %s (%s)",
-       what, p, err);
+       what, p, ectx.msg);
     fa_lock_release(fd);
 }
 
@@ -556,7 +556,8 @@ test_fallback(void)
 static void
 test_other_uid(void)
 {
-    char err[512], p[192];
+    struct fa_err ectx;
+    char p[192];
     struct stat st;
     int fd = -1;
     fhirauth_rc rc;
@@ -571,9 +572,9 @@ test_other_uid(void)
         skip("needs root");
         return;
     }
-    rc = take(NOBODY, "p", 100, run, tmp, &fd, err, sizeof(err));
+    rc = take(NOBODY, "p", 100, run, tmp, &fd, &ectx);
     is_int(FHIRAUTH_OK, rc, "root takes the lock for uid %d (%s)", NOBODY,
-           err);
+           ectx.msg);
     mkpath(p, sizeof(p), "%s/%d", run, NOBODY);
     ok(lstat(p, &st) == 0 && st.st_uid == NOBODY
            && (st.st_mode & 07777) == 0700,
@@ -591,14 +592,13 @@ test_other_uid(void)
 static int
 child_take_nobody(void *arg)
 {
-    char err[512];
+    struct fa_err ectx;
     int fd = -1;
 
     if (become(NOBODY) != 0)
         return 100;
-    if (take(NOBODY, arg, 500, run, tmp, &fd, err, sizeof(err))
-        != FHIRAUTH_OK) {
-        printf("# %s\n", err);
+    if (take(NOBODY, arg, 500, run, tmp, &fd, &ectx) != FHIRAUTH_OK) {
+        printf("# %s\n", ectx.msg);
         return 1;
     }
     fa_lock_release(fd);
@@ -610,14 +610,13 @@ child_take_nobody(void *arg)
 static int
 child_setuid_take(void *arg)
 {
-    char err[512];
+    struct fa_err ectx;
     int fd = -1;
 
     if (setresuid(NOBODY, 0, 0) != 0 || getuid() != NOBODY || geteuid() != 0)
         return 100;
-    if (take(NOBODY, arg, 500, run, tmp, &fd, err, sizeof(err))
-        != FHIRAUTH_OK) {
-        printf("# %s\n", err);
+    if (take(NOBODY, arg, 500, run, tmp, &fd, &ectx) != FHIRAUTH_OK) {
+        printf("# %s\n", ectx.msg);
         return 1;
     }
     fa_lock_release(fd);
@@ -646,7 +645,8 @@ leave_lock_file(const char *p, uid_t owner, mode_t mode, const char *data)
 static void
 test_leftovers(void)
 {
-    char err[512], victim[160], p[192];
+    struct fa_err ectx;
+    char victim[160], p[192];
     struct stat st, now;
     int fd = -1, i, held;
     fhirauth_rc rc;
@@ -668,9 +668,10 @@ test_leftovers(void)
     mkpath(p, sizeof(p), "%s/%d/hl.lock", run, NOBODY);
     if (link(victim, p) != 0)
         bail("link: %s", strerror(errno));
-    rc = take(NOBODY, "hl", 100, run, tmp, &fd, err, sizeof(err));
-    ok(rc == FHIRAUTH_ERR_LOCK && strstr(err, "links") != NULL,
-       "root refuses a lock file hard-linked to a root-owned file: %s", err);
+    rc = take(NOBODY, "hl", 100, run, tmp, &fd, &ectx);
+    ok(rc == FHIRAUTH_ERR_LOCK && strstr(ectx.msg, "links") != NULL,
+       "root refuses a lock file hard-linked to a root-owned file: %s",
+       ectx.msg);
     fa_lock_release(fd);
     fd = -1;
     ok(stat(victim, &st) == 0 && st.st_uid == 0 && st.st_size == 7
@@ -724,8 +725,8 @@ test_leftovers(void)
     held = open(p, O_RDONLY | O_CLOEXEC);
     if (held == -1)
         bail("%s: %s", p, strerror(errno));
-    rc = take(NOBODY, "odd", 500, run, tmp, &fd, err, sizeof(err));
-    is_int(FHIRAUTH_OK, rc, "root takes the lock for the user (%s)", err);
+    rc = take(NOBODY, "odd", 500, run, tmp, &fd, &ectx);
+    is_int(FHIRAUTH_OK, rc, "root takes the lock for the user (%s)", ectx.msg);
     fa_lock_release(fd);
     fd = -1;
     ok(fstat(held, &st) == 0 && st.st_uid == 0,
@@ -745,7 +746,7 @@ test_leftovers(void)
 static void
 test_replaced(void)
 {
-    char err[512];
+    struct fa_err ectx;
     int fd = -1;
     fhirauth_rc rc;
 
@@ -754,10 +755,10 @@ test_replaced(void)
     close(fd);
     fd = -1;
     replace_before_flock = 1;
-    rc = take(me, "repl", 1000, run, tmp, &fd, err, sizeof(err));
+    rc = take(me, "repl", 1000, run, tmp, &fd, &ectx);
     is_int(0, replace_before_flock, "the file was replaced mid-attempt");
     ok(rc == FHIRAUTH_OK && same_file(fd, replace_path),
-       "the lock holds the file now at the path (%s)", err);
+       "the lock holds the file now at the path (%s)", ectx.msg);
     fa_lock_release(fd);
     replace_before_flock = 0;
 }
@@ -800,12 +801,13 @@ test_stress(void)
 static void
 test_defaults(void)
 {
-    char err[512], p[192], q[192];
+    struct fa_err ectx;
+    char p[192], q[192];
     int fd = -1;
     fhirauth_rc rc;
 
-    rc = take(me, base + 5, 1000, NULL, NULL, &fd, err, sizeof(err));
-    is_int(FHIRAUTH_OK, rc, "default directories work (%s)", err);
+    rc = take(me, base + 5, 1000, NULL, NULL, &fd, &ectx);
+    is_int(FHIRAUTH_OK, rc, "default directories work (%s)", ectx.msg);
     mkpath(p, sizeof(p), "/run/pam_fhir/%lu/%s.lock", (unsigned long) me,
            base + 5);
     mkpath(q, sizeof(q), "/tmp/pam_fhir-%lu/%s.lock", (unsigned long) me,
@@ -842,7 +844,7 @@ main(void)
         diag("not root: RUN_DIR cannot be root's, locks go to TMP_DIR");
 
     /* Create the per-user directory the tests put things into. */
-    if (take(me, "init", 0, run, tmp, &fd, NULL, 0) != FHIRAUTH_OK)
+    if (take(me, "init", 0, run, tmp, &fd, NULL) != FHIRAUTH_OK)
         bail("cannot take a first lock");
     fa_lock_release(fd);
 

@@ -21,28 +21,27 @@
 #include "util.h"
 #include "../tap/basic.h"
 
-static char err[512];
+static struct fa_err ectx;
 
 static enum fa_lb_result
 query(const char *q, struct fa_redirect *r)
 {
-    err[0] = '\0';
-    return fa_lb_parse_query(q, strlen(q), r, err, sizeof(err));
+    fa_err_clear(&ectx);
+    return fa_lb_parse_query(q, strlen(q), r, &ectx);
 }
 
 static enum fa_lb_result
 line(const char *l, struct fa_redirect *r)
 {
-    err[0] = '\0';
-    return fa_lb_parse_request(l, strlen(l), FA_LB_PATH, r, err, sizeof(err));
+    fa_err_clear(&ectx);
+    return fa_lb_parse_request(l, strlen(l), FA_LB_PATH, r, &ectx);
 }
 
 static enum fa_lb_result
 pasted(const char *url, struct fa_redirect *r)
 {
-    err[0] = '\0';
-    return fa_lb_parse_pasted(url, "http://127.0.0.1:4711/callback", r, err,
-                              sizeof(err));
+    fa_err_clear(&ectx);
+    return fa_lb_parse_pasted(url, "http://127.0.0.1:4711/callback", r, &ectx);
 }
 
 /* A refused query: the result, a message, nothing left in r. */
@@ -53,8 +52,9 @@ bad_query(const char *q, const char *what)
     enum fa_lb_result res = query(q, &r);
 
     is_int(FA_LB_BAD_REQUEST, res, "%s: refused", what);
-    ok(err[0] != '\0' && r.code == NULL && r.state == NULL && r.error == NULL,
-       "%s: a message, nothing kept (%s)", what, err);
+    ok(ectx.msg[0] != '\0' && r.code == NULL && r.state == NULL
+           && r.error == NULL,
+       "%s: a message, nothing kept (%s)", what, ectx.msg);
     fa_redirect_free(&r);
 }
 
@@ -196,7 +196,7 @@ test_request_line(void)
     is_int(FA_LB_BAD_REQUEST, line("", &r), "empty line");
     is_int(FA_LB_BAD_REQUEST,
            fa_lb_parse_request("GET /callback?code=a\0b HTTP/1.1", 31,
-                               FA_LB_PATH, &r, err, sizeof(err)),
+                               FA_LB_PATH, &r, &ectx),
            "NUL byte in the line");
     is_int(FA_LB_BAD_REQUEST, line("GET /callback?code=a&code=b HTTP/1.1", &r),
            "duplicate code in the request line");
@@ -243,7 +243,7 @@ test_pasted(void)
     is_int(FA_LB_BAD_REQUEST,
            pasted("http://127.0.0.1:4712/callback?code=pc&state=ps", &r),
            "another port");
-    ok(strstr(err, "http://127.0.0.1:4711/callback") != NULL,
+    ok(strstr(ectx.msg, "http://127.0.0.1:4711/callback") != NULL,
        "... the message names the expected address");
     is_int(FA_LB_BAD_REQUEST,
            pasted("http://localhost:4711/callback?code=pc&state=ps", &r),
@@ -268,8 +268,7 @@ test_pasted(void)
            pasted("http://127.0.0.1:4711/callback?code=a&code=b&state=ps", &r),
            "duplicate code in a pasted URL");
     is_int(FA_LB_BAD_REQUEST,
-           fa_lb_parse_pasted(NULL, "http://127.0.0.1:1/callback", &r, err,
-                              sizeof(err)),
+           fa_lb_parse_pasted(NULL, "http://127.0.0.1:1/callback", &r, &ectx),
            "NULL");
 }
 
@@ -389,15 +388,16 @@ test_listener(void)
     fhirauth_rc rc;
     time_t t0;
 
-    rc = fa_lb_open(0, 1, &l, err, sizeof(err));
+    rc = fa_lb_open(0, 1, &l, &ectx);
     is_int(FHIRAUTH_OK, rc, "listen on 127.0.0.1, a random port");
     ok(l.fd >= 0 && l.port > 0, "... a descriptor and a port (%u)", l.port);
     if (rc != FHIRAUTH_OK)
-        bail("cannot listen: %s", err);
+        bail("cannot listen: %s", ectx.msg);
 
-    rc = fa_lb_open((long) l.port, 1, &l2, err, sizeof(err));
+    rc = fa_lb_open((long) l.port, 1, &l2, &ectx);
     is_int(FHIRAUTH_ERR_CONFIG, rc, "a fixed port in use: a config error");
-    ok(strstr(err, "127.0.0.1") != NULL, "... naming the address (%s)", err);
+    ok(strstr(ectx.msg, "127.0.0.1") != NULL, "... naming the address (%s)",
+       ectx.msg);
 
     if (pipe(p) != 0)
         bail("pipe: %s", strerror(errno));
@@ -411,8 +411,7 @@ test_listener(void)
         browser_child(l.port, p[1]);
     }
     close(p[1]);
-    rc = fa_lb_wait(&l, FA_LB_PATH, "the-state", 20, &r, &conn, err,
-                    sizeof(err));
+    rc = fa_lb_wait(&l, FA_LB_PATH, "the-state", 20, &r, &conn, &ectx);
     is_int(FHIRAUTH_OK, rc,
            "the redirect arrives past a spare connection, "
            "a favicon, a POST, garbage and other states");
@@ -432,11 +431,10 @@ test_listener(void)
               "then 200");
 
     t0 = time(NULL);
-    rc = fa_lb_wait(&l, FA_LB_PATH, "the-state", 1, &r, &conn, err,
-                    sizeof(err));
+    rc = fa_lb_wait(&l, FA_LB_PATH, "the-state", 1, &r, &conn, &ectx);
     is_int(FHIRAUTH_ERR_LOGIN_NEEDED, rc, "nothing comes: the wait ends");
     ok(time(NULL) - t0 <= 3, "... in about a second");
-    ok(strstr(err, "1 seconds") != NULL, "... saying so (%s)", err);
+    ok(strstr(ectx.msg, "1 seconds") != NULL, "... saying so (%s)", ectx.msg);
 
     /* A flood of answers with a wrong state neither ends the wait nor
      * makes it longer. */
@@ -455,8 +453,7 @@ test_listener(void)
             browse(l.port, flood, dn);
     }
     t0 = time(NULL);
-    rc = fa_lb_wait(&l, FA_LB_PATH, "the-state", 2, &r, &conn, err,
-                    sizeof(err));
+    rc = fa_lb_wait(&l, FA_LB_PATH, "the-state", 2, &r, &conn, &ectx);
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     is_int(FHIRAUTH_ERR_LOGIN_NEEDED, rc,
@@ -469,19 +466,19 @@ test_listener(void)
     fa_lb_close(&l); /* twice is harmless */
 
     /* Pasting: the port is reserved but refuses connections. */
-    rc = fa_lb_open(0, 0, &l, err, sizeof(err));
+    rc = fa_lb_open(0, 0, &l, &ectx);
     is_int(FHIRAUTH_OK, rc, "reserve a port without listening");
     fd = connect_to(l.port);
     ok(fd < 0 && errno == ECONNREFUSED, "... a browser there is refused");
     if (fd >= 0)
         close(fd);
-    rc = fa_lb_open((long) l.port, 1, &l2, err, sizeof(err));
+    rc = fa_lb_open((long) l.port, 1, &l2, &ectx);
     ok(rc != FHIRAUTH_OK, "... and nobody else can listen on it");
     if (rc == FHIRAUTH_OK)
         fa_lb_close(&l2);
     fa_lb_close(&l);
 
-    is_int(FHIRAUTH_ERR_CONFIG, fa_lb_open(70000, 1, &l, err, sizeof(err)),
+    is_int(FHIRAUTH_ERR_CONFIG, fa_lb_open(70000, 1, &l, &ectx),
            "port out of range");
 }
 

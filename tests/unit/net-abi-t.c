@@ -47,6 +47,7 @@ main(void)
         { "fa_device_auth", &h.device_auth_size },
         { "fa_browser_io", &h.browser_io_size },
         { "fa_net_ops", &h.ops_size },
+        { "fa_err", &h.err_size },
     };
     size_t i;
 

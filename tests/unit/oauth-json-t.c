@@ -11,29 +11,29 @@
 #include "util.h"
 #include "../tap/basic.h"
 
-static char err[512];
+static struct fa_err ectx;
 static char oerr[128];
 
 /* Parse a token response given as a C string. */
 static fhirauth_rc
 tok(long status, const char *body, struct fa_token_response *r)
 {
-    err[0] = '\0';
+    fa_err_clear(&ectx);
     memset(r, 0, sizeof(*r));
     r->expires_in = -1;
     r->refresh_expires_in = -1;
     return fa_parse_token_response(status, body, strlen(body), r, oerr,
-                                   sizeof(oerr), err, sizeof(err));
+                                   sizeof(oerr), &ectx);
 }
 
 static fhirauth_rc
 disc(const char *body, const char *issuer, int has_secret,
      struct fa_endpoints *ep)
 {
-    err[0] = '\0';
+    fa_err_clear(&ectx);
     memset(ep, 0, sizeof(*ep));
-    return fa_parse_discovery(body, strlen(body), issuer, has_secret, ep, err,
-                              sizeof(err));
+    return fa_parse_discovery(body, strlen(body), issuer, has_secret, ep,
+                              &ectx);
 }
 
 /* Is every byte of s printable ASCII? */
@@ -54,8 +54,8 @@ rejected(long status, const char *body, fhirauth_rc want, const char *what)
     fhirauth_rc rc = tok(status, body, &r);
 
     is_int(want, rc, "%s: code", what);
-    ok(err[0] != '\0' && strstr(err, "SECRET") == NULL,
-       "%s: message without the body (%s)", what, err);
+    ok(ectx.msg[0] != '\0' && strstr(ectx.msg, "SECRET") == NULL,
+       "%s: message without the body (%s)", what, ectx.msg);
     ok(r.access_token == NULL, "%s: result untouched", what);
     fa_token_response_free(&r);
 }
@@ -213,8 +213,8 @@ test_token_malformed(void)
              "missing token_type");
     rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"mac\"}",
              FHIRAUTH_ERR_PROTOCOL, "token_type mac");
-    ok(strstr(err, "mac") != NULL && strstr(err, "Bearer") != NULL,
-       "token_type message names it: %s", err);
+    ok(strstr(ectx.msg, "mac") != NULL && strstr(ectx.msg, "Bearer") != NULL,
+       "token_type message names it: %s", ectx.msg);
     rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"DPoP\"}",
              FHIRAUTH_ERR_PROTOCOL, "token_type DPoP");
     rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"Bearerx\"}",
@@ -296,7 +296,7 @@ test_token_malformed(void)
         memset(&r, 0, sizeof(r));
         is_int(FHIRAUTH_ERR_PROTOCOL,
                fa_parse_token_response(200, nul, sizeof(nul) - 1, &r, oerr,
-                                       sizeof(oerr), err, sizeof(err)),
+                                       sizeof(oerr), &ectx),
                "NUL byte and data after the object");
         ok(r.access_token == NULL, "NUL byte: result untouched");
     }
@@ -311,7 +311,7 @@ test_token_malformed(void)
     memset(big + 5 + n, ']', n);
     memcpy(big + 5 + 2 * n, "}", 2);
     rejected(200, big, FHIRAUTH_ERR_PROTOCOL, "deep nesting");
-    ok(strstr(err, "deep") != NULL, "deep nesting named: %s", err);
+    ok(strstr(ectx.msg, "deep") != NULL, "deep nesting named: %s", ectx.msg);
     free(big);
 
     /* Just under the depth limit is fine. */
@@ -363,7 +363,7 @@ test_token_errors(void)
                "\"Client authentication failed\"}",
                &r),
            "error with description");
-    is_string("invalid_client: Client authentication failed", err,
+    is_string("invalid_client: Client authentication failed", ectx.msg,
               "error: description message");
     is_string("invalid_client", oerr, "bare error code");
     ok(r.access_token == NULL, "error: result untouched");
@@ -371,7 +371,7 @@ test_token_errors(void)
     is_int(FHIRAUTH_ERR_DENIED,
            tok(401, "{\"error\":\"unauthorized_client\"}", &r),
            "error without description");
-    is_string("unauthorized_client", err, "message is the bare code");
+    is_string("unauthorized_client", ectx.msg, "message is the bare code");
     is_string("unauthorized_client", oerr, "oauth_error");
 
     is_int(FHIRAUTH_ERR_LOGIN_NEEDED,
@@ -380,7 +380,7 @@ test_token_errors(void)
                "\"Token is not active\"}",
                &r),
            "invalid_grant");
-    is_string("invalid_grant: Token is not active", err,
+    is_string("invalid_grant: Token is not active", ectx.msg,
               "invalid_grant message");
     is_string("invalid_grant", oerr, "invalid_grant code");
 
@@ -397,9 +397,9 @@ test_token_errors(void)
                "\"bad\\r\\nFAKE LOG LINE\\u001b[31m\\u00e9\"}",
                &r),
            "control characters in error_description");
-    ok(printable(err), "sanitized to printable ASCII: %s", err);
-    ok(strstr(err, "bad??FAKE LOG LINE?[31m?") != NULL,
-       "control characters replaced: %s", err);
+    ok(printable(ectx.msg), "sanitized to printable ASCII: %s", ectx.msg);
+    ok(strstr(ectx.msg, "bad??FAKE LOG LINE?[31m?") != NULL,
+       "control characters replaced: %s", ectx.msg);
 
     n = 10000;
     big = malloc(n + 100);
@@ -409,8 +409,9 @@ test_token_errors(void)
     memset(big + 46, 'd', n);
     memcpy(big + 46 + n, "\"}", 3);
     is_int(FHIRAUTH_ERR_DENIED, tok(400, big, &r), "huge error_description");
-    ok(strlen(err) < 260, "error_description capped (%zu chars)", strlen(err));
-    ok(strstr(err, "...") != NULL, "cut marked");
+    ok(strlen(ectx.msg) < 260, "error_description capped (%zu chars)",
+       strlen(ectx.msg));
+    ok(strstr(ectx.msg, "...") != NULL, "cut marked");
     free(big);
 
     n = 10000;
@@ -421,15 +422,16 @@ test_token_errors(void)
     memset(big + 10, 'e', n);
     memcpy(big + 10 + n, "\"}", 3);
     is_int(FHIRAUTH_ERR_DENIED, tok(400, big, &r), "huge error code");
-    ok(strlen(oerr) < sizeof(oerr) && strlen(err) < 260, "error code capped");
+    ok(strlen(oerr) < sizeof(oerr) && strlen(ectx.msg) < 260,
+       "error code capped");
     free(big);
 
     is_int(FHIRAUTH_ERR_UNREACHABLE, tok(500, "oops", &r), "HTTP 500");
-    is_string("server error HTTP 500", err, "500 message");
+    is_string("server error HTTP 500", ectx.msg, "500 message");
     is_int(FHIRAUTH_ERR_UNREACHABLE,
            tok(503, "{\"error\":\"temporarily_unavailable\"}", &r),
            "HTTP 503");
-    is_string("server error HTTP 503", err, "503 message");
+    is_string("server error HTTP 503", ectx.msg, "503 message");
     is_int(FHIRAUTH_ERR_UNREACHABLE, tok(429, "", &r), "HTTP 429");
 
     rejected(400, "<html>SECRET</html>", FHIRAUTH_ERR_PROTOCOL,
@@ -443,8 +445,8 @@ test_token_errors(void)
     /* Glewlwyd: a wrong password is a bare 403, a used refresh token a
      * bare 400: refusals without a reason, not protocol errors. */
     rejected(403, "", FHIRAUTH_ERR_DENIED, "bare 403");
-    ok(strstr(err, "HTTP 403 with an empty body") != NULL,
-       "bare 403: the message says so (%s)", err);
+    ok(strstr(ectx.msg, "HTTP 403 with an empty body") != NULL,
+       "bare 403: the message says so (%s)", ectx.msg);
     rejected(400, "\r\n", FHIRAUTH_ERR_DENIED, "bare 400 (a blank line)");
     rejected(404, "", FHIRAUTH_ERR_PROTOCOL, "bare 404");
     rejected(302, "", FHIRAUTH_ERR_PROTOCOL, "redirect status");
@@ -453,7 +455,7 @@ test_token_errors(void)
     is_string("", oerr, "no oauth_error for non-OAuth failures");
 
     is_int(FHIRAUTH_ERR_INTERNAL,
-           fa_parse_token_response(200, "{}", 2, NULL, NULL, 0, NULL, 0),
+           fa_parse_token_response(200, "{}", 2, NULL, NULL, 0, NULL),
            "NULL result pointer, NULL buffers");
 }
 
@@ -498,7 +500,7 @@ test_discovery(void)
            "issuer mismatch");
     is_string("issuer mismatch: expected https://evil.example/realms/x, got "
               "https://as.example/realms/x",
-              err, "mismatch message");
+              ectx.msg, "mismatch message");
     ok(ep.token_endpoint == NULL, "mismatch: result untouched");
 
     is_int(FHIRAUTH_ERR_PROTOCOL,
@@ -511,7 +513,8 @@ test_discovery(void)
            disc("{\"token_endpoint\":\"https://as.example/token\"}",
                 "https://as.example", 0, &ep),
            "issuer missing");
-    ok(strstr(err, "(none)") != NULL, "missing issuer named: %s", err);
+    ok(strstr(ectx.msg, "(none)") != NULL, "missing issuer named: %s",
+       ectx.msg);
     is_int(FHIRAUTH_ERR_PROTOCOL,
            disc("{\"issuer\":[\"https://as.example\"]}", "https://as.example",
                 0, &ep),
@@ -523,7 +526,7 @@ test_discovery(void)
     is_int(FHIRAUTH_ERR_PROTOCOL,
            disc("{\"issuer\":\"x\\r\\ny\"}", "https://as.example", 0, &ep),
            "issuer with CR/LF");
-    ok(printable(err), "mismatch message sanitized: %s", err);
+    ok(printable(ectx.msg), "mismatch message sanitized: %s", ectx.msg);
 
     /* SMART: no expected issuer. */
     is_int(FHIRAUTH_OK,
@@ -556,7 +559,8 @@ test_discovery(void)
                 "\"http://as.example/token\"}",
                 "https://as.example", 0, &ep),
            "http:// token_endpoint rejected");
-    ok(strstr(err, "token_endpoint") != NULL, "field named: %s", err);
+    ok(strstr(ectx.msg, "token_endpoint") != NULL, "field named: %s",
+       ectx.msg);
     is_int(FHIRAUTH_ERR_PROTOCOL,
            disc("{\"issuer\":\"https://as.example\",\"jwks_uri\":"
                 "\"file:///etc/passwd\"}",
@@ -593,9 +597,9 @@ test_discovery(void)
                 "\"https://as.example:0/token\"}",
                 "https://as.example", 0, &ep),
            "port 0 rejected");
-    ok(strstr(err, "token_endpoint") != NULL
-           && strstr(err, "bad port") != NULL,
-       "  field and rule named: %s", err);
+    ok(strstr(ectx.msg, "token_endpoint") != NULL
+           && strstr(ectx.msg, "bad port") != NULL,
+       "  field and rule named: %s", ectx.msg);
     is_int(FHIRAUTH_ERR_PROTOCOL,
            disc("{\"issuer\":\"https://as.example\",\"jwks_uri\":"
                 "\"https://as.example/a/../certs\"}",
@@ -668,10 +672,10 @@ test_discovery(void)
            disc(doc, "https://as.example/realms/x", 0, &ep),
            "trailing garbage after the document");
     is_int(FHIRAUTH_ERR_PROTOCOL,
-           fa_parse_discovery(NULL, 0, NULL, 0, &ep, NULL, 0),
-           "NULL body, NULL err");
+           fa_parse_discovery(NULL, 0, NULL, 0, &ep, NULL),
+           "NULL body, NULL ectx.msg");
     is_int(FHIRAUTH_ERR_INTERNAL,
-           fa_parse_discovery("{}", 2, NULL, 0, NULL, err, sizeof(err)),
+           fa_parse_discovery("{}", 2, NULL, 0, NULL, &ectx),
            "NULL result pointer");
 }
 
@@ -679,11 +683,10 @@ test_discovery(void)
 static fhirauth_rc
 ui(long status, const char *body, char **ret)
 {
-    char uerr[256];
+    struct fa_err uerr;
 
     *ret = NULL;
-    return fa_parse_userinfo(status, body, strlen(body), ret, uerr,
-                             sizeof(uerr));
+    return fa_parse_userinfo(status, body, strlen(body), ret, &uerr);
 }
 
 static void
@@ -747,12 +750,10 @@ test_userinfo(void)
     memset(big, ' ', n);
     memcpy(big, "{\"sub\":\"a\"}", 11);
     big[n] = '\0';
-    is_int(FHIRAUTH_ERR_PROTOCOL,
-           fa_parse_userinfo(200, big, n, &c, err, sizeof(err)),
+    is_int(FHIRAUTH_ERR_PROTOCOL, fa_parse_userinfo(200, big, n, &c, &ectx),
            "a body over the cap");
     free(big);
-    is_int(FHIRAUTH_ERR_INTERNAL,
-           fa_parse_userinfo(200, "{}", 2, NULL, err, sizeof(err)),
+    is_int(FHIRAUTH_ERR_INTERNAL, fa_parse_userinfo(200, "{}", 2, NULL, &ectx),
            "NULL result pointer");
 
     ok(fa_claim_fit("alice", 5), "claim filter: plain text fits");

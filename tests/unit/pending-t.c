@@ -136,13 +136,17 @@ test_described(void)
     ok(fa_ks_described_matches(NULL, 0, pa) == -1, "NULL refused");
 }
 
+/* 1 mapped, 0 not, -1 refused (FHIRAUTH_ERR_CONFIG). */
 static int
 map(const char *text, const char *value, const char *user)
 {
-    char err[256];
+    struct fa_err e;
+    int found = -1;
 
-    return fa_usermap_match("map", text, strlen(text), value, user, err,
-                            sizeof(err));
+    if (fa_usermap_match("map", text, strlen(text), value, user, &found, &e)
+        != FHIRAUTH_OK)
+        return e.rc == FHIRAUTH_ERR_CONFIG ? -1 : -2;
+    return found;
 }
 
 static void
@@ -154,7 +158,8 @@ test_usermap(void)
                     "sub-2\tbob # comment\r\n"
                     "sub-3 carol\n"
                     "sub-1 alice2";
-    char err[256];
+    struct fa_err e;
+    int found;
 
     is_int(1, map(m, "sub-1", "alice"), "mapped");
     is_int(1, map(m, "sub-2", "bob"), "tab, trailing comment and CRLF");
@@ -170,17 +175,16 @@ test_usermap(void)
            "a one-field line fails the whole map");
     is_int(-1, map("sub-1 alice extra\n", "sub-1", "alice"),
            "a three-field line fails");
-    err[0] = '\0';
-    is_int(-1,
-           fa_usermap_match("/etc/m", "a b\nc\n", 6, "a", "b", err,
-                            sizeof(err)),
+    fa_err_clear(&e);
+    is_int(FHIRAUTH_ERR_CONFIG,
+           fa_usermap_match("/etc/m", "a b\nc\n", 6, "a", "b", &found, &e),
            "malformed line 2");
-    ok(strstr(err, "/etc/m line 2") != NULL,
+    ok(strstr(e.msg, "/etc/m line 2") != NULL,
        "message names file and line "
        "(%s)",
-       err);
-    is_int(-1,
-           fa_usermap_match("m", "a b\0c d\n", 8, "c", "d", err, sizeof(err)),
+       e.msg);
+    is_int(FHIRAUTH_ERR_CONFIG,
+           fa_usermap_match("m", "a b\0c d\n", 8, "c", "d", &found, &e),
            "NUL byte refused");
 }
 

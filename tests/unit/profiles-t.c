@@ -375,7 +375,7 @@ static void
 test_profile_list(void)
 {
     struct fa_profile_list l;
-    char err[512];
+    struct fa_err ectx;
     static const char text[] =
         "default_profile = b\n"
         "match = https://top.example\n"
@@ -386,8 +386,7 @@ test_profile_list(void)
 
     memset(&l, 0, sizeof(l));
     is_int(0,
-           fa_config_profiles_text("list.conf", text, strlen(text), &l, err,
-                                   sizeof(err)),
+           fa_config_profiles_text("list.conf", text, strlen(text), &l, &ectx),
            "profile list from text");
     is_int(3, (long long) l.n, "  three profiles (b repeated once)");
     if (l.n == 3) {
@@ -415,19 +414,18 @@ test_profile_list(void)
     fa_profile_list_free(NULL);
     ok(1, "freeing twice or NULL is harmless");
 
-    is_int(0, fa_config_profiles_text("s.conf", "", 0, &l, err, sizeof(err)),
+    is_int(0, fa_config_profiles_text("s.conf", "", 0, &l, &ectx),
            "an empty file");
     ok(l.n == 1 && strcmp(l.v[0].name, "default") == 0
            && strcmp(l.default_profile, "default") == 0,
        "  has the one profile 'default'");
     fa_profile_list_free(&l);
 
-    is_int(-1,
-           fa_config_profiles_text("e.conf", "x = 1\n", 6, &l, err,
-                                   sizeof(err)),
+    is_int(FHIRAUTH_ERR_CONFIG,
+           fa_config_profiles_text("e.conf", "x = 1\n", 6, &l, &ectx),
            "an unknown key fails the list");
-    ok(contains(err, "e.conf:1") && l.v == NULL, "  with file and line: %s",
-       err);
+    ok(contains(ectx.msg, "e.conf:1") && l.v == NULL,
+       "  with file and line: %s", ectx.msg);
 }
 
 /* Two files merged: the system file must be root's, so only as root. */
@@ -436,7 +434,7 @@ test_two_files(void)
 {
     struct fa_config_sources src;
     struct fa_profile_list l;
-    char err[512];
+    struct fa_err ectx;
 
     if (geteuid() != 0) {
         skip("system file must be owned by root");
@@ -454,8 +452,8 @@ test_two_files(void)
                                "[profile u]\nmatch = https://u.example\n"
                                "[profile a]\nmatch = https://user.example\n");
     src.require_root_owned = true;
-    is_int(0, fa_config_profiles(&src, &l, err, sizeof(err)),
-           "system and user file: %s", err);
+    is_int(0, fa_config_profiles(&src, &l, &ectx), "system and user file: %s",
+           ectx.msg);
     ok(l.n == 3 && strcmp(l.v[0].name, "a") == 0
            && strcmp(l.v[1].name, "s") == 0 && strcmp(l.v[2].name, "u") == 0,
        "  profiles of both, system file's first");
@@ -473,7 +471,7 @@ test_option_text(void)
         "redirect_port",    "timeout",
     };
     struct fhirauth h;
-    char err[512];
+    struct fa_err ectx;
     static const char text[] = "issuer = https://as.example\n"
                                "debug = yes\n"
                                "timeout = 7\n"
@@ -493,10 +491,9 @@ test_option_text(void)
         ok(fhirauth_option(&h, numbers[i]) != NULL,
            "number option %s has text", numbers[i]);
 
-    if (fa_config_parse_text(&h.cfg, "o.conf", text, strlen(text), NULL, err,
-                             sizeof(err))
+    if (fa_config_parse_text(&h.cfg, "o.conf", text, strlen(text), NULL, &ectx)
         != 0)
-        bail("parse: %s", err);
+        bail("parse: %s", ectx.msg);
     is_string("https://as.example", fhirauth_option(&h, "issuer"),
               "string as it is");
     is_string("git-bot", fhirauth_option(&h, "git_username"), "git_username");
@@ -515,9 +512,9 @@ test_option_text(void)
     ok(fhirauth_option(NULL, "timeout") == NULL, "NULL handle: NULL");
     ok(fhirauth_option(&h, NULL) == NULL, "NULL key: NULL");
 
-    if (fa_config_set(&h.cfg, "timeout", "120", err, sizeof(err)) != 0
-        || fa_config_set(&h.cfg, "minimum_uid", "1000", err, sizeof(err)) != 0)
-        bail("set: %s", err);
+    if (fa_config_set(&h.cfg, "timeout", "120", &ectx) != 0
+        || fa_config_set(&h.cfg, "minimum_uid", "1000", &ectx) != 0)
+        bail("set: %s", ectx.msg);
     is_string("120", fhirauth_option(&h, "timeout"),
               "an override changes the text");
     is_string("1000", fhirauth_option(&h, "minimum_uid"),

@@ -15,7 +15,7 @@ main(void)
     struct fa_token_response r;
     char scope[] = "openid";
     char *json = NULL;
-    char err[256];
+    struct fa_err ectx;
 
     plan(20);
     memset(&m, 0, sizeof(m));
@@ -31,8 +31,7 @@ main(void)
 
     is_int(FHIRAUTH_OK, fa_meta_encode(&m, &json), "encode");
     ok(json != NULL && strstr(json, "\"v\":1") != NULL, "versioned");
-    is_int(FHIRAUTH_OK,
-           fa_meta_decode(json, strlen(json), &back, err, sizeof(err)),
+    is_int(FHIRAUTH_OK, fa_meta_decode(json, strlen(json), &back, &ectx),
            "decode");
     is_string("https://as.example", back.ep.issuer, "issuer");
     is_string("https://as.example/token", back.ep.token_endpoint, "token ep");
@@ -54,22 +53,17 @@ main(void)
     is_int(0, fa_meta_merge_response(&back, &r), "no change, no write");
     fa_meta_free(&back);
 
-    is_int(FHIRAUTH_ERR_KEYRING,
-           fa_meta_decode("{", 1, &back, err, sizeof(err)),
+    is_int(FHIRAUTH_ERR_KEYRING, fa_meta_decode("{", 1, &back, &ectx),
            "truncated JSON refused");
-    is_int(FHIRAUTH_ERR_KEYRING,
-           fa_meta_decode("[]", 2, &back, err, sizeof(err)),
+    is_int(FHIRAUTH_ERR_KEYRING, fa_meta_decode("[]", 2, &back, &ectx),
            "non-object refused");
-    is_int(FHIRAUTH_ERR_KEYRING,
-           fa_meta_decode("{\"v\":1}", 7, &back, err, sizeof(err)),
+    is_int(FHIRAUTH_ERR_KEYRING, fa_meta_decode("{\"v\":1}", 7, &back, &ectx),
            "no token endpoint refused");
     is_int(FHIRAUTH_ERR_KEYRING,
-           fa_meta_decode("{\"token_endpoint\":\"x\"} x", 24, &back, err,
-                          sizeof(err)),
+           fa_meta_decode("{\"token_endpoint\":\"x\"} x", 24, &back, &ectx),
            "trailing garbage refused");
     is_int(FHIRAUTH_ERR_KEYRING,
-           fa_meta_decode("{\"a\":[[[[[[[[1]]]]]]]]}", 22, &back, err,
-                          sizeof(err)),
+           fa_meta_decode("{\"a\":[[[[[[[[1]]]]]]]]}", 22, &back, &ectx),
            "deep nesting refused");
     fa_meta_free(&m);
     return test_status();
