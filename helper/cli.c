@@ -77,7 +77,9 @@ usage(FILE *out)
             "  status [--json]               show the session, never a "
             "token\n"
             "  logout                        revoke and remove the "
-            "session\n",
+            "session\n"
+            "  client-jwks                   print the client's public key "
+            "(private_key_jwt)\n",
             progname);
 }
 

@@ -315,6 +315,24 @@ cmd_logout(fhirauth *h, int argc, char **argv)
     return EXIT_OK;
 }
 
+/* The client's public key, to register it at the server (private_key_jwt);
+ * printed on standard output, which then holds nothing secret. */
+static int
+cmd_client_jwks(fhirauth *h, int argc, char **argv)
+{
+    char *jwks = NULL;
+    fhirauth_rc rc;
+
+    if (argc > 1)
+        return usage_error("unexpected argument", argv[1]);
+    rc = fhirauth_client_jwks(h, &jwks);
+    if (rc != FHIRAUTH_OK)
+        return fail(h, rc, "client-jwks");
+    printf("%s\n", jwks);
+    fhirauth_free_string(jwks);
+    return EXIT_OK;
+}
+
 /* If argv[*i] is the global option name (as "--name VALUE" or
  * "--name=VALUE"), store VALUE, advance *i and return 1; -1 when the value
  * is missing. */
@@ -380,7 +398,7 @@ main(int argc, char **argv)
     }
     if (strcmp(command, "token") != 0 && strcmp(command, "login") != 0
         && strcmp(command, "status") != 0 && strcmp(command, "logout") != 0
-        && strcmp(command, "exec") != 0)
+        && strcmp(command, "exec") != 0 && strcmp(command, "client-jwks") != 0)
         return usage_error("unknown command", command);
     is_exec = strcmp(command, "exec") == 0;
 
@@ -406,6 +424,8 @@ main(int argc, char **argv)
         status = cmd_exec(&h, argc, argv);
     else if (strcmp(command, "status") == 0)
         status = cmd_status(h, argc, argv);
+    else if (strcmp(command, "client-jwks") == 0)
+        status = cmd_client_jwks(h, argc, argv);
     else
         status = cmd_logout(h, argc, argv);
     fhirauth_close(h);

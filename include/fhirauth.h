@@ -210,6 +210,15 @@ fhirauth_rc fhirauth_load_network(fhirauth *h);
 fhirauth_rc fhirauth_status_json(fhirauth *h, char **ret_json);
 
 /*
+ * The public JWK Set of the profile's client_key_file (client_auth =
+ * private_key_jwt), for registering the client at the server: one key,
+ * with "use", "alg" and the "kid" its assertions carry, and no private
+ * member.  FHIRAUTH_ERR_CONFIG when there is no usable key file.  Loads
+ * the network module.  Free the string with fhirauth_free_string().
+ */
+fhirauth_rc fhirauth_client_jwks(fhirauth *h, char **ret_json);
+
+/*
  * The profile whose "match" prefixes (space-separated URLs) cover url:
  * scheme, host (without case) and port equal, the default ports 443 for
  * https and 80 for http; a prefix with a path covers only URLs whose path

@@ -46,7 +46,9 @@ enum cf_type {
     CF_LONG,
     CF_ANCHOR,
     CF_GRANT,
-    CF_QR
+    CF_QR,
+    CF_AUTH_METHOD,
+    CF_KEY_ALG
 };
 
 struct cf_option {
@@ -73,7 +75,13 @@ static const struct cf_option options[] = {
     { URL(authorization_endpoint) },
     { STR(ca_file) },
     { STR(ca_path) },
+    { "client_auth", CF_AUTH_METHOD, OFF(client_auth), false, FA_METHOD_AUTO,
+      0, 0, NULL },
     { STR(client_id) },
+    { "client_key_alg", CF_KEY_ALG, OFF(client_key_alg), false,
+      FA_KEY_ALG_RS384, 0, 0, NULL },
+    { STR(client_key_file) },
+    { STR(client_key_id) },
     { STR(client_secret_file) },
     { "config", CF_STRING, OFF(config), true, 0, 0, 0, NULL },
     { BOOL(debug) },
@@ -118,6 +126,12 @@ _Static_assert(N_OPTIONS <= FA_CONFIG_OPTIONS,
 static const char *const anchor_names[] = { "persistent", "user", "session" };
 static const char *const grant_names[] = { "device", "password" };
 static const char *const qr_names[] = { "auto", "on", "off" };
+static const char *const auth_method_names[] = { "auto", "none",
+                                                 "client_secret_basic",
+                                                 "client_secret_post",
+                                                 "private_key_jwt" };
+static const char *const key_alg_names[] = { "RS384", "RS256", "ES384",
+                                             "ES256" };
 
 /* One configuration file, held in memory while the profile is resolved. */
 struct cf_file {
@@ -202,6 +216,14 @@ cf_enum_names(enum cf_type type, const char *const **ret_names, size_t *ret_n)
         *ret_names = qr_names;
         *ret_n = sizeof(qr_names) / sizeof(qr_names[0]);
         return;
+    case CF_AUTH_METHOD:
+        *ret_names = auth_method_names;
+        *ret_n = sizeof(auth_method_names) / sizeof(auth_method_names[0]);
+        return;
+    case CF_KEY_ALG:
+        *ret_names = key_alg_names;
+        *ret_n = sizeof(key_alg_names) / sizeof(key_alg_names[0]);
+        return;
     case CF_STRING:
     case CF_URL:
     case CF_URL_BASE:
@@ -263,6 +285,12 @@ cf_store_number(struct fa_config *cfg, const struct cf_option *o, long v)
     case CF_QR:
         *(enum fa_qr *) field = (enum fa_qr) v;
         return;
+    case CF_AUTH_METHOD:
+        *(enum fa_auth_method *) field = (enum fa_auth_method) v;
+        return;
+    case CF_KEY_ALG:
+        *(enum fa_key_alg *) field = (enum fa_key_alg) v;
+        return;
     case CF_STRING:
     case CF_URL:
     case CF_URL_BASE:
@@ -296,6 +324,26 @@ cf_store_string(struct fa_config *cfg, const struct cf_option *o,
     fa_secret_free(*field);
     *field = copy;
     return 0;
+}
+
+/* "a, b or c": an enum's names, for a message. */
+static void
+cf_enum_list(const char *const *names, size_t n, char *buf, size_t len)
+{
+    size_t i, used = 0;
+    int w;
+
+    buf[0] = '\0';
+    for (i = 0; i < n; i++) {
+        w = snprintf(buf + used, len - used, "%s%s",
+                     i == 0           ? ""
+                         : i + 1 == n ? " or "
+                                      : ", ",
+                     names[i]);
+        if (w < 0 || (size_t) w >= len - used)
+            return;
+        used += (size_t) w;
+    }
 }
 
 static bool
@@ -383,6 +431,8 @@ cf_set(struct fa_config *cfg, const struct cf_option *o, const char *value,
     case CF_ANCHOR:
     case CF_GRANT:
     case CF_QR:
+    case CF_AUTH_METHOD:
+    case CF_KEY_ALG:
         cf_enum_names(o->type, &names, &n);
         for (i = 0; i < n; i++) {
             if (cf_eq_nocase(value, names[i])) {
@@ -391,10 +441,7 @@ cf_set(struct fa_config *cfg, const struct cf_option *o, const char *value,
                 return FHIRAUTH_OK;
             }
         }
-        if (n == 2)
-            fa_err(why, whylen, "%s or %s", names[0], names[1]);
-        else
-            fa_err(why, whylen, "%s, %s or %s", names[0], names[1], names[2]);
+        cf_enum_list(names, n, why, whylen);
         return FHIRAUTH_ERR_CONFIG;
     }
     if (cfg == NULL)
@@ -517,6 +564,12 @@ fa_config_text(const struct fa_config *cfg, const char *key)
         break;
     case CF_QR:
         v = (long) *(const enum fa_qr *) field;
+        break;
+    case CF_AUTH_METHOD:
+        v = (long) *(const enum fa_auth_method *) field;
+        break;
+    case CF_KEY_ALG:
+        v = (long) *(const enum fa_key_alg *) field;
         break;
     }
     cf_enum_names(o->type, &names, &n);
@@ -755,6 +808,7 @@ cf_resolve(struct fa_config *cfg, struct cf_file *files, size_t nfiles,
     struct fa_config c;
     const char *name = profile;
     bool found = false, sectionless = false;
+    enum fa_auth_method method;
     fhirauth_rc rc;
     size_t i;
 
@@ -800,6 +854,11 @@ cf_resolve(struct fa_config *cfg, struct cf_file *files, size_t nfiles,
                      name);
         goto fail;
     }
+    /* A contradiction in the client's credentials is found at load,
+     * not at the first request. */
+    rc = fa_client_auth_method(&c, &method, e);
+    if (rc != FHIRAUTH_OK)
+        goto fail;
     fa_secret_free(c.profile);
     c.profile = strdup(name);
     if (c.profile == NULL) {

@@ -12,6 +12,22 @@
 enum fa_anchor { FA_ANCHOR_PERSISTENT = 0, FA_ANCHOR_USER, FA_ANCHOR_SESSION };
 enum fa_grant { FA_GRANT_DEVICE = 0, FA_GRANT_PASSWORD };
 enum fa_qr { FA_QR_AUTO = 0, FA_QR_ON, FA_QR_OFF };
+/* client_auth: how the client proves itself; auto follows the files
+ * (oauth.h, fa_client_auth_check). */
+enum fa_auth_method {
+    FA_METHOD_AUTO = 0,
+    FA_METHOD_NONE,
+    FA_METHOD_SECRET_BASIC,
+    FA_METHOD_SECRET_POST,
+    FA_METHOD_PRIVATE_KEY_JWT
+};
+/* client_key_alg: the JOSE alg of the client's assertions. */
+enum fa_key_alg {
+    FA_KEY_ALG_RS384 = 0,
+    FA_KEY_ALG_RS256,
+    FA_KEY_ALG_ES384,
+    FA_KEY_ALG_ES256
+};
 
 #define FA_CONFIG_MAX_BYTES (64 * 1024) /* a larger file is refused */
 /* At least the number of options in config.c's table (checked there at
@@ -26,6 +42,10 @@ struct fa_config {
     char *fhir_base;
     char *client_id;
     char *client_secret_file;
+    enum fa_auth_method client_auth; /* default auto */
+    char *client_key_file;           /* private_key_jwt's PEM key */
+    enum fa_key_alg client_key_alg;  /* default RS384 */
+    char *client_key_id;             /* NULL: the key's thumbprint */
     char *scope;
     char *aud;
     char *resource;
@@ -85,6 +105,17 @@ struct fa_config_sources {
 fhirauth_rc fa_config_load(struct fa_config *cfg,
                            const struct fa_config_sources *src,
                            const char *profile, struct fa_err *e);
+
+/*
+ * The client authentication cfg asks for (endpoints.c: both halves call
+ * it): client_auth, or with it unset (FA_METHOD_AUTO) private_key_jwt for
+ * a client_key_file, the secret for a client_secret_file (*ret stays
+ * FA_METHOD_AUTO: Basic unless discovery found that the server takes only
+ * the body), none otherwise.  FHIRAUTH_ERR_CONFIG when a method lacks its
+ * file, or when auto meets both files.
+ */
+fhirauth_rc fa_client_auth_method(const struct fa_config *cfg,
+                                  enum fa_auth_method *ret, struct fa_err *e);
 
 /* Parse one "key=value" or bare "key" override (PAM arguments) into cfg.
  * FHIRAUTH_OK; FHIRAUTH_ERR_INVALID_ARGUMENT for an unknown key (or none);

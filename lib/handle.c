@@ -15,6 +15,24 @@
 #define USER_CONFIG_SUFFIX "/.config/pam_fhir/config"
 
 fhirauth_rc
+fhirauth_client_jwks(fhirauth *h, char **ret_json)
+{
+    const struct fa_net_ops *ops;
+    struct fa_net_ctx ctx;
+    fhirauth_rc rc;
+
+    if (ret_json != NULL)
+        *ret_json = NULL;
+    if (h == NULL || ret_json == NULL)
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    fa_err_clear(&h->err);
+    rc = fa_handle_net(h, &ops, &ctx);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    return ops->client_jwks(&ctx, ret_json, &h->err);
+}
+
+fhirauth_rc
 fhirauth_load_network(fhirauth *h)
 {
     const struct fa_net_ops *ops;

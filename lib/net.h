@@ -14,8 +14,9 @@
 #pragma GCC visibility push(hidden)
 
 /* 2: userinfo; 3: the handshake of fhirauth_net_open(); 4: the
- * operations report into the caller's struct fa_err (util.h) */
-#define FA_NET_ABI 4
+ * operations report into the caller's struct fa_err (util.h); 5:
+ * client_jwks, and the client key settings in struct fa_config */
+#define FA_NET_ABI 5
 
 /* What every network call needs to know about its caller. */
 struct fa_net_ctx {
@@ -106,6 +107,12 @@ struct fa_net_ops {
                             const struct fa_endpoints *ep,
                             const char *access_token, char **ret_claims,
                             struct fa_err *e);
+    /* The public JWK Set of the configured client_key_file, to register
+     * the client with (RFC 7517: its one key with use, alg and the kid
+     * the assertions carry; never a private member), JSON text in *ret
+     * (free()). */
+    fhirauth_rc (*client_jwks)(const struct fa_net_ctx *ctx, char **ret,
+                               struct fa_err *e);
 };
 
 /*

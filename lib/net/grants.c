@@ -10,26 +10,138 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "grants.h"
 #include "http.h"
+#include "jws.h"
 #include "oauth.h"
 #include "oauth_json.h"
 #include "util.h"
 
+/* RFC 7521 §4.2's name of an assertion that is a JWT (RFC 7523 §2.2). */
+#define ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+/* The config's client_key_alg as the signer's. */
+static enum fa_sig_alg
+sig_alg(enum fa_key_alg a)
+{
+    switch (a) {
+    case FA_KEY_ALG_RS256:
+        return FA_SIG_RS256;
+    case FA_KEY_ALG_ES384:
+        return FA_SIG_ES384;
+    case FA_KEY_ALG_ES256:
+        return FA_SIG_ES256;
+    case FA_KEY_ALG_RS384:
+        break;
+    }
+    return FA_SIG_RS384;
+}
+
 /*
- * Client authentication (RFC 6749 §2.3).  A client with a
- * client_secret_file is confidential: the secret is read afresh for each
- * request (so a rotated file takes effect at once, and the secret is held
- * only for the length of the call) and sent with HTTP Basic unless
- * discovery found that the AS accepts only client_secret_post.  A public
- * client identifies itself with client_id in the body (§3.2.1).
+ * private_key_jwt: a fresh assertion for this request, its aud the token
+ * endpoint (SMART asks for that one at every endpoint the client
+ * authenticates to; RFC 7523 §3 lets the server name what it takes).  The
+ * key file is read afresh, like a secret: a replaced key takes effect at
+ * once, and the private key is held only for the length of the call.
+ */
+static fhirauth_rc
+assertion_auth(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
+               struct fa_form *form, struct fa_err *e)
+{
+    const struct fa_config *cfg = ctx->cfg;
+    EVP_PKEY *key = NULL;
+    char *assertion = NULL;
+    fhirauth_rc rc;
+
+    if (ep->token_endpoint == NULL)
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "a client assertion needs the token endpoint (its "
+                       "aud)");
+    rc = fa_sign_key_load(cfg->client_key_file, sig_alg(cfg->client_key_alg),
+                          &key, e);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    rc = fa_client_assertion(key, sig_alg(cfg->client_key_alg),
+                             cfg->client_key_id, cfg->client_id,
+                             ep->token_endpoint, (long long) time(NULL),
+                             &assertion, e);
+    EVP_PKEY_free(key);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    fa_form_add(form, "client_id", cfg->client_id);
+    fa_form_add(form, "client_assertion_type", ASSERTION_TYPE);
+    fa_form_add(form, "client_assertion", assertion);
+    fa_secret_free(assertion);
+    return FHIRAUTH_OK;
+}
+
+fhirauth_rc
+fa_net_client_jwks(const struct fa_net_ctx *ctx, char **ret, struct fa_err *e)
+{
+    const struct fa_config *cfg = ctx->cfg;
+    enum fa_sig_alg alg = sig_alg(cfg->client_key_alg);
+    char thumb[FA_THUMBPRINT_LEN + 1];
+    struct json_object *jwk = NULL, *keys = NULL, *set = NULL;
+    EVP_PKEY *key = NULL;
+    const char *kid = cfg->client_key_id, *text;
+    fhirauth_rc rc;
+
+    *ret = NULL;
+    if (cfg->client_key_file == NULL)
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "no client_key_file configured for profile %s",
+                       cfg->profile != NULL ? cfg->profile : "default");
+    rc = fa_sign_key_load(cfg->client_key_file, alg, &key, e);
+    if (rc == FHIRAUTH_OK && kid == NULL) {
+        rc = fa_sign_thumbprint(key, thumb, sizeof(thumb), e);
+        kid = thumb;
+    }
+    if (rc == FHIRAUTH_OK)
+        rc = fa_sign_public_jwk(key, fa_sig_alg_name(alg), kid, &jwk, e);
+    EVP_PKEY_free(key);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    set = json_object_new_object();
+    keys = json_object_new_array();
+    if (set == NULL || keys == NULL || json_object_array_add(keys, jwk) != 0) {
+        json_object_put(jwk);
+        json_object_put(keys);
+        json_object_put(set);
+        return fa_nomem(e);
+    }
+    if (json_object_object_add(set, "keys", keys) != 0) {
+        json_object_put(keys);
+        json_object_put(set);
+        return fa_nomem(e);
+    }
+    text =
+        json_object_to_json_string_ext(set,
+                                       JSON_C_TO_STRING_PRETTY
+                                           | JSON_C_TO_STRING_SPACED
+                                           | JSON_C_TO_STRING_NOSLASHESCAPE);
+    *ret = text != NULL ? strdup(text) : NULL;
+    json_object_put(set);
+    return *ret != NULL ? FHIRAUTH_OK : fa_nomem(e);
+}
+
+/*
+ * Client authentication (RFC 6749 §2.3), as client_auth says
+ * (fa_client_auth_method).  A confidential client's secret is read afresh
+ * for each request (so a rotated file takes effect at once, and the
+ * secret is held only for the length of the call) and sent with HTTP
+ * Basic, or in the body for client_secret_post, or when client_auth is
+ * unset and discovery found that the AS accepts only that.  A client with
+ * a key signs an assertion (assertion_auth).  A public client identifies
+ * itself with client_id in the body (§3.2.1).
  */
 static fhirauth_rc
 client_auth(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
             struct fa_form *form, char **ret_header, struct fa_err *e)
 {
     const struct fa_config *cfg = ctx->cfg;
+    enum fa_auth_method method;
     char *secret = NULL;
     fhirauth_rc rc;
 
@@ -37,14 +149,20 @@ client_auth(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
     if (cfg->client_id == NULL) {
         return fa_fail(e, FHIRAUTH_ERR_CONFIG, "no client_id configured");
     }
-    if (cfg->client_secret_file == NULL) {
+    rc = fa_client_auth_method(cfg, &method, e);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    if (method == FA_METHOD_NONE) {
         fa_form_add(form, "client_id", cfg->client_id);
         return FHIRAUTH_OK;
     }
+    if (method == FA_METHOD_PRIVATE_KEY_JWT)
+        return assertion_auth(ctx, ep, form, e);
     rc = fa_http_read_secret(cfg->client_secret_file, &secret, e);
     if (rc != FHIRAUTH_OK)
         return rc;
-    if (ep->client_auth == FA_AUTH_POST) {
+    if (method == FA_METHOD_SECRET_POST
+        || (method == FA_METHOD_AUTO && ep->client_auth == FA_AUTH_POST)) {
         fa_form_add(form, "client_id", cfg->client_id);
         fa_form_add(form, "client_secret", secret);
     } else {

@@ -58,6 +58,10 @@ fhirauth_rc fa_net_userinfo(const struct fa_net_ctx *ctx,
                             const char *access_token, char **ret_claims,
                             struct fa_err *e);
 
+/* The public JWK Set of client_key_file (net.h's client_jwks). */
+fhirauth_rc fa_net_client_jwks(const struct fa_net_ctx *ctx, char **ret,
+                               struct fa_err *e);
+
 /* RFC 8628 (device.c). */
 fhirauth_rc fa_net_device_start(const struct fa_net_ctx *ctx,
                                 const struct fa_endpoints *ep,

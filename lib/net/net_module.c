@@ -24,6 +24,7 @@ static const struct fa_net_ops ops = {
     .browser_login = fa_net_browser_login,
     .verify_id_token = fa_net_verify_id_token,
     .userinfo = fa_net_userinfo,
+    .client_jwks = fa_net_client_jwks,
 };
 
 /* One size compared: 0 when equal, else the message and -1. */

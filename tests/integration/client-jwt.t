@@ -54,9 +54,8 @@ is "$(jpath 'keys.length' <<<"$rsa_jwks")" 1 "one key"
 is "$(jpath 'keys.0.kty' <<<"$rsa_jwks")/$(jpath 'keys.0.alg' <<<"$rsa_jwks")/$(jpath 'keys.0.use' <<<"$rsa_jwks")" \
     RSA/RS384/sig "an RSA key for RS384 signatures, SMART's default"
 is "$(jpath 'keys.0.e' <<<"$rsa_jwks")" AQAB "its public exponent"
-want_n=$(openssl pkey -in "$K/rsa.pem" -noout -text 2>/dev/null | awk '/^modulus:/ { m = 1; next } /^publicExponent/ { m = 0 } m' |
-    tr -d ' :\n' | sed 's/^00//' | xxd -r -p | basenc --base64url | tr -d '=\n')
-is "$(jpath 'keys.0.n' <<<"$rsa_jwks")" "$want_n" "its modulus, as openssl reads the key file"
+want_n=$(node -e 'process.stdout.write(require("node:crypto").createPublicKey(require("node:fs").readFileSync(process.argv[1])).export({ format: "jwk" }).n)' "$K/rsa.pem")
+is "$(jpath 'keys.0.n' <<<"$rsa_jwks")" "$want_n" "its modulus, as node reads the key file"
 kid=$(jpath 'keys.0.kid' <<<"$rsa_jwks")
 want_kid=$(node -e '
     const c = require("node:crypto");
@@ -133,10 +132,14 @@ is "$(assertions 'urn:ietf:params:oauth:grant-type:device_code')" 1 "the poll th
 is "$(grep -F '"event":"device_authorization"' "$FA_AS_LOG" | grep -cF '"client_assertion":true')" 1 \
     "so did the device authorization request"
 
+# (The device login replaced alice's session: its refresh token was
+# revoked then, with an assertion too.)
+is "$(fa_as_events revocation '"client_assertion":true')" 1 \
+    "the session the device login replaced was revoked with an assertion"
 fa_run fa_token logout
 is "$FA_RC" 0 "logout: exit 0" || fa_show
-is "$(fa_as_events revocation '"client_assertion":true')" 1 "the revocation carried an assertion"
-is "$(fa_as_events revocation '"ok":true')" 1 "... and the AS revoked"
+is "$(fa_as_events revocation '"client_assertion":true')" 2 "logout's revocation carried an assertion"
+is "$(fa_as_events revocation '"ok":true')" 2 "... and the AS revoked"
 unlike "$FA_ERR" 'not revoked' "no warning"
 
 # ---------------------------------------------------------------- ES384
