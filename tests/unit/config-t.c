@@ -523,6 +523,57 @@ test_url_keys(void)
 }
 
 /* Every key of pam_fhir.conf(5) is known and lands in its field. */
+/* client_auth against the files it needs (fa_client_auth_method). */
+static void
+test_client_auth(void)
+{
+    enum fa_auth_method m;
+
+    ok(parse1("client_id = c") == 0 && cfg.client_auth == FA_METHOD_AUTO
+           && fa_client_auth_method(&cfg, &m, &ectx) == 0
+           && m == FA_METHOD_NONE,
+       "no file: a public client");
+    ok(parse1("client_secret_file = /s") == 0
+           && fa_client_auth_method(&cfg, &m, &ectx) == 0
+           && m == FA_METHOD_AUTO,
+       "a secret: as discovery says (auto)");
+    ok(parse1("client_key_file = /k") == 0
+           && fa_client_auth_method(&cfg, &m, &ectx) == 0
+           && m == FA_METHOD_PRIVATE_KEY_JWT,
+       "a key: private_key_jwt");
+    is_int(0, cfg.client_key_alg, "  RS384 by default");
+    is_int(FHIRAUTH_ERR_CONFIG,
+           parse1("client_key_file = /k\nclient_secret_file = /s"),
+           "both files with auto: refused at load");
+    ok(contains(ectx.msg, "choose one with client_auth"), "  message: %s",
+       ectx.msg);
+    is_int(0,
+           parse1("client_key_file = /k\nclient_secret_file = /s\n"
+                  "client_auth = private_key_jwt"),
+           "both files, client_auth chooses");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("client_auth = private_key_jwt"),
+           "private_key_jwt without client_key_file");
+    ok(contains(ectx.msg, "needs client_key_file"), "  message: %s", ectx.msg);
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("client_auth = client_secret_basic"),
+           "client_secret_basic without client_secret_file");
+    is_int(0, parse1("client_auth = none\nclient_secret_file = /s"),
+           "none with a secret file: the file is not used");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("client_auth = tls_client_auth"),
+           "an unknown method");
+    ok(contains(ectx.msg,
+                "auto, none, client_secret_basic, "
+                "client_secret_post or private_key_jwt"),
+       "  message lists them all: %s", ectx.msg);
+    ok(parse1("client_key_alg = es256") == 0
+           && cfg.client_key_alg == FA_KEY_ALG_ES256
+           && strcmp(fa_config_text(&cfg, "client_key_alg"), "ES256") == 0,
+       "client_key_alg in any case, kept as its JOSE name");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("client_key_alg = HS256"),
+           "no shared-key alg");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("client_key_alg = none"),
+           "no alg none");
+}
+
 static void
 test_all_keys(void)
 {
@@ -533,6 +584,10 @@ test_all_keys(void)
         { "fhir_base", "https://fhir.example/r4" },
         { "client_id", "cid" },
         { "client_secret_file", "/etc/pam_fhir/secret" },
+        { "client_auth", "client_secret_post" },
+        { "client_key_file", "/etc/pam_fhir/client.pem" },
+        { "client_key_alg", "ES384" },
+        { "client_key_id", "k-1" },
         { "scope", "openid fhirUser" },
         { "aud", "https://fhir.example/r4" },
         { "resource", "https://fhir.example/r4" },
@@ -580,6 +635,11 @@ test_all_keys(void)
     is_string("cid", cfg.client_id, "  client_id");
     is_string("/etc/pam_fhir/secret", cfg.client_secret_file,
               "  client_secret_file");
+    is_int(FA_METHOD_SECRET_POST, cfg.client_auth, "  client_auth");
+    is_string("/etc/pam_fhir/client.pem", cfg.client_key_file,
+              "  client_key_file");
+    is_int(FA_KEY_ALG_ES384, cfg.client_key_alg, "  client_key_alg");
+    is_string("k-1", cfg.client_key_id, "  client_key_id");
     is_string("openid fhirUser", cfg.scope, "  scope");
     is_string("https://fhir.example/r4", cfg.aud, "  aud");
     is_string("https://fhir.example/r4", cfg.resource, "  resource");
@@ -1094,6 +1154,7 @@ main(void)
     test_values();
     test_url_keys();
     test_all_keys();
+    test_client_auth();
     test_profiles();
     test_set();
     test_files();
