@@ -13,7 +13,7 @@ enum fa_anchor { FA_ANCHOR_PERSISTENT = 0, FA_ANCHOR_USER, FA_ANCHOR_SESSION };
 enum fa_grant { FA_GRANT_DEVICE = 0, FA_GRANT_PASSWORD };
 enum fa_qr { FA_QR_AUTO = 0, FA_QR_ON, FA_QR_OFF };
 /* client_auth: how the client proves itself; auto follows the files
- * (oauth.h, fa_client_auth_check). */
+ * (fa_client_auth_method, below). */
 enum fa_auth_method {
     FA_METHOD_AUTO = 0,
     FA_METHOD_NONE,

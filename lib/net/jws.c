@@ -18,6 +18,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
@@ -155,11 +156,15 @@ fa_sign_key_from_pem(const char *pem, size_t len, enum fa_sig_alg alg,
         return fa_nomem(e);
     key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
     BIO_free(bio);
+    /* What the decoders tried and refused stays in the thread's error
+     * queue otherwise, where the host process (sshd) would find it. */
+    ERR_clear_error();
     if (key == NULL)
         return fa_fail(e, FHIRAUTH_ERR_CONFIG,
                        "%s holds no private key in PEM without a passphrase",
                        what);
     if (!key_fits(key, alg, why, sizeof(why))) {
+        ERR_clear_error();
         EVP_PKEY_free(key);
         return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s %s", what, why);
     }
@@ -178,6 +183,10 @@ read_key_file(const char *path, char **ret, size_t *retlen, struct fa_err *e)
     ssize_t n;
     int fd, saved;
 
+    /* Relative to nothing a user chose (the current directory). */
+    if (path[0] != '/')
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "client_key_file %s must be an absolute path", path);
     /* O_NONBLOCK: a FIFO planted under that name must not hang us; it is
      * refused as not a regular file just after. */
     fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -204,6 +213,15 @@ read_key_file(const char *path, char **ret, size_t *retlen, struct fa_err *e)
         return fa_fail(e, FHIRAUTH_ERR_CONFIG,
                        "client_key_file %s is writable by others than its "
                        "owner",
+                       path);
+    }
+    /* A key every local user can read makes each of them the client; a
+     * group of the users who need it is the widest a key may be. */
+    if ((st.st_mode & S_IROTH) != 0) {
+        close(fd);
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "client_key_file %s is readable by every user (at "
+                       "most mode 0640)",
                        path);
     }
     if (st.st_size > FA_KEY_FILE_MAX) {
@@ -458,7 +476,7 @@ ecdsa_raw(const unsigned char *der, size_t derlen, size_t half)
     if (raw != NULL
         && (BN_bn2binpad(r, raw, (int) half) != (int) half
             || BN_bn2binpad(s, raw + half, (int) half) != (int) half)) {
-        free(raw);
+        fa_secret_free_len(raw, 2 * half);
         raw = NULL;
     }
     ECDSA_SIG_free(sig);
@@ -472,7 +490,7 @@ sign_input(EVP_PKEY *key, enum fa_sig_alg alg, const char *input)
     EVP_MD_CTX *md;
     EVP_PKEY_CTX *pctx = NULL;
     unsigned char *sig = NULL, *raw;
-    size_t siglen = 0;
+    size_t siglen = 0, sigcap = 0;
     char *out = NULL;
 
     md = EVP_MD_CTX_new();
@@ -487,7 +505,7 @@ sign_input(EVP_PKEY *key, enum fa_sig_alg alg, const char *input)
     if (EVP_DigestSign(md, NULL, &siglen, (const unsigned char *) input,
                        strlen(input))
             != 1
-        || (sig = malloc(siglen)) == NULL
+        || (sig = malloc(sigcap = siglen)) == NULL
         || EVP_DigestSign(md, sig, &siglen, (const unsigned char *) input,
                           strlen(input))
             != 1)
@@ -496,11 +514,15 @@ sign_input(EVP_PKEY *key, enum fa_sig_alg alg, const char *input)
         out = fa_b64url_encode(sig, siglen);
     } else if ((raw = ecdsa_raw(sig, siglen, algs[alg].half)) != NULL) {
         out = fa_b64url_encode(raw, 2 * algs[alg].half);
-        free(raw);
+        fa_secret_free_len(raw, 2 * algs[alg].half);
     }
 out:
+    /* The signature is what makes an assertion a credential. */
     EVP_MD_CTX_free(md);
-    free(sig);
+    if (sig != NULL)
+        fa_secret_free_len(sig, sigcap);
+    if (out == NULL)
+        ERR_clear_error();
     return out;
 }
 
@@ -571,7 +593,7 @@ out:
     json_object_put(h);
     free(hb);
     free(cb);
-    free(sb);
+    fa_secret_free(sb);
     free(out);
     return rc;
 }

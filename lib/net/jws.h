@@ -46,11 +46,12 @@ fhirauth_rc fa_sign_key_from_pem(const char *pem, size_t len,
 
 /*
  * fa_sign_key_from_pem for the file at path, read with the checks a file
- * that lets its reader act as the client deserves: not a symbolic link, a
- * regular file of at most FA_KEY_FILE_MAX bytes, owned by root or by the
- * effective uid (so only root's on the PAM path), and writable by its
- * owner only.  Read afresh at each use: a replaced key takes effect at
- * once.  FHIRAUTH_ERR_CONFIG for a file that fails a check.
+ * that lets its reader act as the client deserves: an absolute path whose
+ * last component is not a symbolic link, a regular file of at most
+ * FA_KEY_FILE_MAX bytes, owned by root or by the effective uid (root's
+ * only, in a process running as root), writable by its owner only and not
+ * readable by every user.  Read afresh at each use: a replaced key takes
+ * effect at once.  FHIRAUTH_ERR_CONFIG for a file that fails a check.
  */
 fhirauth_rc fa_sign_key_load(const char *path, enum fa_sig_alg alg,
                              EVP_PKEY **ret, struct fa_err *e);

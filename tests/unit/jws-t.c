@@ -363,12 +363,23 @@ test_key_file(EVP_PKEY *rsa)
        "... and is the key written");
     EVP_PKEY_free(got);
 
-    write_file("shared.pem", pem, len, 0644);
+    write_file("group.pem", pem, len, 0640);
     fa_err_clear(&e);
-    ok(fa_sign_key_load(path_in_dir("shared.pem"), FA_SIG_RS384, &got, &e)
+    ok(fa_sign_key_load(path_in_dir("group.pem"), FA_SIG_RS384, &got, &e)
            == FHIRAUTH_OK,
-       "a key file readable by others is read (who reads it is the client)");
+       "a key file its group may read is read (a key shared by a group)");
     EVP_PKEY_free(got);
+    write_file("world.pem", pem, len, 0644);
+    fa_err_clear(&e);
+    ok(fa_sign_key_load(path_in_dir("world.pem"), FA_SIG_RS384, &got, &e)
+               == FHIRAUTH_ERR_CONFIG
+           && strstr(e.msg, "readable by every user") != NULL,
+       "a key file every user may read is refused: %s", e.msg);
+    fa_err_clear(&e);
+    ok(fa_sign_key_load("good.pem", FA_SIG_RS384, &got, &e)
+               == FHIRAUTH_ERR_CONFIG
+           && strstr(e.msg, "absolute") != NULL,
+       "a relative path is refused: %s", e.msg);
 
     write_file("gw.pem", pem, len, 0620);
     fa_err_clear(&e);
