@@ -90,29 +90,30 @@ open_user_dir(int pfd, const char *parent, const char *name, uid_t uid,
     if (mkdirat(pfd, name, 0700) == 0)
         created = 1;
     else if (errno != EEXIST) {
-        fa_fail(e, FHIRAUTH_ERR_LOCK,
-                "cannot create the lock directory %s/%s: %s", parent, name,
-                strerror(errno));
+        fa_err_set(e, FHIRAUTH_ERR_LOCK,
+                   "cannot create the lock directory %s/%s: %s", parent, name,
+                   strerror(errno));
         return -1;
     }
     /* lstat first, for a message that says what is wrong. */
     if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-        fa_fail(e, FHIRAUTH_ERR_LOCK,
-                "cannot examine the lock directory %s/%s: %s", parent, name,
-                strerror(errno));
+        fa_err_set(e, FHIRAUTH_ERR_LOCK,
+                   "cannot examine the lock directory %s/%s: %s", parent, name,
+                   strerror(errno));
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
-        fa_fail(e, FHIRAUTH_ERR_LOCK,
-                "the lock directory %s/%s is %s: refusing it", parent, name,
-                S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
+        fa_err_set(e, FHIRAUTH_ERR_LOCK,
+                   "the lock directory %s/%s is %s: refusing it", parent, name,
+                   S_ISLNK(st.st_mode) ? "a symbolic link"
+                                       : "not a directory");
         return -1;
     }
     dfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd == -1 || fstat(dfd, &st) == -1) {
-        fa_fail(e, FHIRAUTH_ERR_LOCK,
-                "cannot open the lock directory %s/%s: %s", parent, name,
-                strerror(errno));
+        fa_err_set(e, FHIRAUTH_ERR_LOCK,
+                   "cannot open the lock directory %s/%s: %s", parent, name,
+                   strerror(errno));
         if (dfd != -1)
             close(dfd);
         return -1;
@@ -123,27 +124,28 @@ open_user_dir(int pfd, const char *parent, const char *name, uid_t uid,
         if ((st.st_uid != uid && fchown(dfd, uid, (gid_t) -1) == -1)
             || ((st.st_mode & 07777) != 0700 && fchmod(dfd, 0700) == -1)
             || fstat(dfd, &st) == -1) {
-            fa_fail(e, FHIRAUTH_ERR_LOCK,
-                    "cannot set up the lock directory %s/%s: "
-                    "%s",
-                    parent, name, strerror(errno));
+            fa_err_set(e, FHIRAUTH_ERR_LOCK,
+                       "cannot set up the lock directory %s/%s: "
+                       "%s",
+                       parent, name, strerror(errno));
             close(dfd);
             return -1;
         }
     }
     if (st.st_uid != uid) {
-        fa_fail(e, FHIRAUTH_ERR_LOCK,
-                "the lock directory %s/%s belongs to uid %lu, "
-                "not %lu: refusing it",
-                parent, name, (unsigned long) st.st_uid, (unsigned long) uid);
+        fa_err_set(e, FHIRAUTH_ERR_LOCK,
+                   "the lock directory %s/%s belongs to uid %lu, "
+                   "not %lu: refusing it",
+                   parent, name, (unsigned long) st.st_uid,
+                   (unsigned long) uid);
         close(dfd);
         return -1;
     }
     if ((st.st_mode & 07777) != 0700) {
-        fa_fail(e, FHIRAUTH_ERR_LOCK,
-                "the lock directory %s/%s has mode %04o, not "
-                "0700: refusing it",
-                parent, name, (unsigned) (st.st_mode & 07777));
+        fa_err_set(e, FHIRAUTH_ERR_LOCK,
+                   "the lock directory %s/%s has mode %04o, not "
+                   "0700: refusing it",
+                   parent, name, (unsigned) (st.st_mode & 07777));
         close(dfd);
         return -1;
     }
@@ -225,22 +227,23 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
         errno = EACCES;
     }
     if (fd == -1) {
-        fa_fail(e, FHIRAUTH_ERR_LOCK, "cannot open the lock file %s/%s: %s",
-                where, file,
-                errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+        fa_err_set(e, FHIRAUTH_ERR_LOCK, "cannot open the lock file %s/%s: %s",
+                   where, file,
+                   errno == ELOOP ? "it is a symbolic link" : strerror(errno));
         return LOCK_FAILED;
     }
     if (fstat(fd, &st) == -1) {
-        fa_fail(e, FHIRAUTH_ERR_LOCK, "cannot examine the lock file %s/%s: %s",
-                where, file, strerror(errno));
+        fa_err_set(e, FHIRAUTH_ERR_LOCK,
+                   "cannot examine the lock file %s/%s: %s", where, file,
+                   strerror(errno));
         close(fd);
         return LOCK_FAILED;
     }
     if (!S_ISREG(st.st_mode)) {
-        fa_fail(e, FHIRAUTH_ERR_LOCK,
-                "the lock file %s/%s is not a regular file: "
-                "refusing it",
-                where, file);
+        fa_err_set(e, FHIRAUTH_ERR_LOCK,
+                   "the lock file %s/%s is not a regular file: "
+                   "refusing it",
+                   where, file);
         close(fd);
         return LOCK_FAILED;
     }
@@ -255,10 +258,10 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
         return LOCK_BUSY;
     }
     if (st.st_nlink > 1) {
-        fa_fail(e, FHIRAUTH_ERR_LOCK,
-                "the lock file %s/%s has %lu links (a hard "
-                "link to another file?): refusing it",
-                where, file, (unsigned long) st.st_nlink);
+        fa_err_set(e, FHIRAUTH_ERR_LOCK,
+                   "the lock file %s/%s has %lu links (a hard "
+                   "link to another file?): refusing it",
+                   where, file, (unsigned long) st.st_nlink);
         close(fd);
         return LOCK_FAILED;
     }
@@ -286,11 +289,11 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
             (void) unlinkat(dfd, file, 0);
             return LOCK_AGAIN;
         } else {
-            fa_fail(e, FHIRAUTH_ERR_LOCK,
-                    "the lock file %s/%s belongs to uid %lu, "
-                    "not %lu: refusing it",
-                    where, file, (unsigned long) st.st_uid,
-                    (unsigned long) uid);
+            fa_err_set(e, FHIRAUTH_ERR_LOCK,
+                       "the lock file %s/%s belongs to uid %lu, "
+                       "not %lu: refusing it",
+                       where, file, (unsigned long) st.st_uid,
+                       (unsigned long) uid);
             close(fd);
             return LOCK_FAILED;
         }
@@ -300,8 +303,8 @@ try_lock(int dfd, const char *where, const char *file, uid_t uid,
             close(fd);
             return LOCK_BUSY;
         }
-        fa_fail(e, FHIRAUTH_ERR_LOCK, "cannot lock %s/%s: %s", where, file,
-                strerror(errno));
+        fa_err_set(e, FHIRAUTH_ERR_LOCK, "cannot lock %s/%s: %s", where, file,
+                   strerror(errno));
         close(fd);
         return LOCK_FAILED;
     }

@@ -290,8 +290,8 @@ revoke_by_discovery(fhirauth *h, const char *token, const char *hint,
     memset(&sys_ep, 0, sizeof(sys_ep));
     if (ops->discover(&ctx, &sys_ep, why) == FHIRAUTH_OK) {
         if (sys_ep.revocation_endpoint == NULL)
-            fa_fail(why, FHIRAUTH_ERR_UNSUPPORTED,
-                    "the server has no revocation endpoint");
+            fa_err_set(why, FHIRAUTH_ERR_UNSUPPORTED,
+                       "the server has no revocation endpoint");
         else if (ops->revoke(&ctx, &sys_ep, token, hint, why) == FHIRAUTH_OK)
             revoked = 1;
     } /* else why says what discovery found wrong */
@@ -309,14 +309,14 @@ logout_revoke(fhirauth *h, const struct fa_meta *meta, const char *token,
     struct fa_net_ctx ctx;
 
     if (token == NULL) {
-        fa_fail(why, FHIRAUTH_ERR_LOGIN_NEEDED, "no token to revoke");
+        fa_err_set(why, FHIRAUTH_ERR_LOGIN_NEEDED, "no token to revoke");
         return 0;
     }
     if ((h->flags & FHIRAUTH_OPEN_SYSTEM_ONLY) != 0)
         return revoke_by_discovery(h, token, hint, why);
     if (meta == NULL || meta->ep.revocation_endpoint == NULL) {
-        fa_fail(why, FHIRAUTH_ERR_UNSUPPORTED,
-                "the server has no revocation endpoint");
+        fa_err_set(why, FHIRAUTH_ERR_UNSUPPORTED,
+                   "the server has no revocation endpoint");
         return 0;
     }
     if (fa_handle_net(h, &ops, &ctx) != FHIRAUTH_OK) {

@@ -191,12 +191,12 @@ fhirauth_profile_for_url(const char *config_file, const char *url,
 
     fa_err_clear(&e);
     if (url == NULL || ret_profile == NULL) {
-        fa_fail(&e, FHIRAUTH_ERR_INVALID_ARGUMENT, "no URL given");
+        fa_err_set(&e, FHIRAUTH_ERR_INVALID_ARGUMENT, "no URL given");
         return set_detail(ret_detail, &e);
     }
     /* The URL itself is not repeated: it may carry a password. */
     if (split_url(url, false, &u, why, sizeof(why)) != 0) {
-        fa_fail(&e, FHIRAUTH_ERR_INVALID_ARGUMENT, "bad URL: %s", why);
+        fa_err_set(&e, FHIRAUTH_ERR_INVALID_ARGUMENT, "bad URL: %s", why);
         return set_detail(ret_detail, &e);
     }
 

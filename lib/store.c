@@ -84,7 +84,8 @@ fa_store_session(fhirauth *h, const struct fa_token_response *resp,
                 fa_revoke_replaced(ops, &ctx, &meta->ep, old);
         }
         if (dropped)
-            fa_fail(&h->err, rc, "%s; nothing of the session was kept", saved);
+            fa_err_set(&h->err, rc, "%s; nothing of the session was kept",
+                       saved);
         else
             fa_strlcpy(h->err.msg, saved, sizeof(h->err.msg));
     } else if (old != NULL

@@ -440,8 +440,8 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
          * later calls answer at once instead of asking the AS again. */
         fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL);
         fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL);
-        fa_fail(&h->err, rc, "the session has ended (%s): log in again",
-                oerr[0] ? oerr : "invalid_grant");
+        fa_err_set(&h->err, rc, "the session has ended (%s): log in again",
+                   oerr[0] ? oerr : "invalid_grant");
         goto out;
     }
     if (rc == FHIRAUTH_ERR_DENIED && oerr[0] == '\0') {
@@ -451,10 +451,10 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
 
         if (snprintf(why, sizeof(why), "%s", h->err.msg) < 0)
             why[0] = '\0';
-        fa_fail(&h->err, rc,
-                "%s; the session is kept: log in again if this "
-                "persists",
-                why);
+        fa_err_set(&h->err, rc,
+                   "%s; the session is kept: log in again if this "
+                   "persists",
+                   why);
         goto out;
     }
     if (rc != FHIRAUTH_OK)

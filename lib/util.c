@@ -70,7 +70,7 @@ fa_err_clear(struct fa_err *e)
     e->msg[0] = '\0';
 }
 
-static void
+__attribute__((format(printf, 3, 0))) static void
 err_vset(struct fa_err *e, fhirauth_rc rc, const char *fmt, va_list ap)
 {
     e->rc = rc;
@@ -78,17 +78,16 @@ err_vset(struct fa_err *e, fhirauth_rc rc, const char *fmt, va_list ap)
         e->msg[0] = '\0';
 }
 
-fhirauth_rc
-fa_fail(struct fa_err *e, fhirauth_rc rc, const char *fmt, ...)
+void
+fa_err_set(struct fa_err *e, fhirauth_rc rc, const char *fmt, ...)
 {
     va_list ap;
 
     if (e == NULL)
-        return rc;
+        return;
     va_start(ap, fmt);
     err_vset(e, rc, fmt, ap);
     va_end(ap);
-    return rc;
 }
 
 void
@@ -101,12 +100,6 @@ fa_warn(struct fa_err *e, const char *fmt, ...)
     va_start(ap, fmt);
     err_vset(e, FHIRAUTH_OK, fmt, ap);
     va_end(ap);
-}
-
-fhirauth_rc
-fa_nomem(struct fa_err *e)
-{
-    return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
 }
 
 fhirauth_rc

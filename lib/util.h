@@ -27,15 +27,26 @@ struct fa_err {
 };
 /* Forget what a previous call left. */
 void fa_err_clear(struct fa_err *e);
-/* Record a failure; returns rc. */
-fhirauth_rc fa_fail(struct fa_err *e, fhirauth_rc rc, const char *fmt, ...)
+/* Record a failure: rc and the message. */
+void fa_err_set(struct fa_err *e, fhirauth_rc rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Record a failure and give its result: `return fa_fail(e, rc, ...)`.
+ * A macro, so that the result is visibly rc to a reader of one file (the
+ * static analyzer does not follow variadic calls, and took a failure's
+ * result for FHIRAUTH_OK).  rc is evaluated twice: a constant or a
+ * variable.  Where the result is not used, call fa_err_set(). */
+#define fa_fail(e, rc, ...) (fa_err_set((e), (rc), __VA_ARGS__), (rc))
 /* A warning: the message, with the result left at FHIRAUTH_OK. */
 void fa_warn(struct fa_err *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory"): every allocation
  * failure's one result. */
-fhirauth_rc fa_nomem(struct fa_err *e);
+static inline fhirauth_rc
+fa_nomem(struct fa_err *e)
+{
+    fa_err_set(e, FHIRAUTH_ERR_NOMEM, "out of memory");
+    return FHIRAUTH_ERR_NOMEM;
+}
 /* Record rc for the message a callee that still takes a plain message
  * buffer wrote into e->msg; returns rc. */
 fhirauth_rc fa_err_rc(struct fa_err *e, fhirauth_rc rc);

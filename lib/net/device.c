@@ -73,7 +73,7 @@ fa_net_device_start(const struct fa_net_ctx *ctx,
     fa_http_resp_free(&resp);
     if (rc != FHIRAUTH_OK) {
         fa_http_host(ep->device_authorization_endpoint, host, sizeof(host));
-        fa_fail(e, rc, "device authorization at %s: %s", host, why.msg);
+        fa_err_set(e, rc, "device authorization at %s: %s", host, why.msg);
     }
     return rc;
 }
@@ -123,14 +123,14 @@ fa_net_device_poll(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
     if (rc == FHIRAUTH_OK)
         return rc;
     if (strcmp(oerr, "access_denied") == 0)
-        fa_fail(e, rc,
-                "the login was denied at the authorization "
-                "server (%s)",
-                why.msg);
+        fa_err_set(e, rc,
+                   "the login was denied at the authorization "
+                   "server (%s)",
+                   why.msg);
     else if (strcmp(oerr, "expired_token") == 0)
-        fa_fail(e, rc, "the code expired before it was approved (%s)",
-                why.msg);
+        fa_err_set(e, rc, "the code expired before it was approved (%s)",
+                   why.msg);
     else
-        fa_fail(e, rc, "%s", why.msg);
+        fa_err_set(e, rc, "%s", why.msg);
     return rc;
 }

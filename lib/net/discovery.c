@@ -142,7 +142,7 @@ fetch(const struct fa_net_ctx *ctx, const char *url, const char *issuer,
             fa_parse_discovery(resp.body.data, resp.body.len, issuer,
                                ctx->cfg->client_secret_file != NULL, ep, &why);
         if (rc != FHIRAUTH_OK)
-            fa_fail(e, rc, "discovery at %s: %s", url, why.msg);
+            fa_err_set(e, rc, "discovery at %s: %s", url, why.msg);
         else if (fa_rootcache_active(ctx->system_only))
             fa_rootcache_put(FA_RC_DISCOVERY, key, resp.body.data,
                              resp.body.len, resp.lifetime);
@@ -186,10 +186,10 @@ discover_issuer(const struct fa_net_ctx *ctx, struct fa_endpoints *ep,
     rc = fetch(ctx, url, issuer, issuer, ep, &status, e);
     free(url);
     if (status == 404)
-        fa_fail(e, rc,
-                "no discovery document for issuer %s (HTTP 404 "
-                "for both the OpenID Connect and the RFC 8414 location)",
-                issuer);
+        fa_err_set(e, rc,
+                   "no discovery document for issuer %s (HTTP 404 "
+                   "for both the OpenID Connect and the RFC 8414 location)",
+                   issuer);
     return rc;
 
 nomem:

@@ -408,13 +408,14 @@ fa_net_revoke(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED)
         rc = FHIRAUTH_ERR_DENIED;
     if (oerr[0] != '\0')
-        fa_fail(e, rc, "revocation at %s: %s", host, why.msg);
+        fa_err_set(e, rc, "revocation at %s: %s", host, why.msg);
     else /* the parser's words name the token endpoint: say it here */
-        fa_fail(e, rc, "revocation at %s: HTTP %ld%s", host, status,
-                rc == FHIRAUTH_ERR_UNREACHABLE  ? " (server error)"
-                    : rc == FHIRAUTH_ERR_DENIED ? " (client authentication "
-                                                  "failed)"
-                                                : " without an OAuth error");
+        fa_err_set(e, rc, "revocation at %s: HTTP %ld%s", host, status,
+                   rc == FHIRAUTH_ERR_UNREACHABLE ? " (server error)"
+                       : rc == FHIRAUTH_ERR_DENIED
+                       ? " (client authentication "
+                         "failed)"
+                       : " without an OAuth error");
     return rc;
 }
 
@@ -493,7 +494,7 @@ fa_net_userinfo(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
                                ret_claims, &why);
         if (rc != FHIRAUTH_OK) {
             fa_http_host(ep->userinfo_endpoint, host, sizeof(host));
-            fa_fail(e, rc, "userinfo at %s: %s", host, why.msg);
+            fa_err_set(e, rc, "userinfo at %s: %s", host, why.msg);
         }
     }
     fa_http_resp_free(&resp);

@@ -743,18 +743,18 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
                 || add_header(&hdrs, "Expect:") != 0))
         || (authorization != NULL && add_header(&hdrs, authorization) != 0)) {
         rc = FHIRAUTH_ERR_NOMEM;
-        fa_fail(e, rc, "out of memory");
+        fa_err_set(e, rc, "out of memory");
         goto out;
     }
     if (h.max > 0 && (h.seen[0] = normal_url(url)) == NULL) {
         rc = FHIRAUTH_ERR_CONFIG;
-        fa_fail(e, rc, "malformed URL for %s", host);
+        fa_err_set(e, rc, "malformed URL for %s", host);
         goto out;
     }
     c = curl_easy_init();
     if (c == NULL) {
         rc = FHIRAUTH_ERR_NOMEM;
-        fa_fail(e, rc, "cannot create a libcurl handle");
+        fa_err_set(e, rc, "cannot create a libcurl handle");
         goto out;
     }
     rc = configure(ctx, c, url, hdrs, &t, errbuf, e);
@@ -781,7 +781,7 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
         if (curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK
             || status < 100 || status > 599) {
             rc = FHIRAUTH_ERR_PROTOCOL;
-            fa_fail(e, rc, "no valid HTTP status from %s", host);
+            fa_err_set(e, rc, "no valid HTTP status from %s", host);
             goto out;
         }
         if (status < 300 || status > 399)
@@ -795,10 +795,10 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
         left = (long long) timeout * 1000 - elapsed_ms(&start);
         if (left <= 0) {
             rc = FHIRAUTH_ERR_UNREACHABLE;
-            fa_fail(e, rc,
-                    "cannot reach %s: timed out after a "
-                    "redirect",
-                    host);
+            fa_err_set(e, rc,
+                       "cannot reach %s: timed out after a "
+                       "redirect",
+                       host);
             goto out;
         }
         SETOPT(c, CURLOPT_URL, next);
@@ -1060,7 +1060,7 @@ fa_http_basic_auth(const char *client_id, const char *secret, char **ret,
         fa_secret_free_len(header, sizeof(prefix) + b64len + 1);
         header = NULL;
         rc = FHIRAUTH_ERR_INTERNAL;
-        fa_fail(e, rc, "base64 encoding failed");
+        fa_err_set(e, rc, "base64 encoding failed");
         goto out_noerr;
     }
     *ret = header;

@@ -282,12 +282,12 @@ jwks_keys(struct json_object *jwks, struct fa_err *e)
 
     if (!json_object_object_get_ex(jwks, "keys", &keys)
         || !json_object_is_type(keys, json_type_array)) {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "the JWKS has no \"keys\" array");
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL, "the JWKS has no \"keys\" array");
         return NULL;
     }
     if (json_object_array_length(keys) > FA_JWT_MAX_KEYS) {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "the JWKS has more than %d keys",
-                FA_JWT_MAX_KEYS);
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL, "the JWKS has more than %d keys",
+                   FA_JWT_MAX_KEYS);
         return NULL;
     }
     return keys;
@@ -417,28 +417,28 @@ select_key(struct json_object *keys, const char *algname, enum fa_alg alg,
             return chosen;
         if (named != NULL) {
             key_type(named, ktype, sizeof(ktype));
-            fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
-                    "the JWKS key \"%s\" (%s) cannot verify "
-                    "%s signatures",
-                    ckid, ktype, algname);
+            fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                       "the JWKS key \"%s\" (%s) cannot verify "
+                       "%s signatures",
+                       ckid, ktype, algname);
             return NULL;
         }
         *no_key = 1;
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "no key \"%s\" in the server's JWKS",
-                ckid);
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                   "no key \"%s\" in the server's JWKS", ckid);
         return NULL;
     }
     if (fitting == 1)
         return chosen;
     if (fitting == 0) {
         *no_key = 1;
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
-                "the server's JWKS has no key for %s", algname);
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                   "the server's JWKS has no key for %s", algname);
     } else {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
-                "it names no key (kid) and the JWKS "
-                "has %d keys for %s",
-                fitting, algname);
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                   "it names no key (kid) and the JWKS "
+                   "has %d keys for %s",
+                   fitting, algname);
     }
     return NULL;
 }
@@ -453,15 +453,16 @@ jwk_bytes(struct json_object *k, const char *name, size_t max,
     int r;
 
     if (get_string(k, name, &s) <= 0) {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "the JWKS key has no \"%s\"", name);
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL, "the JWKS key has no \"%s\"",
+                   name);
         return -1;
     }
     r = b64url_decode(s, strlen(s), max, ret, retlen);
     if (r == -1)
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
-                "the JWKS key's \"%s\" is malformed or too "
-                "long",
-                name);
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                   "the JWKS key's \"%s\" is malformed or too "
+                   "long",
+                   name);
     return r;
 }
 
@@ -523,10 +524,10 @@ rsa_key(struct json_object *k, EVP_PKEY **ret, struct fa_err *e)
         goto nomem;
     bits = BN_num_bits(bn);
     if (bits < FA_RSA_MIN_BITS || bits > FA_RSA_MAX_BITS) {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
-                "the JWKS RSA key has %d bits (%d to %d "
-                "allowed)",
-                bits, FA_RSA_MIN_BITS, FA_RSA_MAX_BITS);
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                   "the JWKS RSA key has %d bits (%d to %d "
+                   "allowed)",
+                   bits, FA_RSA_MIN_BITS, FA_RSA_MAX_BITS);
         goto out;
     }
     /* An odd modulus, an odd exponent of at least 3 (e = 1 would make
@@ -534,8 +535,8 @@ rsa_key(struct json_object *k, EVP_PKEY **ret, struct fa_err *e)
      * check (EVP_PKEY_public_check) costs ~5 ms of primality testing and
      * guards only against the AS's own broken keys. */
     if (!BN_is_odd(bn) || !BN_is_odd(be) || BN_num_bits(be) < 2) {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
-                "the JWKS RSA key is not a valid public key");
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                   "the JWKS RSA key is not a valid public key");
         goto out;
     }
     bld = OSSL_PARAM_BLD_new();
@@ -546,8 +547,8 @@ rsa_key(struct json_object *k, EVP_PKEY **ret, struct fa_err *e)
         goto nomem;
     pkey = pkey_fromdata("RSA", params);
     if (pkey == NULL) {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
-                "the JWKS RSA key is not a valid public key");
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                   "the JWKS RSA key is not a valid public key");
         goto out;
     }
     *ret = pkey;
@@ -588,9 +589,9 @@ ec_key(struct json_object *k, EVP_PKEY **ret, struct fa_err *e)
         goto out;
     /* RFC 7518 §6.2.1.2: the full coordinate length, leading zeros kept */
     if (xlen != 32 || ylen != 32) {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
-                "the JWKS EC key's coordinates are not 32 "
-                "bytes");
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                   "the JWKS EC key's coordinates are not 32 "
+                   "bytes");
         goto out;
     }
     point[0] = 0x04; /* uncompressed (SEC 1 §2.3.3) */
@@ -604,9 +605,9 @@ ec_key(struct json_object *k, EVP_PKEY **ret, struct fa_err *e)
     pkey = pkey_fromdata("EC", params);
     if (pkey == NULL || !public_check(pkey)) {
         EVP_PKEY_free(pkey);
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
-                "the JWKS EC key is not a valid P-256 public "
-                "key");
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                   "the JWKS EC key is not a valid P-256 public "
+                   "key");
         goto out;
     }
     *ret = pkey;
@@ -862,8 +863,8 @@ fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
     /* Structure: three parts, strict base64url. */
     len = strnlen(token, FA_JWT_MAX_TOKEN + 1);
     if (len > FA_JWT_MAX_TOKEN) {
-        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL, "longer than %d characters",
-                FA_JWT_MAX_TOKEN);
+        fa_err_set(&why, FHIRAUTH_ERR_PROTOCOL, "longer than %d characters",
+                   FA_JWT_MAX_TOKEN);
         goto fail;
     }
     dot1 = memchr(token, '.', len);
@@ -872,14 +873,14 @@ fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
         : memchr(dot1 + 1, '.', len - (size_t) (dot1 + 1 - token));
     if (dot1 == NULL || dot2 == NULL
         || memchr(dot2 + 1, '.', len - (size_t) (dot2 + 1 - token)) != NULL) {
-        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
-                "not a signed JWT in compact form (three "
-                "parts separated by dots)");
+        fa_err_set(&why, FHIRAUTH_ERR_PROTOCOL,
+                   "not a signed JWT in compact form (three "
+                   "parts separated by dots)");
         goto fail;
     }
     if (dot1 == token || dot2 == dot1 + 1
         || (size_t) (dot2 + 1 - token) == len) {
-        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL, "a part of the JWT is empty");
+        fa_err_set(&why, FHIRAUTH_ERR_PROTOCOL, "a part of the JWT is empty");
         goto fail;
     }
     r = b64url_decode(token, (size_t) (dot1 - token), FA_JWT_MAX_HEADER, &hdr,
@@ -895,22 +896,22 @@ fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
         goto fail;
     }
     if (r != 0) {
-        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
-                "a part of the JWT is not base64url or "
-                "is too long");
+        fa_err_set(&why, FHIRAUTH_ERR_PROTOCOL,
+                   "a part of the JWT is not base64url or "
+                   "is too long");
         goto fail;
     }
 
     /* The header. */
     h = parse_object((const char *) hdr, hlen, FA_JWT_HEADER_DEPTH);
     if (h == NULL) {
-        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
-                "its header is not a JSON object");
+        fa_err_set(&why, FHIRAUTH_ERR_PROTOCOL,
+                   "its header is not a JSON object");
         goto fail;
     }
     if (get_string(h, "alg", &algname) <= 0) {
-        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
-                "its header names no algorithm (alg)");
+        fa_err_set(&why, FHIRAUTH_ERR_PROTOCOL,
+                   "its header names no algorithm (alg)");
         goto fail;
     }
     for (i = 0; i < sizeof(allowed_algs) / sizeof(allowed_algs[0]); i++)
@@ -918,30 +919,30 @@ fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
             break;
     if (i == sizeof(allowed_algs) / sizeof(allowed_algs[0])) {
         clean(calg, sizeof(calg), algname);
-        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
-                "algorithm \"%s\" is not allowed (RS256, "
-                "PS256 or ES256)",
-                calg);
+        fa_err_set(&why, FHIRAUTH_ERR_PROTOCOL,
+                   "algorithm \"%s\" is not allowed (RS256, "
+                   "PS256 or ES256)",
+                   calg);
         goto fail;
     }
     alg = allowed_algs[i].alg;
     if (json_object_object_get_ex(h, "crit", &crit)) {
-        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
-                "its header has critical extensions (crit) "
-                "we do not implement");
+        fa_err_set(&why, FHIRAUTH_ERR_PROTOCOL,
+                   "its header has critical extensions (crit) "
+                   "we do not implement");
         goto fail;
     }
     if (get_string(h, "kid", &kid) < 0) {
-        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
-                "its key id (kid) is not a string");
+        fa_err_set(&why, FHIRAUTH_ERR_PROTOCOL,
+                   "its key id (kid) is not a string");
         goto fail;
     }
 
     /* The key. */
     set = jwks == NULL ? NULL : parse_object(jwks, jwkslen, FA_JWKS_DEPTH);
     if (set == NULL) {
-        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
-                "the server's JWKS is not a JSON object");
+        fa_err_set(&why, FHIRAUTH_ERR_PROTOCOL,
+                   "the server's JWKS is not a JSON object");
         goto fail;
     }
     keys = jwks_keys(set, &why);
@@ -959,23 +960,23 @@ fa_jwt_verify(const char *token, const char *jwks, size_t jwkslen,
     /* The signature, over the first two parts as sent. */
     r = verify_signature(pkey, alg, token, (size_t) (dot2 - token), sig, slen);
     if (r == -2) {
-        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
-                "OpenSSL cannot verify %s signatures", algname);
+        fa_err_set(&why, FHIRAUTH_ERR_PROTOCOL,
+                   "OpenSSL cannot verify %s signatures", algname);
         goto fail;
     }
     if (r != 1) {
-        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
-                "its %s signature does not verify with the "
-                "server's key",
-                algname);
+        fa_err_set(&why, FHIRAUTH_ERR_PROTOCOL,
+                   "its %s signature does not verify with the "
+                   "server's key",
+                   algname);
         goto fail;
     }
 
     /* The claims. */
     claims = parse_object((const char *) payload, plen, FA_JWT_CLAIMS_DEPTH);
     if (claims == NULL) {
-        fa_fail(&why, FHIRAUTH_ERR_PROTOCOL,
-                "its payload is not a JSON object");
+        fa_err_set(&why, FHIRAUTH_ERR_PROTOCOL,
+                   "its payload is not a JSON object");
         goto fail;
     }
     rc = check_claims(claims, x, &why);

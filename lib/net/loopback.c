@@ -157,8 +157,8 @@ query_pair(const char *p, size_t len, struct fa_redirect *r, struct fa_err *e)
         return FA_LB_OK;
     if (d == DEC_BAD || strlen(name) != vlen) {
         free(name);
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
-                "malformed parameter name in the redirect");
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                   "malformed parameter name in the redirect");
         return FA_LB_BAD_REQUEST;
     }
     dst = slot(r, name);
@@ -167,8 +167,8 @@ query_pair(const char *p, size_t len, struct fa_redirect *r, struct fa_err *e)
         return FA_LB_OK;
     }
     if (*dst != NULL) {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
-                "parameter %s given twice in the redirect", name);
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                   "parameter %s given twice in the redirect", name);
         free(name);
         return FA_LB_BAD_REQUEST;
     }
@@ -180,8 +180,9 @@ query_pair(const char *p, size_t len, struct fa_redirect *r, struct fa_err *e)
         return FA_LB_NOMEM;
     }
     if (d != 0) {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "parameter %s in the redirect is %s",
-                name, d == DEC_LONG ? "too long" : "malformed");
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                   "parameter %s in the redirect is %s", name,
+                   d == DEC_LONG ? "too long" : "malformed");
         free(name);
         return FA_LB_BAD_REQUEST;
     }
@@ -192,10 +193,10 @@ query_pair(const char *p, size_t len, struct fa_redirect *r, struct fa_err *e)
                 || (unsigned char) value[i] > 0x7e)
                 value[i] = '?';
     } else if (vlen == 0 || !printable(value, vlen)) {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
-                "parameter %s in the redirect is empty or not "
-                "printable",
-                name);
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                   "parameter %s in the redirect is empty or not "
+                   "printable",
+                   name);
         fa_secret_free_len(value, vlen + 1);
         free(name);
         return FA_LB_BAD_REQUEST;
@@ -216,8 +217,8 @@ fa_lb_parse_query(const char *query, size_t len, struct fa_redirect *ret,
     if (query == NULL)
         return FA_LB_OK;
     if (len > FA_LB_LINE_MAX) {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "redirect longer than %d bytes",
-                FA_LB_LINE_MAX);
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL, "redirect longer than %d bytes",
+                   FA_LB_LINE_MAX);
         return FA_LB_BAD_REQUEST;
     }
     while (i < len) {
@@ -244,7 +245,8 @@ fa_lb_parse_request(const char *line, size_t len, const char *path,
 
     memset(ret, 0, sizeof(*ret));
     if (line == NULL || path == NULL || len > FA_LB_LINE_MAX) {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "request line missing or too long");
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                   "request line missing or too long");
         return FA_LB_BAD_REQUEST;
     }
     /* Visible ASCII and single spaces only: no tabs, NULs or controls. */
@@ -258,14 +260,14 @@ fa_lb_parse_request(const char *line, size_t len, const char *path,
         || memchr(sp2 + 1, ' ', len - (size_t) (sp2 + 1 - line)) != NULL
         || len - (size_t) (sp2 + 1 - line) != 8
         || memcmp(sp2 + 1, "HTTP/1.", 7) != 0) {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "malformed HTTP request line");
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL, "malformed HTTP request line");
         return FA_LB_BAD_REQUEST;
     }
     mlen = (size_t) (sp1 - line);
     target = sp1 + 1;
     tlen = (size_t) (sp2 - target);
     if (target[0] != '/') {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "request target is not a path");
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL, "request target is not a path");
         return FA_LB_BAD_REQUEST;
     }
     q = memchr(target, '?', tlen);
@@ -273,7 +275,7 @@ fa_lb_parse_request(const char *line, size_t len, const char *path,
     if (plen != strlen(path) || memcmp(target, path, plen) != 0)
         return FA_LB_NOT_FOUND;
     if (mlen != 3 || memcmp(line, "GET", 3) != 0) {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "the redirect must be a GET");
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL, "the redirect must be a GET");
         return FA_LB_BAD_METHOD;
     }
     if (q == NULL)
@@ -290,7 +292,7 @@ fa_lb_parse_pasted(const char *url, const char *redirect_uri,
 
     memset(ret, 0, sizeof(*ret));
     if (url == NULL || redirect_uri == NULL) {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL, "no redirect address given");
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL, "no redirect address given");
         return FA_LB_BAD_REQUEST;
     }
     while (*url == ' ' || *url == '\t')
@@ -301,15 +303,16 @@ fa_lb_parse_pasted(const char *url, const char *redirect_uri,
                || url[len - 1] == '\r' || url[len - 1] == '\n'))
         len--;
     if (len > FA_LB_LINE_MAX) {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
-                "the pasted address is longer than %d bytes", FA_LB_LINE_MAX);
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                   "the pasted address is longer than %d bytes",
+                   FA_LB_LINE_MAX);
         return FA_LB_BAD_REQUEST;
     }
     rlen = strlen(redirect_uri);
     if (len <= rlen || memcmp(url, redirect_uri, rlen) != 0
         || url[rlen] != '?') {
-        fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
-                "the pasted address does not start with %s?", redirect_uri);
+        fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                   "the pasted address does not start with %s?", redirect_uri);
         return FA_LB_BAD_REQUEST;
     }
     q = url + rlen + 1;

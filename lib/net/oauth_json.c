@@ -98,15 +98,15 @@ parse_object(const char *body, size_t len, const char *what,
     if (obj == NULL || jerr != json_tokener_success) {
         json_object_put(obj);
         if (jerr == json_tokener_error_depth)
-            fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
-                    "answer from the %s is nested too deeply", what);
+            fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                       "answer from the %s is nested too deeply", what);
         else if (jerr == json_tokener_continue)
-            fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
-                    "answer from the %s is truncated JSON", what);
+            fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                       "answer from the %s is truncated JSON", what);
         else
-            fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
-                    "answer from the %s is not valid JSON (%s)", what,
-                    json_tokener_error_desc(jerr));
+            fa_err_set(e, FHIRAUTH_ERR_PROTOCOL,
+                       "answer from the %s is not valid JSON (%s)", what,
+                       json_tokener_error_desc(jerr));
         return FHIRAUTH_ERR_PROTOCOL;
     }
     while (end < len
@@ -425,10 +425,10 @@ fa_parse_token_response(long status, const char *body, size_t len,
         }
         if (rc != FHIRAUTH_OK) {
             if (rc == FHIRAUTH_ERR_PROTOCOL)
-                fa_fail(e, rc,
-                        "HTTP %ld from the token endpoint "
-                        "without an OAuth error",
-                        status);
+                fa_err_set(e, rc,
+                           "HTTP %ld from the token endpoint "
+                           "without an OAuth error",
+                           status);
             return rc;
         }
         rc = oauth_error_object(obj, status, oauth_error, oelen, e);
@@ -842,10 +842,10 @@ fa_parse_device_response(long status, const char *body, size_t len,
                            what);
         }
         if (rc == FHIRAUTH_ERR_PROTOCOL && status >= 400)
-            fa_fail(e, rc,
-                    "HTTP %ld from the %s without an OAuth "
-                    "error",
-                    status, what);
+            fa_err_set(e, rc,
+                       "HTTP %ld from the %s without an OAuth "
+                       "error",
+                       status, what);
         return rc;
     }
     /* §3.2: errors as RFC 6749 §5.2 (invalid_client, unauthorized_client
