@@ -66,11 +66,11 @@ read_access(fhirauth *h, time_t now, long min_valid, char **ret_token,
     return FHIRAUTH_OK;
 }
 
-/* The holder of the lock may need the whole request timeout. */
+/* As long as a holder may keep the lock (FA_LOCK_HOLD_REQUESTS). */
 static long
 lock_wait_ms(const fhirauth *h)
 {
-    return h->cfg.timeout * 1000 + FA_LOCK_SLACK_MS;
+    return FA_LOCK_HOLD_REQUESTS * h->cfg.timeout * 1000L + FA_LOCK_SLACK_MS;
 }
 
 fhirauth_rc

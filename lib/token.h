@@ -10,7 +10,16 @@
 
 #pragma GCC visibility push(hidden)
 
-/* Wait for the refresh lock at most this long beyond the request timeout. */
+/*
+ * The longest a holder may keep the refresh lock, and so the longest a
+ * waiter waits for it: at most FA_LOCK_HOLD_REQUESTS requests are made
+ * under the lock (a refresh and its one retry after invalid_grant; a
+ * root logout's discovery and revocation), each bounded by `timeout`,
+ * plus FA_LOCK_SLACK_MS for loading the network module on a busy
+ * machine.  Waiting less would fail a waiter while a healthy holder is
+ * still within its own bounds.
+ */
+#define FA_LOCK_HOLD_REQUESTS 2
 #define FA_LOCK_SLACK_MS 5000
 
 /* Take the user's refresh lock for h's profile; detail set on failure. */

@@ -41,10 +41,10 @@ else
     KILLS_ON=6 KILLS_OFF=4
 fi
 TIMEOUT=5
-# The longest a call may wait for the refresh lock (lib/token.c: timeout
-# plus FA_LOCK_SLACK_MS): a call that ends sooner did not wait for a lock
-# left behind.
-LOCK_WAIT=$((TIMEOUT + 5))
+# The longest a call may wait for the refresh lock (lib/token.h:
+# FA_LOCK_HOLD_REQUESTS times timeout plus FA_LOCK_SLACK_MS): a call that
+# ends sooner did not wait for a lock left behind.
+LOCK_WAIT=$((2 * TIMEOUT + 5))
 HOLD_MS=300   # slow-pass: pause before forwarding and before answering
 
 kills=0 recovered=0 relogin=0 stuck=0 failures=0
