@@ -250,7 +250,7 @@ cmd_login(fhirauth *h, int argc, char **argv)
         { NULL, 0, NULL, 0 }
     };
     enum { DEFAULT, PASSWORD, DEVICE, BROWSER } mode = DEFAULT;
-    const char *username = NULL;
+    const char *username = NULL, *grant;
     int from_stdin = 0, no_browser = 0, c, status;
     fhirauth_rc rc;
 
@@ -297,6 +297,15 @@ cmd_login(fhirauth *h, int argc, char **argv)
         mode = BROWSER;
     if (no_browser && mode != BROWSER)
         return usage_error("--no-browser goes with --browser", NULL);
+    grant = fhirauth_option(h, "grant");
+    if (grant != NULL && strcmp(grant, "client_credentials") == 0) {
+        fprintf(stderr,
+                "%s: profile %s is a service profile (grant = "
+                "client_credentials): it has no login; '%s' obtains its "
+                "tokens when asked\n",
+                progname, fhirauth_profile(h), progname);
+        return EXIT_USAGE;
+    }
 
     switch (mode) {
     case PASSWORD:

@@ -287,6 +287,15 @@ cmd_status(fhirauth *h, int argc, char **argv)
             printf("%-15s %s\n", fields[i][0], s);
     }
     print_time("Access token:", json_int(o, "access_expires_at"), now);
+    s = json_str(o, "session");
+    if (s != NULL && strcmp(s, "service") == 0) {
+        /* No refresh token to speak of: a new token is asked for. */
+        s = json_str(o, "grant");
+        printf("%-15s service (%s)\n",
+               "Session:", s != NULL ? s : "client_credentials");
+        json_object_put(o);
+        return EXIT_OK;
+    }
     printf("%-15s %s\n", "Refresh token:",
            json_object_object_get_ex(o, "has_refresh_token", &v)
                    && json_object_get_boolean(v)

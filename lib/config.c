@@ -124,7 +124,8 @@ _Static_assert(N_OPTIONS <= FA_CONFIG_OPTIONS,
 
 /* Indexed by the enum values of config.h. */
 static const char *const anchor_names[] = { "persistent", "user", "session" };
-static const char *const grant_names[] = { "device", "password" };
+static const char *const grant_names[] = { "device", "password",
+                                           "client_credentials" };
 static const char *const qr_names[] = { "auto", "on", "off" };
 static const char *const auth_method_names[] = { "auto", "none",
                                                  "client_secret_basic",
@@ -141,6 +142,7 @@ struct cf_file {
     bool has_sections;
     char *default_profile;         /* the file's default_profile, or NULL */
     struct fa_profile_list *names; /* CF_PASS_CHECK adds section names */
+    unsigned long grant_line;      /* the last line whose grant was applied */
 };
 
 enum cf_pass {
@@ -788,12 +790,40 @@ cf_walk(struct cf_file *f, enum cf_pass pass, struct fa_config *cfg,
             r = cf_set(cfg, o, b, why, sizeof(why));
         else
             continue;
+        /* A profile's rules about its grant name the line that chose it. */
+        if (pass != CF_PASS_CHECK
+            && o->offset == offsetof(struct fa_config, grant))
+            f->grant_line = lineno;
         if (r == FHIRAUTH_ERR_CONFIG)
             return cf_bad_value(e, f->name, lineno, o, b, why);
         if (r != FHIRAUTH_OK)
             return fa_nomem(e);
     }
     return FHIRAUTH_OK;
+}
+
+/*
+ * grant = client_credentials (RFC 6749 §4.4) is the client acting for
+ * itself: a public client has nothing to prove that with.  The message
+ * names the line that chose the grant, in the file of highest precedence
+ * that set it (the one whose value won).
+ */
+static fhirauth_rc
+cf_grant_needs_credential(struct fa_err *e, const struct cf_file *files,
+                          size_t nfiles)
+{
+    static const char why[] =
+        "grant = client_credentials needs a client credential: "
+        "client_key_file (private_key_jwt) or client_secret_file "
+        "(client_secret_basic or client_secret_post), and a client_auth "
+        "other than none";
+    size_t i;
+
+    for (i = nfiles; i > 0; i--)
+        if (files[i - 1].grant_line > 0)
+            return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s:%lu: %s",
+                           files[i - 1].name, files[i - 1].grant_line, why);
+    return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s", why);
 }
 
 /*
@@ -859,6 +889,10 @@ cf_resolve(struct fa_config *cfg, struct cf_file *files, size_t nfiles,
     rc = fa_client_auth_method(&c, &method, e);
     if (rc != FHIRAUTH_OK)
         goto fail;
+    if (c.grant == FA_GRANT_CLIENT_CREDENTIALS && method == FA_METHOD_NONE) {
+        rc = cf_grant_needs_credential(e, files, nfiles);
+        goto fail;
+    }
     fa_secret_free(c.profile);
     c.profile = strdup(name);
     if (c.profile == NULL) {

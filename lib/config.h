@@ -10,7 +10,14 @@
 #pragma GCC visibility push(hidden)
 
 enum fa_anchor { FA_ANCHOR_PERSISTENT = 0, FA_ANCHOR_USER, FA_ANCHOR_SESSION };
-enum fa_grant { FA_GRANT_DEVICE = 0, FA_GRANT_PASSWORD };
+/* grant: how a user logs in (the PAM module's device or password), or
+ * client_credentials: a service profile, whose tokens fhirauth_token()
+ * obtains with the client's own credential and no login. */
+enum fa_grant {
+    FA_GRANT_DEVICE = 0,
+    FA_GRANT_PASSWORD,
+    FA_GRANT_CLIENT_CREDENTIALS
+};
 enum fa_qr { FA_QR_AUTO = 0, FA_QR_ON, FA_QR_OFF };
 /* client_auth: how the client proves itself; auto follows the files
  * (fa_client_auth_method, below). */

@@ -159,6 +159,14 @@ fa_login_run(fhirauth *h, const struct fa_grant_step *step, void *arg)
     fhirauth_rc rc;
 
     fa_err_clear(&h->err);
+    /* No user logs in to a service profile: its session would be taken
+     * for a service's, or replaced by one at its next token. */
+    if (h->cfg.grant == FA_GRANT_CLIENT_CREDENTIALS)
+        return fa_fail(&h->err, FHIRAUTH_ERR_CONFIG,
+                       "profile %s is a service profile (grant = "
+                       "client_credentials): nobody logs in with it, its "
+                       "tokens are obtained when asked for",
+                       h->cfg.profile);
     memset(&ep, 0, sizeof(ep));
     memset(&out, 0, sizeof(out));
     rc = fa_handle_net(h, &ops, &ctx);
@@ -460,6 +468,10 @@ fhirauth_status_json(fhirauth *h, char **ret_json)
     }
     bad |= add_string(o, "profile", h->cfg.profile);
     bad |= add_string(o, "keyring", fa_anchor_name(where));
+    /* A service session has no user and no refresh token: say which. */
+    bad |= add_string(o, "session",
+                      fa_meta_is_service(&meta) ? "service" : "user");
+    bad |= add_string(o, "grant", meta.grant);
     bad |= add_string(o, "issuer", meta.ep.issuer);
     bad |= add_string(o, "client_id", meta.client_id);
     bad |= add_string(o, "username", meta.username);

@@ -15,8 +15,9 @@
 
 /* 2: userinfo; 3: the handshake of fhirauth_net_open(); 4: the
  * operations report into the caller's struct fa_err (util.h); 5:
- * client_jwks, and the client key settings in struct fa_config */
-#define FA_NET_ABI 5
+ * client_jwks, and the client key settings in struct fa_config; 6:
+ * client_credentials_grant, and grant's value client_credentials */
+#define FA_NET_ABI 6
 
 /* What every network call needs to know about its caller. */
 struct fa_net_ctx {
@@ -113,6 +114,16 @@ struct fa_net_ops {
      * (free()). */
     fhirauth_rc (*client_jwks)(const struct fa_net_ctx *ctx, char **ret,
                                struct fa_err *e);
+    /* RFC 6749 §4.4: a token for the client itself (a service profile,
+     * grant = client_credentials), with the configured scope, resource
+     * and aud; FHIRAUTH_ERR_CONFIG for a client without a credential.
+     * Every refusal is FHIRAUTH_ERR_DENIED with the code in oauth_error
+     * (invalid_grant too: no grant of the caller's was presented). */
+    fhirauth_rc (*client_credentials_grant)(const struct fa_net_ctx *ctx,
+                                            const struct fa_endpoints *ep,
+                                            struct fa_token_response *ret,
+                                            char *oauth_error, size_t oelen,
+                                            struct fa_err *e);
 };
 
 /*

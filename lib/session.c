@@ -6,6 +6,7 @@
 
 #include <json-c/json.h>
 
+#include "config.h"
 #include "session.h"
 #include "util.h"
 
@@ -37,6 +38,10 @@ static const struct str_field str_fields[] = {
     { "encounter", M(encounter) },
     { "fhirUser", M(fhir_user) },
     { "tenant", M(tenant) },
+    /* A member of its own, absent from a user's session: a version that
+     * does not know it reads the session as a user's without a refresh
+     * token (docs/ARCHITECTURE.md, "How the layout is versioned"). */
+    { "grant", M(grant) },
 };
 #undef M
 
@@ -184,6 +189,24 @@ fa_meta_free(struct fa_meta *m)
     /* Not stored (str_fields), but a login's session has it. */
     free(m->ep.userinfo_endpoint);
     memset(m, 0, sizeof(*m));
+}
+
+int
+fa_meta_matches(const struct fa_meta *m, const struct fa_config *cfg)
+{
+    if (cfg->issuer != NULL
+        && (m->ep.issuer == NULL || strcmp(cfg->issuer, m->ep.issuer) != 0))
+        return 0;
+    if (cfg->client_id != NULL
+        && (m->client_id == NULL || strcmp(cfg->client_id, m->client_id) != 0))
+        return 0;
+    return 1;
+}
+
+int
+fa_meta_is_service(const struct fa_meta *m)
+{
+    return m->grant != NULL && strcmp(m->grant, FA_META_SERVICE_GRANT) == 0;
 }
 
 /* Replace *dst with src when src is given and differs. */

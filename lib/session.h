@@ -21,7 +21,9 @@ struct fa_meta {
     char *encounter;
     char *fhir_user;
     char *tenant;
-    long long login_at;           /* epoch seconds */
+    char *grant;        /* "client_credentials": a service session; NULL: a
+                  * user's login */
+    long long login_at; /* epoch seconds */
     long long refresh_expires_at; /* 0: unknown */
 };
 
@@ -39,6 +41,18 @@ int fa_meta_merge_response(struct fa_meta *m,
                            const struct fa_token_response *r);
 
 const char *fa_client_auth_name(enum fa_client_auth a);
+
+struct fa_config;
+/* The session belongs to cfg's server and client (1), or it is not ours
+ * to renew (0: the configuration changed since it was stored). */
+int fa_meta_matches(const struct fa_meta *m, const struct fa_config *cfg);
+
+/* The grant member's value of a service session. */
+#define FA_META_SERVICE_GRANT "client_credentials"
+
+/* Is m a service profile's session (grant = client_credentials, no
+ * login, no refresh token)?  1 or 0. */
+int fa_meta_is_service(const struct fa_meta *m);
 
 #pragma GCC visibility pop
 

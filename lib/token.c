@@ -1,5 +1,6 @@
-/* token.c - fhirauth_token(): the cached fast path, the locked refresh, and
- * compare-and-invalidate after a 401. */
+/* token.c - fhirauth_token(): the cached fast path, the locked refresh (or
+ * a service profile's new token, service.c), and compare-and-invalidate
+ * after a 401. */
 #include "autoconf.h"
 
 #include <stdio.h>
@@ -9,6 +10,7 @@
 
 #include "keystore.h"
 #include "lock.h"
+#include "service.h"
 #include "token.h"
 #include "util.h"
 
@@ -339,21 +341,6 @@ read_session(fhirauth *h, char **ret_refresh, size_t *ret_rlen,
     return rc;
 }
 
-/* The session belongs to the configured server and client, or it is not
- * ours to refresh (the configuration changed since the login). */
-static int
-session_matches(const fhirauth *h, const struct fa_meta *meta)
-{
-    if (h->cfg.issuer != NULL
-        && (meta->ep.issuer == NULL
-            || strcmp(h->cfg.issuer, meta->ep.issuer) != 0))
-        return 0;
-    if (h->cfg.client_id != NULL
-        && (meta->client_id == NULL
-            || strcmp(h->cfg.client_id, meta->client_id) != 0))
-        return 0;
-    return 1;
-}
 
 /* One refresh grant; the lock is held. */
 static fhirauth_rc
@@ -373,6 +360,15 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     memset(&resp, 0, sizeof(resp));
     memset(&meta, 0, sizeof(meta));
     rc = read_session(h, &refresh, &rlen, &meta);
+    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED && fa_meta_is_service(&meta)) {
+        /* The profile was a service profile when this was stored. */
+        fa_meta_free(&meta);
+        return fa_fail(&h->err, rc,
+                       "the session of profile %s is a service session "
+                       "(grant = client_credentials), which has no refresh "
+                       "token: log in",
+                       h->cfg.profile);
+    }
     if (rc == FHIRAUTH_ERR_LOGIN_NEEDED && meta.ep.token_endpoint != NULL) {
         /* Granted offline_access, the session had a refresh token: the
          * AS ended the session (the token was dropped then), it did not
@@ -401,7 +397,7 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
         rc = fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if (!session_matches(h, &meta)) {
+    if (!fa_meta_matches(&meta, &h->cfg)) {
         rc = fa_fail(&h->err, FHIRAUTH_ERR_LOGIN_NEEDED,
                      "the session was made for another server or client: "
                      "log in again");
@@ -474,6 +470,30 @@ out:
     return rc;
 }
 
+/* A service profile's new token (service.c), saved as a refresh is; the
+ * lock is held. */
+static fhirauth_rc
+service_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
+{
+    struct fa_token_response resp;
+    struct fa_meta meta;
+    fhirauth_rc rc;
+    int fresh = 0;
+
+    rc = fa_service_request(h, &resp, &meta, &fresh);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    fa_err_clear(&h->err);
+    rc = fa_save_tokens(h, &resp, &meta, fresh ? FA_SAVE_META : 0, time(NULL),
+                        ret_expiry, NULL);
+    /* The detail now holds nothing or a warning about the quota. */
+    if (rc == FHIRAUTH_OK && (*ret_token = strdup(resp.access_token)) == NULL)
+        rc = fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
+    fa_token_response_free(&resp);
+    fa_meta_free(&meta);
+    return rc;
+}
+
 /* Failures after which a cached token, still valid if shorter than asked,
  * beats no token: the AS or the lock may well answer later. */
 static int
@@ -526,7 +546,11 @@ fhirauth_token(fhirauth *h, long min_valid, char **ret_token,
         rc = read_access(h, time(NULL), min_valid, &token, &expiry);
         if (rc == FHIRAUTH_ERR_LOGIN_NEEDED) {
             cached = expiry;
-            rc = refresh_locked(h, &token, &expiry);
+            /* A service profile has no refresh token: it asks anew. */
+            if (h->cfg.grant == FA_GRANT_CLIENT_CREDENTIALS)
+                rc = service_locked(h, &token, &expiry);
+            else
+                rc = refresh_locked(h, &token, &expiry);
         }
         fa_lock_release(fd);
     }

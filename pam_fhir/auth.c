@@ -269,11 +269,20 @@ pamfa_authenticate(struct pamfa *a)
     pamret = pamfa_open(a, FHIRAUTH_OPEN_DEFER_STORE, &h);
     if (pamret != PAM_SUCCESS)
         return pamret;
+    grant = pamfa_option(a, "grant");
+    /* A service profile's tokens are the client's own (no user logs in):
+     * a stack that names one is a configuration error, for every user. */
+    if (grant != NULL && strcmp(grant, "client_credentials") == 0) {
+        pamfa_log(a, LOG_ALERT,
+                  "configuration error: profile %s is a service profile "
+                  "(grant = client_credentials): no user logs in with it",
+                  fhirauth_profile(h));
+        return PAM_SERVICE_ERR;
+    }
     pamret = check_skip(a);
     if (pamret != PAM_SUCCESS)
         return pamret;
 
-    grant = pamfa_option(a, "grant");
     if (grant != NULL && strcmp(grant, "password") == 0) {
         int convret = PAM_SUCCESS;
 

@@ -1,5 +1,5 @@
-/* grants.c - requests to the token endpoint (password and refresh grants,
- * RFC 6749 §4.3 and §6), to the revocation endpoint (RFC 7009) and to the
+/* grants.c - requests to the token endpoint (password, refresh and
+ * client_credentials grants, RFC 6749 §4.3, §6 and §4.4), to the revocation endpoint (RFC 7009) and to the
  * UserInfo endpoint (OIDC Core §5.3).
  *
  * Every request body is application/x-www-form-urlencoded and carries
@@ -287,6 +287,46 @@ fa_net_refresh_grant(const struct fa_net_ctx *ctx,
     rc = token_request(ctx, ep, &form, ret, oauth_error, oelen, e);
     fa_form_wipe(&form);
     return rc;
+}
+
+/*
+ * RFC 6749 §4.4: the client asks for a token for itself (SMART Backend
+ * Services), authenticated as configured; a public client is refused
+ * before anything is sent, since there is nothing to prove the request
+ * with.  The scope is the configured one (system/... scopes), each time:
+ * there is no earlier grant to fall back on.  invalid_grant here names no
+ * grant of ours (none was presented): it is a refusal, as invalid_client
+ * is, never "log in again".
+ */
+fhirauth_rc
+fa_net_client_credentials_grant(const struct fa_net_ctx *ctx,
+                                const struct fa_endpoints *ep,
+                                struct fa_token_response *ret,
+                                char *oauth_error, size_t oelen,
+                                struct fa_err *e)
+{
+    enum fa_auth_method method;
+    struct fa_form form;
+    fhirauth_rc rc;
+
+    rc = check_args(ctx, ep, ret, e);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    rc = fa_client_auth_method(ctx->cfg, &method, e);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    if (method == FA_METHOD_NONE)
+        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                       "the client_credentials grant needs a client "
+                       "credential (client_key_file or client_secret_file)");
+    fa_form_init(&form);
+    fa_form_add(&form, "grant_type", "client_credentials");
+    if (ctx->cfg->scope != NULL)
+        fa_form_add(&form, "scope", ctx->cfg->scope);
+    audience_params(ctx->cfg, &form);
+    rc = token_request(ctx, ep, &form, ret, oauth_error, oelen, e);
+    fa_form_wipe(&form);
+    return rc == FHIRAUTH_ERR_LOGIN_NEEDED ? FHIRAUTH_ERR_DENIED : rc;
 }
 
 /*

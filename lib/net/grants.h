@@ -29,6 +29,13 @@ fhirauth_rc fa_net_refresh_grant(const struct fa_net_ctx *ctx,
                                  char *oauth_error, size_t oelen,
                                  struct fa_err *e);
 
+/* RFC 6749 §4.4 (net.h's client_credentials_grant). */
+fhirauth_rc fa_net_client_credentials_grant(const struct fa_net_ctx *ctx,
+                                            const struct fa_endpoints *ep,
+                                            struct fa_token_response *ret,
+                                            char *oauth_error, size_t oelen,
+                                            struct fa_err *e);
+
 /* RFC 6749 §4.1.3 + RFC 7636: the authorization code exchange of the
  * browser flow (browser.c). */
 fhirauth_rc fa_net_code_grant(const struct fa_net_ctx *ctx,

@@ -25,6 +25,7 @@ static const struct fa_net_ops ops = {
     .verify_id_token = fa_net_verify_id_token,
     .userinfo = fa_net_userinfo,
     .client_jwks = fa_net_client_jwks,
+    .client_credentials_grant = fa_net_client_credentials_grant,
 };
 
 /* One size compared: 0 when equal, else the message and -1. */

@@ -9,8 +9,9 @@
 # chain), and some refusals have an empty body (a wrong password is a bare
 # 403, a dead refresh token a bare 400).  Flows: fhir-token's password
 # login, refresh on expiry, logout with revocation, the device grant
-# approved as a browser would, and the PAM module's password login with the
-# id_token identity check (pamtester).
+# approved as a browser would, the PAM module's password login with the
+# id_token identity check (pamtester), and a service profile (grant =
+# client_credentials) with a client secret.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/pam-lib.sh"
 . "$top_srcdir/tests/integration/glewlwyd-lib.sh"
@@ -18,7 +19,7 @@ gw_prereqs
 pam_setup
 pam_cleanup_hook() { gw_show_log; }
 
-plan 42
+plan 54
 
 GW_TTL=3
 gw_start
@@ -157,5 +158,66 @@ service
 pt bob alice-secret authenticate
 isnt "$FA_RC" 0 "PAM: bob cannot log in with alice's password" || fa_show
 clear_stashes
+
+# ---------------------------------------------------------------- client_credentials: a service profile
+# What a site sets up for a backend service: the plugin's client
+# credentials grant (auth-type-client-enabled; the instance is reset to
+# take the change), a scope, and a confidential client of its own that may
+# use that grant with that scope.
+gw_curl -o "$FA_TMP/gw-plugin.json" "$GW_URL/api/mod/plugin/oidc" &&
+    gw_api PUT mod/plugin/oidc "$(node -e '
+        const p = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+        p.parameters["auth-type-client-enabled"] = true;
+        p.parameters["allowed-scope"].push("system/*.rs");
+        process.stdout.write(JSON.stringify({ display_name: p.display_name,
+            parameters: p.parameters, order_rank: p.order_rank, readonly: p.readonly }));
+    ' "$FA_TMP/gw-plugin.json")" &&
+    gw_api PUT mod/plugin/oidc/reset '{}' &&
+    gw_api POST scope/ '{"name":"system/*.rs","display_name":"System read","description":"Backend services","password_required":false,"password_max_age":0,"scheme":{}}' &&
+    gw_api POST client/ '{"client_id":"pam-fhir-svc","name":"backend","description":"a backend service","confidential":true,"client_secret":"svc-secret","token_endpoint_auth_method":["client_secret_basic"],"authorization_type":["client_credentials"],"redirect_uri":[],"scope":["system/*.rs"],"enabled":true}' ||
+    bail "cannot set up glewlwyd's client_credentials grant"
+printf 'svc-secret\n' >"$FA_TMP/svc.secret"
+chmod 600 "$FA_TMP/svc.secret"
+{
+    echo "[profile $FA_PROFILE]"
+    echo "issuer = $GW_ISSUER"
+    echo "ca_file = $FA_CA"
+    echo "client_id = pam-fhir-svc"
+    echo "client_secret_file = $FA_TMP/svc.secret"
+    echo "grant = client_credentials"
+    echo "scope = system/*.rs"
+    echo "keyring = user"
+    echo "min_valid = 1"
+    echo "timeout = 5"
+} >"$FA_TMP/svc.conf"
+svc() {
+    "$FA_TOKEN_BIN" --config "$FA_TMP/svc.conf" --profile "$FA_PROFILE" "$@"
+}
+# issued: access tokens glewlwyd's log says it made for the client.
+issued() {
+    grep -c "Access token generated for client 'pam-fhir-svc'" "$GW_LOG"
+}
+
+fa_run svc
+is "$FA_RC" 0 "client_credentials with the client secret: exit 0" || fa_show
+st=$FA_OUT
+like "$st" '^[^.]+\.[^.]+\.[^.]+$' "glewlwyd's JWT"
+is "$(issued)" 1 "one token issued"
+fa_run svc status
+like "$FA_OUT" 'Session: +service \(client_credentials\)' "status: a service session"
+like "$FA_OUT" 'Scope: +system/\*\.rs' "status: the system scope glewlwyd granted"
+fa_run svc
+is "$FA_OUT" "$st" "the second call: the cached token"
+is "$(issued)" 1 "... none issued"
+fa_sleep_past "$(svc --format json | fa_json expires_at)"
+fa_run svc
+isnt "$FA_OUT" "$st" "after expiry: a new token"
+is "$(issued)" 2 "... one more issued"
+fa_run svc logout
+like "$FA_ERR" "revoked at the server" "logout revokes the access token at glewlwyd" || fa_show
+printf 'wrong\n' >"$FA_TMP/svc.secret"
+fa_run svc
+is "$FA_RC" 2 "a wrong secret (glewlwyd's bare 403): exit 2" || fa_show
+like "$FA_ERR" "HTTP 403 with an empty body" "... said so"
 
 done_testing

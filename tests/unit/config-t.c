@@ -385,7 +385,7 @@ test_values(void)
     is_int(FHIRAUTH_ERR_CONFIG, parse1("grant = implicit"),
            "grant implicit refused");
     is_string("t.conf:2: bad value for 'grant': 'implicit' (expected"
-              " device or password)",
+              " device, password or client_credentials)",
               ectx.msg, "  message");
     ok(parse1("qr = on") == 0 && cfg.qr == FA_QR_ON, "qr on");
     ok(parse1("qr = off") == 0 && cfg.qr == FA_QR_OFF, "qr off");
@@ -572,6 +572,74 @@ test_client_auth(void)
            "no shared-key alg");
     is_int(FHIRAUTH_ERR_CONFIG, parse1("client_key_alg = none"),
            "no alg none");
+}
+
+/* grant = client_credentials: a service profile needs a client credential,
+ * and the message names the line that chose the grant. */
+static void
+test_client_credentials(void)
+{
+    enum fa_auth_method m;
+
+    ok(parse1("client_id = svc\nclient_key_file = /k\n"
+              "grant = client_credentials")
+               == 0
+           && cfg.grant == FA_GRANT_CLIENT_CREDENTIALS
+           && strcmp(fa_config_text(&cfg, "grant"), "client_credentials") == 0,
+       "client_credentials with a key");
+    ok(fa_client_auth_method(&cfg, &m, &ectx) == 0
+           && m == FA_METHOD_PRIVATE_KEY_JWT,
+       "  authenticated with private_key_jwt");
+    is_int(0,
+           parse1("client_id = svc\nclient_secret_file = /s\n"
+                  "grant = client_credentials"),
+           "client_credentials with a secret");
+    is_int(0,
+           parse1("client_id = svc\nclient_secret_file = /s\n"
+                  "client_auth = client_secret_post\n"
+                  "grant = CLIENT_CREDENTIALS"),
+           "client_credentials with client_secret_post, in any case");
+    is_int(FHIRAUTH_ERR_CONFIG,
+           parse1("client_id = svc\ngrant = client_credentials"),
+           "client_credentials for a public client: refused at load");
+    ok(contains(ectx.msg,
+                "t.conf:3: grant = client_credentials needs a "
+                "client credential"),
+       "  message names file and line: %s", ectx.msg);
+    is_int(FHIRAUTH_ERR_CONFIG,
+           parse1("client_id = svc\nclient_secret_file = /s\n"
+                  "client_auth = none\ngrant = client_credentials"),
+           "client_credentials with client_auth = none: refused");
+    ok(contains(ectx.msg, "t.conf:5:"), "  the grant's line: %s", ectx.msg);
+    is_int(FHIRAUTH_ERR_CONFIG,
+           parse("grant = client_credentials\n[profile a]\n"
+                 "issuer = https://as.example\n[profile b]\n"
+                 "issuer = https://as.example\n"
+                 "client_secret_file = /s\n",
+                 "a"),
+           "a grant before the first section applies to every profile");
+    ok(contains(ectx.msg, "t.conf:1:"), "  that line is named: %s", ectx.msg);
+    is_int(0,
+           parse("grant = client_credentials\n[profile a]\n"
+                 "issuer = https://as.example\n[profile b]\n"
+                 "issuer = https://as.example\n"
+                 "client_secret_file = /s\n",
+                 "b"),
+           "  a profile with a credential takes it");
+    is_int(0,
+           parse("grant = client_credentials\n[profile a]\n"
+                 "issuer = https://as.example\ngrant = device\n",
+                 "a"),
+           "a profile's own grant wins over the top's");
+    is_int(FHIRAUTH_ERR_CONFIG,
+           parse("[profile a]\nissuer = https://as.example\n"
+                 "grant = device\n\ngrant = client_credentials\n",
+                 "a"),
+           "the later of two lines wins");
+    ok(contains(ectx.msg, "t.conf:5:"), "  and is named: %s", ectx.msg);
+    is_int(0, parse1("client_id = c\ngrant = client_credentials\ngrant ="),
+           "an empty value restores the default grant (device)");
+    is_int(FA_GRANT_DEVICE, cfg.grant, "  device");
 }
 
 static void
@@ -1083,6 +1151,13 @@ test_files(void)
     is_string("s", cfg.profile, "  picks s");
     is_string("sys-s", cfg.client_id, "  with the system's profile s");
 
+    /* The grant of the file of highest precedence is the one named. */
+    p = write_file("[profile s]\ngrant = client_credentials\n", 0600);
+    is_int(FHIRAUTH_ERR_CONFIG, load(sys, p, NULL, false, "s"),
+           "client_credentials from the user file, no credential");
+    ok(contains(ectx.msg, p) && contains(ectx.msg, ":2: grant = "),
+       "  message names the user file's line: %s", ectx.msg);
+
     is_int(0, load(sys, tmp_path("no-user.conf"), NULL, false, "a"),
            "missing user file is fine");
     is_int(10 + 1, cfg.timeout, "  system values only");
@@ -1155,6 +1230,7 @@ main(void)
     test_url_keys();
     test_all_keys();
     test_client_auth();
+    test_client_credentials();
     test_profiles();
     test_set();
     test_files();

@@ -17,7 +17,7 @@ main(void)
     char *json = NULL;
     struct fa_err ectx;
 
-    plan(20);
+    plan(27);
     memset(&m, 0, sizeof(m));
     m.ep.issuer = strdup("https://as.example");
     m.ep.token_endpoint = strdup("https://as.example/token");
@@ -51,6 +51,8 @@ main(void)
     is_int(1, fa_meta_merge_response(&back, &r), "scope change seen");
     is_string("p1", back.patient, "context kept across a refresh");
     is_int(0, fa_meta_merge_response(&back, &r), "no change, no write");
+    ok(back.grant == NULL && !fa_meta_is_service(&back),
+       "a user's session has no grant: not a service session");
     fa_meta_free(&back);
 
     is_int(FHIRAUTH_ERR_KEYRING, fa_meta_decode("{", 1, &back, &ectx),
@@ -66,5 +68,27 @@ main(void)
            fa_meta_decode("{\"a\":[[[[[[[[1]]]]]]]]}", 22, &back, &ectx),
            "deep nesting refused");
     fa_meta_free(&m);
+
+    /* A service session says so. */
+    memset(&m, 0, sizeof(m));
+    m.ep.token_endpoint = strdup("https://as.example/token");
+    m.grant = strdup(FA_META_SERVICE_GRANT);
+    json = NULL;
+    is_int(FHIRAUTH_OK, fa_meta_encode(&m, &json), "encode a service session");
+    ok(json != NULL
+           && strstr(json, "\"grant\":\"client_credentials\"") != NULL,
+       "  with grant client_credentials");
+    is_int(FHIRAUTH_OK, fa_meta_decode(json, strlen(json), &back, &ectx),
+           "  decoded");
+    ok(fa_meta_is_service(&back), "  a service session");
+    free(json);
+    fa_meta_free(&back);
+    fa_meta_free(&m);
+    is_int(FHIRAUTH_OK,
+           fa_meta_decode("{\"token_endpoint\":\"x\",\"grant\":\"password\"}",
+                          41, &back, &ectx),
+           "another grant value");
+    ok(!fa_meta_is_service(&back), "  is no service session");
+    fa_meta_free(&back);
     return test_status();
 }
