@@ -25,15 +25,17 @@
 #include "net/jws.h"
 #include "util.h"
 #include "../tap/basic.h"
+#include "testkeys.h"
 
 static char dir[] = "/tmp/jws-t.XXXXXX";
 
 /* ---------------------------------------------------------------- helpers */
 
+/* The RSA keys are made once per build (testkeys.h). */
 static EVP_PKEY *
-gen_rsa(unsigned bits)
+rsa_key(enum testkey which)
 {
-    EVP_PKEY *k = EVP_RSA_gen(bits);
+    EVP_PKEY *k = testkey(which);
 
     if (k == NULL)
         bail("cannot make an RSA key");
@@ -267,7 +269,7 @@ test_key_fit(EVP_PKEY *rsa, EVP_PKEY *p256, EVP_PKEY *p384)
         { "RSA-2048", rsa, { 1, 1, 0, 0 } },
         { "P-256", p256, { 0, 0, 1, 0 } },
         { "P-384", p384, { 0, 0, 0, 1 } },
-        { "RSA-1024", gen_rsa(1024), { 0, 0, 0, 0 } },
+        { "RSA-1024", rsa_key(TESTKEY_RSA1024), { 0, 0, 0, 0 } },
         { "P-521", gen_ec("P-521"), { 0, 0, 0, 0 } },
         { "Ed25519",
           EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"),
@@ -667,7 +669,7 @@ main(void)
     plan_lazy();
     if (mkdtemp(dir) == NULL)
         bail("mkdtemp");
-    rsa = gen_rsa(2048);
+    rsa = rsa_key(TESTKEY_RSA2048_A);
     p256 = gen_ec("P-256");
     p384 = gen_ec("P-384");
 

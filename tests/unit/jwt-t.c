@@ -1,13 +1,13 @@
 /* jwt-t.c - id_token verification (lib/net/jwt.c): tokens and JWKS built here
- * with OpenSSL (fresh RSA-2048, P-256 and other keys each run), valid
- * tokens of each allowed algorithm, the classic attacks (alg none, HMAC
- * keyed with the public key, key substitution), every claim rule, malformed
- * input, the JWKS cache with its one refetch, and a mutation loop.
+ * with OpenSSL (RSA keys made once per build, testkeys.h; EC keys fresh each
+ * run), valid tokens of each allowed algorithm, the classic attacks (alg
+ * none, HMAC keyed with the public key, key substitution), every claim rule,
+ * malformed input, the JWKS cache with its one refetch, and a mutation loop.
  *
  * Built with -DFA_JWT_FUZZ it is a libFuzzer target instead of a test:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -DFA_JWT_FUZZ \
- *     -I. -Iinclude -Ilib -Itests/.. tests/unit/jwt-t.c lib/net/jwt.c \
- *     lib/net/http.c lib/net/rootcache.c lib/net/cachetime.c lib/util.c \
+ *     -I. -Iinclude -Ilib -Itests/.. tests/unit/jwt-t.c tests/unit/testkeys.c \
+ *     lib/net/jwt.c lib/net/http.c lib/net/rootcache.c lib/net/cachetime.c lib/util.c \
  *     lib/oauth.c lib/net/oauth_json.c lib/endpoints.c lib/url.c \
  *     -ljson-c -lcrypto -lssl -lcurl */
 #include "autoconf.h"
@@ -32,6 +32,7 @@
 #include "net/jwt.h"
 #include "util.h"
 #include "../tap/basic.h"
+#include "testkeys.h"
 
 #define ISS "https://as.example.test"
 #define CLIENT "fhir-cli"
@@ -184,9 +185,9 @@ jwk(EVP_PKEY *k, const char *kid, const char *extra)
 static void
 make_keys(void)
 {
-    rsa1 = EVP_RSA_gen(2048);
-    rsa2 = EVP_RSA_gen(2048);
-    rsa_small = EVP_RSA_gen(1024);
+    rsa1 = testkey(TESTKEY_RSA2048_A);
+    rsa2 = testkey(TESTKEY_RSA2048_B);
+    rsa_small = testkey(TESTKEY_RSA1024);
     ec1 = EVP_EC_gen("P-256");
     ec2 = EVP_EC_gen("P-256");
     ec384 = EVP_EC_gen("P-384");
