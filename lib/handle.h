@@ -17,6 +17,8 @@ struct fhirauth {
     struct fa_pending *pending; /* NULL: nothing deferred (pending.h) */
     unsigned flags;             /* FHIRAUTH_OPEN_* */
     struct fa_err err;          /* the last call's failure or warning */
+    struct fa_dpop *dpop; /* the DPoP key of the session in hand, or NULL
+                           * (dpop.c) */
 };
 
 /* The configuration files a handle opened with these arguments reads

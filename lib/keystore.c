@@ -48,7 +48,8 @@
   | KEY_POS_SETATTR | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_WRITE             \
   | KEY_USR_SEARCH | KEY_USR_SETATTR)
 
-static const char *const key_names[] = { "refresh", "access", "meta" };
+static const char *const key_names[] = { "refresh", "access", "meta",
+                                         "dpop" };
 
 /* ---------------------------------------------------------------------
  * The persistent keyring's id, cached.
@@ -152,7 +153,7 @@ fa_ks_describe(char *buf, size_t len, const char *profile, enum fa_key which)
     if (buf == NULL || len == 0)
         return -1;
     buf[0] = '\0';
-    if (!fa_profile_name_valid(profile) || (unsigned) which > FA_KEY_META)
+    if (!fa_profile_name_valid(profile) || (unsigned) which > FA_KEY_LAST)
         return -1;
     n = snprintf(buf, len, "pam_fhir:%s:%s", profile, key_names[which]);
     if (n < 0 || (size_t) n >= len) {

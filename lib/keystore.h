@@ -11,7 +11,10 @@
 #pragma GCC visibility push(hidden)
 
 /* Which of a profile's keys: described "pam_fhir:PROFILE:<name>". */
-enum fa_key { FA_KEY_REFRESH = 0, FA_KEY_ACCESS, FA_KEY_META };
+/* FA_KEY_DPOP: the DPoP private key (RFC 9449) of a session that has
+ * one, stored and removed with the refresh token. */
+enum fa_key { FA_KEY_REFRESH = 0, FA_KEY_ACCESS, FA_KEY_META, FA_KEY_DPOP };
+#define FA_KEY_LAST FA_KEY_DPOP
 
 /* Longest payload we store or accept back (kernel "user" keys allow 32 KB,
  * the default quota is 20,000 bytes per user). */

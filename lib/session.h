@@ -23,6 +23,8 @@ struct fa_meta {
     char *tenant;
     long long login_at;           /* epoch seconds */
     long long refresh_expires_at; /* 0: unknown */
+    char *token_type; /* as the last token answer said ("DPoP", "Bearer") */
+    char *dpop_nonce; /* the AS's last DPoP-Nonce (RFC 9449 §8), checked */
 };
 
 /* JSON text for the key; *ret_json freed by the caller with free(). */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dpop.h"
 #include "keystore.h"
 #include "lock.h"
 #include "token.h"
@@ -263,6 +264,7 @@ drop_session(fhirauth *h)
     (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL);
     (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_META, NULL);
     (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL);
+    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_DPOP, NULL);
 }
 
 fhirauth_rc
@@ -289,6 +291,16 @@ fa_save_tokens(fhirauth *h, const struct fa_token_response *r,
     /* A login without a refresh token has dropped the old one already. */
     if (st.login && r->refresh_token == NULL)
         st.wrote = 1;
+    /* A login's DPoP key before the refresh token bound to it, with its
+     * lifetime; a login without one removes the old session's. */
+    if (st.login) {
+        rc = fa_dpop_store(h, refresh_timeout);
+        if (rc != FHIRAUTH_OK) {
+            if (st.wrote)
+                drop_session(h);
+            return rc;
+        }
+    }
     if (r->refresh_token != NULL) {
         rc = save_refresh(h, r->refresh_token, refresh_timeout, &st);
         if (rc != FHIRAUTH_OK)
@@ -407,6 +419,9 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
                      "log in again");
         goto out;
     }
+    rc = fa_dpop_load(h, &meta);
+    if (rc != FHIRAUTH_OK)
+        goto out;
     rc = fa_handle_net(h, &ops, &ctx);
     if (rc != FHIRAUTH_OK)
         goto out;
@@ -440,6 +455,7 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
          * later calls answer at once instead of asking the AS again. */
         fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL);
         fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL);
+        fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_DPOP, NULL);
         fa_err_set(&h->err, rc, "the session has ended (%s): log in again",
                    oerr[0] ? oerr : "invalid_grant");
         goto out;
@@ -460,7 +476,14 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     if (rc != FHIRAUTH_OK)
         goto out;
     fa_err_clear(&h->err);
-    rc = fa_save_tokens(h, &resp, &meta, 0, now, ret_expiry, NULL);
+    /* The server's newest DPoP nonce saves the next refresh a retry. */
+    tries = fa_dpop_note_nonce(h, &meta);
+    if (tries < 0) {
+        rc = fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = fa_save_tokens(h, &resp, &meta, tries > 0 ? FA_SAVE_META : 0, now,
+                        ret_expiry, NULL);
     if (rc != FHIRAUTH_OK)
         goto out;
     /* The detail now holds nothing or a warning about the quota. */

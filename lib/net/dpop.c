@@ -10,13 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <json-c/json.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "grants.h"
 #include "jws.h"
+#include "net.h"
 #include "oauth.h"
 
 fhirauth_rc
@@ -195,4 +198,62 @@ out:
     free(jti);
     free(ath);
     return rc;
+}
+
+/* ---------------------------------------------------- the network module */
+
+fhirauth_rc
+fa_net_dpop_keygen(char **ret, size_t *ret_len, struct fa_err *e)
+{
+    EVP_PKEY *key = NULL;
+    fhirauth_rc rc;
+
+    rc = fa_dpop_key_new(&key, e);
+    if (rc == FHIRAUTH_OK)
+        rc = fa_dpop_key_encode(key, ret, ret_len, e);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+fhirauth_rc
+fa_net_dpop_header(const struct fa_dpop *d, const char *method,
+                   const char *url, const char *access_token, char **ret,
+                   struct fa_err *e)
+{
+    static const char prefix[] = "DPoP: ";
+    EVP_PKEY *key = NULL;
+    char *proof = NULL, *line;
+    size_t n;
+    fhirauth_rc rc;
+
+    *ret = NULL;
+    rc = fa_dpop_key_decode(d->key, d->keylen, &key, e);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    rc = fa_dpop_proof(key, method, url, d->nonce[0] != '\0' ? d->nonce : NULL,
+                       access_token, (long long) time(NULL), &proof, e);
+    EVP_PKEY_free(key);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    n = sizeof(prefix) + strlen(proof);
+    line = malloc(n);
+    if (line == NULL) {
+        fa_secret_free(proof);
+        return fa_nomem(e);
+    }
+    memcpy(line, prefix, sizeof(prefix) - 1);
+    memcpy(line + sizeof(prefix) - 1, proof, n - sizeof(prefix) + 1);
+    fa_secret_free(proof);
+    *ret = line;
+    return FHIRAUTH_OK;
+}
+
+int
+fa_net_dpop_nonce(struct fa_dpop *d, const char *nonce)
+{
+    if (d == NULL || nonce == NULL || nonce[0] == '\0'
+        || strcmp(d->nonce, nonce) == 0)
+        return 0;
+    fa_strlcpy(d->nonce, nonce, sizeof(d->nonce));
+    return 1;
 }

@@ -41,7 +41,7 @@ cleanup(void)
 {
     int i, k;
 
-    for (k = FA_KEY_REFRESH; k <= FA_KEY_META; k++)
+    for (k = FA_KEY_REFRESH; k <= FA_KEY_LAST; k++)
         for (i = 0; i < 3; i++)
             (void) fa_ks_unlink(anchors[i], profile, (enum fa_key) k, NULL);
 }
@@ -408,7 +408,10 @@ test_format(void)
     longname[65] = '\0';
     is_int(-1, fa_ks_describe(buf, sizeof(buf), longname, FA_KEY_META),
            "65-character profile refused");
-    is_int(-1, fa_ks_describe(buf, sizeof(buf), "p", (enum fa_key) 3),
+    is_int(0, fa_ks_describe(buf, sizeof(buf), "p", FA_KEY_DPOP),
+           "the DPoP key's description");
+    is_string("pam_fhir:p:dpop", buf, "... pam_fhir:PROFILE:dpop");
+    is_int(-1, fa_ks_describe(buf, sizeof(buf), "p", (enum fa_key) 4),
            "unknown key refused");
 
     is_int(0, fa_access_encode(buf, sizeof(buf), 1700000000, "ab.c-d_e~f+/="),
