@@ -66,8 +66,8 @@ fa_dpop_load(fhirauth *h, const struct fa_meta *meta)
 {
     char *key = NULL;
     size_t len = 0;
-    int bound = meta->token_type != NULL
-        && strcmp(meta->token_type, "DPoP") == 0;
+    int bound =
+        meta->token_type != NULL && strcmp(meta->token_type, "DPoP") == 0;
     fhirauth_rc rc;
 
     fa_dpop_forget(h);

@@ -48,8 +48,7 @@
   | KEY_POS_SETATTR | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_WRITE             \
   | KEY_USR_SEARCH | KEY_USR_SETATTR)
 
-static const char *const key_names[] = { "refresh", "access", "meta",
-                                         "dpop" };
+static const char *const key_names[] = { "refresh", "access", "meta", "dpop" };
 
 /* ---------------------------------------------------------------------
  * The persistent keyring's id, cached.
@@ -711,6 +710,9 @@ fa_ks_unlink(enum fa_anchor anchor, const char *profile, enum fa_key which,
 
 /* Bytes allowed in a token: printable ASCII without space (RFC 6750's
  * b64token is narrower still). */
+/* The access payload's mark of a DPoP-bound token (fa_access_encode_as). */
+#define ACCESS_DPOP "DPoP "
+
 static int
 token_valid(const char *t)
 {
@@ -727,6 +729,13 @@ token_valid(const char *t)
 int
 fa_access_encode(char *buf, size_t len, time_t expiry, const char *token)
 {
+    return fa_access_encode_as(buf, len, expiry, 0, token);
+}
+
+int
+fa_access_encode_as(char *buf, size_t len, time_t expiry, int dpop,
+                    const char *token)
+{
     int n;
 
     if (buf == NULL || len == 0)
@@ -734,7 +743,8 @@ fa_access_encode(char *buf, size_t len, time_t expiry, const char *token)
     buf[0] = '\0';
     if (token == NULL || expiry < 0 || !token_valid(token))
         return -1;
-    n = snprintf(buf, len, "%lld %s", (long long) expiry, token);
+    n = snprintf(buf, len, "%lld %s%s", (long long) expiry,
+                 dpop ? ACCESS_DPOP : "", token);
     if (n < 0 || (size_t) n >= len) {
         explicit_bzero(buf, len);
         return -1;
@@ -746,7 +756,17 @@ int
 fa_access_decode(const char *payload, time_t *ret_expiry,
                  const char **ret_token)
 {
+    int dpop;
+
+    return fa_access_decode_as(payload, ret_expiry, ret_token, &dpop);
+}
+
+int
+fa_access_decode_as(const char *payload, time_t *ret_expiry,
+                    const char **ret_token, int *ret_dpop)
+{
     const char *p;
+    int dpop = 0;
     long long v = 0;
     time_t t;
 
@@ -757,13 +777,20 @@ fa_access_decode(const char *payload, time_t *ret_expiry,
             return -1;
         v = v * 10 + (*p - '0');
     }
-    if (p == payload || *p != ' ' || !token_valid(p + 1))
+    if (p == payload || *p != ' ')
+        return -1;
+    if (strncmp(p + 1, ACCESS_DPOP, sizeof(ACCESS_DPOP) - 1) == 0) {
+        dpop = 1;
+        p += sizeof(ACCESS_DPOP) - 1;
+    }
+    if (!token_valid(p + 1))
         return -1;
     t = (time_t) v;
     if ((long long) t != v)
         return -1; /* does not fit a 32-bit time_t */
     *ret_expiry = t;
     *ret_token = p + 1;
+    *ret_dpop = dpop;
     return 0;
 }
 

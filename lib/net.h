@@ -16,8 +16,9 @@
 /* 2: userinfo; 3: the handshake of fhirauth_net_open(); 4: the
  * operations report into the caller's struct fa_err (util.h); 5:
  * client_jwks, and the client key settings in struct fa_config; 6: DPoP
- * (struct fa_dpop, dpop_keygen, the dpop key in struct fa_config) */
-#define FA_NET_ABI 6
+ * (struct fa_dpop, dpop_keygen, the dpop key in struct fa_config); 7:
+ * dpop_proof */
+#define FA_NET_ABI 7
 
 /*
  * A DPoP-bound session (RFC 9449) for the calls of one handle: its key,
@@ -131,6 +132,14 @@ struct fa_net_ops {
     /* A new DPoP key (P-256) in its keyring form, PKCS#8 PEM: *ret (len
      * bytes) freed with fa_secret_free_len(). */
     fhirauth_rc (*dpop_keygen)(char **ret, size_t *ret_len, struct fa_err *e);
+    /* A proof of d's key for a resource request (RFC 9449 §7): method,
+     * url, ath of access_token, and nonce, the resource server's (not
+     * d's, the AS's; NULL: none; checked with fa_dpop_nonce_fit).  *ret,
+     * the bare JWT, freed with fa_secret_free(). */
+    fhirauth_rc (*dpop_proof)(const struct fa_dpop *d, const char *method,
+                              const char *url, const char *nonce,
+                              const char *access_token, char **ret,
+                              struct fa_err *e);
 };
 
 /*

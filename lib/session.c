@@ -39,6 +39,8 @@ static const struct str_field str_fields[] = {
     { "tenant", M(tenant) },
     { "token_type", M(token_type) },
     { "dpop_nonce", M(dpop_nonce) },
+    { "rs_origin", M(rs_origin) },
+    { "rs_dpop_nonce", M(rs_dpop_nonce) },
 };
 #undef M
 
@@ -168,6 +170,11 @@ fa_meta_decode(const char *json, size_t len, struct fa_meta *m,
         free(m->dpop_nonce);
         m->dpop_nonce = NULL;
     }
+    if (m->rs_dpop_nonce != NULL
+        && !fa_dpop_nonce_fit(m->rs_dpop_nonce, strlen(m->rs_dpop_nonce))) {
+        free(m->rs_dpop_nonce);
+        m->rs_dpop_nonce = NULL;
+    }
     if (m->ep.token_endpoint == NULL) {
         rc = fa_fail(e, FHIRAUTH_ERR_KEYRING,
                      "the session metadata has no token endpoint");
@@ -218,9 +225,14 @@ fa_meta_merge_response(struct fa_meta *m, const struct fa_token_response *r)
     char **dst[] = { &m->scope,     &m->patient, &m->encounter,
                      &m->fhir_user, &m->tenant,  &m->token_type };
     const char *src[] = {
-        r->scope,  r->patient,
-        r->encounter, r->fhir_user,
-        r->tenant, fa_claim_fit(r->token_type, r->token_type ? strlen(r->token_type) : 0) ? r->token_type : NULL
+        r->scope,
+        r->patient,
+        r->encounter,
+        r->fhir_user,
+        r->tenant,
+        fa_claim_fit(r->token_type, r->token_type ? strlen(r->token_type) : 0)
+            ? r->token_type
+            : NULL
     };
     size_t i;
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "dpop.h"
@@ -45,13 +46,14 @@ read_access(fhirauth *h, time_t now, long min_valid, char **ret_token,
     const char *tok;
     time_t expiry;
     fhirauth_rc rc;
+    int dpop = 0;
 
     *ret_expiry = 0;
     rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data, &len,
                     NULL, &h->err);
     if (rc != FHIRAUTH_OK)
         return rc;
-    if (fa_access_decode(data, &expiry, &tok) != 0) {
+    if (fa_access_decode_as(data, &expiry, &tok, &dpop) != 0) {
         fa_secret_free_len(data, len);
         return FHIRAUTH_ERR_LOGIN_NEEDED; /* damaged: treat as absent */
     }
@@ -64,6 +66,7 @@ read_access(fhirauth *h, time_t now, long min_valid, char **ret_token,
     fa_secret_free_len(data, len);
     if (*ret_token == NULL)
         return FHIRAUTH_ERR_NOMEM;
+    h->token_dpop = dpop;
     return FHIRAUTH_OK;
 }
 
@@ -97,6 +100,14 @@ sibling_refreshed(void *arg)
 
     return read_access(w->h, time(NULL), w->min_valid, &w->token, &w->expiry)
         == FHIRAUTH_OK;
+}
+
+int
+fa_token_is_dpop(const struct fa_token_response *r)
+{
+    /* RFC 9449 §5: token_type DPoP; the token parser has checked that
+     * such a token came for a request with a proof. */
+    return r->token_type != NULL && strcasecmp(r->token_type, "DPoP") == 0;
 }
 
 long
@@ -211,7 +222,9 @@ save_access(fhirauth *h, const struct fa_token_response *r, long life,
     payload = malloc(plen);
     if (payload == NULL)
         return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
-    if (fa_access_encode(payload, plen, expiry, r->access_token) != 0) {
+    if (fa_access_encode_as(payload, plen, expiry, fa_token_is_dpop(r),
+                            r->access_token)
+        != 0) {
         fa_secret_free_len(payload, plen);
         return fa_fail(&h->err, FHIRAUTH_ERR_INTERNAL,
                        "cannot encode the token");
@@ -490,6 +503,8 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     *ret_token = strdup(resp.access_token);
     if (*ret_token == NULL)
         rc = fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
+    else
+        h->token_dpop = fa_token_is_dpop(&resp);
 out:
     fa_token_response_free(&resp);
     fa_secret_free_len(refresh, rlen);

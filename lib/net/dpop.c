@@ -248,6 +248,27 @@ fa_net_dpop_header(const struct fa_dpop *d, const char *method,
     return FHIRAUTH_OK;
 }
 
+fhirauth_rc
+fa_net_dpop_proof(const struct fa_dpop *d, const char *method, const char *url,
+                  const char *nonce, const char *access_token, char **ret,
+                  struct fa_err *e)
+{
+    EVP_PKEY *key = NULL;
+    fhirauth_rc rc;
+
+    *ret = NULL;
+    if (access_token == NULL)
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "a resource request's DPoP proof needs its token");
+    rc = fa_dpop_key_decode(d->key, d->keylen, &key, e);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    rc = fa_dpop_proof(key, method, url, nonce, access_token,
+                       (long long) time(NULL), ret, e);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
 int
 fa_net_dpop_nonce(struct fa_dpop *d, const char *nonce)
 {

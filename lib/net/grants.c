@@ -505,9 +505,8 @@ fa_grant_token_request(const struct fa_net_ctx *ctx,
  * 401 that brings a new DPoP-Nonce is tried once more with it (RFC 9449
  * §9). */
 static fhirauth_rc
-get_with_token(const struct fa_net_ctx *ctx, const char *url,
-               const char *auth, const char *token, struct fa_http_resp *resp,
-               struct fa_err *e)
+get_with_token(const struct fa_net_ctx *ctx, const char *url, const char *auth,
+               const char *token, struct fa_http_resp *resp, struct fa_err *e)
 {
     char *proof = NULL;
     fhirauth_rc rc;

@@ -72,6 +72,12 @@ fhirauth_rc fa_net_dpop_header(const struct fa_dpop *d, const char *method,
                                const char *url, const char *access_token,
                                char **ret, struct fa_err *e);
 
+/* A resource request's proof (net.h's dpop_proof). */
+fhirauth_rc fa_net_dpop_proof(const struct fa_dpop *d, const char *method,
+                              const char *url, const char *nonce,
+                              const char *access_token, char **ret,
+                              struct fa_err *e);
+
 /* Keep the DPoP-Nonce of an answer (empty: none came) as d's nonce.
  * 1 when it is new, else 0. */
 int fa_net_dpop_nonce(struct fa_dpop *d, const char *nonce);
