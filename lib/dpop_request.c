@@ -3,7 +3,6 @@
  * the scheme of the token in hand (fhirauth.h). */
 #include "autoconf.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,29 +27,6 @@ fhirauth_token_scheme(const fhirauth *h)
     if (h == NULL)
         return NULL;
     return h->token_dpop ? "DPoP" : "Bearer";
-}
-
-/* url's origin, "https://host:port" with the host in lower case, into
- * buf; -1 for a URL a proof cannot be made for. */
-static int
-origin_of(const char *url, char *buf, size_t len)
-{
-    struct fa_url u;
-    size_t i, n;
-    int w;
-
-    if (fa_url_parse(url, strlen(url), FA_URL_ENDPOINT | FA_URL_FRAGMENT, &u,
-                     NULL, 0)
-        != 0)
-        return -1;
-    w = snprintf(buf, len, "%s://%.*s:%ld", u.scheme, (int) u.host_len, u.host,
-                 u.port);
-    if (w < 0 || (size_t) w >= len)
-        return -1;
-    n = strlen(u.scheme) + 3 + u.host_len;
-    for (i = 0; i < n; i++)
-        buf[i] = (char) tolower((unsigned char) buf[i]);
-    return 0;
 }
 
 /* The session's metadata; LOGIN_NEEDED when there is no session. */
@@ -89,7 +65,7 @@ fhirauth_dpop_proof(fhirauth *h, const char *access_token, const char *method,
         || ret_proof == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     fa_err_clear(&h->err);
-    if (origin_of(url, origin, sizeof(origin)) != 0)
+    if (fa_url_origin(url, origin, sizeof(origin)) != 0)
         return fa_fail(&h->err, FHIRAUTH_ERR_INVALID_ARGUMENT,
                        "a DPoP proof is made for an https URL only");
     memset(&meta, 0, sizeof(meta));
@@ -141,7 +117,7 @@ fhirauth_dpop_nonce(fhirauth *h, const char *url, const char *nonce)
     if (h == NULL || url == NULL || nonce == NULL)
         return FHIRAUTH_ERR_INVALID_ARGUMENT;
     fa_err_clear(&h->err);
-    if (origin_of(url, origin, sizeof(origin)) != 0)
+    if (fa_url_origin(url, origin, sizeof(origin)) != 0)
         return fa_fail(&h->err, FHIRAUTH_ERR_INVALID_ARGUMENT,
                        "a DPoP nonce is kept for an https URL only");
     if (!fa_dpop_nonce_fit(nonce, strlen(nonce)))

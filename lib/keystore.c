@@ -708,11 +708,11 @@ fa_ks_unlink(enum fa_anchor anchor, const char *profile, enum fa_key which,
     return FHIRAUTH_OK;
 }
 
-/* Bytes allowed in a token: printable ASCII without space (RFC 6750's
- * b64token is narrower still). */
 /* The access payload's mark of a DPoP-bound token (fa_access_encode_as). */
 #define ACCESS_DPOP "DPoP "
 
+/* Bytes allowed in a token: printable ASCII without space (RFC 6750's
+ * b64token is narrower still). */
 static int
 token_valid(const char *t)
 {
@@ -770,7 +770,8 @@ fa_access_decode_as(const char *payload, time_t *ret_expiry,
     long long v = 0;
     time_t t;
 
-    if (payload == NULL || ret_expiry == NULL || ret_token == NULL)
+    if (payload == NULL || ret_expiry == NULL || ret_token == NULL
+        || ret_dpop == NULL)
         return -1;
     for (p = payload; *p >= '0' && *p <= '9'; p++) {
         if (v > (LLONG_MAX - (*p - '0')) / 10)

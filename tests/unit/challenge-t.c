@@ -187,9 +187,40 @@ static const struct dcase dcases[] = {
       "malformed after the challenge: nothing" },
     { "DPoP realm=\"a, error=\\\"use_dpop_nonce\\\"\"", 0, FA_DPOP_RETRY,
       "an error inside a quoted string is no error" },
+    { "Basic realm=\"x\"", 0, FA_DPOP_NONE, "Basic alone" },
+    { "Bearer error=\"invalid_token\"", 1, FA_DPOP_NONE,
+      "Bearer alone: no DPoP challenge" },
+    { "Basic realm=\"x\", DPoP error=\"use_dpop_nonce\"", 0, FA_DPOP_USE_NONCE,
+      "Basic, then DPoP use_dpop_nonce" },
+    { "Bearer error=\"invalid_token\", DPoP error=\"invalid_dpop_proof\"", 1,
+      FA_DPOP_INVALID_PROOF,
+      "Bearer invalid_token, then DPoP invalid_dpop_proof" },
+    { "DPoP error=\"use_dpop_nonce\", Bearer realm=\"fhir\"", 1,
+      FA_DPOP_USE_NONCE, "DPoP first, then Bearer" },
+    { "DPoP error=", 0, FA_DPOP_NONE, "malformed: an empty parameter value" },
+    { "DPoP error=\"use_dpop_nonce", 0, FA_DPOP_NONE,
+      "malformed: an unterminated quoted string" },
+    { "", 0, FA_DPOP_NONE, "empty" },
 };
 
 #define NDCASES (sizeof(dcases) / sizeof(dcases[0]))
+
+/* The public enum fhirauth_dpop_challenge() answers for an internal one. */
+static int
+public_dpop(enum fa_dpop_challenge d)
+{
+    switch (d) {
+    case FA_DPOP_USE_NONCE:
+        return FHIRAUTH_DPOP_USE_NONCE;
+    case FA_DPOP_INVALID_PROOF:
+        return FHIRAUTH_DPOP_INVALID_PROOF;
+    case FA_DPOP_RETRY:
+        return FHIRAUTH_DPOP_RETRY;
+    case FA_DPOP_NONE:
+        break;
+    }
+    return FHIRAUTH_DPOP_NONE;
+}
 
 /* fa_challenges_parse() on a heap copy of exactly the value. */
 static struct fa_challenges
@@ -268,7 +299,7 @@ main(void)
     size_t i, n, bad, bearer_end;
     int r;
 
-    plan(NCASES + 2 * NDCASES + 14);
+    plan(NCASES + 3 * NDCASES + 15);
 
     for (i = 0; i < NCASES; i++)
         is_int(cases[i].want, check(cases[i].value), "%s", cases[i].what);
@@ -280,7 +311,13 @@ main(void)
                malformed ? -1 : (int) c.dpop, "DPoP: %s", dcases[i].what);
         is_int(dcases[i].bearer, check(dcases[i].value), "Bearer: %s",
                dcases[i].what);
+        /* The public face of the same parse (fhirauth(3)). */
+        is_int(public_dpop(malformed ? FA_DPOP_NONE : dcases[i].dpop),
+               fhirauth_dpop_challenge(dcases[i].value),
+               "fhirauth_dpop_challenge: %s", dcases[i].what);
     }
+    is_int(FHIRAUTH_DPOP_NONE, fhirauth_dpop_challenge(NULL),
+           "fhirauth_dpop_challenge: NULL");
     {
         struct fa_challenges c;
 
