@@ -1,6 +1,6 @@
 /*
- * fhir-get.c - fetch a FHIR resource with a bearer token from the kernel
- * keyring, using libfhirauth's prepare / should-retry pair for libcurl
+ * fhir-get.c - fetch a FHIR resource with a token from the kernel keyring
+ * (a bearer token, or a DPoP-bound one with a proof per request), using libfhirauth's prepare / should-retry pair for libcurl
  * (<fhirauth-curl.h>).
  *
  *   cc -o fhir-get fhir-get.c -pthread \
@@ -19,16 +19,19 @@
  * after a 401 ("fhir-get: HTTP 200, retries 1").  Exit status 0 when every
  * answer was 2xx, 1 otherwise, 2 for a usage error.
  *
- * How a 401 heals: fhirauth_curl_prepare() sets the token (cached in the
- * keyring, or refreshed) with CURLOPT_XOAUTH2_BEARER, leaving this
- * program's CURLOPT_HTTPHEADER list alone.  After the request,
+ * How a 401 heals: fhirauth_curl_prepare_request() sets the token (cached
+ * in the keyring, or refreshed): a bearer token with CURLOPT_XOAUTH2_BEARER
+ * and this program's header list as it is; a DPoP-bound token on a copy
+ * of that list with its Authorization and DPoP proof lines.  After the
+ * request,
  * fhirauth_curl_should_retry() looks at the answer: a 401 with
  * `WWW-Authenticate: Bearer error="invalid_token"` makes it forget that
  * token, get a new one (one refresh, however many threads and processes
  * ask at once) and set it; it returns 1 and the program empties its body
  * buffer and performs the request once more.  A GET can always be sent
  * again; a program that uploads a body must rewind it, or decide that it
- * cannot and stop.
+ * cannot and stop.  A DPoP resource server's use_dpop_nonce is answered
+ * the same way, with its nonce in a new proof and no refresh.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -136,7 +139,7 @@ fetch(void *arg)
         snprintf(j->msg, sizeof(j->msg), "cannot set up the request");
         goto wait;
     }
-    rc = fhirauth_curl_prepare(h, curl, &st);
+    rc = fhirauth_curl_prepare_request(h, curl, &st, "GET", j->url, headers);
     if (rc != FHIRAUTH_OK) {
         snprintf(j->msg, sizeof(j->msg), "no token: %s", why(h, rc));
         goto wait;
@@ -177,9 +180,10 @@ wait:
     /* Release libcurl's copy of the token now (libcurl does not wipe it). */
     (void) curl_easy_setopt(curl, CURLOPT_XOAUTH2_BEARER, NULL);
 out:
-    fhirauth_curl_state_free(&st);
+    /* curl first: it uses the state's header list in place. */
     if (curl != NULL)
         curl_easy_cleanup(curl);
+    fhirauth_curl_state_free(&st);
     curl_slist_free_all(headers);
     fhirauth_close(h);
     return NULL;

@@ -17,6 +17,7 @@ exit_status(fhirauth_rc rc)
     case FHIRAUTH_ERR_INVALID_ARGUMENT:
     case FHIRAUTH_ERR_CONFIG:
     case FHIRAUTH_ERR_UNSUPPORTED:
+    case FHIRAUTH_ERR_DPOP_BOUND: /* the format cannot carry a proof */
         return EXIT_USAGE;
     case FHIRAUTH_ERR_LOGIN_NEEDED:
     case FHIRAUTH_ERR_DENIED:

@@ -70,12 +70,28 @@ get_token(fhirauth *h, long min_valid, int with_context, struct token_info *ti)
     return EXIT_OK;
 }
 
+/* A DPoP-bound token (RFC 9449) is useless without a proof made for the
+ * one request it goes with: only the header and curl formats, given
+ * --url, can carry one; everything else refuses instead of handing out a
+ * token that the server will turn away (fhir-token(1), DPOP). */
+static int
+dpop_refuse(fhirauth *h, const char *what)
+{
+    fprintf(stderr,
+            "%s: profile %s has a DPoP-bound session: %s cannot carry "
+            "the proof each request needs; use --format header or curl "
+            "with --url URL [--method METHOD]\n",
+            progname, fhirauth_profile(h), what);
+    return exit_status(FHIRAUTH_ERR_DPOP_BOUND);
+}
+
 /* --help of token and exec: the common usage, then what they add. */
 static void
 command_help(void)
 {
     usage(stdout);
     printf("  token [--min-valid SECONDS] [--format FORMAT]\n"
+           "        [--url URL [--method METHOD]]\n"
            "      FORMAT: %s\n"
            "  exec [--min-valid SECONDS] [--] COMMAND [ARGS...]\n"
            "      run COMMAND with the token and the session's variables\n"
@@ -89,11 +105,15 @@ cmd_token(fhirauth *h, int argc, char **argv)
     static const struct option opts[] = {
         { "min-valid", required_argument, NULL, 'm' },
         { "format", required_argument, NULL, 'f' },
+        { "url", required_argument, NULL, 'u' },
+        { "method", required_argument, NULL, 'M' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     long min_valid = -1;
+    const char *url = NULL, *method = NULL;
     enum token_format format = FORMAT_TOKEN;
+    fhirauth_rc rc;
     struct token_info ti = { 0 };
     int c, status;
 
@@ -109,6 +129,12 @@ cmd_token(fhirauth *h, int argc, char **argv)
                 return usage_error("unknown format", optarg);
             }
             break;
+        case 'u':
+            url = optarg;
+            break;
+        case 'M':
+            method = optarg;
+            break;
         case 'h':
             command_help();
             return EXIT_OK;
@@ -119,8 +145,25 @@ cmd_token(fhirauth *h, int argc, char **argv)
     }
     if (optind < argc)
         return usage_error("unexpected argument", argv[optind]);
+    if (method != NULL && url == NULL)
+        return usage_error("--method needs --url", method);
+    if (url != NULL && format != FORMAT_HEADER && format != FORMAT_CURL)
+        return usage_error("--url goes with --format header or curl", url);
     /* The default format stays one keyring read: the context costs more. */
     status = get_token(h, min_valid, format_needs_context(format), &ti);
+    if (status == EXIT_OK && strcmp(fhirauth_token_scheme(h), "DPoP") == 0) {
+        if (url == NULL)
+            status =
+                dpop_refuse(h,
+                            format == FORMAT_HEADER || format == FORMAT_CURL
+                                ? "this format without --url"
+                                : "this format");
+        else if ((rc = fhirauth_dpop_proof(h, ti.token,
+                                           method != NULL ? method : "GET",
+                                           url, &ti.dpop_proof))
+                 != FHIRAUTH_OK)
+            status = fail(h, rc, "DPoP proof");
+    }
     if (status == EXIT_OK && format_write(STDOUT_FILENO, format, &ti) != 0) {
         fprintf(stderr, "%s: cannot write the token: %s\n", progname,
                 strerror(errno));
@@ -166,7 +209,9 @@ cmd_exec(fhirauth **hp, int argc, char **argv)
         usage_error("exec: no command given", NULL);
         return EXIT_EXEC_FAILED;
     }
-    if (get_token(*hp, min_valid, 1, &ti) != EXIT_OK) {
+    if (get_token(*hp, min_valid, 1, &ti) != EXIT_OK
+        || (strcmp(fhirauth_token_scheme(*hp), "DPoP") == 0
+            && dpop_refuse(*hp, "exec") != EXIT_OK)) {
         token_info_free(&ti);
         return EXIT_EXEC_FAILED;
     }

@@ -107,6 +107,10 @@ token_info_free(struct token_info *ti)
         explicit_bzero(ti->token, strlen(ti->token));
         free(ti->token);
     }
+    if (ti->dpop_proof != NULL) {
+        explicit_bzero(ti->dpop_proof, strlen(ti->dpop_proof));
+        free(ti->dpop_proof);
+    }
     free(ti->profile);
     free(ti->scope);
     free(ti->fhir_base);
@@ -424,15 +428,29 @@ format_write(int fd, enum token_format f, const struct token_info *ti)
         sb_str(&b, "\n");
         break;
     case FORMAT_HEADER:
-        sb_str(&b, "Authorization: Bearer ");
+        sb_str(&b,
+               ti->dpop_proof != NULL ? "Authorization: DPoP "
+                                      : "Authorization: Bearer ");
         sb_str(&b, ti->token);
         sb_str(&b, "\n");
+        if (ti->dpop_proof != NULL) {
+            sb_str(&b, "DPoP: ");
+            sb_str(&b, ti->dpop_proof);
+            sb_str(&b, "\n");
+        }
         break;
     case FORMAT_CURL:
         /* curl -K: a long option name without dashes, then the value. */
-        sb_str(&b, "header = \"Authorization: Bearer ");
+        sb_str(&b,
+               ti->dpop_proof != NULL ? "header = \"Authorization: DPoP "
+                                      : "header = \"Authorization: Bearer ");
         sb_curl_escaped(&b, ti->token);
         sb_str(&b, "\"\n");
+        if (ti->dpop_proof != NULL) {
+            sb_str(&b, "header = \"DPoP: ");
+            sb_curl_escaped(&b, ti->dpop_proof);
+            sb_str(&b, "\"\n");
+        }
         break;
     case FORMAT_ENV:
         put_env(&b, ti);

@@ -21,6 +21,8 @@ enum token_format {
  * token_info_free(); the token is wiped first.  NULL: absent. */
 struct token_info {
     char *token;
+    char *dpop_proof; /* a DPoP-bound token's proof for one request (the
+                       * header and curl formats), else NULL; a secret */
     time_t expiry;
     char *profile;
     char *scope;

@@ -384,6 +384,16 @@ cmd_get(const char *config, const struct request *rq)
     }
     if (fhirauth_detail(h)[0] != '\0')
         fprintf(stderr, "%s: warning: %s\n", progname, fhirauth_detail(h));
+    if (strcmp(fhirauth_token_scheme(h), "DPoP") == 0) {
+        /* git sends a credential as it is, with no proof per request
+         * (RFC 9449): the server would refuse it.  No answer, as when
+         * logged out, so git moves on. */
+        fprintf(stderr,
+                "%s: profile %s has a DPoP-bound session, which git cannot "
+                "use: not given to git\n",
+                progname, fhirauth_profile(h));
+        goto done;
+    }
     if (unsafe_value(token)) {
         fprintf(stderr,
                 "%s: the token has a control character: not given"

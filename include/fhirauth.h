@@ -51,7 +51,9 @@ typedef enum fhirauth_rc {
     FHIRAUTH_ERR_MODULE,           /* the network module could not be loaded */
     FHIRAUTH_ERR_UNSUPPORTED,      /* the server does not offer that flow */
     FHIRAUTH_ERR_INTERNAL,         /* a bug: please report it */
-    FHIRAUTH_ERR_CANCELLED         /* the caller's callback gave up a login */
+    FHIRAUTH_ERR_CANCELLED,        /* the caller's callback gave up a login */
+    FHIRAUTH_ERR_DPOP_BOUND        /* the token is DPoP-bound: this use
+                                    * cannot send the proof it needs */
 } fhirauth_rc;
 
 /* Flags for fhirauth_open(). */
@@ -258,6 +260,56 @@ const char *fhirauth_option(const fhirauth *h, const char *key);
  * nothing past the terminating NUL; linear in the length.
  */
 int fhirauth_bearer_challenge_retry(const char *www_authenticate);
+
+/*
+ * The scheme of the token the last successful fhirauth_token() on h
+ * returned: "DPoP" for a DPoP-bound session's token (RFC 9449, dpop =
+ * yes), which a resource server takes only as "Authorization: DPoP
+ * TOKEN" with a proof (fhirauth_dpop_proof()), else "Bearer" (also
+ * before any token).  Costs nothing: the cached token carries its
+ * scheme.  A static string; NULL for a NULL handle.
+ */
+const char *fhirauth_token_scheme(const fhirauth *h);
+
+/*
+ * A DPoP proof (RFC 9449 §4.2, §7) for one request of access_token, a
+ * token of h's DPoP-bound session: method (GET, POST, ...) and url, the
+ * https URL requested (its query and fragment are left out of the
+ * proof).  The proof carries the last nonce this resource server (url's
+ * origin) sent, as fhirauth_dpop_nonce() kept it.  Send it as "DPoP:
+ * PROOF" with "Authorization: DPoP TOKEN", once: a server refuses a
+ * proof it has seen.  Loads the network module to sign.  *ret_proof is a
+ * credential for that request, freed with fhirauth_free_secret().
+ * FHIRAUTH_ERR_INVALID_ARGUMENT for a session that is not DPoP-bound or
+ * a URL that is not https; FHIRAUTH_ERR_LOGIN_NEEDED when there is no
+ * session or its key is gone.
+ */
+fhirauth_rc fhirauth_dpop_proof(fhirauth *h, const char *access_token,
+                                const char *method, const char *url,
+                                char **ret_proof);
+
+/*
+ * Keep a resource server's DPoP-Nonce (RFC 9449 §9): nonce, the value of
+ * the DPoP-Nonce header of an answer from url, goes into h's next proofs
+ * for url's origin, and into the session metadata for other processes
+ * (the last resource server's only).  FHIRAUTH_ERR_PROTOCOL for a value
+ * that is not a nonce (RFC 9449 §8.1).
+ */
+fhirauth_rc fhirauth_dpop_nonce(fhirauth *h, const char *url,
+                                const char *nonce);
+
+/* What the DPoP challenges of a WWW-Authenticate value ask for (RFC 9449
+ * §7.1, §9), parsed as fhirauth_bearer_challenge_retry() does. */
+enum fhirauth_dpop_challenge {
+    FHIRAUTH_DPOP_NONE = 0,      /* no DPoP challenge one can answer */
+    FHIRAUTH_DPOP_USE_NONCE,     /* use_dpop_nonce: the same token with a
+                                  * proof carrying the server's nonce */
+    FHIRAUTH_DPOP_INVALID_PROOF, /* invalid_dpop_proof */
+    FHIRAUTH_DPOP_RETRY          /* no error, or invalid_token: a new
+                                  * token may answer */
+};
+/* One of enum fhirauth_dpop_challenge; FHIRAUTH_DPOP_NONE for NULL. */
+int fhirauth_dpop_challenge(const char *www_authenticate);
 
 /* Wipe then free a string returned by the library; NULL is accepted. */
 void fhirauth_free_secret(char *s);

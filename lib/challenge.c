@@ -1,24 +1,36 @@
-/* challenge.c - fhirauth_bearer_challenge_retry(): read a WWW-Authenticate
- * header value (RFC 7235 §4.1, RFC 6750 §3) and say whether a new access
- * token may answer it. */
+/* challenge.c - read a WWW-Authenticate header value (RFC 7235 §4.1):
+ * whether a new bearer token may answer it (RFC 6750 §3,
+ * fhirauth_bearer_challenge_retry()), and what a DPoP challenge asks
+ * for (RFC 9449 §7.1, §8, fa_challenges_parse()). */
 #include "autoconf.h"
 
 #include <string.h>
 #include <strings.h>
 
+#include "challenge.h"
 #include "fhirauth.h"
 
 /* Longer values are refused (libcurl caps a header line at 100 KiB). */
 #define CHALLENGE_MAX 65536
-/* Enough for every RFC 6750 error code; longer values match none. */
+/* Enough for every RFC 6750 and RFC 9449 error code; longer values
+ * match none. */
 #define VALUE_MAX 32
+
+/* The error values a challenge may carry that we act on. */
+enum error_kind {
+    ERR_OTHER = 0,
+    ERR_INVALID_TOKEN, /* RFC 6750 §3.1 */
+    ERR_USE_NONCE,     /* RFC 9449 §8 use_dpop_nonce */
+    ERR_INVALID_PROOF, /* RFC 9449 §7.1 invalid_dpop_proof */
+};
 
 /* What one challenge said so far. */
 struct challenge {
-    int bearer;      /* the auth-scheme is Bearer */
-    int token68;     /* token68 form: no auth-params (not RFC 6750) */
-    int errors;      /* error parameters seen */
-    int error_retry; /* the error value is invalid_token */
+    int bearer;  /* the auth-scheme is Bearer */
+    int dpop;    /* the auth-scheme is DPoP */
+    int token68; /* token68 form: no auth-params (not RFC 6750) */
+    int errors;  /* error parameters seen */
+    enum error_kind error;
 };
 
 /* RFC 9110 §5.6.2 tchar */
@@ -93,12 +105,50 @@ scan_quoted(const char *s, size_t n, size_t p, char *out, size_t outlen,
     return 0; /* no closing quote */
 }
 
-/* A Bearer challenge in RFC 6750 form with no error, or invalid_token. */
+/* A challenge in RFC 6750 form with no error, or invalid_token. */
 static int
 answerable(const struct challenge *c)
 {
-    return c->bearer && !c->token68
-        && (c->errors == 0 || (c->errors == 1 && c->error_retry));
+    return !c->token68
+        && (c->errors == 0
+            || (c->errors == 1 && c->error == ERR_INVALID_TOKEN));
+}
+
+/* Fold the challenge just ended into the answer.  Of several DPoP
+ * challenges the most specific wins: a nonce to use, then a proof
+ * refused, then a token to renew. */
+static void
+finish(const struct challenge *c, struct fa_challenges *out)
+{
+    enum fa_dpop_challenge d = FA_DPOP_NONE;
+
+    if (c->bearer && answerable(c))
+        out->bearer_retry = 1;
+    if (!c->dpop || c->token68)
+        return;
+    if (answerable(c))
+        d = FA_DPOP_RETRY;
+    else if (c->errors == 1 && c->error == ERR_USE_NONCE)
+        d = FA_DPOP_USE_NONCE;
+    else if (c->errors == 1 && c->error == ERR_INVALID_PROOF)
+        d = FA_DPOP_INVALID_PROOF;
+    if (d != FA_DPOP_NONE
+        && (out->dpop == FA_DPOP_NONE || (int) d < (int) out->dpop))
+        out->dpop = d;
+}
+
+static enum error_kind
+error_kind(const char *value, int too_long)
+{
+    if (too_long)
+        return ERR_OTHER;
+    if (strcmp(value, "invalid_token") == 0)
+        return ERR_INVALID_TOKEN;
+    if (strcmp(value, "use_dpop_nonce") == 0)
+        return ERR_USE_NONCE;
+    if (strcmp(value, "invalid_dpop_proof") == 0)
+        return ERR_INVALID_PROOF;
+    return ERR_OTHER;
 }
 
 /*
@@ -108,24 +158,23 @@ answerable(const struct challenge *c)
  * new challenge (its auth-scheme), which a space then separates from a
  * token68 or its first parameter.  One pass, each character looked at a
  * bounded number of times; anything that does not parse makes the whole
- * answer 0.
+ * answer -1.
  */
-int
-fhirauth_bearer_challenge_retry(const char *www_authenticate)
+static int
+scan(const char *s, struct fa_challenges *out)
 {
-    const char *s = www_authenticate;
     struct challenge cur;
     char value[VALUE_MAX];
     size_t n, p = 0, q, r, name, namelen;
     int open = 0;       /* a challenge is in progress */
     int need_param = 0; /* "scheme SP" seen: a parameter must follow */
-    int retry = 0, too_long;
+    int too_long;
 
     if (s == NULL)
-        return 0;
+        return -1;
     n = strnlen(s, CHALLENGE_MAX + 1);
     if (n > CHALLENGE_MAX)
-        return 0;
+        return -1;
     memset(&cur, 0, sizeof(cur));
 
     for (;;) {
@@ -140,24 +189,24 @@ fhirauth_bearer_challenge_retry(const char *www_authenticate)
         }
         q = scan_token(s, n, p);
         if (q == p)
-            return 0; /* neither a scheme nor a parameter name */
+            return -1; /* neither a scheme nor a parameter name */
         r = skip_ows(s, n, q);
 
         if (r < n && s[r] == '=') {
             /* auth-param = token BWS "=" BWS ( token / quoted-string ) */
             if (!open || cur.token68)
-                return 0;
+                return -1;
             name = p;
             namelen = q - p;
             p = skip_ows(s, n, r + 1);
             if (p < n && s[p] == '"') {
                 p = scan_quoted(s, n, p, value, sizeof(value), &too_long);
                 if (p == 0)
-                    return 0;
+                    return -1;
             } else {
                 q = scan_token(s, n, p);
                 if (q == p)
-                    return 0;
+                    return -1;
                 too_long = q - p >= sizeof(value);
                 if (!too_long) {
                     memcpy(value, s + p, q - p);
@@ -167,29 +216,29 @@ fhirauth_bearer_challenge_retry(const char *www_authenticate)
             }
             if (namelen == 5 && strncasecmp(s + name, "error", 5) == 0) {
                 cur.errors++;
-                cur.error_retry =
-                    !too_long && strcmp(value, "invalid_token") == 0;
+                cur.error = error_kind(value, too_long);
             }
             need_param = 0;
             p = skip_ows(s, n, p);
             if (p < n && s[p] != ',')
-                return 0; /* parameters are separated by commas */
+                return -1; /* parameters are separated by commas */
             continue;
         }
         if (need_param)
-            return 0; /* "Bearer foo bar": a word where a parameter belongs */
+            return -1; /* "Bearer foo bar": a word where a parameter belongs */
 
         /* A new challenge: the word is its auth-scheme. */
-        if (open && answerable(&cur))
-            retry = 1;
+        if (open)
+            finish(&cur, out);
         memset(&cur, 0, sizeof(cur));
         open = 1;
         cur.bearer = q - p == 6 && strncasecmp(s + p, "Bearer", 6) == 0;
+        cur.dpop = q - p == 4 && strncasecmp(s + p, "DPoP", 4) == 0;
         p = q;
         if (p == n || s[p] == ',')
             continue; /* a scheme without parameters */
         if (s[p] != ' ' && s[p] != '\t')
-            return 0;
+            return -1;
         p = skip_ows(s, n, p);
         if (p == n || s[p] == ',')
             continue;
@@ -210,7 +259,28 @@ fhirauth_bearer_challenge_retry(const char *www_authenticate)
         }
         need_param = 1;
     }
-    if (open && answerable(&cur))
-        retry = 1;
-    return retry;
+    if (open)
+        finish(&cur, out);
+    return 0;
+}
+
+int
+fa_challenges_parse(const char *www_authenticate, struct fa_challenges *ret)
+{
+    struct fa_challenges out;
+
+    memset(&out, 0, sizeof(out));
+    memset(ret, 0, sizeof(*ret));
+    if (scan(www_authenticate, &out) != 0)
+        return -1;
+    *ret = out;
+    return 0;
+}
+
+int
+fhirauth_bearer_challenge_retry(const char *www_authenticate)
+{
+    struct fa_challenges c;
+
+    return fa_challenges_parse(www_authenticate, &c) == 0 && c.bearer_retry;
 }

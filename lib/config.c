@@ -86,6 +86,7 @@ static const struct cf_option options[] = {
     { "config", CF_STRING, OFF(config), true, 0, 0, 0, NULL },
     { BOOL(debug) },
     { URL(device_authorization_endpoint) },
+    { BOOL(dpop) },
     { BASE_URL(fhir_base) },
     { "git_username", CF_STRING, OFF(git_username), false, 0, 0, 0, "oauth2" },
     { "grant", CF_GRANT, OFF(grant), false, FA_GRANT_DEVICE, 0, 0, NULL },

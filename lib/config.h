@@ -72,6 +72,7 @@ struct fa_config {
     char *git_username; /* default "oauth2" */
     long redirect_port; /* 0 = random */
     bool revoke_on_close;
+    bool dpop; /* bind tokens to a per-session key (RFC 9449) */
     long minimum_uid;
     char *ignore_users; /* space-separated */
     enum fa_qr qr;

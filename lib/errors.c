@@ -43,6 +43,8 @@ fhirauth_strerror(fhirauth_rc rc)
         return "the server does not offer this";
     case FHIRAUTH_ERR_CANCELLED:
         return "login cancelled";
+    case FHIRAUTH_ERR_DPOP_BOUND:
+        return "the token is DPoP-bound: it needs a DPoP proof per request";
     case FHIRAUTH_ERR_INTERNAL:
         return "internal error";
     }

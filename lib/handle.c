@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dpop.h"
 #include "handle.h"
 #include "pending.h"
 #include "util.h"
@@ -150,6 +151,7 @@ fhirauth_close(fhirauth *h)
     if (h == NULL)
         return;
     fa_pending_clear(h); /* wipes and frees */
+    fa_dpop_forget(h);
     fa_config_free(&h->cfg);
     explicit_bzero(h, sizeof(*h));
     free(h);

@@ -48,7 +48,7 @@
   | KEY_POS_SETATTR | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_WRITE             \
   | KEY_USR_SEARCH | KEY_USR_SETATTR)
 
-static const char *const key_names[] = { "refresh", "access", "meta" };
+static const char *const key_names[] = { "refresh", "access", "meta", "dpop" };
 
 /* ---------------------------------------------------------------------
  * The persistent keyring's id, cached.
@@ -152,7 +152,7 @@ fa_ks_describe(char *buf, size_t len, const char *profile, enum fa_key which)
     if (buf == NULL || len == 0)
         return -1;
     buf[0] = '\0';
-    if (!fa_profile_name_valid(profile) || (unsigned) which > FA_KEY_META)
+    if (!fa_profile_name_valid(profile) || (unsigned) which > FA_KEY_LAST)
         return -1;
     n = snprintf(buf, len, "pam_fhir:%s:%s", profile, key_names[which]);
     if (n < 0 || (size_t) n >= len) {
@@ -708,6 +708,9 @@ fa_ks_unlink(enum fa_anchor anchor, const char *profile, enum fa_key which,
     return FHIRAUTH_OK;
 }
 
+/* The access payload's mark of a DPoP-bound token (fa_access_encode_as). */
+#define ACCESS_DPOP "DPoP "
+
 /* Bytes allowed in a token: printable ASCII without space (RFC 6750's
  * b64token is narrower still). */
 static int
@@ -726,6 +729,13 @@ token_valid(const char *t)
 int
 fa_access_encode(char *buf, size_t len, time_t expiry, const char *token)
 {
+    return fa_access_encode_as(buf, len, expiry, 0, token);
+}
+
+int
+fa_access_encode_as(char *buf, size_t len, time_t expiry, int dpop,
+                    const char *token)
+{
     int n;
 
     if (buf == NULL || len == 0)
@@ -733,7 +743,8 @@ fa_access_encode(char *buf, size_t len, time_t expiry, const char *token)
     buf[0] = '\0';
     if (token == NULL || expiry < 0 || !token_valid(token))
         return -1;
-    n = snprintf(buf, len, "%lld %s", (long long) expiry, token);
+    n = snprintf(buf, len, "%lld %s%s", (long long) expiry,
+                 dpop ? ACCESS_DPOP : "", token);
     if (n < 0 || (size_t) n >= len) {
         explicit_bzero(buf, len);
         return -1;
@@ -745,24 +756,42 @@ int
 fa_access_decode(const char *payload, time_t *ret_expiry,
                  const char **ret_token)
 {
+    int dpop;
+
+    return fa_access_decode_as(payload, ret_expiry, ret_token, &dpop);
+}
+
+int
+fa_access_decode_as(const char *payload, time_t *ret_expiry,
+                    const char **ret_token, int *ret_dpop)
+{
     const char *p;
+    int dpop = 0;
     long long v = 0;
     time_t t;
 
-    if (payload == NULL || ret_expiry == NULL || ret_token == NULL)
+    if (payload == NULL || ret_expiry == NULL || ret_token == NULL
+        || ret_dpop == NULL)
         return -1;
     for (p = payload; *p >= '0' && *p <= '9'; p++) {
         if (v > (LLONG_MAX - (*p - '0')) / 10)
             return -1;
         v = v * 10 + (*p - '0');
     }
-    if (p == payload || *p != ' ' || !token_valid(p + 1))
+    if (p == payload || *p != ' ')
+        return -1;
+    if (strncmp(p + 1, ACCESS_DPOP, sizeof(ACCESS_DPOP) - 1) == 0) {
+        dpop = 1;
+        p += sizeof(ACCESS_DPOP) - 1;
+    }
+    if (!token_valid(p + 1))
         return -1;
     t = (time_t) v;
     if ((long long) t != v)
         return -1; /* does not fit a 32-bit time_t */
     *ret_expiry = t;
     *ret_token = p + 1;
+    *ret_dpop = dpop;
     return 0;
 }
 

@@ -11,7 +11,10 @@
 #pragma GCC visibility push(hidden)
 
 /* Which of a profile's keys: described "pam_fhir:PROFILE:<name>". */
-enum fa_key { FA_KEY_REFRESH = 0, FA_KEY_ACCESS, FA_KEY_META };
+/* FA_KEY_DPOP: the DPoP private key (RFC 9449) of a session that has
+ * one, stored and removed with the refresh token. */
+enum fa_key { FA_KEY_REFRESH = 0, FA_KEY_ACCESS, FA_KEY_META, FA_KEY_DPOP };
+#define FA_KEY_LAST FA_KEY_DPOP
 
 /* Longest payload we store or accept back (kernel "user" keys allow 32 KB,
  * the default quota is 20,000 bytes per user). */
@@ -57,9 +60,16 @@ fhirauth_rc fa_ks_unlink(enum fa_anchor anchor, const char *profile,
 int fa_ks_describe(char *buf, size_t len, const char *profile,
                    enum fa_key which);
 
-/* Access key payload: "EXPIRY TOKEN" (EXPIRY: decimal epoch seconds). */
+/* Access key payload: "EXPIRY TOKEN" (EXPIRY: decimal epoch seconds), or
+ * "EXPIRY DPoP TOKEN" for a DPoP-bound token (a token has no spaces), so
+ * that the cached path knows the token's scheme without a second read. */
 int fa_access_encode(char *buf, size_t len, time_t expiry, const char *token);
-/* Parse a payload; *ret_token points into payload. -1 when malformed. */
+int fa_access_encode_as(char *buf, size_t len, time_t expiry, int dpop,
+                        const char *token);
+/* Parse a payload; *ret_token points into payload. -1 when malformed.
+ * fa_access_decode_as also says whether the token is DPoP-bound. */
+int fa_access_decode_as(const char *payload, time_t *ret_expiry,
+                        const char **ret_token, int *ret_dpop);
 int fa_access_decode(const char *payload, time_t *ret_expiry,
                      const char **ret_token);
 

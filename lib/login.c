@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "dpop.h"
 #include "keystore.h"
 #include "lock.h"
 #include "oauth.h"
@@ -104,7 +105,8 @@ build_session(fhirauth *h, const struct fa_net_ops *ops,
     meta->scope = fa_strdup(h->cfg.scope);
     meta->username = fa_strdup(username);
     meta->login_at = (long long) time(NULL);
-    if ((h->cfg.client_id != NULL && meta->client_id == NULL)
+    if (fa_dpop_note_nonce(h, meta) < 0
+        || (h->cfg.client_id != NULL && meta->client_id == NULL)
         || (h->cfg.scope != NULL && meta->scope == NULL)
         || (username != NULL && meta->username == NULL))
         return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
@@ -169,6 +171,9 @@ fa_login_run(fhirauth *h, const struct fa_grant_step *step, void *arg)
                        h->cfg.profile);
     memset(&ep, 0, sizeof(ep));
     memset(&out, 0, sizeof(out));
+    rc = fa_dpop_login_key(h);
+    if (rc != FHIRAUTH_OK)
+        return rc;
     rc = fa_handle_net(h, &ops, &ctx);
     if (rc != FHIRAUTH_OK)
         return rc;
@@ -334,14 +339,15 @@ logout_revoke(fhirauth *h, const struct fa_meta *meta, const char *token,
     return ops->revoke(&ctx, &meta->ep, token, hint, why) == FHIRAUTH_OK;
 }
 
-/* Unlink the profile's three keys; the first failure, with its detail. */
+/* Unlink the profile's keys (the DPoP key too); the first failure, with
+ * its detail. */
 static fhirauth_rc
 logout_unlink(fhirauth *h)
 {
     enum fa_key k;
     fhirauth_rc rc, urc = FHIRAUTH_OK;
 
-    for (k = FA_KEY_REFRESH; k <= FA_KEY_META; k++) {
+    for (k = FA_KEY_REFRESH; k <= FA_KEY_LAST; k++) {
         rc = fa_ks_unlink(h->cfg.keyring, h->cfg.profile, k, &h->err);
         if (rc != FHIRAUTH_OK && urc == FHIRAUTH_OK)
             urc = rc;

@@ -15,14 +15,30 @@
 
 /* 2: userinfo; 3: the handshake of fhirauth_net_open(); 4: the
  * operations report into the caller's struct fa_err (util.h); 5:
- * client_jwks, and the client key settings in struct fa_config; 6:
- * client_credentials_grant, and grant's value client_credentials */
-#define FA_NET_ABI 6
+ * client_jwks, and the client key settings in struct fa_config; 6: DPoP
+ * (struct fa_dpop, dpop_keygen, the dpop key in struct fa_config); 7:
+ * dpop_proof; 8: client_credentials_grant, and grant's value
+ * client_credentials */
+#define FA_NET_ABI 8
+
+/*
+ * A DPoP-bound session (RFC 9449) for the calls of one handle: its key,
+ * and the authorization server's last nonce, which the module puts into
+ * each proof and replaces with each DPoP-Nonce the server sends (checked
+ * with fa_dpop_nonce_fit, oauth.h).  Token requests then carry a proof
+ * and answer one use_dpop_nonce with a second try.
+ */
+struct fa_dpop {
+    char *key; /* the private key, PKCS#8 PEM: a secret */
+    size_t keylen;
+    char nonce[FA_DPOP_NONCE_MAX + 1]; /* "" none */
+};
 
 /* What every network call needs to know about its caller. */
 struct fa_net_ctx {
     const struct fa_config *cfg;
-    bool system_only; /* PAM: no proxy (or any) environment variables */
+    bool system_only;     /* PAM: no proxy (or any) environment variables */
+    struct fa_dpop *dpop; /* NULL: bearer tokens */
 };
 
 /* RFC 8628 §3.2: what the device authorization endpoint answered. */
@@ -124,6 +140,17 @@ struct fa_net_ops {
                                             struct fa_token_response *ret,
                                             char *oauth_error, size_t oelen,
                                             struct fa_err *e);
+    /* A new DPoP key (P-256) in its keyring form, PKCS#8 PEM: *ret (len
+     * bytes) freed with fa_secret_free_len(). */
+    fhirauth_rc (*dpop_keygen)(char **ret, size_t *ret_len, struct fa_err *e);
+    /* A proof of d's key for a resource request (RFC 9449 §7): method,
+     * url, ath of access_token, and nonce, the resource server's (not
+     * d's, the AS's; NULL: none; checked with fa_dpop_nonce_fit).  *ret,
+     * the bare JWT, freed with fa_secret_free(). */
+    fhirauth_rc (*dpop_proof)(const struct fa_dpop *d, const char *method,
+                              const char *url, const char *nonce,
+                              const char *access_token, char **ret,
+                              struct fa_err *e);
 };
 
 /*
@@ -148,6 +175,7 @@ struct fa_net_hello {
     size_t browser_io_size;     /* sizeof(struct fa_browser_io) */
     size_t ops_size;            /* sizeof(struct fa_net_ops) */
     size_t err_size;            /* sizeof(struct fa_err) */
+    size_t dpop_size;           /* sizeof(struct fa_dpop) */
 };
 
 /* This side's hello: each half fills it as it was compiled. */
@@ -165,6 +193,7 @@ fa_net_hello_init(struct fa_net_hello *h, const char *version)
     h->browser_io_size = sizeof(struct fa_browser_io);
     h->ops_size = sizeof(struct fa_net_ops);
     h->err_size = sizeof(struct fa_err);
+    h->dpop_size = sizeof(struct fa_dpop);
 }
 
 /* Load the module once per process (pthread_once) and return its ops. */

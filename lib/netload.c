@@ -198,5 +198,6 @@ fa_handle_net(fhirauth *h, const struct fa_net_ops **ret_ops,
         return rc;
     ret_ctx->cfg = &h->cfg;
     ret_ctx->system_only = (h->flags & FHIRAUTH_OPEN_SYSTEM_ONLY) != 0;
+    ret_ctx->dpop = h->dpop;
     return FHIRAUTH_OK;
 }

@@ -116,6 +116,22 @@ fa_claim_fit(const char *s, size_t len)
 }
 
 int
+fa_dpop_nonce_fit(const char *s, size_t len)
+{
+    size_t i;
+
+    if (s == NULL || len == 0 || len > FA_DPOP_NONCE_MAX)
+        return 0;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) s[i];
+
+        if (c < 0x21 || c > 0x7e || c == '"' || c == '\\')
+            return 0;
+    }
+    return 1;
+}
+
+int
 fa_json_string(struct json_object *obj, const char *key, const char **ret,
                size_t *retlen)
 {

@@ -97,6 +97,17 @@ enum fa_charset {
 /* Does s hold only characters of the set, with no NUL inside? */
 int fa_charset_ok(const char *s, size_t len, enum fa_charset cs);
 
+/* The longest DPoP nonce kept from a server (RFC 9449 sets no bound; the
+ * servers we know send 43 characters). */
+#define FA_DPOP_NONCE_MAX 512
+/*
+ * Is s (len bytes) a DPoP nonce we may put into a proof and keep in the
+ * session metadata?  RFC 9449 §8.1: 1*NQCHAR, NQCHAR = %x21 / %x23-5B /
+ * %x5D-7E (no space, quote or backslash), at most FA_DPOP_NONCE_MAX.
+ * Anything else from a server is ignored, as if no nonce had come.
+ */
+int fa_dpop_nonce_fit(const char *s, size_t len);
+
 /*
  * Look up a string member.  Returns 1 with *ret and *retlen pointing into obj,
  * 0 when absent or JSON null (servers send "refresh_token": null to mean

@@ -42,6 +42,10 @@ static const struct str_field str_fields[] = {
      * does not know it reads the session as a user's without a refresh
      * token (docs/ARCHITECTURE.md, "How the layout is versioned"). */
     { "grant", M(grant) },
+    { "token_type", M(token_type) },
+    { "dpop_nonce", M(dpop_nonce) },
+    { "rs_origin", M(rs_origin) },
+    { "rs_dpop_nonce", M(rs_dpop_nonce) },
 };
 #undef M
 
@@ -164,6 +168,18 @@ fa_meta_decode(const char *json, size_t len, struct fa_meta *m,
     if (json_object_object_get_ex(o, "refresh_expires_at", &v)
         && json_object_is_type(v, json_type_int))
         m->refresh_expires_at = json_object_get_int64(v);
+    /* Any process of the user may write the key: a nonce that is not one
+     * is dropped, as if none had come. */
+    if (m->dpop_nonce != NULL
+        && !fa_dpop_nonce_fit(m->dpop_nonce, strlen(m->dpop_nonce))) {
+        free(m->dpop_nonce);
+        m->dpop_nonce = NULL;
+    }
+    if (m->rs_dpop_nonce != NULL
+        && !fa_dpop_nonce_fit(m->rs_dpop_nonce, strlen(m->rs_dpop_nonce))) {
+        free(m->rs_dpop_nonce);
+        m->rs_dpop_nonce = NULL;
+    }
     if (m->ep.token_endpoint == NULL) {
         rc = fa_fail(e, FHIRAUTH_ERR_KEYRING,
                      "the session metadata has no token endpoint");
@@ -229,10 +245,18 @@ int
 fa_meta_merge_response(struct fa_meta *m, const struct fa_token_response *r)
 {
     int changed = 0, u;
-    char **dst[] = { &m->scope, &m->patient, &m->encounter, &m->fhir_user,
-                     &m->tenant };
-    const char *src[] = { r->scope, r->patient, r->encounter, r->fhir_user,
-                          r->tenant };
+    char **dst[] = { &m->scope,     &m->patient, &m->encounter,
+                     &m->fhir_user, &m->tenant,  &m->token_type };
+    const char *src[] = {
+        r->scope,
+        r->patient,
+        r->encounter,
+        r->fhir_user,
+        r->tenant,
+        fa_claim_fit(r->token_type, r->token_type ? strlen(r->token_type) : 0)
+            ? r->token_type
+            : NULL
+    };
     size_t i;
 
     for (i = 0; i < sizeof(dst) / sizeof(dst[0]); i++) {

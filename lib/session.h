@@ -25,6 +25,14 @@ struct fa_meta {
                   * user's login */
     long long login_at; /* epoch seconds */
     long long refresh_expires_at; /* 0: unknown */
+    char *token_type; /* as the last token answer said ("DPoP", "Bearer") */
+    char *dpop_nonce; /* the AS's last DPoP-Nonce (RFC 9449 §8), checked */
+    /* The last resource server that sent a DPoP-Nonce: its origin
+     * (scheme://host:port, lower case) and the nonce, checked.  A nonce
+     * is one server's (RFC 9449 §9): a proof for another origin goes
+     * without. */
+    char *rs_origin;
+    char *rs_dpop_nonce;
 };
 
 /* JSON text for the key; *ret_json freed by the caller with free(). */

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include "dpop.h"
 #include "keystore.h"
 #include "lock.h"
 #include "service.h"
@@ -46,13 +48,14 @@ read_access(fhirauth *h, time_t now, long min_valid, char **ret_token,
     const char *tok;
     time_t expiry;
     fhirauth_rc rc;
+    int dpop = 0;
 
     *ret_expiry = 0;
     rc = fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, &data, &len,
                     NULL, &h->err);
     if (rc != FHIRAUTH_OK)
         return rc;
-    if (fa_access_decode(data, &expiry, &tok) != 0) {
+    if (fa_access_decode_as(data, &expiry, &tok, &dpop) != 0) {
         fa_secret_free_len(data, len);
         return FHIRAUTH_ERR_LOGIN_NEEDED; /* damaged: treat as absent */
     }
@@ -65,6 +68,7 @@ read_access(fhirauth *h, time_t now, long min_valid, char **ret_token,
     fa_secret_free_len(data, len);
     if (*ret_token == NULL)
         return FHIRAUTH_ERR_NOMEM;
+    h->token_dpop = dpop;
     return FHIRAUTH_OK;
 }
 
@@ -98,6 +102,14 @@ sibling_refreshed(void *arg)
 
     return read_access(w->h, time(NULL), w->min_valid, &w->token, &w->expiry)
         == FHIRAUTH_OK;
+}
+
+int
+fa_token_is_dpop(const struct fa_token_response *r)
+{
+    /* RFC 9449 §5: token_type DPoP; the token parser has checked that
+     * such a token came for a request with a proof. */
+    return r->token_type != NULL && strcasecmp(r->token_type, "DPoP") == 0;
 }
 
 long
@@ -212,7 +224,9 @@ save_access(fhirauth *h, const struct fa_token_response *r, long life,
     payload = malloc(plen);
     if (payload == NULL)
         return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
-    if (fa_access_encode(payload, plen, expiry, r->access_token) != 0) {
+    if (fa_access_encode_as(payload, plen, expiry, fa_token_is_dpop(r),
+                            r->access_token)
+        != 0) {
         fa_secret_free_len(payload, plen);
         return fa_fail(&h->err, FHIRAUTH_ERR_INTERNAL,
                        "cannot encode the token");
@@ -265,6 +279,7 @@ drop_session(fhirauth *h)
     (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL);
     (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_META, NULL);
     (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL);
+    (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_DPOP, NULL);
 }
 
 fhirauth_rc
@@ -291,6 +306,16 @@ fa_save_tokens(fhirauth *h, const struct fa_token_response *r,
     /* A login without a refresh token has dropped the old one already. */
     if (st.login && r->refresh_token == NULL)
         st.wrote = 1;
+    /* A login's DPoP key before the refresh token bound to it, with its
+     * lifetime; a login without one removes the old session's. */
+    if (st.login) {
+        rc = fa_dpop_store(h, refresh_timeout);
+        if (rc != FHIRAUTH_OK) {
+            if (st.wrote)
+                drop_session(h);
+            return rc;
+        }
+    }
     if (r->refresh_token != NULL) {
         rc = save_refresh(h, r->refresh_token, refresh_timeout, &st);
         if (rc != FHIRAUTH_OK)
@@ -403,6 +428,9 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
                      "log in again");
         goto out;
     }
+    rc = fa_dpop_load(h, &meta);
+    if (rc != FHIRAUTH_OK)
+        goto out;
     rc = fa_handle_net(h, &ops, &ctx);
     if (rc != FHIRAUTH_OK)
         goto out;
@@ -436,6 +464,7 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
          * later calls answer at once instead of asking the AS again. */
         fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL);
         fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL);
+        fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_DPOP, NULL);
         fa_err_set(&h->err, rc, "the session has ended (%s): log in again",
                    oerr[0] ? oerr : "invalid_grant");
         goto out;
@@ -456,13 +485,22 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     if (rc != FHIRAUTH_OK)
         goto out;
     fa_err_clear(&h->err);
-    rc = fa_save_tokens(h, &resp, &meta, 0, now, ret_expiry, NULL);
+    /* The server's newest DPoP nonce saves the next refresh a retry. */
+    tries = fa_dpop_note_nonce(h, &meta);
+    if (tries < 0) {
+        rc = fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    rc = fa_save_tokens(h, &resp, &meta, tries > 0 ? FA_SAVE_META : 0, now,
+                        ret_expiry, NULL);
     if (rc != FHIRAUTH_OK)
         goto out;
     /* The detail now holds nothing or a warning about the quota. */
     *ret_token = strdup(resp.access_token);
     if (*ret_token == NULL)
         rc = fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
+    else
+        h->token_dpop = fa_token_is_dpop(&resp);
 out:
     fa_token_response_free(&resp);
     fa_secret_free_len(refresh, rlen);

@@ -94,6 +94,9 @@ fhirauth_rc fa_login_run(fhirauth *h, const struct fa_grant_step *step,
 /* The lifetime to assume for r's access token. */
 long fa_token_lifetime(const fhirauth *h, const struct fa_token_response *r);
 
+/* Is r's access token DPoP-bound (token_type DPoP)? */
+int fa_token_is_dpop(const struct fa_token_response *r);
+
 #pragma GCC visibility pop
 
 #endif

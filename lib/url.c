@@ -14,6 +14,8 @@
 #include "url.h"
 #include "util.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 /* A URL being parsed: the bytes, the flags, where the reason goes. */
@@ -343,5 +345,35 @@ fa_url_parse(const char *s, size_t len, unsigned flags, struct fa_url *ret,
         return -1;
     if (ret != NULL)
         *ret = u;
+    return 0;
+}
+
+int
+fa_url_origin(const char *url, char *buf, size_t len)
+{
+    struct fa_url u;
+    size_t i, n;
+    int w;
+
+    if (url == NULL || buf == NULL || len == 0)
+        return -1;
+    buf[0] = '\0';
+    /* An endpoint's rules: https, no user part (RFC 9449 §7.1: the
+     * request's URL); a fragment is allowed and, like the path and the
+     * query, is no part of the origin. */
+    if (fa_url_parse(url, strlen(url), FA_URL_ENDPOINT | FA_URL_FRAGMENT, &u,
+                     NULL, 0)
+        != 0)
+        return -1;
+    w = snprintf(buf, len, "%s://%.*s:%ld", u.scheme, (int) u.host_len, u.host,
+                 u.port);
+    if (w < 0 || (size_t) w >= len) {
+        buf[0] = '\0';
+        return -1;
+    }
+    /* RFC 6454 §4: the scheme and the host compare without case. */
+    n = strlen(u.scheme) + 3 + u.host_len;
+    for (i = 0; i < n; i++)
+        buf[i] = (char) tolower((unsigned char) buf[i]);
     return 0;
 }

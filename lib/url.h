@@ -66,6 +66,16 @@ struct fa_url {
 int fa_url_parse(const char *s, size_t len, unsigned flags, struct fa_url *ret,
                  char *why, size_t whylen);
 
+/*
+ * The origin of an https URL as FA_URL_ENDPOINT takes it (a fragment
+ * allowed and ignored), "https://host:port" with scheme and host in lower
+ * case and the port always written (443 by default), into buf: the key
+ * under which a resource server's DPoP nonce is kept (RFC 9449 §9).
+ * Returns 0, or -1 with buf empty for a URL refused or an origin longer
+ * than len - 1.
+ */
+int fa_url_origin(const char *url, char *buf, size_t len);
+
 #pragma GCC visibility pop
 
 #endif

@@ -122,6 +122,7 @@ pamfa_map_rc(struct pamfa *a, fhirauth_rc rc, const char *what, int fallback)
         return PAM_AUTHINFO_UNAVAIL;
     case FHIRAUTH_ERR_CONFIG:
     case FHIRAUTH_ERR_INVALID_ARGUMENT:
+    case FHIRAUTH_ERR_DPOP_BOUND:
         pamfa_log(a, LOG_ALERT, "%s failed: %s%s%s", what,
                   fhirauth_strerror(rc), sep, detail);
         return PAM_SERVICE_ERR;

@@ -177,6 +177,7 @@ pamfa_store_stashed(struct pamfa *a, int fail)
     case FHIRAUTH_ERR_UNSUPPORTED:
     case FHIRAUTH_ERR_INTERNAL:
     case FHIRAUTH_ERR_CANCELLED:
+    case FHIRAUTH_ERR_DPOP_BOUND:
     default:
         pamret = pamfa_map_rc(a, rc, "taking the stash", fail);
         return pamret == PAM_BUF_ERR ? PAM_BUF_ERR : fail;

@@ -188,19 +188,17 @@ audience_params(const struct fa_config *cfg, struct fa_form *form)
         fa_form_add(form, "aud", cfg->aud);
 }
 
-/* Add client authentication, POST the form, parse the answer. */
+/* One try: add client authentication (and a DPoP proof), POST the form,
+ * parse the answer; a DPoP-Nonce it carries becomes the session's. */
 static fhirauth_rc
-token_request(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
-              struct fa_form *form, struct fa_token_response *ret,
-              char *oauth_error, size_t oelen, struct fa_err *e)
+token_try(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
+          struct fa_form *form, struct fa_token_response *ret,
+          char *oauth_error, size_t oelen, struct fa_err *e)
 {
     struct fa_http_resp resp;
-    char *auth = NULL;
+    char *auth = NULL, *proof = NULL;
     fhirauth_rc rc;
 
-    if (oauth_error != NULL && oelen > 0)
-        oauth_error[0] = '\0';
-    fa_err_clear(e);
     rc = client_auth(ctx, ep, form, &auth, e);
     if (rc != FHIRAUTH_OK)
         return rc;
@@ -208,14 +206,73 @@ token_request(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
         fa_secret_free(auth);
         return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
-    rc = fa_http_post_form(ctx, ep->token_endpoint, form->buf.data,
-                           form->buf.len, auth, &resp, e);
+    if (ctx->dpop != NULL) {
+        rc = fa_net_dpop_header(ctx->dpop, "POST", ep->token_endpoint, NULL,
+                                &proof, e);
+        if (rc != FHIRAUTH_OK) {
+            fa_secret_free(auth);
+            return rc;
+        }
+    }
+    rc = fa_http_send_dpop(ctx, ep->token_endpoint, form->buf.data,
+                           form->buf.len, auth, proof, &resp, e);
     fa_secret_free(auth);
-    if (rc == FHIRAUTH_OK)
+    fa_secret_free(proof);
+    if (rc == FHIRAUTH_OK) {
+        (void) fa_net_dpop_nonce(ctx->dpop, resp.dpop_nonce);
         rc =
             fa_parse_token_response(resp.status, resp.body.data, resp.body.len,
                                     ret, oauth_error, oelen, e);
+    }
     fa_http_resp_free(&resp);
+    return rc;
+}
+
+/*
+ * Add client authentication, POST the form, parse the answer.  A
+ * DPoP-bound session's request carries a proof, and a use_dpop_nonce
+ * answer that brought a nonce is answered by one more try with it (RFC
+ * 9449 §8), its client authentication made afresh (an assertion's jti is
+ * used once).  A DPoP token without a proof sent is refused: it would
+ * fail at every resource server as a bearer token.
+ */
+static fhirauth_rc
+token_request(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
+              struct fa_form *form, struct fa_token_response *ret,
+              char *oauth_error, size_t oelen, struct fa_err *e)
+{
+    char oerr[64];
+    char before[FA_DPOP_NONCE_MAX + 1] = "";
+    size_t base = form->buf.len;
+    fhirauth_rc rc;
+    int tries;
+
+    fa_err_clear(e);
+    for (tries = 0;; tries++) {
+        oerr[0] = '\0';
+        if (ctx->dpop != NULL)
+            fa_strlcpy(before, ctx->dpop->nonce, sizeof(before));
+        rc = token_try(ctx, ep, form, ret, oerr, sizeof(oerr), e);
+        if (rc == FHIRAUTH_OK || tries > 0 || ctx->dpop == NULL
+            || strcmp(oerr, "use_dpop_nonce") != 0
+            || strcmp(before, ctx->dpop->nonce) == 0)
+            break;
+        /* The grant's parameters stay; the client's part is made again. */
+        if (form->buf.data != NULL) {
+            explicit_bzero(form->buf.data + base, form->buf.len - base);
+            form->buf.len = base;
+        }
+        fa_err_clear(e);
+    }
+    if (oauth_error != NULL && oelen > 0)
+        fa_strlcpy(oauth_error, oerr, oelen);
+    if (rc == FHIRAUTH_OK && ctx->dpop == NULL
+        && strcmp(ret->token_type, "DPoP") == 0) {
+        fa_token_response_free(ret);
+        return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
+                       "the server sent a DPoP token for a request without a "
+                       "proof");
+    }
     return rc;
 }
 
@@ -484,17 +541,52 @@ fa_grant_token_request(const struct fa_net_ctx *ctx,
     return token_request(ctx, ep, form, ret, oauth_error, oelen, e);
 }
 
+/* GET url with auth, and for a DPoP-bound session a proof for token; a
+ * 401 that brings a new DPoP-Nonce is tried once more with it (RFC 9449
+ * §9). */
+static fhirauth_rc
+get_with_token(const struct fa_net_ctx *ctx, const char *url, const char *auth,
+               const char *token, struct fa_http_resp *resp, struct fa_err *e)
+{
+    char *proof = NULL;
+    fhirauth_rc rc;
+    int tries;
+
+    if (ctx->dpop == NULL)
+        return fa_http_get_auth(ctx, url, auth, resp, e);
+    for (tries = 0;; tries++) {
+        rc = fa_net_dpop_header(ctx->dpop, "GET", url, token, &proof, e);
+        if (rc != FHIRAUTH_OK) {
+            resp->status = 0;
+            resp->lifetime = 0;
+            resp->dpop_nonce[0] = '\0';
+            fa_buf_init(&resp->body, FA_HTTP_MAX_BODY);
+            return rc;
+        }
+        rc = fa_http_send_dpop(ctx, url, NULL, 0, auth, proof, resp, e);
+        fa_secret_free(proof);
+        proof = NULL;
+        if (rc != FHIRAUTH_OK || resp->status != 401 || tries > 0
+            || !fa_net_dpop_nonce(ctx->dpop, resp->dpop_nonce))
+            return rc;
+        fa_http_resp_free(resp);
+    }
+}
+
 /*
  * OIDC Core §5.3.1: GET the UserInfo endpoint with the new access token
- * as a bearer token (RFC 6750 §2.1, the header form: never in the URL).
- * The usual TLS rules and no redirects (http.c); the answer is untrusted
- * input, parsed and filtered by fa_parse_userinfo.
+ * as a bearer token (RFC 6750 §2.1, the header form: never in the URL),
+ * or for a DPoP-bound session with the DPoP scheme and a proof (RFC 9449
+ * §7.1).  The usual TLS rules and no redirects (http.c); the answer is
+ * untrusted input, parsed and filtered by fa_parse_userinfo.
  */
 fhirauth_rc
 fa_net_userinfo(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
                 const char *access_token, char **ret_claims, struct fa_err *e)
 {
-    static const char prefix[] = "Authorization: Bearer ";
+    const char *prefix = ctx != NULL && ctx->dpop != NULL
+        ? "Authorization: DPoP "
+        : "Authorization: Bearer ";
     struct fa_http_resp resp;
     struct fa_err why;
     char host[256];
@@ -515,7 +607,7 @@ fa_net_userinfo(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
                        "the server has no userinfo_endpoint (set "
                        "userinfo_endpoint in the configuration)");
     }
-    n = sizeof(prefix) + strlen(access_token);
+    n = strlen(prefix) + strlen(access_token) + 1;
     auth = malloc(n);
     if (auth == NULL) {
         return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
@@ -526,7 +618,8 @@ fa_net_userinfo(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
         return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
                        "userinfo: cannot build the request");
     }
-    rc = fa_http_get_auth(ctx, ep->userinfo_endpoint, auth, &resp, e);
+    rc = get_with_token(ctx, ep->userinfo_endpoint, auth, access_token, &resp,
+                        e);
     fa_secret_free(auth);
     if (rc == FHIRAUTH_OK) {
         fa_err_clear(&why);

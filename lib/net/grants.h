@@ -69,6 +69,26 @@ fhirauth_rc fa_net_userinfo(const struct fa_net_ctx *ctx,
 fhirauth_rc fa_net_client_jwks(const struct fa_net_ctx *ctx, char **ret,
                                struct fa_err *e);
 
+/* A new DPoP key in its keyring form (dpop.c; net.h's dpop_keygen). */
+fhirauth_rc fa_net_dpop_keygen(char **ret, size_t *ret_len, struct fa_err *e);
+
+/* The DPoP header line ("DPoP: proof") for a request of ctx's DPoP-bound
+ * session (dpop.c): method and url, the session's current nonce, ath for
+ * access_token when not NULL.  *ret freed with fa_secret_free(). */
+fhirauth_rc fa_net_dpop_header(const struct fa_dpop *d, const char *method,
+                               const char *url, const char *access_token,
+                               char **ret, struct fa_err *e);
+
+/* A resource request's proof (net.h's dpop_proof). */
+fhirauth_rc fa_net_dpop_proof(const struct fa_dpop *d, const char *method,
+                              const char *url, const char *nonce,
+                              const char *access_token, char **ret,
+                              struct fa_err *e);
+
+/* Keep the DPoP-Nonce of an answer (empty: none came) as d's nonce.
+ * 1 when it is new, else 0. */
+int fa_net_dpop_nonce(struct fa_dpop *d, const char *nonce);
+
 /* RFC 8628 (device.c). */
 fhirauth_rc fa_net_device_start(const struct fa_net_ctx *ctx,
                                 const struct fa_endpoints *ep,

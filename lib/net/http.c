@@ -52,6 +52,7 @@ struct fresh_headers {
     char expires[FA_HDR_MAX];
     char date[FA_HDR_MAX];
     char age[FA_HDR_MAX];
+    char dpop_nonce[FA_DPOP_NONCE_MAX + 1];
 };
 
 /* Per-transfer state for the write and header callbacks. */
@@ -230,6 +231,12 @@ header_cb(char *p, size_t size, size_t nitems, void *userdata)
         keep_value(fh->date, sizeof(fh->date), v, vlen);
     } else if (header_is(p, n, "age", &v, &vlen)) {
         keep_value(fh->age, sizeof(fh->age), v, vlen);
+    } else if (header_is(p, n, "dpop-nonce", &v, &vlen)) {
+        /* A value that is no nonce is dropped, as if none had come. */
+        if (fa_dpop_nonce_fit(v, vlen))
+            keep_value(fh->dpop_nonce, sizeof(fh->dpop_nonce), v, vlen);
+        else
+            fh->dpop_nonce[0] = '\0';
     }
     return n;
 }
@@ -693,8 +700,8 @@ judge_redirect(CURL *c, long status, const char *first, struct hops *h,
 
 static fhirauth_rc
 perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
-        size_t formlen, const char *authorization, int max_redirects,
-        struct fa_http_resp *resp, struct fa_err *e)
+        size_t formlen, const char *authorization, const char *dpop,
+        int max_redirects, struct fa_http_resp *resp, struct fa_err *e)
 {
     CURL *c = NULL;
     struct curl_slist *hdrs = NULL;
@@ -713,6 +720,7 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
 
     resp->status = 0;
     resp->lifetime = 0;
+    resp->dpop_nonce[0] = '\0';
     fa_buf_init(&resp->body, FA_HTTP_MAX_BODY);
     memset(&h, 0, sizeof(h));
     h.max = max_redirects < 0                   ? 0
@@ -741,7 +749,8 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
                     != 0
                 /* No "Expect: 100-continue" wait on larger bodies. */
                 || add_header(&hdrs, "Expect:") != 0))
-        || (authorization != NULL && add_header(&hdrs, authorization) != 0)) {
+        || (authorization != NULL && add_header(&hdrs, authorization) != 0)
+        || (dpop != NULL && add_header(&hdrs, dpop) != 0)) {
         rc = FHIRAUTH_ERR_NOMEM;
         fa_err_set(e, rc, "out of memory");
         goto out;
@@ -817,6 +826,7 @@ perform(const struct fa_net_ctx *ctx, const char *url, const char *form,
     }
     resp->status = status;
     resp->lifetime = answer_lifetime(&t.fh);
+    fa_strlcpy(resp->dpop_nonce, t.fh.dpop_nonce, sizeof(resp->dpop_nonce));
     rc = FHIRAUTH_OK;
     goto out;
 
@@ -840,14 +850,15 @@ fhirauth_rc
 fa_http_get(const struct fa_net_ctx *ctx, const char *url,
             struct fa_http_resp *resp, struct fa_err *e)
 {
-    return perform(ctx, url, NULL, 0, NULL, 0, resp, e);
+    return perform(ctx, url, NULL, 0, NULL, NULL, 0, resp, e);
 }
 
 fhirauth_rc
 fa_http_get_metadata(const struct fa_net_ctx *ctx, const char *url,
                      struct fa_http_resp *resp, struct fa_err *e)
 {
-    return perform(ctx, url, NULL, 0, NULL, FA_HTTP_MAX_REDIRECTS, resp, e);
+    return perform(ctx, url, NULL, 0, NULL, NULL, FA_HTTP_MAX_REDIRECTS, resp,
+                   e);
 }
 
 fhirauth_rc
@@ -855,7 +866,7 @@ fa_http_get_auth(const struct fa_net_ctx *ctx, const char *url,
                  const char *authorization, struct fa_http_resp *resp,
                  struct fa_err *e)
 {
-    return perform(ctx, url, NULL, 0, authorization, 0, resp, e);
+    return perform(ctx, url, NULL, 0, authorization, NULL, 0, resp, e);
 }
 
 fhirauth_rc
@@ -866,12 +877,22 @@ fa_http_post_form(const struct fa_net_ctx *ctx, const char *url,
     if (form == NULL) {
         resp->status = 0;
         resp->lifetime = 0;
+        resp->dpop_nonce[0] = '\0';
         fa_buf_init(&resp->body, FA_HTTP_MAX_BODY);
         return fa_fail(e, FHIRAUTH_ERR_INTERNAL, "no form body to send");
     }
     /* Never a redirect: a token, revocation or device request must not
      * be replayed anywhere else. */
-    return perform(ctx, url, form, formlen, authorization, 0, resp, e);
+    return perform(ctx, url, form, formlen, authorization, NULL, 0, resp, e);
+}
+
+fhirauth_rc
+fa_http_send_dpop(const struct fa_net_ctx *ctx, const char *url,
+                  const char *form, size_t formlen, const char *authorization,
+                  const char *dpop, struct fa_http_resp *resp,
+                  struct fa_err *e)
+{
+    return perform(ctx, url, form, formlen, authorization, dpop, 0, resp, e);
 }
 
 void
@@ -882,6 +903,7 @@ fa_http_resp_free(struct fa_http_resp *r)
     fa_buf_wipe(&r->body);
     r->status = 0;
     r->lifetime = 0;
+    r->dpop_nonce[0] = '\0';
 }
 
 void

@@ -19,6 +19,9 @@ struct fa_http_resp {
     long status;
     struct fa_buf body;
     long lifetime;
+    /* Its DPoP-Nonce (RFC 9449 §8), when one that fa_dpop_nonce_fit
+     * takes came; else "". */
+    char dpop_nonce[FA_DPOP_NONCE_MAX + 1];
 };
 void fa_http_resp_free(struct fa_http_resp *r);
 
@@ -36,6 +39,15 @@ fhirauth_rc fa_http_get(const struct fa_net_ctx *ctx, const char *url,
 fhirauth_rc fa_http_get_auth(const struct fa_net_ctx *ctx, const char *url,
                              const char *authorization,
                              struct fa_http_resp *resp, struct fa_err *e);
+
+/* A request of a DPoP-bound session: a POST of form (or a GET when form
+ * is NULL) with an Authorization header line (may be NULL) and a DPoP
+ * header line ("DPoP: proof"), both secrets wiped after the transfer; no
+ * redirects. */
+fhirauth_rc fa_http_send_dpop(const struct fa_net_ctx *ctx, const char *url,
+                              const char *form, size_t formlen,
+                              const char *authorization, const char *dpop,
+                              struct fa_http_resp *resp, struct fa_err *e);
 
 /* Most redirects fa_http_get_metadata follows for one document. */
 #define FA_HTTP_MAX_REDIRECTS 3

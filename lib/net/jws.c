@@ -38,9 +38,9 @@ static const struct {
 
 #define FA_RSA_SIGN_MIN_BITS 2048
 #define FA_RSA_SIGN_MAX_BITS 8192
-/* Random bytes in a jti: RFC 7523 §3 asks for a value no other
- * assertion of the client carries; 256 random bits make a repeat beyond
- * reach. */
+/* Random bytes in a jti: RFC 7523 §3 and RFC 9449 §4.2 ask for a value
+ * no other JWT of the client carries; 256 random bits make a repeat
+ * beyond reach. */
 #define FA_JTI_BYTES 32
 
 int
@@ -368,8 +368,8 @@ jwk_parts(EVP_PKEY *key, struct jwk_parts *p)
 }
 
 /* json_object_object_add with a new string; 0 or -1. */
-static int
-add_string(struct json_object *o, const char *name, const char *value)
+int
+fa_jws_add_string(struct json_object *o, const char *name, const char *value)
 {
     struct json_object *v = json_object_new_string(value);
 
@@ -392,17 +392,19 @@ fa_sign_public_jwk(EVP_PKEY *key, const char *alg_name, const char *kid,
     if (jwk_parts(key, &p) != 0)
         return fa_nomem(e);
     o = json_object_new_object();
-    bad = o == NULL || add_string(o, "kty", p.kty) != 0;
+    bad = o == NULL || fa_jws_add_string(o, "kty", p.kty) != 0;
     if (!bad && p.crv != NULL)
-        bad = add_string(o, "crv", p.crv) != 0 || add_string(o, "x", p.a) != 0
-            || add_string(o, "y", p.b) != 0;
+        bad = fa_jws_add_string(o, "crv", p.crv) != 0
+            || fa_jws_add_string(o, "x", p.a) != 0
+            || fa_jws_add_string(o, "y", p.b) != 0;
     else if (!bad)
-        bad = add_string(o, "n", p.b) != 0 || add_string(o, "e", p.a) != 0;
+        bad = fa_jws_add_string(o, "n", p.b) != 0
+            || fa_jws_add_string(o, "e", p.a) != 0;
     if (!bad && alg_name != NULL)
-        bad = add_string(o, "use", "sig") != 0
-            || add_string(o, "alg", alg_name) != 0;
+        bad = fa_jws_add_string(o, "use", "sig") != 0
+            || fa_jws_add_string(o, "alg", alg_name) != 0;
     if (!bad && kid != NULL)
-        bad = add_string(o, "kid", kid) != 0;
+        bad = fa_jws_add_string(o, "kid", kid) != 0;
     jwk_parts_free(&p);
     if (bad) {
         json_object_put(o);
@@ -553,7 +555,7 @@ fa_sign_compact(EVP_PKEY *key, enum fa_sig_alg alg, struct json_object *header,
     if (key == NULL || claims == NULL)
         return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT, "nothing to sign");
     h = header != NULL ? json_object_get(header) : json_object_new_object();
-    if (h == NULL || add_string(h, "alg", algs[alg].name) != 0
+    if (h == NULL || fa_jws_add_string(h, "alg", algs[alg].name) != 0
         || (hb = json_b64(h)) == NULL || (cb = json_b64(claims)) == NULL) {
         rc = fa_nomem(e);
         goto out;
@@ -599,11 +601,22 @@ out:
 }
 
 fhirauth_rc
+fa_jti_new(char **ret, struct fa_err *e)
+{
+    unsigned char raw[FA_JTI_BYTES];
+
+    *ret = NULL;
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return fa_fail(e, FHIRAUTH_ERR_INTERNAL, "no random bytes for a jti");
+    *ret = fa_b64url_encode(raw, sizeof(raw));
+    return *ret == NULL ? fa_nomem(e) : FHIRAUTH_OK;
+}
+
+fhirauth_rc
 fa_client_assertion(EVP_PKEY *key, enum fa_sig_alg alg, const char *kid,
                     const char *client_id, const char *aud, long long now,
                     char **ret, struct fa_err *e)
 {
-    unsigned char raw[FA_JTI_BYTES];
     char thumb[FA_THUMBPRINT_LEN + 1];
     struct json_object *h = NULL, *c = NULL;
     char *jti = NULL;
@@ -621,17 +634,17 @@ fa_client_assertion(EVP_PKEY *key, enum fa_sig_alg alg, const char *kid,
             return rc;
         kid = thumb;
     }
-    if (RAND_bytes(raw, sizeof(raw)) != 1)
-        return fa_fail(e, FHIRAUTH_ERR_INTERNAL,
-                       "no random bytes for the assertion's jti");
-    jti = fa_b64url_encode(raw, sizeof(raw));
+    rc = fa_jti_new(&jti, e);
+    if (rc != FHIRAUTH_OK)
+        return rc;
     h = json_object_new_object();
     c = json_object_new_object();
-    bad = jti == NULL || h == NULL || c == NULL
-        || add_string(h, "typ", "JWT") != 0 || add_string(h, "kid", kid) != 0
-        || add_string(c, "iss", client_id) != 0
-        || add_string(c, "sub", client_id) != 0
-        || add_string(c, "aud", aud) != 0 || add_string(c, "jti", jti) != 0
+    bad = h == NULL || c == NULL || fa_jws_add_string(h, "typ", "JWT") != 0
+        || fa_jws_add_string(h, "kid", kid) != 0
+        || fa_jws_add_string(c, "iss", client_id) != 0
+        || fa_jws_add_string(c, "sub", client_id) != 0
+        || fa_jws_add_string(c, "aud", aud) != 0
+        || fa_jws_add_string(c, "jti", jti) != 0
         || json_object_object_add(c, "iat", json_object_new_int64(now)) != 0
         || json_object_object_add(c, "exp",
                                   json_object_new_int64(

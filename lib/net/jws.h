@@ -1,6 +1,6 @@
 /* jws.h - the JWTs the client signs itself: private_key_jwt client
  * assertions (RFC 7523 §2.2, SMART App Launch "asymmetric" client
- * authentication) now, DPoP proofs (RFC 9449) later.  A compact JWS made
+ * authentication) and DPoP proofs (RFC 9449, dpop.c).  A compact JWS made
  * with OpenSSL 3 EVP (RS256, RS384, ES256, ES384), the public JWK of the
  * key, and its RFC 7638 thumbprint. */
 #ifndef FHIRAUTH_JWS_H
@@ -92,6 +92,14 @@ fhirauth_rc fa_client_assertion(EVP_PKEY *key, enum fa_sig_alg alg,
                                 const char *kid, const char *client_id,
                                 const char *aud, long long now, char **ret,
                                 struct fa_err *e);
+
+/* A new jti of 256 random bits, base64url (free()): RFC 7523 §3 and RFC
+ * 9449 §4.2 want a value no other JWT of the client carries. */
+fhirauth_rc fa_jti_new(char **ret, struct fa_err *e);
+
+/* Add a string member to o: 0, or -1 out of memory. */
+int fa_jws_add_string(struct json_object *o, const char *name,
+                      const char *value);
 
 /* base64url without padding of n bytes into a new string (free()), or
  * NULL when out of memory. */

@@ -26,6 +26,8 @@ static const struct fa_net_ops ops = {
     .userinfo = fa_net_userinfo,
     .client_jwks = fa_net_client_jwks,
     .client_credentials_grant = fa_net_client_credentials_grant,
+    .dpop_keygen = fa_net_dpop_keygen,
+    .dpop_proof = fa_net_dpop_proof,
 };
 
 /* One size compared: 0 when equal, else the message and -1. */
@@ -89,7 +91,8 @@ fhirauth_net_open(const struct fa_net_hello *hello, char *err, size_t errlen)
         || same_size("fa_browser_io", hello->browser_io_size,
                      mine.browser_io_size, err, errlen)
         || same_size("fa_net_ops", hello->ops_size, mine.ops_size, err, errlen)
-        || same_size("fa_err", hello->err_size, mine.err_size, err, errlen))
+        || same_size("fa_err", hello->err_size, mine.err_size, err, errlen)
+        || same_size("fa_dpop", hello->dpop_size, mine.dpop_size, err, errlen))
         return NULL;
     return &ops;
 }

@@ -311,19 +311,24 @@ token_success(struct json_object *obj, struct fa_token_response *r,
         return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
                        "token response: token_type is not a string");
     }
-    /* RFC 6750 §4 and RFC 6749 §5.1: case-insensitive.  DPoP, MAC and the
-     * rest need proof-of-possession support we do not have: a DPoP-bound
-     * token sent as a bearer token would be refused by every resource
-     * server, so refuse it here with a clear message instead. */
-    if (len != 6 || strncasecmp(s, "Bearer", 6) != 0) {
+    /* RFC 6750 §4 and RFC 6749 §5.1: case-insensitive.  DPoP (RFC 9449)
+     * only counts where a proof was sent: the token request checks that
+     * (grants.c).  MAC and the rest need proof-of-possession support we
+     * do not have: such a token sent as a bearer token would be refused
+     * by every resource server, so refuse it here with a clear message
+     * instead. */
+    if (len == 4 && strncasecmp(s, "DPoP", 4) == 0) {
+        r->token_type = fa_strdup("DPoP");
+    } else if (len == 6 && strncasecmp(s, "Bearer", 6) == 0) {
+        /* Stored normalized: every later user builds a "Bearer" header. */
+        r->token_type = fa_strdup("Bearer");
+    } else {
         sanitize(stype, sizeof(stype), s, len, 32);
         return fa_fail(e, FHIRAUTH_ERR_PROTOCOL,
                        "token response: token_type \"%s\" is not "
-                       "supported (only Bearer)",
+                       "supported (only Bearer and DPoP)",
                        stype);
     }
-    /* Stored normalized: every later user builds a "Bearer" header. */
-    r->token_type = fa_strdup("Bearer");
     if (r->token_type == NULL)
         goto nomem;
 

@@ -945,7 +945,7 @@ fa_key_perm() {
 # a search cannot reach (one without search permission for us).
 fa_clear_keys() {
     local p=${1:-$FA_PROFILE} k id i ring
-    for k in refresh access meta; do
+    for k in refresh access meta dpop; do
         for ((i = 0; i < 5; i++)); do
             id=$(fa_key_id "$k" "$p") || break
             keyctl invalidate "$id" 2>/dev/null || keyctl unlink "$id" 2>/dev/null || break

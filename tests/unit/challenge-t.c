@@ -1,5 +1,7 @@
-/* challenge-t.c - fhirauth_bearer_challenge_retry(): WWW-Authenticate
- * values from the RFCs and from the wild, malformed ones, very long ones.
+/* challenge-t.c - fhirauth_bearer_challenge_retry() and
+ * fa_challenges_parse(): WWW-Authenticate values from the RFCs (RFC 6750,
+ * RFC 9449's DPoP challenges) and from the wild, malformed ones, very
+ * long ones.
  * Every value is passed in a heap block of exactly its size, so a read
  * past the terminating NUL shows up under valgrind and ASan. */
 #include "autoconf.h"
@@ -8,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "challenge.h"
 #include "fhirauth.h"
 #include "tests/tap/basic.h"
 
@@ -143,6 +146,99 @@ static const struct tcase cases[] = {
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
+/* DPoP challenges (RFC 9449 §7.1, §8), and what Bearer makes of them. */
+struct dcase {
+    const char *value;
+    int bearer;
+    enum fa_dpop_challenge dpop;
+    const char *what;
+};
+
+static const struct dcase dcases[] = {
+    { "DPoP error=\"use_dpop_nonce\", error_description=\"Resource server "
+      "requires nonce in DPoP proof\"",
+      0, FA_DPOP_USE_NONCE, "RFC 9449 §9: use_dpop_nonce" },
+    { "DPoP algs=\"ES256 PS256\", error=\"invalid_dpop_proof\"", 0,
+      FA_DPOP_INVALID_PROOF, "invalid_dpop_proof with algs" },
+    { "DPoP error=\"invalid_token\"", 0, FA_DPOP_RETRY,
+      "DPoP invalid_token: a new token may answer" },
+    { "DPoP algs=\"ES256\"", 0, FA_DPOP_RETRY, "DPoP without an error" },
+    { "DPoP", 0, FA_DPOP_RETRY, "DPoP alone" },
+    { "dpop error=use_dpop_nonce", 0, FA_DPOP_USE_NONCE,
+      "scheme lower case, error as a token" },
+    { "DPoP error=\"insufficient_scope\"", 0, FA_DPOP_NONE,
+      "insufficient_scope" },
+    { "DPoP error=\"USE_DPOP_NONCE\"", 0, FA_DPOP_NONE,
+      "error codes are case-sensitive" },
+    { "DPoP error=\"use_dpop_nonce\", error=\"invalid_dpop_proof\"", 0,
+      FA_DPOP_NONE, "a repeated error parameter" },
+    { "DPoP abc123==", 0, FA_DPOP_NONE, "token68 form" },
+    { "Bearer error=\"use_dpop_nonce\"", 0, FA_DPOP_NONE,
+      "use_dpop_nonce in a Bearer challenge is no DPoP challenge" },
+    { "Bearer realm=\"fhir\", DPoP algs=\"ES256 ES384 EdDSA RS256 PS256\"", 1,
+      FA_DPOP_RETRY, "the test FHIR server's two challenges" },
+    { "DPoP error=\"invalid_token\", DPoP error=\"use_dpop_nonce\"", 0,
+      FA_DPOP_USE_NONCE, "of two DPoP challenges the nonce wins" },
+    { "DPoP error=\"invalid_dpop_proof\", DPoP", 0, FA_DPOP_INVALID_PROOF,
+      "a refused proof wins over a bare challenge" },
+    { "DPoPX error=\"use_dpop_nonce\"", 0, FA_DPOP_NONE,
+      "another scheme that starts with DPoP" },
+    { "Basic realm=\"x\", DPoP error=\"use_dpop_nonce\" x", 0, FA_DPOP_NONE,
+      "malformed after the challenge: nothing" },
+    { "DPoP realm=\"a, error=\\\"use_dpop_nonce\\\"\"", 0, FA_DPOP_RETRY,
+      "an error inside a quoted string is no error" },
+    { "Basic realm=\"x\"", 0, FA_DPOP_NONE, "Basic alone" },
+    { "Bearer error=\"invalid_token\"", 1, FA_DPOP_NONE,
+      "Bearer alone: no DPoP challenge" },
+    { "Basic realm=\"x\", DPoP error=\"use_dpop_nonce\"", 0, FA_DPOP_USE_NONCE,
+      "Basic, then DPoP use_dpop_nonce" },
+    { "Bearer error=\"invalid_token\", DPoP error=\"invalid_dpop_proof\"", 1,
+      FA_DPOP_INVALID_PROOF,
+      "Bearer invalid_token, then DPoP invalid_dpop_proof" },
+    { "DPoP error=\"use_dpop_nonce\", Bearer realm=\"fhir\"", 1,
+      FA_DPOP_USE_NONCE, "DPoP first, then Bearer" },
+    { "DPoP error=", 0, FA_DPOP_NONE, "malformed: an empty parameter value" },
+    { "DPoP error=\"use_dpop_nonce", 0, FA_DPOP_NONE,
+      "malformed: an unterminated quoted string" },
+    { "", 0, FA_DPOP_NONE, "empty" },
+};
+
+#define NDCASES (sizeof(dcases) / sizeof(dcases[0]))
+
+/* The public enum fhirauth_dpop_challenge() answers for an internal one. */
+static int
+public_dpop(enum fa_dpop_challenge d)
+{
+    switch (d) {
+    case FA_DPOP_USE_NONCE:
+        return FHIRAUTH_DPOP_USE_NONCE;
+    case FA_DPOP_INVALID_PROOF:
+        return FHIRAUTH_DPOP_INVALID_PROOF;
+    case FA_DPOP_RETRY:
+        return FHIRAUTH_DPOP_RETRY;
+    case FA_DPOP_NONE:
+        break;
+    }
+    return FHIRAUTH_DPOP_NONE;
+}
+
+/* fa_challenges_parse() on a heap copy of exactly the value. */
+static struct fa_challenges
+parse(const char *s)
+{
+    size_t n = strlen(s);
+    char *copy = malloc(n + 1);
+    struct fa_challenges c;
+
+    if (copy == NULL)
+        bail("out of memory");
+    memcpy(copy, s, n + 1);
+    if (fa_challenges_parse(copy, &c) != 0)
+        memset(&c, 0xff, sizeof(c));
+    free(copy);
+    return c;
+}
+
 /* fhirauth_bearer_challenge_retry() on a heap copy of exactly n bytes plus
  * the NUL. */
 static int
@@ -203,10 +299,32 @@ main(void)
     size_t i, n, bad, bearer_end;
     int r;
 
-    plan(NCASES + 12);
+    plan(NCASES + 3 * NDCASES + 15);
 
     for (i = 0; i < NCASES; i++)
         is_int(cases[i].want, check(cases[i].value), "%s", cases[i].what);
+    for (i = 0; i < NDCASES; i++) {
+        struct fa_challenges c = parse(dcases[i].value);
+        int malformed = strstr(dcases[i].what, "malformed") != NULL;
+
+        is_int(malformed ? -1 : (int) dcases[i].dpop,
+               malformed ? -1 : (int) c.dpop, "DPoP: %s", dcases[i].what);
+        is_int(dcases[i].bearer, check(dcases[i].value), "Bearer: %s",
+               dcases[i].what);
+        /* The public face of the same parse (fhirauth(3)). */
+        is_int(public_dpop(malformed ? FA_DPOP_NONE : dcases[i].dpop),
+               fhirauth_dpop_challenge(dcases[i].value),
+               "fhirauth_dpop_challenge: %s", dcases[i].what);
+    }
+    is_int(FHIRAUTH_DPOP_NONE, fhirauth_dpop_challenge(NULL),
+           "fhirauth_dpop_challenge: NULL");
+    {
+        struct fa_challenges c;
+
+        is_int(-1, fa_challenges_parse("Bearer a b", &c), "malformed: -1");
+        ok(c.bearer_retry == 0 && c.dpop == FA_DPOP_NONE,
+           "... and the answer zeroed");
+    }
 
     is_int(0, fhirauth_bearer_challenge_retry(NULL), "NULL");
 

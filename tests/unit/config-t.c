@@ -685,6 +685,7 @@ test_all_keys(void)
         { "jwks_uri", "https://as.example/jwks" },
         { "userinfo_endpoint", "https://as.example/me" },
         { "require_id_token", "yes" },
+        { "dpop", "yes" },
     };
     char text[4096];
     size_t i, pos = 0;
@@ -725,6 +726,7 @@ test_all_keys(void)
     is_string("x-token", cfg.git_username, "  git_username");
     is_int(8400, cfg.redirect_port, "  redirect_port");
     ok(cfg.revoke_on_close, "  revoke_on_close");
+    ok(cfg.dpop, "  dpop");
     is_int(1000, cfg.minimum_uid, "  minimum_uid");
     is_string("root admin", cfg.ignore_users, "  ignore_users");
     is_int(FA_QR_OFF, cfg.qr, "  qr");

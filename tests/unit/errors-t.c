@@ -13,9 +13,9 @@ main(void)
     int rc, other;
     const char *msg;
 
-    /* FHIRAUTH_ERR_CANCELLED is the last code. */
-    plan(2 * (FHIRAUTH_ERR_CANCELLED + 1) + 3);
-    for (rc = FHIRAUTH_OK; rc <= FHIRAUTH_ERR_CANCELLED; rc++) {
+    /* FHIRAUTH_ERR_DPOP_BOUND is the last code. */
+    plan(2 * (FHIRAUTH_ERR_DPOP_BOUND + 1) + 3);
+    for (rc = FHIRAUTH_OK; rc <= FHIRAUTH_ERR_DPOP_BOUND; rc++) {
         msg = fhirauth_strerror((fhirauth_rc) rc);
         ok(msg != NULL && strcmp(msg, "unknown error") != 0,
            "code %d has a message: %s", rc, msg ? msg : "(null)");

@@ -1,8 +1,10 @@
-/* jws-t.c - the JWTs the client signs (lib/net/jws.c): keys of each kind
- * taken or refused for each alg, a key with a passphrase refused without a
- * prompt, the key file's checks, base64url, the public JWK (no private
- * member), RFC 7638's own thumbprint example, and compact JWS and client
- * assertions verified here with OpenSSL. */
+/* jws-t.c - the JWTs the client signs (lib/net/jws.c, lib/net/dpop.c):
+ * keys of each kind taken or refused for each alg, a key with a passphrase
+ * refused without a prompt, the key file's checks, base64url, the public
+ * JWK (no private member), RFC 7638's own thumbprint example, compact JWS
+ * and client assertions verified here with OpenSSL; the DPoP key's
+ * keyring form and back, and DPoP proofs (RFC 9449 §4.2) verified under
+ * the key their header carries, claim by claim. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -22,7 +24,9 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
+#include "net/dpop.h"
 #include "net/jws.h"
+#include "oauth.h"
 #include "util.h"
 #include "../tap/basic.h"
 #include "testkeys.h"
@@ -660,6 +664,247 @@ test_assertion(EVP_PKEY *rsa, EVP_PKEY *p384)
        "no client_id: no assertion (%s)", e.msg);
 }
 
+/* The public key of a proof's header jwk (EC P-256), or NULL. */
+static EVP_PKEY *
+key_of_jwk(struct json_object *jwk)
+{
+    unsigned char pub[65], *x, *y;
+    size_t xl = 0, yl = 0;
+    OSSL_PARAM_BLD *bld;
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *c;
+    EVP_PKEY *k = NULL;
+
+    if (member(jwk, "x") == NULL || member(jwk, "y") == NULL)
+        return NULL;
+    x = b64url_decode(member(jwk, "x"), &xl);
+    y = b64url_decode(member(jwk, "y"), &yl);
+    if (x != NULL && y != NULL && xl == 32 && yl == 32) {
+        pub[0] = 0x04;
+        memcpy(pub + 1, x, 32);
+        memcpy(pub + 33, y, 32);
+        bld = OSSL_PARAM_BLD_new();
+        c = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+        if (bld != NULL && c != NULL
+            && OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+                                               "prime256v1", 0)
+                == 1
+            && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
+                                                pub, sizeof(pub))
+                == 1
+            && (params = OSSL_PARAM_BLD_to_param(bld)) != NULL
+            && EVP_PKEY_fromdata_init(c) == 1)
+            (void) EVP_PKEY_fromdata(c, &k, EVP_PKEY_PUBLIC_KEY, params);
+        OSSL_PARAM_free(params);
+        OSSL_PARAM_BLD_free(bld);
+        EVP_PKEY_CTX_free(c);
+    }
+    free(x);
+    free(y);
+    return k;
+}
+
+static void
+test_dpop_key(EVP_PKEY *rsa, EVP_PKEY *p384)
+{
+    EVP_PKEY *k = NULL, *back = NULL;
+    char t1[FA_THUMBPRINT_LEN + 1], t2[FA_THUMBPRINT_LEN + 1];
+    char *pem = NULL, *other;
+    size_t len = 0, olen = 0;
+    struct fa_err e;
+
+    ok(fa_dpop_key_new(&k, &e) == FHIRAUTH_OK && k != NULL
+           && EVP_PKEY_is_a(k, "EC") && EVP_PKEY_get_bits(k) == 256,
+       "DPoP: a new key is P-256");
+    ok(fa_dpop_key_encode(k, &pem, &len, &e) == FHIRAUTH_OK
+           && len == strlen(pem)
+           && strncmp(pem, "-----BEGIN PRIVATE KEY-----", 27) == 0,
+       "DPoP: its keyring form is PKCS#8 PEM");
+    ok(len < 512, "... of %zu bytes, small next to the keyring quota", len);
+    ok(fa_dpop_key_decode(pem, len, &back, &e) == FHIRAUTH_OK
+           && EVP_PKEY_eq(k, back) == 1,
+       "DPoP: read back, the same key");
+    ok(fa_sign_thumbprint(k, t1, sizeof(t1), &e) == FHIRAUTH_OK
+           && fa_sign_thumbprint(back, t2, sizeof(t2), &e) == FHIRAUTH_OK
+           && strcmp(t1, t2) == 0,
+       "... with the same thumbprint");
+    EVP_PKEY_free(back);
+    back = NULL;
+    pem[40] ^= 1;
+    ok(fa_dpop_key_decode(pem, len, &back, &e) == FHIRAUTH_ERR_LOGIN_NEEDED
+           && back == NULL,
+       "DPoP: a damaged payload: log in again (%s)", e.msg);
+    ok(strstr(e.msg, "PRIVATE") == NULL, "... the message shows no key");
+    fa_secret_free_len(pem, len);
+    other = pem_of(rsa, 0, &olen);
+    ok(fa_dpop_key_decode(other, olen, &back, &e) == FHIRAUTH_ERR_LOGIN_NEEDED,
+       "DPoP: an RSA key is refused");
+    free(other);
+    other = pem_of(p384, 0, &olen);
+    ok(fa_dpop_key_decode(other, olen, &back, &e) == FHIRAUTH_ERR_LOGIN_NEEDED,
+       "DPoP: a P-384 key is refused");
+    free(other);
+    ok(fa_dpop_key_decode("", 0, &back, &e) == FHIRAUTH_ERR_LOGIN_NEEDED,
+       "DPoP: an empty payload is refused");
+    EVP_PKEY_free(k);
+}
+
+static void
+test_dpop_htu(void)
+{
+    static const struct {
+        const char *url, *want;
+    } v[] = {
+        { "https://fhir.test/r4/Patient/1", "https://fhir.test/r4/Patient/1" },
+        { "https://fhir.test/r4/Patient?name=x#top",
+          "https://fhir.test/r4/Patient" },
+        { "https://fhir.test:8443/a#frag?not-query",
+          "https://fhir.test:8443/a" },
+        { "HTTPS://fhir.test/", "HTTPS://fhir.test/" },
+        { "http://fhir.test/a", NULL },
+        { "https://", NULL },
+        { "https://?q", NULL },
+        { "https://fhir.test/a b", NULL },
+        { "https://fhir.test/a\nDPoP: x", NULL },
+        { "fhir.test/a", NULL },
+    };
+    struct fa_err e;
+    char *got;
+    size_t i;
+
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        got = NULL;
+        if (v[i].want != NULL)
+            ok(fa_dpop_htu(v[i].url, &got, &e) == FHIRAUTH_OK && got != NULL
+                   && strcmp(got, v[i].want) == 0,
+               "htu of %s: %s", v[i].url, got != NULL ? got : "(none)");
+        else
+            ok(fa_dpop_htu(v[i].url, &got, &e) == FHIRAUTH_ERR_INVALID_ARGUMENT
+                   && got == NULL,
+               "htu: %zu refused (%s)", i, e.msg);
+        free(got);
+    }
+}
+
+static void
+test_dpop_proof(void)
+{
+    static const char token[] = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU";
+    EVP_PKEY *k = NULL, *pub;
+    struct json_object *h, *c, *jwk;
+    char t1[FA_THUMBPRINT_LEN + 1], t2[FA_THUMBPRINT_LEN + 1];
+    char *p1 = NULL, *p2 = NULL, *ath, *bad;
+    unsigned char digest[32];
+    unsigned int dlen = 0;
+    struct fa_err e;
+
+    if (fa_dpop_key_new(&k, &e) != FHIRAUTH_OK)
+        bail("no DPoP key: %s", e.msg);
+    ok(fa_dpop_proof(k, "POST", "https://as.test/token?x=1", NULL, NULL,
+                     1700000000, &p1, &e)
+           == FHIRAUTH_OK,
+       "DPoP: a proof for a token request");
+    h = part_json(p1, 0);
+    c = part_json(p1, 1);
+    is_string("dpop+jwt", member(h, "typ"), "... typ dpop+jwt");
+    is_string("ES256", member(h, "alg"), "... alg ES256");
+    ok(json_object_object_get_ex(h, "jwk", &jwk)
+           && json_object_is_type(jwk, json_type_object),
+       "... a jwk in the header");
+    is_string("EC", member(jwk, "kty"), "... an EC key");
+    is_string("P-256", member(jwk, "crv"), "... on P-256");
+    ok(!json_object_object_get_ex(jwk, "d", NULL), "... without its d");
+    pub = key_of_jwk(jwk);
+    ok(pub != NULL && verifies(pub, "ES256", p1),
+       "... the signature verifies under the header's key");
+    ok(pub != NULL
+           && fa_sign_thumbprint(pub, t1, sizeof(t1), &e) == FHIRAUTH_OK
+           && fa_sign_thumbprint(k, t2, sizeof(t2), &e) == FHIRAUTH_OK
+           && strcmp(t1, t2) == 0,
+       "... which is the session's key (same RFC 7638 thumbprint)");
+    EVP_PKEY_free(pub);
+    is_string("POST", member(c, "htm"), "... htm");
+    is_string("https://as.test/token", member(c, "htu"),
+              "... htu without the query");
+    ok(json_object_get_int64(json_object_object_get(c, "iat")) == 1700000000,
+       "... iat");
+    ok(member(c, "jti") != NULL && strlen(member(c, "jti")) >= 22,
+       "... a jti of at least 128 bits");
+    ok(!json_object_object_get_ex(c, "nonce", NULL)
+           && !json_object_object_get_ex(c, "ath", NULL)
+           && json_object_object_length(c) == 4,
+       "... no nonce, no ath, nothing else");
+    json_object_put(h);
+    json_object_put(c);
+
+    ok(fa_dpop_proof(k, "GET", "https://fhir.test/r4/Patient/1#x", "n-1.A~z",
+                     token, 1700000001, &p2, &e)
+           == FHIRAUTH_OK,
+       "DPoP: a proof for a resource request, with a nonce");
+    ok(verifies(k, "ES256", p2), "... verifies");
+    c = part_json(p2, 1);
+    is_string("GET", member(c, "htm"), "... htm");
+    is_string("https://fhir.test/r4/Patient/1", member(c, "htu"),
+              "... htu without the fragment");
+    is_string("n-1.A~z", member(c, "nonce"), "... the nonce");
+    EVP_Digest(token, strlen(token), digest, &dlen, EVP_sha256(), NULL);
+    ath = fa_b64url_encode(digest, dlen);
+    is_string(ath, member(c, "ath"), "... ath = base64url(SHA-256(token))");
+    free(ath);
+    ok(strstr(p2, token) == NULL, "... the token is not in the proof");
+    c = (json_object_put(c), part_json(p1, 1));
+    h = part_json(p2, 1);
+    ok(strcmp(member(c, "jti"), member(h, "jti")) != 0,
+       "DPoP: two proofs, two jti");
+    json_object_put(c);
+    json_object_put(h);
+    free(p1);
+    free(p2);
+
+    bad = NULL;
+    ok(fa_dpop_proof(k, "GET", "https://a.test/", "a b", NULL, 1, &bad, &e)
+               == FHIRAUTH_ERR_PROTOCOL
+           && bad == NULL,
+       "DPoP: a nonce with a space is refused (%s)", e.msg);
+    ok(fa_dpop_proof(k, "GET", "https://a.test/", "a\"b", NULL, 1, &bad, &e)
+           == FHIRAUTH_ERR_PROTOCOL,
+       "DPoP: a nonce with a quote is refused");
+    ok(fa_dpop_proof(k, "GET", "https://a.test/", "", NULL, 1, &bad, &e)
+           == FHIRAUTH_ERR_PROTOCOL,
+       "DPoP: an empty nonce is refused");
+    ok(fa_dpop_proof(k, "G T", "https://a.test/", NULL, NULL, 1, &bad, &e)
+           == FHIRAUTH_ERR_INVALID_ARGUMENT,
+       "DPoP: a method that is not a token is refused");
+    ok(fa_dpop_proof(k, "GET", "https://a.test/", NULL, "", 1, &bad, &e)
+           == FHIRAUTH_ERR_INVALID_ARGUMENT,
+       "DPoP: an empty access token is refused");
+    ok(fa_dpop_proof(k, "GET", "http://a.test/", NULL, NULL, 1, &bad, &e)
+               == FHIRAUTH_ERR_INVALID_ARGUMENT
+           && bad == NULL,
+       "DPoP: an http URL is refused");
+    EVP_PKEY_free(k);
+}
+
+static void
+test_dpop_nonce(void)
+{
+    static const char all[] = "eyJ7S_zG.9~!#$%&'()*+,/:;<=>?@[]^`{|}";
+    char big[FA_DPOP_NONCE_MAX + 2];
+
+    ok(fa_dpop_nonce_fit(all, sizeof(all) - 1), "nonce: every NQCHAR");
+    ok(!fa_dpop_nonce_fit("a\\b", 3), "nonce: no backslash");
+    ok(!fa_dpop_nonce_fit("a\"b", 3), "nonce: no quote");
+    ok(!fa_dpop_nonce_fit("a b", 3), "nonce: no space");
+    ok(!fa_dpop_nonce_fit("a\x7f", 2), "nonce: no DEL");
+    ok(!fa_dpop_nonce_fit("a\0b", 3), "nonce: no NUL");
+    ok(!fa_dpop_nonce_fit("", 0) && !fa_dpop_nonce_fit(NULL, 1),
+       "nonce: not empty");
+    memset(big, 'n', sizeof(big));
+    ok(fa_dpop_nonce_fit(big, FA_DPOP_NONCE_MAX), "nonce: %d bytes",
+       FA_DPOP_NONCE_MAX);
+    ok(!fa_dpop_nonce_fit(big, FA_DPOP_NONCE_MAX + 1), "nonce: no more");
+}
+
 int
 main(void)
 {
@@ -682,6 +927,10 @@ main(void)
     test_thumbprint(p256);
     test_sign(rsa, p256, p384);
     test_assertion(rsa, p384);
+    test_dpop_key(rsa, p384);
+    test_dpop_htu();
+    test_dpop_proof();
+    test_dpop_nonce();
 
     EVP_PKEY_free(rsa);
     EVP_PKEY_free(p256);

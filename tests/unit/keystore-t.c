@@ -41,7 +41,7 @@ cleanup(void)
 {
     int i, k;
 
-    for (k = FA_KEY_REFRESH; k <= FA_KEY_META; k++)
+    for (k = FA_KEY_REFRESH; k <= FA_KEY_LAST; k++)
         for (i = 0; i < 3; i++)
             (void) fa_ks_unlink(anchors[i], profile, (enum fa_key) k, NULL);
 }
@@ -408,7 +408,10 @@ test_format(void)
     longname[65] = '\0';
     is_int(-1, fa_ks_describe(buf, sizeof(buf), longname, FA_KEY_META),
            "65-character profile refused");
-    is_int(-1, fa_ks_describe(buf, sizeof(buf), "p", (enum fa_key) 3),
+    is_int(0, fa_ks_describe(buf, sizeof(buf), "p", FA_KEY_DPOP),
+           "the DPoP key's description");
+    is_string("pam_fhir:p:dpop", buf, "... pam_fhir:PROFILE:dpop");
+    is_int(-1, fa_ks_describe(buf, sizeof(buf), "p", (enum fa_key) 4),
            "unknown key refused");
 
     is_int(0, fa_access_encode(buf, sizeof(buf), 1700000000, "ab.c-d_e~f+/="),
@@ -461,6 +464,84 @@ test_format(void)
        "outputs untouched on failure");
     is_int(0, fa_access_decode("9223372036854775807 t", &exp, &tok),
            "decode: largest expiry");
+}
+
+/* fa_access_decode_as(): "EXPIRY TOKEN" is a bearer token, "EXPIRY DPoP
+ * TOKEN" a DPoP-bound one (fa_access_encode_as); anything else is refused.
+ * want_dpop -1: refused. */
+static const struct {
+    const char *payload;
+    int want_dpop;
+    long long want_exp;
+    const char *want_tok;
+    const char *what;
+} access_cases[] = {
+    { "1700000000 abc.def", 0, 1700000000, "abc.def", "EXPIRY TOKEN: Bearer" },
+    { "1700000000 DPoP abc.def", 1, 1700000000, "abc.def",
+      "EXPIRY DPoP TOKEN: DPoP-bound" },
+    { "0 DPoP t", 1, 0, "t", "expiry 0, DPoP" },
+    { "5 DPoPabc", 0, 5, "DPoPabc", "a token that starts with DPoP: Bearer" },
+    { "5 DPoP", 0, 5, "DPoP", "a token that is DPoP: Bearer" },
+    { "5 dpop abc", -1, 0, NULL, "the mark is case-sensitive: a space after" },
+    { "5 DPoP ", -1, 0, NULL, "DPoP without a token" },
+    { "5 DPoP  abc", -1, 0, NULL, "DPoP and two spaces" },
+    { "5 DPoP abc def", -1, 0, NULL, "DPoP, a space in the token" },
+    { "5 DPoP DPoP abc", -1, 0, NULL, "the mark twice" },
+    { "5 DPoP\tabc", -1, 0, NULL, "DPoP and a tab" },
+    { "5 DPoP abc\n", -1, 0, NULL, "DPoP, a trailing newline" },
+    { "DPoP 5 abc", -1, 0, NULL, "the mark before the expiry" },
+    { "DPoP abc", -1, 0, NULL, "the mark without an expiry" },
+    { "-5 DPoP abc", -1, 0, NULL, "DPoP, negative expiry" },
+    { "99999999999999999999 DPoP abc", -1, 0, NULL,
+      "DPoP, overflowing expiry" },
+};
+
+static void
+test_access_dpop(void)
+{
+    char buf[128];
+    const char *tok;
+    time_t exp;
+    size_t i;
+    int dpop;
+
+    for (i = 0; i < sizeof(access_cases) / sizeof(access_cases[0]); i++) {
+        exp = 7;
+        tok = "untouched";
+        dpop = 9;
+        if (access_cases[i].want_dpop < 0) {
+            is_int(-1,
+                   fa_access_decode_as(access_cases[i].payload, &exp, &tok,
+                                       &dpop),
+                   "decode_as refuses %s", access_cases[i].what);
+            ok(exp == 7 && strcmp(tok, "untouched") == 0 && dpop == 9,
+               "  outputs untouched");
+            continue;
+        }
+        is_int(0,
+               fa_access_decode_as(access_cases[i].payload, &exp, &tok, &dpop),
+               "decode_as: %s", access_cases[i].what);
+        is_int(access_cases[i].want_dpop, dpop, "  scheme");
+        is_int(access_cases[i].want_exp, (long long) exp, "  expiry");
+        is_string(access_cases[i].want_tok, tok, "  token");
+    }
+    /* The bearer decoder reads a DPoP payload's token too. */
+    is_int(0, fa_access_decode("5 DPoP abc", &exp, &tok), "decode: DPoP form");
+    is_string("abc", tok, "  the token without the mark");
+    /* Both forms round-trip through the encoder. */
+    is_int(0, fa_access_encode_as(buf, sizeof(buf), 42, 1, "x.y"),
+           "encode_as DPoP");
+    is_string("42 DPoP x.y", buf, "  payload");
+    ok(fa_access_decode_as(buf, &exp, &tok, &dpop) == 0 && dpop == 1
+           && exp == 42 && strcmp(tok, "x.y") == 0,
+       "  decodes back as DPoP");
+    is_int(0, fa_access_encode_as(buf, sizeof(buf), 42, 0, "x.y"),
+           "encode_as Bearer");
+    is_string("42 x.y", buf, "  payload");
+    ok(fa_access_decode_as(buf, &exp, &tok, &dpop) == 0 && dpop == 0,
+       "  decodes back as Bearer");
+    is_int(-1, fa_access_decode_as("5 DPoP abc", &exp, &tok, NULL),
+           "decode_as: NULL ret_dpop refused");
 }
 
 static void
@@ -911,6 +992,7 @@ main(void)
     atexit(cleanup);
 
     test_format();
+    test_access_dpop();
     for (i = 0; i < 3; i++)
         test_anchor(i);
     test_search_order();

@@ -48,6 +48,7 @@ main(void)
         { "fa_browser_io", &h.browser_io_size },
         { "fa_net_ops", &h.ops_size },
         { "fa_err", &h.err_size },
+        { "fa_dpop", &h.dpop_size },
     };
     size_t i;
 

@@ -215,8 +215,11 @@ test_token_malformed(void)
              FHIRAUTH_ERR_PROTOCOL, "token_type mac");
     ok(strstr(ectx.msg, "mac") != NULL && strstr(ectx.msg, "Bearer") != NULL,
        "token_type message names it: %s", ectx.msg);
-    rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"DPoP\"}",
-             FHIRAUTH_ERR_PROTOCOL, "token_type DPoP");
+    ok(tok(200, "{\"access_token\":\"a\",\"token_type\":\"dpop\"}", &r)
+               == FHIRAUTH_OK
+           && r.token_type != NULL && strcmp(r.token_type, "DPoP") == 0,
+       "token_type DPoP taken, normalized (the request judges it)");
+    fa_token_response_free(&r);
     rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":\"Bearerx\"}",
              FHIRAUTH_ERR_PROTOCOL, "token_type Bearerx");
     rejected(200, "{\"access_token\":\"SECRET\",\"token_type\":true}",

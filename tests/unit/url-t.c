@@ -288,6 +288,69 @@ test_limits(void)
            "a NULL reason buffer is fine");
 }
 
+/* fa_url_origin(): the key a resource server's DPoP nonce is kept under.
+ * want NULL: refused. */
+static const struct {
+    const char *url;
+    const char *want;
+    const char *what;
+} origins[] = {
+    { "https://fhir.example/r4/Patient/1", "https://fhir.example:443",
+      "the default port written out" },
+    { "https://fhir.example:443/r4", "https://fhir.example:443",
+      "an explicit default port: the same origin" },
+    { "https://fhir.example:8443/r4", "https://fhir.example:8443",
+      "another port kept" },
+    { "HTTPS://FHIR.Example:8443/R4/Patient", "https://fhir.example:8443",
+      "scheme and host in lower case, the path dropped" },
+    { "https://fhir.example", "https://fhir.example:443", "no path" },
+    { "https://fhir.example/r4?_id=1&x=%2F", "https://fhir.example:443",
+      "the query dropped" },
+    { "https://fhir.example/r4#top", "https://fhir.example:443",
+      "a fragment allowed and dropped" },
+    { "https://127.0.0.1:9443/", "https://127.0.0.1:9443", "an IPv4 literal" },
+    { "https://[::1]:9443/r4", "https://[::1]:9443", "an IPv6 literal kept" },
+    { "https://[FE80::1]/", "https://[fe80::1]:443",
+      "an IPv6 literal in lower case" },
+    { "http://fhir.example/r4", NULL, "http refused: a proof is for https" },
+    { "ftp://fhir.example/", NULL, "another scheme refused" },
+    { "https://user:pw@fhir.example/r4", NULL, "a user part refused" },
+    { "https://user@fhir.example/r4", NULL, "a user name refused" },
+    { "https://fhir.example:0/", NULL, "port 0 refused" },
+    { "https://fhir.example:65536/", NULL, "port 65536 refused" },
+    { "https:///r4", NULL, "no host refused" },
+    { "fhir.example/r4", NULL, "no scheme refused" },
+    { "https://fhir example/", NULL, "a space refused" },
+    { "", NULL, "empty refused" },
+};
+
+static void
+test_origin(void)
+{
+    char buf[FA_URL_HOST_MAX + 32], small[24];
+    size_t i;
+
+    for (i = 0; i < sizeof(origins) / sizeof(origins[0]); i++) {
+        memset(buf, 'x', sizeof(buf));
+        if (origins[i].want == NULL) {
+            is_int(-1, fa_url_origin(origins[i].url, buf, sizeof(buf)),
+                   "origin: %s", origins[i].what);
+            is_string("", buf, "  buffer emptied");
+        } else {
+            is_int(0, fa_url_origin(origins[i].url, buf, sizeof(buf)),
+                   "origin: %s", origins[i].what);
+            is_string(origins[i].want, buf, "  %s", origins[i].url);
+        }
+    }
+    /* "https://fhir.example:443" is 24 bytes: one short. */
+    is_int(-1, fa_url_origin("https://fhir.example/", small, sizeof(small)),
+           "origin: a buffer too small refused");
+    is_string("", small, "  and emptied");
+    is_int(0, fa_url_origin("https://fhir.example/", buf, 25),
+           "origin: a buffer of exactly its length");
+    is_int(-1, fa_url_origin(NULL, buf, sizeof(buf)), "origin: NULL URL");
+}
+
 int
 main(void)
 {
@@ -295,5 +358,6 @@ main(void)
     test_table();
     test_parts();
     test_limits();
+    test_origin();
     return test_status();
 }
