@@ -15,8 +15,9 @@
 
 /* 2: userinfo; 3: the handshake of fhirauth_net_open(); 4: the
  * operations report into the caller's struct fa_err (util.h); 5:
- * client_jwks, and the client key settings in struct fa_config */
-#define FA_NET_ABI 5
+ * client_jwks, and the client key settings in struct fa_config; 6:
+ * client_key_aud in struct fa_config */
+#define FA_NET_ABI 6
 
 /* What every network call needs to know about its caller. */
 struct fa_net_ctx {
