@@ -19,7 +19,7 @@ gw_prereqs
 # glewlwyd's log as diagnostics when a test failed, then lib.sh's cleanup.
 trap 'rc=$?; gw_show_log; (exit $rc); _fa_cleanup' EXIT
 
-plan 41
+plan 42
 
 GW_TTL=3
 gw_start --client-jwt
@@ -152,6 +152,7 @@ fa_config client_key_aud
 fa_run timeout 20 env -u DISPLAY -u WAYLAND_DISPLAY "$FA_TOKEN_BIN" --config "$FA_CONF" \
     --profile "$FA_PROFILE" login --device </dev/null
 is "$FA_RC" 2 "with aud the token endpoint, glewlwyd refuses the device authorization: exit 2" || fa_show
+like "$FA_ERR" "unauthorized_client" "... naming its unauthorized_client"
 
 # ---------------------------------------------------------------- keys glewlwyd does not know
 fa_config client_key_aud endpoint
