@@ -48,7 +48,8 @@ enum cf_type {
     CF_GRANT,
     CF_QR,
     CF_AUTH_METHOD,
-    CF_KEY_ALG
+    CF_KEY_ALG,
+    CF_KEY_AUD
 };
 
 struct cf_option {
@@ -80,6 +81,8 @@ static const struct cf_option options[] = {
     { STR(client_id) },
     { "client_key_alg", CF_KEY_ALG, OFF(client_key_alg), false,
       FA_KEY_ALG_RS384, 0, 0, NULL },
+    { "client_key_aud", CF_KEY_AUD, OFF(client_key_aud), false,
+      FA_KEY_AUD_TOKEN_ENDPOINT, 0, 0, NULL },
     { STR(client_key_file) },
     { STR(client_key_id) },
     { STR(client_secret_file) },
@@ -134,6 +137,7 @@ static const char *const auth_method_names[] = { "auto", "none",
                                                  "private_key_jwt" };
 static const char *const key_alg_names[] = { "RS384", "RS256", "ES384",
                                              "ES256" };
+static const char *const key_aud_names[] = { "token_endpoint", "endpoint" };
 
 /* One configuration file, held in memory while the profile is resolved. */
 struct cf_file {
@@ -227,6 +231,10 @@ cf_enum_names(enum cf_type type, const char *const **ret_names, size_t *ret_n)
         *ret_names = key_alg_names;
         *ret_n = sizeof(key_alg_names) / sizeof(key_alg_names[0]);
         return;
+    case CF_KEY_AUD:
+        *ret_names = key_aud_names;
+        *ret_n = sizeof(key_aud_names) / sizeof(key_aud_names[0]);
+        return;
     case CF_STRING:
     case CF_URL:
     case CF_URL_BASE:
@@ -293,6 +301,9 @@ cf_store_number(struct fa_config *cfg, const struct cf_option *o, long v)
         return;
     case CF_KEY_ALG:
         *(enum fa_key_alg *) field = (enum fa_key_alg) v;
+        return;
+    case CF_KEY_AUD:
+        *(enum fa_key_aud *) field = (enum fa_key_aud) v;
         return;
     case CF_STRING:
     case CF_URL:
@@ -436,6 +447,7 @@ cf_set(struct fa_config *cfg, const struct cf_option *o, const char *value,
     case CF_QR:
     case CF_AUTH_METHOD:
     case CF_KEY_ALG:
+    case CF_KEY_AUD:
         cf_enum_names(o->type, &names, &n);
         for (i = 0; i < n; i++) {
             if (cf_eq_nocase(value, names[i])) {
@@ -573,6 +585,9 @@ fa_config_text(const struct fa_config *cfg, const char *key)
         break;
     case CF_KEY_ALG:
         v = (long) *(const enum fa_key_alg *) field;
+        break;
+    case CF_KEY_AUD:
+        v = (long) *(const enum fa_key_aud *) field;
         break;
     }
     cf_enum_names(o->type, &names, &n);

@@ -35,6 +35,9 @@ enum fa_key_alg {
     FA_KEY_ALG_ES384,
     FA_KEY_ALG_ES256
 };
+/* client_key_aud: the aud of the client's assertions, the token endpoint
+ * wherever they go or the URL each one is posted to. */
+enum fa_key_aud { FA_KEY_AUD_TOKEN_ENDPOINT = 0, FA_KEY_AUD_ENDPOINT };
 
 #define FA_CONFIG_MAX_BYTES (64 * 1024) /* a larger file is refused */
 /* At least the number of options in config.c's table (checked there at
@@ -52,6 +55,7 @@ struct fa_config {
     enum fa_auth_method client_auth; /* default auto */
     char *client_key_file;           /* private_key_jwt's PEM key */
     enum fa_key_alg client_key_alg;  /* default RS384 */
+    enum fa_key_aud client_key_aud;  /* default token_endpoint */
     char *client_key_id;             /* NULL: the key's thumbprint */
     char *scope;
     char *aud;

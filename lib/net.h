@@ -18,8 +18,8 @@
  * client_jwks, and the client key settings in struct fa_config; 6: DPoP
  * (struct fa_dpop, dpop_keygen, the dpop key in struct fa_config); 7:
  * dpop_proof; 8: client_credentials_grant, and grant's value
- * client_credentials */
-#define FA_NET_ABI 8
+ * client_credentials; 9: client_key_aud in struct fa_config */
+#define FA_NET_ABI 9
 
 /*
  * A DPoP-bound session (RFC 9449) for the calls of one handle: its key,

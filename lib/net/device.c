@@ -50,7 +50,8 @@ fa_net_device_start(const struct fa_net_ctx *ctx,
     if (ctx->cfg->scope != NULL)
         fa_form_add(&form, "scope", ctx->cfg->scope);
     fa_grant_audience(ctx->cfg, &form);
-    rc = fa_grant_client_auth(ctx, ep, &form, &auth, e);
+    rc = fa_grant_client_auth(ctx, ep, ep->device_authorization_endpoint,
+                              &form, &auth, e);
     if (rc == FHIRAUTH_OK && form.failed) {
         rc = fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     }

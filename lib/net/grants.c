@@ -40,22 +40,27 @@ sig_alg(enum fa_key_alg a)
 }
 
 /*
- * private_key_jwt: a fresh assertion for this request, its aud the token
- * endpoint (SMART asks for that one at every endpoint the client
- * authenticates to; RFC 7523 §3 lets the server name what it takes).  The
- * key file is read afresh, like a secret: a replaced key takes effect at
- * once, and the private key is held only for the length of the call.
+ * private_key_jwt: a fresh assertion for this request (to url).  Its aud
+ * is the token endpoint by default, wherever the assertion goes (OIDC
+ * Core §9, SMART), or with client_key_aud = endpoint the URL it is posted
+ * to: RFC 7523 §3 leaves to the server which values name it, and servers
+ * differ at the revocation and device authorization endpoints
+ * (docs/INTEROP.md).  The key file is read afresh, like a secret: a
+ * replaced key takes effect at once, and the private key is held only
+ * for the length of the call.
  */
 static fhirauth_rc
 assertion_auth(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
-               struct fa_form *form, struct fa_err *e)
+               const char *url, struct fa_form *form, struct fa_err *e)
 {
     const struct fa_config *cfg = ctx->cfg;
+    const char *aud =
+        cfg->client_key_aud == FA_KEY_AUD_ENDPOINT ? url : ep->token_endpoint;
     EVP_PKEY *key = NULL;
     char *assertion = NULL;
     fhirauth_rc rc;
 
-    if (ep->token_endpoint == NULL)
+    if (aud == NULL)
         return fa_fail(e, FHIRAUTH_ERR_CONFIG,
                        "a client assertion needs the token endpoint (its "
                        "aud)");
@@ -64,9 +69,8 @@ assertion_auth(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
     if (rc != FHIRAUTH_OK)
         return rc;
     rc = fa_client_assertion(key, sig_alg(cfg->client_key_alg),
-                             cfg->client_key_id, cfg->client_id,
-                             ep->token_endpoint, (long long) time(NULL),
-                             &assertion, e);
+                             cfg->client_key_id, cfg->client_id, aud,
+                             (long long) time(NULL), &assertion, e);
     EVP_PKEY_free(key);
     if (rc != FHIRAUTH_OK)
         return rc;
@@ -133,12 +137,13 @@ fa_net_client_jwks(const struct fa_net_ctx *ctx, char **ret, struct fa_err *e)
  * secret is held only for the length of the call) and sent with HTTP
  * Basic, or in the body for client_secret_post, or when client_auth is
  * unset and discovery found that the AS accepts only that.  A client with
- * a key signs an assertion (assertion_auth).  A public client identifies
- * itself with client_id in the body (§3.2.1).
+ * a key signs an assertion (assertion_auth) for the request to url.  A
+ * public client identifies itself with client_id in the body (§3.2.1).
  */
 static fhirauth_rc
 client_auth(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
-            struct fa_form *form, char **ret_header, struct fa_err *e)
+            const char *url, struct fa_form *form, char **ret_header,
+            struct fa_err *e)
 {
     const struct fa_config *cfg = ctx->cfg;
     enum fa_auth_method method;
@@ -157,7 +162,7 @@ client_auth(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
         return FHIRAUTH_OK;
     }
     if (method == FA_METHOD_PRIVATE_KEY_JWT)
-        return assertion_auth(ctx, ep, form, e);
+        return assertion_auth(ctx, ep, url, form, e);
     rc = fa_http_read_secret(cfg->client_secret_file, &secret, e);
     if (rc != FHIRAUTH_OK)
         return rc;
@@ -199,7 +204,7 @@ token_try(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
     char *auth = NULL, *proof = NULL;
     fhirauth_rc rc;
 
-    rc = client_auth(ctx, ep, form, &auth, e);
+    rc = client_auth(ctx, ep, ep->token_endpoint, form, &auth, e);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (form->failed) {
@@ -463,7 +468,7 @@ fa_net_revoke(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
     fa_form_add(&form, "token", token);
     if (hint != NULL)
         fa_form_add(&form, "token_type_hint", hint);
-    rc = client_auth(ctx, ep, &form, &auth, e);
+    rc = client_auth(ctx, ep, ep->revocation_endpoint, &form, &auth, e);
     if (rc == FHIRAUTH_OK && form.failed) {
         rc = fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
     }
@@ -520,10 +525,10 @@ fa_net_revoke(const struct fa_net_ctx *ctx, const struct fa_endpoints *ep,
  * the grants above do; grants.h has the contracts. */
 fhirauth_rc
 fa_grant_client_auth(const struct fa_net_ctx *ctx,
-                     const struct fa_endpoints *ep, struct fa_form *form,
-                     char **ret_header, struct fa_err *e)
+                     const struct fa_endpoints *ep, const char *url,
+                     struct fa_form *form, char **ret_header, struct fa_err *e)
 {
-    return client_auth(ctx, ep, form, ret_header, e);
+    return client_auth(ctx, ep, url, form, ret_header, e);
 }
 
 void

@@ -101,14 +101,15 @@ fhirauth_rc fa_net_device_poll(const struct fa_net_ctx *ctx,
                                struct fa_err *e);
 
 /* Shared with the device flow (device.c).  Client authentication per
- * RFC 6749 §2.3: client_id in the form for a public client, else the
- * secret from client_secret_file as HTTP Basic (*ret_header, freed with
- * fa_secret_free) or in the form (client_secret_post). */
+ * RFC 6749 §2.3 for a request to url: client_id in the form for a public
+ * client, else the secret from client_secret_file as HTTP Basic
+ * (*ret_header, freed with fa_secret_free) or in the form
+ * (client_secret_post), or a private_key_jwt assertion in the form. */
 struct fa_form;
 fhirauth_rc fa_grant_client_auth(const struct fa_net_ctx *ctx,
                                  const struct fa_endpoints *ep,
-                                 struct fa_form *form, char **ret_header,
-                                 struct fa_err *e);
+                                 const char *url, struct fa_form *form,
+                                 char **ret_header, struct fa_err *e);
 /* resource (RFC 8707) and aud, when configured. */
 void fa_grant_audience(const struct fa_config *cfg, struct fa_form *form);
 /* Add client authentication, POST form to the token endpoint, parse the

@@ -5,12 +5,12 @@
 # `fhir-token client-jwks` prints registers the client; then the password
 # login, the refresh, the device authorization and its polls, and the
 # revocation at logout each carry an assertion, with an RS384 (the
-# default) and an ES384 key.  Refused: a key the AS does not know, a kid
-# it does not know, and key files or settings that do not fit, before
-# any request is made.
+# default) and an ES384 key, and with client_key_aud = endpoint.
+# Refused: a key the AS does not know, a kid it does not know, and key
+# files or settings that do not fit, before any request is made.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 44
+plan 48
 
 fa_test_dir
 K=$FA_TMP/keys
@@ -149,6 +149,22 @@ fa_login alice
 is "$FA_RC" 0 "password login with an ES384 assertion: exit 0" || fa_show
 is "$(assertions password)" 2 "the AS took it"
 fa_run fa_token logout
+
+# ---------------------------------------------------------------- client_key_aud = endpoint
+# Each assertion names the URL it is posted to (what Glewlwyd wants,
+# glewlwyd-jwt.t): the AS takes that as well, at the token endpoint as at
+# the revocation endpoint.
+fa_config client_key_file "$K/rsa.pem"
+fa_config client_key_alg
+fa_config client_key_aud endpoint
+fa_login alice
+is "$FA_RC" 0 "client_key_aud = endpoint: password login: exit 0" || fa_show
+is "$(assertions password)" 3 "the AS took the assertion"
+revoked=$(fa_as_events revocation '"ok":true')
+fa_run fa_token logout
+is "$(fa_as_events revocation '"ok":true')" $((revoked + 1)) "and the revocation's"
+unlike "$FA_ERR" 'not revoked' "no warning"
+fa_config client_key_aud
 
 # ---------------------------------------------------------------- refused
 before=$(fa_as_count password)

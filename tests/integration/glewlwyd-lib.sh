@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # glewlwyd-lib.sh - glewlwyd (Debian's package: an OAuth2 / OpenID Connect
 # server written in C, nobody here wrote it) in the test bed, for
-# glewlwyd.t.  Source it after lib.sh (and pam-lib.sh), then call
-# gw_start once.
+# glewlwyd.t and glewlwyd-jwt.t.  Source it after lib.sh (and
+# pam-lib.sh), then call gw_start once.
 #
 # gw_start runs glewlwyd as it comes: a fresh sqlite database made from
 # the package's own init script (an admin account and the openid scope),
@@ -27,7 +27,7 @@
 # (fa_stop_servers) stops glewlwyd on every exit, a failed test's too:
 # its pid is one of lib.sh's servers.  Startup and configuration take
 # about three seconds.
-# Globals here are used by glewlwyd.t, lib.sh's by us:
+# Globals here are used by the tests, lib.sh's by us:
 # shellcheck disable=SC2034,SC2154
 
 GW_CLIENT=pam-fhir
@@ -78,11 +78,23 @@ gw_json() {
         });'
 }
 
-# gw_start: make the test's temporary directory and CA (as
+# gw_start [--client-jwt]: make the test's temporary directory and CA (as
 # fa_start_servers does, without starting the node servers), then start
-# and configure glewlwyd (see the header).
+# and configure glewlwyd (see the header).  --client-jwt (for
+# glewlwyd-jwt.t only) also lets the plugin take client assertions
+# (RFC 7523 §2.2: its "request-parameter-allow") checked against the JWK
+# Set in a client's "jwks" property ("client-jwks-parameter"), as a site
+# with private_key_jwt clients sets it; gw_jwt_client registers one.
 gw_start() {
     local i conf db
+    GW_CLIENT_JWT=
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --client-jwt) GW_CLIENT_JWT=1 ;;
+            *) bail "gw_start: unknown option $1" ;;
+        esac
+        shift
+    done
     gw_prereqs
     fa_test_dir
     FHIRAUTH_TEST_CACHE_DIR=$FA_TMP/rootcache
@@ -147,7 +159,7 @@ EOF
 
 # gw_configure: the site administrator's part, through the admin API.
 gw_configure() {
-    local GW_KEY GW_CERT
+    local GW_KEY GW_CERT plugin
     gw_curl -o /dev/null -H 'Content-Type: application/json' \
         -d '{"username":"admin","password":"password"}' "$GW_URL/api/auth/" || return 1
     gw_api POST scope/ '{"name":"profile","display_name":"Profile","description":"Your user name","password_required":true,"password_max_age":0,"scheme":{}}' || return 1
@@ -162,7 +174,7 @@ gw_configure() {
     GW_KEY=$(cat "$FA_TMP/gw-sign.key")
     GW_CERT=$(cat "$FA_TMP/gw-sign.pub")
     export GW_KEY GW_CERT GW_ISSUER GW_TTL
-    gw_api POST mod/plugin/ "$(gw_json <<'JSON'
+    plugin=$(gw_json <<'JSON'
 
 {
   "module": "oidc",
@@ -211,7 +223,35 @@ gw_configure() {
   }
 }
 JSON
-)"
+) || return 1
+    if [ -n "$GW_CLIENT_JWT" ]; then
+        plugin=$(node -e '
+            const p = JSON.parse(process.argv[1]);
+            Object.assign(p.parameters, {
+                "request-parameter-allow": true,
+                "client-jwks-parameter": "jwks",
+            });
+            process.stdout.write(JSON.stringify(p));' "$plugin") || return 1
+    fi
+    gw_api POST mod/plugin/ "$plugin"
+}
+
+# gw_jwt_client ID JWKS: register a confidential client ID that may
+# authenticate only with private_key_jwt, with the JWK Set JWKS (what
+# `fhir-token client-jwks` prints) in its "jwks" property, no secret, and
+# the password, device and refresh grants (gw_start --client-jwt).
+gw_jwt_client() {
+    local body
+    body=$(node -e '
+        process.stdout.write(JSON.stringify({
+            client_id: process.argv[1], name: process.argv[1],
+            description: "pam_fhir with a client key", confidential: true,
+            token_endpoint_auth_method: ["private_key_jwt"],
+            jwks: JSON.parse(process.argv[2]),
+            authorization_type: ["password", "device_authorization", "refresh_token"],
+            redirect_uri: [], scope: [], enabled: true,
+        }));' "$1" "$2") || return 1
+    gw_api POST client/ "$body"
 }
 
 # gw_conf: $FA_CONF from examples/pam_fhir.conf.glewlwyd itself (so the
@@ -254,15 +294,16 @@ gw_introspect() {
             --data-binary @- "$GW_ISSUER/introspect" | fa_json active
 }
 
-# gw_device_approve USER_CODE [ACCOUNT [PASSWORD]]: the user approving a
-# device login in a browser, with curl doing what a browser does there:
-# it opens the verification URI with the code, which sends it to
-# Glewlwyd's login page; that page's script signs in (POST /api/auth/),
-# gives consent for the client's scopes (PUT /api/auth/grant/CLIENT) and
-# goes back to the verification URI, which now completes the code and
-# sends the browser on to the page saying so (prompt=deviceComplete).
+# gw_device_approve USER_CODE [ACCOUNT [PASSWORD [CLIENT]]]: the user
+# approving a device login of CLIENT (default GW_CLIENT) in a browser,
+# with curl doing what a browser does there: it opens the verification
+# URI with the code, which sends it to Glewlwyd's login page; that page's
+# script signs in (POST /api/auth/), gives consent for the client's scopes
+# (PUT /api/auth/grant/CLIENT) and goes back to the verification URI,
+# which now completes the code and sends the browser on to the page
+# saying so (prompt=deviceComplete).
 gw_device_approve() {
-    local code=$1 user=${2:-alice} pass=${3:-} jar loc rc=1
+    local code=$1 user=${2:-alice} pass=${3:-} client=${4:-$GW_CLIENT} jar loc rc=1
     [ -n "$pass" ] || pass="$user-secret"
     jar=$(mktemp "$FA_TMP/jar.XXXXXX")
     loc=$(curl -sS --max-time 10 --cacert "$FA_CA" -c "$jar" -b "$jar" -D - -o /dev/null \
@@ -276,7 +317,7 @@ gw_device_approve() {
             -H 'Content-Type: application/json' --data-binary @- "$GW_URL/api/auth/" &&
         curl -sS -f --max-time 10 --cacert "$FA_CA" -c "$jar" -b "$jar" -o /dev/null -X PUT \
             -H 'Content-Type: application/json' \
-            -d '{"scope":"openid profile offline_access"}' "$GW_URL/api/auth/grant/$GW_CLIENT"; then
+            -d '{"scope":"openid profile offline_access"}' "$GW_URL/api/auth/grant/$client"; then
         loc=$(curl -sS --max-time 10 --cacert "$FA_CA" -c "$jar" -b "$jar" -D - -o /dev/null \
             "$GW_ISSUER/device?code=$code&g_continue" | sed -n 's/^[Ll]ocation: *//p' | tr -d '\r')
         case $loc in
@@ -286,6 +327,39 @@ gw_device_approve() {
     fi
     rm -f "$jar"
     return $rc
+}
+
+# gw_dev_start / gw_dev_code / gw_dev_wait: fhir-token login --device in
+# the background (as device.t); gw_dev_code waits for the user code
+# (GW_DEV_CODE), gw_dev_wait for the end (GW_DEV_RC, GW_DEV_ERR).
+gw_dev_start() {
+    : >"$FA_TMP/dev.err"
+    env -u DISPLAY -u WAYLAND_DISPLAY "$FA_TOKEN_BIN" --config "$FA_CONF" \
+        --profile "$FA_PROFILE" login --device >/dev/null 2>"$FA_TMP/dev.err" </dev/null &
+    GW_DEV_PID=$!
+}
+gw_dev_code() {
+    local i
+    GW_DEV_CODE=
+    for ((i = 0; i < 100; i++)); do
+        GW_DEV_CODE=$(sed -n 's/^and enter the code \(.*\)$/\1/p' "$FA_TMP/dev.err")
+        [ -n "$GW_DEV_CODE" ] && return 0
+        kill -0 "$GW_DEV_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    diag "no user code; stderr: $(cat "$FA_TMP/dev.err")"
+    return 1
+}
+gw_dev_wait() {
+    local i
+    for ((i = 0; i < 150; i++)); do
+        kill -0 "$GW_DEV_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill "$GW_DEV_PID" 2>/dev/null
+    wait "$GW_DEV_PID"
+    GW_DEV_RC=$?
+    GW_DEV_ERR=$(cat "$FA_TMP/dev.err")
 }
 
 # gw_show_log: glewlwyd's log as diagnostics when a test failed (call it

@@ -27,38 +27,6 @@ gw_conf
 pam_users
 service
 
-# dev_start / dev_code / dev_wait: fhir-token login --device in the
-# background (as device.t).
-dev_start() {
-    : >"$FA_TMP/dev.err"
-    env -u DISPLAY -u WAYLAND_DISPLAY "$FA_TOKEN_BIN" --config "$FA_CONF" \
-        --profile "$FA_PROFILE" login --device >/dev/null 2>"$FA_TMP/dev.err" </dev/null &
-    DEV_PID=$!
-}
-dev_code() {
-    local i
-    DEV_CODE=
-    for ((i = 0; i < 100; i++)); do
-        DEV_CODE=$(sed -n 's/^and enter the code \(.*\)$/\1/p' "$FA_TMP/dev.err")
-        [ -n "$DEV_CODE" ] && return 0
-        kill -0 "$DEV_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    diag "no user code; stderr: $(cat "$FA_TMP/dev.err")"
-    return 1
-}
-dev_wait() {
-    local i
-    for ((i = 0; i < 150; i++)); do
-        kill -0 "$DEV_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill "$DEV_PID" 2>/dev/null
-    wait "$DEV_PID"
-    DEV_RC=$?
-    DEV_ERR=$(cat "$FA_TMP/dev.err")
-}
-
 # expiry: the cached access token's expires_at (epoch).
 expiry() {
     fa_token token --format json 2>/dev/null | fa_json expires_at
@@ -130,12 +98,12 @@ is "$(gw_introspect "$r2")" false "glewlwyd's introspection: the refresh token i
 is "$(gw_token_curl grant_type=refresh_token "refresh_token=$r2")" 400 "and glewlwyd refuses it"
 
 # ---------------------------------------------------------------- device grant
-dev_start
-ok "login --device shows a user code" dev_code
+gw_dev_start
+ok "login --device shows a user code" gw_dev_code
 like "$(cat "$FA_TMP/dev.err")" "open $GW_ISSUER/device" "glewlwyd's verification URI"
-ok "alice approves it at glewlwyd's verification page" gw_device_approve "$DEV_CODE" alice
-dev_wait
-is "$DEV_RC" 0 "login --device: exit 0" || diag "$DEV_ERR"
+ok "alice approves it at glewlwyd's verification page" gw_device_approve "$GW_DEV_CODE" alice
+gw_dev_wait
+is "$GW_DEV_RC" 0 "login --device: exit 0" || diag "$GW_DEV_ERR"
 fa_run fa_token status
 like "$FA_OUT" "User: +alice" "the device login is alice's"
 fa_clear_keys

@@ -572,6 +572,18 @@ test_client_auth(void)
            "no shared-key alg");
     is_int(FHIRAUTH_ERR_CONFIG, parse1("client_key_alg = none"),
            "no alg none");
+    ok(parse1("client_id = c") == 0
+           && cfg.client_key_aud == FA_KEY_AUD_TOKEN_ENDPOINT
+           && strcmp(fa_config_text(&cfg, "client_key_aud"), "token_endpoint")
+               == 0,
+       "client_key_aud: the token endpoint by default");
+    ok(parse1("client_key_aud = Endpoint") == 0
+           && cfg.client_key_aud == FA_KEY_AUD_ENDPOINT,
+       "client_key_aud = endpoint, in any case");
+    is_int(FHIRAUTH_ERR_CONFIG, parse1("client_key_aud = issuer"),
+           "client_key_aud: no other value");
+    ok(contains(ectx.msg, "token_endpoint or endpoint"),
+       "  message lists both: %s", ectx.msg);
 }
 
 /* grant = client_credentials: a service profile needs a client credential,
@@ -655,6 +667,7 @@ test_all_keys(void)
         { "client_auth", "client_secret_post" },
         { "client_key_file", "/etc/pam_fhir/client.pem" },
         { "client_key_alg", "ES384" },
+        { "client_key_aud", "endpoint" },
         { "client_key_id", "k-1" },
         { "scope", "openid fhirUser" },
         { "aud", "https://fhir.example/r4" },
@@ -708,6 +721,7 @@ test_all_keys(void)
     is_string("/etc/pam_fhir/client.pem", cfg.client_key_file,
               "  client_key_file");
     is_int(FA_KEY_ALG_ES384, cfg.client_key_alg, "  client_key_alg");
+    is_int(FA_KEY_AUD_ENDPOINT, cfg.client_key_aud, "  client_key_aud");
     is_string("k-1", cfg.client_key_id, "  client_key_id");
     is_string("openid fhirUser", cfg.scope, "  scope");
     is_string("https://fhir.example/r4", cfg.aud, "  aud");
