@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # glewlwyd-lib.sh - glewlwyd (Debian's package: an OAuth2 / OpenID Connect
 # server written in C, nobody here wrote it) in the test bed, for
-# glewlwyd.t and glewlwyd-jwt.t.  Source it after lib.sh (and
-# pam-lib.sh), then call gw_start once.
+# glewlwyd.t, glewlwyd-jwt.t and glewlwyd-dpop.t.  Source it after lib.sh
+# (and pam-lib.sh), then call gw_start once.
 #
 # gw_start runs glewlwyd as it comes: a fresh sqlite database made from
 # the package's own init script (an admin account and the openid scope),
@@ -78,19 +78,25 @@ gw_json() {
         });'
 }
 
-# gw_start [--client-jwt]: make the test's temporary directory and CA (as
-# fa_start_servers does, without starting the node servers), then start
-# and configure glewlwyd (see the header).  --client-jwt (for
+# gw_start [--client-jwt] [--dpop]: make the test's temporary directory
+# and CA (as fa_start_servers does, without starting the node servers),
+# then start and configure glewlwyd (see the header).  --client-jwt (for
 # glewlwyd-jwt.t only) also lets the plugin take client assertions
 # (RFC 7523 §2.2: its "request-parameter-allow") checked against the JWK
 # Set in a client's "jwks" property ("client-jwks-parameter"), as a site
 # with private_key_jwt clients sets it; gw_jwt_client registers one.
+# --dpop (for glewlwyd-dpop.t only) turns on the plugin's DPoP
+# (RFC 9449) as a site offering it would: "oauth-dpop-allowed", with the
+# "oauth-dpop-iat-duration" the plugin then requires (proofs issued at
+# most 60 s ago) and proofs up to 5 s ahead ("oauth-dpop-iat-gap-duration").
 gw_start() {
     local i conf db
     GW_CLIENT_JWT=
+    GW_DPOP=
     while [ $# -gt 0 ]; do
         case $1 in
             --client-jwt) GW_CLIENT_JWT=1 ;;
+            --dpop) GW_DPOP=1 ;;
             *) bail "gw_start: unknown option $1" ;;
         esac
         shift
@@ -233,7 +239,31 @@ JSON
             });
             process.stdout.write(JSON.stringify(p));' "$plugin") || return 1
     fi
+    if [ -n "$GW_DPOP" ]; then
+        plugin=$(node -e '
+            const p = JSON.parse(process.argv[1]);
+            Object.assign(p.parameters, {
+                "oauth-dpop-allowed": true,
+                "oauth-dpop-iat-duration": 60,
+                "oauth-dpop-iat-gap-duration": 5,
+            });
+            process.stdout.write(JSON.stringify(p));' "$plugin") || return 1
+    fi
     gw_api POST mod/plugin/ "$plugin"
+}
+
+# gw_plugin_set JSON: merge JSON (an object) into the parameters of the
+# plugin instance "oidc" and reset the instance to take them, as a site
+# administrator changing a setting would (for glewlwyd-dpop.t).
+gw_plugin_set() {
+    gw_curl -o "$FA_TMP/gw-plugin.json" "$GW_URL/api/mod/plugin/oidc" &&
+        gw_api PUT mod/plugin/oidc "$(node -e '
+            const p = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+            Object.assign(p.parameters, JSON.parse(process.argv[2]));
+            process.stdout.write(JSON.stringify({ display_name: p.display_name,
+                parameters: p.parameters, order_rank: p.order_rank, readonly: p.readonly }));
+        ' "$FA_TMP/gw-plugin.json" "$1")" &&
+        gw_api PUT mod/plugin/oidc/reset '{}'
 }
 
 # gw_jwt_client ID JWKS: register a confidential client ID that may
