@@ -182,6 +182,19 @@ save_refresh(fhirauth *h, const char *token, unsigned timeout,
     return rc;
 }
 
+/* A login's DPoP key, with the refresh token's lifetime; a login without
+ * one removes the key of the session it replaces (its new tokens are
+ * not bound to it). */
+static fhirauth_rc
+save_dpop(fhirauth *h, unsigned timeout, struct save_state *st)
+{
+    if (h->dpop == NULL)
+        return fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_DPOP,
+                            &h->err);
+    return store_key(h, FA_KEY_DPOP, h->dpop->key, h->dpop->keylen, timeout,
+                     &st->room);
+}
+
 /* The metadata, when asked to (write) or when the answer changed it; a
  * refresh keeps the stored one when the new one does not fit. */
 static fhirauth_rc
@@ -306,16 +319,6 @@ fa_save_tokens(fhirauth *h, const struct fa_token_response *r,
     /* A login without a refresh token has dropped the old one already. */
     if (st.login && r->refresh_token == NULL)
         st.wrote = 1;
-    /* A login's DPoP key before the refresh token bound to it, with its
-     * lifetime; a login without one removes the old session's. */
-    if (st.login) {
-        rc = fa_dpop_store(h, refresh_timeout);
-        if (rc != FHIRAUTH_OK) {
-            if (st.wrote)
-                drop_session(h);
-            return rc;
-        }
-    }
     if (r->refresh_token != NULL) {
         rc = save_refresh(h, r->refresh_token, refresh_timeout, &st);
         if (rc != FHIRAUTH_OK)
@@ -323,7 +326,12 @@ fa_save_tokens(fhirauth *h, const struct fa_token_response *r,
         st.wrote = 1;
     }
     CRASH_POINT("between-writes");
-    rc = save_meta(h, r, meta, write_meta, &st);
+    /* A login's DPoP key once the old session is being replaced, never
+     * before: a login that fails first leaves the old session's key
+     * (the old refresh token is bound to it). */
+    rc = st.login ? save_dpop(h, refresh_timeout, &st) : FHIRAUTH_OK;
+    if (rc == FHIRAUTH_OK)
+        rc = save_meta(h, r, meta, write_meta, &st);
     if (rc == FHIRAUTH_OK)
         rc = save_access(h, r, life, expiry, &st);
     if (rc != FHIRAUTH_OK) {
