@@ -375,6 +375,16 @@ read_session(fhirauth *h, char **ret_refresh, size_t *ret_rlen,
 }
 
 
+/* Did the AS itself end the grant?  Only its invalid_grant answer
+ * (RFC 6749 §5.2) removes a session's keys: a local failure (a key that
+ * cannot be read, a request not made) leaves everything as it is. */
+static int
+ended_by_server(fhirauth_rc rc, const char *oauth_error)
+{
+    return rc == FHIRAUTH_ERR_LOGIN_NEEDED
+        && strcmp(oauth_error, "invalid_grant") == 0;
+}
+
 /* One refresh grant; the lock is held. */
 static fhirauth_rc
 refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
@@ -448,7 +458,7 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
         oerr[0] = '\0';
         rc = ops->refresh_grant(&ctx, &meta.ep, refresh, &resp, oerr,
                                 sizeof(oerr), &h->err);
-        if (rc != FHIRAUTH_ERR_LOGIN_NEEDED || tries > 0)
+        if (!ended_by_server(rc, oerr) || tries > 0)
             break;
         /* invalid_grant: a process on another host or one that ignored
          * the lock may have rotated the token; look once more. */
@@ -467,14 +477,14 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     }
     CRASH_POINT("after-answer");
     now = time(NULL);
-    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED) {
+    if (ended_by_server(rc, oerr)) {
         /* The AS ended the grant: drop what can no longer be used, so
          * later calls answer at once instead of asking the AS again. */
         fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL);
         fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL);
         fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_DPOP, NULL);
         fa_err_set(&h->err, rc, "the session has ended (%s): log in again",
-                   oerr[0] ? oerr : "invalid_grant");
+                   oerr);
         goto out;
     }
     if (rc == FHIRAUTH_ERR_DENIED && oerr[0] == '\0') {
