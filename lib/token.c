@@ -154,6 +154,7 @@ struct save_state {
     int lost_refresh; /* the rotated refresh token did not fit */
     int stale_meta;   /* the metadata did not fit */
     int uncached;     /* the access token did not fit */
+    int short_lived;  /* a key's timeout could not be renewed */
 };
 
 /* The refresh token, first of all.  A refresh whose new token does not
@@ -180,6 +181,34 @@ save_refresh(fhirauth *h, const char *token, unsigned timeout,
         rc = FHIRAUTH_OK;
     }
     return rc;
+}
+
+/*
+ * A refresh that renews the refresh token's lifetime (a rotated token, or
+ * refresh_expires_in for the one kept): the refresh key and the DPoP key
+ * the token is bound to get the same kernel timeout, so that the key
+ * never expires while the token lives on (sliding lifetimes).  A rotated
+ * token got its timeout when it was stored.
+ */
+static void
+save_lifetimes(fhirauth *h, const struct fa_token_response *r,
+               unsigned timeout, struct save_state *st)
+{
+    fhirauth_rc rc;
+
+    if (st->login || st->lost_refresh
+        || (r->refresh_token == NULL && r->refresh_expires_in <= 0))
+        return;
+    if (r->refresh_token == NULL) {
+        rc = fa_ks_set_timeout(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
+                               timeout, NULL);
+        if (rc != FHIRAUTH_OK && rc != FHIRAUTH_ERR_LOGIN_NEEDED)
+            st->short_lived = 1;
+    }
+    rc = fa_ks_set_timeout(h->cfg.keyring, h->cfg.profile, FA_KEY_DPOP,
+                           timeout, NULL);
+    if (rc != FHIRAUTH_OK && rc != FHIRAUTH_ERR_LOGIN_NEEDED)
+        st->short_lived = 1;
 }
 
 /* A login's DPoP key, with the refresh token's lifetime; a login without
@@ -282,6 +311,11 @@ save_warning(fhirauth *h, const struct save_state *st)
             "warning: the session metadata was not "
             "updated: the user's kernel keyring quota is full (" QUOTA_SYSCTLS
             ")");
+    else if (st->short_lived)
+        fa_warn(&h->err,
+                "warning: the kernel timeout of the session's keys could not "
+                "be renewed: the session may end before the server's "
+                "refresh token does");
 }
 
 /* Never half a session: no refresh token without its metadata, no
@@ -325,6 +359,7 @@ fa_save_tokens(fhirauth *h, const struct fa_token_response *r,
             return rc; /* a login: nothing written yet */
         st.wrote = 1;
     }
+    save_lifetimes(h, r, refresh_timeout, &st);
     CRASH_POINT("between-writes");
     /* A login's DPoP key once the old session is being replaced, never
      * before: a login that fails first leaves the old session's key

@@ -1,7 +1,9 @@
 /* save-t.c - fa_save_tokens() (token.c) and a DPoP-bound session's key
  * in the keyring: a login that fails on the quota before anything is
  * written leaves the session it would have replaced as it was, its DPoP
- * key included; one that fails after that removes the whole profile.
+ * key included; one that fails after that removes the whole profile; a
+ * refresh that renews the refresh token's lifetime renews the key's
+ * kernel timeout with it (read back from /proc/keys).
  *
  * The quota is simulated: this program's add_key() fails with EDQUOT for
  * one key's description and passes everything else to the kernel.  The
@@ -188,6 +190,69 @@ test_login_failures(void)
     is_string("", key_text(FA_KEY_DPOP), "  the old DPoP key is gone");
 }
 
+/* The unit of the key's remaining time in /proc/keys: "s", "m", "h", "d",
+ * "w", "perm" (no timeout), or "" when the key is not listed. */
+static const char *
+timeout_unit(enum fa_key which)
+{
+    static char unit[8];
+    char line[512], desc[128], id[16], t[16];
+    key_serial_t key;
+    FILE *f;
+    size_t n;
+
+    unit[0] = '\0';
+    if (fa_ks_describe(desc, sizeof(desc), profile, which) != 0)
+        return unit;
+    /* By serial: keys removed earlier may still be listed. */
+    key = (key_serial_t) keyctl_search(KEY_SPEC_USER_KEYRING, "user", desc, 0);
+    if (key == -1)
+        return unit;
+    snprintf(id, sizeof(id), "%08x ", (unsigned) key);
+    f = fopen("/proc/keys", "r");
+    if (f == NULL)
+        return unit;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        /* ID FLAGS USAGE TIMEOUT PERM UID GID TYPE DESCRIPTION: SUMMARY */
+        if (strncmp(line, id, strlen(id)) != 0
+            || sscanf(line, "%*s %*s %*s %15s", t) != 1)
+            continue;
+        n = strspn(t, "0123456789");
+        snprintf(unit, sizeof(unit), "%s", t + n);
+        break;
+    }
+    fclose(f);
+    return unit;
+}
+
+/* Each save that renews the refresh token's lifetime gives the DPoP key
+ * the refresh key's timeout. */
+static void
+test_lifetimes(void)
+{
+    old_session();
+    hold_key("KEY");
+    is_int(FHIRAUTH_OK, save(1, "r1", 30, NULL),
+           "a DPoP login with refresh_expires_in 30");
+    is_string("s", timeout_unit(FA_KEY_REFRESH), "  the refresh key: seconds");
+    is_string("s", timeout_unit(FA_KEY_DPOP), "  the DPoP key: the same");
+    is_int(FHIRAUTH_OK, save(0, "r2", 3 * 86400, NULL),
+           "a refresh that rotates, refresh_expires_in 3 days");
+    is_string("d", timeout_unit(FA_KEY_REFRESH), "  the refresh key: days");
+    is_string("d", timeout_unit(FA_KEY_DPOP), "  the DPoP key: the same");
+    is_int(FHIRAUTH_OK, save(0, NULL, 2 * 3600, NULL),
+           "a refresh that keeps the token, refresh_expires_in 2 hours");
+    is_string("h", timeout_unit(FA_KEY_REFRESH), "  the refresh key: hours");
+    is_string("h", timeout_unit(FA_KEY_DPOP), "  the DPoP key: the same");
+    is_int(FHIRAUTH_OK, save(0, "r3", -1, NULL),
+           "a refresh that rotates, no refresh_expires_in");
+    is_string("perm", timeout_unit(FA_KEY_REFRESH),
+              "  the refresh key: no timeout");
+    is_string("perm", timeout_unit(FA_KEY_DPOP), "  the DPoP key: the same");
+    is_string("r3", key_text(FA_KEY_REFRESH), "  the refresh token stored");
+    is_string("KEY", key_text(FA_KEY_DPOP), "  the key unchanged");
+}
+
 int
 main(void)
 {
@@ -196,7 +261,7 @@ main(void)
 
     if (keyctl_get_keyring_ID(KEY_SPEC_USER_KEYRING, 1) == -1)
         skip_all("no kernel keyring: %s", strerror(errno));
-    plan(17);
+    plan(31);
     if (mkdtemp(dir) == NULL)
         bail("mkdtemp: %s", strerror(errno));
     snprintf(profile, sizeof(profile), "svt%ld", (long) getpid());
@@ -216,6 +281,7 @@ main(void)
     atexit(cleanup);
 
     test_login_failures();
+    test_lifetimes();
 
     fhirauth_close(h);
     return 0;
