@@ -555,6 +555,8 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     else
         h->token_dpop = fa_token_is_dpop(&resp);
 out:
+    /* The private key stays in memory for this one call (SECURITY.md). */
+    fa_dpop_forget(h);
     fa_token_response_free(&resp);
     fa_secret_free_len(refresh, rlen);
     fa_meta_free(&meta);

@@ -3,7 +3,8 @@
  * written leaves the session it would have replaced as it was, its DPoP
  * key included; one that fails after that removes the whole profile; a
  * refresh that renews the refresh token's lifetime renews the key's
- * kernel timeout with it (read back from /proc/keys).
+ * kernel timeout with it (read back from /proc/keys); a refresh leaves
+ * no key in the handle.
  *
  * The quota is simulated: this program's add_key() fails with EDQUOT for
  * one key's description and passes everything else to the kernel.  The
@@ -253,6 +254,22 @@ test_lifetimes(void)
     is_string("KEY", key_text(FA_KEY_DPOP), "  the key unchanged");
 }
 
+/* A refresh loads the stored key into the handle and wipes it before it
+ * returns, whichever way it ends (here: no server). */
+static void
+test_forget(void)
+{
+    char *token = NULL;
+
+    old_session();
+    (void) fa_ks_unlink(FA_ANCHOR_USER, profile, FA_KEY_ACCESS, NULL);
+    hold_key(NULL);
+    ok(fhirauth_token(h, 3600, &token, NULL) != FHIRAUTH_OK,
+       "a refresh of a DPoP-bound session without a server fails");
+    ok(h->dpop == NULL, "  the handle holds no DPoP key after it");
+    fhirauth_free_secret(token);
+}
+
 int
 main(void)
 {
@@ -261,7 +278,7 @@ main(void)
 
     if (keyctl_get_keyring_ID(KEY_SPEC_USER_KEYRING, 1) == -1)
         skip_all("no kernel keyring: %s", strerror(errno));
-    plan(31);
+    plan(33);
     if (mkdtemp(dir) == NULL)
         bail("mkdtemp: %s", strerror(errno));
     snprintf(profile, sizeof(profile), "svt%ld", (long) getpid());
@@ -282,6 +299,7 @@ main(void)
 
     test_login_failures();
     test_lifetimes();
+    test_forget();
 
     fhirauth_close(h);
     return 0;
