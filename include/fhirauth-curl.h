@@ -47,6 +47,11 @@
  *    request's header list is the state's, which libcurl uses in place:
  *    free the state (which wipes it) only after curl_easy_cleanup() or
  *    after resetting CURLOPT_HTTPHEADER.
+ *  - Do not let libcurl follow redirects (CURLOPT_FOLLOWLOCATION) on a
+ *    DPoP-bound request: its proof names the one method and URL and is
+ *    refused anywhere else, and libcurl sends the DPoP header along to
+ *    the redirect's target.  A DPoP-Nonce is kept for the server that
+ *    sent it (CURLINFO_EFFECTIVE_URL).
  */
 #ifndef FHIRAUTH_CURL_H
 #define FHIRAUTH_CURL_H
@@ -380,19 +385,25 @@ fhirauth_curl_priv_challenges(CURL *curl, int *bearer, int *dpop)
 #endif
 }
 
-/* Not part of the API: keep the last response's DPoP-Nonce for st's
- * URL's server (fhirauth_dpop_nonce()); 1 when one came and was kept. */
+/* Not part of the API: keep the last response's DPoP-Nonce for the
+ * server that sent it (fhirauth_dpop_nonce()): the effective URL's, which
+ * is st's URL unless the caller let libcurl follow a redirect; 1 when one
+ * came and was kept. */
 static inline int
 fhirauth_curl_priv_nonce(fhirauth *h, CURL *curl, fhirauth_curl_state *st)
 {
 #if defined(LIBCURL_VERSION_NUM) && LIBCURL_VERSION_NUM >= 0x075300
     struct curl_header *hd = NULL;
+    char *from = NULL;
 
     if (curl_easy_header(curl, "DPoP-Nonce", 0, CURLH_HEADER, -1, &hd)
             != CURLHE_OK
         || hd == NULL)
         return 0;
-    return fhirauth_dpop_nonce(h, st->url, hd->value) == FHIRAUTH_OK;
+    if (curl_easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &from) != CURLE_OK
+        || from == NULL)
+        from = st->url;
+    return fhirauth_dpop_nonce(h, from, hd->value) == FHIRAUTH_OK;
 #else
     (void) h;
     (void) curl;
