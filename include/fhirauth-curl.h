@@ -429,10 +429,11 @@ fhirauth_curl_priv_nonce(fhirauth *h, CURL *curl, fhirauth_curl_state *st)
  * any answer is kept for the server (fhirauth_dpop_nonce()).  A 401 with
  * `DPoP error="use_dpop_nonce"` and a new nonce is answered once with the
  * same token and a proof carrying the nonce, no refresh
- * (st->nonce_retried becomes 1); a 401 with a DPoP challenge without
- * error, with invalid_token or invalid_dpop_proof, or with none at all,
- * once as for a bearer token, with a new proof (for invalid_dpop_proof
- * even when the same token comes back).
+ * (st->nonce_retried becomes 1); a 401 with invalid_dpop_proof once
+ * with the same token and a fresh proof, no refresh; a 401 with a DPoP
+ * challenge without error, with invalid_token, or with none at all, once
+ * as for a bearer token, with a new proof.  st->retried becomes 1 for
+ * either of the last two.
  *
  * When invalidating or refreshing fails (the session has ended, the
  * authorization server is unreachable, ...), or the new token is the
@@ -466,12 +467,17 @@ fhirauth_curl_should_retry(fhirauth *h, CURL *curl, fhirauth_curl_state *st)
     if (st->retried || (st->dpop ? dpop == FHIRAUTH_DPOP_NONE : !bearer))
         return 0;
     st->retried = 1;
+    if (st->dpop && dpop == FHIRAUTH_DPOP_INVALID_PROOF)
+        /* The proof was refused, not the token (RFC 9449 §7.1): a new
+         * token would not help; a fresh proof (its jti, iat) may. */
+        return fhirauth_curl_priv_apply(h, curl, st, st->token, 1)
+            == FHIRAUTH_OK;
     if (fhirauth_invalidate(h, st->token) != FHIRAUTH_OK)
         return 0;
     if (fhirauth_token(h, -1, &token, NULL) != FHIRAUTH_OK)
         return 0;
     same = strcmp(token, st->token) == 0;
-    if (same && !(st->dpop && dpop == FHIRAUTH_DPOP_INVALID_PROOF)) {
+    if (same) {
         fhirauth_free_secret(token);
         return 0;
     }
