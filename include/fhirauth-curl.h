@@ -47,6 +47,11 @@
  *    request's header list is the state's, which libcurl uses in place:
  *    free the state (which wipes it) only after curl_easy_cleanup() or
  *    after resetting CURLOPT_HTTPHEADER.
+ *  - Do not let libcurl follow redirects (CURLOPT_FOLLOWLOCATION) on a
+ *    DPoP-bound request: its proof names the one method and URL and is
+ *    refused anywhere else, and libcurl sends the DPoP header along to
+ *    the redirect's target.  A DPoP-Nonce is kept for the server that
+ *    sent it (CURLINFO_EFFECTIVE_URL).
  */
 #ifndef FHIRAUTH_CURL_H
 #define FHIRAUTH_CURL_H
@@ -380,19 +385,25 @@ fhirauth_curl_priv_challenges(CURL *curl, int *bearer, int *dpop)
 #endif
 }
 
-/* Not part of the API: keep the last response's DPoP-Nonce for st's
- * URL's server (fhirauth_dpop_nonce()); 1 when one came and was kept. */
+/* Not part of the API: keep the last response's DPoP-Nonce for the
+ * server that sent it (fhirauth_dpop_nonce()): the effective URL's, which
+ * is st's URL unless the caller let libcurl follow a redirect; 1 when one
+ * came and was kept. */
 static inline int
 fhirauth_curl_priv_nonce(fhirauth *h, CURL *curl, fhirauth_curl_state *st)
 {
 #if defined(LIBCURL_VERSION_NUM) && LIBCURL_VERSION_NUM >= 0x075300
     struct curl_header *hd = NULL;
+    char *from = NULL;
 
     if (curl_easy_header(curl, "DPoP-Nonce", 0, CURLH_HEADER, -1, &hd)
             != CURLHE_OK
         || hd == NULL)
         return 0;
-    return fhirauth_dpop_nonce(h, st->url, hd->value) == FHIRAUTH_OK;
+    if (curl_easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &from) != CURLE_OK
+        || from == NULL)
+        from = st->url;
+    return fhirauth_dpop_nonce(h, from, hd->value) == FHIRAUTH_OK;
 #else
     (void) h;
     (void) curl;
@@ -418,10 +429,11 @@ fhirauth_curl_priv_nonce(fhirauth *h, CURL *curl, fhirauth_curl_state *st)
  * any answer is kept for the server (fhirauth_dpop_nonce()).  A 401 with
  * `DPoP error="use_dpop_nonce"` and a new nonce is answered once with the
  * same token and a proof carrying the nonce, no refresh
- * (st->nonce_retried becomes 1); a 401 with a DPoP challenge without
- * error, with invalid_token or invalid_dpop_proof, or with none at all,
- * once as for a bearer token, with a new proof (for invalid_dpop_proof
- * even when the same token comes back).
+ * (st->nonce_retried becomes 1); a 401 with invalid_dpop_proof once
+ * with the same token and a fresh proof, no refresh; a 401 with a DPoP
+ * challenge without error, with invalid_token, or with none at all, once
+ * as for a bearer token, with a new proof.  st->retried becomes 1 for
+ * either of the last two.
  *
  * When invalidating or refreshing fails (the session has ended, the
  * authorization server is unreachable, ...), or the new token is the
@@ -455,12 +467,17 @@ fhirauth_curl_should_retry(fhirauth *h, CURL *curl, fhirauth_curl_state *st)
     if (st->retried || (st->dpop ? dpop == FHIRAUTH_DPOP_NONE : !bearer))
         return 0;
     st->retried = 1;
+    if (st->dpop && dpop == FHIRAUTH_DPOP_INVALID_PROOF)
+        /* The proof was refused, not the token (RFC 9449 §7.1): a new
+         * token would not help; a fresh proof (its jti, iat) may. */
+        return fhirauth_curl_priv_apply(h, curl, st, st->token, 1)
+            == FHIRAUTH_OK;
     if (fhirauth_invalidate(h, st->token) != FHIRAUTH_OK)
         return 0;
     if (fhirauth_token(h, -1, &token, NULL) != FHIRAUTH_OK)
         return 0;
     same = strcmp(token, st->token) == 0;
-    if (same && !(st->dpop && dpop == FHIRAUTH_DPOP_INVALID_PROOF)) {
+    if (same) {
         fhirauth_free_secret(token);
         return 0;
     }

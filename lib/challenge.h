@@ -13,7 +13,8 @@ enum fa_dpop_challenge {
     FA_DPOP_USE_NONCE,     /* error="use_dpop_nonce": the same request once
                             * more, with the server's DPoP-Nonce */
     FA_DPOP_INVALID_PROOF, /* error="invalid_dpop_proof": the proof was
-                            * refused; a new one will not fare better */
+                            * refused, not the token: a new token will not
+                            * help, a fresh proof (jti, iat) may */
     FA_DPOP_RETRY,         /* no error, or invalid_token: a new token may
                             * answer */
 };

@@ -111,13 +111,3 @@ fa_dpop_note_nonce(const fhirauth *h, struct fa_meta *meta)
     meta->dpop_nonce = copy;
     return 1;
 }
-
-fhirauth_rc
-fa_dpop_store(fhirauth *h, unsigned timeout)
-{
-    if (h->dpop == NULL)
-        return fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_DPOP,
-                            &h->err);
-    return fa_ks_store(h->cfg.keyring, h->cfg.profile, FA_KEY_DPOP,
-                       h->dpop->key, h->dpop->keylen, timeout, &h->err);
-}

@@ -23,11 +23,6 @@ fhirauth_rc fa_dpop_load(fhirauth *h, const struct fa_meta *meta);
  * memory. */
 int fa_dpop_note_nonce(const fhirauth *h, struct fa_meta *meta);
 
-/* Store h->dpop's key under the profile, with the refresh token's
- * anchor, permissions and timeout; without a key in hand, remove any
- * stored one (the new session is not bound to it). */
-fhirauth_rc fa_dpop_store(fhirauth *h, unsigned timeout);
-
 /* Wipe and free h->dpop. */
 void fa_dpop_forget(fhirauth *h);
 

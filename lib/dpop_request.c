@@ -105,39 +105,32 @@ out:
     return rc;
 }
 
-fhirauth_rc
-fhirauth_dpop_nonce(fhirauth *h, const char *url, const char *nonce)
+/* Does meta keep nonce for origin already? */
+static int
+meta_has_nonce(const struct fa_meta *meta, const char *origin,
+               const char *nonce)
+{
+    return meta->rs_origin != NULL && meta->rs_dpop_nonce != NULL
+        && strcmp(meta->rs_origin, origin) == 0
+        && strcmp(meta->rs_dpop_nonce, nonce) == 0;
+}
+
+/* Put origin's nonce into the session metadata, under the refresh lock,
+ * which a refresh's metadata write holds. */
+static fhirauth_rc
+keep_nonce(fhirauth *h, const char *origin, const char *nonce)
 {
     struct fa_meta meta;
-    char origin[ORIGIN_MAX];
     char *json = NULL, *o = NULL, *n = NULL;
     fhirauth_rc rc;
     int fd;
 
-    if (h == NULL || url == NULL || nonce == NULL)
-        return FHIRAUTH_ERR_INVALID_ARGUMENT;
-    fa_err_clear(&h->err);
-    if (fa_url_origin(url, origin, sizeof(origin)) != 0)
-        return fa_fail(&h->err, FHIRAUTH_ERR_INVALID_ARGUMENT,
-                       "a DPoP nonce is kept for an https URL only");
-    if (!fa_dpop_nonce_fit(nonce, strlen(nonce)))
-        return fa_fail(&h->err, FHIRAUTH_ERR_PROTOCOL,
-                       "the resource server's DPoP-Nonce is not one "
-                       "(RFC 9449 §8.1)");
-    fa_strlcpy(h->rs_origin, origin, sizeof(h->rs_origin));
-    fa_strlcpy(h->rs_nonce, nonce, sizeof(h->rs_nonce));
-    /* Into the metadata, so the next process's first proof carries it;
-     * under the refresh lock, which a refresh's metadata write holds. */
     rc = fa_take_lock(h, &fd);
     if (rc != FHIRAUTH_OK)
         return rc;
     memset(&meta, 0, sizeof(meta));
     rc = read_meta(h, &meta);
-    if (rc != FHIRAUTH_OK)
-        goto out;
-    if (meta.rs_origin != NULL && meta.rs_dpop_nonce != NULL
-        && strcmp(meta.rs_origin, origin) == 0
-        && strcmp(meta.rs_dpop_nonce, nonce) == 0)
+    if (rc != FHIRAUTH_OK || meta_has_nonce(&meta, origin, nonce))
         goto out;
     o = strdup(origin);
     n = strdup(nonce);
@@ -156,18 +149,60 @@ fhirauth_dpop_nonce(fhirauth *h, const char *url, const char *nonce)
         rc = fa_ks_store(h->cfg.keyring, h->cfg.profile, FA_KEY_META, json,
                          strlen(json), 0, &h->err);
     free(json);
-    if (rc == FHIRAUTH_ERR_QUOTA) {
-        /* This handle keeps it; other processes ask the server again. */
-        fa_warn(&h->err,
-                "warning: the resource server's DPoP nonce was "
-                "not kept: the user's kernel keyring quota is "
-                "full");
-        rc = FHIRAUTH_OK;
-    }
 out:
     fa_meta_free(&meta);
     fa_lock_release(fd);
     return rc;
+}
+
+fhirauth_rc
+fhirauth_dpop_nonce(fhirauth *h, const char *url, const char *nonce)
+{
+    struct fa_meta meta;
+    char origin[ORIGIN_MAX];
+    char why[FA_DETAIL_MAX];
+    fhirauth_rc rc;
+    int kept;
+
+    if (h == NULL || url == NULL || nonce == NULL)
+        return FHIRAUTH_ERR_INVALID_ARGUMENT;
+    fa_err_clear(&h->err);
+    if (fa_url_origin(url, origin, sizeof(origin)) != 0)
+        return fa_fail(&h->err, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "a DPoP nonce is kept for an https URL only");
+    if (!fa_dpop_nonce_fit(nonce, strlen(nonce)))
+        return fa_fail(&h->err, FHIRAUTH_ERR_PROTOCOL,
+                       "the resource server's DPoP-Nonce is not one "
+                       "(RFC 9449 §8.1)");
+    /* A nonce this handle or the metadata has already costs no lock: a
+     * server may repeat it on every answer, and the lock may be held by
+     * a refresh for a while. */
+    kept =
+        strcmp(h->rs_origin, origin) == 0 && strcmp(h->rs_nonce, nonce) == 0;
+    fa_strlcpy(h->rs_origin, origin, sizeof(h->rs_origin));
+    fa_strlcpy(h->rs_nonce, nonce, sizeof(h->rs_nonce));
+    if (kept)
+        return FHIRAUTH_OK;
+    memset(&meta, 0, sizeof(meta));
+    if (read_meta(h, &meta) == FHIRAUTH_OK) {
+        kept = meta_has_nonce(&meta, origin, nonce);
+        fa_meta_free(&meta);
+    }
+    fa_err_clear(&h->err);
+    if (kept)
+        return FHIRAUTH_OK;
+    /* Into the metadata, so the next process's first proof carries it.
+     * The handle has it whatever happens there: a retry with it goes
+     * ahead, other processes ask the server again. */
+    rc = keep_nonce(h, origin, nonce);
+    if (rc == FHIRAUTH_OK || rc == FHIRAUTH_ERR_NOMEM)
+        return rc;
+    fa_strlcpy(why, h->err.msg, sizeof(why));
+    fa_warn(&h->err,
+            "warning: the resource server's DPoP nonce is kept by this "
+            "handle only: %s",
+            why[0] != '\0' ? why : fhirauth_strerror(rc));
+    return FHIRAUTH_OK;
 }
 
 int

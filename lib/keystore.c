@@ -612,6 +612,38 @@ fa_ks_store(enum fa_anchor anchor, const char *profile, enum fa_key which,
     return FHIRAUTH_OK;
 }
 
+fhirauth_rc
+fa_ks_set_timeout(enum fa_anchor anchor, const char *profile,
+                  enum fa_key which, unsigned timeout, struct fa_err *e)
+{
+    char desc[KS_DESC_MAX];
+    key_serial_t ring, key;
+    unsigned long owner;
+    fhirauth_rc rc;
+
+    if (fa_ks_describe(desc, sizeof(desc), profile, which) != 0
+        || (unsigned) anchor > FA_ANCHOR_SESSION) {
+        return fa_fail(e, FHIRAUTH_ERR_INVALID_ARGUMENT,
+                       "bad keyring request");
+    }
+    rc = write_ring(anchor, desc, &ring, e);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    /* The key fa_ks_store() writes: the one in the ring it writes to. */
+    key = (key_serial_t) keyctl_search(ring, KS_TYPE, desc, 0);
+    if (key == -1)
+        return absent(errno) ? FHIRAUTH_ERR_LOGIN_NEEDED
+                             : ks_fail(errno, "finding", desc, e);
+    if (key_owner(key, &owner) != 0 || !ours(owner))
+        return fa_fail(e, FHIRAUTH_ERR_KEYRING,
+                       "setting the timeout of %s: the key is not ours", desc);
+    if (keyctl_set_timeout(key, timeout) == -1)
+        return absent(errno)
+            ? FHIRAUTH_ERR_LOGIN_NEEDED
+            : ks_fail(errno, "setting the timeout of", desc, e);
+    return FHIRAUTH_OK;
+}
+
 /*
  * Why not remove the key: the kernel credits a removed key's bytes to the
  * user's quota only when its garbage collector runs, some time later (an

@@ -33,6 +33,15 @@ fhirauth_rc fa_ks_store(enum fa_anchor anchor, const char *profile,
                         unsigned timeout, struct fa_err *e);
 
 /*
+ * Set the kernel timeout (seconds, 0 = none) of the key fa_ks_store()
+ * would write (the one in the anchor's ring), without touching its
+ * payload.  No such key -> FHIRAUTH_ERR_LOGIN_NEEDED, nothing recorded.
+ */
+fhirauth_rc fa_ks_set_timeout(enum fa_anchor anchor, const char *profile,
+                              enum fa_key which, unsigned timeout,
+                              struct fa_err *e);
+
+/*
  * Give back at once most of the quota a key holds: its payload replaced in
  * place by a one-byte placeholder that readers cannot decode (so treat as
  * absent) and that expires in a second.  Reaches an expired key too.  Used

@@ -151,8 +151,8 @@ out:
     return rc;
 }
 
-fhirauth_rc
-fa_login_run(fhirauth *h, const struct fa_grant_step *step, void *arg)
+static fhirauth_rc
+login_run(fhirauth *h, const struct fa_grant_step *step, void *arg)
 {
     const struct fa_net_ops *ops;
     struct fa_net_ctx ctx;
@@ -192,6 +192,18 @@ fa_login_run(fhirauth *h, const struct fa_grant_step *step, void *arg)
 out:
     fa_endpoints_free(&ep);
     fa_token_response_free(&out.resp);
+    return rc;
+}
+
+fhirauth_rc
+fa_login_run(fhirauth *h, const struct fa_grant_step *step, void *arg)
+{
+    fhirauth_rc rc;
+
+    rc = login_run(h, step, arg);
+    /* The new session's private key stays in memory for this one call,
+     * whichever way it ends (SECURITY.md). */
+    fa_dpop_forget(h);
     return rc;
 }
 

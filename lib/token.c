@@ -154,6 +154,7 @@ struct save_state {
     int lost_refresh; /* the rotated refresh token did not fit */
     int stale_meta;   /* the metadata did not fit */
     int uncached;     /* the access token did not fit */
+    int short_lived;  /* a key's timeout could not be renewed */
 };
 
 /* The refresh token, first of all.  A refresh whose new token does not
@@ -180,6 +181,47 @@ save_refresh(fhirauth *h, const char *token, unsigned timeout,
         rc = FHIRAUTH_OK;
     }
     return rc;
+}
+
+/*
+ * A refresh that renews the refresh token's lifetime (a rotated token, or
+ * refresh_expires_in for the one kept): the refresh key and the DPoP key
+ * the token is bound to get the same kernel timeout, so that the key
+ * never expires while the token lives on (sliding lifetimes).  A rotated
+ * token got its timeout when it was stored.
+ */
+static void
+save_lifetimes(fhirauth *h, const struct fa_token_response *r,
+               unsigned timeout, struct save_state *st)
+{
+    fhirauth_rc rc;
+
+    if (st->login || st->lost_refresh
+        || (r->refresh_token == NULL && r->refresh_expires_in <= 0))
+        return;
+    if (r->refresh_token == NULL) {
+        rc = fa_ks_set_timeout(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
+                               timeout, NULL);
+        if (rc != FHIRAUTH_OK && rc != FHIRAUTH_ERR_LOGIN_NEEDED)
+            st->short_lived = 1;
+    }
+    rc = fa_ks_set_timeout(h->cfg.keyring, h->cfg.profile, FA_KEY_DPOP,
+                           timeout, NULL);
+    if (rc != FHIRAUTH_OK && rc != FHIRAUTH_ERR_LOGIN_NEEDED)
+        st->short_lived = 1;
+}
+
+/* A login's DPoP key, with the refresh token's lifetime; a login without
+ * one removes the key of the session it replaces (its new tokens are
+ * not bound to it). */
+static fhirauth_rc
+save_dpop(fhirauth *h, unsigned timeout, struct save_state *st)
+{
+    if (h->dpop == NULL)
+        return fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_DPOP,
+                            &h->err);
+    return store_key(h, FA_KEY_DPOP, h->dpop->key, h->dpop->keylen, timeout,
+                     &st->room);
 }
 
 /* The metadata, when asked to (write) or when the answer changed it; a
@@ -269,6 +311,11 @@ save_warning(fhirauth *h, const struct save_state *st)
             "warning: the session metadata was not "
             "updated: the user's kernel keyring quota is full (" QUOTA_SYSCTLS
             ")");
+    else if (st->short_lived)
+        fa_warn(&h->err,
+                "warning: the kernel timeout of the session's keys could not "
+                "be renewed: the session may end before the server's "
+                "refresh token does");
 }
 
 /* Never half a session: no refresh token without its metadata, no
@@ -306,24 +353,20 @@ fa_save_tokens(fhirauth *h, const struct fa_token_response *r,
     /* A login without a refresh token has dropped the old one already. */
     if (st.login && r->refresh_token == NULL)
         st.wrote = 1;
-    /* A login's DPoP key before the refresh token bound to it, with its
-     * lifetime; a login without one removes the old session's. */
-    if (st.login) {
-        rc = fa_dpop_store(h, refresh_timeout);
-        if (rc != FHIRAUTH_OK) {
-            if (st.wrote)
-                drop_session(h);
-            return rc;
-        }
-    }
     if (r->refresh_token != NULL) {
         rc = save_refresh(h, r->refresh_token, refresh_timeout, &st);
         if (rc != FHIRAUTH_OK)
             return rc; /* a login: nothing written yet */
         st.wrote = 1;
     }
+    save_lifetimes(h, r, refresh_timeout, &st);
     CRASH_POINT("between-writes");
-    rc = save_meta(h, r, meta, write_meta, &st);
+    /* A login's DPoP key once the old session is being replaced, never
+     * before: a login that fails first leaves the old session's key
+     * (the old refresh token is bound to it). */
+    rc = st.login ? save_dpop(h, refresh_timeout, &st) : FHIRAUTH_OK;
+    if (rc == FHIRAUTH_OK)
+        rc = save_meta(h, r, meta, write_meta, &st);
     if (rc == FHIRAUTH_OK)
         rc = save_access(h, r, life, expiry, &st);
     if (rc != FHIRAUTH_OK) {
@@ -366,6 +409,16 @@ read_session(fhirauth *h, char **ret_refresh, size_t *ret_rlen,
     return rc;
 }
 
+
+/* Did the AS itself end the grant?  Only its invalid_grant answer
+ * (RFC 6749 §5.2) removes a session's keys: a local failure (a key that
+ * cannot be read, a request not made) leaves everything as it is. */
+static int
+ended_by_server(fhirauth_rc rc, const char *oauth_error)
+{
+    return rc == FHIRAUTH_ERR_LOGIN_NEEDED
+        && strcmp(oauth_error, "invalid_grant") == 0;
+}
 
 /* One refresh grant; the lock is held. */
 static fhirauth_rc
@@ -440,7 +493,7 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
         oerr[0] = '\0';
         rc = ops->refresh_grant(&ctx, &meta.ep, refresh, &resp, oerr,
                                 sizeof(oerr), &h->err);
-        if (rc != FHIRAUTH_ERR_LOGIN_NEEDED || tries > 0)
+        if (!ended_by_server(rc, oerr) || tries > 0)
             break;
         /* invalid_grant: a process on another host or one that ignored
          * the lock may have rotated the token; look once more. */
@@ -459,14 +512,14 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     }
     CRASH_POINT("after-answer");
     now = time(NULL);
-    if (rc == FHIRAUTH_ERR_LOGIN_NEEDED) {
+    if (ended_by_server(rc, oerr)) {
         /* The AS ended the grant: drop what can no longer be used, so
          * later calls answer at once instead of asking the AS again. */
         fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_ACCESS, NULL);
         fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH, NULL);
         fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_DPOP, NULL);
         fa_err_set(&h->err, rc, "the session has ended (%s): log in again",
-                   oerr[0] ? oerr : "invalid_grant");
+                   oerr);
         goto out;
     }
     if (rc == FHIRAUTH_ERR_DENIED && oerr[0] == '\0') {
@@ -502,6 +555,8 @@ refresh_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     else
         h->token_dpop = fa_token_is_dpop(&resp);
 out:
+    /* The private key stays in memory for this one call (SECURITY.md). */
+    fa_dpop_forget(h);
     fa_token_response_free(&resp);
     fa_secret_free_len(refresh, rlen);
     fa_meta_free(&meta);

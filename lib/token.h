@@ -32,7 +32,8 @@ fhirauth_rc fa_take_lock(fhirauth *h, int *ret_fd);
 /*
  * Save a token answer, the refresh token first so that a crash between the
  * writes never leaves a rotated-away refresh token as the only copy; then
- * the metadata when FA_SAVE_META or when the answer changed it; then the
+ * a login's DPoP key (or, without one, the old one removed); then the
+ * metadata when FA_SAVE_META or when the answer changed it; then the
  * access token.  The caller holds the lock.
  *
  * A full keyring quota (docs/ARCHITECTURE.md, "A full keyring quota"):
@@ -41,8 +42,9 @@ fhirauth_rc fa_take_lock(fhirauth *h, int *ret_fd);
  * returned, and the detail holds a warning (FHIRAUTH_OK with a non-empty
  * detail); a refresh token that does not fit is removed rather than kept
  * dead.  A login that cannot store its session fails with
- * FHIRAUTH_ERR_QUOTA; if it had written anything, the profile's three
- * keys are removed (*ret_dropped set, may be NULL): never half a session.
+ * FHIRAUTH_ERR_QUOTA; if it had written anything, the profile's keys
+ * (with the DPoP key, written after the refresh token) are removed
+ * (*ret_dropped set, may be NULL): never half a session.
  * A login whose access token alone does not fit succeeds with a warning.
  */
 fhirauth_rc fa_save_tokens(fhirauth *h, const struct fa_token_response *r,

@@ -77,10 +77,15 @@ fa_dpop_key_decode(const char *pem, size_t len, EVP_PKEY **ret,
                               NULL);
     if (rc == FHIRAUTH_ERR_NOMEM)
         return fa_nomem(e);
+    /* Not LOGIN_NEEDED: OpenSSL failing here (memory, a broken
+     * OPENSSL_CONF) looks the same as a damaged key, and the session is
+     * not over until the server says so.  The key stays; a damaged one
+     * fails every call until the user logs in again. */
     if (rc != FHIRAUTH_OK)
-        return fa_fail(e, FHIRAUTH_ERR_LOGIN_NEEDED,
-                       "the session's DPoP key in the keyring is not a "
-                       "P-256 private key: log in again");
+        return fa_fail(e, FHIRAUTH_ERR_KEYRING,
+                       "the session's DPoP key in the keyring cannot be "
+                       "read as a P-256 private key (it is kept): log in "
+                       "again if this persists");
     return FHIRAUTH_OK;
 }
 

@@ -26,9 +26,9 @@ fhirauth_rc fa_dpop_key_new(EVP_PKEY **ret, struct fa_err *e);
 fhirauth_rc fa_dpop_key_encode(EVP_PKEY *key, char **ret, size_t *ret_len,
                                struct fa_err *e);
 
-/* The key of a keyring payload (EVP_PKEY_free()).  Anything but a P-256
- * private key is FHIRAUTH_ERR_LOGIN_NEEDED: the session's tokens are
- * bound to a key that is gone. */
+/* The key of a keyring payload (EVP_PKEY_free()).  A payload OpenSSL
+ * cannot read as a P-256 private key is FHIRAUTH_ERR_KEYRING, never
+ * LOGIN_NEEDED: only the server ends a session (the key is kept). */
 fhirauth_rc fa_dpop_key_decode(const char *pem, size_t len, EVP_PKEY **ret,
                                struct fa_err *e);
 

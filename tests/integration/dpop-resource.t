@@ -3,13 +3,14 @@
 # §7) against the test FHIR server that checks proofs and wants its own
 # nonce (fhir.js --dpop nonce): examples/fhir-get (the libcurl pair,
 # fhirauth_curl_prepare_request) answers the server's use_dpop_nonce once
-# with no refresh and keeps the nonce for the next process, and a token
-# revoked behind its back with one refresh; real curl takes fhir-token's
+# with no refresh and keeps the nonce for the next process, a token
+# revoked behind its back with one refresh, and invalid_dpop_proof with
+# one fresh proof and no refresh; real curl takes fhir-token's
 # curl format for one URL; a replayed proof and a proof for another URL
 # are refused; the formats that cannot carry a proof refuse the session.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 35
+plan 40
 
 GET_BIN=$top_builddir/examples/fhir-get
 [ -x "$GET_BIN" ] || bail "$GET_BIN is missing: make check builds it"
@@ -61,6 +62,21 @@ is "$FA_RC" 0 "fhir-get with the revoked token: exit 0" || fa_show
 like "$FA_ERR" 'HTTP 200, retries 1' "... after one retry"
 is "$(fhir_events 401 '"inactive"')" 1 "... the server refused the revoked token"
 is "$(fa_as_count refresh_token ok)" 1 "... one refresh"
+
+# A proof the server refuses (invalid_dpop_proof: here signed by a key
+# that is not the token's): one retry with a fresh proof, no refresh.
+good_key=$(fa_key_read dpop)
+refreshes=$(fa_as_count refresh_token)
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null |
+    openssl pkey 2>/dev/null | keyctl pupdate "$(fa_key_id dpop)" ||
+    bail "cannot replace the DPoP key"
+fa_run fhir_get "$URL"
+is "$FA_RC" 1 "fhir-get with proofs of another key: exit 1" || fa_show
+like "$FA_ERR" 'HTTP 401, retries 1' "... after one retry"
+is "$(fhir_events 401 '"dpop: key mismatch"')" 2 "... two proofs refused (invalid_dpop_proof)"
+is "$(fa_as_count refresh_token)" "$refreshes" "... and no refresh asked for"
+ok "... the session stays" fa_key_exists refresh
+printf '%s\n' "$good_key" | keyctl pupdate "$(fa_key_id dpop)" || bail "cannot restore the DPoP key"
 
 # ------------------------------------------------- fhir-token and curl
 fa_run fa_token --format header --url "$URL"

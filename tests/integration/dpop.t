@@ -7,11 +7,12 @@
 # metadata; the token is bound to the key (cnf.jkt in introspection);
 # a refresh carries a proof of the stored key, and one with another key
 # in its place is refused by the AS (the public client's refresh token
-# is bound) and ends the session; logout and a bearer login remove the
-# key.
+# is bound) and ends the session, while a stored key that cannot be read
+# is a keyring error that sends nothing and removes nothing; logout and a
+# bearer login remove the key.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 28
+plan 33
 
 fa_test_dir
 fa_start_servers --dpop nonce --ttl 3
@@ -89,6 +90,20 @@ is "$(token_events refresh_token '"dpop":true')" "$(grep -F '"grant_type":"refre
     "every refresh request carried a proof"
 is "$(cnf_jkt "$FA_OUT")" "$key_jkt" "the new token is bound to the same key"
 isnt "$(fa_json dpop_nonce <<<"$(fa_key_read meta)")" "" "the metadata keeps a nonce (was $nonce1)"
+
+# A stored key that cannot be read: a local failure, not the end of the
+# session. Nothing is sent and nothing is removed.
+good_key=$(fa_key_read dpop)
+asked=$(grep -F '"grant_type":"refresh_token"' "$FA_AS_LOG" | grep -cF '"event":"token"')
+printf 'not a key' | keyctl pupdate "$(fa_key_id dpop)" || bail "cannot damage the DPoP key"
+dpop_token --min-valid 3600
+is "$FA_RC" 4 "a refresh with an unreadable key: exit 4 (keyring)" || fa_show
+like "$FA_ERR" 'DPoP key.*kept.*log in again' "... the key is kept, log in again if it persists"
+is "$(grep -F '"grant_type":"refresh_token"' "$FA_AS_LOG" | grep -cF '"event":"token"')" "$asked" \
+    "... no refresh request was sent"
+ok "... the refresh token stays" fa_key_exists refresh
+is "$(fa_key_read dpop)" "not a key" "... and so does the key"
+printf '%s\n' "$good_key" | keyctl pupdate "$(fa_key_id dpop)" || bail "cannot restore the DPoP key"
 
 # A key other than the one the refresh token is bound to.
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null |
