@@ -14,9 +14,10 @@
 
 /*
  * The stored service session's metadata, when it is one and belongs to
- * the configured server and client: its endpoints save the discovery, so
- * that a new token costs one request, as a refresh does.  0 when there is
- * none to use (meta then empty).
+ * the configured server and client (discovered where the configuration
+ * starts discovery, fa_meta_matches()): its endpoints save the discovery,
+ * so that a new token costs one request, as a refresh does.  0 when there
+ * is none to use (meta then empty).
  */
 static int
 stored_session(fhirauth *h, struct fa_meta *meta)
@@ -41,8 +42,9 @@ stored_session(fhirauth *h, struct fa_meta *meta)
 
 /*
  * A new service session: the endpoints from discovery (or the
- * configuration alone), the client, the scope asked for, and the mark of
- * a service session.  ep is taken over (emptied).
+ * configuration alone) and where that started, the client, the scope
+ * asked for, and the mark of a service session.  ep is taken over
+ * (emptied).
  */
 static fhirauth_rc
 new_session(fhirauth *h, struct fa_endpoints *ep, struct fa_meta *meta)
@@ -55,8 +57,8 @@ new_session(fhirauth *h, struct fa_endpoints *ep, struct fa_meta *meta)
     meta->grant = strdup(FA_META_SERVICE_GRANT);
     meta->login_at = (long long) time(NULL);
     if ((h->cfg.client_id != NULL && meta->client_id == NULL)
-        || (h->cfg.scope != NULL && meta->scope == NULL)
-        || meta->grant == NULL)
+        || (h->cfg.scope != NULL && meta->scope == NULL) || meta->grant == NULL
+        || fa_meta_note_discovery(meta, &h->cfg) != 0)
         return fa_nomem(&h->err);
     return FHIRAUTH_OK;
 }

@@ -10,7 +10,9 @@
 # FHIR server takes, and a 401 from it (the token revoked at the AS behind
 # the program's back) makes examples/fhir-get obtain a new one and retry
 # once; refused credentials exit 2 without a login hint and remove
-# nothing.  Then with 3 s tokens, as a local service account made for the
+# nothing; with fhir_base alone, another fhir_base makes no request to the
+# AS found before, and a session without discovered_from (an older
+# version's) is discovered anew.  Then with 3 s tokens, as a local service account made for the
 # test: the first token (the AS's request log counts one
 # client_credentials request with an assertion), the cached one (none),
 # one after expiry, status, exec, logout (the access token revoked) and
@@ -112,6 +114,37 @@ unlike "$FA_ERR" 'log in' "... with no hint to log in"
 is "$(cc fail)" 1 "... one refused request"
 fa_run fa_token
 is "$FA_OUT" "$t2" "the cached token is kept"
+
+# The stored endpoints serve only the server the configuration names:
+# with fhir_base alone (no issuer to compare), another fhir_base sends
+# the secret nowhere near the old AS; the same one uses them again.
+printf 'conf-secret\n' >"$FA_TMP/conf.secret"
+fa_config issuer
+fa_clear_keys
+fa_run fa_token
+is "$FA_RC" 0 "fhir_base only: a token (SMART discovery)" || fa_show
+like "$(fa_key_read meta)" "\"discovered_from\":\"[^\"]*:$FA_FHIR_PORT[^\"]*fhir\"" \
+    "... the session records where discovery started"
+before=$(cc)
+fa_config fhir_base "https://127.0.0.1:$(fa_dead_port)/fhir"
+fa_run fa_token --min-valid 3600
+like "$FA_ERR" 'could not refresh' "another fhir_base: discovery there fails" || fa_show
+is "$(cc)" "$before" "... and the old AS gets no request"
+fa_config fhir_base "$FA_FHIR"
+fa_run fa_token --min-valid 3600
+is "$FA_RC" 0 "the first fhir_base again: a new token" || fa_show
+is "$(cc)" $((before + 1)) "... from the stored session's AS"
+fa_config issuer "$FA_ISSUER"
+
+# A service session an older version stored (no discovered_from) is
+# discovered anew before the credential goes anywhere.
+fa_clear_keys
+fa_run fa_token
+disc=$(fa_as_events discovery)
+fa_key_read meta | sed 's/,"discovered_from":"[^"]*"//' | keyctl pupdate "$(fa_key_id meta)"
+fa_run fa_token --min-valid 3600
+is "$FA_RC" 0 "an older version's service session: a new token" || fa_show
+is "$(fa_as_events discovery)" $((disc + 1)) "... after a discovery"
 
 # The key client: an assertion; a key the AS does not know is refused.
 fa_config client_id fhir-jwt
