@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "keystore.h"
 #include "service.h"
@@ -27,6 +28,14 @@ stored_session(fhirauth *h, struct fa_meta *meta)
     int usable;
 
     memset(meta, 0, sizeof(*meta));
+    /* Every process of the real uid may write the metadata.  A caller
+     * that trusts only the system configuration, or a set-id program
+     * (more privilege than its user, SECURITY.md), must not send the
+     * client's credential to a token endpoint the user chose: it asks
+     * discovery, as a root logout does (revoke_by_discovery, login.c). */
+    if ((h->flags & FHIRAUTH_OPEN_SYSTEM_ONLY) != 0 || getuid() != geteuid()
+        || getgid() != getegid())
+        return 0;
     if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
                    NULL, NULL)
         != FHIRAUTH_OK)

@@ -12,7 +12,9 @@
 # once; refused credentials exit 2 without a login hint and remove
 # nothing; with fhir_base alone, another fhir_base makes no request to the
 # AS found before, and a session without discovered_from (an older
-# version's) is discovered anew.  Then with 3 s tokens, as a local service account made for the
+# version's) is discovered anew; a token endpoint planted in the metadata
+# is not used by a set-group-id caller or a FHIRAUTH_OPEN_SYSTEM_ONLY
+# handle (tests/pamlib-driver).  Then with 3 s tokens, as a local service account made for the
 # test: the first token (the AS's request log counts one
 # client_credentials request with an assertion), the cached one (none),
 # one after expiry, status, exec, logout (the access token revoked) and
@@ -145,6 +147,32 @@ fa_key_read meta | sed 's/,"discovered_from":"[^"]*"//' | keyctl pupdate "$(fa_k
 fa_run fa_token --min-valid 3600
 is "$FA_RC" 0 "an older version's service session: a new token" || fa_show
 is "$(fa_as_events discovery)" $((disc + 1)) "... after a discovery"
+
+# The user can write the metadata: a token endpoint planted there is used
+# by the user's own calls, but never by a caller with more privilege than
+# its user (a set-group-id one, egid ≠ gid; a handle opened
+# FHIRAUTH_OPEN_SYSTEM_ONLY): those discover anew.
+plant() {
+    fa_key_read meta |
+        sed "s|\"token_endpoint\":\"[^\"]*\"|\"token_endpoint\":\"https://127.0.0.1:$1/token\"|" |
+        keyctl pupdate "$(fa_key_id meta)"
+}
+dead=$(fa_dead_port)
+plant "$dead"
+like "$(fa_key_read meta)" "127\.0\.0\.1:$dead/token" "a token endpoint planted in the metadata"
+before=$(cc ok)
+fa_run fa_token --min-valid 3600
+like "$FA_ERR" 'could not refresh' "... is where the user's own call asks" || fa_show
+fa_run setpriv --egid="$(id -g "$SVC")" --keep-groups "$FA_TOKEN_BIN" \
+    --config "$FA_CONF" --profile "$FA_PROFILE" --min-valid 3600
+is "$FA_RC/$FA_ERR" 0/ "set-group-id: a new token, no warning" || fa_show
+is "$(cc ok)" $((before + 1)) "... from the configured AS"
+is "$(fa_as_events discovery)" $((disc + 2)) "... after a discovery"
+plant "$dead"
+fa_run "$top_builddir/tests/pamlib-driver" token "$FA_CONF" 3600
+is "$FA_OUT" "token=0
+token_got=1" "FHIRAUTH_OPEN_SYSTEM_ONLY: a new token, no warning" || fa_show
+is "$(cc ok)" $((before + 2)) "... from the configured AS"
 
 # The key client: an assertion; a key the AS does not know is refused.
 fa_config client_id fhir-jwt
