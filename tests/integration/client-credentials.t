@@ -14,11 +14,13 @@
 # AS found before, and a session without discovered_from (an older
 # version's) is discovered anew; a token endpoint planted in the metadata
 # is not used by a set-group-id caller or a FHIRAUTH_OPEN_SYSTEM_ONLY
-# handle (tests/pamlib-driver).  Then with 3 s tokens, as a local service account made for the
-# test: the first token (the AS's request log counts one
-# client_credentials request with an assertion), the cached one (none),
-# one after expiry, status, exec, logout (the access token revoked) and
-# eight processes on an empty keyring (exactly one request).
+# handle (tests/pamlib-driver); a service token replaces a user's
+# DPoP-bound session and its scheme.  Then with 3 s tokens, as a local
+# service account made for the test: the first token (the AS's request
+# log counts one client_credentials request with an assertion), the
+# cached one (none), one after expiry, status, exec, logout (the access
+# token revoked) and eight processes on an empty keyring (exactly one
+# request).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (creates a service account)"
@@ -171,8 +173,36 @@ is "$(fa_as_events discovery)" $((disc + 2)) "... after a discovery"
 plant "$dead"
 fa_run "$top_builddir/tests/pamlib-driver" token "$FA_CONF" 3600
 is "$FA_OUT" "token=0
-token_got=1" "FHIRAUTH_OPEN_SYSTEM_ONLY: a new token, no warning" || fa_show
+token_got=1
+token_scheme=Bearer" "FHIRAUTH_OPEN_SYSTEM_ONLY: a new token, no warning" || fa_show
 is "$(cc ok)" $((before + 2)) "... from the configured AS"
+
+# A service token replaces what a user's DPoP-bound session left (the
+# profile's grant changed): its refresh token goes, and a handle that
+# returned that session's cached token says Bearer for the service token
+# after it.
+#
+# plant_key NAME PAYLOAD: a key in the user keyring with the permissions
+# the library gives (made in the session keyring, which we possess).
+plant_key() {
+    local id
+    id=$(printf '%s' "$2" | keyctl padd user "pam_fhir:$FA_PROFILE:$1" @s) &&
+        keyctl setperm "$id" 0x3f1f0000 && keyctl link "$id" @u &&
+        keyctl unlink "$id" @s >/dev/null
+}
+fa_clear_keys
+plant_key refresh planted-refresh
+plant_key dpop planted-key
+plant_key access "$(($(date +%s) + 120)) DPoP planted-access"
+fa_run "$top_builddir/tests/pamlib-driver" token "$FA_CONF" 1 3600
+is "$FA_OUT" "token=0
+token_got=1
+token_scheme=DPoP
+token=0
+token_got=1
+token_scheme=Bearer" "the user's cached DPoP token, then a service token: Bearer" || fa_show
+is "$(cc ok)" $((before + 3)) "... from one request"
+nok "the user's refresh token is gone" fa_key_exists refresh
 
 # The key client: an assertion; a key the AS does not know is refused.
 fa_config client_id fhir-jwt
