@@ -125,12 +125,14 @@ fa_service_request(fhirauth *h, struct fa_token_response *ret,
         rc = fa_nomem(&h->err);
         goto fail;
     }
-    if (!stored)
+    if (!stored) {
         /* Whatever the profile held before (a user's session, from before
-         * its grant changed) is replaced: never a refresh token beside
-         * metadata of another session. */
+         * its grant changed) is replaced: never a refresh token or a DPoP
+         * key beside metadata of another session. */
         (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
                             NULL);
+        (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_DPOP, NULL);
+    }
     *ret = resp;
     *ret_meta = meta;
     *ret_new = !stored;

@@ -15,7 +15,7 @@
 # version's) is discovered anew; a token endpoint planted in the metadata
 # is not used by a set-group-id caller or a FHIRAUTH_OPEN_SYSTEM_ONLY
 # handle (tests/pamlib-driver); a service token replaces a user's
-# DPoP-bound session and its scheme.  Then with 3 s tokens, as a local
+# DPoP-bound session, its keys and its scheme.  Then with 3 s tokens, as a local
 # service account made for the test: the first token (the AS's request
 # log counts one client_credentials request with an assertion), the
 # cached one (none), one after expiry, status, exec, logout (the access
@@ -178,9 +178,9 @@ token_scheme=Bearer" "FHIRAUTH_OPEN_SYSTEM_ONLY: a new token, no warning" || fa_
 is "$(cc ok)" $((before + 2)) "... from the configured AS"
 
 # A service token replaces what a user's DPoP-bound session left (the
-# profile's grant changed): its refresh token goes, and a handle that
-# returned that session's cached token says Bearer for the service token
-# after it.
+# profile's grant changed): its refresh token and DPoP key go, and a
+# handle that returned that session's cached token says Bearer for the
+# service token after it.
 #
 # plant_key NAME PAYLOAD: a key in the user keyring with the permissions
 # the library gives (made in the session keyring, which we possess).
@@ -203,6 +203,7 @@ token_got=1
 token_scheme=Bearer" "the user's cached DPoP token, then a service token: Bearer" || fa_show
 is "$(cc ok)" $((before + 3)) "... from one request"
 nok "the user's refresh token is gone" fa_key_exists refresh
+nok "... and its DPoP key" fa_key_exists dpop
 
 # The key client: an assertion; a key the AS does not know is refused.
 fa_config client_id fhir-jwt
