@@ -148,6 +148,7 @@ struct cf_file {
     char *default_profile;         /* the file's default_profile, or NULL */
     struct fa_profile_list *names; /* CF_PASS_CHECK adds section names */
     unsigned long grant_line;      /* the last line whose grant was applied */
+    unsigned long dpop_line;       /* the same for dpop */
 };
 
 enum cf_pass {
@@ -810,6 +811,9 @@ cf_walk(struct cf_file *f, enum cf_pass pass, struct fa_config *cfg,
         if (pass != CF_PASS_CHECK
             && o->offset == offsetof(struct fa_config, grant))
             f->grant_line = lineno;
+        if (pass != CF_PASS_CHECK
+            && o->offset == offsetof(struct fa_config, dpop))
+            f->dpop_line = lineno;
         if (r == FHIRAUTH_ERR_CONFIG)
             return cf_bad_value(e, f->name, lineno, o, b, why);
         if (r != FHIRAUTH_OK)
@@ -839,6 +843,27 @@ cf_grant_needs_credential(struct fa_err *e, const struct cf_file *files,
         if (files[i - 1].grant_line > 0)
             return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s:%lu: %s",
                            files[i - 1].name, files[i - 1].grant_line, why);
+    return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s", why);
+}
+
+/*
+ * A service profile's tokens come from the client's credential alone
+ * (service.c), never bound to a DPoP key: dpop = yes there would be
+ * silently ignored, so it is refused, naming the line that set it.
+ */
+static fhirauth_rc
+cf_dpop_needs_user(struct fa_err *e, const struct cf_file *files,
+                   size_t nfiles)
+{
+    static const char why[] =
+        "dpop = yes is for a user's session: a service profile (grant = "
+        "client_credentials) does not bind its tokens to a DPoP key";
+    size_t i;
+
+    for (i = nfiles; i > 0; i--)
+        if (files[i - 1].dpop_line > 0)
+            return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s:%lu: %s",
+                           files[i - 1].name, files[i - 1].dpop_line, why);
     return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s", why);
 }
 
@@ -907,6 +932,10 @@ cf_resolve(struct fa_config *cfg, struct cf_file *files, size_t nfiles,
         goto fail;
     if (c.grant == FA_GRANT_CLIENT_CREDENTIALS && method == FA_METHOD_NONE) {
         rc = cf_grant_needs_credential(e, files, nfiles);
+        goto fail;
+    }
+    if (c.grant == FA_GRANT_CLIENT_CREDENTIALS && c.dpop) {
+        rc = cf_dpop_needs_user(e, files, nfiles);
         goto fail;
     }
     fa_secret_free(c.profile);

@@ -106,6 +106,7 @@ build_session(fhirauth *h, const struct fa_net_ops *ops,
     meta->username = fa_strdup(username);
     meta->login_at = (long long) time(NULL);
     if (fa_dpop_note_nonce(h, meta) < 0
+        || fa_meta_note_discovery(meta, &h->cfg) != 0
         || (h->cfg.client_id != NULL && meta->client_id == NULL)
         || (h->cfg.scope != NULL && meta->scope == NULL)
         || (username != NULL && meta->username == NULL))

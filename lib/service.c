@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "keystore.h"
 #include "service.h"
@@ -14,9 +15,10 @@
 
 /*
  * The stored service session's metadata, when it is one and belongs to
- * the configured server and client: its endpoints save the discovery, so
- * that a new token costs one request, as a refresh does.  0 when there is
- * none to use (meta then empty).
+ * the configured server and client (discovered where the configuration
+ * starts discovery, fa_meta_matches()): its endpoints save the discovery,
+ * so that a new token costs one request, as a refresh does.  0 when there
+ * is none to use (meta then empty).
  */
 static int
 stored_session(fhirauth *h, struct fa_meta *meta)
@@ -26,6 +28,14 @@ stored_session(fhirauth *h, struct fa_meta *meta)
     int usable;
 
     memset(meta, 0, sizeof(*meta));
+    /* Every process of the real uid may write the metadata.  A caller
+     * that trusts only the system configuration, or a set-id program
+     * (more privilege than its user, SECURITY.md), must not send the
+     * client's credential to a token endpoint the user chose: it asks
+     * discovery, as a root logout does (revoke_by_discovery, login.c). */
+    if ((h->flags & FHIRAUTH_OPEN_SYSTEM_ONLY) != 0 || getuid() != geteuid()
+        || getgid() != getegid())
+        return 0;
     if (fa_ks_read(h->cfg.keyring, h->cfg.profile, FA_KEY_META, &data, &len,
                    NULL, NULL)
         != FHIRAUTH_OK)
@@ -41,8 +51,9 @@ stored_session(fhirauth *h, struct fa_meta *meta)
 
 /*
  * A new service session: the endpoints from discovery (or the
- * configuration alone), the client, the scope asked for, and the mark of
- * a service session.  ep is taken over (emptied).
+ * configuration alone) and where that started, the client, the scope
+ * asked for, and the mark of a service session.  ep is taken over
+ * (emptied).
  */
 static fhirauth_rc
 new_session(fhirauth *h, struct fa_endpoints *ep, struct fa_meta *meta)
@@ -55,8 +66,8 @@ new_session(fhirauth *h, struct fa_endpoints *ep, struct fa_meta *meta)
     meta->grant = strdup(FA_META_SERVICE_GRANT);
     meta->login_at = (long long) time(NULL);
     if ((h->cfg.client_id != NULL && meta->client_id == NULL)
-        || (h->cfg.scope != NULL && meta->scope == NULL)
-        || meta->grant == NULL)
+        || (h->cfg.scope != NULL && meta->scope == NULL) || meta->grant == NULL
+        || fa_meta_note_discovery(meta, &h->cfg) != 0)
         return fa_nomem(&h->err);
     return FHIRAUTH_OK;
 }
@@ -114,12 +125,14 @@ fa_service_request(fhirauth *h, struct fa_token_response *ret,
         rc = fa_nomem(&h->err);
         goto fail;
     }
-    if (!stored)
+    if (!stored) {
         /* Whatever the profile held before (a user's session, from before
-         * its grant changed) is replaced: never a refresh token beside
-         * metadata of another session. */
+         * its grant changed) is replaced: never a refresh token or a DPoP
+         * key beside metadata of another session. */
         (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_REFRESH,
                             NULL);
+        (void) fa_ks_unlink(h->cfg.keyring, h->cfg.profile, FA_KEY_DPOP, NULL);
+    }
     *ret = resp;
     *ret_meta = meta;
     *ret_new = !stored;

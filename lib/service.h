@@ -14,8 +14,8 @@
  * and saves the answer (token.c).  The endpoints are the stored service
  * session's, or, when the profile has no such session of this server and
  * client, discovery's: then *ret_meta is a new service session (*ret_new
- * is 1: it must be written) and a refresh key of an earlier session of
- * the profile is removed.  A
+ * is 1: it must be written) and the refresh and DPoP keys of an earlier
+ * session of the profile are removed.  A
  * refresh token in the answer is dropped; an answer without scope gets
  * the configured one.  On FHIRAUTH_OK *ret and *ret_meta are the
  * caller's to free (fa_token_response_free, fa_meta_free); on failure

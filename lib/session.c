@@ -46,6 +46,9 @@ static const struct str_field str_fields[] = {
     { "dpop_nonce", M(dpop_nonce) },
     { "rs_origin", M(rs_origin) },
     { "rs_dpop_nonce", M(rs_dpop_nonce) },
+    /* New in this version: a session without it is an older version's
+     * (fa_meta_matches()). */
+    { "discovered_from", M(discovered_from) },
 };
 #undef M
 
@@ -207,15 +210,53 @@ fa_meta_free(struct fa_meta *m)
     memset(m, 0, sizeof(*m));
 }
 
+/* Where discovery starts for cfg, as the network module's discover does
+ * (lib/net/discovery.c): the issuer, else no request at all when the
+ * token endpoint is configured, else the FHIR server's SMART document. */
+static const char *
+discovery_start(const struct fa_config *cfg)
+{
+    if (cfg->issuer != NULL)
+        return cfg->issuer;
+    if (cfg->token_endpoint != NULL)
+        return NULL;
+    return cfg->fhir_base;
+}
+
+int
+fa_meta_note_discovery(struct fa_meta *m, const struct fa_config *cfg)
+{
+    const char *start = discovery_start(cfg);
+
+    free(m->discovered_from);
+    m->discovered_from = NULL;
+    if (start == NULL)
+        return 0;
+    m->discovered_from = strdup(start);
+    return m->discovered_from == NULL ? -1 : 0;
+}
+
 int
 fa_meta_matches(const struct fa_meta *m, const struct fa_config *cfg)
 {
+    const char *start = discovery_start(cfg);
+
     if (cfg->issuer != NULL
         && (m->ep.issuer == NULL || strcmp(cfg->issuer, m->ep.issuer) != 0))
         return 0;
     if (cfg->client_id != NULL
         && (m->client_id == NULL || strcmp(cfg->client_id, m->client_id) != 0))
         return 0;
+    /* The endpoints came from elsewhere: a changed fhir_base (which no
+     * issuer check covers) must not send the client's credential or the
+     * refresh token to the server named before. */
+    if (m->discovered_from != NULL)
+        return start != NULL && strcmp(start, m->discovered_from) == 0;
+    /* Stored by an older version, or from configured endpoints.  A
+     * service session costs only a discovery to replace; a user's is
+     * kept (an upgrade logs nobody out), judged as before. */
+    if (fa_meta_is_service(m))
+        return start == NULL;
     return 1;
 }
 

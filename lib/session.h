@@ -33,6 +33,11 @@ struct fa_meta {
      * without. */
     char *rs_origin;
     char *rs_dpop_nonce;
+    /* Where the discovery of ep started: the configured issuer, or
+     * without one the fhir_base; NULL when the configuration named the
+     * endpoints (token_endpoint, no issuer) or an older version stored
+     * the session. */
+    char *discovered_from;
 };
 
 /* JSON text for the key; *ret_json freed by the caller with free(). */
@@ -52,8 +57,15 @@ const char *fa_client_auth_name(enum fa_client_auth a);
 
 struct fa_config;
 /* The session belongs to cfg's server and client (1), or it is not ours
- * to renew (0: the configuration changed since it was stored). */
+ * to renew (0: the configuration changed since it was stored).  A service
+ * session must have been discovered where cfg starts discovery; a user's
+ * session stored without discovered_from (by an older version) is
+ * judged by its issuer and client alone. */
 int fa_meta_matches(const struct fa_meta *m, const struct fa_config *cfg);
+
+/* Record in m where cfg starts discovery (discovered_from), for a new
+ * session.  0, or -1 out of memory. */
+int fa_meta_note_discovery(struct fa_meta *m, const struct fa_config *cfg);
 
 /* The grant member's value of a service session. */
 #define FA_META_SERVICE_GRANT "client_credentials"

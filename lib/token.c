@@ -582,6 +582,10 @@ service_locked(fhirauth *h, char **ret_token, time_t *ret_expiry)
     /* The detail now holds nothing or a warning about the quota. */
     if (rc == FHIRAUTH_OK && (*ret_token = strdup(resp.access_token)) == NULL)
         rc = fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
+    else if (rc == FHIRAUTH_OK)
+        /* Never DPoP-bound (no proof is sent), whatever this handle
+         * returned before: fhirauth_token_scheme() says Bearer. */
+        h->token_dpop = 0;
     fa_token_response_free(&resp);
     fa_meta_free(&meta);
     return rc;

@@ -1,12 +1,18 @@
 /* pamlib-driver.c - plays the PAM module's use of libfhirauth for
  * tests/integration/pam-lib.t: a deferred password login as root, the
  * identity check, the stash in root's user keyring, taking it back in
- * another process, storing it as the user.  Prints "name=value" lines.
+ * another process, storing it as the user; and for client-credentials.t
+ * a token on a handle that trusts the system configuration alone.
+ * Prints "name=value" lines.
  *
  *   pamlib-driver login CONF ACCOUNT PASSWORD LOCALUSER [USERMAP]
  *     (as root) with FHIRAUTH_OPEN_SYSTEM_ONLY | FHIRAUTH_OPEN_DEFER_STORE
  *   pamlib-driver logout CONF
  *     (as anyone) fhirauth_logout() on a FHIRAUTH_OPEN_SYSTEM_ONLY handle
+ *   pamlib-driver token CONF MIN_VALID...
+ *     (as anyone) fhirauth_token() on a FHIRAUTH_OPEN_SYSTEM_ONLY handle,
+ *     once per MIN_VALID; prints whether a token came and its scheme
+ *     (fhirauth_token_scheme()), never the token
  */
 #include "autoconf.h"
 
@@ -161,6 +167,33 @@ do_logout(const char *conf)
     return 0;
 }
 
+static int
+do_token(const char *conf, char **min_valid, int n)
+{
+    fhirauth *h = open_or_die(conf, FHIRAUTH_OPEN_SYSTEM_ONLY);
+    char *token, *end;
+    long min;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        end = NULL;
+        min = strtol(min_valid[i], &end, 10);
+        if (end == min_valid[i] || *end != '\0') {
+            fprintf(stderr, "pamlib-driver: bad MIN_VALID\n");
+            fhirauth_close(h);
+            return 2;
+        }
+        token = NULL;
+        report("token", fhirauth_token(h, min, &token, NULL), h);
+        printf("token_got=%d\n", token != NULL);
+        printf("token_scheme=%s\n", fhirauth_token_scheme(h));
+        fflush(stdout);
+        fhirauth_free_secret(token);
+    }
+    fhirauth_close(h);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -169,8 +202,10 @@ main(int argc, char **argv)
                         argc >= 7 ? argv[6] : NULL);
     if (argc == 3 && strcmp(argv[1], "logout") == 0)
         return do_logout(argv[2]);
+    if (argc >= 4 && strcmp(argv[1], "token") == 0)
+        return do_token(argv[2], argv + 3, argc - 3);
     fprintf(stderr,
             "usage: pamlib-driver login CONF ACCOUNT PASSWORD "
-            "LOCALUSER [USERMAP] | logout CONF\n");
+            "LOCALUSER [USERMAP] | logout CONF | token CONF MIN_VALID...\n");
     return 2;
 }

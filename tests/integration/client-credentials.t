@@ -10,11 +10,17 @@
 # FHIR server takes, and a 401 from it (the token revoked at the AS behind
 # the program's back) makes examples/fhir-get obtain a new one and retry
 # once; refused credentials exit 2 without a login hint and remove
-# nothing.  Then with 3 s tokens, as a local service account made for the
-# test: the first token (the AS's request log counts one
-# client_credentials request with an assertion), the cached one (none),
-# one after expiry, status, exec, logout (the access token revoked) and
-# eight processes on an empty keyring (exactly one request).
+# nothing; with fhir_base alone, another fhir_base makes no request to the
+# AS found before, and a session without discovered_from (an older
+# version's) is discovered anew; a token endpoint planted in the metadata
+# is not used by a set-group-id caller or a FHIRAUTH_OPEN_SYSTEM_ONLY
+# handle (tests/pamlib-driver); a service token replaces a user's
+# DPoP-bound session, its keys and its scheme.  Then with 3 s tokens, as a local
+# service account made for the test: the first token (the AS's request
+# log counts one client_credentials request with an assertion), the
+# cached one (none), one after expiry, status, exec, logout (the access
+# token revoked) and eight processes on an empty keyring (exactly one
+# request).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (creates a service account)"
@@ -112,6 +118,92 @@ unlike "$FA_ERR" 'log in' "... with no hint to log in"
 is "$(cc fail)" 1 "... one refused request"
 fa_run fa_token
 is "$FA_OUT" "$t2" "the cached token is kept"
+
+# The stored endpoints serve only the server the configuration names:
+# with fhir_base alone (no issuer to compare), another fhir_base sends
+# the secret nowhere near the old AS; the same one uses them again.
+printf 'conf-secret\n' >"$FA_TMP/conf.secret"
+fa_config issuer
+fa_clear_keys
+fa_run fa_token
+is "$FA_RC" 0 "fhir_base only: a token (SMART discovery)" || fa_show
+like "$(fa_key_read meta)" "\"discovered_from\":\"[^\"]*:$FA_FHIR_PORT[^\"]*fhir\"" \
+    "... the session records where discovery started"
+before=$(cc)
+fa_config fhir_base "https://127.0.0.1:$(fa_dead_port)/fhir"
+fa_run fa_token --min-valid 3600
+like "$FA_ERR" 'could not refresh' "another fhir_base: discovery there fails" || fa_show
+is "$(cc)" "$before" "... and the old AS gets no request"
+fa_config fhir_base "$FA_FHIR"
+fa_run fa_token --min-valid 3600
+is "$FA_RC" 0 "the first fhir_base again: a new token" || fa_show
+is "$(cc)" $((before + 1)) "... from the stored session's AS"
+fa_config issuer "$FA_ISSUER"
+
+# A service session an older version stored (no discovered_from) is
+# discovered anew before the credential goes anywhere.
+fa_clear_keys
+fa_run fa_token
+disc=$(fa_as_events discovery)
+fa_key_read meta | sed 's/,"discovered_from":"[^"]*"//' | keyctl pupdate "$(fa_key_id meta)"
+fa_run fa_token --min-valid 3600
+is "$FA_RC" 0 "an older version's service session: a new token" || fa_show
+is "$(fa_as_events discovery)" $((disc + 1)) "... after a discovery"
+
+# The user can write the metadata: a token endpoint planted there is used
+# by the user's own calls, but never by a caller with more privilege than
+# its user (a set-group-id one, egid ≠ gid; a handle opened
+# FHIRAUTH_OPEN_SYSTEM_ONLY): those discover anew.
+plant() {
+    fa_key_read meta |
+        sed "s|\"token_endpoint\":\"[^\"]*\"|\"token_endpoint\":\"https://127.0.0.1:$1/token\"|" |
+        keyctl pupdate "$(fa_key_id meta)"
+}
+dead=$(fa_dead_port)
+plant "$dead"
+like "$(fa_key_read meta)" "127\.0\.0\.1:$dead/token" "a token endpoint planted in the metadata"
+before=$(cc ok)
+fa_run fa_token --min-valid 3600
+like "$FA_ERR" 'could not refresh' "... is where the user's own call asks" || fa_show
+fa_run setpriv --egid="$(id -g "$SVC")" --keep-groups "$FA_TOKEN_BIN" \
+    --config "$FA_CONF" --profile "$FA_PROFILE" --min-valid 3600
+is "$FA_RC/$FA_ERR" 0/ "set-group-id: a new token, no warning" || fa_show
+is "$(cc ok)" $((before + 1)) "... from the configured AS"
+is "$(fa_as_events discovery)" $((disc + 2)) "... after a discovery"
+plant "$dead"
+fa_run "$top_builddir/tests/pamlib-driver" token "$FA_CONF" 3600
+is "$FA_OUT" "token=0
+token_got=1
+token_scheme=Bearer" "FHIRAUTH_OPEN_SYSTEM_ONLY: a new token, no warning" || fa_show
+is "$(cc ok)" $((before + 2)) "... from the configured AS"
+
+# A service token replaces what a user's DPoP-bound session left (the
+# profile's grant changed): its refresh token and DPoP key go, and a
+# handle that returned that session's cached token says Bearer for the
+# service token after it.
+#
+# plant_key NAME PAYLOAD: a key in the user keyring with the permissions
+# the library gives (made in the session keyring, which we possess).
+plant_key() {
+    local id
+    id=$(printf '%s' "$2" | keyctl padd user "pam_fhir:$FA_PROFILE:$1" @s) &&
+        keyctl setperm "$id" 0x3f1f0000 && keyctl link "$id" @u &&
+        keyctl unlink "$id" @s >/dev/null
+}
+fa_clear_keys
+plant_key refresh planted-refresh
+plant_key dpop planted-key
+plant_key access "$(($(date +%s) + 120)) DPoP planted-access"
+fa_run "$top_builddir/tests/pamlib-driver" token "$FA_CONF" 1 3600
+is "$FA_OUT" "token=0
+token_got=1
+token_scheme=DPoP
+token=0
+token_got=1
+token_scheme=Bearer" "the user's cached DPoP token, then a service token: Bearer" || fa_show
+is "$(cc ok)" $((before + 3)) "... from one request"
+nok "the user's refresh token is gone" fa_key_exists refresh
+nok "... and its DPoP key" fa_key_exists dpop
 
 # The key client: an assertion; a key the AS does not know is refused.
 fa_config client_id fhir-jwt

@@ -652,6 +652,38 @@ test_client_credentials(void)
     is_int(0, parse1("client_id = c\ngrant = client_credentials\ngrant ="),
            "an empty value restores the default grant (device)");
     is_int(FA_GRANT_DEVICE, cfg.grant, "  device");
+
+    /* A service profile's tokens are never DPoP-bound: dpop = yes there
+     * is refused, naming the line that set it. */
+    is_int(FHIRAUTH_ERR_CONFIG,
+           parse1("client_id = svc\nclient_key_file = /k\ndpop = yes\n"
+                  "grant = client_credentials"),
+           "client_credentials with dpop = yes: refused at load");
+    ok(contains(ectx.msg, "t.conf:4: dpop = yes is for a user's session"),
+       "  message names file and the line of dpop: %s", ectx.msg);
+    ok(contains(ectx.msg, "grant = client_credentials"), "  and the grant: %s",
+       ectx.msg);
+    is_int(FHIRAUTH_ERR_CONFIG,
+           parse("dpop = yes\n[profile a]\nissuer = https://as.example\n"
+                 "client_secret_file = /s\ngrant = client_credentials\n",
+                 "a"),
+           "  also from before the first section");
+    ok(contains(ectx.msg, "t.conf:1:"), "  that line is named: %s", ectx.msg);
+    is_int(0,
+           parse1("client_id = svc\nclient_key_file = /k\ndpop = no\n"
+                  "grant = client_credentials"),
+           "  dpop = no is fine");
+    is_int(0,
+           parse("dpop = yes\n[profile a]\nissuer = https://as.example\n"
+                 "client_secret_file = /s\ngrant = client_credentials\n"
+                 "dpop = no\n[profile b]\nissuer = https://as.example\n",
+                 "a"),
+           "  a profile's own dpop = no wins over the top's");
+    is_int(0,
+           parse("dpop = yes\n[profile b]\nissuer = https://as.example\n",
+                 "b"),
+           "  and a user's profile keeps dpop = yes");
+    ok(cfg.dpop, "  set");
 }
 
 static void

@@ -1,10 +1,12 @@
 /* session-t.c - session metadata survives a round trip through JSON and
- * damaged payloads are refused. */
+ * damaged payloads are refused; a session matches only the configuration
+ * whose server it was discovered at. */
 #include "autoconf.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "session.h"
 #include "tests/tap/basic.h"
 
@@ -16,8 +18,13 @@ main(void)
     char scope[] = "openid";
     char *json = NULL;
     struct fa_err ectx;
+    struct fa_config cfg;
+    char fhir_a[] = "https://fhir.example/a",
+         fhir_b[] = "https://fhir.example/b";
+    char iss[] = "https://as.example", tep[] = "https://as.example/token";
+    char cli[] = "cli";
 
-    plan(27);
+    plan(46);
     memset(&m, 0, sizeof(m));
     m.ep.issuer = strdup("https://as.example");
     m.ep.token_endpoint = strdup("https://as.example/token");
@@ -90,5 +97,55 @@ main(void)
            "another grant value");
     ok(!fa_meta_is_service(&back), "  is no service session");
     fa_meta_free(&back);
+
+    /* Where discovery started is recorded and must match (SMART only:
+     * no issuer to compare). */
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.fhir_base = fhir_a;
+    cfg.client_id = cli;
+    memset(&m, 0, sizeof(m));
+    m.ep.token_endpoint = strdup("https://as.example/token");
+    m.client_id = strdup("cli");
+    m.grant = strdup(FA_META_SERVICE_GRANT);
+    is_int(0, fa_meta_note_discovery(&m, &cfg), "note where discovery began");
+    is_string(fhir_a, m.discovered_from, "  the fhir_base");
+    json = NULL;
+    is_int(FHIRAUTH_OK, fa_meta_encode(&m, &json), "  encoded");
+    is_int(FHIRAUTH_OK, fa_meta_decode(json, strlen(json), &back, &ectx),
+           "  decoded");
+    is_string(fhir_a, back.discovered_from, "  kept in the key");
+    free(json);
+    fa_meta_free(&back);
+    ok(fa_meta_matches(&m, &cfg), "a service session matches its fhir_base");
+    cfg.fhir_base = fhir_b;
+    ok(!fa_meta_matches(&m, &cfg), "  not another fhir_base");
+    free(m.grant);
+    m.grant = NULL;
+    ok(!fa_meta_matches(&m, &cfg), "  nor does a user's session");
+    cfg.fhir_base = fhir_a;
+    cfg.issuer = iss;
+    m.ep.issuer = strdup(iss);
+    ok(!fa_meta_matches(&m, &cfg),
+       "  nor one from the fhir_base once an issuer is configured");
+    is_int(0, fa_meta_note_discovery(&m, &cfg), "an issuer's session");
+    is_string(iss, m.discovered_from, "  began at the issuer");
+    ok(fa_meta_matches(&m, &cfg), "  and matches it");
+    cfg.token_endpoint = tep;
+    ok(fa_meta_matches(&m, &cfg), "  with a token_endpoint override too");
+    cfg.issuer = NULL;
+    ok(!fa_meta_matches(&m, &cfg), "  not without the issuer");
+    is_int(0, fa_meta_note_discovery(&m, &cfg),
+           "configured endpoints, no issuer");
+    ok(m.discovered_from == NULL, "  no discovery recorded");
+
+    /* Stored by an older version: a user's session is kept, a service
+     * session is discovered anew. */
+    cfg.token_endpoint = NULL;
+    ok(fa_meta_matches(&m, &cfg), "an older user's session still matches");
+    m.grant = strdup(FA_META_SERVICE_GRANT);
+    ok(!fa_meta_matches(&m, &cfg), "an older service session does not");
+    cfg.token_endpoint = tep;
+    ok(fa_meta_matches(&m, &cfg), "  unless no discovery is configured");
+    fa_meta_free(&m);
     return test_status();
 }
