@@ -247,9 +247,14 @@ fa_meta_matches(const struct fa_meta *m, const struct fa_config *cfg)
     if (cfg->client_id != NULL
         && (m->client_id == NULL || strcmp(cfg->client_id, m->client_id) != 0))
         return 0;
-    /* The endpoints came from elsewhere: a changed fhir_base (which no
-     * issuer check covers) must not send the client's credential or the
-     * refresh token to the server named before. */
+    /* A configured issuer that matches names the server itself (discovery
+     * checks the issuer it is given), wherever discovery started before:
+     * adding the issuer to a configuration logs nobody out. */
+    if (cfg->issuer != NULL)
+        return 1;
+    /* Without one, a changed fhir_base (which no issuer check covers)
+     * must not send the client's credential or the refresh token to the
+     * server found before. */
     if (m->discovered_from != NULL)
         return start != NULL && strcmp(start, m->discovered_from) == 0;
     /* Stored by an older version, or from configured endpoints.  A

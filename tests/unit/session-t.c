@@ -125,8 +125,13 @@ main(void)
     cfg.fhir_base = fhir_a;
     cfg.issuer = iss;
     m.ep.issuer = strdup(iss);
-    ok(!fa_meta_matches(&m, &cfg),
-       "  nor one from the fhir_base once an issuer is configured");
+    ok(fa_meta_matches(&m, &cfg),
+       "  one from the fhir_base matches a configured issuer it names");
+    free(m.ep.issuer);
+    m.ep.issuer = strdup("https://other.example");
+    ok(!fa_meta_matches(&m, &cfg), "  but not another issuer");
+    free(m.ep.issuer);
+    m.ep.issuer = strdup(iss);
     is_int(0, fa_meta_note_discovery(&m, &cfg), "an issuer's session");
     is_string(iss, m.discovered_from, "  began at the issuer");
     ok(fa_meta_matches(&m, &cfg), "  and matches it");
