@@ -62,6 +62,27 @@ fa_dpop_login_key(fhirauth *h)
 }
 
 fhirauth_rc
+fa_dpop_adopt(fhirauth *h, const char *key, size_t len, const char *nonce)
+{
+    fhirauth_rc rc;
+
+    rc = dpop_new(h);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    h->dpop->key = malloc(len + 1);
+    if (h->dpop->key == NULL) {
+        fa_dpop_forget(h);
+        return fa_nomem(&h->err);
+    }
+    memcpy(h->dpop->key, key, len);
+    h->dpop->key[len] = '\0';
+    h->dpop->keylen = len;
+    if (nonce != NULL)
+        fa_strlcpy(h->dpop->nonce, nonce, sizeof(h->dpop->nonce));
+    return FHIRAUTH_OK;
+}
+
+fhirauth_rc
 fa_dpop_load(fhirauth *h, const struct fa_meta *meta)
 {
     char *key = NULL;
