@@ -40,12 +40,6 @@ fa_dpop_login_key(fhirauth *h)
     fa_dpop_forget(h);
     if (!h->cfg.dpop)
         return FHIRAUTH_OK;
-    /* The PAM module's stash does not carry the key from the
-     * authentication to the session phase yet. */
-    if ((h->flags & FHIRAUTH_OPEN_DEFER_STORE) != 0)
-        return fa_fail(&h->err, FHIRAUTH_ERR_CONFIG,
-                       "dpop = yes: the PAM module cannot log in DPoP-bound "
-                       "sessions yet (log in with fhir-token login)");
     rc = fa_handle_net(h, &ops, &ctx);
     if (rc != FHIRAUTH_OK)
         return rc;
