@@ -40,12 +40,6 @@ fa_dpop_login_key(fhirauth *h)
     fa_dpop_forget(h);
     if (!h->cfg.dpop)
         return FHIRAUTH_OK;
-    /* The PAM module's stash does not carry the key from the
-     * authentication to the session phase yet. */
-    if ((h->flags & FHIRAUTH_OPEN_DEFER_STORE) != 0)
-        return fa_fail(&h->err, FHIRAUTH_ERR_CONFIG,
-                       "dpop = yes: the PAM module cannot log in DPoP-bound "
-                       "sessions yet (log in with fhir-token login)");
     rc = fa_handle_net(h, &ops, &ctx);
     if (rc != FHIRAUTH_OK)
         return rc;
@@ -59,6 +53,27 @@ fa_dpop_login_key(fhirauth *h)
     if (rc != FHIRAUTH_OK)
         fa_dpop_forget(h);
     return rc;
+}
+
+fhirauth_rc
+fa_dpop_adopt(fhirauth *h, const char *key, size_t len, const char *nonce)
+{
+    fhirauth_rc rc;
+
+    rc = dpop_new(h);
+    if (rc != FHIRAUTH_OK)
+        return rc;
+    h->dpop->key = malloc(len + 1);
+    if (h->dpop->key == NULL) {
+        fa_dpop_forget(h);
+        return fa_nomem(&h->err);
+    }
+    memcpy(h->dpop->key, key, len);
+    h->dpop->key[len] = '\0';
+    h->dpop->keylen = len;
+    if (nonce != NULL)
+        fa_strlcpy(h->dpop->nonce, nonce, sizeof(h->dpop->nonce));
+    return FHIRAUTH_OK;
 }
 
 fhirauth_rc

@@ -14,6 +14,11 @@
  * dropped), which the login's requests then carry proofs of. */
 fhirauth_rc fa_dpop_login_key(fhirauth *h);
 
+/* A copy of key (len bytes, a secret) into h->dpop, with nonce (may be
+ * NULL): a PAM login's key, carried by its pending session. */
+fhirauth_rc fa_dpop_adopt(fhirauth *h, const char *key, size_t len,
+                          const char *nonce);
+
 /* The stored session's key into h->dpop, with meta's nonce, when the
  * session is DPoP-bound (its token_type is DPoP, or a key is stored).
  * FHIRAUTH_ERR_LOGIN_NEEDED when it is bound and its key is gone. */

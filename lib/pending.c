@@ -14,8 +14,10 @@
 
 #include <json-c/json.h>
 
+#include "dpop.h"
 #include "handle.h"
 #include "keystore.h"
+#include "net.h"
 #include "pending.h"
 #include "store.h"
 #include "util.h"
@@ -39,6 +41,7 @@ fa_pending_free(struct fa_pending *p)
     fa_token_response_free(&p->resp);
     fa_meta_free(&p->meta);
     fa_secret_free(p->claims);
+    fa_secret_free_len(p->dpop_key, p->dpop_keylen);
     explicit_bzero(p, sizeof(*p));
 }
 
@@ -109,6 +112,19 @@ fa_pending_keep(fhirauth *h, const struct fa_token_response *resp,
         free(p);
         fa_secret_free(claims);
         return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
+    }
+    /* The key the tokens are bound to goes with them; the handle keeps
+     * its own copy for the identity check's UserInfo request. */
+    if (h->dpop != NULL && h->dpop->key != NULL) {
+        p->dpop_key = malloc(h->dpop->keylen + 1);
+        if (p->dpop_key == NULL) {
+            pending_destroy(p);
+            fa_secret_free(claims);
+            return fa_fail(&h->err, FHIRAUTH_ERR_NOMEM, "out of memory");
+        }
+        memcpy(p->dpop_key, h->dpop->key, h->dpop->keylen);
+        p->dpop_key[h->dpop->keylen] = '\0';
+        p->dpop_keylen = h->dpop->keylen;
     }
     p->meta = *meta;
     memset(meta, 0, sizeof(*meta));
@@ -260,6 +276,7 @@ fa_pending_encode(const struct fa_pending *p, char **ret_json, size_t *ret_len)
     bad |= member_str(&b, "tenant", r->tenant);
     bad |= member_str(&b, "meta", meta);
     bad |= member_str(&b, "claims", p->claims);
+    bad |= member_str(&b, "dpop_key", p->dpop_key);
     bad |= fa_buf_append(&b, "}", 1);
     free(meta);
     if (bad != 0 || b.data == NULL) {
@@ -335,8 +352,14 @@ fa_pending_decode(const char *json, size_t len, struct fa_pending *p)
         || get_str(o, "fhirUser", &p->resp.fhir_user) != 0
         || get_str(o, "tenant", &p->resp.tenant) != 0
         || get_str(o, "claims", &p->claims) != 0
+        || get_str(o, "dpop_key", &p->dpop_key) != 0
         || get_str(o, "meta", &meta) != 0)
         goto out;
+    if (p->dpop_key != NULL) {
+        p->dpop_keylen = strlen(p->dpop_key);
+        if (p->dpop_keylen == 0)
+            goto out;
+    }
     if (p->resp.access_token == NULL || p->resp.token_type == NULL
         || meta == NULL)
         goto out;
@@ -526,7 +549,18 @@ fhirauth_store_pending(fhirauth *h)
         p->resp.refresh_expires_in =
             left(p->resp.refresh_expires_in, p->obtained_at, (long long) now);
     p->obtained_at = (long long) now;
+    /* The key the tokens are bound to is stored with them (fa_save_tokens,
+     * before the refresh token); a session without one removes the old
+     * session's key. */
+    if (p->dpop_key != NULL) {
+        rc = fa_dpop_adopt(h, p->dpop_key, p->dpop_keylen, p->meta.dpop_nonce);
+        if (rc != FHIRAUTH_OK)
+            return rc;
+    } else {
+        fa_dpop_forget(h);
+    }
     rc = fa_store_session(h, &p->resp, &p->meta, now);
+    fa_dpop_forget(h);
     if (rc == FHIRAUTH_OK)
         fa_pending_clear(h);
     return rc;

@@ -21,12 +21,16 @@ struct fa_pending {
     char *claims;          /* JSON object text; NULL: no verified
                                    * id_token */
     long long obtained_at; /* when resp came, epoch seconds */
+    char *dpop_key;        /* dpop = yes: the login's DPoP private key
+                            * (PKCS#8 PEM, a secret), else NULL */
+    size_t dpop_keylen;
 };
 
 /* Wipe and free h's pending session, if any. */
 void fa_pending_clear(fhirauth *h);
 /* Replace h's pending session by a copy of resp, taking over meta's
- * strings (meta emptied) and claims (malloc()ed, may be NULL). */
+ * strings (meta emptied) and claims (malloc()ed, may be NULL), with a
+ * copy of the login's DPoP key (h->dpop) when it has one. */
 fhirauth_rc fa_pending_keep(fhirauth *h, const struct fa_token_response *resp,
                             struct fa_meta *meta, char *claims);
 /* The stash's key description prefix "pam_fhir:stash:USER:" into buf;

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dpop.h"
 #include "fhirauth-private.h"
 #include "handle.h"
 #include "identity.h"
@@ -288,6 +289,54 @@ test_codec(void)
     fa_pending_free(&q);
 }
 
+/* A DPoP-bound login's stash carries its key (the stash's copy of the
+ * session's private key, a made-up PEM here: the codec never parses it);
+ * a stash without one has none, an empty key is damage. */
+static void
+test_codec_dpop(void)
+{
+    static const char pem[] = "-----BEGIN PRIVATE KEY-----\n"
+                              "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49\"/+=\n"
+                              "-----END PRIVATE KEY-----\n";
+    const char *empty = "{\"v\":1,\"obtained_at\":1,\"expires_in\":1,"
+                        "\"refresh_expires_in\":-1,\"access_token\":\"a\","
+                        "\"token_type\":\"DPoP\",\"dpop_key\":\"\","
+                        "\"meta\":\"{\\\"token_endpoint\\\":\\\"x\\\"}\"}";
+    struct fa_pending p, q;
+    char *json = NULL;
+    size_t len = 0;
+
+    fill(&p, NULL);
+    free(p.resp.token_type);
+    p.resp.token_type = strdup("DPoP");
+    p.dpop_key = strdup(pem);
+    p.dpop_keylen = strlen(pem);
+    is_int(FHIRAUTH_OK, fa_pending_encode(&p, &json, &len),
+           "dpop: encode with a key");
+    is_int(FHIRAUTH_OK, fa_pending_decode(json, len, &q), "dpop: decode");
+    is_string(pem, q.dpop_key, "dpop: the key came along, byte for byte");
+    is_int((long) strlen(pem), (long) q.dpop_keylen, "dpop: its length");
+    is_string("DPoP", q.resp.token_type, "dpop: token type");
+    fa_pending_free(&q);
+    ok(q.dpop_key == NULL && q.dpop_keylen == 0, "dpop: freed and wiped");
+    fa_secret_free_len(json, len);
+    fa_pending_free(&p);
+
+    fill(&p, NULL);
+    is_int(FHIRAUTH_OK, fa_pending_encode(&p, &json, &len),
+           "dpop: encode without a key");
+    ok(strstr(json, "dpop_key") == NULL, "dpop: no member without a key");
+    is_int(FHIRAUTH_OK, fa_pending_decode(json, len, &q),
+           "dpop: decode without a key");
+    ok(q.dpop_key == NULL, "dpop: no key");
+    fa_pending_free(&q);
+    fa_secret_free_len(json, len);
+    fa_pending_free(&p);
+
+    is_int(FHIRAUTH_ERR_KEYRING, fa_pending_decode(empty, strlen(empty), &q),
+           "dpop: an empty key is damage");
+}
+
 static fhirauth *
 open_handle(void)
 {
@@ -465,6 +514,7 @@ test_stash(void)
     is_int(FHIRAUTH_OK, fhirauth_stash_take(h2, user, serial),
            "the right user takes it: %s", fhirauth_detail(h2));
     is_int(1, fhirauth_has_pending(h2), "now pending");
+    ok(h2->pending->dpop_key == NULL, "a bearer login's stash has no key");
     is_int(FHIRAUTH_OK, fhirauth_identity_check(h2, "alice"),
            "the claims came along");
     is_int(FHIRAUTH_ERR_LOGIN_NEEDED, fhirauth_stash_take(h2, user, serial),
@@ -484,6 +534,26 @@ test_stash(void)
     is_int(FHIRAUTH_ERR_DENIED, fhirauth_stash_take(h2, user, num),
            "another key is refused");
     (void) keyctl_invalidate(k);
+    fhirauth_free_string(serial);
+    serial = NULL;
+
+    /* A DPoP-bound login: fa_pending_keep copies the handle's key into
+     * the pending login, the stash carries it to the other handle. */
+    is_int(FHIRAUTH_OK, fa_dpop_adopt(h, "KEY-PEM\n", 8, "n-1"),
+           "a login's DPoP key in the handle");
+    make_pending(h, "{\"sub\":\"sub-1\",\"preferred_username\":\"alice\"}");
+    ok(h->pending->dpop_key != NULL && h->pending->dpop_keylen == 8
+           && memcmp(h->pending->dpop_key, "KEY-PEM\n", 8) == 0,
+       "the pending login has a copy of the key");
+    ok(h->dpop != NULL, "the handle keeps its own (the UserInfo request)");
+    is_int(FHIRAUTH_OK, fhirauth_stash_put(h, user, &serial),
+           "dpop: stash put: %s", fhirauth_detail(h));
+    is_int(FHIRAUTH_OK, fhirauth_stash_take(h2, user, serial),
+           "dpop: stash take: %s", fhirauth_detail(h2));
+    ok(h2->pending->dpop_key != NULL
+           && strcmp(h2->pending->dpop_key, "KEY-PEM\n") == 0
+           && h2->pending->dpop_keylen == 8,
+       "dpop: the stash carried the key");
     fhirauth_free_string(serial);
     fhirauth_close(h);
     fhirauth_close(h2);
@@ -514,6 +584,7 @@ main(void)
     test_described();
     test_usermap();
     test_codec();
+    test_codec_dpop();
     test_identity();
     if (keyctl_get_keyring_ID(KEY_SPEC_USER_KEYRING, 1) == -1)
         skip("no kernel keyring: %s", strerror(errno));
