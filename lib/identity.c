@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "handle.h"
+#include "dpop.h"
 #include "identity.h"
 #include "oauth.h"
 #include "pending.h"
@@ -261,17 +262,32 @@ userinfo_claims(fhirauth *h, json_object *idc, json_object **ret)
         return fa_fail(&h->err, FHIRAUTH_ERR_INTERNAL,
                        "no access token for "
                        "userinfo");
+    /* A DPoP-bound login's token needs a proof: its key is the pending
+     * session's now (the login wiped the handle's copy), lent to the
+     * handle for this one request. */
+    if (h->pending->dpop_key != NULL) {
+        rc = fa_dpop_adopt(h, h->pending->dpop_key, h->pending->dpop_keylen,
+                           h->pending->meta.dpop_nonce);
+        if (rc != FHIRAUTH_OK)
+            return rc;
+    }
     rc = fa_handle_net(h, &ops, &ctx);
-    if (rc != FHIRAUTH_OK)
+    if (rc == FHIRAUTH_OK && ops->userinfo == NULL)
+        rc = fa_fail(&h->err, FHIRAUTH_ERR_MODULE,
+                     "the network module has no "
+                     "userinfo request");
+    if (rc == FHIRAUTH_OK)
+        rc = ops->userinfo(&ctx, &h->pending->meta.ep,
+                           h->pending->resp.access_token, &text, &h->err);
+    /* A newer nonce of the AS goes with the session. */
+    if (h->dpop != NULL && fa_dpop_note_nonce(h, &h->pending->meta) < 0
+        && rc == FHIRAUTH_OK)
+        rc = fa_nomem(&h->err);
+    fa_dpop_forget(h);
+    if (rc != FHIRAUTH_OK) {
+        free(text);
         return rc;
-    if (ops->userinfo == NULL)
-        return fa_fail(&h->err, FHIRAUTH_ERR_MODULE,
-                       "the network module has no "
-                       "userinfo request");
-    rc = ops->userinfo(&ctx, &h->pending->meta.ep,
-                       h->pending->resp.access_token, &text, &h->err);
-    if (rc != FHIRAUTH_OK)
-        return rc;
+    }
     uic = parse_claims(text);
     free(text);
     if (uic == NULL)
