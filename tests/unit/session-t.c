@@ -24,7 +24,7 @@ main(void)
     char iss[] = "https://as.example", tep[] = "https://as.example/token";
     char cli[] = "cli";
 
-    plan(46);
+    plan(47);
     memset(&m, 0, sizeof(m));
     m.ep.issuer = strdup("https://as.example");
     m.ep.token_endpoint = strdup("https://as.example/token");
