@@ -224,8 +224,10 @@ if command -v pamtester >/dev/null 2>&1; then
     printf 'auth required %s config=%s profile=%s\naccount required pam_permit.so\n' \
         "$top_builddir/pam_fhir/.libs/pam_fhir.so" "$FA_CONF" "$FA_PROFILE" >"$svcfile"
     before=$(grep -c . "$FA_AS_LOG")
+    # (FA_SAN_HOST: pamtester needs the sanitizer runtimes preloaded to
+    # load a sanitized pam_fhir.so.)
     fa_run_stdin '' env LD_LIBRARY_PATH="$top_builddir/lib/.libs" \
-        pamtester -v "fa-cc-$$" "$SVC" authenticate
+        "${FA_SAN_HOST[@]}" pamtester -v "fa-cc-$$" "$SVC" authenticate
     rm -f "$svcfile"
     isnt "$FA_RC" 0 "PAM auth with a service profile fails" || fa_show
     like "$FA_ERR" 'Error in service module' "... PAM_SERVICE_ERR" || fa_show
