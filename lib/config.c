@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -823,47 +824,23 @@ cf_walk(struct cf_file *f, enum cf_pass pass, struct fa_config *cfg,
 }
 
 /*
- * grant = client_credentials (RFC 6749 §4.4) is the client acting for
- * itself: a public client has nothing to prove that with.  The message
- * names the line that chose the grant, in the file of highest precedence
- * that set it (the one whose value won).
+ * A refusal of a combination of keys, naming the line of the key that
+ * decided it (line_at: offsetof grant_line or dpop_line) in the file of
+ * highest precedence that set it (the one whose value won).
  */
 static fhirauth_rc
-cf_grant_needs_credential(struct fa_err *e, const struct cf_file *files,
-                          size_t nfiles)
+cf_refuse_at(struct fa_err *e, const struct cf_file *files, size_t nfiles,
+             size_t line_at, const char *why)
 {
-    static const char why[] =
-        "grant = client_credentials needs a client credential: "
-        "client_key_file (private_key_jwt) or client_secret_file "
-        "(client_secret_basic or client_secret_post), and a client_auth "
-        "other than none";
+    unsigned long line;
     size_t i;
 
-    for (i = nfiles; i > 0; i--)
-        if (files[i - 1].grant_line > 0)
+    for (i = nfiles; i > 0; i--) {
+        memcpy(&line, (const char *) &files[i - 1] + line_at, sizeof(line));
+        if (line > 0)
             return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s:%lu: %s",
-                           files[i - 1].name, files[i - 1].grant_line, why);
-    return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s", why);
-}
-
-/*
- * A service profile's tokens come from the client's credential alone
- * (service.c), never bound to a DPoP key: dpop = yes there would be
- * silently ignored, so it is refused, naming the line that set it.
- */
-static fhirauth_rc
-cf_dpop_needs_user(struct fa_err *e, const struct cf_file *files,
-                   size_t nfiles)
-{
-    static const char why[] =
-        "dpop = yes is for a user's session: a service profile (grant = "
-        "client_credentials) does not bind its tokens to a DPoP key";
-    size_t i;
-
-    for (i = nfiles; i > 0; i--)
-        if (files[i - 1].dpop_line > 0)
-            return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s:%lu: %s",
-                           files[i - 1].name, files[i - 1].dpop_line, why);
+                           files[i - 1].name, line, why);
+    }
     return fa_fail(e, FHIRAUTH_ERR_CONFIG, "%s", why);
 }
 
@@ -931,11 +908,25 @@ cf_resolve(struct fa_config *cfg, struct cf_file *files, size_t nfiles,
     if (rc != FHIRAUTH_OK)
         goto fail;
     if (c.grant == FA_GRANT_CLIENT_CREDENTIALS && method == FA_METHOD_NONE) {
-        rc = cf_grant_needs_credential(e, files, nfiles);
+        /* RFC 6749 §4.4: the client acts for itself, and a public
+         * client has nothing to prove that with. */
+        rc = cf_refuse_at(e, files, nfiles,
+                          offsetof(struct cf_file, grant_line),
+                          "grant = client_credentials needs a client "
+                          "credential: client_key_file (private_key_jwt) or "
+                          "client_secret_file (client_secret_basic or "
+                          "client_secret_post), and a client_auth other "
+                          "than none");
         goto fail;
     }
     if (c.grant == FA_GRANT_CLIENT_CREDENTIALS && c.dpop) {
-        rc = cf_dpop_needs_user(e, files, nfiles);
+        /* A service profile's tokens come from the client's credential
+         * alone (service.c): dpop = yes would be silently ignored. */
+        rc =
+            cf_refuse_at(e, files, nfiles, offsetof(struct cf_file, dpop_line),
+                         "dpop = yes is for a user's session: a service "
+                         "profile (grant = client_credentials) does not "
+                         "bind its tokens to a DPoP key");
         goto fail;
     }
     fa_secret_free(c.profile);
