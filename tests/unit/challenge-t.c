@@ -151,76 +151,68 @@ struct dcase {
     const char *value;
     int bearer;
     enum fa_dpop_challenge dpop;
+    int public; /* what fhirauth_dpop_challenge() answers (fhirauth(3)) */
     const char *what;
 };
 
 static const struct dcase dcases[] = {
     { "DPoP error=\"use_dpop_nonce\", error_description=\"Resource server "
       "requires nonce in DPoP proof\"",
-      0, FA_DPOP_USE_NONCE, "RFC 9449 §9: use_dpop_nonce" },
+      0, FA_DPOP_USE_NONCE, FHIRAUTH_DPOP_USE_NONCE,
+      "RFC 9449 §9: use_dpop_nonce" },
     { "DPoP algs=\"ES256 PS256\", error=\"invalid_dpop_proof\"", 0,
-      FA_DPOP_INVALID_PROOF, "invalid_dpop_proof with algs" },
-    { "DPoP error=\"invalid_token\"", 0, FA_DPOP_RETRY,
+      FA_DPOP_INVALID_PROOF, FHIRAUTH_DPOP_INVALID_PROOF,
+      "invalid_dpop_proof with algs" },
+    { "DPoP error=\"invalid_token\"", 0, FA_DPOP_RETRY, FHIRAUTH_DPOP_RETRY,
       "DPoP invalid_token: a new token may answer" },
-    { "DPoP algs=\"ES256\"", 0, FA_DPOP_RETRY, "DPoP without an error" },
-    { "DPoP", 0, FA_DPOP_RETRY, "DPoP alone" },
+    { "DPoP algs=\"ES256\"", 0, FA_DPOP_RETRY, FHIRAUTH_DPOP_RETRY,
+      "DPoP without an error" },
+    { "DPoP", 0, FA_DPOP_RETRY, FHIRAUTH_DPOP_RETRY, "DPoP alone" },
     { "dpop error=use_dpop_nonce", 0, FA_DPOP_USE_NONCE,
-      "scheme lower case, error as a token" },
-    { "DPoP error=\"insufficient_scope\"", 0, FA_DPOP_NONE,
+      FHIRAUTH_DPOP_USE_NONCE, "scheme lower case, error as a token" },
+    { "DPoP error=\"insufficient_scope\"", 0, FA_DPOP_NONE, FHIRAUTH_DPOP_NONE,
       "insufficient_scope" },
-    { "DPoP error=\"USE_DPOP_NONCE\"", 0, FA_DPOP_NONE,
+    { "DPoP error=\"USE_DPOP_NONCE\"", 0, FA_DPOP_NONE, FHIRAUTH_DPOP_NONE,
       "error codes are case-sensitive" },
     { "DPoP error=\"use_dpop_nonce\", error=\"invalid_dpop_proof\"", 0,
-      FA_DPOP_NONE, "a repeated error parameter" },
-    { "DPoP abc123==", 0, FA_DPOP_NONE, "token68 form" },
-    { "Bearer error=\"use_dpop_nonce\"", 0, FA_DPOP_NONE,
+      FA_DPOP_NONE, FHIRAUTH_DPOP_NONE, "a repeated error parameter" },
+    { "DPoP abc123==", 0, FA_DPOP_NONE, FHIRAUTH_DPOP_NONE, "token68 form" },
+    { "Bearer error=\"use_dpop_nonce\"", 0, FA_DPOP_NONE, FHIRAUTH_DPOP_NONE,
       "use_dpop_nonce in a Bearer challenge is no DPoP challenge" },
     { "Bearer realm=\"fhir\", DPoP algs=\"ES256 ES384 EdDSA RS256 PS256\"", 1,
-      FA_DPOP_RETRY, "the test FHIR server's two challenges" },
+      FA_DPOP_RETRY, FHIRAUTH_DPOP_RETRY,
+      "the test FHIR server's two challenges" },
     { "DPoP error=\"invalid_token\", DPoP error=\"use_dpop_nonce\"", 0,
-      FA_DPOP_USE_NONCE, "of two DPoP challenges the nonce wins" },
+      FA_DPOP_USE_NONCE, FHIRAUTH_DPOP_USE_NONCE,
+      "of two DPoP challenges the nonce wins" },
     { "DPoP error=\"invalid_dpop_proof\", DPoP", 0, FA_DPOP_INVALID_PROOF,
+      FHIRAUTH_DPOP_INVALID_PROOF,
       "a refused proof wins over a bare challenge" },
-    { "DPoPX error=\"use_dpop_nonce\"", 0, FA_DPOP_NONE,
+    { "DPoPX error=\"use_dpop_nonce\"", 0, FA_DPOP_NONE, FHIRAUTH_DPOP_NONE,
       "another scheme that starts with DPoP" },
     { "Basic realm=\"x\", DPoP error=\"use_dpop_nonce\" x", 0, FA_DPOP_NONE,
-      "malformed after the challenge: nothing" },
+      FHIRAUTH_DPOP_NONE, "malformed after the challenge: nothing" },
     { "DPoP realm=\"a, error=\\\"use_dpop_nonce\\\"\"", 0, FA_DPOP_RETRY,
-      "an error inside a quoted string is no error" },
-    { "Basic realm=\"x\"", 0, FA_DPOP_NONE, "Basic alone" },
-    { "Bearer error=\"invalid_token\"", 1, FA_DPOP_NONE,
+      FHIRAUTH_DPOP_RETRY, "an error inside a quoted string is no error" },
+    { "Basic realm=\"x\"", 0, FA_DPOP_NONE, FHIRAUTH_DPOP_NONE,
+      "Basic alone" },
+    { "Bearer error=\"invalid_token\"", 1, FA_DPOP_NONE, FHIRAUTH_DPOP_NONE,
       "Bearer alone: no DPoP challenge" },
     { "Basic realm=\"x\", DPoP error=\"use_dpop_nonce\"", 0, FA_DPOP_USE_NONCE,
-      "Basic, then DPoP use_dpop_nonce" },
+      FHIRAUTH_DPOP_USE_NONCE, "Basic, then DPoP use_dpop_nonce" },
     { "Bearer error=\"invalid_token\", DPoP error=\"invalid_dpop_proof\"", 1,
-      FA_DPOP_INVALID_PROOF,
+      FA_DPOP_INVALID_PROOF, FHIRAUTH_DPOP_INVALID_PROOF,
       "Bearer invalid_token, then DPoP invalid_dpop_proof" },
     { "DPoP error=\"use_dpop_nonce\", Bearer realm=\"fhir\"", 1,
-      FA_DPOP_USE_NONCE, "DPoP first, then Bearer" },
-    { "DPoP error=", 0, FA_DPOP_NONE, "malformed: an empty parameter value" },
-    { "DPoP error=\"use_dpop_nonce", 0, FA_DPOP_NONE,
+      FA_DPOP_USE_NONCE, FHIRAUTH_DPOP_USE_NONCE, "DPoP first, then Bearer" },
+    { "DPoP error=", 0, FA_DPOP_NONE, FHIRAUTH_DPOP_NONE,
+      "malformed: an empty parameter value" },
+    { "DPoP error=\"use_dpop_nonce", 0, FA_DPOP_NONE, FHIRAUTH_DPOP_NONE,
       "malformed: an unterminated quoted string" },
-    { "", 0, FA_DPOP_NONE, "empty" },
+    { "", 0, FA_DPOP_NONE, FHIRAUTH_DPOP_NONE, "empty" },
 };
 
 #define NDCASES (sizeof(dcases) / sizeof(dcases[0]))
-
-/* The public enum fhirauth_dpop_challenge() answers for an internal one. */
-static int
-public_dpop(enum fa_dpop_challenge d)
-{
-    switch (d) {
-    case FA_DPOP_USE_NONCE:
-        return FHIRAUTH_DPOP_USE_NONCE;
-    case FA_DPOP_INVALID_PROOF:
-        return FHIRAUTH_DPOP_INVALID_PROOF;
-    case FA_DPOP_RETRY:
-        return FHIRAUTH_DPOP_RETRY;
-    case FA_DPOP_NONE:
-        break;
-    }
-    return FHIRAUTH_DPOP_NONE;
-}
 
 /* fa_challenges_parse() on a heap copy of exactly the value. */
 static struct fa_challenges
@@ -312,8 +304,7 @@ main(void)
         is_int(dcases[i].bearer, check(dcases[i].value), "Bearer: %s",
                dcases[i].what);
         /* The public face of the same parse (fhirauth(3)). */
-        is_int(public_dpop(malformed ? FA_DPOP_NONE : dcases[i].dpop),
-               fhirauth_dpop_challenge(dcases[i].value),
+        is_int(dcases[i].public, fhirauth_dpop_challenge(dcases[i].value),
                "fhirauth_dpop_challenge: %s", dcases[i].what);
     }
     is_int(FHIRAUTH_DPOP_NONE, fhirauth_dpop_challenge(NULL),
