@@ -18,6 +18,7 @@
 #include "handle.h"
 #include "keystore.h"
 #include "tests/tap/basic.h"
+#include "tests/unit/testprofile.h"
 
 static const struct {
     int dpop; /* the access key's form: "EXPIRY DPoP TOKEN" */
@@ -32,30 +33,15 @@ static const struct {
 int
 main(void)
 {
-    char dir[] = "/tmp/curl-prepare-t.XXXXXX", conf[64], profile[32];
-    char payload[128], *detail = NULL;
+    char profile[32], payload[128];
     fhirauth *h = NULL;
     CURL *curl;
-    FILE *f;
     size_t i;
 
     if (keyctl_get_keyring_ID(KEY_SPEC_USER_KEYRING, 1) == -1)
         skip_all("no kernel keyring: %s", strerror(errno));
     plan(3 * (sizeof(cases) / sizeof(cases[0])));
-    if (mkdtemp(dir) == NULL)
-        bail("mkdtemp: %s", strerror(errno));
-    snprintf(profile, sizeof(profile), "cpt%ld", (long) getpid());
-    snprintf(conf, sizeof(conf), "%s/conf", dir);
-    f = fopen(conf, "w");
-    if (f == NULL)
-        bail("cannot write %s", conf);
-    fprintf(f,
-            "[profile %s]\nissuer = https://127.0.0.1:9/\nclient_id = c\n"
-            "keyring = user\n",
-            profile);
-    fclose(f);
-    if (fhirauth_open_file(&h, conf, profile, 0, &detail) != FHIRAUTH_OK)
-        bail("cannot open a handle: %s", detail != NULL ? detail : "?");
+    testprofile_open("cpt", NULL, profile, sizeof(profile), &h, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     curl = curl_easy_init();
     if (curl == NULL)
@@ -89,7 +75,5 @@ main(void)
     curl_easy_cleanup(curl);
     curl_global_cleanup();
     fhirauth_close(h);
-    unlink(conf);
-    rmdir(dir);
     return test_status();
 }

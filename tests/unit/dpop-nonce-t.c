@@ -23,6 +23,7 @@
 #include "lock.h"
 #include "session.h"
 #include "tests/tap/basic.h"
+#include "tests/unit/testprofile.h"
 #include "token.h"
 
 #define URL "https://rs.example:8443/r4/Patient?name=x"
@@ -61,48 +62,22 @@ meta_nonce(void)
     return buf;
 }
 
-static fhirauth *
-open_handle(const char *conf)
-{
-    fhirauth *h = NULL;
-    char *detail = NULL;
-
-    if (fhirauth_open_file(&h, conf, profile, 0, &detail) != FHIRAUTH_OK)
-        bail("cannot open a handle: %s", detail != NULL ? detail : "?");
-    return h;
-}
-
 int
 main(void)
 {
-    char dir[] = "/tmp/dpop-nonce-t.XXXXXX", conf[64], c;
+    char c;
     struct fa_meta meta;
     fhirauth *h, *other;
     char *json = NULL;
     int p[2], fd;
     pid_t pid;
-    FILE *f;
 
     if (keyctl_get_keyring_ID(KEY_SPEC_USER_KEYRING, 1) == -1)
         skip_all("no kernel keyring: %s", strerror(errno));
     plan(11);
-    if (mkdtemp(dir) == NULL)
-        bail("mkdtemp: %s", strerror(errno));
-    snprintf(profile, sizeof(profile), "dnt%ld", (long) getpid());
-    snprintf(conf, sizeof(conf), "%s/conf", dir);
-    f = fopen(conf, "w");
-    if (f == NULL)
-        bail("cannot write %s", conf);
     /* timeout = 1: a lock held by another waits 2 x 1 s + 5 s. */
-    fprintf(f,
-            "[profile %s]\nissuer = https://127.0.0.1:9/\nclient_id = c\n"
-            "keyring = user\ntimeout = 1\n",
-            profile);
-    fclose(f);
-    h = open_handle(conf);
-    other = open_handle(conf);
-    unlink(conf);
-    rmdir(dir);
+    testprofile_open("dnt", "timeout = 1\n", profile, sizeof(profile), &h,
+                     &other);
     atexit(cleanup);
 
     memset(&meta, 0, sizeof(meta));

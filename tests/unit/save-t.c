@@ -26,6 +26,7 @@
 #include "keystore.h"
 #include "session.h"
 #include "tests/tap/basic.h"
+#include "tests/unit/testprofile.h"
 #include "token.h"
 
 /* add_key() of a description ending so fails with EDQUOT. */
@@ -273,28 +274,10 @@ test_forget(void)
 int
 main(void)
 {
-    char dir[] = "/tmp/save-t.XXXXXX", conf[64], *detail = NULL;
-    FILE *f;
-
     if (keyctl_get_keyring_ID(KEY_SPEC_USER_KEYRING, 1) == -1)
         skip_all("no kernel keyring: %s", strerror(errno));
     plan(33);
-    if (mkdtemp(dir) == NULL)
-        bail("mkdtemp: %s", strerror(errno));
-    snprintf(profile, sizeof(profile), "svt%ld", (long) getpid());
-    snprintf(conf, sizeof(conf), "%s/conf", dir);
-    f = fopen(conf, "w");
-    if (f == NULL)
-        bail("cannot write %s", conf);
-    fprintf(f,
-            "[profile %s]\nissuer = https://127.0.0.1:9/\nclient_id = c\n"
-            "keyring = user\n",
-            profile);
-    fclose(f);
-    if (fhirauth_open_file(&h, conf, profile, 0, &detail) != FHIRAUTH_OK)
-        bail("cannot open a handle: %s", detail != NULL ? detail : "?");
-    unlink(conf);
-    rmdir(dir);
+    testprofile_open("svt", NULL, profile, sizeof(profile), &h, NULL);
     atexit(cleanup);
 
     test_login_failures();
