@@ -316,13 +316,14 @@ fa_sleep_past() {
 # fa_json FIELD: a top-level field of the JSON on standard input ('' when
 # absent); numbers and booleans printed as JSON.
 fa_json() {
-    node -e '
-        let s = ""; process.stdin.on("data", (c) => { s += c; });
-        process.stdin.on("end", () => {
-            let v; try { v = JSON.parse(s)[process.argv[1]]; } catch (e) { process.exit(2); }
-            if (v === undefined || v === null) v = "";
-            process.stdout.write(typeof v === "string" ? v : JSON.stringify(v));
-        });' "$1"
+    # jq: the tests ask this hundreds of times, and a node process per
+    # question cost ten times the CPU.  One JSON value on standard input;
+    # anything else (nothing, two values, not JSON) is exit status 2.
+    jq -j -s --arg k "$1" '
+        if length != 1 then error("not one JSON value") else .[0] end
+        | (if type == "object" then .[$k] else null end) as $v
+        | if $v == null then "" elif ($v | type) == "string" then $v else ($v | tojson) end' 2>/dev/null ||
+        return 2
 }
 
 # ------------------------------------------------------------------ servers
@@ -378,6 +379,7 @@ _fa_prereqs() {
     command -v node >/dev/null 2>&1 || skip_all "node is not installed (scripts/install-deps)"
     command -v openssl >/dev/null 2>&1 || skip_all "openssl is not installed"
     command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
+    command -v jq >/dev/null 2>&1 || skip_all "jq is not installed (scripts/install-deps)"
     command -v keyctl >/dev/null 2>&1 || skip_all "keyctl is not installed (keyutils)"
     [ -x "$FA_TOKEN_BIN" ] || bail "$FA_TOKEN_BIN is missing: build first (make)"
     _fa_servers_dir || skip_all "tests/servers has no node_modules: run 'npm ci --ignore-scripts' there (scripts/install-deps does)"
