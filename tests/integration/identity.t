@@ -29,7 +29,7 @@ AUTH_ERR="pamtester: Authentication failure"
 UNAVAIL="[Aa]uthentication service cannot retrieve authentication info"
 
 # 1-3: the tuned AS puts preferred_username into the id_token
-fa_start_servers --ttl 60 --keyring user --claims tuned
+fa_start_servers --no-fhir --ttl 60 --keyring user --claims tuned
 pam_users
 service
 login
@@ -40,7 +40,7 @@ like "$FA_ERR$FA_OUT" "$AUTH_ERR" "bob with alice's password: refused" || fa_sho
 
 # 4-8: the standard AS (oidc-provider's defaults) keeps preferred_username
 # out of the id_token: UserInfo has it.  The fault server stands in front.
-fa_start_servers --ttl 60 --keyring user --fault
+fa_start_servers --no-fhir --ttl 60 --keyring user --fault
 service
 login
 is "$FA_RC" 0 "standard AS: UserInfo identifies alice" || fa_show
@@ -93,7 +93,7 @@ is "$(userinfo_since)" 1 "the claim from UserInfo"
 fa_config require_id_token
 
 # 21-26: a password grant without an id_token: UserInfo alone
-fa_start_servers --ttl 60 --keyring user --password-id-token off
+fa_start_servers --no-fhir --ttl 60 --keyring user --password-id-token off
 service
 login
 is "$FA_RC" 0 "no id_token: UserInfo identifies alice" || fa_show
@@ -109,18 +109,18 @@ is "$(tail -n +$((mark_at + 1)) "$FA_AS_LOG" | grep -c '"event":"revocation".*"k
 fa_config require_id_token
 
 # 27-30: UserInfo answers for another sub than the id_token's: refused
-fa_start_servers --ttl 60 --keyring user --userinfo-sub bob-0002
+fa_start_servers --no-fhir --ttl 60 --keyring user --userinfo-sub bob-0002
 service
 login
 like "$FA_ERR$FA_OUT" "$AUTH_ERR" "UserInfo's sub differs from the id_token's: refused" || fa_show
 is "$(userinfo_since)" 1 "after one UserInfo request"
 # Without an id_token there is nothing to compare: UserInfo is the identity.
-fa_start_servers --ttl 60 --keyring user --userinfo-sub bob-0002 --password-id-token off
+fa_start_servers --no-fhir --ttl 60 --keyring user --userinfo-sub bob-0002 --password-id-token off
 service
 login
 is "$FA_RC" 0 "no id_token: UserInfo's sub is the identity" || fa_show
 # ... and with the claim in the id_token, UserInfo is not asked at all.
-fa_start_servers --ttl 60 --keyring user --userinfo-sub bob-0002 --claims tuned
+fa_start_servers --no-fhir --ttl 60 --keyring user --userinfo-sub bob-0002 --claims tuned
 service
 login
 is "$FA_RC" 0 "the claim in the id_token: UserInfo not consulted" || fa_show

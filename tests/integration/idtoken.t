@@ -25,7 +25,7 @@ as_id_token_alg() {
 
 for alg in RS256 ES256 PS256; do
     # as.js reads FA_AS_ID_TOKEN_ALG (its --id-token-alg).
-    FA_AS_ID_TOKEN_ALG=$alg fa_start_servers
+    FA_AS_ID_TOKEN_ALG=$alg fa_start_servers --no-fhir
     is "$(as_id_token_alg)" "$alg" "$alg: the AS signs id_tokens with $alg"
     fa_login alice
     is "$FA_RC" 0 "$alg: password login succeeds" || fa_show
@@ -37,7 +37,7 @@ for alg in RS256 ES256 PS256; do
 done
 
 # A JWKS that does not hold the AS's key: a second AS's.
-fa_start_servers
+fa_start_servers --no-fhir
 # --port 0: as.js would take FA_AS_PORT (the first AS's) from the environment.
 _fa_start as2 as.js --port 0 --key "$FA_TMP/server.key" --cert "$FA_TMP/server.pem" \
     --log "$FA_TMP/as2.log"
@@ -62,7 +62,7 @@ esc=$'\e' bel=$'\a'
 hostile='{"fhirUser":"Practitioner/x\u001b]2;TITLE\u0007\nFAKE: line","preferred_username":"alice\u001b[31m"}'
 # (--claims tuned: the test AS puts these claims into the id_token, as
 # many servers do; in its standard mode they come from UserInfo.)
-fa_start_servers --ttl 60 --scope "openid offline_access fhirUser patient/*.read" \
+fa_start_servers --no-fhir --ttl 60 --scope "openid offline_access fhirUser patient/*.read" \
     --claims tuned --id-token-claims "$hostile"
 # What the AS signs: the claims of a password grant's id_token.
 as_claims() {
@@ -108,7 +108,7 @@ is "$FA_OUT" unset "exec: FHIR_USER is not set"
 
 # A sub with a control character: who logged in cannot be shown as it
 # is, so the login is refused.
-fa_start_servers --ttl 60 --id-token-claims '{"sub":"alice-0001\u001b[2J"}'
+fa_start_servers --no-fhir --ttl 60 --id-token-claims '{"sub":"alice-0001\u001b[2J"}'
 fa_login alice
 isnt "$FA_RC" 0 "a login whose id_token's sub has a control character fails" || fa_show
 like "$FA_ERR" 'sub .*printable' "... saying so"

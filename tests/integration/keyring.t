@@ -11,7 +11,7 @@ command -v setpriv >/dev/null 2>&1 || skip_all "needs setpriv (util-linux)"
 
 plan 42
 
-fa_start_servers --ttl 60 --keyring user
+fa_start_servers --no-fhir --ttl 60 --keyring user
 ua=fait$$a
 ub=fait$$b
 fa_add_user "$ua" || bail "cannot create user $ua"

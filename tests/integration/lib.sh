@@ -504,6 +504,9 @@ fa_test_dir() {
 #                      fhir-jwt with the public JWK Set in file F
 #   --client-credentials  the AS has the client_credentials grant and the
 #                      system/* scopes (for fhir-conf, fhir-post, fhir-jwt)
+#   --no-fhir          no FHIR server, for a test that never asks one
+#                      (starting one is most of what a start costs):
+#                      fhir_base names a port nobody listens on
 # Calling it again restarts the servers with the new options (the same
 # temporary directory and CA; the old issuer's keys are cleared).
 # With --fault the fault server is a proxy in front of the AS and is the
@@ -517,7 +520,7 @@ fa_start_servers() {
     local timeout=5 scope="openid offline_access profile patient/*.read" fault='' as_state=''
     local claims=standard pw_id_token=on userinfo_sub=''
     local id_claims='' keep_fhir='' as_port='' consent_page=''
-    local dpop=off jwt_jwks='' client_credentials=''
+    local dpop=off jwt_jwks='' client_credentials='' fhir=on
     while [ $# -gt 0 ]; do
         case $1 in
             --ttl) ttl=$2; shift ;;
@@ -538,6 +541,7 @@ fa_start_servers() {
             --dpop) dpop=$2; shift ;;
             --jwt-client-jwks) jwt_jwks=$2; shift ;;
             --client-credentials) client_credentials=1 ;;
+            --no-fhir) fhir=off ;;
             *) bail "fa_start_servers: unknown option $1" ;;
         esac
         shift
@@ -557,6 +561,7 @@ fa_start_servers() {
         # issuer.
         keep_fhir=
         if [ -z "$fault" ] && [ "$FA_ISSUER" = "$FA_AS_URL" ] && [ -n "${FA_FHIR_PID:-}" ] &&
+            [ "$fhir" = on ] &&
             [ "$dpop" = "${_fa_fhir_dpop:-off}" ] && kill -0 "$FA_FHIR_PID" 2>/dev/null; then
             keep_fhir=$FA_FHIR_PID
             as_port=$FA_AS_PORT
@@ -618,6 +623,8 @@ fa_start_servers() {
     fi
     if [ -n "$keep_fhir" ]; then
         _fa_pids+=("$keep_fhir")
+    elif [ "$fhir" = off ]; then
+        FA_FHIR_PID= FA_FHIR_PORT=9
     else
         _fa_start fhir fhir.js --key "$FA_TMP/server.key" --cert "$FA_TMP/server.pem" \
             --ca "$FA_CA" --issuer "$FA_ISSUER" --log "$FA_FHIR_LOG" \

@@ -29,7 +29,7 @@ like "$(needed "$top_builddir/tests/pamlib-driver" 2>/dev/null; needed "$top_bui
 is "$(nm -D --defined-only "$lib" | awk '$2 == "T" { print $3 }' | grep -cv '^fhirauth_')" 0 \
     "libfhirauth exports only fhirauth_* functions"
 
-fa_start_servers --ttl 60
+fa_start_servers --no-fhir --ttl 60
 fa_login alice
 is "$FA_RC" 0 "password login" || fa_show
 

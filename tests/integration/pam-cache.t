@@ -22,7 +22,7 @@ plan 51
 # The AS marks discovery and the JWKS fresh for this many seconds.
 MAX_AGE=15
 export FA_AS_CACHE_MAX_AGE=$MAX_AGE
-fa_start_servers --ttl 60 --keyring user
+fa_start_servers --no-fhir --ttl 60 --keyring user
 pam_users
 service
 cache=$FHIRAUTH_TEST_CACHE_DIR
@@ -218,7 +218,7 @@ export FHIRAUTH_TEST_CACHE_DIR=$saved
 
 # 48-51: an AS that puts preferred_username into the id_token (tuned): a
 # warm login is the token request alone, no userinfo
-fa_start_servers --ttl 60 --keyring user --claims tuned
+fa_start_servers --no-fhir --ttl 60 --keyring user --claims tuned
 service
 login
 is "$FA_RC" 0 "tuned AS: cold login succeeds" || fa_show

@@ -27,7 +27,7 @@ id nobody >/dev/null 2>&1 || skip_all "needs the user nobody"
 plan 25
 
 export FA_AS_DEVICE_INTERVAL=1
-fa_start_servers --ttl 60 --keyring user
+fa_start_servers --no-fhir --ttl 60 --keyring user
 bin=$(fa_user_bin) || bail "cannot copy fhir-token for other users"
 # The module beside the copied libfhirauth and network module (nobody may
 # not enter the build tree).

@@ -30,7 +30,7 @@ rounds=10
 plan 89
 
 # timeout 2: a refresh waits for the lock at most 2 * 2 + 5 seconds.
-fa_start_servers --ttl 600 --timeout 2 --keyring user
+fa_start_servers --no-fhir --ttl 600 --timeout 2 --keyring user
 u=fa5lk$$
 o=fa5lk$$o
 fa_add_user "$u" || bail "cannot create user $u"

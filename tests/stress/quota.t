@@ -18,7 +18,7 @@ plan 46
 # (The test bed pinned to claims in the id_token and the scope without
 # profile: the cases below count the room left to the byte, around the
 # sizes of the session keys this session has.)
-fa_start_servers --ttl 60 --fault --keyring user --claims tuned --scope "openid offline_access patient/*.read"
+fa_start_servers --no-fhir --ttl 60 --fault --keyring user --claims tuned --scope "openid offline_access patient/*.read"
 u=fa5qt$$
 # A uid the kernel has no key accounting for yet: an earlier user of a
 # reused uid leaves its user keyrings (and their quota use) behind, and
