@@ -6,13 +6,10 @@
  * Messages name the key file, never its contents. */
 #include "autoconf.h"
 #include "jws.h"
+#include "credfile.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -172,98 +169,6 @@ fa_sign_key_from_pem(const char *pem, size_t len, enum fa_sig_alg alg,
     return FHIRAUTH_OK;
 }
 
-/* Read the key file at path into *ret (len bytes, wiped by the caller). */
-static fhirauth_rc
-read_key_file(const char *path, char **ret, size_t *retlen, struct fa_err *e)
-{
-    struct stat st;
-    char eb[128];
-    char *buf;
-    size_t len = 0;
-    ssize_t n;
-    int fd, saved;
-
-    /* Relative to nothing a user chose (the current directory). */
-    if (path[0] != '/')
-        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
-                       "client_key_file %s must be an absolute path", path);
-    /* O_NONBLOCK: a FIFO planted under that name must not hang us; it is
-     * refused as not a regular file just after. */
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        saved = errno;
-        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
-                       "cannot open client_key_file %s: %s", path,
-                       strerror_r(saved, eb, sizeof(eb)));
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
-                       "client_key_file %s is not a regular file", path);
-    }
-    /* Whoever may write the key decides who the client is. */
-    if (st.st_uid != 0 && st.st_uid != geteuid()) {
-        close(fd);
-        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
-                       "client_key_file %s must be owned by root%s", path,
-                       geteuid() == 0 ? "" : " or by the user");
-    }
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        close(fd);
-        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
-                       "client_key_file %s is writable by others than its "
-                       "owner",
-                       path);
-    }
-    /* A key every local user can read makes each of them the client; a
-     * group of the users who need it is the widest a key may be. */
-    if ((st.st_mode & S_IROTH) != 0) {
-        close(fd);
-        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
-                       "client_key_file %s is readable by every user (at "
-                       "most mode 0640)",
-                       path);
-    }
-    if (st.st_size > FA_KEY_FILE_MAX) {
-        close(fd);
-        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
-                       "client_key_file %s is larger than %d bytes", path,
-                       FA_KEY_FILE_MAX);
-    }
-    buf = malloc(FA_KEY_FILE_MAX + 1);
-    if (buf == NULL) {
-        close(fd);
-        return fa_nomem(e);
-    }
-    /* One byte more than allowed, to notice a file that grew. */
-    while (len <= FA_KEY_FILE_MAX) {
-        n = read(fd, buf + len, FA_KEY_FILE_MAX + 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            saved = errno;
-            close(fd);
-            fa_secret_free_len(buf, FA_KEY_FILE_MAX + 1);
-            return fa_fail(e, FHIRAUTH_ERR_CONFIG,
-                           "cannot read client_key_file %s: %s", path,
-                           strerror_r(saved, eb, sizeof(eb)));
-        }
-        if (n == 0)
-            break;
-        len += (size_t) n;
-    }
-    close(fd);
-    if (len > FA_KEY_FILE_MAX) {
-        fa_secret_free_len(buf, FA_KEY_FILE_MAX + 1);
-        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
-                       "client_key_file %s is larger than %d bytes", path,
-                       FA_KEY_FILE_MAX);
-    }
-    *ret = buf;
-    *retlen = len;
-    return FHIRAUTH_OK;
-}
-
 fhirauth_rc
 fa_sign_key_load(const char *path, enum fa_sig_alg alg, EVP_PKEY **ret,
                  struct fa_err *e)
@@ -274,17 +179,15 @@ fa_sign_key_load(const char *path, enum fa_sig_alg alg, EVP_PKEY **ret,
     fhirauth_rc rc;
 
     *ret = NULL;
-    if (path == NULL)
-        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
-                       "no client_key_file configured");
-    rc = read_key_file(path, &pem, &len, e);
+    rc = fa_credfile_read("client_key_file", path, FA_KEY_FILE_MAX, &pem, &len,
+                          e);
     if (rc != FHIRAUTH_OK)
         return rc;
     if (snprintf(what, sizeof(what), "client_key_file %s", path)
         >= (int) sizeof(what))
         memcpy(what + sizeof(what) - 4, "...", 4);
     rc = fa_sign_key_from_pem(pem, len, alg, what, ret, e);
-    fa_secret_free_len(pem, FA_KEY_FILE_MAX + 1);
+    fa_secret_free_len(pem, FA_CREDFILE_SIZE(FA_KEY_FILE_MAX));
     return rc;
 }
 
