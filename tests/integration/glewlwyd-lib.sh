@@ -158,8 +158,10 @@ EOF
     gw_configure || bail "cannot configure glewlwyd through its admin API"
     GW_SECRET_FILE=$FA_TMP/gw-client.secret
     printf '%s\n' "$GW_CLIENT_SECRET" >"$GW_SECRET_FILE"
-    # Every process that refreshes reads it (the test users too).
-    chmod 644 "$GW_SECRET_FILE"
+    # root's alone, as pam_fhir.conf(5) wants a client secret (never one
+    # every user can read); a test whose users refresh gives it to their
+    # group, mode 0640, as a site does (glewlwyd.t).
+    chmod 600 "$GW_SECRET_FILE"
     export GW_URL GW_ISSUER GW_PORT GW_LOG GW_CLIENT GW_SECRET_FILE
 }
 

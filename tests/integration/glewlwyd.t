@@ -25,6 +25,12 @@ GW_TTL=3
 gw_start
 gw_conf
 pam_users
+# alice's own fhir-token (PAM, below) refreshes if her login's token has
+# run out by then: the client secret is her group's to read, as a site
+# gives it to the group of the users who log in (pam_fhir.conf(5),
+# client_secret_file).
+chgrp alice "$GW_SECRET_FILE" && chmod 640 "$GW_SECRET_FILE" ||
+    bail "cannot give the client secret to alice's group"
 service
 
 # expiry: the cached access token's expires_at (epoch).
