@@ -13,10 +13,9 @@
 #include "autoconf.h"
 #include "http.h"
 #include "cachetime.h"
+#include "credfile.h"
 
 #include <curl/curl.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -24,12 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-/* A client secret is a short line; anything bigger is the wrong file. */
-#define FA_SECRET_MAX 4096
 #define FA_TIMEOUT_DEFAULT 30L
 #define FA_CONNECT_TIMEOUT_MAX 10L
 /* Longest form body we build: the largest token we could have been sent,
@@ -964,66 +959,14 @@ fa_form_wipe(struct fa_form *f)
 fhirauth_rc
 fa_http_read_secret(const char *path, char **ret, struct fa_err *e)
 {
-    struct stat st;
     char *buf;
-    char eb[128];
-    size_t len = 0, i;
-    ssize_t n;
-    int fd, saved;
+    size_t len, i;
+    fhirauth_rc rc;
 
-    if (path == NULL) {
-        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
-                       "no client_secret_file configured");
-    }
-    /* O_NONBLOCK: opening a FIFO planted under that name must not hang;
-     * it is refused as "not a regular file" just after. */
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        saved = errno;
-        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
-                       "cannot open client_secret_file %s: %s", path,
-                       strerror_r(saved, eb, sizeof(eb)));
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
-                       "client_secret_file %s is not a regular file", path);
-    }
-    if (st.st_size > FA_SECRET_MAX) {
-        close(fd);
-        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
-                       "client_secret_file %s is larger than %d bytes", path,
-                       FA_SECRET_MAX);
-    }
-    buf = malloc(FA_SECRET_MAX + 2);
-    if (buf == NULL) {
-        close(fd);
-        return fa_fail(e, FHIRAUTH_ERR_NOMEM, "out of memory");
-    }
-    /* Read one byte more than allowed to notice a file that grew. */
-    while (len <= FA_SECRET_MAX) {
-        n = read(fd, buf + len, FA_SECRET_MAX + 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            saved = errno;
-            close(fd);
-            fa_secret_free_len(buf, FA_SECRET_MAX + 2);
-            return fa_fail(e, FHIRAUTH_ERR_CONFIG,
-                           "cannot read client_secret_file %s: %s", path,
-                           strerror_r(saved, eb, sizeof(eb)));
-        }
-        if (n == 0)
-            break;
-        len += (size_t) n;
-    }
-    close(fd);
-    if (len > FA_SECRET_MAX) {
-        fa_secret_free_len(buf, FA_SECRET_MAX + 2);
-        return fa_fail(e, FHIRAUTH_ERR_CONFIG,
-                       "client_secret_file %s is larger than %d bytes", path,
-                       FA_SECRET_MAX);
-    }
+    rc = fa_credfile_read("client_secret_file", path, FA_SECRET_MAX, &buf,
+                          &len, e);
+    if (rc != FHIRAUTH_OK)
+        return rc;
     if (len > 0 && buf[len - 1] == '\n')
         len--;
     if (len > 0 && buf[len - 1] == '\r')
@@ -1034,7 +977,7 @@ fa_http_read_secret(const char *path, char **ret, struct fa_err *e)
         if ((unsigned char) buf[i] < 0x20 || (unsigned char) buf[i] > 0x7e)
             break;
     if (len == 0 || i < len) {
-        fa_secret_free_len(buf, FA_SECRET_MAX + 2);
+        fa_secret_free_len(buf, FA_CREDFILE_SIZE(FA_SECRET_MAX));
         return fa_fail(e, FHIRAUTH_ERR_CONFIG,
                        "client_secret_file %s must hold one line of "
                        "printable characters",

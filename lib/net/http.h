@@ -107,10 +107,14 @@ void fa_form_init(struct fa_form *f);
 void fa_form_add(struct fa_form *f, const char *name, const char *value);
 void fa_form_wipe(struct fa_form *f);
 
+/* A client secret is a short line; anything bigger is the wrong file. */
+#define FA_SECRET_MAX 4096
 /*
- * Read the client secret from path (opened O_NOFOLLOW, a regular file of
- * at most 4 KiB; one trailing newline dropped).  *ret is freed with
- * fa_secret_free.  FHIRAUTH_ERR_CONFIG when unreadable or empty.
+ * Read the client secret from path with fa_credfile_read()'s checks
+ * (credfile.h; at most FA_SECRET_MAX bytes), one trailing newline (LF or
+ * CRLF) dropped; what is left must be one or more printable ASCII
+ * characters (RFC 6749 VSCHAR).  *ret is freed with fa_secret_free.
+ * FHIRAUTH_ERR_CONFIG when missing, unreadable, failing a check or empty.
  */
 fhirauth_rc fa_http_read_secret(const char *path, char **ret,
                                 struct fa_err *e);
