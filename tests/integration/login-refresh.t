@@ -1,10 +1,11 @@
 #!/bin/bash
 # login-refresh.t - password login, automatic refresh after the access token
 # expires, refresh token rotation, confidential clients (client_secret_basic
-# and client_secret_post), and the end of a session (invalid_grant).
+# and client_secret_post; a secret file every user can read refused), and
+# the end of a session (invalid_grant).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/integration/lib.sh"
 
-plan 44
+plan 49
 
 # ---------------------------------------------------------------- public client, rotation on
 fa_start_servers --ttl 3 --rotate on --keyring user
@@ -92,6 +93,24 @@ is "$FA_RC" 0 "fhir-conf: refresh" || fa_show
 is "$(fa_fhir_get "$FA_FHIR/Patient/example" "$FA_OUT")" 200 "fhir-conf: the refreshed token works"
 is "$(grep -F '"client_id":"fhir-conf"' "$FA_AS_LOG" | grep -F '"event":"token"' | grep -cF '"ok":true')" 2 \
     "fhir-conf: the AS saw a password and a refresh grant, both authenticated"
+
+# A secret every user can read is refused before anything is sent, as a
+# key file is (client-jwt.t): the refresh is a configuration error naming
+# the file, and the stored session waits for the file to be fixed.
+secret=$FA_TMP/fhir-conf.secret
+exp=$(fa_token --format json | fa_json expires_at)
+r0=$(fa_key_read refresh)
+n0=$(fa_as_count refresh_token)
+chmod 644 "$secret"
+fa_sleep_past "$exp"
+fa_run fa_token
+is "$FA_RC" 1 "fhir-conf: a client_secret_file every user can read: exit 1" || fa_show
+like "$FA_ERR" "client_secret_file $secret is readable by every user" "... naming the file and why"
+is "$(fa_key_read refresh)" "$r0" "... the stored refresh token stays"
+is "$(fa_as_count refresh_token)" "$n0" "... and no refresh reached the AS"
+chmod 600 "$secret"
+fa_run fa_token
+is "$FA_RC" 0 "fhir-conf: mode 0600 again, and the same session refreshes" || fa_show
 
 # ---------------------------------------------------------------- confidential, client_secret_post only
 # The AS refuses client_secret_basic for this client; the discovery document
