@@ -4,10 +4,11 @@
  * keyrings (the kernel resolves the user and persistent keyrings from the
  * real uid and gives new keys the fsuid), as pam_keyinit does.  The saved
  * set-user-ID stays root so the switch back always works; callers switch
- * back on every path.  The supplementary groups are narrowed to the
- * user's primary group for the switch: acting as the user must not keep
- * the host's groups (often root's), which would open files and lock
- * directories the user cannot.
+ * back on every path.  The supplementary groups become the user's own
+ * (getgrouplist, as a login's initgroups): acting as the user must not
+ * keep the host's groups (often root's), which would open files and lock
+ * directories the user cannot, and must open what the user's own
+ * processes can (a client credential file given to a group of users).
  */
 #include "autoconf.h"
 
@@ -109,11 +110,42 @@ restore_groups(const struct pamfa *a, struct pamfa_ids *saved)
     return ret;
 }
 
+/* The PAM user's groups: the primary one and those the group database
+ * lists the user in (getgrouplist), in a new array. */
+static int
+user_groups(const struct pamfa *a, gid_t gid, gid_t **ret, int *ret_n)
+{
+    gid_t *g;
+    int n = 16, tries;
+
+    for (tries = 0; tries < 8; tries++) {
+        int want = n;
+
+        g = calloc((size_t) n, sizeof(gid_t));
+        if (g == NULL) {
+            pamfa_log(a, LOG_CRIT, "out of memory");
+            return PAM_BUF_ERR;
+        }
+        if (getgrouplist(a->user, gid, g, &want) >= 0) {
+            *ret = g;
+            *ret_n = want;
+            return PAM_SUCCESS;
+        }
+        free(g);
+        if (want <= n || want > 65536)
+            break;
+        n = want;
+    }
+    pamfa_log(a, LOG_ERR, "cannot list the user's groups");
+    return PAM_SYSTEM_ERR;
+}
+
 int
 pamfa_become_user(const struct pamfa *a, uid_t uid, gid_t gid,
                   struct pamfa_ids *saved)
 {
-    int ret;
+    gid_t *groups = NULL;
+    int ret, ngroups = 0;
 
     memset(saved, 0, sizeof(*saved));
     if (getresuid(&saved->ruid, &saved->euid, &saved->suid) != 0
@@ -131,13 +163,25 @@ pamfa_become_user(const struct pamfa *a, uid_t uid, gid_t gid,
     ret = save_groups(a, saved);
     if (ret != PAM_SUCCESS)
         return ret;
-    /* Groups first, while still root; keep root as the saved ids. */
-    if (setgroups(1, &gid) != 0) {
+    /* Groups first, while still root; keep root as the saved ids.  The
+     * user's own groups (what their login gets from initgroups), never
+     * the host's: a client_secret_file or client_key_file given to a
+     * group of the users (SECURITY.md) must open here as in the user's
+     * own refreshes, or revoke_on_close and the revocation of a replaced
+     * session fail. */
+    ret = user_groups(a, gid, &groups, &ngroups);
+    if (ret != PAM_SUCCESS) {
+        forget_groups(saved);
+        return ret;
+    }
+    if (setgroups((size_t) ngroups, groups) != 0) {
         pamfa_log(a, LOG_ERR, "cannot set the user's groups: %s",
                   strerror(errno));
+        free(groups);
         forget_groups(saved);
         return PAM_SYSTEM_ERR;
     }
+    free(groups);
     if (setresgid(gid, gid, (gid_t) -1) != 0) {
         pamfa_log(a, LOG_ERR, "cannot switch to the user's group: %s",
                   strerror(errno));
