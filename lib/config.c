@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -988,6 +989,20 @@ cf_read_file(const char *path, bool root_only, char **ret_text,
         rc = fa_fail(e, FHIRAUTH_ERR_CONFIG,
                      "%s: must be owned by root (owner is uid %lu)", path,
                      (unsigned long) st.st_uid);
+        goto fail;
+    }
+    /* A set-id process (a set-group-ID program: effective uid and real
+     * uid the same user) has privilege its user lacks: a file that user
+     * wrote must not steer it, or it names as client_secret_file or
+     * client_key_file a file only the program's group may read and a
+     * token_endpoint of its own, and the credential goes there. */
+    if (!root_only && st.st_uid != 0 && st.st_uid == getuid()
+        && (getauxval(AT_SECURE) != 0 || getuid() != euid
+            || getgid() != getegid())) {
+        rc = fa_fail(e, FHIRAUTH_ERR_CONFIG,
+                     "%s: owned by uid %lu, the user of this set-id "
+                     "program (refused)",
+                     path, (unsigned long) st.st_uid);
         goto fail;
     }
     if (!root_only && st.st_uid != 0 && st.st_uid != euid) {
