@@ -25,8 +25,8 @@ GW_TTL=3
 gw_start
 gw_conf
 pam_users
-# alice's own fhir-token (PAM, below) refreshes if her login's token has
-# run out by then: the client secret is her group's to read, as a site
+# alice's own fhir-token (PAM, below) refreshes after her login (it asks
+# for more than the token's life): the client secret is her group's to read, as a site
 # gives it to the group of the users who log in (pam_fhir.conf(5),
 # client_secret_file).
 chgrp alice "$GW_SECRET_FILE" && chmod 640 "$GW_SECRET_FILE" ||
@@ -117,8 +117,10 @@ fa_clear_keys
 # ---------------------------------------------------------------- PAM
 pt alice alice-secret authenticate open_session
 is "$FA_RC" 0 "PAM: alice logs in with her glewlwyd password" || fa_show
-tok=$(as alice token 2>/dev/null)
-like "$tok" '^[^.]+\.[^.]+\.[^.]+$' "alice's fhir-token hands out her glewlwyd token"
+# --min-valid longer than the token's life: alice's own fhir-token must
+# refresh, reading the client secret through her group (mode 0640).
+tok=$(as alice token --min-valid 60 2>/dev/null)
+like "$tok" '^[^.]+\.[^.]+\.[^.]+$' "alice's fhir-token refreshes (the secret read through her group) and hands out her glewlwyd token"
 pt alice wrong-password authenticate
 like "$FA_ERR$FA_OUT" "[Aa]uthentication failure" \
     "a wrong password (glewlwyd's bare 403): PAM_AUTH_ERR, not AUTHINFO_UNAVAIL" || fa_show
