@@ -111,7 +111,10 @@ restore_groups(const struct pamfa *a, struct pamfa_ids *saved)
 }
 
 /* The PAM user's groups: the primary one and those the group database
- * lists the user in (getgrouplist), in a new array. */
+ * lists the user in (getgrouplist), in a new array.  When the database
+ * cannot say, the primary group alone, with a warning: a group service
+ * that is down must not fail the login step that needs no group (only a
+ * credential file given to a group of users then fails to open). */
 static int
 user_groups(const struct pamfa *a, gid_t gid, gid_t **ret, int *ret_n)
 {
@@ -136,8 +139,18 @@ user_groups(const struct pamfa *a, gid_t gid, gid_t **ret, int *ret_n)
             break;
         n = want;
     }
-    pamfa_log(a, LOG_ERR, "cannot list the user's groups");
-    return PAM_SYSTEM_ERR;
+    pamfa_log(a, LOG_WARNING,
+              "cannot list the user's groups: acting with the primary "
+              "group only");
+    g = calloc(1, sizeof(gid_t));
+    if (g == NULL) {
+        pamfa_log(a, LOG_CRIT, "out of memory");
+        return PAM_BUF_ERR;
+    }
+    g[0] = gid;
+    *ret = g;
+    *ret_n = 1;
+    return PAM_SUCCESS;
 }
 
 int
