@@ -68,8 +68,9 @@ mkdir -p "$log"
 # ------------------------------------------------------------------ what it needs
 # dpkg-dev and debhelper build, apt-get build-dep installs debian/control's
 # Build-Depends; the rest is the test bed (node for the servers, pamtester,
-# sshd).  libqrencode4: recommended by the packages, so installed here, so
-# that the purge at the end leaves the system as it found it.
+# sshd, jq for tests/integration/lib.sh).  libqrencode4: recommended by
+# the packages, so installed here, so that the purge at the end leaves the
+# system as it found it.
 # (dpkg's unsafe I/O for these: no fsync per file on a scratch machine;
 # the packages under test are installed as an admin would.)
 step=$SECONDS
@@ -77,7 +78,7 @@ apt-get update -qq >"$log/apt-update" 2>&1 &&
     apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-unsafe-io \
         dpkg-dev debhelper \
         pamtester keyutils nodejs npm openssl curl ca-certificates \
-        openssh-server openssh-client python3 procps util-linux libqrencode4 \
+        openssh-server openssh-client python3 procps util-linux libqrencode4 jq \
         >"$log/apt-deps" 2>&1 &&
     (cd "$top" && apt-get build-dep -y -qq -o Dpkg::Options::=--force-unsafe-io ./) \
         >"$log/build-dep" 2>&1
