@@ -495,12 +495,14 @@ write_ring(enum fa_anchor anchor, const char *desc, key_serial_t *ret_ring,
  * other uids), and possession reads our keys in it anyway.
  */
 static fhirauth_rc
-check_existing(key_serial_t ring, const char *desc, struct fa_err *e)
+check_existing(key_serial_t ring, const char *desc, key_serial_t *found,
+               struct fa_err *e)
 {
     key_serial_t key;
     unsigned long owner;
 
     key = (key_serial_t) keyctl_search(ring, KS_TYPE, desc, 0);
+    *found = key;
     if (key == -1)
         return FHIRAUTH_OK;
     if (key_owner(key, &owner) != 0) {
@@ -564,6 +566,46 @@ setperm_via_process_keyring(key_serial_t key)
 }
 
 /*
+ * A key the ring does not hold yet: made in the process keyring, which this
+ * process always possesses, given its permissions and timeout there, and
+ * only then linked into ring (displacing a key of that name the search
+ * could not see).  A new key starts with the kernel's default permissions,
+ * which leave a process that does not possess it only "view"; made in ring
+ * directly, a process killed between add_key() and keyctl_setperm() left
+ * such a key behind, which every later call failed to read ("Permission
+ * denied") where the session keyring does not link the user keyring.
+ * Killed before the link, the key dies with the process keyring.
+ */
+static fhirauth_rc
+store_new(key_serial_t ring, const char *desc, const void *data, size_t len,
+          unsigned timeout, struct fa_err *e)
+{
+    key_serial_t key;
+    const char *what = "storing";
+
+    key = (key_serial_t) add_key(KS_TYPE, desc, data, len,
+                                 KEY_SPEC_PROCESS_KEYRING);
+    if (key == -1)
+        return ks_fail(errno, what, desc, e);
+    if (keyctl_setperm(key, KS_PERM) == -1)
+        what = "setting the permissions of";
+    else if (keyctl_set_timeout(key, timeout) == -1)
+        what = "setting the timeout of";
+    else if (keyctl_link(key, ring) == -1)
+        what = "storing";
+    else
+        what = NULL;
+    if (what != NULL) {
+        int en = errno;
+
+        (void) keyctl_unlink(key, KEY_SPEC_PROCESS_KEYRING);
+        return ks_fail(en, what, desc, e);
+    }
+    (void) keyctl_unlink(key, KEY_SPEC_PROCESS_KEYRING);
+    return FHIRAUTH_OK;
+}
+
+/*
  * add_key() updates a key of the same type and description in place
  * (keeping its serial, so readers holding it see the new payload) or
  * creates one owned by the caller's fsuid/fsgid: the PAM module switches
@@ -594,9 +636,11 @@ fa_ks_store(enum fa_anchor anchor, const char *profile, enum fa_key which,
     }
     rc = write_ring(anchor, desc, &ring, e);
     if (rc == FHIRAUTH_OK)
-        rc = check_existing(ring, desc, e);
+        rc = check_existing(ring, desc, &key, e);
     if (rc != FHIRAUTH_OK)
         return rc;
+    if (key == -1)
+        return store_new(ring, desc, data, len, timeout, e);
     key = (key_serial_t) add_key(KS_TYPE, desc, data, len, ring);
     if (key == -1)
         return ks_fail(errno, "storing", desc, e);
@@ -669,7 +713,7 @@ fa_ks_shrink(enum fa_anchor anchor, const char *profile, enum fa_key which,
     }
     rc = write_ring(anchor, desc, &ring, e);
     if (rc == FHIRAUTH_OK)
-        rc = check_existing(ring, desc, e);
+        rc = check_existing(ring, desc, &key, e);
     if (rc != FHIRAUTH_OK)
         return rc;
     key = (key_serial_t) add_key(KS_TYPE, desc, "0", 1, ring);

@@ -50,6 +50,36 @@ add_key(const char *type, const char *desc, const void *payload, size_t plen,
                                   ring);
 }
 
+/* keyctl_setperm() on a key the user keyring already holds with other
+ * permissions: a new key visible before it has its own (a process killed
+ * then left it unreadable to the next one, where the session keyring does
+ * not link the user keyring). */
+static int exposed;
+
+long
+keyctl_setperm(key_serial_t key, key_perm_t perm)
+{
+    char buf[256], desc[128];
+    unsigned long cur;
+    key_serial_t found;
+    long n;
+
+    n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, key, buf, sizeof(buf) - 1);
+    if (n > 0 && (size_t) n < sizeof(buf)) {
+        buf[n] = '\0';
+        /* "type;uid;gid;perm;description" */
+        if (sscanf(buf, "%*[^;];%*[^;];%*[^;];%lx;%127[^\n]", &cur, desc) == 2
+            && cur != (unsigned long) perm) {
+            found =
+                (key_serial_t) syscall(SYS_keyctl, KEYCTL_SEARCH,
+                                       KEY_SPEC_USER_KEYRING, "user", desc, 0);
+            if (found == key)
+                exposed++;
+        }
+    }
+    return syscall(SYS_keyctl, KEYCTL_SETPERM, key, perm);
+}
+
 static fhirauth *h;
 static char profile[32];
 
@@ -271,18 +301,51 @@ test_forget(void)
     fhirauth_free_secret(token);
 }
 
+/* A new key enters the ring only once it has its permissions and
+ * timeout; an update keeps the key (and its serial). */
+static void
+test_new_key_hidden(void)
+{
+    key_serial_t first, second;
+    char desc[128];
+
+    if (fa_ks_describe(desc, sizeof(desc), profile, FA_KEY_ACCESS) != 0)
+        bail("cannot describe the access key");
+    (void) fa_ks_unlink(FA_ANCHOR_USER, profile, FA_KEY_ACCESS, NULL);
+    exposed = 0;
+    is_int(FHIRAUTH_OK,
+           fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_ACCESS, "new", 3, 60,
+                       NULL),
+           "a new key is stored");
+    is_int(0, exposed, "  it was in the ring only with its permissions");
+    first =
+        (key_serial_t) keyctl_search(KEY_SPEC_USER_KEYRING, "user", desc, 0);
+    ok(first != -1 && strcmp(key_text(FA_KEY_ACCESS), "new") == 0,
+       "  and reads back");
+    is_int(FHIRAUTH_OK,
+           fa_ks_store(FA_ANCHOR_USER, profile, FA_KEY_ACCESS, "upd", 3, 60,
+                       NULL),
+           "the same key updated");
+    second =
+        (key_serial_t) keyctl_search(KEY_SPEC_USER_KEYRING, "user", desc, 0);
+    ok(second == first && strcmp(key_text(FA_KEY_ACCESS), "upd") == 0,
+       "  in place (the same serial)");
+    (void) fa_ks_unlink(FA_ANCHOR_USER, profile, FA_KEY_ACCESS, NULL);
+}
+
 int
 main(void)
 {
     if (keyctl_get_keyring_ID(KEY_SPEC_USER_KEYRING, 1) == -1)
         skip_all("no kernel keyring: %s", strerror(errno));
-    plan(33);
+    plan(38);
     testprofile_open("svt", NULL, profile, sizeof(profile), &h, NULL);
     atexit(cleanup);
 
     test_login_failures();
     test_lifetimes();
     test_forget();
+    test_new_key_hidden();
 
     fhirauth_close(h);
     return 0;
